@@ -1,0 +1,206 @@
+/* Jobs: the job tree, job signals, job kill, zx_job_create and zx_job_default.
+ *
+ * Zircon rules kept here (zircon-semantics.md §1.3): a job is READY, then KILLING once killed (it refuses new
+ * children: BAD_STATE), and DEAD once KILLING with no child left; death goes bottom-up, and a dead job leaves its
+ * parent's list even while handles to it remain.  A job with neither handles nor children is destroyed.
+ */
+#include <stdlib.h>
+
+#include "kernel.h"
+
+/* Not in Zircon's public headers (job_dispatcher.h keeps it private), but the kernel asserts it. */
+#define HK_JOB_NO_CHILDREN ((zx_signals_t)1u << 6)
+#define JOB_SIGNALS (ZX_JOB_TERMINATED | ZX_JOB_NO_JOBS | ZX_JOB_NO_PROCESSES | HK_JOB_NO_CHILDREN)
+#define ROOT_JOB_MAX_HEIGHT 32u
+
+static hk_job_t *g_root_job;
+static zx_handle_t g_default_job_handle;
+
+static void job_settle(hk_job_t *job);
+
+static hk_job_t *as_job(hk_object_t *obj) { return HK_CONTAINER_OF(obj, hk_job_t, base); }
+
+static void job_update_signals(hk_job_t *job) {
+    bool no_jobs = hk_list_empty(&job->jobs);
+    bool no_processes = hk_list_empty(&job->processes);
+    zx_signals_t set = (no_jobs ? ZX_JOB_NO_JOBS : 0) | (no_processes ? ZX_JOB_NO_PROCESSES : 0) |
+                       (no_jobs && no_processes ? HK_JOB_NO_CHILDREN : 0) |
+                       (job->state == HK_JOB_DEAD ? ZX_JOB_TERMINATED : 0);
+    hk_signal_update(&job->base, JOB_SIGNALS, set);
+}
+
+static bool job_has_children(const hk_job_t *job) {
+    return !hk_list_empty(&job->jobs) || !hk_list_empty(&job->processes);
+}
+
+/* Take job out of its parent's list (it died, or it was destroyed), then let the parent settle. */
+static void job_detach(hk_job_t *job) {
+    hk_job_t *parent = job->parent;
+    if (parent == NULL || job->sibling.next == &job->sibling) return;
+    hk_list_remove(&job->sibling);
+    hk_object_ref(&parent->base);
+    hk_object_unref(&job->base); /* the parent list's reference */
+    job_update_signals(parent);
+    job_settle(parent);
+    hk_object_unref(&parent->base);
+}
+
+/* A child left, or the last handle went: finish a killed job, or drop a job nobody can reach any more. */
+static void job_settle(hk_job_t *job) {
+    if (job_has_children(job)) return;
+    if (job->state == HK_JOB_KILLING) {
+        job->state = HK_JOB_DEAD;
+        job_update_signals(job);
+        job_detach(job);
+    } else if (job->base.handles == 0) {
+        job_detach(job);
+    }
+}
+
+static void job_on_zero_handles(hk_object_t *obj) { job_settle(as_job(obj)); }
+
+static void job_destroy(hk_object_t *obj) {
+    hk_job_t *job = as_job(obj);
+    if (job->parent != NULL) hk_object_unref(&job->parent->base);
+    free(job);
+}
+
+static zx_koid_t job_related_koid(const hk_object_t *obj) {
+    const hk_job_t *job = HK_CONTAINER_OF(obj, const hk_job_t, base);
+    return job->parent ? job->parent->base.koid : 0;
+}
+
+static const hk_object_ops_t job_ops = {
+    .on_zero_handles = job_on_zero_handles,
+    .destroy = job_destroy,
+    .related_koid = job_related_koid,
+};
+
+static hk_job_t *job_new(hk_job_t *parent) {
+    hk_job_t *job = calloc(1, sizeof(*job));
+    if (job == NULL) return NULL;
+    hk_object_init(&job->base, ZX_OBJ_TYPE_JOB, &job_ops);
+    hk_list_init(&job->sibling);
+    hk_list_init(&job->jobs);
+    hk_list_init(&job->processes);
+    job->state = HK_JOB_READY;
+    job->max_height = parent ? parent->max_height - 1 : ROOT_JOB_MAX_HEIGHT;
+    if (parent != NULL) {
+        job->parent = parent;
+        hk_object_ref(&parent->base);
+        hk_object_ref(&job->base); /* the parent list's reference */
+        hk_list_add_tail(&parent->jobs, &job->sibling);
+        job_update_signals(parent);
+    }
+    job_update_signals(job);
+    return job;
+}
+
+hk_job_t *hk_root_job(void) {
+    if (g_root_job == NULL) g_root_job = job_new(NULL); /* lives as long as the program */
+    return g_root_job;
+}
+
+zx_status_t hk_job_add_process(hk_job_t *job, hk_process_t *p) {
+    if (job->state != HK_JOB_READY) return ZX_ERR_BAD_STATE;
+    hk_object_ref(&p->base); /* the list's reference */
+    hk_list_add_tail(&job->processes, &p->sibling);
+    job_update_signals(job);
+    return ZX_OK;
+}
+
+void hk_job_remove_process(hk_job_t *job, hk_process_t *p) {
+    if (p->sibling.next == &p->sibling) return;
+    hk_list_remove(&p->sibling);
+    hk_object_ref(&job->base);
+    hk_object_unref(&p->base);
+    job_update_signals(job);
+    job_settle(job);
+    hk_object_unref(&job->base);
+}
+
+/* A growable array of referenced objects, so the tree can change while we act on a snapshot of it. */
+typedef struct {
+    hk_object_t **items;
+    size_t count, capacity;
+} object_vec_t;
+
+static void vec_push(object_vec_t *v, hk_object_t *obj) {
+    if (v->count == v->capacity) {
+        size_t capacity = v->capacity ? v->capacity * 2 : 16;
+        hk_object_t **items = realloc(v->items, capacity * sizeof(*items));
+        if (items == NULL) abort(); /* out of memory in the middle of a kill: nothing sane remains */
+        v->items = items;
+        v->capacity = capacity;
+    }
+    hk_object_ref(obj);
+    v->items[v->count++] = obj;
+}
+
+static void vec_release(object_vec_t *v) {
+    for (size_t i = 0; i < v->count; i++) hk_object_unref(v->items[i]);
+    free(v->items);
+}
+
+void hk_job_kill(hk_job_t *job, int64_t return_code) {
+    if (job->state != HK_JOB_READY) return; /* killing a killed job is not an error; the first code stays */
+    /* Zircon's order: the whole subtree becomes KILLING (refusing children) before any process is killed. */
+    object_vec_t jobs = {0}, processes = {0};
+    vec_push(&jobs, &job->base);
+    for (size_t i = 0; i < jobs.count; i++) {
+        hk_job_t *j = as_job(jobs.items[i]);
+        if (j->state == HK_JOB_READY) {
+            j->state = HK_JOB_KILLING;
+            j->return_code = return_code;
+        }
+        HK_LIST_FOR_EACH(it, &j->jobs) vec_push(&jobs, &HK_CONTAINER_OF(it, hk_job_t, sibling)->base);
+        HK_LIST_FOR_EACH(it, &j->processes) vec_push(&processes, &HK_CONTAINER_OF(it, hk_process_t, sibling)->base);
+    }
+    /* The calling process goes last: killing it ends this program. */
+    hk_process_t *self = NULL;
+    for (size_t i = 0; i < processes.count; i++) {
+        hk_process_t *p = HK_CONTAINER_OF(processes.items[i], hk_process_t, base);
+        if (p->kind == HK_PROCESS_SELF) self = p;
+        else hk_process_kill(p, return_code);
+    }
+    /* Jobs left with no children die now, deepest first; the others die when their last child goes. */
+    for (size_t i = jobs.count; i-- > 0;) job_settle(as_job(jobs.items[i]));
+    if (self != NULL) hk_process_kill(self, return_code);
+    vec_release(&processes);
+    vec_release(&jobs);
+}
+
+zx_status_t zx_job_create(zx_handle_t parent_job, uint32_t options, zx_handle_t *out) {
+    if (options != 0) return ZX_ERR_INVALID_ARGS;
+    hk_lock();
+    hk_object_t *obj;
+    zx_status_t status = hk_handle_get(parent_job, ZX_OBJ_TYPE_JOB, ZX_RIGHT_MANAGE_JOB, &obj, NULL);
+    hk_job_t *parent = status == ZX_OK ? as_job(obj) : NULL;
+    if (status == ZX_OK && parent->max_height == 0) status = ZX_ERR_OUT_OF_RANGE;
+    if (status == ZX_OK && parent->state != HK_JOB_READY) status = ZX_ERR_BAD_STATE;
+    if (status == ZX_OK && out == NULL) status = ZX_ERR_INVALID_ARGS;
+    if (status == ZX_OK) {
+        hk_job_t *job = job_new(parent);
+        if (job == NULL) {
+            status = ZX_ERR_NO_MEMORY;
+        } else {
+            status = hk_handle_alloc(&job->base, ZX_DEFAULT_JOB_RIGHTS, out);
+            if (status != ZX_OK) job_settle(job); /* no handle: it goes away again */
+            hk_object_unref(&job->base);
+        }
+    }
+    hk_unlock();
+    return status;
+}
+
+zx_handle_t zx_job_default(void) {
+    hk_lock();
+    if (g_default_job_handle == ZX_HANDLE_INVALID) {
+        hk_self_process(); /* the calling program lives in the default job */
+        if (hk_handle_alloc(&hk_root_job()->base, ZX_DEFAULT_JOB_RIGHTS, &g_default_job_handle) != ZX_OK)
+            g_default_job_handle = ZX_HANDLE_INVALID;
+    }
+    zx_handle_t h = g_default_job_handle;
+    hk_unlock();
+    return h;
+}

@@ -1,0 +1,263 @@
+/* The host kernel's internal interface.
+ *
+ * The host kernel implements Zircon's task and handle model inside the calling Linux process, so that the
+ * same `zx_*` / `fdio_spawn` symbols exist on a Linux host.  Layout, as in a kernel:
+ *
+ *   object.c         kernel lock, per-thread kernel state, koids, object references
+ *   handle_table.c   handle values, rights, close / duplicate / replace
+ *   wait.c           signals, waiters, zx_object_wait_one, zx_object_signal, clocks, zx_nanosleep
+ *   job.c            job objects and the job tree, zx_job_create, zx_job_default
+ *   process.c        process objects, zx_process_create, zx_process_self
+ *   thread.c         thread objects, suspension bookkeeping, zx_thread_create / start / self / exit
+ *   self_thread.c    real threads of the calling program: adoption, parking with a real-time signal
+ *   suspend_token.c  suspend tokens, zx_task_suspend
+ *   task.c           zx_task_kill
+ *   object_info.c    zx_object_get_info, zx_object_get_child
+ *   event.c, vmar.c  the two small object kinds the task calls need
+ *   linux_task.c     spawned programs: real Linux processes driven by a ptrace monitor thread
+ *   fdio_spawn.c     fdio_spawn / fdio_spawn_etc
+ *
+ * Concurrency: one kernel lock (hk_lock) guards every object.  Functions documented "lock held" must be called
+ * with it held and never block.  Blocking happens only in the wait core, with the lock released.
+ */
+#ifndef ZXPY_HOST_KERNEL_H_
+#define ZXPY_HOST_KERNEL_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <lib/fdio/spawn.h>
+#include <zircon/process.h>
+#include <zircon/syscalls.h>
+#include <zircon/syscalls/object.h>
+#include <zircon/types.h>
+
+/* ------------------------------------------------------------------------------------------------ lock */
+
+/* The kernel lock.  hk_lock marks the calling thread as "in the kernel" first, so a suspend request that lands
+ * meanwhile is deferred until hk_unlock (a thread is never parked while it holds the lock), as Zircon suspends a
+ * thread only on its way back to user mode. */
+void hk_lock(void);
+void hk_unlock(void);
+
+/* Per-thread kernel state.  Initial-exec TLS so that the park signal handler can read it safely. */
+typedef struct hk_thread hk_thread_t;
+typedef struct hk_cpu {
+    volatile int in_kernel;     /* > 0 while inside hk_lock .. hk_unlock */
+    volatile int park_pending;  /* a park request arrived while in the kernel: park at hk_unlock */
+    hk_thread_t *thread;        /* this OS thread's thread object, once adopted or started */
+    zx_handle_t self_handle;    /* the runtime-owned handle zx_thread_self() returns */
+} hk_cpu_t;
+extern __thread hk_cpu_t hk_cpu __attribute__((tls_model("initial-exec")));
+
+/* self_thread.c: park the calling thread now if a stop is wanted (called by hk_unlock when deferred). */
+void hk_self_thread_park(void);
+
+/* ------------------------------------------------------------------------------------------------ objects */
+
+typedef struct hk_object hk_object_t;
+typedef struct hk_waiter hk_waiter_t;
+
+typedef struct hk_object_ops {
+    /* Lock held.  The object lost its last handle (not its last reference). */
+    void (*on_zero_handles)(hk_object_t *obj);
+    /* Lock held.  The last reference is gone: release resources and free the object. */
+    void (*destroy)(hk_object_t *obj);
+    /* Lock held.  ZX_INFO_HANDLE_BASIC's related_koid (0 where Zircon gives none). */
+    zx_koid_t (*related_koid)(const hk_object_t *obj);
+} hk_object_ops_t;
+
+struct hk_object {
+    zx_obj_type_t type;
+    zx_koid_t koid;
+    uint32_t refs;       /* internal references plus one per handle */
+    uint32_t handles;    /* handles that name this object */
+    zx_signals_t signals;
+    hk_waiter_t *waiters; /* doubly linked list of blocked waiters */
+    const hk_object_ops_t *ops;
+};
+
+/* Lock held.  Give obj a fresh koid, refs = 1 (the caller's), no handles, no signals. */
+void hk_object_init(hk_object_t *obj, zx_obj_type_t type, const hk_object_ops_t *ops);
+void hk_object_ref(hk_object_t *obj);   /* lock held */
+void hk_object_unref(hk_object_t *obj); /* lock held; destroys at zero */
+
+/* ------------------------------------------------------------------------------------------------ handles */
+
+/* Lock held.  Allocate a handle for obj with rights; takes a new reference.  ZX_ERR_NO_RESOURCES if full. */
+zx_status_t hk_handle_alloc(hk_object_t *obj, zx_rights_t rights, zx_handle_t *out);
+
+/* Lock held.  Look a handle value up: BAD_HANDLE if invalid; then, if `type` is not ZX_OBJ_TYPE_NONE,
+ * WRONG_TYPE if the object is of another type (typed lookups check type before rights); then ACCESS_DENIED if
+ * the handle lacks any of `rights`.  The object is returned without a new reference. */
+zx_status_t hk_handle_get(zx_handle_t h, zx_obj_type_t type, zx_rights_t rights, hk_object_t **obj,
+                          zx_rights_t *handle_rights);
+
+/* Lock held.  zx_handle_close under the lock (ZX_HANDLE_INVALID is OK; a bad value gives BAD_HANDLE). */
+zx_status_t hk_handle_close_locked(zx_handle_t h);
+
+/* Lock held.  Count this process's handles by object type (ZX_INFO_PROCESS_HANDLE_STATS). */
+void hk_handle_count_by_type(uint32_t counts[ZX_OBJ_TYPE_UPPER_BOUND]);
+
+/* ------------------------------------------------------------------------------------------------ signals, waits */
+
+/* Lock held.  Clear then set signal bits and wake every waiter whose wanted signals are now active. */
+void hk_signal_update(hk_object_t *obj, zx_signals_t clear, zx_signals_t set);
+
+/* Lock held.  Cancel the waits made through handle value h (it is being closed). */
+void hk_wait_cancel_handle(hk_object_t *obj, zx_handle_t h);
+
+/* Monotonic clock in nanoseconds (zx_clock_get_monotonic). */
+zx_time_t hk_now(void);
+
+/* ------------------------------------------------------------------------------------------------ tasks */
+
+typedef struct hk_job hk_job_t;
+typedef struct hk_process hk_process_t;
+
+/* Doubly linked intrusive list. */
+typedef struct hk_link {
+    struct hk_link *prev, *next;
+} hk_link_t;
+
+void hk_list_init(hk_link_t *head);
+void hk_list_add_tail(hk_link_t *head, hk_link_t *node);
+void hk_list_remove(hk_link_t *node); /* leaves node self-linked */
+bool hk_list_empty(const hk_link_t *head);
+#define HK_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define HK_LIST_FOR_EACH(it, head) for (hk_link_t *it = (head)->next; it != (head); it = it->next)
+
+typedef enum { HK_JOB_READY, HK_JOB_KILLING, HK_JOB_DEAD } hk_job_state_t;
+
+struct hk_job {
+    hk_object_t base;
+    hk_job_t *parent;        /* holds a reference; NULL for the root */
+    hk_link_t sibling;       /* in parent->jobs while alive */
+    hk_link_t jobs;          /* child jobs (each holds a reference from this list) */
+    hk_link_t processes;     /* child processes (each holds a reference from this list) */
+    hk_job_state_t state;
+    int64_t return_code;
+    uint32_t max_height;
+};
+
+typedef enum { HK_PROCESS_INITIAL, HK_PROCESS_RUNNING, HK_PROCESS_DYING, HK_PROCESS_DEAD } hk_process_state_t;
+
+typedef enum {
+    HK_PROCESS_PLAIN, /* made by zx_process_create: it can never run code on the host */
+    HK_PROCESS_SELF,  /* the calling Linux process */
+    HK_PROCESS_LINUX, /* a program started by fdio_spawn: a real Linux process driven by linux_task.c */
+} hk_process_kind_t;
+
+struct hk_process {
+    hk_object_t base;
+    hk_job_t *job;           /* holds a reference */
+    hk_link_t sibling;       /* in job->processes while not DEAD */
+    hk_link_t threads;       /* started, not yet dead threads (each holds a reference from this list) */
+    hk_process_state_t state;
+    hk_process_kind_t kind;
+    int64_t return_code;
+    zx_time_t start_time;
+    uint32_t suspend_count;  /* open process-level suspend tokens */
+    char name[ZX_MAX_NAME_LEN];
+    struct hk_linux_process *program; /* HK_PROCESS_LINUX only; owned by linux_task.c ("linux" is a gcc macro) */
+};
+
+typedef enum {
+    HK_THREAD_NEW,       /* created, not started */
+    HK_THREAD_RUNNING,   /* started; may be blocked; may have a stop requested but not yet reached */
+    HK_THREAD_SUSPENDED, /* really stopped */
+    HK_THREAD_DYING,
+    HK_THREAD_DEAD,
+} hk_thread_state_t;
+
+typedef enum {
+    HK_THREAD_UNBACKED, /* no OS thread (a new thread, or one of a process that cannot run on the host) */
+    HK_THREAD_SELF,     /* an OS thread of the calling process (self_thread.c) */
+    HK_THREAD_LINUX,    /* a thread of a spawned Linux process (linux_task.c) */
+} hk_thread_kind_t;
+
+struct hk_thread {
+    hk_object_t base;
+    hk_process_t *process;   /* holds a reference */
+    hk_link_t sibling;       /* in process->threads while started and not dead */
+    hk_thread_state_t state;
+    hk_thread_kind_t kind;
+    uint32_t blocked;        /* ZX_THREAD_STATE_BLOCKED_* while blocked in the kernel, else 0 */
+    uint32_t suspend_count;  /* open thread-level suspend tokens */
+    bool stop_requested;     /* the backend was asked to stop the OS thread and not yet to resume it */
+    pid_t tid;               /* Linux thread id for SELF and LINUX threads */
+    char name[ZX_MAX_NAME_LEN];
+    void *backend;           /* per-kind data */
+};
+
+/* The root of everything: created at first use (job.c, process.c). */
+hk_job_t *hk_root_job(void);            /* lock held */
+hk_process_t *hk_self_process(void);    /* lock held */
+
+/* job.c — lock held */
+zx_status_t hk_job_add_process(hk_job_t *job, hk_process_t *p); /* BAD_STATE unless READY */
+void hk_job_remove_process(hk_job_t *job, hk_process_t *p);     /* may finish a dying job chain */
+void hk_job_kill(hk_job_t *job, int64_t return_code);
+
+/* process.c — lock held */
+/* A new INITIAL process in job, with a reference for the caller.  NULL when the job is not READY (the caller
+ * reports ZX_ERR_BAD_STATE after checking job->state) or memory ran out. */
+hk_process_t *hk_process_new(hk_job_t *job, hk_process_kind_t kind, const char *name);
+/* Zircon's process kill: DEAD at once when no thread was started (and, for a spawned program, nothing is left to
+ * reap); otherwise DYING, and the threads are killed.  An earlier exit or kill code wins. */
+void hk_process_kill(hk_process_t *p, int64_t return_code);
+/* The backend's report that everything of p is gone and reaped: -> DEAD, ZX_TASK_TERMINATED, p leaves its job.
+ * return_code is used unless a code was already set (a kill's code wins). */
+void hk_process_report_exited(hk_process_t *p, int64_t return_code);
+void hk_process_mark_running(hk_process_t *p); /* INITIAL -> RUNNING, start_time */
+
+/* thread.c — lock held */
+hk_thread_t *hk_thread_new(hk_process_t *p, hk_thread_kind_t kind, const char *name); /* NEW; ref for caller */
+/* Start t (NEW -> RUNNING, THREAD_RUNNING, into the process's thread list); asks the backend to stop it at once
+ * when a suspension is already pending.  BAD_STATE if the process is dying or dead. */
+zx_status_t hk_thread_mark_started(hk_thread_t *t);
+/* Re-evaluate whether t must be stopped: own tokens + (process tokens > 0).  Calls the backend's stop/resume. */
+void hk_thread_update_suspension(hk_thread_t *t);
+uint32_t hk_thread_effective_suspend(const hk_thread_t *t);
+/* Backend reports (lock held). */
+void hk_thread_report_stopped(hk_thread_t *t); /* RUNNING -> SUSPENDED: THREAD_SUSPENDED asserted */
+void hk_thread_report_running(hk_thread_t *t); /* SUSPENDED -> RUNNING: THREAD_RUNNING asserted */
+void hk_thread_report_exited(hk_thread_t *t);  /* -> DEAD: THREAD_TERMINATED; leaves the thread list */
+zx_thread_state_t hk_thread_info_state(const hk_thread_t *t);
+
+/* ------------------------------------------------------------------------------------------------ backends */
+
+/* self_thread.c — lock held; never block. */
+void hk_self_thread_request_stop(hk_thread_t *t);
+void hk_self_thread_request_resume(hk_thread_t *t);
+
+/* linux_task.c — the backend of spawned programs.
+ *
+ * A spawned program is a real Linux process (plus every process it forks itself: they belong to it, are killed
+ * with it, and are killed when it exits), traced by one monitor thread with ptrace (PTRACE_SEIZE with EXITKILL so
+ * nothing survives the owning program, TRACECLONE/FORK/VFORK/EXEC).  Its Linux threads are its Zircon threads.
+ *
+ * hk_linux_spawn is called WITHOUT the lock; it blocks until the program has exec'd (ZX_OK) or failed.  On success
+ * the process is RUNNING with its initial thread started.  On failure a message goes to err_msg (may be NULL,
+ * else FDIO_SPAWN_ERR_MSG_MAX_LENGTH bytes) and the process is left for the caller to kill.
+ * On failure the failed child is already reaped and p->program is NULL (so a kill makes p DEAD at once).
+ * The others are called with the lock held, never block, and act asynchronously; the monitor reports back with
+ * hk_thread_report_* / hk_process_report_exited under the lock, and creates thread objects for new threads with
+ * hk_thread_new + hk_thread_mark_started (which itself asks for a stop when the process is suspended). */
+typedef struct hk_spawn_request {
+    uint32_t flags;                  /* FDIO_SPAWN_* */
+    const char *path;
+    const char *const *argv;
+    const char *const *environ;      /* NULL: empty, or the caller's when FDIO_SPAWN_CLONE_ENVIRON */
+    size_t action_count;
+    const fdio_spawn_action_t *actions;
+} hk_spawn_request_t;
+
+zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char *err_msg);
+void hk_linux_kill(hk_process_t *p);            /* SIGKILL everything that belongs to p */
+void hk_linux_thread_stop(hk_thread_t *t);      /* stop the OS thread; report_stopped once really stopped */
+void hk_linux_thread_resume(hk_thread_t *t);    /* let it run; report_running once running */
+
+#endif /* ZXPY_HOST_KERNEL_H_ */

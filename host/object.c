@@ -1,0 +1,71 @@
+/* The kernel lock, per-thread kernel state, koids, object references and the list helpers. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "kernel.h"
+
+__thread hk_cpu_t hk_cpu __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t g_kernel_lock = PTHREAD_MUTEX_INITIALIZER;
+static zx_koid_t g_next_koid = 1024; /* ZX_KOID_FIRST: koids below it are reserved; koids are never reused */
+
+void hk_lock(void) {
+    /* Mark first: a park request landing while we take (or hold) the lock must wait for hk_unlock. */
+    hk_cpu.in_kernel++;
+    atomic_signal_fence(memory_order_seq_cst);
+    pthread_mutex_lock(&g_kernel_lock);
+}
+
+void hk_unlock(void) {
+    pthread_mutex_unlock(&g_kernel_lock);
+    atomic_signal_fence(memory_order_seq_cst);
+    if (--hk_cpu.in_kernel == 0 && hk_cpu.park_pending) {
+        /* Like Zircon, a suspended thread stops on its way back to "user mode". */
+        hk_self_thread_park();
+    }
+}
+
+/* A child forked by any thread (Python's os.fork, or the spawn monitor) must not inherit a held lock. */
+static void atfork_prepare(void) { pthread_mutex_lock(&g_kernel_lock); }
+static void atfork_parent(void) { pthread_mutex_unlock(&g_kernel_lock); }
+static void atfork_child(void) { pthread_mutex_unlock(&g_kernel_lock); }
+
+__attribute__((constructor)) static void object_init(void) {
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+void hk_object_init(hk_object_t *obj, zx_obj_type_t type, const hk_object_ops_t *ops) {
+    obj->type = type;
+    obj->koid = g_next_koid++;
+    obj->refs = 1;
+    obj->handles = 0;
+    obj->signals = 0;
+    obj->waiters = NULL;
+    obj->ops = ops;
+}
+
+void hk_object_ref(hk_object_t *obj) { obj->refs++; }
+
+void hk_object_unref(hk_object_t *obj) {
+    if (--obj->refs == 0) {
+        obj->ops->destroy(obj);
+    }
+}
+
+void hk_list_init(hk_link_t *head) { head->prev = head->next = head; }
+
+void hk_list_add_tail(hk_link_t *head, hk_link_t *node) {
+    node->prev = head->prev;
+    node->next = head;
+    head->prev->next = node;
+    head->prev = node;
+}
+
+void hk_list_remove(hk_link_t *node) {
+    node->prev->next = node->next;
+    node->next->prev = node->prev;
+    node->prev = node->next = node;
+}
+
+bool hk_list_empty(const hk_link_t *head) { return head->next == head; }

@@ -1,0 +1,208 @@
+/* zx_object_get_info and zx_object_get_child.
+ *
+ * Zircon rules kept here (zircon-semantics.md §3): an unknown topic is NOT_SUPPORTED before the handle is looked
+ * up; typed topics check the type before the rights; a single-record topic with too small a buffer gives
+ * BUFFER_TOO_SMALL with actual 0 and avail 1; an array topic never fails for size (actual <= avail).
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "kernel.h"
+
+typedef struct {
+    void *buffer;
+    size_t buffer_size;
+    size_t actual, avail;
+} info_out_t;
+
+static zx_status_t put_record(info_out_t *out, const void *record, size_t size) {
+    if (out->buffer_size < size) {
+        out->actual = 0;
+        out->avail = 1;
+        return ZX_ERR_BUFFER_TOO_SMALL;
+    }
+    memcpy(out->buffer, record, size);
+    out->actual = out->avail = 1;
+    return ZX_OK;
+}
+
+static void put_koid(info_out_t *out, zx_koid_t koid) {
+    if ((out->actual + 1) * sizeof(zx_koid_t) <= out->buffer_size) {
+        ((zx_koid_t *)out->buffer)[out->actual++] = koid;
+    }
+    out->avail++;
+}
+
+static zx_status_t info_handle_basic(zx_handle_t h, info_out_t *out) {
+    hk_object_t *obj;
+    zx_rights_t rights;
+    zx_status_t status = hk_handle_get(h, ZX_OBJ_TYPE_NONE, ZX_RIGHT_NONE, &obj, &rights);
+    if (status != ZX_OK) return status;
+    zx_info_handle_basic_t info;
+    memset(&info, 0, sizeof(info));
+    info.koid = obj->koid;
+    info.rights = rights;
+    info.type = obj->type;
+    info.related_koid = obj->ops->related_koid(obj);
+    return put_record(out, &info, sizeof(info));
+}
+
+static zx_status_t info_process(hk_process_t *p, info_out_t *out) {
+    zx_info_process_t info;
+    memset(&info, 0, sizeof(info));
+    /* A dead process reports STARTED too, even if it never ran (GetInfo falls through from DEAD). */
+    if (p->state != HK_PROCESS_INITIAL) info.flags |= ZX_INFO_PROCESS_FLAG_STARTED;
+    if (p->state == HK_PROCESS_DYING || p->state == HK_PROCESS_DEAD) {
+        info.flags |= ZX_INFO_PROCESS_FLAG_EXITED;
+        info.return_code = p->return_code;
+    }
+    info.start_time = p->start_time;
+    return put_record(out, &info, sizeof(info));
+}
+
+static zx_status_t info_thread(hk_thread_t *t, info_out_t *out) {
+    zx_info_thread_t info;
+    memset(&info, 0, sizeof(info));
+    info.state = hk_thread_info_state(t);
+    info.wait_exception_channel_type = ZX_EXCEPTION_CHANNEL_TYPE_NONE;
+    if (t->state != HK_THREAD_DEAD) { /* the mask reads 0 once the thread is gone */
+        long cpus = sysconf(_SC_NPROCESSORS_CONF);
+        for (long cpu = 0; cpu < cpus && cpu < ZX_CPU_SET_MAX_CPUS; cpu++)
+            info.cpu_affinity_mask.mask[cpu / ZX_CPU_SET_BITS_PER_WORD] |= 1ull << (cpu % ZX_CPU_SET_BITS_PER_WORD);
+    }
+    return put_record(out, &info, sizeof(info));
+}
+
+static zx_status_t info_job(hk_job_t *job, info_out_t *out) {
+    zx_info_job_t info;
+    memset(&info, 0, sizeof(info));
+    info.exited = job->state != HK_JOB_READY;
+    info.return_code = job->return_code;
+    return put_record(out, &info, sizeof(info));
+}
+
+static zx_status_t info_handle_stats(hk_process_t *p, info_out_t *out) {
+    zx_info_process_handle_stats_t info;
+    memset(&info, 0, sizeof(info));
+    /* Only the calling process has a handle table on the host; other processes hold no handles. */
+    if (p->kind == HK_PROCESS_SELF) hk_handle_count_by_type(info.handle_count);
+    return put_record(out, &info, sizeof(info));
+}
+
+/* Look h up for a typed topic: type first, then rights. */
+static zx_status_t typed(zx_handle_t h, zx_obj_type_t type, zx_rights_t rights, hk_object_t **obj) {
+    return hk_handle_get(h, type, rights, obj, NULL);
+}
+
+static zx_status_t get_info_locked(zx_handle_t h, uint32_t topic, info_out_t *out) {
+    hk_object_t *obj;
+    zx_status_t status;
+    switch (topic) {
+    case ZX_INFO_HANDLE_VALID:
+        return hk_handle_get(h, ZX_OBJ_TYPE_NONE, ZX_RIGHT_NONE, &obj, NULL);
+    case ZX_INFO_HANDLE_BASIC:
+        return info_handle_basic(h, out);
+    case ZX_INFO_PROCESS:
+        if ((status = typed(h, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_INSPECT, &obj)) != ZX_OK) return status;
+        return info_process(HK_CONTAINER_OF(obj, hk_process_t, base), out);
+    case ZX_INFO_PROCESS_HANDLE_STATS:
+        if ((status = typed(h, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_INSPECT, &obj)) != ZX_OK) return status;
+        return info_handle_stats(HK_CONTAINER_OF(obj, hk_process_t, base), out);
+    case ZX_INFO_THREAD:
+        if ((status = typed(h, ZX_OBJ_TYPE_THREAD, ZX_RIGHT_INSPECT, &obj)) != ZX_OK) return status;
+        return info_thread(HK_CONTAINER_OF(obj, hk_thread_t, base), out);
+    case ZX_INFO_JOB:
+        if ((status = typed(h, ZX_OBJ_TYPE_JOB, ZX_RIGHT_INSPECT, &obj)) != ZX_OK) return status;
+        return info_job(HK_CONTAINER_OF(obj, hk_job_t, base), out);
+    case ZX_INFO_PROCESS_THREADS: {
+        if ((status = typed(h, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_ENUMERATE, &obj)) != ZX_OK) return status;
+        hk_process_t *p = HK_CONTAINER_OF(obj, hk_process_t, base);
+        HK_LIST_FOR_EACH(it, &p->threads) put_koid(out, HK_CONTAINER_OF(it, hk_thread_t, sibling)->base.koid);
+        return ZX_OK;
+    }
+    case ZX_INFO_JOB_CHILDREN:
+    case ZX_INFO_JOB_PROCESSES: {
+        if ((status = typed(h, ZX_OBJ_TYPE_JOB, ZX_RIGHT_ENUMERATE, &obj)) != ZX_OK) return status;
+        hk_job_t *job = HK_CONTAINER_OF(obj, hk_job_t, base);
+        if (topic == ZX_INFO_JOB_CHILDREN) {
+            HK_LIST_FOR_EACH(it, &job->jobs) put_koid(out, HK_CONTAINER_OF(it, hk_job_t, sibling)->base.koid);
+        } else {
+            HK_LIST_FOR_EACH(it, &job->processes) put_koid(out, HK_CONTAINER_OF(it, hk_process_t, sibling)->base.koid);
+        }
+        return ZX_OK;
+    }
+    default:
+        return ZX_ERR_NOT_SUPPORTED;
+    }
+}
+
+static bool topic_known(uint32_t topic) {
+    switch (topic) {
+    case ZX_INFO_HANDLE_VALID:
+    case ZX_INFO_HANDLE_BASIC:
+    case ZX_INFO_PROCESS:
+    case ZX_INFO_PROCESS_HANDLE_STATS:
+    case ZX_INFO_THREAD:
+    case ZX_INFO_JOB:
+    case ZX_INFO_PROCESS_THREADS:
+    case ZX_INFO_JOB_CHILDREN:
+    case ZX_INFO_JOB_PROCESSES:
+        return true;
+    default:
+        return false;
+    }
+}
+
+zx_status_t zx_object_get_info(zx_handle_t handle, uint32_t topic, void *buffer, size_t buffer_size,
+                               size_t *actual, size_t *avail) {
+    if (!topic_known(topic)) return ZX_ERR_NOT_SUPPORTED; /* decided before the handle is looked up */
+    if (buffer == NULL && buffer_size != 0) return ZX_ERR_INVALID_ARGS;
+    info_out_t out = {.buffer = buffer, .buffer_size = buffer_size};
+    hk_lock();
+    zx_status_t status = get_info_locked(handle, topic, &out);
+    hk_unlock();
+    if (status == ZX_OK || status == ZX_ERR_BUFFER_TOO_SMALL) {
+        if (actual) *actual = out.actual;
+        if (avail) *avail = out.avail;
+    }
+    return status;
+}
+
+static hk_object_t *find_child(hk_object_t *parent, zx_koid_t koid) {
+    if (parent->type == ZX_OBJ_TYPE_PROCESS) {
+        hk_process_t *p = HK_CONTAINER_OF(parent, hk_process_t, base);
+        HK_LIST_FOR_EACH(it, &p->threads) {
+            hk_thread_t *t = HK_CONTAINER_OF(it, hk_thread_t, sibling);
+            if (t->base.koid == koid) return &t->base;
+        }
+        return NULL;
+    }
+    hk_job_t *job = HK_CONTAINER_OF(parent, hk_job_t, base);
+    HK_LIST_FOR_EACH(it, &job->jobs) {
+        hk_job_t *child = HK_CONTAINER_OF(it, hk_job_t, sibling);
+        if (child->base.koid == koid) return &child->base;
+    }
+    HK_LIST_FOR_EACH(it, &job->processes) {
+        hk_process_t *child = HK_CONTAINER_OF(it, hk_process_t, sibling);
+        if (child->base.koid == koid) return &child->base;
+    }
+    return NULL;
+}
+
+zx_status_t zx_object_get_child(zx_handle_t handle, uint64_t koid, zx_rights_t rights, zx_handle_t *out) {
+    hk_lock();
+    hk_object_t *parent;
+    zx_rights_t parent_rights;
+    /* Untyped lookup needing ENUMERATE; the child's rights come from the parent handle's (not its type's). */
+    zx_status_t status = hk_handle_get(handle, ZX_OBJ_TYPE_NONE, ZX_RIGHT_ENUMERATE, &parent, &parent_rights);
+    zx_rights_t child_rights = rights == ZX_RIGHT_SAME_RIGHTS ? parent_rights : rights;
+    if (status == ZX_OK && (child_rights & ~parent_rights) != 0) status = ZX_ERR_ACCESS_DENIED;
+    if (status == ZX_OK && parent->type != ZX_OBJ_TYPE_PROCESS && parent->type != ZX_OBJ_TYPE_JOB)
+        status = ZX_ERR_WRONG_TYPE;
+    hk_object_t *child = NULL;
+    if (status == ZX_OK && (child = find_child(parent, koid)) == NULL) status = ZX_ERR_NOT_FOUND;
+    if (status == ZX_OK && out == NULL) status = ZX_ERR_INVALID_ARGS;
+    if (status == ZX_OK) status = hk_handle_alloc(child, child_rights, out);
+    hk_unlock();
+    return status;
+}

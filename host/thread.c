@@ -1,0 +1,170 @@
+/* Thread objects: lifecycle, suspension bookkeeping, zx_thread_create and zx_thread_start.
+ *
+ * Zircon rules kept here (zircon-semantics.md §1.4, §2.3-2.6): NEW -> RUNNING <-> SUSPENDED -> DYING -> DEAD.
+ * No signal before start; from start to death exactly one of THREAD_RUNNING / THREAD_SUSPENDED; DEAD clears both
+ * and asserts THREAD_TERMINATED.  A thread runs only while its own token count is 0 and its process's is 0; the
+ * change to SUSPENDED is reported by the backend once the OS thread has really stopped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel.h"
+
+static hk_thread_t *as_thread(hk_object_t *obj) { return HK_CONTAINER_OF(obj, hk_thread_t, base); }
+
+static void thread_destroy(hk_object_t *obj) {
+    hk_thread_t *t = as_thread(obj);
+    hk_object_unref(&t->process->base);
+    free(t->backend);
+    free(t);
+}
+
+static zx_koid_t thread_related_koid(const hk_object_t *obj) {
+    return HK_CONTAINER_OF(obj, const hk_thread_t, base)->process->base.koid;
+}
+
+static const hk_object_ops_t thread_ops = {
+    .on_zero_handles = NULL, /* a thread lives on without handles */
+    .destroy = thread_destroy,
+    .related_koid = thread_related_koid,
+};
+
+hk_thread_t *hk_thread_new(hk_process_t *p, hk_thread_kind_t kind, const char *name) {
+    hk_thread_t *t = calloc(1, sizeof(*t));
+    if (t == NULL) return NULL;
+    hk_object_init(&t->base, ZX_OBJ_TYPE_THREAD, &thread_ops);
+    hk_list_init(&t->sibling);
+    t->process = p;
+    hk_object_ref(&p->base);
+    t->state = HK_THREAD_NEW;
+    t->kind = kind;
+    snprintf(t->name, sizeof(t->name), "%s", name ? name : "");
+    return t;
+}
+
+uint32_t hk_thread_effective_suspend(const hk_thread_t *t) {
+    return t->suspend_count + (t->process->suspend_count > 0 ? 1u : 0u);
+}
+
+zx_status_t hk_thread_mark_started(hk_thread_t *t) {
+    hk_process_t *p = t->process;
+    if (p->state == HK_PROCESS_DYING || p->state == HK_PROCESS_DEAD) return ZX_ERR_BAD_STATE;
+    if (t->state != HK_THREAD_NEW) return ZX_ERR_BAD_STATE;
+    t->state = HK_THREAD_RUNNING;
+    hk_object_ref(&t->base); /* the thread list's reference */
+    hk_list_add_tail(&p->threads, &t->sibling);
+    hk_process_mark_running(p);
+    /* THREAD_RUNNING is asserted even when the thread is about to park (StartSuspendedThread). */
+    hk_signal_update(&t->base, 0, ZX_THREAD_RUNNING);
+    hk_thread_update_suspension(t);
+    return ZX_OK;
+}
+
+void hk_thread_update_suspension(hk_thread_t *t) {
+    if (t->state != HK_THREAD_RUNNING && t->state != HK_THREAD_SUSPENDED) return;
+    bool want_stop = hk_thread_effective_suspend(t) > 0;
+    if (want_stop == t->stop_requested) return;
+    t->stop_requested = want_stop;
+    switch (t->kind) {
+    case HK_THREAD_SELF:
+        if (want_stop) hk_self_thread_request_stop(t);
+        else hk_self_thread_request_resume(t);
+        break;
+    case HK_THREAD_LINUX:
+        if (want_stop) hk_linux_thread_stop(t);
+        else hk_linux_thread_resume(t);
+        break;
+    case HK_THREAD_UNBACKED:
+        /* Nothing executes, so the stop is immediate. */
+        if (want_stop) hk_thread_report_stopped(t);
+        else hk_thread_report_running(t);
+        break;
+    }
+}
+
+void hk_thread_report_stopped(hk_thread_t *t) {
+    if (t->state != HK_THREAD_RUNNING || !t->stop_requested) return;
+    t->state = HK_THREAD_SUSPENDED;
+    hk_signal_update(&t->base, ZX_THREAD_RUNNING, ZX_THREAD_SUSPENDED);
+}
+
+void hk_thread_report_running(hk_thread_t *t) {
+    if (t->state != HK_THREAD_SUSPENDED) return;
+    t->state = HK_THREAD_RUNNING;
+    hk_signal_update(&t->base, ZX_THREAD_SUSPENDED, ZX_THREAD_RUNNING);
+}
+
+void hk_thread_report_exited(hk_thread_t *t) {
+    if (t->state == HK_THREAD_DEAD || t->state == HK_THREAD_NEW) return;
+    t->state = HK_THREAD_DEAD;
+    t->stop_requested = false;
+    t->blocked = 0;
+    hk_signal_update(&t->base, ZX_THREAD_RUNNING | ZX_THREAD_SUSPENDED, ZX_THREAD_TERMINATED);
+    if (t->sibling.next != &t->sibling) {
+        hk_list_remove(&t->sibling);
+        hk_object_unref(&t->base); /* the thread list's reference */
+    }
+}
+
+zx_thread_state_t hk_thread_info_state(const hk_thread_t *t) {
+    switch (t->state) {
+    case HK_THREAD_NEW: return ZX_THREAD_STATE_NEW;
+    case HK_THREAD_RUNNING: return t->blocked ? t->blocked : ZX_THREAD_STATE_RUNNING;
+    case HK_THREAD_SUSPENDED: return ZX_THREAD_STATE_SUSPENDED;
+    case HK_THREAD_DYING: return ZX_THREAD_STATE_DYING;
+    case HK_THREAD_DEAD: return ZX_THREAD_STATE_DEAD;
+    }
+    return ZX_THREAD_STATE_DEAD;
+}
+
+zx_status_t zx_thread_create(zx_handle_t process, const char *name, size_t name_size, uint32_t options,
+                             zx_handle_t *out) {
+    if (options != 0) return ZX_ERR_INVALID_ARGS;
+    if (name == NULL && name_size != 0) return ZX_ERR_INVALID_ARGS;
+    char buf[ZX_MAX_NAME_LEN];
+    size_t n = name_size < sizeof(buf) - 1 ? name_size : sizeof(buf) - 1;
+    if (n) memcpy(buf, name, n);
+    buf[n] = '\0';
+
+    hk_lock();
+    hk_object_t *obj;
+    zx_status_t status = hk_handle_get(process, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_MANAGE_THREAD, &obj, NULL);
+    hk_process_t *p = status == ZX_OK ? HK_CONTAINER_OF(obj, hk_process_t, base) : NULL;
+    if (status == ZX_OK && (p->state == HK_PROCESS_DYING || p->state == HK_PROCESS_DEAD))
+        status = ZX_ERR_BAD_STATE;
+    if (status == ZX_OK && out == NULL) status = ZX_ERR_INVALID_ARGS;
+    if (status == ZX_OK) {
+        /* Only threads of the calling process can run code on the host (self_thread.c). */
+        hk_thread_t *t = hk_thread_new(p, p->kind == HK_PROCESS_SELF ? HK_THREAD_SELF : HK_THREAD_UNBACKED, buf);
+        if (t == NULL) {
+            status = ZX_ERR_NO_MEMORY;
+        } else {
+            status = hk_handle_alloc(&t->base, ZX_DEFAULT_THREAD_RIGHTS, out);
+            hk_object_unref(&t->base);
+        }
+    }
+    hk_unlock();
+    return status;
+}
+
+/* self_thread.c: run entry(arg1, arg2) on a new OS thread for t (lock held). */
+zx_status_t hk_self_thread_start(hk_thread_t *t, zx_vaddr_t entry, uintptr_t arg1, uintptr_t arg2);
+
+zx_status_t zx_thread_start(zx_handle_t handle, zx_vaddr_t thread_entry, zx_vaddr_t stack, uintptr_t arg1,
+                            uintptr_t arg2) {
+    (void)stack; /* the host runs the entry on a pthread stack of its own */
+    hk_lock();
+    hk_object_t *obj;
+    zx_status_t status = hk_handle_get(handle, ZX_OBJ_TYPE_THREAD, ZX_RIGHT_MANAGE_THREAD, &obj, NULL);
+    hk_thread_t *t = status == ZX_OK ? as_thread(obj) : NULL;
+    if (status == ZX_OK && thread_entry == 0) status = ZX_ERR_INVALID_ARGS;
+    if (status == ZX_OK && (t->state != HK_THREAD_NEW || t->process->state == HK_PROCESS_DYING ||
+                            t->process->state == HK_PROCESS_DEAD))
+        status = ZX_ERR_BAD_STATE;
+    /* A process made by zx_process_create has no address space on the host to run code in. */
+    if (status == ZX_OK && t->kind != HK_THREAD_SELF) status = ZX_ERR_NOT_SUPPORTED;
+    if (status == ZX_OK) status = hk_self_thread_start(t, thread_entry, arg1, arg2);
+    hk_unlock();
+    return status;
+}

@@ -1,0 +1,177 @@
+/* Signals and waits: zx_object_wait_one, zx_object_signal, the monotonic clock and zx_nanosleep.
+ *
+ * A waiter lives on the waiting thread's stack, linked into the object's list under the kernel lock.  It sleeps
+ * on its own futex word with the lock released, so a waker never blocks and a waiting thread holds nothing while
+ * it sleeps: it can be parked there by a suspend request and woken again safely.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kernel.h"
+
+enum { WAIT_PENDING = 0, WAIT_SATISFIED = 1, WAIT_CANCELED = 2 };
+
+struct hk_waiter {
+    hk_waiter_t *prev, *next;
+    zx_handle_t handle;
+    zx_signals_t wanted;
+    zx_signals_t observed;
+    _Atomic uint32_t word;
+};
+
+zx_time_t hk_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (zx_time_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct timespec to_timespec(zx_time_t t) {
+    struct timespec ts = {.tv_sec = t / 1000000000, .tv_nsec = t % 1000000000};
+    return ts;
+}
+
+static void futex_wake(_Atomic uint32_t *word) {
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Sleep while *word == 0 or until the absolute monotonic deadline; returns false on timeout. */
+static bool futex_wait_until(_Atomic uint32_t *word, zx_time_t deadline) {
+    while (atomic_load(word) == WAIT_PENDING) {
+        struct timespec ts = to_timespec(deadline);
+        long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, WAIT_PENDING,
+                         deadline == ZX_TIME_INFINITE ? NULL : &ts, NULL, FUTEX_BITSET_MATCH_ANY);
+        if (r == -1 && errno == ETIMEDOUT) return atomic_load(word) != WAIT_PENDING;
+    }
+    return true;
+}
+
+static void unlink_waiter(hk_object_t *obj, hk_waiter_t *w) {
+    if (w->prev) w->prev->next = w->next;
+    else obj->waiters = w->next;
+    if (w->next) w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+}
+
+static void finish_waiter(hk_object_t *obj, hk_waiter_t *w, uint32_t how, zx_signals_t observed) {
+    unlink_waiter(obj, w);
+    w->observed = observed;
+    atomic_store(&w->word, how);
+    futex_wake(&w->word);
+}
+
+void hk_signal_update(hk_object_t *obj, zx_signals_t clear, zx_signals_t set) {
+    zx_signals_t signals = (obj->signals & ~clear) | set;
+    obj->signals = signals;
+    hk_waiter_t *w = obj->waiters;
+    while (w != NULL) {
+        hk_waiter_t *next = w->next;
+        if (w->wanted & signals) finish_waiter(obj, w, WAIT_SATISFIED, signals);
+        w = next;
+    }
+}
+
+void hk_wait_cancel_handle(hk_object_t *obj, zx_handle_t h) {
+    hk_waiter_t *w = obj->waiters;
+    while (w != NULL) {
+        hk_waiter_t *next = w->next;
+        if (w->handle == h) finish_waiter(obj, w, WAIT_CANCELED, obj->signals | ZX_SIGNAL_HANDLE_CLOSED);
+        w = next;
+    }
+}
+
+/* Mark the calling thread (when it is a thread object) as blocked for ZX_INFO_THREAD. */
+static void set_blocked(uint32_t state) {
+    if (hk_cpu.thread != NULL) hk_cpu.thread->blocked = state;
+}
+
+zx_status_t zx_object_wait_one(zx_handle_t handle, zx_signals_t signals, zx_time_t deadline,
+                               zx_signals_t *observed) {
+    hk_lock();
+    hk_object_t *obj;
+    zx_status_t status = hk_handle_get(handle, ZX_OBJ_TYPE_NONE, ZX_RIGHT_WAIT, &obj, NULL);
+    if (status != ZX_OK) {
+        hk_unlock();
+        return status;
+    }
+    /* A wanted signal already active satisfies the wait whatever the deadline. */
+    if (obj->signals & signals) {
+        if (observed) *observed = obj->signals;
+        hk_unlock();
+        return ZX_OK;
+    }
+    if (deadline <= hk_now()) {
+        if (observed) *observed = obj->signals;
+        hk_unlock();
+        return ZX_ERR_TIMED_OUT;
+    }
+    hk_waiter_t w = {.prev = NULL, .next = obj->waiters, .handle = handle, .wanted = signals};
+    atomic_init(&w.word, WAIT_PENDING);
+    if (obj->waiters) obj->waiters->prev = &w;
+    obj->waiters = &w;
+    hk_object_ref(obj);
+    set_blocked(ZX_THREAD_STATE_BLOCKED_WAIT_ONE);
+    hk_unlock();
+
+    futex_wait_until(&w.word, deadline);
+
+    hk_lock();
+    set_blocked(0);
+    uint32_t how = atomic_load(&w.word);
+    if (how == WAIT_PENDING) { /* timed out: still linked */
+        unlink_waiter(obj, &w);
+        w.observed = obj->signals;
+        status = ZX_ERR_TIMED_OUT;
+    } else {
+        status = how == WAIT_CANCELED ? ZX_ERR_CANCELED : ZX_OK;
+    }
+    if (observed) *observed = w.observed;
+    hk_object_unref(obj);
+    hk_unlock();
+    return status;
+}
+
+zx_status_t zx_object_signal(zx_handle_t handle, uint32_t clear_mask, uint32_t set_mask) {
+    hk_lock();
+    hk_object_t *obj;
+    zx_status_t status = hk_handle_get(handle, ZX_OBJ_TYPE_NONE, ZX_RIGHT_SIGNAL, &obj, NULL);
+    if (status == ZX_OK) {
+        /* Users may only touch the user signals, plus SIGNALED on events. */
+        zx_signals_t allowed = ZX_USER_SIGNAL_ALL | (obj->type == ZX_OBJ_TYPE_EVENT ? ZX_EVENT_SIGNALED : 0);
+        if (((clear_mask | set_mask) & ~allowed) != 0) status = ZX_ERR_INVALID_ARGS;
+        else hk_signal_update(obj, clear_mask, set_mask);
+    }
+    hk_unlock();
+    return status;
+}
+
+zx_instant_mono_t zx_clock_get_monotonic(void) { return hk_now(); }
+
+zx_instant_mono_t zx_deadline_after(zx_duration_mono_t nanoseconds) {
+    zx_time_t now = hk_now();
+    if (nanoseconds > 0 && now > ZX_TIME_INFINITE - nanoseconds) return ZX_TIME_INFINITE;
+    return now + nanoseconds;
+}
+
+static void set_blocked_locked(uint32_t state) {
+    hk_lock();
+    set_blocked(state);
+    hk_unlock();
+}
+
+zx_status_t zx_nanosleep(zx_instant_mono_t deadline) {
+    set_blocked_locked(ZX_THREAD_STATE_BLOCKED_SLEEPING);
+    if (deadline == ZX_TIME_INFINITE) {
+        for (;;) pause(); /* Zircon sleeps forever; only a kill ends it */
+    }
+    /* An absolute deadline: a sleep interrupted by a park keeps its original deadline (SuspendSleeping). */
+    struct timespec ts = to_timespec(deadline < 0 ? 0 : deadline);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    }
+    set_blocked_locked(0);
+    return ZX_OK;
+}
