@@ -1,0 +1,144 @@
+"""zxpy: Python bindings for Zircon's task-control syscalls.
+
+Kill and suspend jobs, processes and threads, with handles, rights, koids,
+signals and waits as Zircon defines them.  On Linux the calls run against the
+bundled host kernel; the same module builds for Fuchsia against an SDK.
+
+    import zxpy
+
+    with zxpy.Job.default().create_job() as job:
+        with job.spawn(["/bin/sleep", "60"]) as proc:
+            with proc.suspend():
+                ...                     # every thread of the program is stopped
+            job.kill()
+            proc.wait_terminated(timeout=10)
+            assert proc.info().return_code == zxpy.TASK_RETCODE_SYSCALL_KILL
+
+The raw CFFI module stays reachable as ``zxpy.ffi`` and ``zxpy.lib``.
+"""
+
+from __future__ import annotations
+
+from . import errors
+from ._raw import ffi, lib
+from ._time import deadline_after, monotonic
+from .enums import (
+    DEFAULT_EVENT_RIGHTS,
+    DEFAULT_JOB_RIGHTS,
+    DEFAULT_PROCESS_RIGHTS,
+    DEFAULT_SUSPEND_TOKEN_RIGHTS,
+    DEFAULT_THREAD_RIGHTS,
+    DEFAULT_VMAR_RIGHTS,
+    HANDLE_INVALID,
+    KOID_INVALID,
+    MAX_NAME_LEN,
+    TASK_RETCODE_CRITICAL_PROCESS_KILL,
+    TASK_RETCODE_EXCEPTION_KILL,
+    TASK_RETCODE_OOM_KILL,
+    TASK_RETCODE_POLICY_KILL,
+    TASK_RETCODE_SYSCALL_KILL,
+    TASK_RETCODE_VDSO_KILL,
+    TIME_INFINITE,
+    TIME_INFINITE_PAST,
+    ExceptionChannelType,
+    ObjType,
+    ProcessInfoFlags,
+    RetCode,
+    Rights,
+    Signals,
+    SpawnAction,
+    SpawnFlags,
+    Status,
+    ThreadState,
+)
+from .errors import (
+    AccessDeniedError,
+    BadHandleError,
+    BadStateError,
+    BufferTooSmallError,
+    CanceledError,
+    InternalError,
+    InvalidArgsError,
+    NoMemoryError,
+    NoResourcesError,
+    NotFoundError,
+    NotSupportedError,
+    OutOfRangeError,
+    TimedOutError,
+    WrongTypeError,
+    ZxError,
+)
+from .event import Event
+from .handle import Handle, HandleBasicInfo, wrap_handle
+from .job import Job, JobInfo
+from .process import Process, ProcessInfo
+from .task import SuspendToken, Task
+from .thread import ProgressWorker, Thread, ThreadInfo
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ffi",
+    "lib",
+    "errors",
+    "monotonic",
+    "deadline_after",
+    # enums and constants
+    "Status",
+    "Rights",
+    "Signals",
+    "ObjType",
+    "ThreadState",
+    "ExceptionChannelType",
+    "ProcessInfoFlags",
+    "RetCode",
+    "SpawnFlags",
+    "SpawnAction",
+    "TASK_RETCODE_SYSCALL_KILL",
+    "TASK_RETCODE_OOM_KILL",
+    "TASK_RETCODE_POLICY_KILL",
+    "TASK_RETCODE_VDSO_KILL",
+    "TASK_RETCODE_EXCEPTION_KILL",
+    "TASK_RETCODE_CRITICAL_PROCESS_KILL",
+    "DEFAULT_JOB_RIGHTS",
+    "DEFAULT_PROCESS_RIGHTS",
+    "DEFAULT_THREAD_RIGHTS",
+    "DEFAULT_EVENT_RIGHTS",
+    "DEFAULT_VMAR_RIGHTS",
+    "DEFAULT_SUSPEND_TOKEN_RIGHTS",
+    "HANDLE_INVALID",
+    "KOID_INVALID",
+    "MAX_NAME_LEN",
+    "TIME_INFINITE",
+    "TIME_INFINITE_PAST",
+    # errors
+    "ZxError",
+    "AccessDeniedError",
+    "BadHandleError",
+    "BadStateError",
+    "BufferTooSmallError",
+    "CanceledError",
+    "InternalError",
+    "InvalidArgsError",
+    "NoMemoryError",
+    "NoResourcesError",
+    "NotFoundError",
+    "NotSupportedError",
+    "OutOfRangeError",
+    "TimedOutError",
+    "WrongTypeError",
+    # objects
+    "Handle",
+    "HandleBasicInfo",
+    "wrap_handle",
+    "Task",
+    "SuspendToken",
+    "Job",
+    "JobInfo",
+    "Process",
+    "ProcessInfo",
+    "Thread",
+    "ThreadInfo",
+    "ProgressWorker",
+    "Event",
+]

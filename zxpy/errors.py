@@ -1,0 +1,415 @@
+"""The ``ZxError`` tree: one exception class per ``ZX_ERR_*`` status.
+
+Every kernel failure surfaces as a subclass of :class:`ZxError` named after
+its status in CamelCase plus ``Error`` (``ZX_ERR_BAD_HANDLE`` ->
+:class:`BadHandleError`).  Where Python has a builtin exception that means the
+same thing, the class inherits it too, so generic handlers keep working::
+
+    TimedOutError        TimeoutError
+    AccessDeniedError    PermissionError
+    NotFoundError        FileNotFoundError, LookupError  (fdio_spawn of a
+                         missing path and a get_child koid that is not there)
+    NoMemoryError        MemoryError
+    InvalidArgsError     ValueError
+    ShouldWaitError      BlockingIOError
+    AlreadyExistsError   FileExistsError
+    PeerClosedError      BrokenPipeError
+    NotDirError          NotADirectoryError
+    NotFileError         IsADirectoryError
+    Connection*Error     the builtin of the same name (Refused, Reset, Aborted)
+    NotConnectedError    ConnectionError
+    Io*Error             OSError
+
+Each instance carries ``status`` (int), ``name`` (``"ZX_ERR_BAD_HANDLE"``),
+``syscall`` (``"zx_task_kill"``) and ``koid`` (the object's koid when it was
+cheaply known, else ``None``).  A status zxpy has no class for still raises a
+plain :class:`ZxError`.  ``ZxError(status, ...)`` itself returns an instance of
+the matching subclass, as ``OSError(errno, ...)`` does.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any, ClassVar, NoReturn
+
+from .enums import Status
+
+__all__ = [
+    "ZxError",
+    "error_class",
+    "check",
+    "raise_status",
+    # Subclasses (one per ZX_ERR_*), listed so `from zxpy.errors import *` works.
+    "InternalError",
+    "NotSupportedError",
+    "NoResourcesError",
+    "NoMemoryError",
+    "InternalIntrRetryError",
+    "InvalidArgsError",
+    "BadHandleError",
+    "WrongTypeError",
+    "BadSyscallError",
+    "OutOfRangeError",
+    "BufferTooSmallError",
+    "BadStateError",
+    "TimedOutError",
+    "ShouldWaitError",
+    "CanceledError",
+    "PeerClosedError",
+    "NotFoundError",
+    "AlreadyExistsError",
+    "AlreadyBoundError",
+    "UnavailableError",
+    "AccessDeniedError",
+    "IoError",
+    "IoRefusedError",
+    "IoDataIntegrityError",
+    "IoDataLossError",
+    "IoNotPresentError",
+    "IoOverrunError",
+    "IoMissedDeadlineError",
+    "IoInvalidError",
+    "BadPathError",
+    "NotDirError",
+    "NotFileError",
+    "FileBigError",
+    "NoSpaceError",
+    "NotEmptyError",
+    "StopError",
+    "NextError",
+    "AsyncError",
+    "ProtocolNotSupportedError",
+    "AddressUnreachableError",
+    "AddressInUseError",
+    "NotConnectedError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "ConnectionAbortedError",
+    "InternalIntrKilledError",
+]
+
+_BY_STATUS: dict[int, type[ZxError]] = {}
+
+
+def _status_name(status: int) -> str:
+    try:
+        return Status(status).c_name
+    except ValueError:
+        return f"ZX_ERR_UNKNOWN({status})"
+
+
+class ZxError(Exception):
+    """A Zircon call failed.
+
+    ``ZxError(status, syscall=None, koid=None, detail=None)``; constructing the
+    base class with a known status gives the matching subclass.  Subclasses
+    may be constructed without a status (their own is used).
+    """
+
+    #: The status this class stands for (``None`` on the base class).
+    STATUS: ClassVar[int | None] = None
+
+    status: int
+    syscall: str | None
+    koid: int | None
+    detail: str | None
+    #: Signals observed by a wait that failed (TIMED_OUT, CANCELED), else None.
+    observed: int | None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> ZxError:
+        if cls is ZxError:
+            status = args[0] if args else kwargs.get("status")
+            if isinstance(status, int):
+                cls = _BY_STATUS.get(status, ZxError)
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        status: int | None = None,
+        syscall: str | None = None,
+        koid: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        if status is None:
+            status = type(self).STATUS
+            if status is None:
+                raise TypeError("ZxError() needs a status")
+        if isinstance(status, bool) or not isinstance(status, int):
+            raise TypeError(f"status must be an int, not {type(status).__name__}")
+        self.status = int(status)
+        self.syscall = syscall
+        self.koid = koid
+        self.detail = detail
+        self.observed = None
+        # BaseException.__init__ directly: OSError.__init__ would read the
+        # status as an errno.
+        BaseException.__init__(self, self.status, syscall, koid, detail)
+
+    @property
+    def name(self) -> str:
+        """The status's C name, e.g. ``"ZX_ERR_BAD_HANDLE"``."""
+        return _status_name(self.status)
+
+    def __str__(self) -> str:
+        text = f"{self.name} ({self.status})"
+        if self.syscall:
+            text = f"{self.syscall}: {text}"
+        if self.koid is not None:
+            text += f" [koid {self.koid}]"
+        if self.detail:
+            text += f": {self.detail}"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status}, syscall={self.syscall!r},"
+            f" koid={self.koid!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.status, self.syscall, self.koid, self.detail), self.__dict__)
+
+
+def error_class(status: int) -> type[ZxError]:
+    """The exception class raised for ``status`` (``ZxError`` if unknown)."""
+    return _BY_STATUS.get(status, ZxError)
+
+
+def raise_status(status: int, syscall: str | None = None, koid: int | None = None) -> NoReturn:
+    """Raise the ZxError subclass for ``status``."""
+    raise _BY_STATUS.get(status, ZxError)(status, syscall, koid)
+
+
+def check(status: int, syscall: str | None = None, koid: int | None = None) -> None:
+    """Return if ``status`` is ZX_OK, else raise its ZxError subclass."""
+    if status:
+        raise _BY_STATUS.get(status, ZxError)(status, syscall, koid)
+
+
+# One class per ZX_ERR_*.  The status is looked up by name in Status (whose
+# values come from the compiled headers); nothing numeric is typed here.
+
+
+class InternalError(ZxError):
+    """ZX_ERR_INTERNAL: the system encountered an unexpected error."""
+
+
+class NotSupportedError(ZxError):
+    """ZX_ERR_NOT_SUPPORTED: the operation is not implemented or allowed.
+
+    E.g. suspending the calling thread or the calling process.
+    """
+
+
+class NoResourcesError(ZxError):
+    """ZX_ERR_NO_RESOURCES: a resource (such as handle table space) ran out."""
+
+
+class NoMemoryError(ZxError, MemoryError):
+    """ZX_ERR_NO_MEMORY: memory could not be allocated."""
+
+
+class InternalIntrRetryError(ZxError):
+    """ZX_ERR_INTERNAL_INTR_RETRY: vDSO-private; a syscall was interrupted."""
+
+
+class InvalidArgsError(ZxError, ValueError):
+    """ZX_ERR_INVALID_ARGS: an argument is invalid.
+
+    E.g. ``duplicate()`` asking for rights the source handle lacks.
+    """
+
+
+class BadHandleError(ZxError):
+    """ZX_ERR_BAD_HANDLE: a handle value is not a valid handle."""
+
+
+class WrongTypeError(ZxError):
+    """ZX_ERR_WRONG_TYPE: the handle names an object of the wrong type.
+
+    E.g. killing a thread, or suspending a job.
+    """
+
+
+class BadSyscallError(ZxError):
+    """ZX_ERR_BAD_SYSCALL: the syscall number is invalid."""
+
+
+class OutOfRangeError(ZxError):
+    """ZX_ERR_OUT_OF_RANGE: an argument is outside the valid range."""
+
+
+class BufferTooSmallError(ZxError):
+    """ZX_ERR_BUFFER_TOO_SMALL: a caller-provided buffer is too small."""
+
+
+class BadStateError(ZxError):
+    """ZX_ERR_BAD_STATE: the object is not in a state that allows the call.
+
+    E.g. suspending a dead task, or creating a child in a killed job.
+    """
+
+
+class TimedOutError(ZxError, TimeoutError):
+    """ZX_ERR_TIMED_OUT: the deadline passed first (``observed`` is set)."""
+
+
+class ShouldWaitError(ZxError, BlockingIOError):
+    """ZX_ERR_SHOULD_WAIT: the operation cannot complete now."""
+
+
+class CanceledError(ZxError):
+    """ZX_ERR_CANCELED: e.g. the handle being waited on was closed."""
+
+
+class PeerClosedError(ZxError, BrokenPipeError):
+    """ZX_ERR_PEER_CLOSED: the other end of a channel-like object is closed."""
+
+
+class NotFoundError(ZxError, FileNotFoundError, LookupError):
+    """ZX_ERR_NOT_FOUND: the requested entity does not exist.
+
+    ``fdio_spawn`` of a missing path and ``zx_object_get_child`` of an unknown
+    koid both give it; hence both FileNotFoundError and LookupError.
+    """
+
+
+class AlreadyExistsError(ZxError, FileExistsError):
+    """ZX_ERR_ALREADY_EXISTS: the entity already exists."""
+
+
+class AlreadyBoundError(ZxError):
+    """ZX_ERR_ALREADY_BOUND: the binding already exists."""
+
+
+class UnavailableError(ZxError):
+    """ZX_ERR_UNAVAILABLE: the resource is temporarily unavailable."""
+
+
+class AccessDeniedError(ZxError, PermissionError):
+    """ZX_ERR_ACCESS_DENIED: the handle lacks a right the call needs."""
+
+
+class IoError(ZxError, OSError):
+    """ZX_ERR_IO: an I/O error."""
+
+
+class IoRefusedError(ZxError, OSError):
+    """ZX_ERR_IO_REFUSED: the device refused the operation."""
+
+
+class IoDataIntegrityError(ZxError, OSError):
+    """ZX_ERR_IO_DATA_INTEGRITY: data integrity check failed."""
+
+
+class IoDataLossError(ZxError, OSError):
+    """ZX_ERR_IO_DATA_LOSS: data was lost."""
+
+
+class IoNotPresentError(ZxError, OSError):
+    """ZX_ERR_IO_NOT_PRESENT: the device is not present."""
+
+
+class IoOverrunError(ZxError, OSError):
+    """ZX_ERR_IO_OVERRUN: too much data."""
+
+
+class IoMissedDeadlineError(ZxError, OSError):
+    """ZX_ERR_IO_MISSED_DEADLINE: an I/O deadline was missed."""
+
+
+class IoInvalidError(ZxError, OSError):
+    """ZX_ERR_IO_INVALID: invalid I/O."""
+
+
+class BadPathError(ZxError):
+    """ZX_ERR_BAD_PATH: the path is malformed."""
+
+
+class NotDirError(ZxError, NotADirectoryError):
+    """ZX_ERR_NOT_DIR: not a directory."""
+
+
+class NotFileError(ZxError, IsADirectoryError):
+    """ZX_ERR_NOT_FILE: not a file."""
+
+
+class FileBigError(ZxError):
+    """ZX_ERR_FILE_BIG: the file is too large."""
+
+
+class NoSpaceError(ZxError):
+    """ZX_ERR_NO_SPACE: no space left."""
+
+
+class NotEmptyError(ZxError):
+    """ZX_ERR_NOT_EMPTY: the directory is not empty."""
+
+
+class StopError(ZxError):
+    """ZX_ERR_STOP: flow control (stop)."""
+
+
+class NextError(ZxError):
+    """ZX_ERR_NEXT: flow control (next)."""
+
+
+class AsyncError(ZxError):
+    """ZX_ERR_ASYNC: flow control (asynchronous)."""
+
+
+class ProtocolNotSupportedError(ZxError):
+    """ZX_ERR_PROTOCOL_NOT_SUPPORTED: the protocol is not supported."""
+
+
+class AddressUnreachableError(ZxError):
+    """ZX_ERR_ADDRESS_UNREACHABLE: the host is unreachable."""
+
+
+class AddressInUseError(ZxError):
+    """ZX_ERR_ADDRESS_IN_USE: the address is in use."""
+
+
+class NotConnectedError(ZxError, ConnectionError):
+    """ZX_ERR_NOT_CONNECTED: not connected."""
+
+
+class ConnectionRefusedError(ZxError, builtins.ConnectionRefusedError):  # noqa: A001
+    """ZX_ERR_CONNECTION_REFUSED (also the builtin of the same name)."""
+
+
+class ConnectionResetError(ZxError, builtins.ConnectionResetError):  # noqa: A001
+    """ZX_ERR_CONNECTION_RESET (also the builtin of the same name)."""
+
+
+class ConnectionAbortedError(ZxError, builtins.ConnectionAbortedError):  # noqa: A001
+    """ZX_ERR_CONNECTION_ABORTED (also the builtin of the same name)."""
+
+
+class InternalIntrKilledError(ZxError):
+    """ZX_ERR_INTERNAL_INTR_KILLED: vDSO-private; the thread is being killed."""
+
+
+def _camel(name: str) -> str:
+    """``ERR_BAD_HANDLE`` -> ``BadHandleError``."""
+    return "".join(part.capitalize() for part in name.split("_")[1:]) + "Error"
+
+
+def _bind_classes() -> None:
+    """Tie each Status to its class; make one for any status the file lacks."""
+    module = globals()
+    for member in Status:
+        if member is Status.OK:
+            continue
+        cls_name = _camel(member.name)
+        found = module.get(cls_name)
+        if isinstance(found, type) and issubclass(found, ZxError):
+            cls: type[ZxError] = found
+        else:
+            cls = type(cls_name, (ZxError,), {"__doc__": f"{member.c_name}.", "__module__": __name__})
+            module[cls_name] = cls
+        cls.STATUS = int(member)
+        _BY_STATUS[int(member)] = cls
+
+
+_bind_classes()

@@ -1,0 +1,407 @@
+"""``Handle``: one Zircon handle, owned (closed when done) or borrowed.
+
+A :class:`Handle` owns exactly one kernel handle value and closes it in
+:meth:`Handle.close`, at the end of a ``with`` block, or - with a
+``ResourceWarning``, as an unclosed file does - when it is garbage collected.
+The handles returned by ``zx_job_default()``, ``zx_process_self()`` and
+``zx_thread_self()`` belong to the runtime: zxpy wraps them *borrowed*, and
+closing a borrowed wrapper only forgets the value.
+
+Using a closed handle raises ``ValueError("handle is closed")``.  Python
+arguments are checked before any call (wrong type: ``TypeError``; negative or
+too large: ``ValueError``); kernel failures raise the :mod:`zxpy.errors`
+subclass for the status, naming the syscall and, where cheaply known, the
+object's koid.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from . import _raw
+from ._time import to_deadline
+from .enums import ObjType, Rights, Signals, obj_type
+from .errors import ZxError, error_class
+
+__all__ = ["Handle", "HandleBasicInfo", "wrap_handle"]
+
+_H = TypeVar("_H", bound="Handle")
+
+_CLOSED = -1
+_U32_MAX = 0xFFFFFFFF
+_U64_MAX = 0xFFFFFFFFFFFFFFFF
+
+_new = _raw.new
+_NULL = _raw.NULL
+_handle_close = _raw.handle_close
+_handle_duplicate = _raw.handle_duplicate
+_handle_replace = _raw.handle_replace
+_object_wait_one = _raw.object_wait_one
+_object_signal = _raw.object_signal
+_object_get_info = _raw.object_get_info
+_object_get_child = _raw.object_get_child
+_lib = _raw.lib
+_INFO_HANDLE_BASIC: int = _lib.ZX_INFO_HANDLE_BASIC
+_INFO_HANDLE_VALID: int = _lib.ZX_INFO_HANDLE_VALID
+_SAME_RIGHTS = Rights.SAME_RIGHTS
+_ERR_BAD_HANDLE: int = _lib.ZX_ERR_BAD_HANDLE
+
+
+@dataclass(frozen=True)
+class HandleBasicInfo:
+    """``ZX_INFO_HANDLE_BASIC`` (``zx_info_handle_basic_t``), read fresh."""
+
+    koid: int
+    rights: Rights
+    type: ObjType | int
+    related_koid: int
+
+
+def check_u32(value: object, what: str) -> int:
+    """Validate a ``uint32_t`` argument (bool is not an int here)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= _U32_MAX:
+        raise ValueError(f"{what} must be in 0..0xFFFFFFFF, got {value}")
+    return int(value)
+
+
+def check_u64(value: object, what: str) -> int:
+    """Validate a ``uint64_t`` argument (bool is not an int here)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= _U64_MAX:
+        raise ValueError(f"{what} must be in 0..2**64-1, got {value}")
+    return int(value)
+
+
+def _closed_error() -> ValueError:
+    return ValueError("handle is closed")
+
+
+class Handle:
+    """Owns one Zircon handle.
+
+    ``Handle(raw)`` takes ownership of the handle value ``raw``;
+    ``Handle(raw, owned=False)`` borrows it (never closed by zxpy).
+    Subclasses (:class:`~zxpy.Job`, :class:`~zxpy.Process`,
+    :class:`~zxpy.Thread`, :class:`~zxpy.SuspendToken`, :class:`~zxpy.Event`)
+    add the calls their object type supports.
+    """
+
+    __slots__ = ("__weakref__", "_koid", "_owned", "_raw")
+
+    #: The object type a subclass wraps (None: any).
+    OBJ_TYPE: ClassVar[int | None] = None
+    _BY_TYPE: ClassVar[dict[int, type[Handle]]] = {}
+
+    _raw: int
+    _owned: bool
+    _koid: int | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.OBJ_TYPE is not None:
+            Handle._BY_TYPE.setdefault(cls.OBJ_TYPE, cls)
+
+    def __init__(self, raw: int, *, owned: bool = True) -> None:
+        self._raw = check_u32(raw, "raw handle")
+        self._owned = bool(owned)
+        self._koid = None
+        self._init_extra()
+
+    @classmethod
+    def _adopt(cls: type[_H], raw: int, owned: bool = True, koid: int | None = None) -> _H:
+        """Wrap a value the kernel just returned (no argument checks)."""
+        obj = object.__new__(cls)
+        obj._raw = raw
+        obj._owned = owned
+        obj._koid = koid
+        obj._init_extra()
+        return obj
+
+    def _init_extra(self) -> None:
+        """Subclass hook: initialise extra slots in :meth:`_adopt`."""
+
+    # ---------------------------------------------------------------- basics
+
+    @property
+    def raw(self) -> int:
+        """The handle value (``ValueError`` once closed)."""
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error()
+        return raw
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close`, :meth:`replace` or :meth:`detach` ran."""
+        return self._raw < 0
+
+    @property
+    def owned(self) -> bool:
+        """False for borrowed handles (``Job.default()``, ``Process.self()``...)."""
+        return self._owned
+
+    def close(self) -> None:
+        """Close the handle (``zx_handle_close``); a second close does nothing.
+
+        A borrowed handle is only forgotten.  Closing the last handle of a
+        suspend token resumes its task; closing a handle another thread waits
+        on cancels that wait (ZX_ERR_CANCELED).
+        """
+        raw = self._raw
+        if raw < 0:
+            return
+        self._raw = _CLOSED
+        if self._owned:
+            status = _handle_close(raw)
+            if status:
+                raise error_class(status)(status, "zx_handle_close", self._koid)
+
+    def detach(self) -> int:
+        """Give up ownership and return the raw value (the caller closes it)."""
+        raw = self.raw
+        self._raw = _CLOSED
+        return raw
+
+    def __enter__(self: _H) -> _H:
+        if self._raw < 0:
+            raise _closed_error()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self, _close: Any = _handle_close, _warn: Any = warnings.warn) -> None:
+        # Default arguments keep the close function alive at interpreter
+        # shutdown, when module globals may already be gone.
+        try:
+            raw = self._raw
+            owned = self._owned
+        except AttributeError:  # __init__ failed
+            return
+        if raw < 0 or not owned:
+            return
+        self._raw = _CLOSED
+        try:
+            _warn(f"unclosed {type(self).__name__} handle {raw:#x}", ResourceWarning, 2, self)
+        except Exception:  # noqa: BLE001 - never raise from a finaliser
+            pass
+        _close(raw)
+
+    def __repr__(self) -> str:
+        raw = self._raw
+        if raw < 0:
+            return f"<{type(self).__name__} closed>"
+        koid = f" koid={self._koid}" if self._koid is not None else ""
+        borrowed = "" if self._owned else " borrowed"
+        return f"<{type(self).__name__} {raw:#x}{koid}{borrowed}>"
+
+    # ---------------------------------------------------------------- errors
+
+    def _koid_or_none(self) -> int | None:
+        """The koid if known or cheaply found (for error messages)."""
+        if self._koid is not None:
+            return self._koid
+        raw = self._raw
+        if raw < 0:
+            return None
+        info = _new("zx_info_handle_basic_t *")
+        if _object_get_info(raw, _INFO_HANDLE_BASIC, info, 32, _NULL, _NULL):
+            return None
+        self._koid = int(info.koid)
+        return self._koid
+
+    def _error(self, status: int, syscall: str) -> ZxError:
+        """The ZxError for a failed call on this handle."""
+        koid = None if status == _ERR_BAD_HANDLE else self._koid_or_none()
+        return error_class(status)(status, syscall, koid)
+
+    # ---------------------------------------------------------------- handle ops
+
+    def duplicate(self: _H, rights: int = _SAME_RIGHTS) -> _H:
+        """``zx_handle_duplicate``: a new handle to the same object.
+
+        ``rights`` must be a subset of this handle's rights, or exactly
+        ``Rights.SAME_RIGHTS`` (INVALID_ARGS otherwise); the handle needs
+        ``DUPLICATE`` (ACCESS_DENIED otherwise; suspend tokens never have it).
+        """
+        rights = check_u32(rights, "rights")
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error()
+        out = _new("zx_handle_t *")
+        status = _handle_duplicate(raw, rights, out)
+        if status:
+            raise self._error(status, "zx_handle_duplicate")
+        dup = _wrap_same(self, out[0])
+        dup._koid = self._koid
+        return dup
+
+    def replace(self: _H, rights: int = _SAME_RIGHTS) -> _H:
+        """``zx_handle_replace``: swap this handle for one with ``rights``.
+
+        This handle is closed afterwards *even if the call fails* (Zircon
+        consumes it either way; for the last handle of a suspend token that
+        means the task resumes).  Rights must be a subset or SAME_RIGHTS.
+        """
+        rights = check_u32(rights, "rights")
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error()
+        if not self._owned:
+            raise ValueError("cannot replace a borrowed handle")
+        koid = self._koid_or_none()
+        out = _new("zx_handle_t *")
+        self._raw = _CLOSED
+        status = _handle_replace(raw, rights, out)
+        if status:
+            raise error_class(status)(status, "zx_handle_replace", koid)
+        new = _wrap_same(self, out[0])
+        new._koid = koid
+        return new
+
+    def basic_info(self) -> HandleBasicInfo:
+        """``ZX_INFO_HANDLE_BASIC``: koid, rights, type and related koid."""
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error()
+        info = _new("zx_info_handle_basic_t *")
+        status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, 32, _NULL, _NULL)
+        if status:
+            raise error_class(status)(status, "zx_object_get_info", None)
+        self._koid = koid = int(info.koid)
+        return HandleBasicInfo(
+            koid=koid,
+            rights=Rights(info.rights),
+            type=obj_type(info.type),
+            related_koid=int(info.related_koid),
+        )
+
+    @property
+    def koid(self) -> int:
+        """The object's koid (kernel object id; never reused)."""
+        koid = self._koid
+        if koid is None:
+            koid = self.basic_info().koid
+        elif self._raw < 0:
+            raise _closed_error()
+        return koid
+
+    def is_valid(self) -> bool:
+        """``ZX_INFO_HANDLE_VALID``: whether the kernel still knows this value."""
+        raw = self._raw
+        if raw < 0:
+            return False
+        return _object_get_info(raw, _INFO_HANDLE_VALID, _NULL, 0, _NULL, _NULL) == 0
+
+    def wait_one(
+        self,
+        signals: int,
+        timeout: float | None = None,
+        deadline: int | None = None,
+    ) -> Signals:
+        """``zx_object_wait_one``: wait until any of ``signals`` is active.
+
+        Returns every signal observed active (not only the requested ones).
+        ``timeout`` is in seconds (None: forever, 0: poll); ``deadline`` is an
+        absolute time in ns of :func:`zxpy.monotonic`.  Raises
+        :class:`~zxpy.errors.TimedOutError` when the deadline passes and
+        :class:`~zxpy.errors.CanceledError` when the handle is closed during
+        the wait; both carry ``observed``.  Needs ``Rights.WAIT``.
+        """
+        signals = check_u32(signals, "signals")
+        zx_deadline = to_deadline(timeout, deadline)
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error()
+        observed = _new("zx_signals_t *")
+        status = _object_wait_one(raw, signals, zx_deadline, observed)
+        if status:
+            err = self._error(status, "zx_object_wait_one")
+            err.observed = Signals(observed[0])
+            raise err
+        return Signals(observed[0])
+
+    def signal(self, clear_mask: int = 0, set_mask: int = 0) -> None:
+        """``zx_object_signal``: clear then set user-settable signals.
+
+        Needs ``Rights.SIGNAL``; only ``USER_SIGNAL_*`` (and an event's
+        ``EVENT_SIGNALED``) may be changed (INVALID_ARGS otherwise).
+        """
+        clear_mask = check_u32(clear_mask, "clear_mask")
+        set_mask = check_u32(set_mask, "set_mask")
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error()
+        status = _object_signal(raw, clear_mask, set_mask)
+        if status:
+            raise self._error(status, "zx_object_signal")
+
+    # ---------------------------------------------------------------- helpers for subclasses
+
+    def _get_info_struct(self, topic: int, ctype: str) -> Any:
+        """Read a single-record info topic into a new ``ctype`` struct."""
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error()
+        buf = _new(ctype + " *")
+        status = _object_get_info(raw, topic, buf, _raw.sizeof(ctype), _NULL, _NULL)
+        if status:
+            raise self._error(status, "zx_object_get_info")
+        return buf
+
+    def _get_info_koids(self, topic: int) -> list[int]:
+        """Read an array-of-koids info topic, growing the buffer as needed."""
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error()
+        count = 16
+        actual = _new("size_t *")
+        avail = _new("size_t *")
+        while True:
+            buf = _new("zx_koid_t[]", count)
+            status = _object_get_info(raw, topic, buf, count * 8, actual, avail)
+            if status:
+                raise self._error(status, "zx_object_get_info")
+            if avail[0] <= count:
+                return [int(k) for k in buf[0 : actual[0]]]
+            count = int(avail[0]) + 8
+
+    def _get_child_raw(self, koid: int, rights: int) -> int:
+        """``zx_object_get_child`` -> raw handle value."""
+        koid = check_u64(koid, "koid")
+        rights = check_u32(rights, "rights")
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error()
+        out = _new("zx_handle_t *")
+        status = _object_get_child(raw, koid, rights, out)
+        if status:
+            raise self._error(status, "zx_object_get_child")
+        return int(out[0])
+
+
+def _wrap_same(like: _H, raw: int) -> _H:
+    """A new owned wrapper of ``raw`` of the same class as ``like``."""
+    return type(like)._adopt(raw)
+
+
+def wrap_handle(raw: int, *, owned: bool = True) -> Handle:
+    """Wrap ``raw`` in the Handle subclass matching its object type.
+
+    Reads ``ZX_INFO_HANDLE_BASIC`` once; unknown types give a plain Handle.
+    Ownership is taken even if the lookup fails (the value is then closed).
+    """
+    raw = check_u32(raw, "raw handle")
+    info = _new("zx_info_handle_basic_t *")
+    status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, 32, _NULL, _NULL)
+    if status:
+        if owned:
+            _handle_close(raw)
+        raise error_class(status)(status, "zx_object_get_info", None)
+    cls = Handle._BY_TYPE.get(int(info.type), Handle)
+    return cls._adopt(raw, owned, int(info.koid))

@@ -1,0 +1,225 @@
+"""``Job``: a node of the task tree that owns processes and child jobs.
+
+Killing a job kills its whole subtree (child jobs depth-first, then their
+processes) with ``TASK_RETCODE_SYSCALL_KILL``; afterwards the job refuses new
+children with BAD_STATE.  ``ZX_INFO_JOB`` reports ``exited`` as soon as the kill
+starts.  ``Job.spawn`` launches a real program into the job with
+``fdio_spawn_etc``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Union
+
+from . import _raw
+from .enums import ObjType, Rights, SpawnAction, SpawnFlags
+from .errors import error_class
+from .handle import check_u32, wrap_handle
+from .process import Process, encode_name
+from .task import Task
+
+__all__ = ["Job", "JobInfo"]
+
+StrOrBytesPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+_new = _raw.new
+_job_create = _raw.job_create
+_process_create = _raw.process_create
+_handle_close = _raw.handle_close
+_lib = _raw.lib
+_INFO_JOB: int = _lib.ZX_INFO_JOB
+_INFO_JOB_CHILDREN: int = _lib.ZX_INFO_JOB_CHILDREN
+_INFO_JOB_PROCESSES: int = _lib.ZX_INFO_JOB_PROCESSES
+_ERR_MSG_MAX: int = _lib.FDIO_SPAWN_ERR_MSG_MAX_LENGTH
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """``ZX_INFO_JOB`` (``zx_info_job_t``), read fresh on each call.
+
+    ``return_code`` is meaningful only when ``exited`` (true from the moment
+    the job is killed, before its children are gone).
+    """
+
+    return_code: int
+    exited: bool
+    kill_on_oom: bool
+    debugger_attached: bool
+
+
+def _fs(value: object, what: str) -> bytes:
+    if isinstance(value, (str, bytes, os.PathLike)):
+        data = os.fsencode(value)
+    else:
+        raise TypeError(f"{what} must be str, bytes or os.PathLike, not {type(value).__name__}")
+    if b"\0" in data:
+        raise ValueError(f"{what} must not contain NUL bytes")
+    return data
+
+
+class Job(Task):
+    """A job handle."""
+
+    __slots__ = ()
+    OBJ_TYPE: ClassVar[int | None] = ObjType.JOB
+
+    @classmethod
+    def default(cls) -> Job:
+        """``zx_job_default()``: the default job, borrowed (never closed)."""
+        return cls._adopt(_raw.job_default(), owned=False)
+
+    def create_job(self, options: int = 0) -> Job:
+        """``zx_job_create``: a new child job (needs ``MANAGE_JOB``).
+
+        BAD_STATE if this job was killed; OUT_OF_RANGE past the height limit.
+        """
+        options = check_u32(options, "options")
+        raw = self.raw
+        out = _new("zx_handle_t *")
+        status = _job_create(raw, options, out)
+        if status:
+            raise self._error(status, "zx_job_create")
+        return Job._adopt(out[0])
+
+    def create_process(self, name: str | bytes = b"", options: int = 0) -> Process:
+        """``zx_process_create``: a new, unstarted process in this job.
+
+        Needs ``MANAGE_PROCESS``; BAD_STATE if this job was killed.  On the
+        host such a process can never run code (it exists as an object);
+        use :meth:`spawn` to run a program.  The root VMAR handle Zircon also
+        returns is closed.
+        """
+        data = encode_name(name)
+        options = check_u32(options, "options")
+        raw = self.raw
+        proc = _new("zx_handle_t *")
+        vmar = _new("zx_handle_t *")
+        status = _process_create(raw, data, len(data), options, proc, vmar)
+        if status:
+            raise self._error(status, "zx_process_create")
+        if vmar[0]:
+            _handle_close(vmar[0])
+        return Process._adopt(proc[0])
+
+    def info(self) -> JobInfo:
+        """``ZX_INFO_JOB`` (needs ``INSPECT``)."""
+        buf = self._get_info_struct(_INFO_JOB, "zx_info_job_t")
+        return JobInfo(
+            return_code=int(buf.return_code),
+            exited=bool(buf.exited),
+            kill_on_oom=bool(buf.kill_on_oom),
+            debugger_attached=bool(buf.debugger_attached),
+        )
+
+    def children(self) -> list[int]:
+        """``ZX_INFO_JOB_CHILDREN``: koids of the direct child jobs (``ENUMERATE``)."""
+        return self._get_info_koids(_INFO_JOB_CHILDREN)
+
+    def processes(self) -> list[int]:
+        """``ZX_INFO_JOB_PROCESSES``: koids of the direct child processes."""
+        return self._get_info_koids(_INFO_JOB_PROCESSES)
+
+    def child(self, koid: int, rights: int = Rights.SAME_RIGHTS) -> Job | Process:
+        """``zx_object_get_child``: a handle to a child job or process by koid.
+
+        Needs ``ENUMERATE``; ``rights`` must be a subset of this handle's
+        (ACCESS_DENIED otherwise); SAME_RIGHTS copies this handle's rights.
+        Unknown koid: :class:`~zxpy.errors.NotFoundError`.
+        """
+        handle = wrap_handle(self._get_child_raw(koid, rights))
+        assert isinstance(handle, (Job, Process)), handle
+        return handle
+
+    def spawn(
+        self,
+        argv: Sequence[StrOrBytesPath],
+        *,
+        path: StrOrBytesPath | None = None,
+        flags: int = SpawnFlags.CLONE_ALL,
+        environ: Mapping[str | bytes, str | bytes] | None = None,
+        name: str | bytes | None = None,
+        fds: Mapping[int, int] | None = None,
+    ) -> Process:
+        """``fdio_spawn_etc``: run a program in this job; returns its Process.
+
+        ``path`` defaults to ``argv[0]`` and is used as given (no PATH search,
+        as on Fuchsia).  ``environ`` (a mapping) replaces the environment;
+        without it ``SpawnFlags.CLONE_ENVIRON`` passes the caller's.  ``name``
+        sets the process name (``SET_NAME`` action); ``fds`` maps a target fd
+        in the child to a local fd cloned into it (``CLONE_FD`` actions).
+        A missing program raises :class:`~zxpy.errors.NotFoundError` (also a
+        ``FileNotFoundError``) whose message holds the path and fdio's
+        message; a killed job raises BAD_STATE.
+        """
+        if isinstance(argv, (str, bytes)) or not isinstance(argv, Sequence):
+            raise TypeError("argv must be a sequence of arguments, not a single string")
+        args = [_fs(a, "argv item") for a in argv]
+        if path is None:
+            if not args:
+                raise ValueError("argv must not be empty when path is not given")
+            path_b = args[0]
+        else:
+            path_b = _fs(path, "path")
+        flags = check_u32(flags, "flags")
+        keep: list[Any] = []
+
+        def cstr(data: bytes) -> Any:
+            buf = _new("char[]", data)
+            keep.append(buf)
+            return buf
+
+        c_argv = _new("char *[]", len(args) + 1)
+        for i, arg in enumerate(args):
+            c_argv[i] = cstr(arg)
+        c_env: Any = _raw.NULL
+        if environ is not None:
+            if not isinstance(environ, Mapping):
+                raise TypeError(f"environ must be a mapping, not {type(environ).__name__}")
+            items = []
+            for key, value in environ.items():
+                kb, vb = _fs(key, "environ key"), _fs(value, "environ value")
+                if not kb or b"=" in kb:
+                    raise ValueError(f"invalid environment variable name {key!r}")
+                items.append(kb + b"=" + vb)
+            c_env = _new("char *[]", len(items) + 1)
+            for i, item in enumerate(items):
+                c_env[i] = cstr(item)
+
+        actions_py: list[tuple[int, Any, Any]] = []
+        if fds is not None:
+            for target, local in fds.items():
+                check_u32(target, "target fd")
+                check_u32(local, "local fd")
+                actions_py.append((SpawnAction.CLONE_FD, local, target))
+        if name is not None:
+            actions_py.append((SpawnAction.SET_NAME, cstr(encode_name(name)), None))
+        c_actions: Any = _raw.NULL
+        if actions_py:
+            c_actions = _new("fdio_spawn_action_t[]", len(actions_py))
+            for i, (kind, a, b) in enumerate(actions_py):
+                act = c_actions[i]
+                act.action = kind
+                if kind == SpawnAction.CLONE_FD:
+                    act.fd.local_fd = a
+                    act.fd.target_fd = b
+                else:
+                    act.name.data = a
+
+        raw = self.raw
+        out = _new("zx_handle_t *")
+        err_msg = _new("char[]", _ERR_MSG_MAX)
+        c_path = cstr(path_b)
+        status = _raw.fdio_spawn_etc(
+            raw, flags, c_path, c_argv, c_env, len(actions_py), c_actions, out, err_msg
+        )
+        if status:
+            message = _raw.ffi.string(err_msg).decode(errors="replace")
+            detail = repr(os.fsdecode(path_b)) + (f": {message}" if message else "")
+            err = error_class(status)(status, "fdio_spawn_etc", self._koid_or_none(), detail)
+            if isinstance(err, OSError):
+                err.filename = os.fsdecode(path_b)
+            raise err
+        return Process._adopt(out[0])

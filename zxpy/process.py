@@ -1,0 +1,135 @@
+"""``Process``: a process handle.
+
+``ZX_INFO_PROCESS`` is read with topic ``ZX_INFO_PROCESS`` (0x10000003, the
+24-byte ``zx_info_process_t`` of RFC-0074): ``started``/``exited`` come from its
+flags.  ``exited`` is set as soon as a kill begins, before
+``TASK_TERMINATED``; a process killed before it started reports
+``started`` and ``exited`` with ``start_time`` 0.  Killing a process kills every
+thread it started; threads created but never started are not in its thread
+list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from . import _raw
+from .enums import ObjType, ProcessInfoFlags, Rights, obj_type
+from .handle import check_u32, wrap_handle
+from .task import Task
+from .thread import Thread
+
+__all__ = ["Process", "ProcessInfo", "encode_name"]
+
+_new = _raw.new
+_thread_create = _raw.thread_create
+_lib = _raw.lib
+_INFO_PROCESS: int = _lib.ZX_INFO_PROCESS
+_INFO_PROCESS_THREADS: int = _lib.ZX_INFO_PROCESS_THREADS
+_INFO_PROCESS_HANDLE_STATS: int = _lib.ZX_INFO_PROCESS_HANDLE_STATS
+_OBJ_TYPE_UPPER_BOUND: int = _lib.ZX_OBJ_TYPE_UPPER_BOUND
+_STARTED = ProcessInfoFlags.STARTED
+_EXITED = ProcessInfoFlags.EXITED
+_DEBUGGER = ProcessInfoFlags.DEBUGGER_ATTACHED
+
+
+def encode_name(name: object) -> bytes:
+    """Validate an object name (str or bytes, no NUL); the kernel truncates it."""
+    if isinstance(name, str):
+        data = name.encode()
+    elif isinstance(name, bytes):
+        data = name
+    else:
+        raise TypeError(f"name must be str or bytes, not {type(name).__name__}")
+    if b"\0" in data:
+        raise ValueError("name must not contain NUL bytes")
+    return data
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """``ZX_INFO_PROCESS`` (``zx_info_process_t``), read fresh on each call.
+
+    ``return_code`` is meaningful once ``exited``; ``start_time`` once
+    ``started``.
+    """
+
+    return_code: int
+    start_time: int
+    flags: ProcessInfoFlags
+    started: bool
+    exited: bool
+    debugger_attached: bool
+
+
+class Process(Task):
+    """A process handle."""
+
+    __slots__ = ()
+    OBJ_TYPE: ClassVar[int | None] = ObjType.PROCESS
+
+    @classmethod
+    def self(cls) -> Process:
+        """``zx_process_self()``: the calling process, borrowed (never closed)."""
+        return cls._adopt(_raw.process_self(), owned=False)
+
+    def create_thread(self, name: str | bytes = b"", options: int = 0) -> Thread:
+        """``zx_thread_create``: a new thread in state NEW (``MANAGE_THREAD``).
+
+        Start it with :meth:`Thread.start`.  BAD_STATE if the process is dying
+        or dead.
+        """
+        data = encode_name(name)
+        options = check_u32(options, "options")
+        raw = self.raw
+        out = _new("zx_handle_t *")
+        status = _thread_create(raw, data, len(data), options, out)
+        if status:
+            raise self._error(status, "zx_thread_create")
+        return Thread._adopt(out[0])
+
+    def info(self) -> ProcessInfo:
+        """``ZX_INFO_PROCESS`` (needs ``INSPECT``)."""
+        buf = self._get_info_struct(_INFO_PROCESS, "zx_info_process_t")
+        flags = ProcessInfoFlags(buf.flags)
+        return ProcessInfo(
+            return_code=int(buf.return_code),
+            start_time=int(buf.start_time),
+            flags=flags,
+            started=bool(flags & _STARTED),
+            exited=bool(flags & _EXITED),
+            debugger_attached=bool(flags & _DEBUGGER),
+        )
+
+    def threads(self) -> list[int]:
+        """``ZX_INFO_PROCESS_THREADS``: koids of started, not yet dead threads."""
+        return self._get_info_koids(_INFO_PROCESS_THREADS)
+
+    def child(self, koid: int, rights: int = Rights.SAME_RIGHTS) -> Thread:
+        """``zx_object_get_child``: a handle to one of this process's threads.
+
+        Needs ``ENUMERATE``; rights must be a subset of this handle's.
+        """
+        handle = wrap_handle(self._get_child_raw(koid, rights))
+        assert isinstance(handle, Thread), handle
+        return handle
+
+    def handle_stats(self) -> dict[ObjType | int, int]:
+        """``ZX_INFO_PROCESS_HANDLE_STATS``: open handles by object type.
+
+        Only types with at least one handle appear.  ``sum(...values())`` is
+        the process's handle count.
+        """
+        buf = self._get_info_struct(_INFO_PROCESS_HANDLE_STATS, "zx_info_process_handle_stats_t")
+        counts = buf.handle_count
+        return {obj_type(i): int(counts[i]) for i in range(_OBJ_TYPE_UPPER_BOUND) if counts[i]}
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the process to terminate and return its return code.
+
+        psutil's meaning of ``timeout``; raises
+        :class:`~zxpy.errors.TimedOutError` (a ``TimeoutError``) on timeout.
+        """
+        self.wait_terminated(timeout)
+        return self.info().return_code

@@ -1,0 +1,101 @@
+"""``Task`` (jobs, processes, threads) and ``SuspendToken``.
+
+Zircon rules implemented by the kernel and surfaced here unchanged:
+
+* ``zx_task_kill`` needs ``Rights.DESTROY`` and checks rights *before* type
+  (an event without DESTROY is ACCESS_DENIED, not WRONG_TYPE).  Only jobs and
+  processes can be killed; a thread gives WRONG_TYPE.  Killing a task that is
+  already dead is ZX_OK.  The return code becomes ``TASK_RETCODE_SYSCALL_KILL``.
+* ``zx_task_suspend`` needs ``Rights.WRITE`` (rights before type), accepts
+  threads and processes (a job is WRONG_TYPE, the calling thread or process
+  NOT_SUPPORTED, a dying or dead task BAD_STATE) and returns a token: the task
+  stays suspended while any token is open.  Tokens carry only
+  ``TRANSFER|INSPECT``: they cannot be duplicated or waited on.
+* Suspension is asynchronous: wait for ``Signals.THREAD_SUSPENDED`` (what
+  ``Thread.suspend(wait=True)`` does).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from . import _raw
+from .enums import ObjType, Signals
+from .handle import Handle, _closed_error
+
+__all__ = ["Task", "SuspendToken"]
+
+_new = _raw.new
+_task_kill = _raw.task_kill
+_task_suspend = _raw.task_suspend
+_TERMINATED = Signals.TASK_TERMINATED
+
+
+class SuspendToken(Handle):
+    """A suspend token: the task stays suspended while any token is open.
+
+    Close it (or leave its ``with`` block, also by an exception) to resume.
+    It is a small class rather than a generator-based context manager, so
+    ``with task.suspend():`` costs two syscalls and little else.
+    """
+
+    __slots__ = ()
+    OBJ_TYPE: ClassVar[int | None] = ObjType.SUSPEND_TOKEN
+
+    def resume(self) -> None:
+        """Close the token (same as :meth:`close`)."""
+        self.close()
+
+
+class Task(Handle):
+    """A job, process or thread handle."""
+
+    __slots__ = ()
+
+    def kill(self) -> None:
+        """``zx_task_kill``: kill the task and everything under it.
+
+        Asynchronous: wait for ``Signals.TASK_TERMINATED``
+        (:meth:`wait_terminated`).  Needs ``Rights.DESTROY``.  A killed job
+        accepts no new children (BAD_STATE).  Killing a dead task succeeds.
+        """
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error()
+        status = _task_kill(raw)
+        if status:
+            raise self._error(status, "zx_task_kill")
+
+    def suspend(self) -> SuspendToken:
+        """``zx_task_suspend``: suspend the task; returns the token.
+
+        Does not wait for the task to stop; see ``Thread.suspend``.
+        """
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error()
+        out = _new("zx_handle_t *")
+        status = _task_suspend(raw, out)
+        if status:
+            raise self._error(status, "zx_task_suspend")
+        return SuspendToken._adopt(out[0])
+
+    def wait_terminated(self, timeout: float | None = None, deadline: int | None = None) -> Signals:
+        """Wait for ``Signals.TASK_TERMINATED``; return the observed signals.
+
+        ``timeout`` in seconds (None: forever, 0: poll); raises
+        :class:`~zxpy.errors.TimedOutError` if the task is still alive then.
+        """
+        return self.wait_one(_TERMINATED, timeout, deadline)
+
+    @property
+    def terminated(self) -> bool:
+        """Whether ``TASK_TERMINATED`` is asserted now (one poll)."""
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error()
+        observed = _new("zx_signals_t *")
+        status = _raw.object_wait_one(raw, 0, _raw.TIME_INFINITE_PAST, observed)
+        if status and status != _raw.lib.ZX_ERR_TIMED_OUT:
+            raise self._error(status, "zx_object_wait_one")
+        return bool(observed[0] & _TERMINATED)

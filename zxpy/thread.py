@@ -1,0 +1,293 @@
+"""``Thread``: a thread handle, and ``ProgressWorker``, a C thread that counts.
+
+Zircon rules surfaced here:
+
+* Killing a thread is not possible: ``zx_task_kill`` on a thread handle returns
+  ZX_ERR_WRONG_TYPE (the kernel's answer since RFC-0007; newer documentation
+  says NOT_SUPPORTED, the kernel does not), so :meth:`Thread.kill` raises
+  :class:`~zxpy.errors.WrongTypeError`.  Kill the process or job instead.
+* Suspension is asynchronous; :meth:`Thread.suspend` waits for
+  ``THREAD_SUSPENDED`` by default.  Suspending the calling thread is
+  NOT_SUPPORTED.  A thread that was never started can be suspended; it enters
+  SUSPENDED as soon as it is started.
+
+**GIL hazard.** Suspending another thread of *this* interpreter parks it
+wherever it is.  If it holds the GIL at that moment, every other Python
+thread - including the one holding the token - stalls until the token is
+closed, which then can never happen.  Only suspend threads of your own
+process that cannot hold the GIL: C threads such as :class:`ProgressWorker`,
+or Python threads blocked in a system call that released the GIL (for
+example ``os.read`` on an empty pipe, or ``Handle.wait_one``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from . import _raw
+from ._time import to_deadline
+from .enums import ExceptionChannelType, ObjType, Signals, ThreadState
+from .errors import BadStateError, ZxError
+from .handle import check_u64
+from .task import SuspendToken, Task
+
+if TYPE_CHECKING:
+    from .process import Process
+
+__all__ = ["Thread", "ThreadInfo", "ProgressWorker"]
+
+_new = _raw.new
+_ffi = _raw.ffi
+_thread_start = _raw.thread_start
+_object_wait_one = _raw.object_wait_one
+_lib = _raw.lib
+_INFO_THREAD: int = _lib.ZX_INFO_THREAD
+_SUSPENDED = Signals.THREAD_SUSPENDED
+_TERMINATED = Signals.THREAD_TERMINATED
+_STATE_NEW: int = ThreadState.NEW
+_DEFAULT_STACK_SIZE = 64 * 1024
+
+
+def _exc_type(value: int) -> ExceptionChannelType | int:
+    try:
+        return ExceptionChannelType(value)
+    except ValueError:
+        return value
+
+
+def _state(value: int) -> ThreadState | int:
+    try:
+        return ThreadState(value)
+    except ValueError:
+        return value
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    """``ZX_INFO_THREAD`` (``zx_info_thread_t``), read fresh on each call.
+
+    ``state`` is a precise :class:`~zxpy.ThreadState` (``BLOCKED_*`` while
+    blocked); ``cpu_affinity_mask`` is the 512-bit ``zx_cpu_set_t`` as an int.
+    """
+
+    state: ThreadState | int
+    wait_exception_channel_type: ExceptionChannelType | int
+    cpu_affinity_mask: int
+
+
+class Thread(Task):
+    """A thread handle."""
+
+    __slots__ = ("_stack",)
+    OBJ_TYPE: ClassVar[int | None] = ObjType.THREAD
+
+    _stack: Any
+
+    def _init_extra(self) -> None:
+        self._stack = None
+
+    @classmethod
+    def self(cls) -> Thread:
+        """``zx_thread_self()``: the calling thread, borrowed (never closed)."""
+        return cls._adopt(_raw.thread_self(), owned=False)
+
+    def info(self) -> ThreadInfo:
+        """``ZX_INFO_THREAD`` (needs ``INSPECT``; a non-thread is WRONG_TYPE)."""
+        buf = self._get_info_struct(_INFO_THREAD, "zx_info_thread_t")
+        mask = 0
+        words = buf.cpu_affinity_mask.mask
+        for i in range(len(words)):
+            mask |= int(words[i]) << (64 * i)
+        return ThreadInfo(
+            state=_state(buf.state),
+            wait_exception_channel_type=_exc_type(buf.wait_exception_channel_type),
+            cpu_affinity_mask=mask,
+        )
+
+    def kill(self) -> None:
+        """Always fails: Zircon cannot kill a single thread.
+
+        ``zx_task_kill`` on a thread handle returns ZX_ERR_WRONG_TYPE (the
+        kernel's answer since RFC-0007, although newer docs say
+        NOT_SUPPORTED), so this raises :class:`~zxpy.errors.WrongTypeError`
+        (or AccessDeniedError if the handle lacks DESTROY: rights are checked
+        first).  Kill the thread's process or job instead.
+        """
+        Task.kill(self)
+
+    def suspend(
+        self,
+        wait: bool = True,
+        timeout: float | None = None,
+        deadline: int | None = None,
+    ) -> SuspendToken:
+        """``zx_task_suspend`` on this thread; returns the token.
+
+        With ``wait`` (the default), return only once the thread really is
+        suspended (``THREAD_SUSPENDED``) - or at once for a thread not yet
+        started, which suspends when it starts.  If the deadline passes first,
+        the token is closed (nothing stays suspended) and
+        :class:`~zxpy.errors.TimedOutError` is raised; if the thread dies
+        meanwhile, :class:`~zxpy.errors.BadStateError`.  Suspending the
+        calling thread is NOT_SUPPORTED.  See the module docstring for the
+        GIL hazard of suspending threads of your own interpreter.
+        """
+        zx_deadline = to_deadline(timeout, deadline) if wait else 0
+        token = Task.suspend(self)
+        if not wait:
+            return token
+        try:
+            raw = self.raw
+            observed = _new("zx_signals_t *")
+            status = _object_wait_one(raw, _SUSPENDED | _TERMINATED, _raw.TIME_INFINITE_PAST, observed)
+            if status and not self._state_is_new():
+                status = _object_wait_one(raw, _SUSPENDED | _TERMINATED, zx_deadline, observed)
+                if status:
+                    err = self._error(status, "zx_object_wait_one")
+                    err.observed = Signals(observed[0])
+                    err.detail = "thread did not reach THREAD_SUSPENDED; the suspend token was closed"
+                    raise err
+            elif status:
+                return token  # NEW: it suspends when started
+            if not observed[0] & _SUSPENDED:
+                raise BadStateError(
+                    None, "zx_task_suspend", self._koid_or_none(), "the thread terminated"
+                )
+        except BaseException:
+            token.close()
+            raise
+        return token
+
+    def _state_is_new(self) -> bool:
+        try:
+            buf = self._get_info_struct(_INFO_THREAD, "zx_info_thread_t")
+        except ZxError:
+            return False
+        return int(buf.state) == _STATE_NEW
+
+    def start(
+        self,
+        entry: Any,
+        arg1: int = 0,
+        arg2: int = 0,
+        *,
+        stack: Any = None,
+        stack_size: int = _DEFAULT_STACK_SIZE,
+    ) -> None:
+        """``zx_thread_start``: run ``entry(arg1, arg2)`` on this thread.
+
+        ``entry`` is a C function address (int) or a cffi function pointer,
+        e.g. ``ffi.addressof(lib, "zxpy_progress_entry")``.  Unless ``stack``
+        (an int stack pointer or a cffi buffer) is given, a ``stack_size``
+        buffer is allocated and kept alive by this object - keep it alive
+        until the thread has terminated.  (The host kernel runs the entry on
+        a real pthread and ignores the stack.)  Needs ``MANAGE_THREAD``;
+        BAD_STATE if already started or the process is dying.
+        """
+        entry_addr = _address(entry, "entry")
+        arg1 = check_u64(arg1, "arg1")
+        arg2 = check_u64(arg2, "arg2")
+        keep: Any = None
+        if stack is None:
+            stack_size = check_u64(stack_size, "stack_size")
+            if stack_size < 4096:
+                raise ValueError("stack_size must be at least 4096")
+            keep = _new("char[]", stack_size)
+            sp = (int(_ffi.cast("uintptr_t", keep)) + stack_size) & ~15
+        elif isinstance(stack, _ffi.CData):
+            keep = stack
+            sp = (int(_ffi.cast("uintptr_t", stack)) + _ffi.sizeof(stack)) & ~15
+        else:
+            sp = check_u64(stack, "stack")
+        raw = self.raw
+        status = _thread_start(raw, entry_addr, sp, arg1, arg2)
+        if status:
+            raise self._error(status, "zx_thread_start")
+        self._stack = keep
+
+
+def _address(value: Any, what: str) -> int:
+    if isinstance(value, _ffi.CData):
+        address: int = int(_ffi.cast("uintptr_t", value))
+        return address
+    number = check_u64(value, what)
+    if number == 0:
+        raise ValueError(f"{what} must not be 0")
+    return number
+
+
+_LIVE_WORKERS: set[Any] = set()
+
+
+class ProgressWorker:
+    """A C thread that counts without holding the GIL (``csrc/workers.c``).
+
+    The thread runs ``zxpy_progress_entry``: it increments ``count`` about
+    every ``pause_ns`` (default 50 µs) until :meth:`stop`.  Because it never
+    touches the interpreter it is safe to suspend, which makes it the
+    reference subject for own-process suspension: while suspended its
+    counter stops.  Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        process: Process | None = None,
+        name: str = "zxpy-progress",
+        pause_ns: int = 0,
+    ) -> None:
+        from .process import Process
+
+        pause_ns = check_u64(pause_ns, "pause_ns")
+        if _raw.has_progress_struct():
+            self._mem: Any = _new("zxpy_progress_t *")
+            self._count_ptr: Any = _ffi.cast("uint64_t *", self._mem)
+            self._stop_ptr: Any = _ffi.cast("uint32_t *", self._count_ptr + 1)
+        else:  # same layout: uint64_t count; uint32_t stop; uint32_t reserved
+            self._mem = _new("uint64_t[2]")
+            self._count_ptr = _ffi.cast("uint64_t *", self._mem)
+            self._stop_ptr = _ffi.cast("uint32_t *", self._count_ptr + 1)
+        proc = process if process is not None else Process.self()
+        self.thread: Thread = proc.create_thread(name)
+        self._started = False
+        try:
+            entry = _ffi.addressof(_lib, "zxpy_progress_entry")
+            self.thread.start(entry, int(_ffi.cast("uintptr_t", self._mem)), pause_ns)
+        except BaseException:
+            self.thread.close()
+            raise
+        self._started = True
+        _LIVE_WORKERS.add(self._mem)
+
+    @property
+    def count(self) -> int:
+        """The counter's current value."""
+        count: int = self._count_ptr[0]
+        return count
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Ask the thread to exit and wait until it has (TimedOutError if not).
+
+        A suspended worker cannot exit: close its suspend tokens first.
+        """
+        if not self._started:
+            return
+        self._stop_ptr[0] = 1
+        self.thread.wait_terminated(timeout)
+        self._started = False
+        _LIVE_WORKERS.discard(self._mem)
+
+    def close(self) -> None:
+        """Stop the thread (if running) and close its handle."""
+        try:
+            if self._started and not self.thread.closed:
+                self.stop()
+        finally:
+            self.thread.close()
+
+    def __enter__(self) -> ProgressWorker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
