@@ -117,11 +117,17 @@ class ZxError(Exception):
     observed: int | None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> ZxError:
+        target = cls
         if cls is ZxError:
             status = args[0] if args else kwargs.get("status")
-            if isinstance(status, int):
-                cls = _BY_STATUS.get(status, ZxError)
-        return super().__new__(cls)
+            if isinstance(status, int) and not isinstance(status, bool):
+                target = _BY_STATUS.get(status, ZxError)
+        try:
+            return super(ZxError, target).__new__(target)
+        except TypeError:
+            # MemoryError's own __new__ refuses subclasses whose layout base
+            # is Exception (NoMemoryError): Exception.__new__ is the safe one.
+            return Exception.__new__(target)
 
     def __init__(
         self,

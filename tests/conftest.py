@@ -1,0 +1,219 @@
+"""Shared fixtures: leak checks, a fresh job per test, C helper programs.
+
+Every test runs under ``no_leaks`` (autouse): the process's handle count
+(``ZX_INFO_PROCESS_HANDLE_STATS`` on ``Process.self()``) must come back to
+its value before the test, and the test runner must have no child process
+left (``/proc``: nothing whose parent is us, zombies included).
+"""
+
+from __future__ import annotations
+
+import gc
+import mmap
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import zxpy
+from zxpy import Job, Process, ProgressWorker, Thread
+
+HELPERS = Path(__file__).parent / "helpers"
+
+# Generous limits: these bound waits for asynchronous effects, they are not
+# speed goals.
+LONG = 30.0
+#: How long a stopped counter must stay still to count as stopped.
+STILL = 0.3
+
+
+def handle_count() -> int:
+    """Handles this process holds, by ZX_INFO_PROCESS_HANDLE_STATS."""
+    return sum(Process.self().handle_stats().values())
+
+
+def child_pids() -> set[int]:
+    """Pids of this process's children (zombies included), from /proc."""
+    me = os.getpid()
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == me:
+            found.add(int(entry))
+    return found
+
+
+def pid_alive(pid: int) -> bool:
+    """True while /proc shows the pid and it is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    state = stat[stat.rindex(")") + 2 :].split()[0]
+    return state not in ("Z", "X")
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = LONG, what: str = "condition") -> None:
+    """Poll ``predicate`` until it is true; fail after ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.002)
+
+
+def advances(read: Callable[[], int], timeout: float = LONG) -> bool:
+    """True once ``read()`` changes within ``timeout`` seconds."""
+    start = read()
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if read() != start:
+            return True
+        time.sleep(0.002)
+    return False
+
+
+def stays_still(read: Callable[[], int], period: float = STILL) -> bool:
+    """True if ``read()`` does not change for ``period`` seconds."""
+    start = read()
+    end = time.monotonic() + period
+    while time.monotonic() < end:
+        if read() != start:
+            return False
+        time.sleep(0.005)
+    return read() == start
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _runtime_handles() -> None:
+    """Create the runtime's borrowed handles once, before any baseline."""
+    Job.default()
+    Process.self()
+    Thread.self()
+
+
+@pytest.fixture(autouse=True)
+def no_leaks() -> Iterator[None]:
+    """Fail a test that leaks a handle or leaves a child process behind."""
+    gc.collect()
+    handles_before = handle_count()
+    children_before = child_pids()
+    yield
+    gc.collect()
+    # Children of killed jobs are reaped asynchronously: allow for that.
+    end = time.monotonic() + LONG
+    while child_pids() - children_before and time.monotonic() < end:
+        time.sleep(0.01)
+    leftover = child_pids() - children_before
+    handles_after = handle_count()
+    assert not leftover, f"child processes left behind: {sorted(leftover)}"
+    assert handles_after == handles_before, (
+        f"handle count {handles_before} -> {handles_after}: "
+        f"{Process.self().handle_stats()}"
+    )
+
+
+@pytest.fixture
+def job() -> Iterator[Job]:
+    """A fresh child of the default job, killed and closed afterwards."""
+    job = Job.default().create_job()
+    try:
+        yield job
+    finally:
+        if not job.closed:
+            job.kill()
+            job.wait_terminated(timeout=LONG)
+            job.close()
+
+
+@pytest.fixture
+def worker() -> Iterator[ProgressWorker]:
+    """A running C progress worker thread in this process."""
+    with ProgressWorker() as w:
+        assert advances(lambda: w.count), "progress worker never started counting"
+        yield w
+
+
+@pytest.fixture(scope="session")
+def helper_bin(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]:
+    """Compile tests/helpers/<name>.c once; return the executable's path."""
+    out_dir = tmp_path_factory.mktemp("helpers")
+    built: dict[str, str] = {}
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or "cc"
+
+    def build(name: str) -> str:
+        if name not in built:
+            exe = out_dir / name
+            cmd = [*cc.split(), "-O2", "-Wall", "-Wextra", "-Werror", "-pthread",
+                   str(HELPERS / f"{name}.c"), "-o", str(exe)]
+            subprocess.run(cmd, check=True)
+            built[name] = str(exe)
+        return built[name]
+
+    return build
+
+
+class Counters:
+    """Reads the counter slots a ``counter`` helper writes into a file."""
+
+    def __init__(self, path: Path, slots: int) -> None:
+        self.path = path
+        self.slots = slots
+        self._map: mmap.mmap | None = None
+
+    def _mapped(self) -> mmap.mmap | None:
+        if self._map is None:
+            try:
+                size = self.path.stat().st_size
+            except FileNotFoundError:
+                return None
+            if size < 8 * self.slots:
+                return None
+            with open(self.path, "rb") as f:
+                self._map = mmap.mmap(f.fileno(), 8 * self.slots, prot=mmap.PROT_READ)
+        return self._map
+
+    def __getitem__(self, index: int) -> int:
+        mapped = self._mapped()
+        if mapped is None:
+            return 0
+        value: int = struct.unpack_from("=Q", mapped, 8 * index)[0]
+        return value
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+
+
+@pytest.fixture
+def counters(tmp_path: Path) -> Iterator[Callable[[int], Counters]]:
+    """Factory of Counters over a fresh file in tmp_path."""
+    made: list[Counters] = []
+
+    def make(threads: int) -> Counters:
+        c = Counters(tmp_path / f"counters{len(made)}", threads + 1)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
+
+
+PYTHON = sys.executable
+assert zxpy.lib is not None

@@ -1,0 +1,308 @@
+"""Handle: ownership, close, duplicate/replace rights rules, basic info, GC."""
+
+from __future__ import annotations
+
+import gc
+import warnings
+
+import pytest
+from conftest import handle_count
+
+import zxpy
+from zxpy import (
+    AccessDeniedError,
+    BadHandleError,
+    Event,
+    Handle,
+    InvalidArgsError,
+    Job,
+    ObjType,
+    Process,
+    Rights,
+    Signals,
+    SuspendToken,
+    Thread,
+)
+
+ALWAYS_BAD = 0xBADC0FFE
+
+
+def raw_valid(raw: int) -> bool:
+    """Ask the kernel (ZX_INFO_HANDLE_VALID) about a raw value."""
+    return Handle(raw, owned=False).is_valid()
+
+
+def test_close_is_idempotent_and_frees_the_handle() -> None:
+    before = handle_count()
+    event = Event.create()
+    assert handle_count() == before + 1
+    raw = event.raw
+    assert not event.closed and raw_valid(raw)
+    event.close()
+    assert event.closed
+    assert not raw_valid(raw)
+    assert handle_count() == before
+    event.close()  # second close: nothing happens
+
+
+def test_closed_handle_raises_valueerror_everywhere() -> None:
+    event = Event.create()
+    event.close()
+    for call in (
+        lambda: event.raw,
+        lambda: event.koid,
+        event.basic_info,
+        lambda: event.duplicate(),
+        lambda: event.replace(),
+        lambda: event.wait_one(Signals.EVENT_SIGNALED, timeout=0),
+        lambda: event.signal(0, Signals.EVENT_SIGNALED),
+        event.set,
+        event.detach,
+    ):
+        with pytest.raises(ValueError, match="handle is closed"):
+            call()
+    with pytest.raises(ValueError, match="handle is closed"), event:
+        pass
+    assert not event.is_valid()
+
+
+def test_context_manager_closes() -> None:
+    with Event.create() as event:
+        raw = event.raw
+        assert raw_valid(raw)
+    assert event.closed and not raw_valid(raw)
+
+
+def test_context_manager_closes_on_exception() -> None:
+    with pytest.raises(RuntimeError), Event.create() as event:
+        raw = event.raw
+        raise RuntimeError("boom")
+    assert event.closed and not raw_valid(raw)
+
+
+def test_unclosed_handle_is_closed_at_gc_with_resourcewarning() -> None:
+    before = handle_count()
+    event = Event.create()
+    raw = event.raw
+    with pytest.warns(ResourceWarning, match="unclosed Event"):
+        del event
+        gc.collect()
+    assert not raw_valid(raw)
+    assert handle_count() == before
+
+
+def test_borrowed_handles_are_never_closed() -> None:
+    for make in (Job.default, Process.self, Thread.self):
+        obj = make()
+        raw = obj.raw
+        assert not obj.owned
+        obj.close()
+        assert obj.closed
+        assert raw_valid(raw), make
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)
+            again = make()
+            del again
+            gc.collect()
+        assert make().raw == raw
+
+
+def test_raw_value_validation() -> None:
+    with pytest.raises(TypeError):
+        Handle("3")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        Handle(True)
+    with pytest.raises(TypeError):
+        Handle(3.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        Handle(-1)
+    with pytest.raises(ValueError):
+        Handle(2**32)
+
+
+def test_close_of_a_bad_value_is_bad_handle_and_invalid_is_ok() -> None:
+    bad = Handle(ALWAYS_BAD)
+    with pytest.raises(BadHandleError) as info:
+        bad.close()
+    assert info.value.syscall == "zx_handle_close"
+    assert bad.closed
+    Handle(zxpy.HANDLE_INVALID).close()  # ZX_HANDLE_INVALID closes with ZX_OK
+
+
+def test_basic_info_of_an_event() -> None:
+    with Event.create() as event:
+        info = event.basic_info()
+        assert info.type is ObjType.EVENT
+        assert info.rights == zxpy.DEFAULT_EVENT_RIGHTS == Rights.BASIC | Rights.SIGNAL
+        assert info.related_koid == 0
+        assert info.koid == event.koid > zxpy.enums.KOID_KERNEL
+        with pytest.raises(Exception) as frozen:
+            info.koid = 1  # type: ignore[misc]
+        assert "frozen" in type(frozen.value).__name__.lower() or isinstance(frozen.value, AttributeError)
+
+
+def test_related_koids_follow_the_task_tree(job: Job) -> None:
+    child = job.create_job()
+    proc = child.create_process("related")
+    thread = proc.create_thread("related")
+    try:
+        assert child.basic_info().related_koid == job.koid
+        assert proc.basic_info().related_koid == child.koid
+        assert thread.basic_info().related_koid == proc.koid
+        assert Process.self().basic_info().related_koid == Job.default().koid
+        assert Thread.self().basic_info().related_koid == Process.self().koid
+    finally:
+        for h in (thread, proc, child):
+            h.close()
+
+
+def test_default_rights_of_new_tasks(job: Job) -> None:
+    with job.create_job() as child, child.create_process("p") as proc, proc.create_thread("t") as thread:
+        assert child.basic_info().rights == zxpy.DEFAULT_JOB_RIGHTS
+        assert proc.basic_info().rights == zxpy.DEFAULT_PROCESS_RIGHTS
+        assert thread.basic_info().rights == zxpy.DEFAULT_THREAD_RIGHTS
+        assert child.basic_info().type is ObjType.JOB
+        assert proc.basic_info().type is ObjType.PROCESS
+        assert thread.basic_info().type is ObjType.THREAD
+
+
+def test_koids_are_unique() -> None:
+    events = [Event.create() for _ in range(5)]
+    try:
+        assert len({e.koid for e in events}) == 5
+    finally:
+        for e in events:
+            e.close()
+
+
+# ---------------------------------------------------------------- duplicate
+
+
+def test_duplicate_same_rights_names_the_same_object() -> None:
+    with Event.create() as event, event.duplicate() as dup:
+        assert type(dup) is Event
+        assert dup.raw != event.raw
+        assert dup.koid == event.koid
+        assert dup.basic_info().rights == event.basic_info().rights
+        event.set()
+        assert dup.wait_one(Signals.EVENT_SIGNALED, timeout=0) & Signals.EVENT_SIGNALED
+
+
+def test_duplicate_with_fewer_rights() -> None:
+    with Event.create() as event, event.duplicate(Rights.WAIT) as dup:
+        assert dup.basic_info().rights == Rights.WAIT
+        # No DUPLICATE right on the copy: ACCESS_DENIED.
+        with pytest.raises(AccessDeniedError) as info:
+            dup.duplicate()
+        assert info.value.syscall == "zx_handle_duplicate"
+
+
+def test_duplicate_rights_none_is_allowed() -> None:
+    with Event.create() as event, event.duplicate(Rights.NONE) as dup:
+        assert dup.basic_info().rights == Rights.NONE
+
+
+def test_duplicate_asking_for_more_rights_is_invalid_args() -> None:
+    with Event.create() as event, event.duplicate(Rights.WAIT | Rights.DUPLICATE) as dup:
+        with pytest.raises(InvalidArgsError):
+            dup.duplicate(Rights.WAIT | Rights.DUPLICATE | Rights.EXECUTE)
+        with pytest.raises(InvalidArgsError):
+            event.duplicate(Rights.SAME_RIGHTS | Rights.WAIT)
+
+
+def test_duplicate_argument_validation() -> None:
+    with Event.create() as event:
+        before = handle_count()
+        for bad in (-1, 2**32):
+            with pytest.raises(ValueError):
+                event.duplicate(bad)
+        for wrong in (True, 1.0, "WAIT", None):
+            with pytest.raises(TypeError):
+                event.duplicate(wrong)  # type: ignore[arg-type]
+        assert handle_count() == before
+
+
+# ---------------------------------------------------------------- replace
+
+
+def test_replace_consumes_the_source() -> None:
+    event = Event.create()
+    raw = event.raw
+    koid = event.koid
+    with event.replace(Rights.WAIT | Rights.INSPECT) as new:
+        assert event.closed and not raw_valid(raw)
+        assert type(new) is Event
+        assert new.koid == koid
+        assert new.basic_info().rights == Rights.WAIT | Rights.INSPECT
+
+
+def test_failed_replace_still_consumes_the_source() -> None:
+    before = handle_count()
+    event = Event.create(options=0)
+    raw = event.raw
+    with pytest.raises(InvalidArgsError) as info:
+        event.replace(zxpy.DEFAULT_EVENT_RIGHTS | Rights.EXECUTE)
+    assert info.value.syscall == "zx_handle_replace"
+    assert event.closed
+    assert not raw_valid(raw)
+    assert handle_count() == before
+
+
+def test_replace_same_rights_keeps_rights() -> None:
+    with Event.create() as event:
+        rights = event.basic_info().rights
+        with event.replace() as new:
+            assert new.basic_info().rights == rights
+
+
+def test_replace_of_borrowed_handle_is_refused() -> None:
+    with pytest.raises(ValueError):
+        Process.self().replace(Rights.SAME_RIGHTS)
+    assert Process.self().is_valid()
+
+
+# ---------------------------------------------------------------- misc
+
+
+def test_detach_gives_up_ownership() -> None:
+    event = Event.create()
+    raw = event.detach()
+    assert event.closed and raw_valid(raw)
+    del event
+    gc.collect()
+    assert raw_valid(raw)
+    Handle(raw).close()
+    assert not raw_valid(raw)
+
+
+def test_wrap_handle_picks_the_class(job: Job) -> None:
+    with job.duplicate() as dup:
+        wrapped = zxpy.wrap_handle(dup.detach())
+        with wrapped:
+            assert type(wrapped) is Job
+            assert wrapped.koid == job.koid
+    with Event.create() as event:
+        wrapped = zxpy.wrap_handle(event.detach())
+        with wrapped:
+            assert type(wrapped) is Event
+    with pytest.raises(BadHandleError):
+        zxpy.wrap_handle(ALWAYS_BAD, owned=False)
+
+
+def test_handle_valid_topic() -> None:
+    with Event.create() as event:
+        assert event.is_valid()
+    assert not Handle(ALWAYS_BAD, owned=False).is_valid()
+
+
+def test_repr() -> None:
+    with Event.create() as event:
+        _ = event.koid
+        assert f"koid={event.koid}" in repr(event)
+        assert repr(event).startswith("<Event 0x")
+    assert repr(event) == "<Event closed>"
+    assert "borrowed" in repr(Process.self())
+
+
+def test_suspend_token_is_a_handle_subclass() -> None:
+    assert issubclass(SuspendToken, Handle)
