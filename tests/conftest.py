@@ -215,5 +215,15 @@ def counters(tmp_path: Path) -> Iterator[Callable[[int], Counters]]:
         c.close()
 
 
-PYTHON = sys.executable
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The whole suite must leave no child process behind either."""
+    end = time.monotonic() + LONG
+    while child_pids() and time.monotonic() < end:
+        time.sleep(0.05)
+    left = child_pids()
+    if left:
+        print(f"\nzxpy tests: child processes left after the suite: {sorted(left)}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 assert zxpy.lib is not None

@@ -1,0 +1,56 @@
+"""``python -m zxpy demo`` and ``info`` run and report what they observed."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+TIMEOUT = 300
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "zxpy", *args], capture_output=True, text=True,
+                          timeout=TIMEOUT, check=False)
+
+
+def test_demo_exits_zero_and_shows_the_effects() -> None:
+    result = run("demo")
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    # The worker stopped while suspended and ran again afterwards.
+    counters = re.findall(r"counter: (\d+) -> (\d+) in [\d.]+s: (\w+)", out)
+    states = [state for _, _, state in counters]
+    assert states == ["running", "stopped", "running"], out
+    for before, after, state in counters:
+        assert (int(after) > int(before)) == (state == "running"), out
+    assert "ZX_THREAD_SUSPENDED" in out and "ZX_THREAD_RUNNING" in out
+    # The kill was observed with Zircon's signals and return code.
+    assert re.search(r"job \d+: signals ZX_JOB_TERMINATED\|ZX_JOB_NO_JOBS\|ZX_JOB_NO_PROCESSES,"
+                     r" exited=True, return code -1024 \(TASK_RETCODE_SYSCALL_KILL\)", out), out
+    assert re.search(r"unstarted process \d+: signals ZX_PROCESS_TERMINATED, exited=True, return code -1024",
+                     out), out
+    assert "ZX_ERR_BAD_STATE" in out
+    assert out.rstrip().endswith("ok")
+
+
+def test_demo_spawns_a_real_program() -> None:
+    out = run("demo").stdout
+    assert re.search(r"spawned \S+ into job \d+: process koid \d+", out), out
+    program = re.findall(r"program counter: (\d+) -> (\d+) in [\d.]+s: (\w+)", out)
+    assert [state for _, _, state in program] == ["running", "stopped", "running"], out
+    assert re.search(r"spawned process \d+: signals ZX_PROCESS_TERMINATED, exited=True, return code -1024",
+                     out), out
+
+
+def test_info_runs() -> None:
+    result = run("info")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"default job\s+koid \d+", result.stdout)
+    assert re.search(r"this thread\s+koid \d+\s+state <ThreadState.RUNNING", result.stdout)
+
+
+def test_usage_error_without_command() -> None:
+    result = run()
+    assert result.returncode == 2
+    assert "demo" in result.stderr

@@ -1,0 +1,331 @@
+"""Real programs in jobs (fdio_spawn): suspend, per-thread suspend, kill trees.
+
+The helpers in tests/helpers are small C programs (compiled once per session):
+``counter`` advances one counter per worker thread in a shared file, about
+every millisecond; ``forker`` builds a tree of children and grandchildren
+and writes their pids to a file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import LONG, Counters, advances, pid_alive, stays_still, wait_until
+
+import zxpy
+from zxpy import (
+    AccessDeniedError,
+    BadStateError,
+    Job,
+    NotFoundError,
+    Process,
+    Rights,
+    Signals,
+    SpawnFlags,
+    Thread,
+    ThreadState,
+    WrongTypeError,
+)
+
+KILL = zxpy.TASK_RETCODE_SYSCALL_KILL
+PYTHON = sys.executable
+
+
+class Program:
+    """A spawned counter helper: its Process and its counters."""
+
+    def __init__(self, proc: Process, counters: Counters, workers: int) -> None:
+        self.proc = proc
+        self.counters = counters
+        self.workers = workers
+
+    def counter(self, index: int) -> Callable[[], int]:
+        return lambda: self.counters[index]
+
+    def thread_handles(self) -> list[Thread]:
+        return [self.proc.child(koid) for koid in self.proc.threads()]
+
+    def wait_all_suspended(self) -> None:
+        threads = self.thread_handles()
+        try:
+            for t in threads:
+                t.wait_one(Signals.THREAD_SUSPENDED, timeout=LONG)
+        finally:
+            for t in threads:
+                t.close()
+
+
+@pytest.fixture
+def spawn_counter(job: Job, helper_bin: Callable[[str], str],
+                  counters: Callable[[int], Counters], tmp_path: Path) -> Iterator[Callable[..., Program]]:
+    """Spawn ``counter`` helpers into ``job``; they die with the job."""
+    made: list[Program] = []
+
+    def spawn(workers: int = 1, late: Path | None = None) -> Program:
+        c = counters(workers)
+        argv = [helper_bin("counter"), str(c.path), str(workers)]
+        if late is not None:
+            argv.append(str(late))
+        proc = job.spawn(argv)
+        program = Program(proc, c, workers)
+        made.append(program)
+        for i in range(workers):
+            wait_until(lambda i=i: c[i] > 0, what=f"counter {i} to start")
+        return program
+
+    yield spawn
+    for program in made:
+        program.proc.close()
+
+
+def test_spawned_program_is_a_process_in_the_job(job: Job, spawn_counter: Callable[..., Program]) -> None:
+    program = spawn_counter(workers=1)
+    proc = program.proc
+    assert type(proc) is Process
+    assert proc.koid in job.processes()
+    assert proc.basic_info().related_koid == job.koid
+    assert proc.basic_info().rights == zxpy.DEFAULT_PROCESS_RIGHTS
+    info = proc.info()
+    assert info.started and not info.exited and info.start_time > 0
+    threads = proc.threads()
+    assert len(threads) == 2  # main + one worker
+    for koid in threads:
+        with proc.child(koid) as thread:
+            assert thread.basic_info().related_koid == proc.koid
+            assert thread.info().state not in (ThreadState.NEW, ThreadState.DEAD, ThreadState.SUSPENDED)
+            assert thread.wait_one(Signals.THREAD_RUNNING, timeout=0) & Signals.THREAD_RUNNING
+    with job.child(proc.koid) as again:
+        assert type(again) is Process and again.koid == proc.koid
+    assert advances(program.counter(0))
+
+
+def test_suspend_process_stops_every_thread(spawn_counter: Callable[..., Program]) -> None:
+    program = spawn_counter(workers=2)
+    with program.proc.suspend() as token:
+        assert token.basic_info().type is zxpy.ObjType.SUSPEND_TOKEN
+        program.wait_all_suspended()
+        for t in program.thread_handles():
+            with t:
+                assert t.info().state is ThreadState.SUSPENDED
+        assert stays_still(program.counter(0)) and stays_still(program.counter(1))
+    assert advances(program.counter(0)) and advances(program.counter(1))
+
+
+def test_two_process_tokens(spawn_counter: Callable[..., Program]) -> None:
+    program = spawn_counter(workers=1)
+    first = program.proc.suspend()
+    second = program.proc.suspend()
+    try:
+        program.wait_all_suspended()
+        assert stays_still(program.counter(0))
+        first.close()
+        assert stays_still(program.counter(0)), "resumed while a token was still open"
+    finally:
+        first.close()
+        second.close()
+    assert advances(program.counter(0))
+
+
+def test_suspend_one_thread_stops_only_that_thread(spawn_counter: Callable[..., Program]) -> None:
+    program = spawn_counter(workers=2)
+    stops: dict[int, tuple[bool, bool]] = {}
+    for koid in program.proc.threads():
+        with program.proc.child(koid) as thread, thread.suspend(timeout=LONG):
+            assert thread.info().state is ThreadState.SUSPENDED
+            still0 = stays_still(program.counter(0))
+            still1 = stays_still(program.counter(1))
+            stops[koid] = (still0, still1)
+    # One thread stops counter 0 only, one counter 1 only; the main thread neither.
+    assert sorted(stops.values()) == [(False, False), (False, True), (True, False)], stops
+    assert advances(program.counter(0)) and advances(program.counter(1))
+
+
+def test_process_and_thread_tokens_add_up(spawn_counter: Callable[..., Program]) -> None:
+    """A thread runs only when its own tokens and its process's are all closed."""
+    program = spawn_counter(workers=2)
+    stops: dict[int, int] = {}
+    for koid in program.proc.threads():
+        with program.proc.child(koid) as thread, thread.suspend(timeout=LONG):
+            for index in (0, 1):
+                if stays_still(program.counter(index)):
+                    stops[koid] = index
+    assert sorted(stops.values()) == [0, 1], stops
+    koid0 = next(k for k, i in stops.items() if i == 0)
+    with program.proc.child(koid0) as thread0:
+        proc_token = program.proc.suspend()
+        thread_token = thread0.suspend(timeout=LONG)
+        try:
+            program.wait_all_suspended()
+            proc_token.close()
+            assert advances(program.counter(1)), "other thread stayed suspended"
+            assert stays_still(program.counter(0)), "thread with its own token resumed"
+            assert thread0.info().state is ThreadState.SUSPENDED
+        finally:
+            proc_token.close()
+            thread_token.close()
+        assert advances(program.counter(0))
+
+
+def test_threads_created_later_appear(spawn_counter: Callable[..., Program], tmp_path: Path) -> None:
+    trigger = tmp_path / "start-late-worker"
+    program = spawn_counter(workers=1, late=trigger)
+    before = set(program.proc.threads())
+    assert len(before) == 2
+    trigger.touch()
+    wait_until(lambda: len(program.proc.threads()) == 3, what="the late thread to appear")
+    (new_koid,) = set(program.proc.threads()) - before
+    assert advances(program.counter(1))
+    with program.proc.child(new_koid) as late, late.suspend(timeout=LONG):
+        assert stays_still(program.counter(1))
+        assert advances(program.counter(0))
+    assert advances(program.counter(1))
+
+
+def test_kill_job_kills_children_and_grandchildren(job: Job, helper_bin: Callable[[str], str],
+                                                   tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    proc = job.spawn([helper_bin("forker"), str(pid_file), "3"])
+    try:
+        wait_until(lambda: pid_file.exists() and len(pid_file.read_text().split()) == 7,
+                   what="the forker tree to report")
+        pids = [int(p) for p in pid_file.read_text().split()]
+        assert all(pid_alive(p) for p in pids)
+        job.kill()
+        proc.wait_terminated(timeout=LONG)
+        job.wait_terminated(timeout=LONG)
+        wait_until(lambda: not any(pid_alive(p) for p in pids), what="every pid of the tree to die")
+        assert job.info().exited and job.info().return_code == KILL
+        assert proc.info().exited and proc.info().return_code == KILL
+        assert job.processes() == []
+        with pytest.raises(BadStateError) as info:
+            job.spawn([helper_bin("forker"), str(tmp_path / "again"), "1"])
+        assert info.value.syscall == "fdio_spawn_etc"
+    finally:
+        proc.close()
+
+
+def test_kill_spawned_process_directly(job: Job, spawn_counter: Callable[..., Program]) -> None:
+    program = spawn_counter(workers=1)
+    threads = program.thread_handles()
+    try:
+        program.proc.kill()
+        observed = program.proc.wait_terminated(timeout=LONG)
+        assert observed & Signals.PROCESS_TERMINATED
+        info = program.proc.info()
+        assert info.exited and info.return_code == KILL
+        assert stays_still(program.counter(0))
+        assert program.proc.koid not in job.processes()
+        assert program.proc.threads() == []
+        for t in threads:
+            assert t.wait_terminated(timeout=LONG) & Signals.THREAD_TERMINATED
+            assert t.info().state is ThreadState.DEAD
+        assert not job.info().exited  # only the process died
+    finally:
+        for t in threads:
+            t.close()
+
+
+def test_suspended_process_can_be_killed(spawn_counter: Callable[..., Program]) -> None:
+    program = spawn_counter(workers=1)
+    token = program.proc.suspend()
+    try:
+        program.wait_all_suspended()
+        program.proc.kill()
+        assert program.proc.wait_terminated(timeout=LONG) & Signals.TASK_TERMINATED
+        assert program.proc.info().return_code == KILL
+    finally:
+        token.close()  # closing a token of a dead task is harmless
+
+
+def test_program_exit_status_is_its_return_code(job: Job) -> None:
+    with job.spawn([PYTHON, "-c", "import sys; sys.exit(7)"]) as proc:
+        assert proc.wait(timeout=LONG) == 7
+        info = proc.info()
+        assert info.started and info.exited and info.return_code == 7
+        assert proc.wait_terminated(timeout=0) & Signals.PROCESS_TERMINATED
+        assert proc.koid not in job.processes()
+
+
+def test_environ_replaces_the_environment(job: Job) -> None:
+    code = "import os, sys; sys.exit(int(os.environ['ZXPY_CODE']) + len(os.environ.get('ZXPY_OTHER', '')))"
+    os.environ["ZXPY_OTHER"] = "xx"
+    try:
+        with job.spawn([PYTHON, "-c", code], environ={"ZXPY_CODE": "5"}) as proc:
+            assert proc.wait(timeout=LONG) == 5
+        with job.spawn([PYTHON, "-c", code.replace("['ZXPY_CODE']", ".get('ZXPY_CODE', '3')")],
+                       flags=SpawnFlags.CLONE_ALL) as proc:
+            assert proc.wait(timeout=LONG) == 5  # 3 + len("xx"): the caller's environment
+    finally:
+        del os.environ["ZXPY_OTHER"]
+
+
+def test_path_defaults_to_argv0_and_can_differ(job: Job) -> None:
+    with job.spawn(["not-a-path", "-c", "import sys; sys.exit(3)"], path=PYTHON) as proc:
+        assert proc.wait(timeout=LONG) == 3
+
+
+def test_missing_program_is_not_found(job: Job, tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-such-program")
+    with pytest.raises(NotFoundError) as info:
+        job.spawn([missing])
+    err = info.value
+    assert isinstance(err, FileNotFoundError)
+    assert err.syscall == "fdio_spawn_etc"
+    assert missing in str(err)
+    assert err.filename == missing
+    assert job.processes() == []
+
+
+def test_spawn_into_killed_job_is_bad_state(job: Job) -> None:
+    job.kill()
+    with pytest.raises(BadStateError):
+        job.spawn([PYTHON, "-c", "pass"])
+
+
+def test_rights_still_rule(spawn_counter: Callable[..., Program]) -> None:
+    program = spawn_counter(workers=1)
+    proc = program.proc
+    with proc.duplicate(zxpy.DEFAULT_PROCESS_RIGHTS & ~Rights.DESTROY) as no_destroy:
+        with pytest.raises(AccessDeniedError):
+            no_destroy.kill()
+    with proc.duplicate(zxpy.DEFAULT_PROCESS_RIGHTS & ~Rights.WRITE) as no_write:
+        with pytest.raises(AccessDeniedError):
+            no_write.suspend()
+    assert advances(program.counter(0))
+    assert not proc.info().exited
+    for thread in program.thread_handles():
+        with thread:
+            with pytest.raises(WrongTypeError):
+                thread.kill()
+            with thread.duplicate(zxpy.DEFAULT_THREAD_RIGHTS & ~Rights.WRITE) as weak:
+                with pytest.raises(AccessDeniedError):
+                    weak.suspend()
+    assert advances(program.counter(0))
+
+
+def test_spawn_argument_validation(job: Job) -> None:
+    with pytest.raises(TypeError):
+        job.spawn(PYTHON)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        job.spawn([])
+    with pytest.raises(ValueError):
+        job.spawn([PYTHON + "\0"])
+    with pytest.raises(TypeError):
+        job.spawn([PYTHON, 3])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        job.spawn([PYTHON], environ=["A=1"])  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        job.spawn([PYTHON], environ={"A=B": "1"})
+    with pytest.raises(TypeError):
+        job.spawn([PYTHON], flags=True)
+    assert job.processes() == []
+
+
+def test_spawn_into_default_job() -> None:
+    with Job.default().spawn([PYTHON, "-c", "import sys; sys.exit(0)"]) as proc:
+        assert proc.basic_info().related_koid == Job.default().koid
+        assert proc.wait(timeout=LONG) == 0
