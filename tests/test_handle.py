@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -306,3 +308,19 @@ def test_repr() -> None:
 
 def test_suspend_token_is_a_handle_subclass() -> None:
     assert issubclass(SuspendToken, Handle)
+
+
+def test_unclosed_handles_at_interpreter_exit_are_quiet() -> None:
+    """__del__ at shutdown: no traceback, no crash, exit status 0."""
+    code = (
+        "import zxpy\n"
+        "event = zxpy.Event.create()\n"
+        "class Holder: pass\n"
+        "h = Holder(); h.job = zxpy.Job.default().create_job(); h.me = h\n"
+        "worker = zxpy.ProgressWorker()\n"
+    )
+    for mode in ("default", "always", "error"):
+        result = subprocess.run([sys.executable, "-W", f"{mode}::ResourceWarning", "-c", code],
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
