@@ -58,9 +58,10 @@ cast: Callable[[str, Any], Any] = ffi.cast
 sizeof: Callable[[Any], int] = ffi.sizeof
 
 
-def new_handle_out() -> Any:
-    """Return a fresh ``zx_handle_t*`` initialised to ZX_HANDLE_INVALID."""
-    return new("zx_handle_t *")
+# Pre-parsed C types for the per-call out-parameters (ffi.new with a ctype
+# skips parsing the type string).
+HANDLE_PTR: Any = ffi.typeof("zx_handle_t *")
+SIGNALS_PTR: Any = ffi.typeof("zx_signals_t *")
 
 
 def has_progress_struct() -> bool:

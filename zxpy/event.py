@@ -16,6 +16,7 @@ from .handle import Handle, check_u32
 __all__ = ["Event"]
 
 _new = _raw.new
+_HANDLE_PTR = _raw.HANDLE_PTR
 _event_create = _raw.event_create
 
 
@@ -29,7 +30,7 @@ class Event(Handle):
     def create(cls, options: int = 0) -> Event:
         """``zx_event_create``: a new event (options must be 0)."""
         options = check_u32(options, "options")
-        out = _new("zx_handle_t *")
+        out = _new(_HANDLE_PTR)
         status = _event_create(options, out)
         if status:
             from .errors import error_class

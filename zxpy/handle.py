@@ -34,6 +34,9 @@ _U32_MAX = 0xFFFFFFFF
 _U64_MAX = 0xFFFFFFFFFFFFFFFF
 
 _new = _raw.new
+_HANDLE_PTR = _raw.HANDLE_PTR
+_SIGNALS_PTR = _raw.SIGNALS_PTR
+_object_new = object.__new__
 _NULL = _raw.NULL
 _handle_close = _raw.handle_close
 _handle_duplicate = _raw.handle_duplicate
@@ -110,20 +113,18 @@ class Handle:
         self._raw = check_u32(raw, "raw handle")
         self._owned = bool(owned)
         self._koid = None
-        self._init_extra()
 
     @classmethod
     def _adopt(cls: type[_H], raw: int, owned: bool = True, koid: int | None = None) -> _H:
-        """Wrap a value the kernel just returned (no argument checks)."""
-        obj = object.__new__(cls)
+        """Wrap a value the kernel just returned (no argument checks).
+
+        Subclasses with extra slots override this and ``__init__``.
+        """
+        obj = _object_new(cls)
         obj._raw = raw
         obj._owned = owned
         obj._koid = koid
-        obj._init_extra()
         return obj
-
-    def _init_extra(self) -> None:
-        """Subclass hook: initialise extra slots in :meth:`_adopt`."""
 
     # ---------------------------------------------------------------- basics
 
@@ -233,7 +234,7 @@ class Handle:
         raw = self._raw
         if raw < 0:
             raise _closed_error()
-        out = _new("zx_handle_t *")
+        out = _new(_HANDLE_PTR)
         status = _handle_duplicate(raw, rights, out)
         if status:
             raise self._error(status, "zx_handle_duplicate")
@@ -255,7 +256,7 @@ class Handle:
         if not self._owned:
             raise ValueError("cannot replace a borrowed handle")
         koid = self._koid_or_none()
-        out = _new("zx_handle_t *")
+        out = _new(_HANDLE_PTR)
         self._raw = _CLOSED
         status = _handle_replace(raw, rights, out)
         if status:
@@ -318,7 +319,7 @@ class Handle:
         raw = self._raw
         if raw < 0:
             raise _closed_error()
-        observed = _new("zx_signals_t *")
+        observed = _new(_SIGNALS_PTR)
         status = _object_wait_one(raw, signals, zx_deadline, observed)
         if status:
             err = self._error(status, "zx_object_wait_one")
@@ -378,7 +379,7 @@ class Handle:
         raw = self._raw
         if raw < 0:
             raise _closed_error()
-        out = _new("zx_handle_t *")
+        out = _new(_HANDLE_PTR)
         status = _object_get_child(raw, koid, rights, out)
         if status:
             raise self._error(status, "zx_object_get_child")

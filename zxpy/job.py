@@ -26,6 +26,7 @@ __all__ = ["Job", "JobInfo"]
 StrOrBytesPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 _new = _raw.new
+_HANDLE_PTR = _raw.HANDLE_PTR
 _job_create = _raw.job_create
 _process_create = _raw.process_create
 _handle_close = _raw.handle_close
@@ -78,7 +79,7 @@ class Job(Task):
         """
         options = check_u32(options, "options")
         raw = self.raw
-        out = _new("zx_handle_t *")
+        out = _new(_HANDLE_PTR)
         status = _job_create(raw, options, out)
         if status:
             raise self._error(status, "zx_job_create")
@@ -95,8 +96,8 @@ class Job(Task):
         data = encode_name(name)
         options = check_u32(options, "options")
         raw = self.raw
-        proc = _new("zx_handle_t *")
-        vmar = _new("zx_handle_t *")
+        proc = _new(_HANDLE_PTR)
+        vmar = _new(_HANDLE_PTR)
         status = _process_create(raw, data, len(data), options, proc, vmar)
         if status:
             raise self._error(status, "zx_process_create")
@@ -209,7 +210,7 @@ class Job(Task):
                     act.name.data = a
 
         raw = self.raw
-        out = _new("zx_handle_t *")
+        out = _new(_HANDLE_PTR)
         err_msg = _new("char[]", _ERR_MSG_MAX)
         c_path = cstr(path_b)
         status = _raw.fdio_spawn_etc(

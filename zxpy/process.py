@@ -23,6 +23,7 @@ from .thread import Thread
 __all__ = ["Process", "ProcessInfo", "encode_name"]
 
 _new = _raw.new
+_HANDLE_PTR = _raw.HANDLE_PTR
 _thread_create = _raw.thread_create
 _lib = _raw.lib
 _INFO_PROCESS: int = _lib.ZX_INFO_PROCESS
@@ -83,7 +84,7 @@ class Process(Task):
         data = encode_name(name)
         options = check_u32(options, "options")
         raw = self.raw
-        out = _new("zx_handle_t *")
+        out = _new(_HANDLE_PTR)
         status = _thread_create(raw, data, len(data), options, out)
         if status:
             raise self._error(status, "zx_thread_create")

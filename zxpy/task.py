@@ -26,6 +26,8 @@ from .handle import Handle, _closed_error
 __all__ = ["Task", "SuspendToken"]
 
 _new = _raw.new
+_HANDLE_PTR = _raw.HANDLE_PTR
+_SIGNALS_PTR = _raw.SIGNALS_PTR
 _task_kill = _raw.task_kill
 _task_suspend = _raw.task_suspend
 _TERMINATED = Signals.TASK_TERMINATED
@@ -74,7 +76,7 @@ class Task(Handle):
         raw = self._raw
         if raw < 0:
             raise _closed_error()
-        out = _new("zx_handle_t *")
+        out = _new(_HANDLE_PTR)
         status = _task_suspend(raw, out)
         if status:
             raise self._error(status, "zx_task_suspend")
@@ -94,7 +96,7 @@ class Task(Handle):
         raw = self._raw
         if raw < 0:
             raise _closed_error()
-        observed = _new("zx_signals_t *")
+        observed = _new(_SIGNALS_PTR)
         status = _raw.object_wait_one(raw, 0, _raw.TIME_INFINITE_PAST, observed)
         if status and status != _raw.lib.ZX_ERR_TIMED_OUT:
             raise self._error(status, "zx_object_wait_one")

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["Thread", "ThreadInfo", "ProgressWorker"]
 
 _new = _raw.new
+_SIGNALS_PTR = _raw.SIGNALS_PTR
 _ffi = _raw.ffi
 _thread_start = _raw.thread_start
 _object_wait_one = _raw.object_wait_one
@@ -84,8 +85,15 @@ class Thread(Task):
 
     _stack: Any
 
-    def _init_extra(self) -> None:
+    def __init__(self, raw: int, *, owned: bool = True) -> None:
+        super().__init__(raw, owned=owned)
         self._stack = None
+
+    @classmethod
+    def _adopt(cls, raw: int, owned: bool = True, koid: int | None = None) -> Thread:
+        obj = super()._adopt(raw, owned, koid)
+        obj._stack = None
+        return obj
 
     @classmethod
     def self(cls) -> Thread:
@@ -139,7 +147,7 @@ class Thread(Task):
             return token
         try:
             raw = self.raw
-            observed = _new("zx_signals_t *")
+            observed = _new(_SIGNALS_PTR)
             status = _object_wait_one(raw, _SUSPENDED | _TERMINATED, _raw.TIME_INFINITE_PAST, observed)
             if status and not self._state_is_new():
                 status = _object_wait_one(raw, _SUSPENDED | _TERMINATED, zx_deadline, observed)
