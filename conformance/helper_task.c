@@ -1,0 +1,111 @@
+/* conformance_helper: the program the conformance scenarios start with fdio_spawn.
+ *
+ * Plain C and POSIX threads only, so the same source runs as a Linux program under the host kernel and as a
+ * Fuchsia program (packaged next to the test binary as bin/conformance_helper).
+ *
+ *   exit CODE            exit at once with CODE
+ *   sleep MS             sleep MS milliseconds, then exit 0
+ *   block                sleep until killed
+ *   spin PATH NTHREADS   NTHREADS threads (the main thread is one of them) each append one byte, 'a' + index,
+ *                        to PATH about every millisecond, until killed: the file's size is observable progress
+ *   churn PATH           like `spin PATH 1`, while a second thread keeps creating and joining short-lived
+ *                        threads (threads are always dying while the process is suspended)
+ *   crash                die of an unhandled fault (Zircon: ZX_TASK_RETCODE_EXCEPTION_KILL)
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+static const char *spin_path;
+
+static void *spin_main(void *arg) {
+    char ch = (char)('a' + (int)(intptr_t)arg);
+    int fd = open(spin_path, O_WRONLY | O_APPEND);
+    if (fd < 0) {
+        perror("conformance_helper: open");
+        exit(70);
+    }
+    for (;;) {
+        if (write(fd, &ch, 1) != 1) {
+            perror("conformance_helper: write");
+            exit(71);
+        }
+        sleep_ms(1);
+    }
+    return NULL;
+}
+
+static void *noop_main(void *arg) {
+    return arg;
+}
+
+static void *churn_main(void *arg) {
+    (void)arg;
+    for (;;) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, noop_main, NULL) != 0) {
+            fprintf(stderr, "conformance_helper: pthread_create failed\n");
+            exit(73);
+        }
+        pthread_join(t, NULL);
+    }
+    return NULL;
+}
+
+static int usage(void) {
+    fprintf(stderr, "usage: conformance_helper exit CODE | sleep MS | block | spin PATH NTHREADS | churn PATH | crash\n");
+    return 64;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2)
+        return usage();
+    const char *mode = argv[1];
+    if (strcmp(mode, "exit") == 0 && argc == 3)
+        return atoi(argv[2]);
+    if (strcmp(mode, "sleep") == 0 && argc == 3) {
+        sleep_ms(atol(argv[2]));
+        return 0;
+    }
+    if (strcmp(mode, "block") == 0 && argc == 2) {
+        for (;;)
+            sleep_ms(1000);
+    }
+    if (strcmp(mode, "spin") == 0 && argc == 4) {
+        spin_path = argv[2];
+        int n = atoi(argv[3]);
+        if (n < 1 || n > 26)
+            return usage();
+        for (int i = 1; i < n; i++) {
+            pthread_t t;
+            if (pthread_create(&t, NULL, spin_main, (void *)(intptr_t)i) != 0) {
+                fprintf(stderr, "conformance_helper: pthread_create failed\n");
+                return 72;
+            }
+        }
+        spin_main((void *)(intptr_t)0);
+    }
+    if (strcmp(mode, "churn") == 0 && argc == 3) {
+        spin_path = argv[2];
+        pthread_t t;
+        if (pthread_create(&t, NULL, churn_main, NULL) != 0) {
+            fprintf(stderr, "conformance_helper: pthread_create failed\n");
+            return 72;
+        }
+        spin_main((void *)(intptr_t)0);
+    }
+    if (strcmp(mode, "crash") == 0 && argc == 2)
+        __builtin_trap();
+    return usage();
+}
