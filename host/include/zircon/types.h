@@ -9,6 +9,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#ifndef __cplusplus
+#include <stdatomic.h>
+#endif
 
 #include <zircon/availability.h>
 #include <zircon/errors.h>
@@ -220,6 +223,14 @@ typedef struct zx_handle_info {
 
 typedef uint32_t zx_vm_option_t;
 typedef uint32_t zx_txid_t;
+
+/* Futex words: a 4-byte int, atomic in C. */
+typedef int zx_futex_storage_t;
+#ifdef __cplusplus
+typedef int zx_futex_t;
+#else
+typedef atomic_int zx_futex_t;
+#endif
 
 /* zx_object_wait_many() item. */
 typedef struct zx_wait_item {

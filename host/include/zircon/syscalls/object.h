@@ -78,6 +78,9 @@ typedef uint32_t zx_object_info_topic_t;
 #define ZX_INFO_INTERRUPT ((zx_object_info_topic_t)39u)
 #define ZX_INFO_CLOCK_MAPPED_SIZE ((zx_object_info_topic_t)40u)
 
+/* Kind of a ZX_INFO_PROCESS_MAPS entry. */
+typedef uint32_t zx_info_maps_type_t;
+
 /* "No CPU" marker, e.g. zx_info_thread_stats_t.last_scheduled_cpu. */
 #define ZX_INFO_INVALID_CPU ((uint32_t)0xFFFFFFFFu)
 

@@ -1,0 +1,15 @@
+"""setuptools entry point: the parts of the build that pyproject.toml cannot say.
+
+The extension module ``zxpy._zx`` is described by ``build_ffi.py`` (CFFI,
+out-of-line API mode); see that file for the host and Fuchsia targets.
+"""
+
+from setuptools import setup
+
+setup(
+    packages=["zxpy"],
+    package_data={"zxpy": ["py.typed", "*.pyi"]},
+    cffi_modules=["build_ffi.py:ffibuilder"],
+    # The package contains a compiled extension: install it as files.
+    zip_safe=False,
+)

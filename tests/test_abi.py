@@ -1,0 +1,301 @@
+"""ABI conformance: zxpy's headers and compiled module against the recorded Zircon ABI.
+
+The reference is ``tests/data/zircon_abi.json``, a committed copy of the
+ABI facts (values, typedefs, struct layouts, syscall signatures) gathered
+from Fuchsia's public headers.  Two layers are checked:
+
+* the compiled module ``zxpy._zx``: every integer constant it exports, its
+  struct sizes/offsets (``ffi.sizeof``/``ffi.offsetof``) and its function
+  types, as compiled against whatever headers the build used (zxpy's own, or
+  a configured SDK's);
+* the C headers in ``host/include`` themselves, by compiling a generated file
+  of ``_Static_assert``s -- this covers every value in the reference, also
+  those the module does not export.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zxpy._zx import ffi, lib
+
+ROOT = Path(__file__).resolve().parent.parent
+ABI: dict[str, Any] = json.loads((Path(__file__).parent / "data" / "zircon_abi.json").read_text())
+
+#: Struct layouts the module's cdef declares (CONTRACT.md).
+MODULE_STRUCTS = (
+    "zx_info_handle_basic_t",
+    "zx_info_process_t",
+    "zx_cpu_set_t",
+    "zx_info_thread_t",
+    "zx_info_job_t",
+    "fdio_spawn_action_t",
+)
+
+#: Typedefs the module's cdef declares (CONTRACT.md).
+MODULE_TYPES = (
+    "zx_status_t zx_handle_t zx_rights_t zx_signals_t zx_koid_t zx_obj_type_t zx_object_info_topic_t "
+    "zx_thread_state_t zx_info_process_flags_t zx_time_t zx_duration_t zx_instant_mono_t "
+    "zx_duration_mono_t zx_vaddr_t"
+).split()
+
+#: Functions the module exposes (CONTRACT.md), besides the csrc worker entry.
+MODULE_FUNCTIONS = (
+    "zx_task_kill zx_task_suspend zx_task_suspend_token zx_handle_close zx_handle_close_many "
+    "zx_handle_duplicate zx_handle_replace zx_object_wait_one zx_object_signal zx_object_get_info "
+    "zx_object_get_child zx_event_create zx_job_create zx_process_create zx_thread_create "
+    "zx_thread_start zx_thread_exit zx_job_default zx_process_self zx_thread_self "
+    "zx_clock_get_monotonic zx_deadline_after zx_nanosleep fdio_spawn fdio_spawn_etc"
+).split()
+
+#: Signatures the reference does not list (zx_object_signal, zx_event_create), spelled out here.
+EXTRA_SIGNATURES = {
+    "zx_object_signal": ("zx_status_t", ["zx_handle_t", "uint32_t", "uint32_t"]),
+    "zx_event_create": ("zx_status_t", ["uint32_t", "zx_handle_t*"]),
+}
+
+
+def _value(entry: Any) -> int | None:
+    if isinstance(entry, bool):
+        return None
+    if isinstance(entry, int):
+        return entry
+    if isinstance(entry, dict) and isinstance(entry.get("value"), int):
+        return int(entry["value"])
+    return None
+
+
+def reference_constants() -> dict[str, int]:
+    """Every named integer in the reference, NAME -> value."""
+    out: dict[str, int] = {}
+    groups = ("status", "rights", "signals", "obj_types", "info_topics", "thread_states",
+              "exception_channel_types", "process_info_flags", "retcodes", "misc")
+    for group in groups:
+        for name, entry in ABI[group].items():
+            value = _value(entry)
+            if value is not None and re.fullmatch(r"_*[A-Z][A-Z0-9_]*", name):
+                out[name] = value
+    fdio = ABI["syscalls"]["_fdio_spawn_constants"]
+    for sub in ("flags", "actions"):
+        out.update(fdio[sub])
+    out["FDIO_SPAWN_ERR_MSG_MAX_LENGTH"] = fdio["FDIO_SPAWN_ERR_MSG_MAX_LENGTH"]
+    return out
+
+
+REFERENCE = reference_constants()
+
+
+def contract_constants() -> set[str]:
+    """The constants CONTRACT.md says the module exports, derived from the reference."""
+    names = set(ABI["status"])
+    names |= {n for n in ABI["rights"] if n.startswith(("ZX_RIGHT_", "ZX_RIGHTS_"))}
+    names |= {f"ZX_DEFAULT_{k}_RIGHTS" for k in ("JOB", "PROCESS", "THREAD", "EVENT", "VMAR", "SUSPEND_TOKEN")}
+    names |= {f"ZX_USER_SIGNAL_{i}" for i in range(8)}
+    names |= set(
+        "ZX_SIGNAL_NONE ZX_SIGNAL_HANDLE_CLOSED ZX_USER_SIGNAL_ALL ZX_EVENT_SIGNALED ZX_TASK_TERMINATED "
+        "ZX_JOB_TERMINATED ZX_JOB_NO_JOBS ZX_JOB_NO_PROCESSES ZX_PROCESS_TERMINATED ZX_THREAD_TERMINATED "
+        "ZX_THREAD_RUNNING ZX_THREAD_SUSPENDED".split()
+    )
+    names |= {n for n, v in ABI["obj_types"].items() if isinstance(v, int)} | {"ZX_OBJ_TYPE_UPPER_BOUND"}
+    names |= {
+        f"ZX_INFO_{t}"
+        for t in ("HANDLE_VALID HANDLE_BASIC PROCESS PROCESS_THREADS JOB_CHILDREN JOB_PROCESSES THREAD JOB "
+                  "PROCESS_HANDLE_STATS").split()
+    }
+    names |= set(ABI["process_info_flags"])
+    names |= {n for n in ABI["thread_states"] if n.startswith("ZX_") and n != "ZX_THREAD_STATE_BASIC"}
+    names |= {n for n in ABI["exception_channel_types"] if n.startswith("ZX_")}
+    names |= {n for n in ABI["retcodes"] if n.startswith("ZX_")}
+    names |= set(
+        "ZX_HANDLE_INVALID ZX_HANDLE_FIXED_BITS_MASK ZX_KOID_INVALID ZX_KOID_KERNEL ZX_TIME_INFINITE "
+        "ZX_TIME_INFINITE_PAST ZX_MAX_NAME_LEN ZX_PROCESS_SHARED FDIO_SPAWN_ERR_MSG_MAX_LENGTH".split()
+    )
+    fdio = ABI["syscalls"]["_fdio_spawn_constants"]
+    names |= set(fdio["flags"]) | set(fdio["actions"])
+    return names
+
+
+def exported_constants() -> dict[str, int]:
+    return {n: getattr(lib, n) for n in dir(lib) if isinstance(getattr(lib, n), int)}
+
+
+# ---------------------------------------------------------------------------
+# The compiled module.
+# ---------------------------------------------------------------------------
+def test_module_exports_exactly_the_contract_constants() -> None:
+    exported = set(exported_constants())
+    assert exported == contract_constants()
+
+
+def test_every_exported_constant_has_the_zircon_value() -> None:
+    exported = exported_constants()
+    wrong = {n: (v, REFERENCE.get(n)) for n, v in exported.items() if REFERENCE.get(n) != v}
+    assert wrong == {}
+    # Spot checks that would expose a reading of the wrong reference entry.
+    assert lib.ZX_INFO_PROCESS == 0x10000003
+    assert lib.ZX_OBJ_TYPE_UPPER_BOUND == 64
+    assert lib.ZX_TIME_INFINITE == 2**63 - 1 and lib.ZX_TIME_INFINITE_PAST == -(2**63)
+    assert lib.ZX_USER_SIGNAL_7 == 1 << 31 and lib.ZX_RIGHT_SAME_RIGHTS == 1 << 31
+    assert lib.ZX_JOB_NO_PROCESSES == 32 and lib.ZX_THREAD_SUSPENDED == 32
+
+
+def test_no_job_no_children_signal() -> None:
+    # Not in any Zircon header: the module must not invent it.
+    assert not hasattr(lib, "ZX_JOB_NO_CHILDREN")
+
+
+@pytest.mark.parametrize("name", MODULE_TYPES)
+def test_typedef_matches(name: str) -> None:
+    expected = ABI["types"][name]
+    assert ffi.typeof(name) == ffi.typeof(expected), (name, expected)
+
+
+def _fields(struct: dict[str, Any]) -> Iterator[tuple[list[str], int, int]]:
+    for field in struct["fields"]:
+        if not field["name"].startswith("("):
+            yield [field["name"]], field["offset"], field["size"]
+    for members in struct.get("union_members", {}).values():
+        for field in members:
+            yield field["name"].split("."), field["offset"], field["size"]
+
+
+@pytest.mark.parametrize("name", MODULE_STRUCTS)
+def test_struct_layout_matches(name: str) -> None:
+    struct = ABI["structs"][name]
+    assert ffi.sizeof(name) == struct["size"]
+    assert ffi.alignof(name) == struct["alignment"]
+    for path, offset, size in _fields(struct):
+        assert ffi.offsetof(name, *path) == offset, (name, path)
+        ctype = ffi.typeof(name)
+        for part in path:
+            ctype = dict(ctype.fields)[part].type
+        assert ffi.sizeof(ctype) == size, (name, path)
+
+
+def test_handle_stats_struct_is_one_counter_per_object_type() -> None:
+    stats = ffi.new("zx_info_process_handle_stats_t*")
+    assert ffi.sizeof(stats[0]) == 4 * lib.ZX_OBJ_TYPE_UPPER_BOUND
+    assert len(stats.handle_count) == lib.ZX_OBJ_TYPE_UPPER_BOUND
+    assert ffi.typeof(stats.handle_count).item == ffi.typeof("uint32_t")
+
+
+def test_progress_struct_layout() -> None:
+    # CONTRACT.md: { uint64_t count; uint32_t stop; uint32_t reserved; }
+    assert ffi.sizeof("zxpy_progress_t") == 16
+    assert [(n, f.offset) for n, f in ffi.typeof("zxpy_progress_t").fields] == [
+        ("count", 0), ("stop", 8), ("reserved", 12),
+    ]
+
+
+def _signature(name: str) -> tuple[str, list[str]]:
+    if name in EXTRA_SIGNATURES:
+        return EXTRA_SIGNATURES[name]
+    spec = ABI["syscalls"][name]
+    return spec["returns"], [p[0] for p in spec["params"]]
+
+
+@pytest.mark.parametrize("name", MODULE_FUNCTIONS)
+def test_function_signature_matches(name: str) -> None:
+    returns, params = _signature(name)
+    expected = ffi.typeof(f"{returns}(*)({', '.join(params) or 'void'})")
+    assert ffi.typeof(getattr(lib, name)) == expected
+
+
+def test_progress_entry_is_exported() -> None:
+    assert ffi.typeof(lib.zxpy_progress_entry) == ffi.typeof("void(*)(uintptr_t, uintptr_t)")
+
+
+# ---------------------------------------------------------------------------
+# The headers themselves: every reference fact, as C compile-time assertions.
+# ---------------------------------------------------------------------------
+#: Reference entries zxpy's headers deliberately do not carry.
+NOT_IN_HEADERS = {
+    "ZX_OBJ_PROP_NONE_legacy", "ZX_OBJ_PROP_WAITABLE_legacy", "ZX_TIME_INFINITE_legacy",
+}
+LEGACY_STRUCTS = {"zx_info_process_v1_t"}  # pre-RFC-0074 layout, gone from current headers
+
+
+def _c_int(value: int) -> str:
+    return f"({value + 1}LL - 1)" if value == -(2**63) else f"{value}LL"
+
+
+def _c_type(spec: str) -> str | None:
+    """A C type from a reference typedef description, or None if it is prose."""
+    return spec if re.fullmatch(r"u?int(8|16|32|64|ptr)_t|int", spec) else None
+
+
+def header_check_source() -> str:
+    lines = [
+        "#include <stdint.h>",
+        "#include <stddef.h>",
+        "#include <zircon/types.h>",
+        "#include <zircon/syscalls.h>",
+        "#include <zircon/syscalls/object.h>",
+        "#include <zircon/syscalls/exception.h>",
+        "#include <zircon/process.h>",
+        "#include <lib/fdio/spawn.h>",
+        "#define SAME(T, U) _Generic((T){0}, U: 1, default: 0)",
+    ]
+    for name, value in sorted(REFERENCE.items()):
+        if name in NOT_IN_HEADERS:
+            continue
+        lines.append(f'_Static_assert((long long)({name}) == {_c_int(value)}, "{name}");')
+    basic = "ZX_THREAD_STATE_BASIC"
+    lines.append(f'_Static_assert({basic}(ZX_THREAD_STATE_BLOCKED_PAGER) == ZX_THREAD_STATE_BLOCKED, "BASIC");')
+    lines.append(f'_Static_assert({basic}(ZX_THREAD_STATE_DEAD) == ZX_THREAD_STATE_DEAD, "BASIC");')
+    lines.append('_Static_assert(__ZX_INFO_TOPIC(3u, 1u) == 0x10000003u, "__ZX_INFO_TOPIC");')
+    for name, spec in ABI["types"].items():
+        ctype = _c_type(spec) if isinstance(spec, str) else None
+        if ctype:
+            lines.append(f'_Static_assert(SAME({name}, {ctype}), "typedef {name}");')
+    for name, struct in ABI["structs"].items():
+        if name in LEGACY_STRUCTS:
+            continue
+        lines.append(f'_Static_assert(sizeof({name}) == {struct["size"]}, "sizeof {name}");')
+        lines.append(f'_Static_assert(_Alignof({name}) == {struct["alignment"]}, "alignof {name}");')
+        for path, offset, size in _fields(struct):
+            member = ".".join(path)
+            lines.append(f'_Static_assert(offsetof({name}, {member}) == {offset}, "{name}.{member}");')
+            lines.append(f'_Static_assert(sizeof((({name}*)0)->{member}) == {size}, "size {name}.{member}");')
+    lines.append('_Static_assert(sizeof(zx_info_process_handle_stats_t) == 4 * 64, "handle stats");')
+    names = [n for n in ABI["syscalls"] if not n.startswith("_")] + sorted(EXTRA_SIGNATURES)
+    for name in names:
+        returns, params = _signature(name)
+        args = ", ".join(params) or "void"
+        lines.append(f"{returns} (*check_{name})({args}) = {name};")
+    return "\n".join(lines) + "\n"
+
+
+def test_headers_carry_every_reference_fact(tmp_path: Path) -> None:
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    assert compiler, "no C compiler on PATH (gcc is installed by .ci/run)"
+    src = tmp_path / "abi_check.c"
+    src.write_text(header_check_source())
+    proc = subprocess.run(
+        [compiler, "-std=c11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only",
+         f"-I{ROOT / 'host' / 'include'}", str(src)],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+
+def test_header_check_is_not_vacuous(tmp_path: Path) -> None:
+    """The generated assertions do fail when a header value is wrong."""
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    assert compiler
+    src = tmp_path / "abi_check_bad.c"
+    src.write_text(header_check_source().replace(
+        '== -11LL, "ZX_ERR_BAD_HANDLE"', '== -12LL, "ZX_ERR_BAD_HANDLE"'))
+    proc = subprocess.run(
+        [compiler, "-std=c11", "-fsyntax-only", f"-I{ROOT / 'host' / 'include'}", str(src)],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode != 0 and "ZX_ERR_BAD_HANDLE" in proc.stderr
