@@ -1,0 +1,253 @@
+"""The Fuchsia cross-build, against the stand-in SDK from tools/make_standin_sysroot.py.
+
+For each cpu the module is cross-built with ``build_ffi.py --target`` and the
+ELF is inspected with pyelftools -- never loaded: a Fuchsia shared object
+aborts the Linux loader.
+
+What this proves (see README): zxpy's headers, CFFI's emitted C and csrc/
+compile for ``*-unknown-fuchsia`` with -Werror, and the result has the shape
+of a Fuchsia extension module -- a shared object for the right machine that
+defines PyInit__zx and imports every zx_*/fdio_* symbol from the library that
+provides it on Fuchsia, and no Linux-only API.  What it cannot prove: that
+it loads or runs on Fuchsia.
+
+Needs clang, lld and musl headers for both cpus (.ci/run installs them).  In
+CI (CI=true) a missing toolchain FAILS; elsewhere the tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_FFI = ROOT / "build_ffi.py"
+TOOL = ROOT / "tools" / "make_standin_sysroot.py"
+CPUS = ("x64", "arm64")
+MACHINE = {"x64": "EM_X86_64", "arm64": "EM_AARCH64"}
+ARCH = {"x64": "x86_64", "arm64": "aarch64"}
+IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+#: Functions the module must import (CONTRACT.md) and the Fuchsia library that provides each.
+FROM_LIBC = {"zx_job_default", "zx_process_self", "zx_thread_self"}
+FROM_FDIO = {"fdio_spawn", "fdio_spawn_etc"}
+FROM_VDSO = {
+    "zx_task_kill", "zx_task_suspend", "zx_task_suspend_token", "zx_handle_close", "zx_handle_close_many",
+    "zx_handle_duplicate", "zx_handle_replace", "zx_object_wait_one", "zx_object_signal", "zx_object_get_info",
+    "zx_object_get_child", "zx_event_create", "zx_job_create", "zx_process_create", "zx_thread_create",
+    "zx_thread_start", "zx_thread_exit", "zx_clock_get_monotonic", "zx_deadline_after", "zx_nanosleep",
+}
+
+#: Linux/POSIX process and signal APIs that Fuchsia's libc does not have.
+LINUX_ONLY = {
+    "fork", "vfork", "clone", "ptrace", "kill", "tgkill", "tkill", "killpg", "sigaction", "signal",
+    "sigprocmask", "pthread_sigmask", "pthread_kill", "sigsuspend", "sigqueue", "waitpid", "wait", "wait4",
+    "waitid", "execve", "execv", "execvp", "execvpe", "execl", "execlp", "fexecve", "posix_spawn",
+    "posix_spawnp", "syscall", "prctl", "pidfd_open", "pidfd_send_signal", "setpgid", "setsid",
+}
+
+
+def _require(ok: object, reason: str) -> None:
+    if not ok:
+        if IN_CI:
+            pytest.fail(f"CI=true and {reason} (.ci/run must install it)")
+        pytest.skip(reason)
+
+
+def _load(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def elf() -> Any:
+    _require(importlib.util.find_spec("elftools") is not None, "pyelftools is not installed")
+    import elftools.elf.elffile
+
+    return elftools.elf.elffile.ELFFile
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stand-in SDK for both cpus; returns its zxpy_standin.cfg."""
+    _require(shutil.which("clang"), "clang is not installed")
+    _require(shutil.which("ld.lld"), "lld (ld.lld) is not installed")
+    tool = _load(TOOL, "_zxpy_test_standin_tool")
+    for cpu in CPUS:
+        _require(
+            tool.find_musl_include(cpu, {}),
+            f"no musl headers for {cpu}: install musl-dev, and for the foreign cpu run "
+            f"`python tools/make_standin_sysroot.py --out DIR --fetch-musl` once",
+        )
+    out = tmp_path_factory.mktemp("standin-sdk")
+    proc = subprocess.run(
+        [sys.executable, str(TOOL), "--out", str(out)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out / "zxpy_standin.cfg"
+
+
+@pytest.fixture(scope="module")
+def built(standin: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """cpu -> path of the cross-built module (each cpu built once)."""
+    cache: dict[str, Path] = {}
+
+    def build(cpu: str) -> Path:
+        if cpu not in cache:
+            out = tmp_path_factory.mktemp(f"fuchsia-{cpu}")
+            proc = subprocess.run(
+                [sys.executable, str(BUILD_FFI), "--target", cpu, "--config", str(standin), "--out", str(out)],
+                capture_output=True, text=True, timeout=600,
+            )
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            modules = list(out.glob("_zx.*.so"))
+            assert len(modules) == 1, modules
+            cache[cpu] = modules[0]
+        return cache[cpu]
+
+    return build
+
+
+def _dynsyms(elf_cls: Any, path: Path) -> dict[str, tuple[bool, str, str]]:
+    """name -> (defined, type, bind) from .dynsym."""
+    with path.open("rb") as fh:
+        table = elf_cls(fh).get_section_by_name(".dynsym")
+        assert table is not None, f"{path} has no .dynsym"
+        return {
+            s.name: (s["st_shndx"] != "SHN_UNDEF", s["st_info"]["type"], s["st_info"]["bind"])
+            for s in table.iter_symbols()
+            if s.name
+        }
+
+
+def _dynamic(elf_cls: Any, path: Path) -> tuple[str, str, list[str], str | None, bool]:
+    """(e_machine, e_type, DT_NEEDED, DT_SONAME, has PT_INTERP)."""
+    with path.open("rb") as fh:
+        f = elf_cls(fh)
+        dyn = f.get_section_by_name(".dynamic")
+        needed = [t.needed for t in dyn.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
+        soname = next((t.soname for t in dyn.iter_tags() if t.entry.d_tag == "DT_SONAME"), None)
+        interp = any(seg["p_type"] == "PT_INTERP" for seg in f.iter_segments())
+        return f["e_machine"], f["e_type"], needed, soname, interp
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_module_is_a_fuchsia_shared_object(cpu: str, built: Callable[[str], Path], elf: Any) -> None:
+    so = built(cpu)
+    assert so.name == f"_zx.cpython-{sys.version_info.major}{sys.version_info.minor}-{ARCH[cpu]}-fuchsia.so"
+    machine, etype, needed, soname, interp = _dynamic(elf, so)
+    assert machine == MACHINE[cpu]
+    assert etype == "ET_DYN" and not interp  # a shared object, not a PIE executable
+    assert {"libzircon.so", "libfdio.so", "libc.so"} <= set(needed)
+    assert soname == so.name
+    info = json.loads((so.parent / "build-info.json").read_text())
+    assert info["stand_in"] is True and info["cpu"] == cpu
+    # api_level = auto: the stand-in lists 24, 25 supported and 26 in development.
+    assert info["api_level"] == 25
+    assert "-ffuchsia-api-level=25" in info["cflags"]
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_module_defines_only_its_own_entry_points(cpu: str, built: Callable[[str], Path], elf: Any) -> None:
+    syms = _dynsyms(elf, built(cpu))
+    assert syms["PyInit__zx"] == (True, "STT_FUNC", "STB_GLOBAL")
+    assert syms["zxpy_progress_entry"][0]  # csrc/ is compiled in
+    zircon_defined = sorted(n for n, (d, _, _) in syms.items() if d and n.startswith(("zx_", "_zx_", "fdio_")))
+    assert zircon_defined == []  # host/ is never compiled for Fuchsia
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_module_imports_every_contract_function(cpu: str, built: Callable[[str], Path], elf: Any) -> None:
+    syms = _dynsyms(elf, built(cpu))
+    for name in sorted(FROM_VDSO | FROM_LIBC | FROM_FDIO):
+        assert name in syms, f"{name} not referenced"
+        assert syms[name][0] is False, f"{name} is defined, must be imported"
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_imports_resolve_in_the_library_fuchsia_provides_them_from(
+    cpu: str, built: Callable[[str], Path], elf: Any, standin: Path
+) -> None:
+    sdk = standin.parent
+    sysroot_lib = sdk / "arch" / cpu / "sysroot" / "lib"
+    providers = {
+        "libzircon.so": sysroot_lib / "libzircon.so",
+        "libc.so": sysroot_lib / "libc.so",
+        "libfdio.so": sdk / "arch" / cpu / "lib" / "libfdio.so",
+    }
+    exported = {}
+    for lib_name, path in providers.items():
+        assert _dynamic(elf, path)[0] == MACHINE[cpu]
+        exported[lib_name] = {n for n, (d, _, _) in _dynsyms(elf, path).items() if d}
+    undefined = {n for n, (d, _, _) in _dynsyms(elf, built(cpu)).items() if not d}
+    for name in sorted(undefined):
+        if name in FROM_LIBC:
+            assert name in exported["libc.so"] and name not in exported["libzircon.so"], name
+        elif name.startswith("zx_"):
+            assert name in exported["libzircon.so"], name
+        elif name.startswith("fdio_"):
+            assert name in exported["libfdio.so"], name
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_no_linux_only_api_and_no_missing_runtime(cpu: str, built: Callable[[str], Path], elf: Any) -> None:
+    undefined = {n for n, (d, _, _) in _dynsyms(elf, built(cpu)).items() if not d}
+    assert sorted(undefined & LINUX_ONLY) == []
+    # Without compiler-rt for Fuchsia, outline-atomics helpers would stay unresolved at run time.
+    assert sorted(n for n in undefined if n.startswith("__aarch64_")) == []
+
+
+def test_missing_sdk_pieces_are_each_reported(tmp_path: Path) -> None:
+    """A broken SDK gives one clear error per missing piece, and no output file."""
+    sdk = tmp_path / "sdk"
+    (sdk / "meta").mkdir(parents=True)
+    (sdk / "meta" / "manifest.json").write_text(json.dumps({"id": "1.2.3", "arch": {"target": ["arm64"]}}))
+    cfg = tmp_path / "broken.cfg"
+    cfg.write_text(f"[sdk]\npath = {sdk}\nclang_dir = {tmp_path}\n[target]\ncpu = x64\napi_level = auto\n")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, str(BUILD_FFI), "--target", "x64", "--config", str(cfg), "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    expected = [
+        "does not list cpu 'x64'",
+        "zircon/syscalls.h: missing sysroot header",
+        "libzircon.so: link stub missing",
+        "libfdio.so: link stub missing",
+        "libc.so: link stub missing",
+        "lib/fdio/spawn.h: missing fdio header",
+        "version_history.json does not exist",
+        f"no clang in {tmp_path}",
+        "python_include unset",
+    ]
+    for fragment in expected:
+        assert sum(fragment in e for e in errors) == 1, (fragment, errors)
+    assert not out.exists() or not list(out.glob("*.so"))
+
+
+def test_unconfigured_sdk_is_one_clear_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "empty.cfg"
+    cfg.write_text("[sdk]\npath =\n[target]\ncpu = arm64\n")
+    proc = subprocess.run(
+        [sys.executable, str(BUILD_FFI), "--target", "arm64", "--config", str(cfg)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert any("no SDK configured" in e and str(cfg) in e for e in errors), proc.stderr
