@@ -19,7 +19,7 @@ def test_demo_exits_zero_and_shows_the_effects() -> None:
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     # The worker stopped while suspended and ran again afterwards.
-    counters = re.findall(r"counter: (\d+) -> (\d+) in [\d.]+s: (\w+)", out)
+    counters = re.findall(r"^ +counter: (\d+) -> (\d+) in [\d.]+s: (\w+)", out, re.MULTILINE)
     states = [state for _, _, state in counters]
     assert states == ["running", "stopped", "running"], out
     for before, after, state in counters:
