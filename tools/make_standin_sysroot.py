@@ -241,13 +241,15 @@ def make(out: Path, cpus: list[str], clang: str, musl: dict[str, Path], fetch: b
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, type=Path, help="directory to create (the SDK root)")
+    parser.add_argument("--out", type=Path, help="directory to create (the SDK root)")
     parser.add_argument("--cpu", action="append", choices=sorted(CPUS), help="repeatable; default: both")
     parser.add_argument("--clang", default="clang", help="clang used for the link stubs (default: clang)")
     parser.add_argument("--musl-include", action="append", default=[], metavar="CPU=DIR",
                         help="musl header directory for a cpu")
     parser.add_argument("--fetch-musl", action="store_true",
                         help="download+unpack Debian musl-dev:<arch> into the cache when missing")
+    parser.add_argument("--prefetch-musl", action="store_true",
+                        help="only make sure musl headers for the cpus are available (fetching if needed), then exit")
     parser.add_argument("--python-include", type=Path,
                         default=Path(sysconfig.get_paths()["include"]),
                         help="Python headers standing in for the target's (default: this Python's)")
@@ -260,7 +262,15 @@ def main(argv: list[str] | None = None) -> int:
         if not sep or cpu not in CPUS:
             parser.error(f"--musl-include wants CPU=DIR with CPU in {sorted(CPUS)}: {item!r}")
         musl[cpu] = Path(path)
-    make(args.out, args.cpu or ["x64", "arm64"], args.clang, musl, args.fetch_musl,
+    cpus = args.cpu or ["x64", "arm64"]
+    if args.prefetch_musl:
+        for cpu in cpus:
+            include = find_musl_include(cpu, musl) or fetch_musl(cpu)
+            print(f"musl headers for {cpu}: {include}")
+        return 0
+    if args.out is None:
+        parser.error("--out is required (unless --prefetch-musl)")
+    make(args.out, cpus, args.clang, musl, args.fetch_musl,
          args.python_include.resolve())
     return 0
 
