@@ -480,6 +480,10 @@ def build_host_inplace(verbose: bool = False) -> Path:
     tmp = ROOT / "build" / "host"
     so = Path(make_ffibuilder("host", absolute_sources=True).compile(tmpdir=str(tmp), verbose=verbose))
     dest = ROOT / "zxpy" / so.name
+    # A stale module under another suffix (e.g. _zx.abi3.so from `pip install -e .`)
+    # could be imported instead of this one: keep exactly one.
+    for old in (ROOT / "zxpy").glob("_zx.*.so"):
+        old.unlink()
     shutil.copy2(so, dest)
     print(f"built {dest}")
     return dest
