@@ -67,6 +67,19 @@ def pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def task_states(pid: int) -> dict[int, str]:
+    """State letter of every thread (task) of a Linux process, from /proc."""
+    states = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", encoding="ascii", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        states[int(tid)] = stat[stat.rindex(")") + 2 :].split()[0]
+    return states
+
+
 def wait_until(predicate: Callable[[], object], timeout: float = LONG, what: str = "condition") -> None:
     """Poll ``predicate`` until it is true; fail after ``timeout`` seconds."""
     end = time.monotonic() + timeout
@@ -206,7 +219,8 @@ def counters(tmp_path: Path) -> Iterator[Callable[[int], Counters]]:
     made: list[Counters] = []
 
     def make(threads: int) -> Counters:
-        c = Counters(tmp_path / f"counters{len(made)}", threads + 1)
+        # counter.c: one slot per worker, one for a late worker, one for its pid.
+        c = Counters(tmp_path / f"counters{len(made)}", threads + 2)
         made.append(c)
         return c
 

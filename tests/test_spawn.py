@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import LONG, Counters, advances, pid_alive, stays_still, wait_until
+from conftest import LONG, Counters, advances, pid_alive, stays_still, task_states, wait_until
 
 import zxpy
 from zxpy import (
@@ -35,6 +35,12 @@ KILL = zxpy.TASK_RETCODE_SYSCALL_KILL
 PYTHON = sys.executable
 
 
+def _ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+        stat = f.read()
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
 class Program:
     """A spawned counter helper: its Process and its counters."""
 
@@ -45,6 +51,11 @@ class Program:
 
     def counter(self, index: int) -> Callable[[], int]:
         return lambda: self.counters[index]
+
+    @property
+    def pid(self) -> int:
+        """The Linux pid the helper wrote into its last slot."""
+        return self.counters[self.workers + 1]
 
     def thread_handles(self) -> list[Thread]:
         return [self.proc.child(koid) for koid in self.proc.threads()]
@@ -111,8 +122,12 @@ def test_suspend_process_stops_every_thread(spawn_counter: Callable[..., Program
         for t in program.thread_handles():
             with t:
                 assert t.info().state is ThreadState.SUSPENDED
+        # Really stopped: every Linux thread of the program is in a stopped state.
+        states = task_states(program.pid)
+        assert len(states) == 3 and set(states.values()) <= {"t", "T"}, states
         assert stays_still(program.counter(0)) and stays_still(program.counter(1))
     assert advances(program.counter(0)) and advances(program.counter(1))
+    wait_until(lambda: not set(task_states(program.pid).values()) & {"t", "T"}, what="threads to run again")
 
 
 def test_two_process_tokens(spawn_counter: Callable[..., Program]) -> None:
@@ -194,8 +209,11 @@ def test_kill_job_kills_children_and_grandchildren(job: Job, helper_bin: Callabl
                    what="the forker tree to report")
         pids = [int(p) for p in pid_file.read_text().split()]
         assert all(pid_alive(p) for p in pids)
+        (program_pid,) = [p for p in pids if _ppid(p) == os.getpid()]
         job.kill()
         proc.wait_terminated(timeout=LONG)
+        # TERMINATED only once the program is gone and reaped (no zombie left).
+        assert not os.path.exists(f"/proc/{program_pid}")
         job.wait_terminated(timeout=LONG)
         wait_until(lambda: not any(pid_alive(p) for p in pids), what="every pid of the tree to die")
         assert job.info().exited and job.info().return_code == KILL
@@ -329,3 +347,74 @@ def test_spawn_into_default_job() -> None:
     with Job.default().spawn([PYTHON, "-c", "import sys; sys.exit(0)"]) as proc:
         assert proc.basic_info().related_koid == Job.default().koid
         assert proc.wait(timeout=LONG) == 0
+
+
+def test_exit_code_survives_a_later_kill(job: Job) -> None:
+    """The first exit or kill code wins; killing a dead process is ZX_OK."""
+    with job.spawn([PYTHON, "-c", "import sys; sys.exit(9)"]) as proc:
+        assert proc.wait(timeout=LONG) == 9
+        proc.kill()
+        job.kill()
+        assert proc.info().return_code == 9
+
+
+def test_job_signals_follow_a_running_process(job: Job, spawn_counter: Callable[..., Program]) -> None:
+    program = spawn_counter(workers=1)
+    observed = job.wait_one(Signals.JOB_NO_JOBS, timeout=0)
+    assert observed & Signals.JOB_NO_JOBS
+    assert not observed & (Signals.JOB_NO_PROCESSES | Signals.JOB_TERMINATED)
+    program.proc.kill()
+    observed = job.wait_one(Signals.JOB_NO_PROCESSES, timeout=LONG)
+    assert observed & (Signals.JOB_NO_JOBS | Signals.JOB_NO_PROCESSES) == (
+        Signals.JOB_NO_JOBS | Signals.JOB_NO_PROCESSES)
+    assert not observed & Signals.JOB_TERMINATED
+
+
+def test_closing_handles_does_not_kill_a_running_program(job: Job, helper_bin: Callable[[str], str],
+                                                         counters: Callable[[int], Counters]) -> None:
+    """Closing every handle to a running program, and to its job, kills neither."""
+    c = counters(1)
+    sub = job.create_job()
+    proc = sub.spawn([helper_bin("counter"), str(c.path), "1"])
+    wait_until(lambda: c[0] > 0, what="counter to start")
+    sub_koid, proc_koid = sub.koid, proc.koid
+    proc.close()
+    sub.close()
+    assert advances(lambda: c[0])
+    # Both are still in the tree, and reachable again by koid.
+    assert job.children() == [sub_koid]
+    with job.child(sub_koid) as sub_again:
+        assert sub_again.processes() == [proc_koid]
+        with sub_again.child(proc_koid) as proc_again:
+            assert not proc_again.info().exited
+            job.kill()
+            assert proc_again.wait(timeout=LONG) == KILL
+
+
+def test_kill_job_chain_dies_bottom_up(job: Job, helper_bin: Callable[[str], str],
+                                       counters: Callable[[int], Counters]) -> None:
+    """When the top job asserts TERMINATED every job below already has."""
+    jobs = [job]
+    procs: list[Process] = []
+    try:
+        for _ in range(4):
+            jobs.append(jobs[-1].create_job())
+        for j in jobs:
+            c = counters(1)
+            procs.append(j.spawn([helper_bin("counter"), str(c.path), "1"]))
+            wait_until(lambda c=c: c[0] > 0, what="counter to start")
+        job.kill()
+        job.wait_terminated(timeout=LONG)
+        for j in jobs:
+            observed = j.wait_one(Signals.JOB_TERMINATED, timeout=0)
+            assert observed & (Signals.JOB_TERMINATED | Signals.JOB_NO_JOBS | Signals.JOB_NO_PROCESSES) == (
+                Signals.JOB_TERMINATED | Signals.JOB_NO_JOBS | Signals.JOB_NO_PROCESSES)
+            assert j.info().return_code == KILL
+        for p in procs:
+            assert p.wait_terminated(timeout=0) & Signals.PROCESS_TERMINATED
+            assert p.info().return_code == KILL
+    finally:
+        for p in procs:
+            p.close()
+        for j in jobs[1:]:
+            j.close()

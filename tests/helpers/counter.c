@@ -2,9 +2,10 @@
  *
  * usage: counter PATH NTHREADS [LATE_TRIGGER]
  *
- * PATH is created with NTHREADS + 1 uint64 slots and mapped shared: worker thread i advances slot i.  With
- * LATE_TRIGGER, the main thread starts one more worker (slot NTHREADS) once that file exists.  The main thread
- * itself only sleeps.  Counters are advanced with atomic stores so a reader of the file sees whole values.
+ * PATH is created with NTHREADS + 2 uint64 slots and mapped shared: worker thread i advances slot i.  With
+ * LATE_TRIGGER, the main thread starts one more worker (slot NTHREADS) once that file exists.  Slot NTHREADS + 1
+ * holds the program's pid (written before any worker starts).  The main thread itself only sleeps.  Counters are
+ * advanced with atomic stores so a reader of the file sees whole values.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -46,7 +47,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "NTHREADS must be 1..64\n");
         return 2;
     }
-    size_t size = (size_t)(n + 1) * sizeof(uint64_t);
+    size_t size = (size_t)(n + 2) * sizeof(uint64_t);
     int fd = open(argv[1], O_RDWR | O_CREAT, 0600);
     if (fd < 0 || ftruncate(fd, (off_t)size) != 0) {
         perror(argv[1]);
@@ -57,6 +58,7 @@ int main(int argc, char **argv) {
         perror("mmap");
         return 1;
     }
+    __atomic_store_n(&slots[n + 1], (uint64_t)getpid(), __ATOMIC_RELEASE);
     for (long i = 0; i < n; i++) {
         if (start_worker((uintptr_t)i) != 0) return 1;
     }
