@@ -418,3 +418,60 @@ def test_kill_job_chain_dies_bottom_up(job: Job, helper_bin: Callable[[str], str
             p.close()
         for j in jobs[1:]:
             j.close()
+
+
+class PipeReader:
+    """Drains the read end of a pipe and remembers the last counter line."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.last = 0
+        self._partial = b""
+        os.set_blocking(fd, False)
+
+    def __call__(self) -> int:
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                break
+            if not data:
+                break
+            lines = (self._partial + data).split(b"\n")
+            self._partial = lines.pop()
+            if lines:
+                self.last = int(lines[-1])
+        return self.last
+
+
+def test_pipe_counter_stops_while_suspended(job: Job) -> None:
+    """A Python program writing a counter to a pipe (fd 3 via a CLONE_FD action)."""
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = job.spawn([PYTHON, str(Path(__file__).parent / "helpers" / "pipe_counter.py")],
+                         fds={3: write_fd}, name="pipe-counter")
+    finally:
+        os.close(write_fd)
+    reader = PipeReader(read_fd)
+    try:
+        wait_until(lambda: reader() > 0, what="the first counter line")
+        assert advances(reader)
+        first = proc.suspend()
+        second = proc.suspend()
+        try:
+            for koid in proc.threads():
+                with proc.child(koid) as thread:
+                    thread.wait_one(Signals.THREAD_SUSPENDED, timeout=LONG)
+            reader()  # drain what was written before the stop
+            assert stays_still(reader)
+            first.close()
+            assert stays_still(reader), "resumed while a token was still open"
+        finally:
+            first.close()
+            second.close()
+        assert advances(reader)
+        job.kill()
+        assert proc.wait(timeout=LONG) == KILL
+    finally:
+        proc.close()
+        os.close(read_fd)

@@ -9,6 +9,8 @@ import time
 
 import pytest
 from conftest import LONG, wait_until
+from hypothesis import given
+from hypothesis import strategies as st
 
 import zxpy
 from zxpy import (
@@ -25,6 +27,7 @@ from zxpy import (
     ThreadState,
     TimedOutError,
 )
+from zxpy._time import to_deadline
 
 S = Signals
 
@@ -223,3 +226,29 @@ def test_event_signal_rules() -> None:
         event.clear()
         with pytest.raises(TimedOutError):
             event.wait_one(S.EVENT_SIGNALED, timeout=0)
+
+
+# ---------------------------------------------------------------- properties of the conversion
+
+@given(st.floats(min_value=0, max_value=1e7, allow_nan=False, exclude_min=True))
+def test_positive_timeout_gives_a_deadline_at_least_that_far(timeout: float) -> None:
+    before = zxpy.monotonic()
+    deadline = to_deadline(timeout)
+    assert before + math.floor(timeout * 1e9) <= deadline <= zxpy.monotonic() + math.ceil(timeout * 1e9) + 1
+
+
+@given(st.one_of(st.floats(max_value=-1e-300), st.integers(max_value=-1)))
+def test_any_negative_timeout_is_valueerror(timeout: float) -> None:
+    with pytest.raises(ValueError):
+        to_deadline(timeout)
+
+
+@given(st.integers(min_value=-(2**63), max_value=2**63 - 1))
+def test_any_int64_deadline_passes_through(deadline: int) -> None:
+    assert to_deadline(None, deadline) == deadline
+
+
+@given(st.one_of(st.integers(max_value=-1), st.integers(min_value=2**32)))
+def test_out_of_range_signals_are_valueerror_before_any_call(signals: int) -> None:
+    with pytest.raises(ValueError):
+        Handle(0xBADC0FFE, owned=False).wait_one(signals, timeout=0)
