@@ -331,3 +331,23 @@ def test_basic_info_needs_no_rights(job: Job) -> None:
 def test_job_info_on_a_thread_is_wrong_type() -> None:
     with pytest.raises(WrongTypeError):
         Job(Thread.self().raw, owned=False).info()
+
+
+def test_child_finds_direct_children_only(job: Job) -> None:
+    with job.create_job() as sub, sub.create_process("grandchild") as proc:
+        with pytest.raises(NotFoundError):
+            job.child(proc.koid)
+        with sub.child(proc.koid) as found:
+            assert found.koid == proc.koid
+
+
+def test_child_same_rights_can_give_unusual_rights_and_wrong_type() -> None:
+    """SAME_RIGHTS copies the parent's rights onto the child (here ENUMERATE
+    onto a thread); get_child on that thread handle is then WRONG_TYPE."""
+    me = Process.self()
+    with me.child(Thread.self().koid) as thread:
+        assert thread.basic_info().rights == me.basic_info().rights
+        assert thread.basic_info().rights & Rights.ENUMERATE
+        with pytest.raises(WrongTypeError) as info:
+            Job(thread.raw, owned=False).child(me.koid)
+        assert info.value.syscall == "zx_object_get_child"
