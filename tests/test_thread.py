@@ -72,11 +72,13 @@ def test_start_runs_the_entry_and_stop_ends_it(progress: Any) -> None:
         thread.start(ENTRY, int(zxpy.ffi.cast("uintptr_t", progress)))
         assert advances(lambda: progress.count)
         assert thread.wait_one(Signals.THREAD_RUNNING, timeout=LONG) & Signals.THREAD_RUNNING
+        assert thread.info().cpu_affinity_mask != 0
         progress.stop = 1
         observed = thread.wait_terminated(timeout=LONG)
         assert observed & Signals.THREAD_TERMINATED
         assert not observed & (Signals.THREAD_RUNNING | Signals.THREAD_SUSPENDED)
         assert thread.info().state is ThreadState.DEAD
+        assert thread.info().cpu_affinity_mask == 0  # Zircon clears it after exit
         assert thread.koid not in Process.self().threads()
         # A dead thread cannot be suspended; no token handle is left behind.
         with pytest.raises(BadStateError) as info:
