@@ -378,8 +378,7 @@ class Kernel:
     def tasks_under(self, job: Job) -> Iterator[Obj]:
         """Every job and process in the subtree of ``job`` (job included), as listed now."""
         yield job
-        for p in job.processes:
-            yield p
+        yield from job.processes
         for child in job.jobs:
             yield from self.tasks_under(child)
 
