@@ -1,5 +1,6 @@
 /* The conformance harness: runner, cleanup stack, and the helpers scenarios share.  See harness.h. */
 #define _GNU_SOURCE
+#define T_HARNESS_IMPL
 #include "harness.h"
 
 #include <fcntl.h>
@@ -72,16 +73,32 @@ static bool in_scenario;
 static char fail_msg[1024];
 static char cleanup_msg[1024];
 
-static void *stacks[T_MAX_STACKS];
+static void *stacks[T_MAX_STACKS]; /* thread stacks and t_alloc blocks */
 static size_t stack_count;
 static bool stacks_in_use; /* a thread was not seen to terminate: never free its stack */
 
 static const char *helper_dir;
 
+static const char *at_file;
+static int at_line;
+
+void t_at(const char *file, int line) {
+    at_file = file;
+    at_line = line;
+}
+
+static const char *basename_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
 void t_fail(const char *file, int line, const char *fmt, ...) {
-    const char *base = strrchr(file, '/');
-    base = base ? base + 1 : file;
-    int n = snprintf(fail_msg, sizeof fail_msg, "%s:%d: ", base, line);
+    const char *base = basename_of(file);
+    int n;
+    if (strcmp(base, "harness.c") == 0 && at_file)
+        n = snprintf(fail_msg, sizeof fail_msg, "%s:%d (harness.c:%d): ", basename_of(at_file), at_line, line);
+    else
+        n = snprintf(fail_msg, sizeof fail_msg, "%s:%d: ", base, line);
     va_list ap;
     va_start(ap, fmt);
     if (n >= 0 && (size_t)n < sizeof fail_msg)
@@ -225,6 +242,19 @@ static uintptr_t new_stack_top(void) {
     stacks[stack_count++] = stack;
     /* The stack grows down from its (16-byte aligned) top on every supported cpu. */
     return ((uintptr_t)stack + T_STACK_SIZE) & ~(uintptr_t)15;
+}
+
+void *t_alloc(size_t size) {
+    if (stack_count == T_MAX_STACKS)
+        T_FAIL("harness: too many allocations");
+    void *p = calloc(1, size);
+    T_TRUE(p != NULL);
+    stacks[stack_count++] = p;
+    return p;
+}
+
+tf_ctl_t *t_ctl(void) {
+    return t_alloc(sizeof(tf_ctl_t));
 }
 
 zx_status_t t_thread_start_raw(zx_handle_t thread, tf_entry_t entry, tf_ctl_t *ctl) {
@@ -634,6 +664,7 @@ int main(int argc, char **argv) {
         bool counted = handle_counts(before);
         fail_msg[0] = '\0';
         cleanup_msg[0] = '\0';
+        at_file = NULL;
         cleanup_count = 0;
         watchdog_set(s);
         in_scenario = true;

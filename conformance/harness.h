@@ -102,6 +102,11 @@ zx_status_t t_thread_start_raw(zx_handle_t thread, tf_entry_t entry, tf_ctl_t *c
 /* create + start. */
 zx_handle_t t_thread_run(const char *name, tf_entry_t entry, tf_ctl_t *ctl);
 
+/* Zeroed memory shared with started threads.  It lives until the end of the run (a scenario's stack frame is
+ * gone while its cleanups still stop and join its threads), and is never freed if a thread was not joined. */
+void *t_alloc(size_t size);
+tf_ctl_t *t_ctl(void);
+
 /* Deferred actions for tf_ctl_t users. */
 void t_defer_stop(tf_ctl_t *ctl);           /* sets ctl->stop */
 void t_defer_signal(zx_handle_t event);     /* zx_object_signal(event, 0, ZX_USER_SIGNAL_0) */
@@ -153,6 +158,41 @@ uint32_t t_load32(const uint32_t *p);
 int32_t t_load_s32(const int32_t *p);
 /* Wait until *p becomes non-zero. */
 void t_wait_flag(const uint32_t *p, const char *what);
+
+/* ---------------------------------------------------------------------------------------------- call sites */
+
+/* A helper that fails reports the scenario line that called it: scenario files call the helpers through these
+ * macros, which record the call site first (harness.c defines T_HARNESS_IMPL and calls them directly). */
+void t_at(const char *file, int line);
+#ifndef T_HARNESS_IMPL
+#define T_AT_(fn, ...) (t_at(__FILE__, __LINE__), fn(__VA_ARGS__))
+#define t_close(...) T_AT_(t_close, __VA_ARGS__)
+#define t_disown(...) T_AT_(t_disown, __VA_ARGS__)
+#define t_dup(...) T_AT_(t_dup, __VA_ARGS__)
+#define t_job(...) T_AT_(t_job, __VA_ARGS__)
+#define t_child_job(...) T_AT_(t_child_job, __VA_ARGS__)
+#define t_event(...) T_AT_(t_event, __VA_ARGS__)
+#define t_thread_create(...) T_AT_(t_thread_create, __VA_ARGS__)
+#define t_thread_start(...) T_AT_(t_thread_start, __VA_ARGS__)
+#define t_thread_run(...) T_AT_(t_thread_run, __VA_ARGS__)
+#define t_spawn(...) T_AT_(t_spawn, __VA_ARGS__)
+#define t_spawn_program(...) T_AT_(t_spawn_program, __VA_ARGS__)
+#define t_progress(...) T_AT_(t_progress, __VA_ARGS__)
+#define t_wait_progress_threads(...) T_AT_(t_wait_progress_threads, __VA_ARGS__)
+#define t_wait_progress_beyond(...) T_AT_(t_wait_progress_beyond, __VA_ARGS__)
+#define t_wait(...) T_AT_(t_wait, __VA_ARGS__)
+#define t_wait_quiet(...) T_AT_(t_wait_quiet, __VA_ARGS__)
+#define t_signals(...) T_AT_(t_signals, __VA_ARGS__)
+#define t_basic(...) T_AT_(t_basic, __VA_ARGS__)
+#define t_koid(...) T_AT_(t_koid, __VA_ARGS__)
+#define t_process_info(...) T_AT_(t_process_info, __VA_ARGS__)
+#define t_thread_info(...) T_AT_(t_thread_info, __VA_ARGS__)
+#define t_job_info(...) T_AT_(t_job_info, __VA_ARGS__)
+#define t_wait_thread_state(...) T_AT_(t_wait_thread_state, __VA_ARGS__)
+#define t_koids(...) T_AT_(t_koids, __VA_ARGS__)
+#define t_process_threads(...) T_AT_(t_process_threads, __VA_ARGS__)
+#define t_wait_flag(...) T_AT_(t_wait_flag, __VA_ARGS__)
+#endif
 
 /* ---------------------------------------------------------------------------------------------- registry */
 

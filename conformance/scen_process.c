@@ -330,6 +330,10 @@ void s39_suspend_with_dying_threads(void) {
         for (size_t i = 0; i < live; i++)
             t_close(th[i]);
     }
+    /* §1.2: a kill reaches every thread, including those being created and exiting meanwhile. */
+    T_OK(zx_task_kill(proc));
+    t_wait(proc, ZX_PROCESS_TERMINATED);
+    T_EQ(ZX_TASK_RETCODE_SYSCALL_KILL, t_process_info(proc).return_code);
 }
 
 /* 20/21, as today's rule (threads cannot be killed): a suspended process, and a busy one, can be killed; the

@@ -1,7 +1,5 @@
 /* Thread scenarios: zircon/system/utest/core/threads/threads.cc (zircon-semantics.md §4, 1-23) and the thread
  * rules of §1.4, §2.3, §2.6, with the Decisions block (killing a thread is ZX_ERR_WRONG_TYPE). */
-#include <string.h>
-
 #include "harness.h"
 #include "scenarios.h"
 
@@ -45,13 +43,13 @@ static void wait_count_beyond(tf_ctl_t *ctl, uint64_t than) {
 
 /* 1. Basics: a thread sleeps 100 ms and exits; TERMINATED is observed; its handle closes OK. */
 void s01_basics(void) {
-    tf_ctl_t ctl = {0};
-    ctl.deadline = zx_deadline_after(MS(100));
-    zx_handle_t th = t_thread_run("sleeper", tf_sleep, &ctl);
+    tf_ctl_t *ctl = t_ctl();
+    ctl->deadline = zx_deadline_after(MS(100));
+    zx_handle_t th = t_thread_run("sleeper", tf_sleep, ctl);
     zx_signals_t observed = t_wait(th, ZX_THREAD_TERMINATED);
     T_EQ(ZX_THREAD_TERMINATED, observed & (ZX_THREAD_TERMINATED | RUN_OR_SUSP));
-    T_OK(t_load_s32(&ctl.status));
-    T_TRUE(ctl.woke_at >= ctl.deadline);
+    T_OK(t_load_s32(&ctl->status));
+    T_TRUE(ctl->woke_at >= ctl->deadline);
     T_EQ(ZX_THREAD_STATE_DEAD, t_thread_info(th).state);
     t_close(th);
 }
@@ -84,12 +82,12 @@ void r_kill_thread_wrong_type(void) {
     T_STATUS(ZX_ERR_WRONG_TYPE, zx_task_kill(fresh));
     T_EQ(ZX_THREAD_STATE_NEW, t_thread_info(fresh).state);
 
-    tf_ctl_t ctl = {0};
-    zx_handle_t th = spinning_thread(&ctl);
+    tf_ctl_t *ctl = t_ctl();
+    zx_handle_t th = spinning_thread(ctl);
     T_STATUS(ZX_ERR_WRONG_TYPE, zx_task_kill(th));
     T_STATUS(ZX_ERR_WRONG_TYPE, zx_task_kill(zx_thread_self()));
-    uint64_t seen = t_load64(&ctl.count);
-    wait_count_beyond(&ctl, seen);
+    uint64_t seen = t_load64(&ctl->count);
+    wait_count_beyond(ctl, seen);
     T_EQ(0, t_signals(th) & ZX_THREAD_TERMINATED);
 
     zx_handle_t weak = t_dup(th, ZX_DEFAULT_THREAD_RIGHTS & ~ZX_RIGHT_DESTROY);
@@ -100,9 +98,9 @@ void r_kill_thread_wrong_type(void) {
  * arrives while it is suspended is acted on only after the resume. */
 void s09_resume_suspended(void) {
     zx_handle_t ev = t_event();
-    tf_ctl_t ctl = {0};
-    ctl.handle = ev;
-    zx_handle_t th = t_thread_run("waiter", tf_wait, &ctl);
+    tf_ctl_t *ctl = t_ctl();
+    ctl->handle = ev;
+    zx_handle_t th = t_thread_run("waiter", tf_wait, ctl);
     t_defer_signal(ev);
     t_wait_thread_state(th, ZX_THREAD_STATE_BLOCKED_WAIT_ONE);
 
@@ -125,58 +123,58 @@ void s09_resume_suspended(void) {
     t_wait(th, ZX_THREAD_SUSPENDED);
     T_OK(zx_object_signal(ev, 0, ZX_USER_SIGNAL_0));
     t_wait_quiet(th, ZX_THREAD_TERMINATED);
-    T_EQ(0, t_load32(&ctl.done));
+    T_EQ(0, t_load32(&ctl->done));
     t_close(token);
     t_wait(th, ZX_THREAD_TERMINATED);
-    T_OK(t_load_s32(&ctl.status));
-    T_TRUE(t_load32(&ctl.observed) & ZX_USER_SIGNAL_0);
+    T_OK(t_load_s32(&ctl->status));
+    T_TRUE(t_load32(&ctl->observed) & ZX_USER_SIGNAL_0);
 }
 
 /* 10. SuspendSleeping: a sleep interrupted by a suspension keeps its original deadline. */
 void s10_suspend_sleeping(void) {
-    tf_ctl_t ctl = {0};
-    ctl.deadline = zx_deadline_after(MS(2000));
-    zx_handle_t th = t_thread_run("sleeper", tf_sleep, &ctl);
+    tf_ctl_t *ctl = t_ctl();
+    ctl->deadline = zx_deadline_after(MS(2000));
+    zx_handle_t th = t_thread_run("sleeper", tf_sleep, ctl);
     t_wait_thread_state(th, ZX_THREAD_STATE_BLOCKED_SLEEPING);
     zx_handle_t token = ZX_HANDLE_INVALID;
     zx_status_t st = zx_task_suspend(th, &token);
-    if (st == ZX_ERR_BAD_STATE && t_load32(&ctl.done))
+    if (st == ZX_ERR_BAD_STATE && t_load32(&ctl->done))
         return; /* already dying: accepted by the core test */
     T_OK(st);
     t_own(token);
     t_wait(th, ZX_THREAD_SUSPENDED);
     t_close(token);
     t_wait(th, ZX_THREAD_TERMINATED);
-    T_OK(t_load_s32(&ctl.status));
-    if (ctl.woke_at < ctl.deadline)
-        T_FAIL("the sleep returned %lld ns before its deadline", (long long)(ctl.deadline - ctl.woke_at));
+    T_OK(t_load_s32(&ctl->status));
+    if (ctl->woke_at < ctl->deadline)
+        T_FAIL("the sleep returned %lld ns before its deadline", (long long)(ctl->deadline - ctl->woke_at));
 }
 
 /* 13. SuspendStopsThread: a suspended thread makes no progress; resumed, it makes progress again. */
 void s13_suspend_stops_thread(void) {
-    tf_ctl_t ctl = {0};
-    zx_handle_t th = spinning_thread(&ctl);
+    tf_ctl_t *ctl = t_ctl();
+    zx_handle_t th = spinning_thread(ctl);
     zx_handle_t token = suspend(th);
     t_wait(th, ZX_THREAD_SUSPENDED);
-    uint64_t frozen = assert_stopped(th, &ctl);
+    uint64_t frozen = assert_stopped(th, ctl);
     t_close(token);
     t_wait(th, ZX_THREAD_RUNNING);
-    wait_count_beyond(&ctl, frozen);
+    wait_count_beyond(ctl, frozen);
 }
 
 /* 14, without the debugger exception: with two thread tokens, closing one keeps the thread suspended. */
 void s14_suspend_multiple_tokens(void) {
-    tf_ctl_t ctl = {0};
-    zx_handle_t th = spinning_thread(&ctl);
+    tf_ctl_t *ctl = t_ctl();
+    zx_handle_t th = spinning_thread(ctl);
     zx_handle_t t1 = suspend(th);
     zx_handle_t t2 = suspend(th);
     t_wait(th, ZX_THREAD_SUSPENDED);
     t_close(t1);
     t_wait_quiet(th, ZX_THREAD_RUNNING);
-    uint64_t frozen = assert_stopped(th, &ctl);
+    uint64_t frozen = assert_stopped(th, ctl);
     t_close(t2);
     t_wait(th, ZX_THREAD_RUNNING);
-    wait_count_beyond(&ctl, frozen);
+    wait_count_beyond(ctl, frozen);
 }
 
 /* 15. SuspendSelf: suspending the calling thread is NOT_SUPPORTED and writes no token. */
@@ -190,8 +188,8 @@ void s15_suspend_self_thread(void) {
 
 /* 16. SuspendAfterDeath: suspending an exited thread is BAD_STATE; no token is written; closing 0 is OK. */
 void s16_suspend_after_death(void) {
-    tf_ctl_t ctl = {0};
-    zx_handle_t th = t_thread_run("exiter", tf_exit, &ctl);
+    tf_ctl_t *ctl = t_ctl();
+    zx_handle_t th = t_thread_run("exiter", tf_exit, ctl);
     t_wait(th, ZX_THREAD_TERMINATED);
     zx_handle_t token = ZX_HANDLE_INVALID;
     T_STATUS(ZX_ERR_BAD_STATE, zx_task_suspend(th, &token));
@@ -201,31 +199,31 @@ void s16_suspend_after_death(void) {
 
 /* 17. StartSuspendedThread: suspended before start, the thread parks before running any of its code. */
 void s17_start_suspended_thread(void) {
-    tf_ctl_t ctl = {0};
+    tf_ctl_t *ctl = t_ctl();
     zx_handle_t th = t_thread_create("susp");
     zx_handle_t token = suspend(th);
-    t_thread_start(th, tf_spin, &ctl);
-    t_defer_stop(&ctl);
+    t_thread_start(th, tf_spin, ctl);
+    t_defer_stop(ctl);
     t_wait(th, ZX_THREAD_SUSPENDED);
     T_EQ(ZX_THREAD_STATE_SUSPENDED, t_thread_info(th).state);
     t_sleep_ms(50);
-    T_EQ(0, t_load32(&ctl.started));
+    T_EQ(0, t_load32(&ctl->started));
     t_close(token);
     t_wait(th, ZX_THREAD_RUNNING);
-    t_wait_flag(&ctl.started, "the resumed thread to run its entry");
-    wait_count_beyond(&ctl, 0);
+    t_wait_flag(&ctl->started, "the resumed thread to run its entry");
+    wait_count_beyond(ctl, 0);
 }
 
 /* 18. StartSuspendedAndResumedThread: a suspension opened and closed before start leaves no trace. */
 void s18_start_suspended_and_resumed(void) {
-    tf_ctl_t ctl = {0};
+    tf_ctl_t *ctl = t_ctl();
     zx_handle_t th = t_thread_create("susp-res");
     zx_handle_t token = suspend(th);
     t_close(token);
-    t_thread_start(th, tf_spin, &ctl);
-    t_defer_stop(&ctl);
-    t_wait_flag(&ctl.started, "the thread to run its entry");
-    wait_count_beyond(&ctl, 0);
+    t_thread_start(th, tf_spin, ctl);
+    t_defer_stop(ctl);
+    t_wait_flag(&ctl->started, "the thread to run its entry");
+    wait_count_beyond(ctl, 0);
     T_EQ(ZX_THREAD_RUNNING, t_signals(th) & RUN_OR_SUSP);
 }
 
@@ -233,9 +231,9 @@ void s18_start_suspended_and_resumed(void) {
  * death, both while running and while blocked; DEAD clears both and sets TERMINATED. */
 void s19_suspend_signal_delivery(void) {
     zx_handle_t ev = t_event();
-    tf_ctl_t ctl = {0};
-    ctl.handle = ev;
-    zx_handle_t th = t_thread_run("sig", tf_wait, &ctl);
+    tf_ctl_t *ctl = t_ctl();
+    ctl->handle = ev;
+    zx_handle_t th = t_thread_run("sig", tf_wait, ctl);
     t_defer_signal(ev);
     T_EQ(ZX_THREAD_RUNNING, t_signals(th) & RUN_OR_SUSP);
     t_wait_quiet(th, ZX_THREAD_SUSPENDED);
@@ -263,22 +261,22 @@ void s19_suspend_signal_delivery(void) {
 void s58_close_cancels_wait(void) {
     zx_handle_t ev = t_event();
     zx_handle_t other = t_dup(ev, ZX_RIGHT_SAME_RIGHTS);
-    tf_ctl_t ctl = {0};
-    ctl.handle = ev;
-    zx_handle_t th = t_thread_run("waiter", tf_wait, &ctl);
+    tf_ctl_t *ctl = t_ctl();
+    ctl->handle = ev;
+    zx_handle_t th = t_thread_run("waiter", tf_wait, ctl);
     t_defer_signal(other);
     t_wait_thread_state(th, ZX_THREAD_STATE_BLOCKED_WAIT_ONE);
     t_close(ev);
     t_wait(th, ZX_THREAD_TERMINATED);
-    T_STATUS(ZX_ERR_CANCELED, t_load_s32(&ctl.status));
-    T_TRUE(t_load32(&ctl.observed) & ZX_SIGNAL_HANDLE_CLOSED);
+    T_STATUS(ZX_ERR_CANCELED, t_load_s32(&ctl->status));
+    T_TRUE(t_load32(&ctl->observed) & ZX_SIGNAL_HANDLE_CLOSED);
 }
 
 /* §0.4, §2.7, §5.10: a suspend token is TRANSFER|INSPECT only (no duplicate, no wait); replacing it keeps the
  * suspension; a failed replace consumes it and so resumes the thread. */
 void r_suspend_token_rules(void) {
-    tf_ctl_t ctl = {0};
-    zx_handle_t th = spinning_thread(&ctl);
+    tf_ctl_t *ctl = t_ctl();
+    zx_handle_t th = spinning_thread(ctl);
     zx_handle_t token = suspend(th);
     t_wait(th, ZX_THREAD_SUSPENDED);
 
@@ -301,7 +299,7 @@ void r_suspend_token_rules(void) {
     t_own(replaced);
     T_EQ(ZX_OBJ_TYPE_SUSPEND_TOKEN, t_basic(replaced).type);
     t_wait_quiet(th, ZX_THREAD_RUNNING);
-    assert_stopped(th, &ctl);
+    assert_stopped(th, ctl);
 
     /* Replace asking for a right it lacks: INVALID_ARGS, and the last token handle is gone: resumed. */
     zx_handle_t bad = ZX_HANDLE_INVALID;
@@ -310,7 +308,7 @@ void r_suspend_token_rules(void) {
     T_EQ(ZX_HANDLE_INVALID, bad);
     T_STATUS(ZX_ERR_BAD_HANDLE, zx_handle_close(replaced));
     t_wait(th, ZX_THREAD_RUNNING);
-    wait_count_beyond(&ctl, t_load64(&ctl.count));
+    wait_count_beyond(ctl, t_load64(&ctl->count));
 }
 
 /* §2.2: suspend looks the handle up untyped with WRITE: BAD_HANDLE, then ACCESS_DENIED, then the type
@@ -359,29 +357,28 @@ void r_suspend_new_thread(void) {
  * processes in them and see only OK, BAD_HANDLE or BAD_STATE. */
 void s40_create_and_kill_job_race(void) {
     zx_handle_t parent = t_job();
-    uint32_t shared = ZX_HANDLE_INVALID;
-    tf_ctl_t users[2];
-    memset(users, 0, sizeof users);
+    uint32_t *shared = t_alloc(sizeof *shared); /* outlives this frame: the racers read it until joined */
+    tf_ctl_t *users = t_alloc(2 * sizeof *users);
     zx_handle_t uth[2];
     for (int i = 0; i < 2; i++) {
-        users[i].shared_job = &shared;
+        users[i].shared_job = shared;
         uth[i] = t_thread_run("racer", tf_race_processes, &users[i]);
         t_defer_stop(&users[i]);
     }
-    tf_ctl_t maker = {0};
-    maker.handle = parent;
-    maker.iterations = 300;
-    maker.shared_job = &shared;
-    zx_handle_t mth = t_thread_run("jobs", tf_race_jobs, &maker);
+    tf_ctl_t *maker = t_ctl();
+    maker->handle = parent;
+    maker->iterations = 300;
+    maker->shared_job = shared;
+    zx_handle_t mth = t_thread_run("jobs", tf_race_jobs, maker);
     t_wait(mth, ZX_THREAD_TERMINATED);
     for (int i = 0; i < 2; i++) {
         __atomic_store_n(&users[i].stop, 1u, __ATOMIC_SEQ_CST);
         t_wait(uth[i], ZX_THREAD_TERMINATED);
     }
-    if (maker.unexpected)
-        T_FAIL("job maker: %llu unexpected statuses, first %s", (unsigned long long)maker.unexpected_count,
-               t_status_name(maker.unexpected));
-    T_EQ(300, t_load64(&maker.count));
+    if (maker->unexpected)
+        T_FAIL("job maker: %llu unexpected statuses, first %s", (unsigned long long)maker->unexpected_count,
+               t_status_name(maker->unexpected));
+    T_EQ(300, t_load64(&maker->count));
     for (int i = 0; i < 2; i++) {
         if (users[i].unexpected)
             T_FAIL("process creator %d: %llu unexpected statuses, first %s", i,

@@ -1,0 +1,785 @@
+"""Run the C conformance scenarios on a Fuchsia emulator (FEMU): ``python -m zxpy.femu``.
+
+No CPython runs on Fuchsia, so what runs on the device is the C suite in ``conformance/`` (the kill and suspend
+rules of zircon-semantics.md §4), built for ``*-unknown-fuchsia`` against the SDK named in ``fuchsia_sdk.cfg``
+and packaged as an ELF test component.  The steps follow the SDK notes (femu.md §7-§9):
+
+1. **preflight** -- SDK configured (else: "skipped", exit 0), ``meta/manifest.json`` id, ffx, cmc, clang, the
+   SDK pieces the link and the package need, ``/dev/kvm``, and a temp path short enough for the emulator's unix
+   sockets;
+2. **build** -- every conformance source compiled with the SDK's flags (``--sysroot``, ``-ffuchsia-api-level``,
+   fdio headers) and linked into ``bin/zx_conformance`` plus its two helper programs;
+3. **package** -- a component manifest for ``elf_test_runner`` (``cmc compile``), ``meta/package``, the binaries,
+   ``lib/ld.so.1`` and ``lib/libfdio.so`` from the SDK (never libzircon: the kernel maps the vDSO), then
+   ``ffx package build``;
+4. **isolated ffx** -- own ``--isolate-dir``, ``HOME`` and temp dirs, analytics off, logs into the temp dir;
+5. **emulator** -- product bundle (prefetched, or looked up and downloaded), ``ffx emu start --headless --net
+   user``, ``ffx target wait``;
+6. **repository** -- create, publish, ``repository server start``, ``target repository register``;
+7. **test** -- ``ffx test run``; the verdict comes from ``run_summary.json``, whose STDOUT/STDERR artifacts are
+   replayed;
+8. **cleanup, always** (``finally``) -- ``emu stop``, ``repository server stop``, ``daemon stop``, temp dir removed.
+
+Exit status: 0 passed (or skipped: no SDK configured, or no KVM), 1 the suite failed or no summary came back,
+2 the configuration or a setup step is broken.  The argv of every ffx call is built by a plain function of this
+module, so the orchestration is tested offline with a stub ``ffx`` (``tests/test_femu.py``).
+
+Optional ``fuchsia_sdk.cfg`` keys read here (all have defaults)::
+
+    [emulator] product = minimal.<cpu>    product_bundle_dir =      pb_base_url = gs://fuchsia/development/{sdk_id}
+               engine =                   net = user                accel = auto
+               name = zxpy-femu           startup_timeout = 90      target_wait_timeout = 120
+    [ffx]      isolate_dir =              (the temp dir; default: a fresh short dir under /tmp)
+    [repo]     name = zxpy-conformance    address = [::]:0
+    [test]     min_severity_logs =        keep_tmp = false
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from zxpy import sdkconfig
+
+__all__ = [
+    "PACKAGE_NAME",
+    "SKIP_NO_SDK",
+    "Artifact",
+    "FemuError",
+    "Plan",
+    "Summary",
+    "build_manifest_lines",
+    "cleanup_argvs",
+    "compile_argv",
+    "component_manifest",
+    "conformance_sources",
+    "emu_start_argv",
+    "ffx_argv",
+    "ffx_env",
+    "isolation_argvs",
+    "link_argv",
+    "main",
+    "parse_run_summary",
+    "preflight",
+    "product_download_argv",
+    "product_lookup_argv",
+    "repository_argvs",
+    "run_femu",
+    "socket_path_budget",
+    "target_wait_argv",
+    "test_run_argv",
+]
+
+PACKAGE_NAME = "zx_conformance"
+TEST_BINARY = "zx_conformance"
+HELPERS = {"conformance_helper": "helper_task.c", "conformance_killself": "helper_killself.c"}
+SKIP_NO_SDK = "skipped: no Fuchsia SDK configured in fuchsia_sdk.cfg"
+#: sun_path is 108 bytes on Linux; the emulator's sockets live under the isolated HOME.
+UNIX_SOCKET_LIMIT = 108
+#: The longest socket path suffix the emulator makes below HOME (femu.md §5, instance directory + socket name).
+_EMU_SOCKET_SUFFIX = "/.local/share/Fuchsia/ffx/emu/instances/{name}/qemu-serial.sock"
+
+EXIT_PASSED = 0
+EXIT_FAILED = 1
+EXIT_ERROR = 2
+
+
+class FemuError(RuntimeError):
+    """A setup step failed (exit status 2): the message says which and why."""
+
+
+# --------------------------------------------------------------------------------------------------- building
+
+
+def conformance_sources(source_dir: Path) -> tuple[list[Path], dict[str, Path]]:
+    """The test binary's sources (every ``conformance/*.c`` but the helpers) and each helper's source."""
+    conf = source_dir / "conformance"
+    helper_files = set(HELPERS.values())
+    main_sources = sorted(p for p in conf.glob("*.c") if p.name not in helper_files)
+    if not main_sources:
+        raise FemuError(f"{conf}: no conformance sources")
+    return main_sources, {name: conf / src for name, src in HELPERS.items()}
+
+
+def target_cflags(cfg: sdkconfig.SdkConfig, api_level: int) -> list[str]:
+    """The SDK's compile flags (femu.md §3): target, sysroot, API level, fdio headers."""
+    return [
+        f"--target={cfg.triple}",
+        f"--sysroot={cfg.sysroot}",
+        f"-ffuchsia-api-level={api_level}",
+        "-I", str(cfg.fdio_include),
+    ]
+
+
+def thread_entry_cflags(cpu: str) -> list[str]:
+    """Flags for ``tfuncs.c``: its functions run on bare zx_thread_start threads without libc's thread setup, so
+    they must not read the stack guard, SafeStack's unsafe stack pointer (x64) or the shadow call stack (arm64),
+    nor call out-of-line atomics helpers."""
+    flags = ["-fno-stack-protector"]
+    if cpu == "x64":
+        flags.append("-fno-sanitize=safe-stack")
+    else:
+        flags += ["-fno-sanitize=shadow-call-stack", "-mno-outline-atomics"]
+    return flags
+
+
+def compile_argv(clang: Path, cfg: sdkconfig.SdkConfig, api_level: int, source: Path, obj: Path) -> list[str]:
+    """``clang -c`` of one conformance source for ``cfg.cpu``."""
+    argv = [str(clang), *target_cflags(cfg, api_level), "-I", str(source.parent),
+            "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-g"]
+    if source.name == "tfuncs.c":
+        argv += thread_entry_cflags(cfg.cpu)
+    return [*argv, *cfg.extra_cflags, "-c", str(source), "-o", str(obj)]
+
+
+def link_argv(clang: Path, cfg: sdkconfig.SdkConfig, api_level: int, objs: Sequence[Path], out: Path) -> list[str]:
+    """Link an executable: the driver adds Scrt1.o, ``-dynamic-linker ld.so.1`` and compiler-rt (all from a
+    real SDK and a Fuchsia clang); fdio and the vDSO stub are named explicitly."""
+    fdio_dir, sysroot_lib = cfg.lib_dirs
+    return [str(clang), *target_cflags(cfg, api_level), "-L", str(fdio_dir), "-L", str(sysroot_lib),
+            *[str(o) for o in objs], "-lfdio", "-lzircon", *cfg.extra_ldflags, "-o", str(out)]
+
+
+def _run_tool(argv: Sequence[str], what: str, env: Mapping[str, str] | None = None) -> str:
+    try:
+        proc = subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env=dict(env) if env is not None else None, check=False)
+    except OSError as exc:
+        raise FemuError(f"{what}: cannot run {argv[0]}: {exc}") from exc
+    if proc.returncode != 0:
+        raise FemuError(f"{what} failed (exit {proc.returncode}): {' '.join(argv)}\n{proc.stdout.strip()}")
+    return proc.stdout
+
+
+def compile_objects(cfg: sdkconfig.SdkConfig, clang: Path, api_level: int, source_dir: Path,
+                    out_dir: Path) -> dict[str, list[Path]]:
+    """Compile every conformance source for ``cfg.cpu``; returns the objects of each program."""
+    main_sources, helpers = conformance_sources(source_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    programs: dict[str, list[Path]] = {TEST_BINARY: [], **{name: [] for name in helpers}}
+    jobs = [(TEST_BINARY, src) for src in main_sources] + [(name, src) for name, src in helpers.items()]
+    for program, src in jobs:
+        obj = out_dir / f"{src.stem}.o"
+        _run_tool(compile_argv(clang, cfg, api_level, src, obj), f"compiling {src.name} for {cfg.cpu}")
+        programs[program].append(obj)
+    return programs
+
+
+def build(cfg: sdkconfig.SdkConfig, clang: Path, api_level: int, source_dir: Path, out_dir: Path) -> dict[str, Path]:
+    """Compile and link the test binary and its helpers; returns program name -> executable."""
+    programs = compile_objects(cfg, clang, api_level, source_dir, out_dir / "obj")
+    bins: dict[str, Path] = {}
+    for name, objs in programs.items():
+        exe = out_dir / "bin" / name
+        exe.parent.mkdir(parents=True, exist_ok=True)
+        _run_tool(link_argv(clang, cfg, api_level, objs, exe), f"linking {name} for {cfg.cpu}")
+        bins[name] = exe
+    return bins
+
+
+# --------------------------------------------------------------------------------------------------- packaging
+
+
+def component_manifest(binary: str = TEST_BINARY) -> dict[str, object]:
+    """The test's CML (as JSON, which is valid CML): an ELF test whose exit code is the verdict.  The suite
+    spawns its helpers with fdio_spawn (fuchsia.process.Launcher) and writes progress files in /tmp."""
+    return {
+        "program": {"runner": "elf_test_runner", "binary": f"bin/{binary}"},
+        "capabilities": [{"protocol": "fuchsia.test.Suite"}],
+        "expose": [{"protocol": "fuchsia.test.Suite", "from": "self"}],
+        "use": [
+            {"storage": "tmp", "path": "/tmp"},
+            {"protocol": ["fuchsia.process.Launcher"]},
+        ],
+        "facets": {"fuchsia.test": {"type": "system"}},
+    }
+
+
+def build_manifest_lines(cfg: sdkconfig.SdkConfig, meta_package: Path, cm: Path,
+                         bins: Mapping[str, Path]) -> list[str]:
+    """``dest=src`` lines for ``ffx package build``: the binaries, the runtime loader and fdio from the SDK.
+    libzircon.so is a link stub for the vDSO and is never packaged."""
+    sdk = cfg.sdk_path
+    assert sdk is not None
+    lines = [f"meta/package={meta_package}", f"meta/{PACKAGE_NAME}.cm={cm}"]
+    lines += [f"bin/{name}={path}" for name, path in sorted(bins.items())]
+    lines += [
+        f"lib/ld.so.1={cfg.sysroot / 'dist' / 'lib' / 'ld.so.1'}",
+        f"lib/libfdio.so={sdk / 'arch' / cfg.cpu / 'dist' / 'libfdio.so'}",
+    ]
+    return lines
+
+
+# --------------------------------------------------------------------------------------------------- ffx argv
+
+
+def ffx_argv(ffx: Path, isolate_dir: Path, *args: str, target: str | None = None,
+             machine_json: bool = False) -> list[str]:
+    """One ffx call, always isolated (``--isolate-dir``), optionally aimed at a target or asking for JSON."""
+    argv = [str(ffx), "--isolate-dir", str(isolate_dir)]
+    if target is not None:
+        argv += ["--target", target]
+    if machine_json:
+        argv += ["--machine", "json"]
+    return argv + list(args)
+
+
+def ffx_env(tmp: Path, base: Mapping[str, str]) -> dict[str, str]:
+    """Environment for every ffx call: its own HOME, isolate dir and temp dirs under ``tmp`` (femu.md §7)."""
+    env = dict(base)
+    env.update({
+        "HOME": str(tmp / "home"),
+        "FFX_ISOLATE_DIR": str(tmp / "ffx_isolate"),
+        "TMP": str(tmp), "TEMP": str(tmp), "TMPDIR": str(tmp), "TEMPDIR": str(tmp),
+    })
+    return env
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the emulator steps need; built once from the config (see :func:`make_plan`)."""
+
+    ffx: Path
+    tmp: Path
+    sdk_id: str
+    cpu: str
+    api_level: int
+    product: str
+    product_bundle_dir: Path | None
+    pb_base_url: str
+    emu_name: str = "zxpy-femu"
+    engine: str | None = None
+    net: str = "user"
+    accel: str = "auto"
+    startup_timeout: int = 90
+    target_wait_timeout: int = 120
+    repo_name: str = "zxpy-conformance"
+    repo_address: str = "[::]:0"
+    min_severity_logs: str | None = None
+    keep_tmp: bool = False
+    test_args: tuple[str, ...] = ()
+
+    @property
+    def isolate_dir(self) -> Path:
+        return self.tmp / "ffx_isolate"
+
+    @property
+    def repo_dir(self) -> Path:
+        return self.tmp / "repo"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.tmp / "test_output"
+
+    @property
+    def local_pb_dir(self) -> Path:
+        return self.product_bundle_dir if self.product_bundle_dir is not None else self.tmp / "product_bundle"
+
+    @property
+    def package_url(self) -> str:
+        return f"fuchsia-pkg://{self.repo_name}/{PACKAGE_NAME}#meta/{PACKAGE_NAME}.cm"
+
+    def cmd(self, *args: str, target: bool = False, machine_json: bool = False) -> list[str]:
+        return ffx_argv(self.ffx, self.isolate_dir, *args, target=self.emu_name if target else None,
+                        machine_json=machine_json)
+
+
+def isolation_argvs(plan: Plan) -> list[list[str]]:
+    """Configure the isolated ffx (analytics off, logs in the temp dir, isolated test runs), start its daemon."""
+    return [
+        plan.cmd("config", "analytics", "disable"),
+        plan.cmd("config", "set", "log.enabled", "true"),
+        plan.cmd("config", "set", "log.dir", str(plan.tmp / "ffx_logs")),
+        plan.cmd("config", "set", "test.is_isolated", "true"),
+        plan.cmd("config", "set", "test.experimental_structured_output", "true"),
+        plan.cmd("daemon", "start", "--background"),
+    ]
+
+
+def product_lookup_argv(plan: Plan) -> list[str]:
+    return plan.cmd("product", "lookup", plan.product, plan.sdk_id,
+                    "--base-url", plan.pb_base_url.format(sdk_id=plan.sdk_id), machine_json=True)
+
+
+def product_download_argv(plan: Plan, transfer_manifest_url: str) -> list[str]:
+    return plan.cmd("product", "download", transfer_manifest_url, str(plan.local_pb_dir))
+
+
+def emu_start_argv(plan: Plan) -> list[str]:
+    """Headless, user-mode networking (tap needs root), KVM when there is one (femu.md §5)."""
+    argv = plan.cmd("emu", "start", str(plan.local_pb_dir), "--headless", "--net", plan.net,
+                    "--accel", plan.accel, "--name", plan.emu_name,
+                    "--startup-timeout", str(plan.startup_timeout), "--log", str(plan.tmp / "emulator.log"))
+    if plan.engine:
+        argv += ["--engine", plan.engine]
+    return argv
+
+
+def target_wait_argv(plan: Plan) -> list[str]:
+    return plan.cmd("target", "wait", "-t", str(plan.target_wait_timeout), target=True)
+
+
+def repository_argvs(plan: Plan, package_manifest: Path) -> list[list[str]]:
+    """Create a repository, publish the package, serve it, and register it with the emulator."""
+    return [
+        plan.cmd("repository", "create", str(plan.repo_dir)),
+        plan.cmd("repository", "publish", "--package", str(package_manifest), str(plan.repo_dir)),
+        plan.cmd("repository", "server", "start", "--background", "--address", plan.repo_address,
+                 "--repo-path", str(plan.repo_dir), "--repository", plan.repo_name),
+        plan.cmd("target", "repository", "register", "--repository", plan.repo_name, target=True),
+    ]
+
+
+def test_run_argv(plan: Plan) -> list[str]:
+    argv = plan.cmd("test", "run", plan.package_url, "--output-directory", str(plan.output_dir), target=True)
+    if plan.min_severity_logs:
+        argv += ["--min-severity-logs", plan.min_severity_logs]
+    if plan.test_args:
+        argv += ["--", *plan.test_args]
+    return argv
+
+
+def cleanup_argvs(plan: Plan, started: set[str]) -> list[list[str]]:
+    """What to stop, for each thing whose start was attempted (a half-started emulator is stopped too)."""
+    argvs: list[list[str]] = []
+    if "emu" in started:
+        argvs.append(plan.cmd("emu", "stop", plan.emu_name))
+    if "repo" in started:
+        argvs.append(plan.cmd("repository", "server", "stop", plan.repo_name))
+    if "daemon" in started:
+        argvs.append(plan.cmd("daemon", "stop"))
+    return argvs
+
+
+# --------------------------------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Artifact:
+    kind: str  # STDOUT, STDERR, SYSLOG, ...
+    path: Path
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The verdict of ``run_summary.json``: passed only if the run, every suite and every case PASSED."""
+
+    passed: bool
+    outcomes: tuple[tuple[str, str], ...]
+    artifacts: tuple[Artifact, ...] = field(default=())
+
+    def stream(self, kind: str) -> Iterator[Artifact]:
+        return (a for a in self.artifacts if a.kind == kind)
+
+
+def _artifacts(node: Mapping[str, object], base: Path) -> list[Artifact]:
+    found: list[Artifact] = []
+    arts = node.get("artifacts")
+    art_dir = node.get("artifact_dir")
+    if isinstance(arts, Mapping) and isinstance(art_dir, str):
+        for name, meta in arts.items():
+            if isinstance(meta, Mapping) and isinstance(meta.get("artifact_type"), str):
+                found.append(Artifact(str(meta["artifact_type"]), base / art_dir / str(name)))
+    return found
+
+
+def parse_run_summary(output_dir: Path) -> Summary:
+    """Read ``<output_dir>/run_summary.json`` (ffx test's structured output).  FemuError if absent or unusable."""
+    path = output_dir / "run_summary.json"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FemuError(f"{path}: no test summary (did `ffx test run` start?)") from exc
+    except (OSError, ValueError) as exc:
+        raise FemuError(f"{path}: unreadable test summary: {exc}") from exc
+    data = doc.get("data") if isinstance(doc, dict) else None
+    suites = data.get("suites") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(suites, list) or not suites:
+        raise FemuError(f"{path}: no suites in the test summary")
+    outcomes: list[tuple[str, str]] = []
+    artifacts = _artifacts(data, output_dir)
+    if "outcome" in data:
+        outcomes.append(("run", str(data["outcome"])))
+    for suite in suites:
+        if not isinstance(suite, dict):
+            raise FemuError(f"{path}: malformed suite entry")
+        name = str(suite.get("name", "?"))
+        outcomes.append((name, str(suite.get("outcome", "MISSING"))))
+        artifacts += _artifacts(suite, output_dir)
+        cases = suite.get("cases", [])
+        if not isinstance(cases, list) or not cases:
+            outcomes.append((f"{name}: cases", "MISSING"))
+            continue
+        for case in cases:
+            if isinstance(case, dict):
+                outcomes.append((f"{name}: {case.get('name', '?')}", str(case.get("outcome", "MISSING"))))
+                artifacts += _artifacts(case, output_dir)
+    passed = all(outcome == "PASSED" for _, outcome in outcomes)
+    return Summary(passed, tuple(outcomes), tuple(artifacts))
+
+
+def replay(summary: Summary, out: TextIO | None = None, err: TextIO | None = None) -> None:
+    """Write the test's STDOUT/STDERR artifacts to our stdout/stderr."""
+    streams: dict[str, TextIO] = {"STDOUT": out or sys.stdout, "STDERR": err or sys.stderr}
+    for kind, stream in streams.items():
+        for art in summary.stream(kind):
+            try:
+                text = art.path.read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                text = f"[femu: cannot read {art.path}: {exc}]\n"
+            stream.write(text if text.endswith("\n") else text + "\n")
+
+
+# --------------------------------------------------------------------------------------------------- preflight
+
+
+def socket_path_budget(tmp: Path, emu_name: str) -> int:
+    """Length of the longest unix-socket path the emulator will make below the isolated HOME."""
+    return len(str(tmp / "home")) + len(_EMU_SOCKET_SUFFIX.format(name=emu_name))
+
+
+def _tool(cfg: sdkconfig.SdkConfig, key: str) -> Path:
+    raw = cfg.get("sdk", key)
+    if raw:
+        path = Path(os.path.expanduser(raw))
+        if not path.is_absolute() and cfg.path is not None:
+            path = cfg.path.parent / path
+        return path
+    assert cfg.sdk_path is not None
+    return cfg.sdk_path / "tools" / cfg.host_cpu / key
+
+
+@dataclass(frozen=True)
+class Preflight:
+    skip: str | None
+    problems: tuple[str, ...]
+    sdk_id: str = ""
+    ffx: Path | None = None
+    cmc: Path | None = None
+    clang: Path | None = None
+    api_level: int = 0
+
+
+STAGES = ("objects", "build", "run")
+
+
+def preflight(cfg: sdkconfig.SdkConfig, tmp: Path, *, stage: str = "run",
+              kvm_device: Path = Path("/dev/kvm")) -> Preflight:
+    """Check everything a stage needs before touching anything; each problem is one line naming the missing
+    piece.  ``objects`` needs headers, link stubs, an API level and clang (the stand-in SDK has them);
+    ``build`` also the SDK's crt; ``run`` also ffx, cmc, the runtime pieces to package, a real SDK, a short
+    enough temp path, and KVM (without it: a skip, not a failure)."""
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}")
+    if not cfg.configured:
+        return Preflight(SKIP_NO_SDK, ())
+    problems = list(cfg.check_layout(need_python=False))
+    sdk_id = ""
+    try:
+        manifest_id = cfg.read_manifest().get("id")
+        sdk_id = manifest_id if isinstance(manifest_id, str) else ""
+    except sdkconfig.SdkConfigError:
+        pass  # already reported by check_layout
+    api_level = 0
+    try:
+        api_level = cfg.resolve_api_level()
+    except sdkconfig.SdkConfigError:
+        pass  # already reported by check_layout
+    sdk = cfg.sdk_path
+    assert sdk is not None
+    ffx = _tool(cfg, "ffx")
+    cmc = _tool(cfg, "cmc")
+    skip = None
+    if stage in ("build", "run"):
+        crt = cfg.sysroot / "lib" / "Scrt1.o"
+        if not crt.is_file():
+            problems.append(f"{crt}: missing (the SDK's crt start file, needed to link an executable)")
+    if stage == "run":
+        if cfg.is_stand_in:
+            problems.append(f"{sdk}: is the stand-in SDK made by tools/make_standin_sysroot.py; "
+                            "FEMU needs a real Fuchsia SDK")
+        for piece, why in (
+            (cfg.sysroot / "dist" / "lib" / "ld.so.1", "the runtime loader to package as lib/ld.so.1"),
+            (sdk / "arch" / cfg.cpu / "dist" / "libfdio.so", "fdio to package as lib/libfdio.so"),
+        ):
+            if not piece.is_file():
+                problems.append(f"{piece}: missing ({why})")
+        for tool, key in ((ffx, "ffx"), (cmc, "cmc")):
+            if not (tool.is_file() and os.access(tool, os.X_OK)):
+                problems.append(f"{tool}: no executable {key} (set [sdk] {key} in {cfg.path})")
+        name = cfg.get("emulator", "name", "zxpy-femu") or "zxpy-femu"
+        budget = socket_path_budget(tmp, name)
+        if budget >= UNIX_SOCKET_LIMIT:
+            problems.append(f"{tmp}: temp path too long: emulator sockets would need {budget} bytes "
+                            f"(limit {UNIX_SOCKET_LIMIT - 1}); set a shorter [ffx] isolate_dir")
+        accel = cfg.get("emulator", "accel", "auto")
+        if accel != "none" and not (kvm_device.exists() and os.access(kvm_device, os.R_OK | os.W_OK)):
+            skip = (f"skipped: {kvm_device} is missing or not read/writable, and without KVM the emulator is "
+                    "too slow to use (set [emulator] accel = none to try anyway)")
+    return Preflight(skip, tuple(problems), sdk_id, ffx, cmc, cfg.find_clang(), api_level)
+
+
+# --------------------------------------------------------------------------------------------------- running
+
+
+class _Steps:
+    """Runs ffx steps with the isolated environment, logging each command and its output."""
+
+    def __init__(self, env: Mapping[str, str], log: Path, verbose: bool) -> None:
+        self.env = dict(env)
+        self.log = log
+        self.verbose = verbose
+
+    def run(self, argv: Sequence[str], what: str, *, check: bool = True) -> str:
+        print(f"femu: {what}", file=sys.stderr, flush=True)
+        with self.log.open("a", encoding="utf-8") as log:
+            log.write("$ " + " ".join(argv) + "\n")
+        try:
+            proc = subprocess.run(list(argv), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, check=False)
+        except OSError as exc:
+            raise FemuError(f"{what}: cannot run {argv[0]}: {exc}") from exc
+        with self.log.open("a", encoding="utf-8") as log:
+            log.write(proc.stdout + f"[exit {proc.returncode}]\n")
+        if self.verbose and proc.stdout:
+            print(proc.stdout, end="", file=sys.stderr)
+        if check and proc.returncode != 0:
+            raise FemuError(f"{what} failed (exit {proc.returncode}): {' '.join(argv)}\n{proc.stdout.strip()}")
+        return proc.stdout
+
+
+def _package(steps: _Steps, plan: Plan, cfg: sdkconfig.SdkConfig, cmc: Path, bins: Mapping[str, Path]) -> Path:
+    stage = plan.tmp / "package"
+    stage.mkdir(parents=True, exist_ok=True)
+    cml = stage / f"{PACKAGE_NAME}.cml"
+    cml.write_text(json.dumps(component_manifest(), indent=2) + "\n", encoding="utf-8")
+    cm = stage / f"{PACKAGE_NAME}.cm"
+    includes = (cfg.sdk_path / "pkg") if cfg.sdk_path is not None else stage
+    steps.run([str(cmc), "compile", str(cml), "--includepath", str(includes), "--output", str(cm)],
+              "cmc compile (component manifest)")
+    meta_package = stage / "package"
+    meta_package.write_text(json.dumps({"name": PACKAGE_NAME, "version": "0"}) + "\n", encoding="utf-8")
+    manifest = stage / "build_manifest.txt"
+    manifest.write_text("\n".join(build_manifest_lines(cfg, meta_package, cm, bins)) + "\n", encoding="utf-8")
+    out = plan.tmp / "package_out"
+    steps.run(plan.cmd("package", "build", str(manifest), "-o", str(out), "--api-level", str(plan.api_level)),
+              "ffx package build")
+    package_manifest = out / "package_manifest.json"
+    if not package_manifest.is_file():
+        raise FemuError(f"ffx package build wrote no {package_manifest}")
+    return package_manifest
+
+
+def _product_bundle(steps: _Steps, plan: Plan) -> None:
+    if plan.product_bundle_dir is not None and plan.product_bundle_dir.is_dir():
+        print(f"femu: using the product bundle in {plan.product_bundle_dir}", file=sys.stderr)
+        return
+    out = steps.run(product_lookup_argv(plan), f"ffx product lookup {plan.product} {plan.sdk_id}")
+    try:
+        url = json.loads(out.strip().splitlines()[-1])["transfer_manifest_url"]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise FemuError(f"ffx product lookup gave no transfer_manifest_url: {out.strip()!r}") from exc
+    steps.run(product_download_argv(plan, str(url)), "ffx product download")
+
+
+def run_femu(plan: Plan, cfg: sdkconfig.SdkConfig, cmc: Path, bins: Mapping[str, Path], *,
+             verbose: bool = False) -> int:
+    """Package, start everything, run the suite, and always stop what was started.  Returns the exit status."""
+    plan.tmp.mkdir(parents=True, exist_ok=True)
+    for sub in ("home", "ffx_isolate", "ffx_logs"):
+        (plan.tmp / sub).mkdir(exist_ok=True)
+    steps = _Steps(ffx_env(plan.tmp, os.environ), plan.tmp / "femu_steps.log", verbose)
+    started: set[str] = set()
+    status = EXIT_ERROR
+    try:
+        started.add("daemon")
+        for argv in isolation_argvs(plan):
+            steps.run(argv, "ffx " + " ".join(argv[3:]))
+        package_manifest = _package(steps, plan, cfg, cmc, bins)
+        _product_bundle(steps, plan)
+        started.add("emu")
+        steps.run(emu_start_argv(plan), f"ffx emu start ({plan.emu_name})")
+        steps.run(target_wait_argv(plan), "ffx target wait")
+        repo = repository_argvs(plan, package_manifest)
+        steps.run(repo[0], "ffx repository create")
+        steps.run(repo[1], "ffx repository publish")
+        started.add("repo")
+        steps.run(repo[2], "ffx repository server start")
+        steps.run(repo[3], "ffx target repository register")
+        # The exit status of `ffx test run` is not the verdict: the summary is.
+        steps.run(test_run_argv(plan), f"ffx test run {plan.package_url}", check=False)
+        summary = parse_run_summary(plan.output_dir)
+        replay(summary)
+        for name, outcome in summary.outcomes:
+            print(f"femu: {outcome}: {name}", file=sys.stderr)
+        status = EXIT_PASSED if summary.passed else EXIT_FAILED
+        print(f"femu: the conformance suite {'PASSED' if summary.passed else 'FAILED'} on FEMU", file=sys.stderr)
+    except FemuError as exc:
+        print(f"femu: error: {exc}", file=sys.stderr)
+        status = EXIT_FAILED if "no test summary" in str(exc) else EXIT_ERROR
+    finally:
+        for argv in cleanup_argvs(plan, started):
+            try:
+                steps.run(argv, "cleanup: ffx " + " ".join(argv[3:]), check=False)
+            except FemuError as exc:
+                print(f"femu: cleanup: {exc}", file=sys.stderr)
+        if plan.keep_tmp or status != EXIT_PASSED:
+            print(f"femu: logs kept in {plan.tmp} (femu_steps.log, emulator.log, ffx_logs/)", file=sys.stderr)
+        if not plan.keep_tmp and status == EXIT_PASSED:
+            shutil.rmtree(plan.tmp, ignore_errors=True)
+    return status
+
+
+def _int_key(cfg: sdkconfig.SdkConfig, section: str, key: str, default: int) -> int:
+    raw = cfg.get(section, key)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise FemuError(f"{cfg.path}: [{section}] {key}: {raw!r} is not an integer") from None
+    if value <= 0:
+        raise FemuError(f"{cfg.path}: [{section}] {key}: must be positive")
+    return value
+
+
+def make_plan(cfg: sdkconfig.SdkConfig, pre: Preflight, tmp: Path, test_args: Sequence[str] = ()) -> Plan:
+    """The emulator plan from the config's optional [emulator]/[repo]/[test] keys and the preflight results."""
+    assert pre.ffx is not None
+    pb_dir = cfg.get("emulator", "product_bundle_dir")
+    pb_path: Path | None = None
+    if pb_dir:
+        pb_path = Path(os.path.expanduser(pb_dir))
+        if not pb_path.is_absolute() and cfg.path is not None:
+            pb_path = cfg.path.parent / pb_path
+    keep = (cfg.get("test", "keep_tmp", "false") or "false").lower() in ("1", "true", "yes")
+    return Plan(
+        ffx=pre.ffx,
+        tmp=tmp,
+        sdk_id=pre.sdk_id,
+        cpu=cfg.cpu,
+        api_level=pre.api_level,
+        product=cfg.get("emulator", "product") or f"minimal.{cfg.cpu}",
+        product_bundle_dir=pb_path,
+        pb_base_url=cfg.get("emulator", "pb_base_url") or "gs://fuchsia/development/{sdk_id}",
+        emu_name=cfg.get("emulator", "name") or "zxpy-femu",
+        engine=cfg.get("emulator", "engine"),
+        net=cfg.get("emulator", "net") or "user",
+        accel=cfg.get("emulator", "accel") or "auto",
+        startup_timeout=_int_key(cfg, "emulator", "startup_timeout", 90),
+        target_wait_timeout=_int_key(cfg, "emulator", "target_wait_timeout", 120),
+        repo_name=cfg.get("repo", "name") or "zxpy-conformance",
+        repo_address=cfg.get("repo", "address") or "[::]:0",
+        min_severity_logs=cfg.get("test", "min_severity_logs"),
+        keep_tmp=keep,
+        test_args=tuple(test_args),
+    )
+
+
+# --------------------------------------------------------------------------------------------------- CLI
+
+
+def _find_source_dir(explicit: Path | None) -> Path:
+    candidates = [explicit] if explicit is not None else [Path.cwd(), Path(__file__).resolve().parent.parent]
+    for cand in candidates:
+        if cand is not None and (cand / "conformance" / "harness.c").is_file():
+            return cand.resolve()
+    raise FemuError("cannot find the conformance/ sources: run from the zxpy checkout or pass --source-dir")
+
+
+def _load_config(explicit: Path | None, source_dir: Path | None) -> sdkconfig.SdkConfig:
+    if explicit is not None:
+        return sdkconfig.load(explicit)
+    if not os.environ.get(sdkconfig.CONFIG_ENV) and source_dir is not None:
+        local = source_dir / sdkconfig.DEFAULT_CONFIG_NAME
+        if local.is_file():
+            return sdkconfig.load(local)
+    return sdkconfig.load(None)
+
+
+def _make_tmp(cfg: sdkconfig.SdkConfig) -> Path:
+    raw = cfg.get("ffx", "isolate_dir")
+    if raw:
+        path = Path(os.path.expanduser(raw))
+        if path.exists() and any(path.iterdir()):
+            raise FemuError(f"[ffx] isolate_dir {path} is not empty")
+        path.mkdir(parents=True, exist_ok=True)
+        return path.resolve()
+    # Short on purpose: the emulator's unix sockets live below it.
+    return Path(tempfile.mkdtemp(prefix="zxf-", dir="/tmp"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m zxpy.femu",
+        description="Build the C conformance scenarios for Fuchsia and run them on FEMU.")
+    parser.add_argument("command", nargs="?", default="run", choices=("run", "build", "objects"),
+                        help="run (default): everything; build: compile and link only; "
+                             "objects: compile only (works against the stand-in SDK)")
+    parser.add_argument("--config", type=Path, help="fuchsia_sdk.cfg to use (default: $ZXPY_SDK_CFG, "
+                                                    "else the checkout's)")
+    parser.add_argument("--source-dir", type=Path, help="the zxpy checkout holding conformance/")
+    parser.add_argument("--cpu", choices=sorted(sdkconfig.CPU_TRIPLES), help="override [target] cpu")
+    parser.add_argument("--out", type=Path, help="build/objects output directory")
+    parser.add_argument("--kvm-device", type=Path, default=Path("/dev/kvm"), help=argparse.SUPPRESS)
+    parser.add_argument("-v", "--verbose", action="store_true", help="echo every ffx step's output")
+    parser.add_argument("test_args", nargs="*", help="arguments for the test binary (after --)")
+    args = parser.parse_args(argv)
+
+    try:
+        source_dir = _find_source_dir(args.source_dir)
+        cfg = _load_config(args.config, source_dir)
+        if args.cpu:
+            cfg = dataclasses.replace(cfg, cpu=args.cpu)
+        if not cfg.configured:
+            print(SKIP_NO_SDK, flush=True)
+            return EXIT_PASSED
+        out = (args.out or source_dir / "build" / f"femu-{cfg.cpu}").resolve()
+        if args.command in ("build", "objects"):
+            pre = preflight(cfg, Path("/tmp"), stage=args.command)
+            if pre.problems:
+                raise FemuError("the SDK is not usable:\n  " + "\n  ".join(pre.problems))
+            assert pre.clang is not None
+            if args.command == "objects":
+                objs = compile_objects(cfg, pre.clang, pre.api_level, source_dir, out / "obj")
+                for name, files in objs.items():
+                    print(f"{name}: {len(files)} objects for {cfg.cpu} in {out / 'obj'}")
+            else:
+                for name, exe in build(cfg, pre.clang, pre.api_level, source_dir, out).items():
+                    print(f"{name}: {exe}")
+            return EXIT_PASSED
+        tmp = _make_tmp(cfg)
+        pre = preflight(cfg, tmp, stage="run", kvm_device=args.kvm_device)
+        if pre.problems:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise FemuError("preflight failed:\n  " + "\n  ".join(pre.problems))
+        if pre.skip:
+            shutil.rmtree(tmp, ignore_errors=True)
+            print(pre.skip, flush=True)
+            return EXIT_PASSED
+        assert pre.clang is not None and pre.cmc is not None
+        plan = make_plan(cfg, pre, tmp, args.test_args)
+        print(f"femu: SDK {pre.sdk_id}, {cfg.cpu}, API level {pre.api_level}, temp {tmp}", file=sys.stderr)
+        try:
+            bins = build(cfg, pre.clang, pre.api_level, source_dir, out)
+        except FemuError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return run_femu(plan, cfg, pre.cmc, bins, verbose=args.verbose)
+    except (FemuError, sdkconfig.SdkConfigError) as exc:
+        print(f"femu: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
