@@ -733,8 +733,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="build/objects output directory")
     parser.add_argument("--kvm-device", type=Path, default=Path("/dev/kvm"), help=argparse.SUPPRESS)
     parser.add_argument("-v", "--verbose", action="store_true", help="echo every ffx step's output")
-    parser.add_argument("test_args", nargs="*", help="arguments for the test binary (after --)")
-    args = parser.parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    test_args: list[str] = []
+    if "--" in raw:
+        cut = raw.index("--")
+        raw, test_args = raw[:cut], raw[cut + 1:]
+    parser.epilog = "Arguments after -- go to the test binary on the device (e.g. -- -k s13)."
+    args = parser.parse_args(raw)
 
     try:
         source_dir = _find_source_dir(args.source_dir)
@@ -768,7 +773,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(pre.skip, flush=True)
             return EXIT_PASSED
         assert pre.clang is not None and pre.cmc is not None
-        plan = make_plan(cfg, pre, tmp, args.test_args)
+        plan = make_plan(cfg, pre, tmp, test_args)
         print(f"femu: SDK {pre.sdk_id}, {cfg.cpu}, API level {pre.api_level}, temp {tmp}", file=sys.stderr)
         try:
             bins = build(cfg, pre.clang, pre.api_level, source_dir, out)

@@ -1,0 +1,378 @@
+"""The FEMU runner's orchestration, offline: a fake SDK tree, a stub ``ffx`` that records its argv and writes
+``run_summary.json``, and stub ``clang``/``cmc``.  Nothing here needs an SDK, an emulator or KVM."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from zxpy import femu, sdkconfig
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "femu"
+SDK_ID = "99.20990101.0.1"
+API_LEVEL = 30
+EMU = "zxpy-femu"
+REPO_NAME = "zxpy-conformance"
+URL = "fuchsia-pkg://zxpy-conformance/zx_conformance#meta/zx_conformance.cm"
+
+
+def install_stub(src: Path, dest: Path) -> None:
+    """Copy a stub script so it runs with this interpreter."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    body = src.read_text(encoding="utf-8").split("\n", 1)[1]
+    dest.write_text(f"#!{sys.executable}\n{body}", encoding="utf-8")
+    dest.chmod(0o755)
+
+
+def touch(path: Path, text: str = "") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+class FakeSdk:
+    def __init__(self, root: Path, short_tmp: Path) -> None:
+        self.root = root
+        self.sdk = root / "sdk"
+        self.log = root / "calls.jsonl"
+        self.kvm = root / "kvm"
+        self.isolate = short_tmp
+        sdk = self.sdk
+        touch(sdk / "meta" / "manifest.json", json.dumps({
+            "arch": {"host": "x86_64-linux-gnu", "target": ["x64", "arm64"]},
+            "id": SDK_ID, "parts": [], "root": "..", "schema_version": "1"}))
+        touch(sdk / "version_history.json", json.dumps({"data": {"api_levels": {
+            str(API_LEVEL): {"abi_revision": "0x1", "status": "supported"},
+            "31": {"abi_revision": "0x2", "status": "in-development"}}}}))
+        sysroot = sdk / "arch" / "x64" / "sysroot"
+        for header in ("zircon/types.h", "zircon/syscalls.h", "zircon/process.h", "zircon/syscalls/object.h",
+                       "stdlib.h"):
+            touch(sysroot / "include" / header)
+        for lib in ("libc.so", "libzircon.so", "Scrt1.o"):
+            touch(sysroot / "lib" / lib)
+        touch(sdk / "arch" / "x64" / "lib" / "libfdio.so")
+        touch(sysroot / "dist" / "lib" / "ld.so.1")
+        touch(sdk / "arch" / "x64" / "dist" / "libfdio.so")
+        touch(sdk / "pkg" / "fdio" / "include" / "lib" / "fdio" / "spawn.h")
+        install_stub(FIXTURES / "ffx_stub.py", sdk / "tools" / "x64" / "ffx")
+        install_stub(FIXTURES / "tool_stub.py", sdk / "tools" / "x64" / "cmc")
+        install_stub(FIXTURES / "tool_stub.py", root / "clang" / "bin" / "clang")
+        touch(self.kvm)
+
+    def config(self, extra: str = "") -> Path:
+        cfg = self.root / "femu.cfg"
+        cfg.write_text(
+            "[sdk]\n"
+            f"path = {self.sdk}\n"
+            f"clang_dir = {self.root / 'clang'}\n"
+            "host_cpu = x64\n"
+            "[target]\n"
+            "cpu = x64\n"
+            "api_level = auto\n"
+            "[ffx]\n"
+            f"isolate_dir = {self.isolate}\n" + extra,
+            encoding="utf-8")
+        return cfg
+
+    def calls(self, tool: str | None = None) -> list[dict[str, object]]:
+        if not self.log.exists():
+            return []
+        rows = [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines()]
+        return [r for r in rows if tool is None or r["tool"] == tool]
+
+    def ffx_commands(self) -> list[list[str]]:
+        """Each ffx call's argv without the global flags (after checking they are the isolation ones)."""
+        out = []
+        for call in self.calls("ffx"):
+            argv = list(call["argv"])  # type: ignore[call-overload]
+            assert argv[:2] == ["--isolate-dir", str(self.isolate / "ffx_isolate")], argv
+            argv = argv[2:]
+            if argv[:1] == ["--target"]:
+                assert argv[1] == EMU
+                argv = ["@target", *argv[2:]]
+            if "--machine" in argv:
+                i = argv.index("--machine")
+                assert argv[i + 1] == "json"
+                del argv[i:i + 2]
+                argv = ["@json", *argv]
+            out.append(argv)
+        return out
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSdk]:
+    # Short on purpose: the runner refuses temp dirs too long for the emulator's unix sockets.
+    short = Path(tempfile.mkdtemp(prefix="zf-", dir="/tmp"))
+    shutil.rmtree(short)
+    sdk = FakeSdk(tmp_path, short)
+    monkeypatch.setenv("FEMU_STUB_LOG", str(sdk.log))
+    monkeypatch.delenv("FEMU_STUB_FAIL_ON", raising=False)
+    monkeypatch.delenv("FEMU_STUB_OUTCOME", raising=False)
+    monkeypatch.delenv("ZXPY_SDK_CFG", raising=False)
+    yield sdk
+    shutil.rmtree(short, ignore_errors=True)
+
+
+def run_main(fake: FakeSdk, *extra: str, cfg_extra: str = "") -> int:
+    return femu.main(["run", "--config", str(fake.config(cfg_extra)), "--source-dir", str(REPO),
+                      "--out", str(fake.root / "out"), "--kvm-device", str(fake.kvm), *extra])
+
+
+def expected_ffx_sequence(fake: FakeSdk) -> list[list[str]]:
+    tmp = fake.isolate
+    return [
+        ["config", "analytics", "disable"],
+        ["config", "set", "log.enabled", "true"],
+        ["config", "set", "log.dir", f"{tmp}/ffx_logs"],
+        ["config", "set", "test.is_isolated", "true"],
+        ["config", "set", "test.experimental_structured_output", "true"],
+        ["daemon", "start", "--background"],
+        ["package", "build", f"{tmp}/package/build_manifest.txt", "-o", f"{tmp}/package_out",
+         "--api-level", str(API_LEVEL)],
+        ["@json", "product", "lookup", "minimal.x64", SDK_ID, "--base-url", f"gs://fuchsia/development/{SDK_ID}"],
+        ["product", "download", "gs://stub-bucket/transfer.json", f"{tmp}/product_bundle"],
+        ["emu", "start", f"{tmp}/product_bundle", "--headless", "--net", "user", "--accel", "auto",
+         "--name", EMU, "--startup-timeout", "90", "--log", f"{tmp}/emulator.log"],
+        ["@target", "target", "wait", "-t", "120"],
+        ["repository", "create", f"{tmp}/repo"],
+        ["repository", "publish", "--package", f"{tmp}/package_out/package_manifest.json", f"{tmp}/repo"],
+        ["repository", "server", "start", "--background", "--address", "[::]:0", "--repo-path", f"{tmp}/repo",
+         "--repository", REPO_NAME],
+        ["@target", "target", "repository", "register", "--repository", REPO_NAME],
+        ["@target", "test", "run", URL, "--output-directory", f"{tmp}/test_output"],
+        ["emu", "stop", EMU],
+        ["repository", "server", "stop", REPO_NAME],
+        ["daemon", "stop"],
+    ]
+
+
+def test_passing_run_exact_command_sequence(fake: FakeSdk, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(fake) == 0
+    assert fake.ffx_commands() == expected_ffx_sequence(fake)
+    # Every ffx call ran with the isolated environment.
+    for call in fake.calls("ffx"):
+        env = call["env"]
+        assert env == {"HOME": f"{fake.isolate}/home", "FFX_ISOLATE_DIR": f"{fake.isolate}/ffx_isolate",
+                       "TMPDIR": str(fake.isolate)}
+    # The test output was replayed.
+    out, err = capsys.readouterr()
+    assert "PASS s01 Threads.Basics\n1 passed, 0 failed\n" in out
+    assert "stub stderr line" in err
+    # A passing run leaves no temp dir behind.
+    assert not fake.isolate.exists()
+
+
+def test_build_and_package_contents(fake: FakeSdk) -> None:
+    assert run_main(fake) == 0
+    main_sources, helpers = femu.conformance_sources(REPO)
+    compiles = [c["argv"] for c in fake.calls("clang") if "-c" in c["argv"]]  # type: ignore[operator]
+    links = [c["argv"] for c in fake.calls("clang") if "-c" not in c["argv"]]  # type: ignore[operator]
+    assert len(compiles) == len(main_sources) + len(helpers)
+    sysroot = fake.sdk / "arch" / "x64" / "sysroot"
+    for argv in compiles + links:
+        assert isinstance(argv, list)
+        assert "--target=x86_64-unknown-fuchsia" in argv
+        assert f"--sysroot={sysroot}" in argv
+        assert f"-ffuchsia-api-level={API_LEVEL}" in argv
+        assert str(fake.sdk / "pkg" / "fdio" / "include") in argv
+    tfuncs = [a for a in compiles if any(str(x).endswith("tfuncs.c") for x in a)]  # type: ignore[union-attr]
+    assert len(tfuncs) == 1
+    assert "-fno-sanitize=safe-stack" in tfuncs[0] and "-fno-stack-protector" in tfuncs[0]  # type: ignore[operator]
+    outputs = sorted(Path(a[a.index("-o") + 1]).name for a in links)  # type: ignore[union-attr,index]
+    assert outputs == ["conformance_helper", "conformance_killself", "zx_conformance"]
+    for argv in links:
+        assert "-lfdio" in argv and "-lzircon" in argv  # type: ignore[operator]
+
+    (cmc,) = fake.calls("cmc")
+    cml = json.loads(str(cmc["cml"]))
+    assert cml["program"] == {"runner": "elf_test_runner", "binary": "bin/zx_conformance"}
+    assert {"protocol": ["fuchsia.process.Launcher"]} in cml["use"]
+    assert cml["expose"] == [{"protocol": "fuchsia.test.Suite", "from": "self"}]
+
+    staged = femu.build_manifest_lines(
+        sdkconfig.load(fake.root / "femu.cfg"), Path("/m/package"), Path("/m/x.cm"),
+        {"zx_conformance": Path("/b/zx_conformance")})
+    assert f"lib/ld.so.1={sysroot}/dist/lib/ld.so.1" in staged
+    assert f"lib/libfdio.so={fake.sdk}/arch/x64/dist/libfdio.so" in staged
+    assert not any("libzircon" in line for line in staged)
+
+
+def test_package_manifest_seen_by_ffx(fake: FakeSdk) -> None:
+    """What `ffx package build` was given: binaries, loader and fdio from the SDK, never libzircon."""
+    assert run_main(fake, cfg_extra="[test]\nkeep_tmp = true\n") == 0
+    manifest = json.loads((fake.isolate / "package_out" / "package_manifest.json").read_text())
+    lines = manifest["stub_build_manifest"]
+    dests = sorted(line.split("=", 1)[0] for line in lines)
+    assert dests == ["bin/conformance_helper", "bin/conformance_killself", "bin/zx_conformance", "lib/ld.so.1",
+                     "lib/libfdio.so", "meta/package", "meta/zx_conformance.cm"]
+    meta_package = Path(next(line.split("=", 1)[1] for line in lines if line.startswith("meta/package=")))
+    assert json.loads(meta_package.read_text()) == {"name": "zx_conformance", "version": "0"}
+
+
+def test_failing_summary_fails_and_cleans_up(fake: FakeSdk, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FEMU_STUB_OUTCOME", "FAILED")
+    assert run_main(fake) == 1
+    cmds = fake.ffx_commands()
+    assert cmds[-3:] == [["emu", "stop", EMU], ["repository", "server", "stop", REPO_NAME], ["daemon", "stop"]]
+    out, err = capsys.readouterr()
+    assert "FAIL s01 Threads.Basics: stub failure" in out
+    assert "FAILED on FEMU" in err
+    assert fake.isolate.is_dir()  # logs kept for a failed run
+    assert (fake.isolate / "femu_steps.log").is_file()
+
+
+def test_missing_summary_fails(fake: FakeSdk, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FEMU_STUB_OUTCOME", "NONE")
+    assert run_main(fake) == 1
+    assert "no test summary" in capsys.readouterr().err
+    assert fake.ffx_commands()[-1] == ["daemon", "stop"]
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "stops"),
+    [
+        ("daemon start", [["daemon", "stop"]]),
+        ("product lookup", [["daemon", "stop"]]),
+        ("emu start", [["emu", "stop", EMU], ["daemon", "stop"]]),
+        ("target wait", [["emu", "stop", EMU], ["daemon", "stop"]]),
+        ("repository publish", [["emu", "stop", EMU], ["daemon", "stop"]]),
+        ("repository server start",
+         [["emu", "stop", EMU], ["repository", "server", "stop", REPO_NAME], ["daemon", "stop"]]),
+        ("target repository register",
+         [["emu", "stop", EMU], ["repository", "server", "stop", REPO_NAME], ["daemon", "stop"]]),
+    ],
+)
+def test_cleanup_runs_when_a_step_fails(fake: FakeSdk, monkeypatch: pytest.MonkeyPatch, fail_on: str,
+                                        stops: list[list[str]]) -> None:
+    monkeypatch.setenv("FEMU_STUB_FAIL_ON", fail_on)
+    assert run_main(fake) == 2
+    cmds = [c[1:] if c[0] in ("@target", "@json") else c for c in fake.ffx_commands()]
+    failed_at = next(i for i, c in enumerate(cmds) if " ".join(c).startswith(fail_on))
+    # Nothing after the failed step but the cleanups, in order.
+    assert cmds[failed_at + 1:] == stops
+    assert not any(c[:2] == ["test", "run"] for c in cmds)
+
+
+def test_build_failure_starts_nothing(fake: FakeSdk, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FEMU_STUB_FAIL_ON", "clang")
+    assert run_main(fake) == 2
+    assert fake.calls("ffx") == []
+    assert "compiling" in capsys.readouterr().err
+    assert not fake.isolate.exists()
+
+
+def test_prefetched_product_bundle_and_options(fake: FakeSdk, tmp_path: Path) -> None:
+    pb = tmp_path / "pb"
+    pb.mkdir()
+    extra = (f"[emulator]\nproduct_bundle_dir = {pb}\nengine = qemu\nname = {EMU}\nstartup_timeout = 200\n"
+             "[test]\nmin_severity_logs = TRACE\n")
+    assert run_main(fake, "--", "-k", "s13", cfg_extra=extra) == 0
+    cmds = fake.ffx_commands()
+    assert not any("product" in c for c in cmds)
+    (start,) = [c for c in cmds if c[:2] == ["emu", "start"]]
+    assert start[2] == str(pb)
+    assert start[-2:] == ["--engine", "qemu"] and "200" in start
+    (run,) = [c for c in cmds if c[1:3] == ["test", "run"]]
+    assert run[-5:] == ["--min-severity-logs", "TRACE", "--", "-k", "s13"]
+
+
+def test_no_kvm_is_a_visible_skip(fake: FakeSdk, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = femu.main(["run", "--config", str(fake.config()), "--source-dir", str(REPO),
+                    "--kvm-device", str(fake.root / "no-such-kvm")])
+    assert rc == 0
+    assert capsys.readouterr().out.startswith("skipped: ")
+    assert fake.calls() == []
+
+
+def test_preflight_names_each_missing_piece(fake: FakeSdk, tmp_path: Path) -> None:
+    (fake.sdk / "tools" / "x64" / "cmc").unlink()
+    (fake.sdk / "arch" / "x64" / "dist" / "libfdio.so").unlink()
+    (fake.sdk / "arch" / "x64" / "sysroot" / "lib" / "Scrt1.o").unlink()
+    cfg = sdkconfig.load(fake.config())
+    long_tmp = tmp_path / ("x" * 80)
+    pre = femu.preflight(cfg, long_tmp, kvm_device=fake.kvm)
+    text = "\n".join(pre.problems)
+    assert "cmc" in text and "dist/libfdio.so" in text and "Scrt1.o" in text and "too long" in text
+    assert len(pre.problems) == 4
+    assert pre.sdk_id == SDK_ID and pre.api_level == API_LEVEL
+    # Compiling objects needs none of those.
+    assert femu.preflight(cfg, long_tmp, stage="objects").problems == ()
+    assert run_main(fake) == 2
+    assert fake.calls() == []
+
+
+def test_stand_in_sdk_is_refused_for_run(fake: FakeSdk) -> None:
+    manifest = fake.sdk / "meta" / "manifest.json"
+    doc = json.loads(manifest.read_text())
+    doc["zxpy_stand_in"] = True
+    manifest.write_text(json.dumps(doc))
+    pre = femu.preflight(sdkconfig.load(fake.config()), fake.isolate, kvm_device=fake.kvm)
+    assert any("stand-in" in p for p in pre.problems)
+
+
+def test_no_sdk_configured_skips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m zxpy.femu` with the shipped config (no SDK named) says it skipped, and exits 0."""
+    monkeypatch.delenv("ZXPY_SDK_CFG", raising=False)
+    # The zxpy under test, installed or not.
+    monkeypatch.setenv("PYTHONPATH", str(Path(femu.__file__).resolve().parent.parent))
+    proc = subprocess.run([sys.executable, "-m", "zxpy.femu", "--source-dir", str(REPO)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == femu.SKIP_NO_SDK + "\n"
+    empty = tmp_path / "empty.cfg"
+    empty.write_text("[sdk]\npath =\n", encoding="utf-8")
+    env = dict(os.environ, ZXPY_SDK_CFG=str(empty))
+    proc = subprocess.run([sys.executable, "-m", "zxpy.femu", "build", "--source-dir", str(REPO)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert (proc.returncode, proc.stdout) == (0, femu.SKIP_NO_SDK + "\n")
+
+
+def test_parse_run_summary(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "out.txt").write_text("hello\n")
+    doc = {"data": {"outcome": "PASSED", "suites": [{"name": "s", "outcome": "PASSED", "cases": [
+        {"name": "main", "outcome": "PASSED", "artifact_dir": "a", "artifacts": {"out.txt": {
+            "artifact_type": "STDOUT"}}}]}]}}
+    (tmp_path / "run_summary.json").write_text(json.dumps(doc))
+    summary = femu.parse_run_summary(tmp_path)
+    assert summary.passed
+    assert [a.path for a in summary.stream("STDOUT")] == [tmp_path / "a" / "out.txt"]
+    # One failing case fails everything, even when the suite claims PASSED.
+    doc["data"]["suites"][0]["cases"].append({"name": "other", "outcome": "FAILED"})  # type: ignore[index]
+    (tmp_path / "run_summary.json").write_text(json.dumps(doc))
+    assert not femu.parse_run_summary(tmp_path).passed
+    # A suite with no cases is not a pass.
+    doc["data"]["suites"][0]["cases"] = []  # type: ignore[index]
+    (tmp_path / "run_summary.json").write_text(json.dumps(doc))
+    assert not femu.parse_run_summary(tmp_path).passed
+    (tmp_path / "run_summary.json").write_text(json.dumps({"data": {"suites": []}}))
+    with pytest.raises(femu.FemuError, match="no suites"):
+        femu.parse_run_summary(tmp_path)
+    (tmp_path / "run_summary.json").unlink()
+    with pytest.raises(femu.FemuError, match="no test summary"):
+        femu.parse_run_summary(tmp_path)
+
+
+def test_ffx_argv_isolation_flags(tmp_path: Path) -> None:
+    ffx = tmp_path / "ffx"
+    iso = tmp_path / "iso"
+    assert femu.ffx_argv(ffx, iso, "emu", "list") == [str(ffx), "--isolate-dir", str(iso), "emu", "list"]
+    assert femu.ffx_argv(ffx, iso, "target", "wait", target="e", machine_json=True) == [
+        str(ffx), "--isolate-dir", str(iso), "--target", "e", "--machine", "json", "target", "wait"]
+    env = femu.ffx_env(tmp_path, {"PATH": "/bin", "HOME": "/root"})
+    assert env["HOME"] == str(tmp_path / "home") and env["PATH"] == "/bin"
+    assert env["FFX_ISOLATE_DIR"] == str(tmp_path / "ffx_isolate")
+    assert all(env[k] == str(tmp_path) for k in ("TMP", "TEMP", "TMPDIR", "TEMPDIR"))
+    assert femu.socket_path_budget(Path("/tmp/zxf-abc"), "zxpy-femu") < femu.UNIX_SOCKET_LIMIT
