@@ -424,3 +424,18 @@ void r_suspend_dead_process(void) {
     T_STATUS(ZX_ERR_BAD_STATE, zx_task_suspend(killed, &token));
     T_EQ(ZX_HANDLE_INVALID, token);
 }
+
+/* §1.2: a kill reaches every thread, including threads being created and exiting at that moment; the process
+ * then asserts TERMINATED with SYSCALL_KILL. */
+void r_kill_process_with_churning_threads(void) {
+    zx_handle_t job = t_job();
+    const char *path = t_progress_file();
+    const char *args[] = {"churn", path, NULL};
+    for (int round = 0; round < 3; round++) {
+        zx_handle_t proc = t_spawn(job, args);
+        t_wait_progress_threads(path, 1);
+        T_OK(zx_task_kill(proc));
+        t_wait(proc, ZX_PROCESS_TERMINATED);
+        T_EQ(ZX_TASK_RETCODE_SYSCALL_KILL, t_process_info(proc).return_code);
+    }
+}

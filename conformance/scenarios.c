@@ -95,6 +95,7 @@ const t_scenario t_scenarios[] = {
     RUN("r03", "kill: unstarted process dies at once; dead task kill is OK", r_kill_unstarted_and_dead),
     RUN("r04", "kill: ZX_INFO_PROCESS says EXITED when kill returns", r_kill_process_info_immediate),
     RUN("r05", "kill: job kill codes, parent untouched", r_job_kill_return_codes),
+    RUN("r12", "kill: a process whose threads keep starting and exiting", r_kill_process_with_churning_threads),
     RUN("r06", "suspend: BAD_HANDLE, ACCESS_DENIED, WRONG_TYPE (jobs)", r_suspend_errors),
     RUN("r07", "suspend: a NEW thread is OK and stays NEW", r_suspend_new_thread),
     RUN("r08", "suspend: a dead process is BAD_STATE", r_suspend_dead_process),

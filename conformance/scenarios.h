@@ -6,6 +6,7 @@ void r_get_info_errors(void);
 void r_job_kill_return_codes(void);
 void r_kill_errors(void);
 void r_kill_process_info_immediate(void);
+void r_kill_process_with_churning_threads(void);
 void r_kill_thread_wrong_type(void);
 void r_kill_unstarted_and_dead(void);
 void r_suspend_dead_process(void);
