@@ -79,17 +79,22 @@ struct hk_linux_process {
     pid_t pid;              /* the main program (our child) */
     lp_phase_t phase;
     hk_link_t tasks;        /* every live traced task of the program (lt_task_t.owner_link) */
-    bool kill_requested;    /* lock: zx_task_kill */
     bool kill_sent;         /* SIGKILL went to everything known; later arrivals are killed on sight */
     bool main_gone;         /* the main program was reaped */
     int64_t exit_code;      /* from the main program's wait status */
     lt_spawn_t *spawn;      /* while STARTING: the request to complete */
     zx_status_t spawn_fail; /* STARTING: why the spawn must fail although exec succeeded */
+    /* Lock: zx_task_kill asked for the kill.  Atomic and apart from the monitor's own flags, which the monitor
+     * reads without the lock, so that no widened load of those can race with a requester's store. */
+    atomic_bool kill_requested;
 };
 
 /* One traced Linux task (a thread of the main program or of a descendant). */
 struct lt_task {
     lt_task_t *hash_next;
+    /* Lock: the core asked for a stop.  Atomic and between pointers, apart from the monitor's own flags below
+     * (which it touches without the lock), so that no widened access to those can race with a requester. */
+    atomic_bool want_stop;
     hk_link_t owner_link;
     pid_t tid;
     pid_t tgid;
@@ -101,7 +106,7 @@ struct lt_task {
     int stop_sig;      /* ...which is a signal-delivery-stop for this signal: re-inject it */
     bool interrupting; /* PTRACE_INTERRUPT sent, stop not yet seen */
     bool reported;     /* the core was told THREAD_SUSPENDED */
-    bool want_stop;    /* lock: the core asked for a stop */
+    bool announced;    /* its creator's clone/fork event was seen (or we forked it ourselves) */
 };
 
 /* A queued fdio_spawn.  Prepared by the requesting thread, run by the monitor. */
@@ -149,9 +154,9 @@ static sigjmp_buf g_wake_jmp;
 static __thread volatile sig_atomic_t t_wake_armed __attribute__((tls_model("initial-exec")));
 static __thread bool t_is_monitor __attribute__((tls_model("initial-exec")));
 
-/* Tids that exited before we knew them (killed before their first stop), so the creator's later clone/fork event
- * does not resurrect them. */
-#define GRAVEYARD 64
+/* Tids that exited before their creator's clone/fork event was seen (killed before their first stop, or adopted
+ * early through /proc and already gone), so that the late event does not resurrect them. */
+#define GRAVEYARD 256
 static pid_t g_graveyard[GRAVEYARD];
 static unsigned g_graveyard_next;
 
@@ -488,6 +493,7 @@ static void task_created(lt_task_t *k, pid_t child) {
     lt_task_t *c = task_find(child);
     if (c != NULL) {
         /* Its first stop came before this event. */
+        c->announced = true;
         if (c->owner == NULL && k->owner != NULL) {
             task_adopt(c, k->owner);
             task_settle(c);
@@ -500,6 +506,7 @@ static void task_created(lt_task_t *k, pid_t child) {
         syscall(SYS_tgkill, child, child, SIGKILL); /* cannot track it, so it must not outlive the program */
         return;
     }
+    c->announced = true;
     task_adopt(c, k->owner); /* its first stop will follow */
 }
 
@@ -532,6 +539,8 @@ static lt_task_t *task_exec(lt_task_t *k, pid_t former) {
             if (x == NULL) return NULL;
             if (lp != NULL) task_adopt(x, lp);
         } else {
+            /* Its creator's event may still name the old tid: that one must not come back. */
+            if (!x->announced) graveyard_add(former);
             task_hash_remove(x);
             x->tid = pid;
             task_hash_insert(x);
@@ -541,6 +550,7 @@ static lt_task_t *task_exec(lt_task_t *k, pid_t former) {
                 hk_unlock();
             }
         }
+        x->announced = true;
         k = x;
     }
     k->tgid = k->tid;
@@ -591,6 +601,7 @@ static void handle_wait_status(pid_t pid, int status) {
             graveyard_add(pid);
             return;
         }
+        if (!k->announced) graveyard_add(pid); /* its creator's event is still to come */
         struct hk_linux_process *lp = k->owner;
         if (lp != NULL && pid == lp->pid) {
             /* The main program's leader is reported last, with the status of the whole thread group. */
@@ -742,6 +753,7 @@ static void program_start(lt_spawn_t *s) {
     hk_list_init(&lp->tasks);
     hk_list_add_tail(&g_programs, &lp->link);
     k->owner = lp;
+    k->announced = true;
     hk_list_add_tail(&lp->tasks, &k->owner_link);
     /* Traced now: let the child set itself up and exec (PTRACE_EVENT_EXEC then reports success). */
     if (write(s->go[1], "g", 1) != 1) kill(pid, SIGKILL);
