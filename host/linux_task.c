@@ -28,6 +28,15 @@
  * the monitor thread, which is unblocked only around the wait; its handler siglongjmps back to the top of the loop,
  * so a request that lands just before the wait is never lost.  WNOWAIT makes the interrupted wait harmless: events
  * are consumed only by the non-blocking waitpid loop that follows.  When nothing is traced the monitor pauses.
+ *
+ * Descendants.  Processes the program forks are traced too (auto-attached), belong to it, are killed with it and
+ * when its main process ends, and are not Zircon threads.  Suspending the process does not freeze them: Zircon
+ * suspends a process's own threads, and a process it started is another process; freezing a vfork child would also
+ * leave its parent, waiting uninterruptibly for the child, impossible to stop.
+ *
+ * Return code (exit_code_of): the exit status; a fault signal is an unhandled exception on Zircon
+ * (ZX_TASK_RETCODE_EXCEPTION_KILL); any other fatal signal came from outside, which on Zircon only a zx_task_kill
+ * can do (ZX_TASK_RETCODE_SYSCALL_KILL).  A kill's code, set by the core first, wins.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -458,8 +467,6 @@ static void task_free(lt_task_t *k) {
     free(k);
 }
 
-/* A held task of unknown owner whose creator will never report it (killed while forking) is killed, so nothing is
- * left stopped forever.  A task created with CLONE_PARENT has our pid as its parent: its creator's event will come. */
 /* The program a new task belongs to, from /proc: a thread joins the program of its thread group, a process the
  * program of its parent.  NULL when neither is known (*ppid_out tells why). */
 static struct hk_linux_process *find_owner(pid_t tid, pid_t *ppid_out) {
@@ -471,6 +478,8 @@ static struct hk_linux_process *find_owner(pid_t tid, pid_t *ppid_out) {
     return rel != NULL ? rel->owner : NULL;
 }
 
+/* A held task of unknown owner whose creator will never report it (killed while forking) is killed, so nothing is
+ * left stopped forever.  A task created with CLONE_PARENT has our pid as its parent: its creator's event will come. */
 static void review_unknown_tasks(void) {
     for (unsigned b = 0; b < TASK_BUCKETS; b++) {
         for (lt_task_t *k = g_task_hash[b], *next; k; k = next) {
