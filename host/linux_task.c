@@ -858,6 +858,9 @@ static int monitor_start(void) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = wake_handler;
+        /* The monitor leaves the handler by siglongjmp; SA_RESTART only spares another thread that a stray
+         * process-directed WAKE_SIGNAL happens to hit an EINTR. */
+        sa.sa_flags = SA_RESTART;
         sigemptyset(&sa.sa_mask);
         sigaction(WAKE_SIGNAL, &sa, NULL);
     }
