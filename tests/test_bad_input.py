@@ -504,43 +504,45 @@ TIMEOUT = st.one_of(st.just(0), st.just(0.0), ANY_VALUE.filter(_never_blocks))
 DEADLINE = st.one_of(st.integers(max_value=0), ANY_VALUE.filter(_never_blocks))
 ARGV = st.sampled_from([["/bin/true"], "/bin/true", [], [None], ["/nonexistent/zxpy"], ["/bin/true", "\0"], 5])
 
-#: (name, strategy of extra arguments, call(target, *args)).  Timeouts are never positive (nothing blocks),
-#: entries are never a real function for a thread that could run (nothing jumps to garbage), and no target
-#: is this process or the default job (nothing kills the test runner).
-METHODS: list[tuple[str, st.SearchStrategy[tuple[Any, ...]], Callable[..., object]]] = [
-    ("close", st.tuples(), lambda h: h.close()),
-    ("duplicate", st.tuples(ANY_VALUE), lambda h, r: h.duplicate(r)),
-    ("replace", st.tuples(ANY_VALUE), lambda h, r: h.replace(r)),
-    ("basic_info", st.tuples(), lambda h: h.basic_info()),
-    ("koid", st.tuples(), lambda h: h.koid),
-    ("is_valid", st.tuples(), lambda h: h.is_valid()),
-    ("wait_one", st.tuples(ANY_VALUE, TIMEOUT), lambda h, s, t: h.wait_one(s, timeout=t)),
-    ("wait_one deadline", st.tuples(ANY_VALUE, DEADLINE), lambda h, s, d: h.wait_one(s, deadline=d)),
-    ("signal", st.tuples(ANY_VALUE, ANY_VALUE), lambda h, c, s: h.signal(c, s)),
-    ("kill", st.tuples(), lambda h: Task.kill(h)),
-    ("suspend", st.tuples(), lambda h: Task.suspend(h)),
-    ("thread suspend", st.tuples(st.booleans(), TIMEOUT), lambda h, w, t: Thread.suspend(h, w, t)),
-    ("terminated", st.tuples(), lambda h: Task.terminated.fget(h)),  # type: ignore[attr-defined]
-    ("wait_terminated", st.tuples(TIMEOUT), lambda h, t: Task.wait_terminated(h, t)),
-    ("create_job", st.tuples(ANY_VALUE), lambda h, o: Job.create_job(h, o)),
-    ("create_process", st.tuples(ANY_VALUE, ANY_VALUE), lambda h, n, o: Job.create_process(h, n, o)),
-    ("create_thread", st.tuples(ANY_VALUE, ANY_VALUE), lambda h, n, o: Process.create_thread(h, n, o)),
-    ("job info", st.tuples(), lambda h: Job.info(h)),
-    ("children", st.tuples(), lambda h: Job.children(h)),
-    ("processes", st.tuples(), lambda h: Job.processes(h)),
-    ("job child", st.tuples(ANY_VALUE, ANY_VALUE), lambda h, k, r: Job.child(h, k, r)),
-    ("process info", st.tuples(), lambda h: Process.info(h)),
-    ("threads", st.tuples(), lambda h: Process.threads(h)),
-    ("process child", st.tuples(ANY_VALUE, ANY_VALUE), lambda h, k, r: Process.child(h, k, r)),
-    ("handle_stats", st.tuples(), lambda h: Process.handle_stats(h)),
-    ("thread info", st.tuples(), lambda h: Thread.info(h)),
-    ("thread start", st.tuples(st.one_of(ANY_VALUE, st.just(ENTRY)), ANY_VALUE),
+#: (name, class defining it, strategy of extra arguments, call(target, *args)).  A method is also called on
+#: targets of other classes (unbound), where only its own class's attributes may be missing (AttributeError).
+#: Timeouts are never positive (nothing blocks), entries are never a real function for a thread that could run
+#: (nothing jumps to garbage), and no target is this process or the default job (nothing kills the runner).
+METHODS: list[tuple[str, type, st.SearchStrategy[tuple[Any, ...]], Callable[..., object]]] = [
+    ("close", Handle, st.tuples(), lambda h: h.close()),
+    ("duplicate", Handle, st.tuples(ANY_VALUE), lambda h, r: h.duplicate(r)),
+    ("replace", Handle, st.tuples(ANY_VALUE), lambda h, r: h.replace(r)),
+    ("basic_info", Handle, st.tuples(), lambda h: h.basic_info()),
+    ("koid", Handle, st.tuples(), lambda h: h.koid),
+    ("is_valid", Handle, st.tuples(), lambda h: h.is_valid()),
+    ("wait_one", Handle, st.tuples(ANY_VALUE, TIMEOUT), lambda h, s, t: h.wait_one(s, timeout=t)),
+    ("wait_one deadline", Handle, st.tuples(ANY_VALUE, DEADLINE), lambda h, s, d: h.wait_one(s, deadline=d)),
+    ("signal", Handle, st.tuples(ANY_VALUE, ANY_VALUE), lambda h, c, s: h.signal(c, s)),
+    ("kill", Task, st.tuples(), lambda h: Task.kill(h)),
+    ("suspend", Task, st.tuples(), lambda h: Task.suspend(h)),
+    ("thread suspend", Thread, st.tuples(st.booleans(), TIMEOUT), lambda h, w, t: Thread.suspend(h, w, t)),
+    ("terminated", Task, st.tuples(), lambda h: Task.terminated.fget(h)),  # type: ignore[attr-defined]
+    ("wait_terminated", Task, st.tuples(TIMEOUT), lambda h, t: Task.wait_terminated(h, t)),
+    ("create_job", Job, st.tuples(ANY_VALUE), lambda h, o: Job.create_job(h, o)),
+    ("create_process", Job, st.tuples(ANY_VALUE, ANY_VALUE), lambda h, n, o: Job.create_process(h, n, o)),
+    ("create_thread", Process, st.tuples(ANY_VALUE, ANY_VALUE), lambda h, n, o: Process.create_thread(h, n, o)),
+    ("job info", Job, st.tuples(), lambda h: Job.info(h)),
+    ("children", Job, st.tuples(), lambda h: Job.children(h)),
+    ("processes", Job, st.tuples(), lambda h: Job.processes(h)),
+    ("job child", Job, st.tuples(ANY_VALUE, ANY_VALUE), lambda h, k, r: Job.child(h, k, r)),
+    ("process info", Process, st.tuples(), lambda h: Process.info(h)),
+    ("threads", Process, st.tuples(), lambda h: Process.threads(h)),
+    ("process child", Process, st.tuples(ANY_VALUE, ANY_VALUE), lambda h, k, r: Process.child(h, k, r)),
+    ("handle_stats", Process, st.tuples(), lambda h: Process.handle_stats(h)),
+    ("thread info", Thread, st.tuples(), lambda h: Thread.info(h)),
+    ("thread start", Thread, st.tuples(st.one_of(ANY_VALUE, st.just(ENTRY)), ANY_VALUE),
      lambda h, e, a: Thread.start(h, e, a)),
-    ("spawn", st.tuples(ARGV, ANY_VALUE), lambda h, a, f: Job.spawn(h, a, flags=f)),
-    ("event set", st.tuples(), lambda h: Event.set(h)),
-    ("wrap_handle", st.tuples(ANY_VALUE), lambda h, raw: zxpy.wrap_handle(raw, owned=False)),
-    ("Handle", st.tuples(ANY_VALUE), lambda h, raw: Handle(raw, owned=False)),
-    ("ZxError", st.tuples(ANY_VALUE, ANY_VALUE), lambda h, s, c: str(ZxError(s, c if isinstance(c, str) else None))),
+    ("spawn", Job, st.tuples(ARGV, ANY_VALUE), lambda h, a, f: Job.spawn(h, a, flags=f)),
+    ("event set", Event, st.tuples(), lambda h: Event.set(h)),
+    ("wrap_handle", object, st.tuples(ANY_VALUE), lambda h, raw: zxpy.wrap_handle(raw, owned=False)),
+    ("Handle", object, st.tuples(ANY_VALUE), lambda h, raw: Handle(raw, owned=False)),
+    ("ZxError", object, st.tuples(ANY_VALUE, ANY_VALUE),
+     lambda h, s, c: str(ZxError(s, c if isinstance(c, str) else None))),
 ]
 
 TARGETS = ["job", "process", "thread", "event", "token", "closed", "self thread", "garbage"]
@@ -589,7 +591,7 @@ def test_fuzz_public_api(calls: list[tuple[str, int, st.DataObject]]) -> None:
     world = FuzzWorld()
     try:
         for target_name, index, data in calls:
-            name, args_strategy, call = METHODS[index]
+            name, owner, args_strategy, call = METHODS[index]
             args = data.draw(args_strategy, label=name)
             target = world.target(target_name)
             FIGURES["inputs"] += 1
@@ -597,6 +599,9 @@ def test_fuzz_public_api(calls: list[tuple[str, int, st.DataObject]]) -> None:
                 world.keep(call(target, *args))
             except (TypeError, ValueError, ZxError):
                 pass
+            except AttributeError:
+                if isinstance(target, owner):
+                    raise  # a method on its own class must never fail this way
             except OverflowError as exc:  # pragma: no cover - would be a finding
                 raise AssertionError(f"{name}{args!r} on {target_name}: raw cffi OverflowError: {exc}") from exc
     finally:
