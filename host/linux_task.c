@@ -289,7 +289,7 @@ static int64_t exit_code_of(int status) {
 /* ------------------------------------------------------------------------------------------------ the child */
 
 /* Mark every fd in [lo, hi] close-on-exec.  close_range(CLOEXEC) needs Linux 5.11; older kernels get a loop up to
- * the highest fd that was open before fork. */
+ * the open-file limit (fd_limit_for_loop). */
 static void cloexec_range(const lt_spawn_t *s, unsigned lo, unsigned hi) {
     if (syscall(SYS_close_range, lo, hi, CLOSE_RANGE_CLOEXEC) == 0) return;
     for (unsigned fd = lo; fd <= hi && fd <= (unsigned)s->fallback_max_fd; fd++) fcntl((int)fd, F_SETFD, FD_CLOEXEC);
@@ -909,8 +909,9 @@ static bool close_range_cloexec_works(void) {
     return cached == 1;
 }
 
-/* The highest fd open now (only needed when close_range is missing). */
-static int highest_open_fd(void) {
+/* How far the child's CLOEXEC loop must go when close_range is missing (kernels before 5.11): every fd below the
+ * open-file limit, capped so that a huge limit does not make each spawn slow. */
+static int fd_limit_for_loop(void) {
     struct rlimit rl;
     int limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur : 65536;
     return limit - 1;
@@ -1019,7 +1020,7 @@ zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char 
     if (pipe2(s.go, O_CLOEXEC) != 0) goto errno_out;
     /* Non-blocking: another thread's fork may hold a copy of the write end, so EOF is not guaranteed. */
     if (pipe2(s.err, O_CLOEXEC | O_NONBLOCK) != 0) goto errno_out;
-    s.fallback_max_fd = close_range_cloexec_works() ? 0 : highest_open_fd();
+    s.fallback_max_fd = close_range_cloexec_works() ? 0 : fd_limit_for_loop();
 
     /* Hand it to the monitor and wait.  The caller holds no lock; the monitor completes s under g_mon_mutex. */
     pthread_mutex_lock(&g_mon_mutex);
