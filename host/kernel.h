@@ -34,6 +34,19 @@
 #include <zircon/syscalls/object.h>
 #include <zircon/types.h>
 
+/* ThreadSanitizer delivers signals only at calls it intercepts, never inside a raw syscall(SYS_futex): under it
+ * the park signal must interrupt futex waits (no SA_RESTART) and the waiter must then make such a call. */
+#if defined(__SANITIZE_THREAD__)
+#define HK_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HK_TSAN 1
+#endif
+#endif
+#ifndef HK_TSAN
+#define HK_TSAN 0
+#endif
+
 /* ------------------------------------------------------------------------------------------------ lock */
 
 /* The kernel lock.  hk_lock marks the calling thread as "in the kernel" first, so a suspend request that lands

@@ -89,7 +89,7 @@ static void setup(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = park_handler;
-    sa.sa_flags = SA_RESTART;
+    sa.sa_flags = HK_TSAN ? 0 : SA_RESTART; /* see HK_TSAN in kernel.h */
     sigemptyset(&sa.sa_mask);
     sigaction(g_park_signal, &sa, NULL);
 }

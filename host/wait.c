@@ -46,6 +46,10 @@ static bool futex_wait_until(_Atomic uint32_t *word, zx_time_t deadline) {
         long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, WAIT_PENDING,
                          deadline == ZX_TIME_INFINITE ? NULL : &ts, NULL, FUTEX_BITSET_MATCH_ANY);
         if (r == -1 && errno == ETIMEDOUT) return atomic_load(word) != WAIT_PENDING;
+        if (HK_TSAN && r == -1 && errno == EINTR) {
+            struct timespec zero = {0, 0};
+            nanosleep(&zero, NULL); /* lets ThreadSanitizer run the park handler it deferred */
+        }
     }
     return true;
 }
