@@ -13,7 +13,17 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-_zx = importlib.import_module("zxpy._zx")
+try:
+    _zx = importlib.import_module("zxpy._zx")
+except ModuleNotFoundError as err:  # pragma: no cover - depends on how zxpy was installed
+    if err.name != "zxpy._zx":
+        raise
+    raise ImportError(
+        "zxpy's compiled module zxpy._zx is missing from "
+        f"{__file__.rsplit('/', 1)[0]}: this is a source tree that was never built. "
+        "Install with `pip install -e .` (builds it in place), or run from outside the "
+        "source tree so the installed zxpy is imported."
+    ) from err
 
 #: The cffi ``FFI`` instance of the compiled module.
 ffi: Any = _zx.ffi
