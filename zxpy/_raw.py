@@ -74,13 +74,4 @@ HANDLE_PTR: Any = ffi.typeof("zx_handle_t *")
 SIGNALS_PTR: Any = ffi.typeof("zx_signals_t *")
 
 
-def has_progress_struct() -> bool:
-    """Whether the cdef declares ``zxpy_progress_t`` (csrc/workers.h)."""
-    try:
-        ffi.typeof("zxpy_progress_t")
-    except ffi.error:
-        return False
-    return True
-
-
 __all__ = ["ffi", "lib", "NULL"]

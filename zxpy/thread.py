@@ -247,14 +247,11 @@ class ProgressWorker:
         from .process import Process
 
         pause_ns = check_u64(pause_ns, "pause_ns")
-        if _raw.has_progress_struct():
-            self._mem: Any = _new("zxpy_progress_t *")
-            self._count_ptr: Any = _ffi.cast("uint64_t *", self._mem)
-            self._stop_ptr: Any = _ffi.cast("uint32_t *", self._count_ptr + 1)
-        else:  # same layout: uint64_t count; uint32_t stop; uint32_t reserved
-            self._mem = _new("uint64_t[2]")
-            self._count_ptr = _ffi.cast("uint64_t *", self._mem)
-            self._stop_ptr = _ffi.cast("uint32_t *", self._count_ptr + 1)
+        if process is not None and not isinstance(process, Process):
+            raise TypeError(f"process must be a Process, not {type(process).__name__}")
+        self._mem: Any = _new("zxpy_progress_t *")
+        self._count_ptr: Any = _ffi.addressof(self._mem, "count")
+        self._stop_ptr: Any = _ffi.addressof(self._mem, "stop")
         proc = process if process is not None else Process.self()
         self.thread: Thread = proc.create_thread(name)
         self._started = False
