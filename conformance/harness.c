@@ -328,26 +328,64 @@ zx_handle_t t_spawn_program(zx_handle_t job, const char *program, const char *co
 
 /* ---------------------------------------------------------------------------------------------- progress files */
 
+/* Progress files are made by mkstemp as $TMPDIR/zxconf-<pid>-XXXXXX (else under /tmp): unique to this run even
+ * when several runs share the directory (two test sessions, tox beside a manual run), where a shared name would
+ * let one run's helper grow another run's file.  Each is removed when its scenario ends; if the watchdog ends the
+ * run, it removes the ones still listed here. */
+#define T_MAX_PROGRESS 32
+static pthread_mutex_t progress_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *progress_paths[T_MAX_PROGRESS];
+
+static void remove_progress_files(void) {
+    pthread_mutex_lock(&progress_mu);
+    for (size_t i = 0; i < T_MAX_PROGRESS; i++)
+        if (progress_paths[i])
+            unlink(progress_paths[i]);
+    pthread_mutex_unlock(&progress_mu);
+}
+
 static void unlink_cleanup(uintptr_t arg) {
     char *path = (char *)arg;
-    unlink(path);
+    pthread_mutex_lock(&progress_mu);
+    for (size_t i = 0; i < T_MAX_PROGRESS; i++)
+        if (progress_paths[i] == path)
+            progress_paths[i] = NULL;
+    pthread_mutex_unlock(&progress_mu);
+    if (unlink(path) != 0)
+        cleanup_error("cleanup: cannot remove progress file %s", path);
     free(path);
 }
 
 const char *t_progress_file(void) {
-    static unsigned counter;
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir)
         dir = "/tmp";
     char buf[512];
-    snprintf(buf, sizeof buf, "%s/zxconf-%llu-%u", dir, (unsigned long long)t_koid(zx_process_self()),
-             counter++);
-    int fd = open(buf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int n = snprintf(buf, sizeof buf, "%s/zxconf-%ld-XXXXXX", dir, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof buf)
+        T_FAIL("progress file name too long (TMPDIR=%s)", dir);
+    int fd = mkstemp(buf);
     if (fd < 0)
-        T_FAIL("cannot create progress file %s", buf);
+        T_FAIL("cannot create a progress file %s", buf);
     close(fd);
     char *path = strdup(buf);
-    T_TRUE(path != NULL);
+    if (!path) {
+        unlink(buf);
+        T_FAIL("out of memory");
+    }
+    size_t slot = T_MAX_PROGRESS;
+    pthread_mutex_lock(&progress_mu);
+    for (size_t i = 0; i < T_MAX_PROGRESS && slot == T_MAX_PROGRESS; i++)
+        if (!progress_paths[i])
+            slot = i;
+    if (slot < T_MAX_PROGRESS)
+        progress_paths[slot] = path;
+    pthread_mutex_unlock(&progress_mu);
+    if (slot == T_MAX_PROGRESS) {
+        unlink(path);
+        free(path);
+        T_FAIL("harness: too many progress files");
+    }
     t_defer(unlink_cleanup, (uintptr_t)path);
     return path;
 }
@@ -535,6 +573,7 @@ static void *watchdog_main(void *arg) {
                    T_WATCHDOG_S);
             printf("%d passed, %d failed, %d skipped\n", wd_passed, wd_failed + 1, wd_skipped);
             fflush(stdout);
+            remove_progress_files();
             _exit(3);
         }
     }
@@ -703,6 +742,7 @@ int main(int argc, char **argv) {
         }
         pthread_mutex_unlock(&wd_mu);
     }
+    remove_progress_files(); /* none should be left: a cleanup that could not run */
     if (!stacks_in_use)
         for (size_t i = 0; i < stack_count; i++)
             free(stacks[i]);
