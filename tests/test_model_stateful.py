@@ -679,8 +679,8 @@ def _advances(read: Callable[[], int], timeout: float = SETTLE) -> bool:
 
 
 ZirconMachine.TestCase.settings = settings(
-    max_examples=scaled(25, 300),
-    stateful_step_count=scaled(40, 100),
+    max_examples=scaled(50, 300),
+    stateful_step_count=scaled(50, 100),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
