@@ -1,9 +1,11 @@
 """pytest plugin of the robustness tests: the switch between CI-sized and long runs.
 
 Long runs are asked for with the environment variable ``ZXPY_SLOW=1`` or, when
-this module is loaded as a plugin (``pytest_plugins = ["conftest_robustness"]``
-in tests/conftest.py, or ``-p conftest_robustness``), the ``--slow`` option.
-Test modules read :func:`scaled` at import time, after ``pytest_configure``.
+this module is loaded as a plugin, the ``--slow`` option:
+``PYTHONPATH=tests pytest -p conftest_robustness --slow tests`` (or with
+``pytest_plugins = ["conftest_robustness"]`` in tests/conftest.py).  ``ZXPY_SCALE``
+multiplies the sizes further.  Test modules read :func:`scaled` at import time,
+after ``pytest_configure``.
 """
 
 from __future__ import annotations
