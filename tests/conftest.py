@@ -21,6 +21,9 @@ from pathlib import Path
 
 import pytest
 
+# The robustness tests' --slow option (long runs), registered for every run of the suite.
+from conftest_robustness import pytest_addoption, pytest_configure  # noqa: F401
+
 import zxpy
 from zxpy import Job, Process, ProgressWorker, Thread
 

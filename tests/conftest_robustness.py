@@ -1,9 +1,7 @@
 """pytest plugin of the robustness tests: the switch between CI-sized and long runs.
 
-Long runs are asked for with the environment variable ``ZXPY_SLOW=1`` or, when
-this module is loaded as a plugin, the ``--slow`` option:
-``PYTHONPATH=tests pytest -p conftest_robustness --slow tests`` (or with
-``pytest_plugins = ["conftest_robustness"]`` in tests/conftest.py).  ``ZXPY_SCALE``
+Long runs are asked for with the environment variable ``ZXPY_SLOW=1`` or the
+``--slow`` option (``pytest --slow tests``; tests/conftest.py registers its hooks).  ``ZXPY_SCALE``
 multiplies the sizes further.  Test modules read :func:`scaled` at import time,
 after ``pytest_configure``.
 """
