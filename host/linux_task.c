@@ -56,6 +56,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kernel.h"
@@ -808,6 +809,30 @@ static void sync_requests(void) {
     hk_unlock();
 }
 
+#define MONITOR_WAIT_FLAGS (WEXITED | WSTOPPED | WNOWAIT | __WALL | __WNOTHREAD)
+
+/* Block until a child or tracee has an event for us (WNOWAIT: it is not consumed).  -1/ECHILD: nothing traced.
+ *
+ * ThreadSanitizer runs a signal handler at once only inside a call it treats as blocking (nanosleep, pause); one
+ * that lands anywhere else waits until an intercepted call returns.  Its waitid is not such a call: a WAKE_SIGNAL
+ * landing between the unblock and the wait would be held until some tracee happened to stop or exit (requests
+ * coalesce in g_wake_pending, so later ones send nothing), and a suspend or kill would never be acted on.  Under
+ * TSan the monitor therefore polls: a non-blocking waitid, then a 1 ms nanosleep, which runs a deferred handler
+ * on entry and a new one at once. */
+static int monitor_wait(siginfo_t *si) {
+#if HK_TSAN
+    for (;;) {
+        memset(si, 0, sizeof(*si));
+        if (waitid(P_ALL, 0, si, MONITOR_WAIT_FLAGS | WNOHANG) < 0) return -1;
+        if (si->si_pid != 0) return 0;
+        struct timespec ms = {0, 1000 * 1000};
+        nanosleep(&ms, NULL);
+    }
+#else
+    return waitid(P_ALL, 0, si, MONITOR_WAIT_FLAGS);
+#endif
+}
+
 static void *monitor_main(void *arg) {
     (void)arg;
     t_is_monitor = true;
@@ -826,7 +851,7 @@ static void *monitor_main(void *arg) {
         t_wake_armed = 1;
         pthread_sigmask(SIG_UNBLOCK, &wake, NULL); /* a request that came meanwhile jumps back now */
         siginfo_t si;
-        if (waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOWAIT | __WALL | __WNOTHREAD) < 0 && errno == ECHILD) {
+        if (monitor_wait(&si) < 0 && errno == ECHILD) {
             pause(); /* nothing is traced: only a request can wake us */
         }
         pthread_sigmask(SIG_BLOCK, &wake, NULL);
