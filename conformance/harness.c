@@ -214,6 +214,16 @@ zx_handle_t t_event(void) {
     return t_own(ev);
 }
 
+zx_handle_t t_created_process(zx_handle_t job, zx_handle_t *vmar_out) {
+    zx_handle_t proc = ZX_HANDLE_INVALID, vmar = ZX_HANDLE_INVALID;
+    T_OK(zx_process_create(job, "created", 7, 0, &proc, &vmar));
+    t_own(proc);
+    t_own(vmar);
+    if (vmar_out)
+        *vmar_out = vmar;
+    return proc;
+}
+
 /* ---------------------------------------------------------------------------------------------- threads */
 
 zx_handle_t t_thread_create(const char *name) {

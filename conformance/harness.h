@@ -92,6 +92,10 @@ zx_handle_t t_child_job(zx_handle_t parent);
 
 zx_handle_t t_event(void);
 
+/* A process made by zx_process_create in `job`, named "created" (owned, as is its root VMAR, returned through
+ * vmar_out when that is not NULL).  It has no code to run: only its handle rules and signals are of use. */
+zx_handle_t t_created_process(zx_handle_t job, zx_handle_t *vmar_out);
+
 /* A thread of the calling process, created (owned) and not started. */
 zx_handle_t t_thread_create(const char *name);
 /* zx_thread_start with a freshly allocated stack; at the end the harness waits (through a duplicate) for the
@@ -172,6 +176,7 @@ void t_at(const char *file, int line);
 #define t_job(...) T_AT_(t_job, __VA_ARGS__)
 #define t_child_job(...) T_AT_(t_child_job, __VA_ARGS__)
 #define t_event(...) T_AT_(t_event, __VA_ARGS__)
+#define t_created_process(...) T_AT_(t_created_process, __VA_ARGS__)
 #define t_thread_create(...) T_AT_(t_thread_create, __VA_ARGS__)
 #define t_thread_start(...) T_AT_(t_thread_start, __VA_ARGS__)
 #define t_thread_run(...) T_AT_(t_thread_run, __VA_ARGS__)

@@ -5,16 +5,6 @@
 #include "harness.h"
 #include "scenarios.h"
 
-static zx_handle_t created_process(zx_handle_t job, zx_handle_t *vmar_out) {
-    zx_handle_t proc = ZX_HANDLE_INVALID, vmar = ZX_HANDLE_INVALID;
-    T_OK(zx_process_create(job, "created", 7, 0, &proc, &vmar));
-    t_own(proc);
-    t_own(vmar);
-    if (vmar_out)
-        *vmar_out = vmar;
-    return proc;
-}
-
 static zx_status_t handle_valid(zx_handle_t h) {
     return zx_object_get_info(h, ZX_INFO_HANDLE_VALID, NULL, 0, NULL, NULL);
 }
@@ -49,7 +39,7 @@ void s55_dup_and_info_rights(void) {
 void s55_related_koid(void) {
     zx_handle_t job = t_job();
     T_EQ(t_koid(zx_job_default()), t_basic(job).related_koid);
-    zx_handle_t proc = created_process(job, NULL);
+    zx_handle_t proc = t_created_process(job, NULL);
     T_EQ(t_koid(job), t_basic(proc).related_koid);
     zx_handle_t th = ZX_HANDLE_INVALID;
     T_OK(zx_thread_create(proc, "t", 1, 0, &th));
@@ -134,7 +124,7 @@ void s59_object_get_child(void) {
     T_STATUS(ZX_ERR_BAD_HANDLE, zx_object_get_child(ZX_HANDLE_INVALID, 1, ZX_RIGHT_SAME_RIGHTS, &out));
     zx_handle_t job = t_job();
     zx_handle_t child = t_child_job(job);
-    zx_handle_t proc = created_process(job, NULL);
+    zx_handle_t proc = t_created_process(job, NULL);
     zx_koid_t pk = t_koid(proc), ck = t_koid(child);
 
     zx_handle_t got = ZX_HANDLE_INVALID;
@@ -167,9 +157,9 @@ void s60_object_info(void) {
     zx_handle_t c1 = t_child_job(job);
     t_child_job(job);
     t_child_job(c1); /* a grandchild: not listed */
-    zx_handle_t p1 = created_process(job, NULL);
-    created_process(job, NULL);
-    created_process(c1, NULL); /* a grandchild process: not listed */
+    zx_handle_t p1 = t_created_process(job, NULL);
+    t_created_process(job, NULL);
+    t_created_process(c1, NULL); /* a grandchild process: not listed */
 
     zx_koid_t koids[8];
     T_EQ(2, t_koids(job, ZX_INFO_JOB_CHILDREN, koids, 8));
@@ -235,7 +225,7 @@ void r_get_info_errors(void) {
     T_EQ(ZX_RIGHT_WAIT, basic.rights);
     T_OK(zx_object_get_info(blind, ZX_INFO_HANDLE_VALID, NULL, 0, NULL, NULL));
 
-    zx_handle_t proc = created_process(job, NULL);
+    zx_handle_t proc = t_created_process(job, NULL);
     zx_handle_t pblind = t_dup(proc, ZX_RIGHT_WAIT);
     T_STATUS(ZX_ERR_ACCESS_DENIED, zx_object_get_info(pblind, ZX_INFO_PROCESS, buf, sizeof buf, NULL, NULL));
     T_STATUS(ZX_ERR_ACCESS_DENIED, zx_object_get_info(pblind, ZX_INFO_PROCESS_THREADS, buf, sizeof buf, NULL,

@@ -5,16 +5,6 @@
 #define JOB_ALL_NO (ZX_JOB_NO_PROCESSES | ZX_JOB_NO_JOBS | T_JOB_NO_CHILDREN)
 #define JOB_MASK (ZX_JOB_TERMINATED | JOB_ALL_NO)
 
-static zx_handle_t created_process(zx_handle_t job, zx_handle_t *vmar_out) {
-    zx_handle_t proc = ZX_HANDLE_INVALID, vmar = ZX_HANDLE_INVALID;
-    T_OK(zx_process_create(job, "created", 7, 0, &proc, &vmar));
-    t_own(proc);
-    t_own(vmar);
-    if (vmar_out)
-        *vmar_out = vmar;
-    return proc;
-}
-
 /* 44. BasicTest: a child job is not exited, return code 0; zx_job_create on an invalid handle is BAD_HANDLE. */
 void s44_job_basic(void) {
     zx_handle_t child = t_job();
@@ -36,7 +26,7 @@ void s45_job_signals(void) {
     zx_handle_t job = t_job();
     T_EQ(JOB_ALL_NO, t_signals(job) & JOB_MASK);
     zx_handle_t vmar = ZX_HANDLE_INVALID;
-    zx_handle_t proc = created_process(job, &vmar);
+    zx_handle_t proc = t_created_process(job, &vmar);
     T_EQ(ZX_JOB_NO_JOBS, t_signals(job) & JOB_MASK);
     zx_handle_t child = ZX_HANDLE_INVALID;
     T_OK(zx_job_create(job, 0, &child));
@@ -188,7 +178,7 @@ void s54_job_max_height(void) {
     T_STATUS(ZX_ERR_OUT_OF_RANGE, st);
     T_TRUE(depth < 128);
     zx_handle_t vmar = ZX_HANDLE_INVALID;
-    created_process(deepest, &vmar);
+    t_created_process(deepest, &vmar);
 }
 
 /* §1.3: killing a job kills its processes with the job's code, and a second kill changes nothing. */
@@ -198,7 +188,7 @@ void r_job_kill_return_codes(void) {
     const char *args[] = {"block", NULL};
     zx_handle_t p1 = t_spawn(job, args);
     zx_handle_t p2 = t_spawn(child, args);
-    zx_handle_t created = created_process(child, NULL);
+    zx_handle_t created = t_created_process(child, NULL);
     T_OK(zx_task_kill(child));
     T_TRUE(t_job_info(child).exited);
     T_EQ(ZX_TASK_RETCODE_SYSCALL_KILL, t_job_info(child).return_code);

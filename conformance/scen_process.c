@@ -53,16 +53,6 @@ static void wait_all(const zx_handle_t *threads, size_t n, zx_signals_t signal) 
     }
 }
 
-static zx_handle_t created_process(zx_handle_t job, zx_handle_t *vmar_out) {
-    zx_handle_t proc = ZX_HANDLE_INVALID, vmar = ZX_HANDLE_INVALID;
-    T_OK(zx_process_create(job, "created", 7, 0, &proc, &vmar));
-    t_own(proc);
-    t_own(vmar);
-    if (vmar_out)
-        *vmar_out = vmar;
-    return proc;
-}
-
 /* 22, as today's rule: a process that kills itself never returns from the call; its code is SYSCALL_KILL. */
 void s22_process_kills_itself(void) {
     zx_handle_t job = t_job();
@@ -150,7 +140,7 @@ void s29_kill_job_ends_unreferenced_processes(void) {
  * kill STARTED|EXITED with SYSCALL_KILL. */
 void s30_info_reflects_process_state(void) {
     zx_handle_t job = t_job();
-    zx_handle_t created = created_process(job, NULL);
+    zx_handle_t created = t_created_process(job, NULL);
     zx_info_process_t info = t_process_info(created);
     T_EQ(0, info.flags);
     T_EQ(0, info.return_code);
@@ -225,7 +215,7 @@ void s33_suspend_multiple_threads(void) {
  * can be suspended (OK) and its tokens closed; the thread stays NEW. */
 void s34_suspend_unstarted_process(void) {
     zx_handle_t job = t_job();
-    zx_handle_t proc = created_process(job, NULL);
+    zx_handle_t proc = t_created_process(job, NULL);
     zx_handle_t token = suspend(proc);
     zx_info_handle_basic_t basic = t_basic(token);
     T_EQ(ZX_OBJ_TYPE_SUSPEND_TOKEN, basic.type);
@@ -380,7 +370,7 @@ void r_kill_errors(void) {
     zx_handle_t weak_job = t_dup(job, ZX_DEFAULT_JOB_RIGHTS & ~ZX_RIGHT_DESTROY);
     T_STATUS(ZX_ERR_ACCESS_DENIED, zx_task_kill(weak_job));
     zx_handle_t vmar = ZX_HANDLE_INVALID;
-    zx_handle_t proc = created_process(job, &vmar);
+    zx_handle_t proc = t_created_process(job, &vmar);
     zx_handle_t weak_proc = t_dup(proc, ZX_DEFAULT_PROCESS_RIGHTS & ~ZX_RIGHT_DESTROY);
     T_STATUS(ZX_ERR_ACCESS_DENIED, zx_task_kill(weak_proc));
     zx_status_t expect = (t_basic(vmar).rights & ZX_RIGHT_DESTROY) ? ZX_ERR_WRONG_TYPE : ZX_ERR_ACCESS_DENIED;
@@ -393,7 +383,7 @@ void r_kill_errors(void) {
  * is OK and keeps the first return code. */
 void r_kill_unstarted_and_dead(void) {
     zx_handle_t job = t_job();
-    zx_handle_t proc = created_process(job, NULL);
+    zx_handle_t proc = t_created_process(job, NULL);
     T_OK(zx_task_kill(proc));
     T_TRUE(t_signals(proc) & ZX_PROCESS_TERMINATED);
     zx_info_process_t info = t_process_info(proc);
@@ -419,7 +409,7 @@ void r_suspend_dead_process(void) {
     T_STATUS(ZX_ERR_BAD_STATE, zx_task_suspend(proc, &token));
     T_EQ(ZX_HANDLE_INVALID, token);
 
-    zx_handle_t killed = created_process(job, NULL);
+    zx_handle_t killed = t_created_process(job, NULL);
     T_OK(zx_task_kill(killed));
     T_STATUS(ZX_ERR_BAD_STATE, zx_task_suspend(killed, &token));
     T_EQ(ZX_HANDLE_INVALID, token);
