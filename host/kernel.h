@@ -96,6 +96,9 @@ struct hk_object {
 void hk_object_init(hk_object_t *obj, zx_obj_type_t type, const hk_object_ops_t *ops);
 void hk_object_ref(hk_object_t *obj);   /* lock held */
 void hk_object_unref(hk_object_t *obj); /* lock held; destroys at zero */
+/* A name passed to a create call, as Zircon takes it: (NULL, 0) is "", (NULL, n > 0) INVALID_ARGS, longer than
+ * ZX_MAX_NAME_LEN - 1 bytes cut to that length. */
+zx_status_t hk_copy_name(char out[ZX_MAX_NAME_LEN], const char *name, size_t name_size);
 
 /* ------------------------------------------------------------------------------------------------ handles */
 

@@ -131,12 +131,9 @@ zx_status_t zx_process_create(zx_handle_t job, const char *name, size_t name_siz
                               zx_handle_t *proc_handle, zx_handle_t *vmar_handle) {
     /* ZX_PROCESS_SHARED needs a shareable prototype process, which the host kernel does not have. */
     if (options != 0) return ZX_ERR_INVALID_ARGS;
-    if (name == NULL && name_size != 0) return ZX_ERR_INVALID_ARGS;
     if (proc_handle == NULL || vmar_handle == NULL) return ZX_ERR_INVALID_ARGS;
     char buf[ZX_MAX_NAME_LEN];
-    size_t n = name_size < sizeof(buf) - 1 ? name_size : sizeof(buf) - 1; /* Zircon truncates long names */
-    if (n) memcpy(buf, name, n);
-    buf[n] = '\0';
+    if (hk_copy_name(buf, name, name_size) != ZX_OK) return ZX_ERR_INVALID_ARGS;
 
     hk_lock();
     hk_object_t *obj;

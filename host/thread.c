@@ -121,11 +121,8 @@ zx_thread_state_t hk_thread_info_state(const hk_thread_t *t) {
 zx_status_t zx_thread_create(zx_handle_t process, const char *name, size_t name_size, uint32_t options,
                              zx_handle_t *out) {
     if (options != 0) return ZX_ERR_INVALID_ARGS;
-    if (name == NULL && name_size != 0) return ZX_ERR_INVALID_ARGS;
     char buf[ZX_MAX_NAME_LEN];
-    size_t n = name_size < sizeof(buf) - 1 ? name_size : sizeof(buf) - 1;
-    if (n) memcpy(buf, name, n);
-    buf[n] = '\0';
+    if (hk_copy_name(buf, name, name_size) != ZX_OK) return ZX_ERR_INVALID_ARGS;
 
     hk_lock();
     hk_object_t *obj;
