@@ -53,6 +53,8 @@ NOT_INTS = [None, "1", b"1", 1.0, float("nan"), True, False, [], (1,), object()]
 #: Integers a uint32_t parameter refuses: ValueError.
 BAD_U32 = [-1, -(2**31), U32_MAX + 1, 2**64, 2**200]
 BAD_U64 = [-1, U64_MAX + 1, 2**200]
+#: File descriptors (a C int): ValueError.
+BAD_FDS = [-1, 2**31, U32_MAX, 2**64]
 #: Timeouts (seconds): TypeError for these ...
 NOT_TIMEOUTS = ["1", b"1", True, [], object(), 1j]
 #: ... and ValueError for these.
@@ -124,9 +126,9 @@ def int_params(o: Objects) -> list[tuple[str, Callable[[Any], object], list[int]
         ("Process.child(koid)", lambda v: o.process.child(v), BAD_U64),
         ("Process.child(rights)", lambda v: o.process.child(1, v), BAD_U32),
         ("spawn(flags)", lambda v: o.job.spawn(["/bin/true"], flags=v), BAD_U32),
-        ("spawn(fds target)", lambda v: o.job.spawn(["/bin/true"], fds={v: 1}), BAD_U32),
-        ("spawn(fds local)", lambda v: o.job.spawn(["/bin/true"], fds={3: v}), BAD_U32),
-        ("Thread.start(entry)", lambda v: o.thread.start(v), BAD_U64),
+        ("spawn(fds target)", lambda v: o.job.spawn(["/bin/true"], fds={v: 1}), BAD_FDS),
+        ("spawn(fds local)", lambda v: o.job.spawn(["/bin/true"], fds={3: v}), BAD_FDS),
+        ("Thread.start(entry)", lambda v: o.thread.start(v, raw_entry_address=True), BAD_U64),
         ("Thread.start(arg1)", lambda v: o.thread.start(ENTRY, v), BAD_U64),
         ("Thread.start(arg2)", lambda v: o.thread.start(ENTRY, 0, v), BAD_U64),
         ("Thread.start(stack)", lambda v: o.thread.start(ENTRY, stack=v if v is not None else "none"), BAD_U64),
@@ -166,8 +168,9 @@ def test_boundary_ints_reach_the_kernel(objs: Objects) -> None:
     raises(InvalidArgsError, lambda: objs.job.create_job(U32_MAX))
     # An entry of 0 is refused before the kernel; any other is the kernel's business (NOT_SUPPORTED here:
     # a zx_process_create process has no address space on the host).
-    raises(ValueError, lambda: objs.thread.start(0))
-    raises(NotSupportedError, lambda: objs.thread.start(U64_MAX, U64_MAX, U64_MAX, stack=U64_MAX))
+    raises(ValueError, lambda: objs.thread.start(0, raw_entry_address=True))
+    raises(NotSupportedError, lambda: objs.thread.start(U64_MAX, U64_MAX, U64_MAX, stack=U64_MAX,
+                                                        raw_entry_address=True))
     exc = raises(zxpy.TimedOutError, lambda: objs.event.wait_one(U32_MAX, deadline=-(2**63)))
     assert exc.observed == 0  # type: ignore[attr-defined]
 
@@ -182,6 +185,7 @@ def timeout_params(o: Objects) -> list[tuple[str, Callable[[Any], object]]]:
         ("wait_terminated", lambda t: o.process.wait_terminated(timeout=t)),
         ("Process.wait", lambda t: o.process.wait(timeout=t)),
         ("Thread.suspend", lambda t: o.thread.suspend(timeout=t)),
+        ("Thread.suspend(wait=False)", lambda t: o.thread.suspend(wait=False, timeout=t)),
         ("deadline_after", lambda t: zxpy.deadline_after(t)),
         ("ProgressWorker.stop", lambda t: _worker_stop(t)),
     ]
@@ -268,9 +272,27 @@ def test_bad_spawn_arguments(objs: Objects, tmp_path: Any) -> None:
     err = raises(NotFoundError, lambda: job.spawn([str(tmp_path / "missing")]))
     assert isinstance(err, FileNotFoundError) and err.syscall == "fdio_spawn_etc"
     raises(ZxError, lambda: job.spawn([str(tmp_path)]))  # a directory is no program
+    raises(TypeError, lambda: job.spawn(["/bin/true"], fds=[1]))  # type: ignore[arg-type]
     err = raises(InvalidArgsError, lambda: job.spawn(["/bin/true"], fds={3: 987654}))  # local fd not open
     assert err.syscall == "fdio_spawn_etc"
     assert job.processes() == [objs.process.koid]  # nothing was spawned by the refused calls
+
+
+def test_thread_suspend_wait_must_be_a_bool(objs: Objects) -> None:
+    for value in ("no", 0, 1, None):
+        raises(TypeError, objs.thread.suspend, wait=value)
+
+
+def test_thread_start_entry_must_be_a_function_pointer(objs: Objects) -> None:
+    """A bare address could point anywhere: it needs raw_entry_address=True."""
+    for value in (12345, 2**40):
+        err = raises(TypeError, objs.thread.start, value)
+        assert "raw_entry_address" in str(err)
+    for value in (zxpy.ffi.new("int *"), zxpy.ffi.cast("void(*)(int)", 1)):
+        raises(TypeError, objs.thread.start, value)
+    raises(ValueError, lambda: objs.thread.start(zxpy.ffi.cast("void(*)(uintptr_t, uintptr_t)", 0)))
+    raises(TypeError, lambda: objs.thread.start(ENTRY, raw_entry_address=1))  # type: ignore[arg-type]
+    assert objs.thread.info().state == zxpy.ThreadState.NEW
 
 
 def test_progress_worker_rejects_a_non_process() -> None:

@@ -8,6 +8,7 @@ in ``os.read`` (the GIL is released around the system call).
 from __future__ import annotations
 
 import os
+import signal
 import threading
 
 import pytest
@@ -89,28 +90,46 @@ def test_suspend_without_wait_then_wait_for_the_signal(worker: ProgressWorker) -
     assert_running(worker)
 
 
-def test_suspend_timeout_closes_the_token(worker: ProgressWorker) -> None:
+def test_suspend_timeout_closes_the_token() -> None:
     """A suspend that cannot be confirmed in time leaves nothing suspended.
 
-    timeout=0 only polls once for THREAD_SUSPENDED, which the worker - parked
-    asynchronously - usually has not reached yet.  Either outcome must be
-    clean; at least one of the attempts must have timed out.
+    The subject is a Python thread that blocks the host kernel's park signal
+    (SIGRTMIN+6, host/self_thread.c) and then waits without the GIL: it can
+    never reach THREAD_SUSPENDED, so the wait must time out every time, close
+    the token and leave the thread RUNNING.  When it unblocks the signal
+    afterwards, the stale park request finds nothing to do.
     """
-    timed_out = 0
-    for _ in range(200):
+    park_signal = signal.SIGRTMIN + 6
+    ready, release = threading.Event(), threading.Event()
+    box: list[Thread] = []
+
+    def body() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {park_signal})
         try:
-            token = worker.thread.suspend(timeout=0)
-        except TimedOutError as err:
-            timed_out += 1
-            assert err.syscall == "zx_object_wait_one"
-            assert "token was closed" in str(err)
-        else:
-            token.close()
-        if timed_out >= 3:
-            break
-    assert timed_out >= 1
-    worker.thread.wait_one(Signals.THREAD_RUNNING, timeout=LONG)
-    assert_running(worker)
+            box.append(Thread.self().duplicate())
+            ready.set()
+            release.wait(LONG)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {park_signal})
+
+    runner = threading.Thread(target=body)
+    runner.start()
+    try:
+        assert ready.wait(LONG)
+        with box[0] as thread:
+            for timeout in (0, 0.05):
+                with pytest.raises(TimedOutError) as info:
+                    thread.suspend(timeout=timeout)
+                assert info.value.syscall == "zx_object_wait_one"
+                assert "token was closed" in str(info.value)
+                observed = thread.wait_one(Signals.THREAD_RUNNING, timeout=LONG)
+                assert not observed & Signals.THREAD_SUSPENDED
+                assert thread.info().state is not ThreadState.SUSPENDED
+            assert zxpy.Process.self().handle_stats().get(ObjType.SUSPEND_TOKEN, 0) == 0
+    finally:
+        release.set()
+        runner.join(LONG)
+    assert not runner.is_alive()
 
 
 def test_token_rights_and_type(worker: ProgressWorker) -> None:

@@ -150,8 +150,10 @@ def test_start_in_a_killed_process_is_bad_state(job: Job) -> None:
 
 def test_start_argument_validation() -> None:
     with Process.self().create_thread("args") as thread:
+        with pytest.raises(TypeError, match="raw_entry_address"):
+            thread.start(0)  # a bare address needs raw_entry_address=True
         with pytest.raises(ValueError):
-            thread.start(0)
+            thread.start(0, raw_entry_address=True)
         with pytest.raises(TypeError):
             thread.start("entry")
         with pytest.raises(ValueError):

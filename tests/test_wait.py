@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime
 import math
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -252,3 +255,52 @@ def test_any_int64_deadline_passes_through(deadline: int) -> None:
 def test_out_of_range_signals_are_valueerror_before_any_call(signals: int) -> None:
     with pytest.raises(ValueError):
         Handle(0xBADC0FFE, owned=False).wait_one(signals, timeout=0)
+
+
+CTRL_C_SCRIPT = """
+import sys
+import zxpy
+with zxpy.Job.default().create_job() as job:
+    print("waiting", flush=True)
+    try:
+        job.wait_terminated()  # no timeout: only Ctrl-C ends it
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        sys.exit(3)
+"""
+
+
+def test_ctrl_c_interrupts_a_wait_without_timeout() -> None:
+    """SIGINT reaches a main thread blocked in an infinite wait as KeyboardInterrupt.
+
+    The kernel wait itself does not return for a signal, so zxpy waits in short
+    slices on the main thread; the job stays alive, so only the interrupt can
+    end this wait.
+    """
+    proc = subprocess.Popen([sys.executable, "-c", CTRL_C_SCRIPT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "waiting"
+        time.sleep(0.3)  # let it enter the wait
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=LONG)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 3
+    assert out.strip() == "interrupted"
+
+
+def test_close_between_wait_slices_is_canceled() -> None:
+    """A wait on the main thread is sliced; a close from another thread still ends it CANCELED."""
+    event = Event.create()
+    closer = threading.Timer(0.35, event.close)  # past a few 100 ms slices
+    closer.start()
+    try:
+        with pytest.raises(CanceledError) as info:
+            event.wait_one(S.EVENT_SIGNALED)
+        assert info.value.syscall == "zx_object_wait_one"
+    finally:
+        closer.join(LONG)
+    assert event.closed

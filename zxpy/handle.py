@@ -16,6 +16,7 @@ object's koid.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -50,6 +51,14 @@ _INFO_HANDLE_BASIC: int = _lib.ZX_INFO_HANDLE_BASIC
 _INFO_HANDLE_VALID: int = _lib.ZX_INFO_HANDLE_VALID
 _SAME_RIGHTS = Rights.SAME_RIGHTS
 _ERR_BAD_HANDLE: int = _lib.ZX_ERR_BAD_HANDLE
+_ERR_TIMED_OUT: int = _lib.ZX_ERR_TIMED_OUT
+_ERR_CANCELED: int = _lib.ZX_ERR_CANCELED
+_now = _raw.clock_get_monotonic
+_get_ident = threading.get_ident
+_MAIN_THREAD_IDENT = threading.main_thread().ident
+#: Longest single kernel wait on the main thread: Python runs signal handlers
+#: (KeyboardInterrupt) only between calls, so long waits go in slices.
+_WAIT_SLICE_NS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -320,12 +329,32 @@ class Handle:
         if raw < 0:
             raise _closed_error()
         observed = _new(_SIGNALS_PTR)
-        status = _object_wait_one(raw, signals, zx_deadline, observed)
+        status = self._wait(raw, signals, zx_deadline, observed)
         if status:
             err = self._error(status, "zx_object_wait_one")
             err.observed = Signals(observed[0])
             raise err
         return Signals(observed[0])
+
+    def _wait(self, raw: int, signals: int, deadline: int, observed: Any) -> int:
+        """``zx_object_wait_one`` that Ctrl-C can interrupt; returns the status.
+
+        On the main thread a wait longer than ``_WAIT_SLICE_NS`` runs in
+        slices, so Python's signal handlers (KeyboardInterrupt) run between
+        them.  A close of this handle between two slices ends the wait
+        CANCELED, as a close during the kernel call does.
+        """
+        if _get_ident() != _MAIN_THREAD_IDENT:
+            return _object_wait_one(raw, signals, deadline, observed)
+        while True:
+            slice_end = _now() + _WAIT_SLICE_NS
+            if slice_end >= deadline:
+                return _object_wait_one(raw, signals, deadline, observed)
+            status = _object_wait_one(raw, signals, slice_end, observed)
+            if status != _ERR_TIMED_OUT:
+                return status
+            if self._raw != raw:
+                return _ERR_CANCELED
 
     def signal(self, clear_mask: int = 0, set_mask: int = 0) -> None:
         """``zx_object_signal``: clear then set user-settable signals.

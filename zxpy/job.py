@@ -31,6 +31,7 @@ _job_create = _raw.job_create
 _process_create = _raw.process_create
 _handle_close = _raw.handle_close
 _lib = _raw.lib
+_FD_MAX = 2**31 - 1
 _INFO_JOB: int = _lib.ZX_INFO_JOB
 _INFO_JOB_CHILDREN: int = _lib.ZX_INFO_JOB_CHILDREN
 _INFO_JOB_PROCESSES: int = _lib.ZX_INFO_JOB_PROCESSES
@@ -59,6 +60,15 @@ def _fs(value: object, what: str) -> bytes:
     if b"\0" in data:
         raise ValueError(f"{what} must not contain NUL bytes")
     return data
+
+
+def _check_fd(value: object, what: str) -> int:
+    """A file descriptor for ``fdio_spawn_action_t`` (a C ``int``): 0..2**31-1."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= _FD_MAX:
+        raise ValueError(f"{what} must be in 0..{_FD_MAX}, got {value}")
+    return int(value)
 
 
 class Job(Task):
@@ -191,10 +201,10 @@ class Job(Task):
 
         actions_py: list[tuple[int, Any, Any]] = []
         if fds is not None:
+            if not isinstance(fds, Mapping):
+                raise TypeError(f"fds must be a mapping of target fd to local fd, not {type(fds).__name__}")
             for target, local in fds.items():
-                check_u32(target, "target fd")
-                check_u32(local, "local fd")
-                actions_py.append((SpawnAction.CLONE_FD, local, target))
+                actions_py.append((SpawnAction.CLONE_FD, _check_fd(local, "local fd"), _check_fd(target, "target fd")))
         if name is not None:
             actions_py.append((SpawnAction.SET_NAME, cstr(encode_name(name)), None))
         c_actions: Any = _raw.NULL

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _raw
 from ._time import to_deadline
-from .enums import ExceptionChannelType, ObjType, Signals, ThreadState
+from .enums import ExceptionChannelType, ObjType, Rights, Signals, ThreadState
 from .errors import BadStateError, ZxError
 from .handle import check_u64
 from .task import SuspendToken, Task
@@ -48,6 +48,8 @@ _SUSPENDED = Signals.THREAD_SUSPENDED
 _TERMINATED = Signals.THREAD_TERMINATED
 _STATE_NEW: int = ThreadState.NEW
 _DEFAULT_STACK_SIZE = 64 * 1024
+_SAME_RIGHTS = Rights.SAME_RIGHTS
+_ENTRY_TYPE = _ffi.typeof("void(*)(uintptr_t, uintptr_t)")
 
 
 def _exc_type(value: int) -> ExceptionChannelType | int:
@@ -95,6 +97,19 @@ class Thread(Task):
         obj._stack = None
         return obj
 
+    def duplicate(self, rights: int = _SAME_RIGHTS) -> Thread:
+        """As :meth:`Handle.duplicate`; the copy also keeps the stack alive."""
+        dup = Task.duplicate(self, rights)
+        dup._stack = self._stack
+        return dup
+
+    def replace(self, rights: int = _SAME_RIGHTS) -> Thread:
+        """As :meth:`Handle.replace`; the stack passes to the new handle."""
+        stack = self._stack
+        new = Task.replace(self, rights)
+        new._stack = stack
+        return new
+
     @classmethod
     def self(cls) -> Thread:
         """``zx_thread_self()``: the calling thread, borrowed (never closed)."""
@@ -141,7 +156,9 @@ class Thread(Task):
         calling thread is NOT_SUPPORTED.  See the module docstring for the
         GIL hazard of suspending threads of your own interpreter.
         """
-        zx_deadline = to_deadline(timeout, deadline) if wait else 0
+        if not isinstance(wait, bool):
+            raise TypeError(f"wait must be a bool, not {type(wait).__name__}")
+        zx_deadline = to_deadline(timeout, deadline)
         token = Task.suspend(self)
         if not wait:
             return token
@@ -150,7 +167,7 @@ class Thread(Task):
             observed = _new(_SIGNALS_PTR)
             status = _object_wait_one(raw, _SUSPENDED | _TERMINATED, _raw.TIME_INFINITE_PAST, observed)
             if status and not self._state_is_new():
-                status = _object_wait_one(raw, _SUSPENDED | _TERMINATED, zx_deadline, observed)
+                status = self._wait(raw, _SUSPENDED | _TERMINATED, zx_deadline, observed)
                 if status:
                     err = self._error(status, "zx_object_wait_one")
                     err.observed = Signals(observed[0])
@@ -182,18 +199,23 @@ class Thread(Task):
         *,
         stack: Any = None,
         stack_size: int = _DEFAULT_STACK_SIZE,
+        raw_entry_address: bool = False,
     ) -> None:
         """``zx_thread_start``: run ``entry(arg1, arg2)`` on this thread.
 
-        ``entry`` is a C function address (int) or a cffi function pointer,
-        e.g. ``ffi.addressof(lib, "zxpy_progress_entry")``.  Unless ``stack``
+        ``entry`` is a cffi function pointer of type
+        ``void(*)(uintptr_t, uintptr_t)``, e.g.
+        ``ffi.addressof(lib, "zxpy_progress_entry")``.  A bare address (int)
+        is refused with TypeError unless ``raw_entry_address=True`` says the
+        caller vouches for it: a wrong address crashes the process, as it
+        would in C.  Unless ``stack``
         (an int stack pointer or a cffi buffer) is given, a ``stack_size``
         buffer is allocated and kept alive by this object - keep it alive
         until the thread has terminated.  (The host kernel runs the entry on
         a real pthread and ignores the stack.)  Needs ``MANAGE_THREAD``;
         BAD_STATE if already started or the process is dying.
         """
-        entry_addr = _address(entry, "entry")
+        entry_addr = _entry_address(entry, raw_entry_address)
         arg1 = check_u64(arg1, "arg1")
         arg2 = check_u64(arg2, "arg2")
         keep: Any = None
@@ -215,13 +237,21 @@ class Thread(Task):
         self._stack = keep
 
 
-def _address(value: Any, what: str) -> int:
-    if isinstance(value, _ffi.CData):
-        address: int = int(_ffi.cast("uintptr_t", value))
+def _entry_address(entry: Any, raw_ok: object) -> int:
+    if not isinstance(raw_ok, bool):
+        raise TypeError(f"raw_entry_address must be a bool, not {type(raw_ok).__name__}")
+    if isinstance(entry, _ffi.CData):
+        if _ffi.typeof(entry) is not _ENTRY_TYPE:
+            raise TypeError(f"entry must be a void(*)(uintptr_t, uintptr_t), not {_ffi.typeof(entry).cname}")
+        if entry == _raw.NULL:
+            raise ValueError("entry must not be NULL")
+        address: int = int(_ffi.cast("uintptr_t", entry))
         return address
-    number = check_u64(value, what)
+    if not raw_ok and (isinstance(entry, int) and not isinstance(entry, bool)):
+        raise TypeError("entry is a bare address: pass a cffi function pointer, or raw_entry_address=True")
+    number = check_u64(entry, "entry")
     if number == 0:
-        raise ValueError(f"{what} must not be 0")
+        raise ValueError("entry must not be 0")
     return number
 
 
