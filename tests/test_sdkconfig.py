@@ -67,6 +67,30 @@ def test_paths_are_relative_to_the_file(tmp_path: Path) -> None:
         ("[sdk]\npath = does/not/exist\n", "[sdk] path"),
         ("[sdk]\nclang_dri = /usr\n", "[sdk] clang_dri"),
         ("[target]\nextra_cflags = '-O2\n", "[target] extra_cflags"),
+        ("[sdk]\nhost_cpu = sparc\n", "[sdk] host_cpu"),
+        ("[target]\ncxx_runtime = java\n", "[target] cxx_runtime"),  # no longer a key: zxpy is plain C
+        ("[target]\ncxx_runtime = none\n", "[target] cxx_runtime"),
+        ("[emulator]\nnet = tapp\n", "[emulator] net"),
+        ("[emulator]\naccel = kvm\n", "[emulator] accel"),
+        ("[emulator]\nengine = crosvm\n", "[emulator] engine"),
+        ("[emulator]\nheadless = sometimes\n", "[emulator] headless"),
+        ("[emulator]\nstartup_timeout = abc\n", "[emulator] startup_timeout"),
+        ("[emulator]\ntarget_wait_timeout = 0\n", "[emulator] target_wait_timeout"),
+        ("[emulator]\nstartup_timeout = -5\n", "[emulator] startup_timeout"),
+        ("[emulator]\nname = my emu\n", "[emulator] name"),
+        ("[emulator]\nproduct = minimal x64\n", "[emulator] product"),
+        ("[emulator]\npb_base_url = gs://fuchsia/development/{sdkid}\n", "[emulator] pb_base_url"),
+        ("[emulator]\npb_base_url = fuchsia/development\n", "[emulator] pb_base_url"),
+        ("[emulator]\nprodcut = minimal.x64\n", "[emulator] prodcut"),
+        ("[emulator]\nreuse = true\n", "[emulator] reuse"),
+        ("[ffx]\nisolate = /tmp/x\n", "[ffx] isolate"),
+        ("[repo]\nname = My_Repo\n", "[repo] name"),
+        ("[repo]\naddress = localhost\n", "[repo] address"),
+        ("[repo]\naddress = [::]:70000\n", "[repo] address"),
+        ("[test]\nkeep_tmp = maybe\n", "[test] keep_tmp"),
+        ("[test]\ntimeout = 1.5\n", "[test] timeout"),
+        ("[test]\nmin_severity_logs = LOUD\n", "[test] min_severity_logs"),
+        ("[test]\nouput_dir = x\n", "[test] ouput_dir"),
     ],
 )
 def test_bad_values_name_the_key_and_the_file(tmp_path: Path, text: str, key: str) -> None:
@@ -84,10 +108,50 @@ def test_unparsable_file_names_the_file(tmp_path: Path) -> None:
     assert str(path.resolve()) in str(info.value)
 
 
-def test_other_sections_pass_through(tmp_path: Path) -> None:
-    cfg = sdkconfig.load(write(tmp_path, "[emulator]\nproduct = minimal.x64\nheadless = true\n"))
+def test_runner_sections_are_checked_and_normalised(tmp_path: Path) -> None:
+    cfg = sdkconfig.load(write(tmp_path, (
+        "[emulator]\nproduct = minimal.x64\nheadless = Yes\nnet = USER\nstartup_timeout = 0090\n"
+        "[repo]\naddress = 127.0.0.1:8083\n[test]\nmin_severity_logs = trace\nkeep_tmp = off\n")))
     assert cfg.get("emulator", "product") == "minimal.x64"
     assert cfg.get("emulator", "name", "zxpy-emu") == "zxpy-emu"
+    assert cfg.get("emulator", "net") == "user" and cfg.get_bool("emulator", "headless", False) is True
+    assert cfg.get_int("emulator", "startup_timeout", 1) == 90
+    assert cfg.get_int("emulator", "target_wait_timeout", 120) == 120
+    assert cfg.get("test", "min_severity_logs") == "TRACE" and cfg.get_bool("test", "keep_tmp", True) is False
+    assert cfg.get("repo", "address") == "127.0.0.1:8083"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[emualtor]\nnet = user\n", "unknown section [emualtor]"),
+        ("[DEFAULT]\nnet = user\n", "[DEFAULT] section is not supported"),
+    ],
+)
+def test_unknown_sections_are_errors(tmp_path: Path, text: str, fragment: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(SdkConfigError) as info:
+        sdkconfig.load(path)
+    assert str(info.value).startswith(f"{path.resolve()}: ") and fragment in str(info.value)
+
+
+def test_typed_getters_name_the_key_for_configs_built_by_hand(tmp_path: Path) -> None:
+    cfg = sdkconfig.SdkConfig(path=tmp_path / "x.cfg", sections={"test": {"timeout": "soon", "keep_tmp": "?"}})
+    with pytest.raises(SdkConfigError, match=r"x\.cfg: \[test\] timeout: 'soon' is not a positive integer"):
+        cfg.get_int("test", "timeout", 1)
+    with pytest.raises(SdkConfigError, match=r"\[test\] keep_tmp: '\?' is not a boolean"):
+        cfg.get_bool("test", "keep_tmp", False)
+
+
+def test_runner_paths_are_relative_to_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "conf").mkdir()
+    path = write(tmp_path / "conf", "[ffx]\nisolate_dir = iso\n[emulator]\nproduct_bundle_dir = ~/pb\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    cfg = sdkconfig.load(path)
+    assert cfg.get_path("ffx", "isolate_dir") == (tmp_path / "conf" / "iso").resolve()
+    assert cfg.get_path("emulator", "product_bundle_dir") == (tmp_path / "home" / "pb").resolve()
+    assert cfg.get_path("repo", "dir") is None
 
 
 def _history(levels: dict[str, dict[str, str]]) -> dict[str, object]:
@@ -134,3 +198,52 @@ def test_expected_id_mismatch_is_reported(tmp_path: Path) -> None:
     assert sum("differs from [sdk] expected_id" in p for p in problems) == 1
     assert not any("does not list cpu" in p for p in problems)
     assert cfg.is_stand_in is False
+
+
+def _sdk_tree(tmp_path: Path, manifest: object) -> Path:
+    sdk = tmp_path / "sdk"
+    (sdk / "meta").mkdir(parents=True)
+    (sdk / "meta" / "manifest.json").write_text(json.dumps(manifest))
+    return sdk
+
+
+def test_manifest_needs_every_idk_key(tmp_path: Path) -> None:
+    """femu.md section 1: arch, id, parts, root and schema_version; one problem per missing key, each naming
+    the config file and [sdk] path."""
+    sdk = _sdk_tree(tmp_path, {"id": "27.1", "arch": {"target": ["x64"]}})
+    cfg_path = write(tmp_path, f"[sdk]\npath = {sdk}\n[target]\napi_level = 5\n")
+    problems = sdkconfig.load(cfg_path).check_layout(need_python=False)
+    manifest_problems = [p for p in problems if "manifest.json" in p]
+    for key in ("parts", "root", "schema_version"):
+        (hit,) = [p for p in manifest_problems if f"no {key!r}" in p]
+        assert hit.startswith(f"{cfg_path.resolve()}: [sdk] path: {sdk / 'meta' / 'manifest.json'}: ")
+    assert len(manifest_problems) == 3
+    assert not any("no 'id'" in p or "does not list cpu" in p for p in problems)
+
+
+def test_complete_manifest_has_no_problems(tmp_path: Path) -> None:
+    sdk = _sdk_tree(tmp_path, {"arch": {"host": "x86_64-linux-gnu", "target": ["x64"]}, "id": "27.1",
+                               "parts": [], "root": "..", "schema_version": "1"})
+    cfg = sdkconfig.load(write(tmp_path, f"[sdk]\npath = {sdk}\n"))
+    assert cfg.manifest_problems(cfg.read_manifest()) == []
+    for bad in ({"schema_version": ""}, {"schema_version": True}, {"parts": {}}, {"root": None}, {"id": ""}):
+        doc = {**cfg.read_manifest(), **bad}
+        assert len(cfg.manifest_problems(doc)) == 1, bad
+
+
+def test_layout_problems_name_the_config_file(tmp_path: Path) -> None:
+    """Every problem check_layout reports names the config file and the key at fault."""
+    sdk = tmp_path / "sdk"
+    sdk.mkdir()  # no manifest, no sysroot, nothing
+    (tmp_path / "py").mkdir()  # no Python.h in it
+    cfg_path = write(tmp_path, f"[sdk]\npath = {sdk}\nclang_dir = {tmp_path}\n[target]\npython_include = py\n")
+    problems = sdkconfig.load(cfg_path).check_layout(need_python=True)
+    assert len(problems) >= 8
+    prefix = f"{cfg_path.resolve()}: ["
+    assert all(p.startswith(prefix) for p in problems), problems
+    (manifest,) = [p for p in problems if "manifest.json" in p]
+    assert "[sdk] path: " in manifest and "not a Fuchsia IDK root" in manifest
+    (python,) = [p for p in problems if "Python.h" in p]
+    assert python == f"{prefix}target] python_include: {(tmp_path / 'py' / 'Python.h').resolve()} is missing"
+    assert sum("[sdk] path: " in p for p in problems) >= 6  # manifest, headers, stubs, fdio
+

@@ -12,14 +12,17 @@ API::
     cfg.triple, cfg.sysroot, cfg.fdio_include, cfg.lib_dirs
     cfg.resolve_api_level()   # int; "auto" is read from the SDK's version_history.json
     cfg.check_layout()        # list of problems with the SDK tree, one per missing piece
-    cfg.get(section, key)     # raw access to sections other tools own ([emulator], ...)
+    cfg.get(section, key)     # a validated runner value ([emulator], [ffx], [repo], [test])
+    cfg.get_int(...), cfg.get_bool(...), cfg.get_path(...)   # the same, typed
 
 Every malformed value raises :class:`SdkConfigError` (a ``ValueError``) whose
 message names the file and the ``[section] key``.  The file format and keys
 follow the SDK notes (femu.md section 8): ``[sdk] path`` is the IDK root
 holding ``meta/manifest.json``; ``[target] cpu`` is ``x64`` or ``arm64``;
 ``api_level`` is a positive integer (clang's ``-ffuchsia-api-level``) or
-``auto``.
+``auto``.  The FEMU runner's sections are checked here too (:data:`SCHEMA`):
+an unknown section or key, or a value outside its allowed set, is an error at
+load time, so nothing is created before a typo is reported.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ import configparser
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -39,6 +43,8 @@ __all__ = [
     "CONFIG_ENV",
     "CPU_TRIPLES",
     "DEFAULT_CONFIG_NAME",
+    "KNOWN_KEYS",
+    "SCHEMA",
     "SdkConfig",
     "SdkConfigError",
     "default_config_path",
@@ -55,14 +61,110 @@ CPU_TRIPLES: Mapping[str, str] = {
     "arm64": "aarch64-unknown-fuchsia",
 }
 
-#: Keys this module understands.  Other sections ([emulator], [ffx], [repo],
-#: [test], ...) belong to other tools and are passed through unchecked.
-KNOWN_KEYS: Mapping[str, frozenset[str]] = {
-    "sdk": frozenset({"path", "expected_id", "clang_dir", "host_cpu", "ffx", "cmc"}),
-    "target": frozenset(
-        {"cpu", "api_level", "python_include", "extra_cflags", "extra_ldflags", "cxx_runtime"}
-    ),
+#: A value check: takes the stripped, non-empty raw value, returns the normalised
+#: value or raises ValueError with the problem (the caller adds file and key).
+_Check = Callable[[str], str]
+
+
+def _any(raw: str) -> str:
+    return raw
+
+
+def _choice(*allowed: str) -> _Check:
+    def check(raw: str) -> str:
+        value = raw.lower()
+        if value not in allowed:
+            raise ValueError(f"{raw!r} is not one of {', '.join(allowed)}")
+        return value
+    return check
+
+
+def _severity(raw: str) -> str:
+    # ffx test run --min-severity-logs takes FATAL|ERROR|WARN|INFO|DEBUG|TRACE.
+    value = raw.upper()
+    if value not in ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"):
+        raise ValueError(f"{raw!r} is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL")
+    return value
+
+
+def _positive_int(raw: str) -> str:
+    if not re.fullmatch(r"[0-9]+", raw) or int(raw) < 1:
+        raise ValueError(f"{raw!r} is not a positive integer (seconds)")
+    return str(int(raw))
+
+
+_BOOLEANS = {"1": "true", "yes": "true", "true": "true", "on": "true",
+             "0": "false", "no": "false", "false": "false", "off": "false"}
+
+
+def _boolean(raw: str) -> str:
+    try:
+        return _BOOLEANS[raw.lower()]
+    except KeyError:
+        raise ValueError(f"{raw!r} is not a boolean (true/false, yes/no, on/off, 1/0)") from None
+
+
+def _pattern(regex: str, what: str) -> _Check:
+    compiled = re.compile(regex)
+
+    def check(raw: str) -> str:
+        if not compiled.fullmatch(raw):
+            raise ValueError(f"{raw!r} is not {what}")
+        return raw
+    return check
+
+
+def _address(raw: str) -> str:
+    match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})", raw)
+    if not match or int(match.group(2)) > 65535:
+        raise ValueError(f"{raw!r} is not HOST:PORT (e.g. [::]:0 or 127.0.0.1:8083)")
+    return raw
+
+
+def _base_url(raw: str) -> str:
+    if "://" not in raw:
+        raise ValueError(f"{raw!r} is not a URL (e.g. gs://fuchsia/development/{{sdk_id}})")
+    try:
+        raw.format(sdk_id="0")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"{raw!r}: the only placeholder allowed is {{sdk_id}} ({exc!r})") from None
+    return raw
+
+
+#: Every section and key of ``fuchsia_sdk.cfg`` and the check its value must pass
+#: (empty means "unset": the default applies).  [sdk] and [target] are read by
+#: this module; [emulator], [ffx], [repo] and [test] by the FEMU runner
+#: (zxpy/femu.py), whose defaults are listed there and in the shipped file.
+SCHEMA: Mapping[str, Mapping[str, _Check]] = {
+    "sdk": {"path": _any, "expected_id": _any, "clang_dir": _any, "host_cpu": _choice("x64", "arm64"),
+            "ffx": _any, "cmc": _any},
+    "target": {"cpu": _any, "api_level": _any, "python_include": _any, "extra_cflags": _any,
+               "extra_ldflags": _any},
+    "emulator": {
+        "product": _pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]*", "a product name (e.g. minimal.x64)"),
+        "product_bundle_dir": _any,
+        "pb_base_url": _base_url,
+        # ffx emu start --engine / --net / --accel (femu.md section 5).
+        "engine": _choice("femu", "qemu"),
+        "net": _choice("user", "tap", "auto", "none"),
+        "accel": _choice("auto", "hyper", "none"),
+        "headless": _boolean,
+        "name": _pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]*", "an emulator name (letters, digits, . _ -)"),
+        "startup_timeout": _positive_int,
+        "target_wait_timeout": _positive_int,
+    },
+    "ffx": {"isolate_dir": _any},
+    "repo": {
+        # It becomes the host part of fuchsia-pkg://<name>/...: a lower-case host name.
+        "name": _pattern(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*",
+                         "a lower-case host name (a-z, 0-9, -, .)"),
+        "address": _address,
+    },
+    "test": {"min_severity_logs": _severity, "timeout": _positive_int, "keep_tmp": _boolean},
 }
+
+#: The keys of each section (derived from :data:`SCHEMA`).
+KNOWN_KEYS: Mapping[str, frozenset[str]] = {name: frozenset(keys) for name, keys in SCHEMA.items()}
 
 _HOST_CPUS = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
 
@@ -180,23 +282,88 @@ class SdkConfig:
         return self._sdk() / "version_history.json"
 
     def get(self, section: str, key: str, default: str | None = None) -> str | None:
-        """Raw value of any key, e.g. ``get("emulator", "product")``."""
+        """The (validated, normalised) value of any key, e.g. ``get("emulator", "product")``;
+        ``default`` when unset or empty."""
         value = self.sections.get(section, {}).get(key)
         return default if value in (None, "") else value
 
+    def _error(self, problem: str, section: str, key: str) -> SdkConfigError:
+        return SdkConfigError(problem, path=self.path, section=section, key=key)
+
+    def get_int(self, section: str, key: str, default: int) -> int:
+        """A positive integer key (a timeout in seconds)."""
+        raw = self.get(section, key)
+        if raw is None:
+            return default
+        try:
+            return int(_positive_int(raw))
+        except ValueError as exc:
+            raise self._error(str(exc), section, key) from None
+
+    def get_bool(self, section: str, key: str, default: bool) -> bool:
+        """A boolean key (true/false, yes/no, on/off, 1/0)."""
+        raw = self.get(section, key)
+        if raw is None:
+            return default
+        try:
+            return _boolean(raw) == "true"
+        except ValueError as exc:
+            raise self._error(str(exc), section, key) from None
+
+    def get_path(self, section: str, key: str) -> Path | None:
+        """A path key, ``~`` expanded and relative paths taken from the config file's directory
+        (like ``[sdk] path``); None when unset.  Existence is the caller's business."""
+        raw = self.get(section, key)
+        if raw is None:
+            return None
+        base = self.path.parent if self.path is not None else Path.cwd()
+        return _path_value(raw, base)
+
     # ---- SDK contents -------------------------------------------------
     def read_manifest(self) -> dict[str, object]:
-        """The SDK's ``meta/manifest.json`` as a dict (SdkConfigError if unusable)."""
+        """The SDK's ``meta/manifest.json`` as a dict.  SdkConfigError naming the config
+        file and ``[sdk] path`` if it is missing or not a JSON object."""
         path = self.manifest_path
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise SdkConfigError("SDK manifest missing (is [sdk] path an IDK root?)", path=path) from exc
+            raise self._error(f"{path} is missing: not a Fuchsia IDK root", "sdk", "path") from exc
         except (OSError, ValueError) as exc:
-            raise SdkConfigError(f"SDK manifest unreadable: {exc}", path=path) from exc
+            raise self._error(f"{path} is unreadable: {exc}", "sdk", "path") from exc
         if not isinstance(doc, dict):
-            raise SdkConfigError("SDK manifest is not a JSON object", path=path)
+            raise self._error(f"{path} is not a JSON object", "sdk", "path")
         return doc
+
+    def manifest_problems(self, manifest: Mapping[str, object]) -> list[str]:
+        """What ``meta/manifest.json`` lacks: the keys every IDK manifest has (femu.md section 1:
+        ``arch``, ``id``, ``parts``, ``root``, ``schema_version``), an ``arch.target`` listing
+        ``cpu``, and ``id`` equal to ``[sdk] expected_id`` when that is set."""
+        where = self.manifest_path
+        problems: list[str] = []
+
+        def missing(key: str, meaning: str) -> None:
+            problems.append(str(self._error(f"{where}: no {key!r} ({meaning})", "sdk", "path")))
+
+        sdk_id = manifest.get("id")
+        if not isinstance(sdk_id, str) or not sdk_id:
+            missing("id", "the SDK version")
+        elif self.expected_id and sdk_id != self.expected_id:
+            problems.append(str(self._error(
+                f"{where}: id {sdk_id!r} differs from [sdk] expected_id {self.expected_id!r}",
+                "sdk", "expected_id")))
+        arch = manifest.get("arch")
+        targets = arch.get("target") if isinstance(arch, dict) else None
+        if not isinstance(targets, list) or self.cpu not in targets:
+            problems.append(str(self._error(
+                f"{where}: arch.target {targets!r} does not list cpu {self.cpu!r}", "sdk", "path")))
+        if not isinstance(manifest.get("parts"), list):
+            missing("parts", "a list of the SDK's parts")
+        if not isinstance(manifest.get("root"), str):
+            missing("root", "the SDK root, relative to meta/")
+        version = manifest.get("schema_version")
+        if isinstance(version, bool) or not isinstance(version, (str, int)) or version == "":
+            missing("schema_version", "the manifest format version")
+        return problems
 
     @property
     def is_stand_in(self) -> bool:
@@ -240,53 +407,44 @@ class SdkConfig:
             where = self.path if self.path is not None else default_config_path()
             return [f"{where}: no SDK configured: set [sdk] path to a Fuchsia IDK root"]
         problems: list[str] = []
+
+        def layout(problem: str) -> None:
+            problems.append(str(self._error(problem, "sdk", "path")))
+
         try:
             manifest = self.read_manifest()
         except SdkConfigError as exc:
             problems.append(str(exc))
         else:
-            sdk_id = manifest.get("id")
-            if not isinstance(sdk_id, str) or not sdk_id:
-                problems.append(f"{self.manifest_path}: no 'id' (SDK version)")
-            elif self.expected_id and sdk_id != self.expected_id:
-                problems.append(
-                    f"{self.manifest_path}: id {sdk_id!r} differs from [sdk] expected_id "
-                    f"{self.expected_id!r} in {self.path}"
-                )
-            arch = manifest.get("arch")
-            targets = arch.get("target") if isinstance(arch, dict) else None
-            if not isinstance(targets, list) or self.cpu not in targets:
-                problems.append(
-                    f"{self.manifest_path}: arch.target {targets!r} does not list cpu {self.cpu!r}"
-                )
+            problems += self.manifest_problems(manifest)
         for header in ("zircon/types.h", "zircon/syscalls.h", "zircon/process.h",
                        "zircon/syscalls/object.h", "stdlib.h"):
             if not (self.sysroot / "include" / header).is_file():
-                problems.append(f"{self.sysroot / 'include' / header}: missing sysroot header")
+                layout(f"{self.sysroot / 'include' / header}: missing sysroot header")
         for lib in ("libc.so", "libzircon.so", "libfdio.so"):
             if not any((d / lib).is_file() for d in self.lib_dirs):
                 dirs = " or ".join(str(d) for d in self.lib_dirs)
-                problems.append(f"{lib}: link stub missing (looked in {dirs})")
+                layout(f"{lib}: link stub missing (looked in {dirs})")
         spawn_h = self.fdio_include / "lib" / "fdio" / "spawn.h"
         if not spawn_h.is_file():
-            problems.append(f"{spawn_h}: missing fdio header")
+            layout(f"{spawn_h}: missing fdio header")
         try:
             self.resolve_api_level()
         except SdkConfigError as exc:
             problems.append(str(exc))
         if self.find_clang() is None:
             if self.clang_dir is not None:
-                problems.append(f"{self.path}: [sdk] clang_dir: no clang in {self.clang_dir}")
+                problems.append(str(self._error(f"no clang in {self.clang_dir}", "sdk", "clang_dir")))
             else:
-                problems.append(f"{self.path}: [sdk] clang_dir unset and no clang on PATH")
+                problems.append(str(self._error("unset and no clang on PATH", "sdk", "clang_dir")))
         if need_python:
             if self.python_include is None:
-                problems.append(
-                    f"{self.path}: [target] python_include unset: the Python headers "
-                    f"to compile the extension against"
-                )
+                problems.append(str(self._error(
+                    "python_include unset: the Python headers to compile the extension against",
+                    "target", "python_include")))
             elif not (self.python_include / "Python.h").is_file():
-                problems.append(f"{self.python_include / 'Python.h'}: missing ([target] python_include)")
+                problems.append(str(self._error(
+                    f"{self.python_include / 'Python.h'} is missing", "target", "python_include")))
         return problems
 
 
@@ -328,13 +486,27 @@ def load(path: str | os.PathLike[str] | None = None) -> SdkConfig:
     sections: dict[str, dict[str, str]] = {
         name: {k: v.strip() for k, v in parser.items(name)} for name in parser.sections()
     }
-    for name, known in KNOWN_KEYS.items():
-        for key in sections.get(name, {}):
-            if key not in known:
+    if parser.defaults():
+        raise SdkConfigError(
+            f"a [{parser.default_section}] section is not supported (known sections: {', '.join(SCHEMA)})",
+            path=cfg_path)
+    for name, values in sections.items():
+        checks = SCHEMA.get(name)
+        if checks is None:
+            raise SdkConfigError(
+                f"unknown section [{name}] (known: {', '.join(SCHEMA)})", path=cfg_path)
+        for key, raw in values.items():
+            check = checks.get(key)
+            if check is None:
                 raise SdkConfigError(
-                    f"unknown key (known: {', '.join(sorted(known))})",
+                    f"unknown key (known: {', '.join(sorted(checks))})",
                     path=cfg_path, section=name, key=key,
                 )
+            if raw:
+                try:
+                    values[key] = check(raw)
+                except ValueError as exc:
+                    raise SdkConfigError(str(exc), path=cfg_path, section=name, key=key) from None
     base = cfg_path.parent
     sdk = sections.get("sdk", {})
     target = sections.get("target", {})
