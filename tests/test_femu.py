@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -115,6 +116,7 @@ def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSdk]:
     sdk = FakeSdk(tmp_path, short)
     monkeypatch.setenv("FEMU_STUB_LOG", str(sdk.log))
     monkeypatch.delenv("FEMU_STUB_FAIL_ON", raising=False)
+    monkeypatch.delenv("FEMU_STUB_HANG_ON", raising=False)
     monkeypatch.delenv("FEMU_STUB_OUTCOME", raising=False)
     monkeypatch.delenv("ZXPY_SDK_CFG", raising=False)
     yield sdk
@@ -135,6 +137,7 @@ def expected_ffx_sequence(fake: FakeSdk) -> list[list[str]]:
         ["config", "set", "test.is_isolated", "true"],
         ["config", "set", "test.experimental_structured_output", "true"],
         ["daemon", "start", "--background"],
+        ["emu", "stop", "--all"],
         ["package", "build", f"{tmp}/package/build_manifest.txt", "-o", f"{tmp}/package_out",
          "--api-level", str(API_LEVEL)],
         ["@json", "product", "lookup", "minimal.x64", SDK_ID, "--base-url", f"gs://fuchsia/development/{SDK_ID}"],
@@ -147,7 +150,7 @@ def expected_ffx_sequence(fake: FakeSdk) -> list[list[str]]:
         ["repository", "server", "start", "--background", "--address", "[::]:0", "--repo-path", f"{tmp}/repo",
          "--repository", REPO_NAME],
         ["@target", "target", "repository", "register", "--repository", REPO_NAME],
-        ["@target", "test", "run", URL, "--output-directory", f"{tmp}/test_output"],
+        ["@target", "test", "run", URL, "--output-directory", f"{tmp}/test_output", "--timeout", "1200"],
         ["emu", "stop", EMU],
         ["repository", "server", "stop", REPO_NAME],
         ["daemon", "stop"],
@@ -274,7 +277,7 @@ def test_build_failure_starts_nothing(fake: FakeSdk, monkeypatch: pytest.MonkeyP
 
 def test_prefetched_product_bundle_and_options(fake: FakeSdk, tmp_path: Path) -> None:
     pb = tmp_path / "pb"
-    pb.mkdir()
+    touch(pb / "product_bundle.json", "{}")
     extra = (f"[emulator]\nproduct_bundle_dir = {pb}\nengine = qemu\nname = {EMU}\nstartup_timeout = 200\n"
              "[test]\nmin_severity_logs = TRACE\n")
     assert run_main(fake, "--", "-k", "s13", cfg_extra=extra) == 0
@@ -376,3 +379,243 @@ def test_ffx_argv_isolation_flags(tmp_path: Path) -> None:
     assert env["FFX_ISOLATE_DIR"] == str(tmp_path / "ffx_isolate")
     assert all(env[k] == str(tmp_path) for k in ("TMP", "TEMP", "TMPDIR", "TEMPDIR"))
     assert femu.socket_path_budget(Path("/tmp/zxf-abc"), "zxpy-femu") < femu.UNIX_SOCKET_LIMIT
+
+
+# ------------------------------------------------------------------------------- skipping without an SDK
+
+
+def _installed_copy(root: Path) -> Path:
+    """A copy of the zxpy package (compiled module included) in a directory that is not a checkout, as a
+    non-editable install leaves it; returns the directory to put on PYTHONPATH."""
+    site = root / "site"
+    shutil.copytree(Path(femu.__file__).resolve().parent, site / "zxpy",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return site
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["build"], ["objects", "--cpu", "arm64"]])
+def test_no_sdk_skips_outside_the_checkout(tmp_path: Path, command: list[str]) -> None:
+    """Installed, run from anywhere, no --source-dir: with no SDK configured it skips before looking for the
+    conformance sources -- whether no config is found at all or $ZXPY_SDK_CFG names one without an SDK."""
+    site = _installed_copy(tmp_path)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "ZXPY_SDK_CFG"}
+    env["PYTHONPATH"] = str(site)
+    no_sdk = tmp_path / "no_sdk.cfg"
+    no_sdk.write_text("[sdk]\npath =\n[emulator]\nnet = user\n", encoding="utf-8")
+    for extra in ({}, {"ZXPY_SDK_CFG": str(no_sdk)}):
+        proc = subprocess.run([sys.executable, "-m", "zxpy.femu", *command], cwd=work, env={**env, **extra},
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert (proc.returncode, proc.stdout) == (0, femu.SKIP_NO_SDK + "\n"), (extra, proc.stderr)
+        assert proc.stderr == ""
+    # The copy really is outside any checkout: with an SDK configured it does look for the sources.
+    assert not (site / "conformance").exists()
+
+
+def test_configured_sdk_without_sources_is_an_error(fake: FakeSdk, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(femu, "_PACKAGE_PARENT", tmp_path / "site")
+    monkeypatch.chdir(tmp_path)
+    assert femu.main(["run", "--config", str(fake.config()), "--kvm-device", str(fake.kvm)]) == 2
+    assert "cannot find the conformance/ sources" in capsys.readouterr().err
+    assert fake.calls() == [] and not fake.isolate.exists()
+
+
+def test_config_default_is_env_then_checkout(fake: FakeSdk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """No --config: $ZXPY_SDK_CFG wins over the checkout's file (which names no SDK)."""
+    monkeypatch.setenv("ZXPY_SDK_CFG", str(fake.config()))
+    monkeypatch.chdir(REPO)
+    assert femu.main(["run", "--out", str(fake.root / "out"), "--kvm-device", str(fake.kvm)]) == 0
+    assert fake.ffx_commands() == expected_ffx_sequence(fake)
+    monkeypatch.delenv("ZXPY_SDK_CFG")
+    capsys.readouterr()
+    assert femu.main(["run", "--kvm-device", str(fake.kvm)]) == 0
+    assert capsys.readouterr().out == femu.SKIP_NO_SDK + "\n"
+
+
+# ------------------------------------------------------------------------------- timeouts
+
+
+def _gone(pid: int) -> bool:
+    """True when ``pid`` no longer runs (absent, or a zombie nobody has reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+@pytest.mark.parametrize(
+    ("hang_on", "cfg_extra", "status", "stops"),
+    [
+        ("emu start", "[emulator]\nstartup_timeout = 1\n", 2, [["emu", "stop", EMU], ["daemon", "stop"]]),
+        ("target wait", "[emulator]\ntarget_wait_timeout = 1\n", 2, [["emu", "stop", EMU], ["daemon", "stop"]]),
+        ("test run", "[test]\ntimeout = 1\n", 1,
+         [["emu", "stop", EMU], ["repository", "server", "stop", REPO_NAME], ["daemon", "stop"]]),
+        ("repository create", "", 2, [["emu", "stop", EMU], ["daemon", "stop"]]),
+    ],
+)
+def test_a_hung_step_is_killed_and_cleanup_runs(fake: FakeSdk, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str], hang_on: str, cfg_extra: str,
+                                                status: int, stops: list[list[str]]) -> None:
+    monkeypatch.setattr(femu, "STEP_GRACE", 2)
+    if not cfg_extra:
+        monkeypatch.setitem(femu.STEP_TIMEOUTS, "default", 3)
+    monkeypatch.setenv("FEMU_STUB_HANG_ON", hang_on)
+    assert run_main(fake, cfg_extra=cfg_extra) == status
+    err = capsys.readouterr().err
+    assert "timed out after 3 s and was killed" in err
+    cmds = [c[1:] if c[0] in ("@target", "@json") else c for c in fake.ffx_commands()]
+    hung_at = next(i for i, c in enumerate(cmds) if " ".join(c).startswith(hang_on))
+    assert cmds[hung_at + 1:] == stops
+    if hang_on == "test run":
+        assert cmds[hung_at][-2:] == ["--timeout", "1"]
+    # The hung ffx and the process it left holding its output were both killed.
+    (pids,) = Path(str(fake.log) + ".hang").read_text().splitlines()
+    assert all(_gone(int(pid)) for pid in pids.split())
+    assert "timed out" in (fake.isolate / "femu_steps.log").read_text()
+
+
+def test_a_hung_cleanup_step_does_not_stop_the_others(fake: FakeSdk, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(femu.STEP_TIMEOUTS, "default", 3)
+    monkeypatch.setenv("FEMU_STUB_HANG_ON", f"emu stop {EMU}")
+    assert run_main(fake) == 0  # the verdict stands; the cleanup reports its own trouble
+    assert fake.ffx_commands()[-3:] == [["emu", "stop", EMU], ["repository", "server", "stop", REPO_NAME],
+                                        ["daemon", "stop"]]
+
+
+def test_step_timeouts_follow_the_config(fake: FakeSdk) -> None:
+    cfg = sdkconfig.load(fake.config("[emulator]\nstartup_timeout = 11\ntarget_wait_timeout = 12\n"
+                                     "[test]\ntimeout = 13\n"))
+    plan = femu.make_plan(cfg, femu.Preflight(None, (), ffx=Path("/f")), Path("/t"))
+    assert femu.step_timeout(plan, femu.emu_start_argv(plan)) == 11 + femu.STEP_GRACE
+    assert femu.step_timeout(plan, femu.target_wait_argv(plan)) == 12 + femu.STEP_GRACE
+    assert femu.step_timeout(plan, femu.test_run_argv(plan)) == 13 + femu.STEP_GRACE
+    assert femu.test_run_argv(plan)[-2:] == ["--timeout", "13"]
+    assert femu.step_timeout(plan, femu.product_download_argv(plan, "u")) == femu.STEP_TIMEOUTS["product download"]
+    assert femu.step_timeout(plan, plan.cmd("repository", "create", "x")) == femu.STEP_TIMEOUTS["default"]
+
+
+# ------------------------------------------------------------------------------- config checks, temp dir
+
+
+@pytest.mark.parametrize(
+    ("cfg_extra", "key"),
+    [
+        ("[emulator]\nstartup_timeout = abc\n", "[emulator] startup_timeout"),
+        ("[emulator]\nnet = tapp\n", "[emulator] net"),
+        ("[test]\nkeep_tmp = maybe\n", "[test] keep_tmp"),
+        ("[emulator]\nheadles = false\n", "[emulator] headles"),
+    ],
+)
+def test_bad_runner_key_is_one_error_and_leaves_nothing(fake: FakeSdk, capsys: pytest.CaptureFixture[str],
+                                                        cfg_extra: str, key: str) -> None:
+    assert run_main(fake, cfg_extra=cfg_extra) == 2
+    err = capsys.readouterr().err
+    assert err.count("femu: error: ") == 1
+    assert f"{fake.root / 'femu.cfg'}: {key}: " in err
+    assert fake.calls() == []
+    assert not fake.isolate.exists()  # checked before the temp dir was made
+
+
+@pytest.mark.parametrize("exc", [femu.FemuError("late failure"), RuntimeError("unexpected")])
+def test_temp_dir_never_leaks_before_the_run(fake: FakeSdk, monkeypatch: pytest.MonkeyPatch,
+                                             exc: Exception) -> None:
+    made: list[Path] = []
+
+    def failing_plan(*args: object, **kwargs: object) -> femu.Plan:
+        made.append(fake.isolate)
+        assert fake.isolate.is_dir()
+        raise exc
+
+    monkeypatch.setattr(femu, "make_plan", failing_plan)
+    if isinstance(exc, femu.FemuError):
+        assert run_main(fake) == 2
+    else:
+        with pytest.raises(RuntimeError, match="unexpected"):
+            run_main(fake)
+    assert made and not fake.isolate.exists()
+    assert fake.calls("ffx") == []
+
+
+def test_default_temp_dir_never_leaks(fake: FakeSdk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without [ffx] isolate_dir the runner makes /tmp/zxf-*; a preflight failure removes it."""
+    made: list[Path] = []
+    real = femu._make_tmp
+
+    def spy(cfg: sdkconfig.SdkConfig) -> Path:
+        path = real(cfg)
+        made.append(path)
+        return path
+
+    monkeypatch.setattr(femu, "_make_tmp", spy)
+    (fake.sdk / "tools" / "x64" / "cmc").unlink()
+    cfg = fake.config()
+    cfg.write_text(cfg.read_text().replace(f"isolate_dir = {fake.isolate}\n", ""))
+    assert femu.main(["run", "--config", str(cfg), "--source-dir", str(REPO), "--kvm-device", str(fake.kvm)]) == 2
+    (tmp,) = made
+    assert tmp.name.startswith("zxf-") and not tmp.exists()
+
+
+def test_relative_isolate_dir_is_taken_from_the_config_file(fake: FakeSdk, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg_path = fake.config()
+    cfg_path.write_text(cfg_path.read_text().replace(f"isolate_dir = {fake.isolate}", "isolate_dir = iso/run"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    tmp = femu._make_tmp(sdkconfig.load(cfg_path))
+    assert tmp == (fake.root / "iso" / "run").resolve() and tmp.is_dir()
+    assert not (elsewhere / "iso").exists()
+    # A non-empty isolate dir is refused, naming the key and the file.
+    (tmp / "stale").touch()
+    with pytest.raises(femu.FemuError, match=r"\[ffx\] isolate_dir: .* is not an empty directory") as info:
+        femu._make_tmp(sdkconfig.load(cfg_path))
+    assert str(cfg_path) in str(info.value)
+
+
+def test_product_bundle_dir_without_bundle_is_downloaded_into(fake: FakeSdk, tmp_path: Path) -> None:
+    pb = tmp_path / "pb"
+    pb.mkdir()  # exists, but holds no product_bundle.json: not prefetched
+    assert run_main(fake, cfg_extra=f"[emulator]\nproduct_bundle_dir = {pb}\n") == 0
+    cmds = fake.ffx_commands()
+    assert ["product", "download", "gs://stub-bucket/transfer.json", str(pb)] in cmds
+    (start,) = [c for c in cmds if c[:2] == ["emu", "start"]]
+    assert start[2] == str(pb)
+
+
+def test_product_bundle_dir_with_other_files_is_refused(fake: FakeSdk, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    pb = tmp_path / "pb"
+    touch(pb / "something_else.txt")
+    assert run_main(fake, cfg_extra=f"[emulator]\nproduct_bundle_dir = {pb}\n") == 2
+    assert "no product_bundle.json" in capsys.readouterr().err
+    assert fake.calls("ffx") == []
+
+
+def test_shipped_runner_defaults_are_the_real_ones(tmp_path: Path) -> None:
+    """Every runner key the shipped fuchsia_sdk.cfg documents (commented out) is accepted, and its documented
+    value is the default the runner uses."""
+    shipped = (REPO / "fuchsia_sdk.cfg").read_text(encoding="utf-8")
+    runner = shipped[shipped.index("[emulator]"):].splitlines()
+    setting = re.compile(r"#?([a-z_]+) =( .*)?")
+    documented = [line.lstrip("#") for line in runner if setting.fullmatch(line)]
+    keys = {line.split(" =")[0] for line in documented}
+    assert keys == {k for s in ("emulator", "ffx", "repo", "test") for k in sdkconfig.KNOWN_KEYS[s]}
+    uncommented = tmp_path / "uncommented.cfg"
+    uncommented.write_text("\n".join(line.lstrip("#") if setting.fullmatch(line) else line for line in runner))
+    bare = tmp_path / "bare.cfg"
+    bare.write_text("[target]\ncpu = x64\n")
+    pre = femu.Preflight(None, (), ffx=Path("/f"))
+    assert femu.make_plan(sdkconfig.load(uncommented), pre, Path("/t")) == \
+        femu.make_plan(sdkconfig.load(bare), pre, Path("/t"))
+
+
+def test_headless_false_drops_the_flag(fake: FakeSdk) -> None:
+    pre = femu.Preflight(None, (), ffx=Path("/f"))
+    plan = femu.make_plan(sdkconfig.load(fake.config("[emulator]\nheadless = no\nnet = TAP\n")), pre, Path("/t"))
+    argv = femu.emu_start_argv(plan)
+    assert "--headless" not in argv and argv[argv.index("--net") + 1] == "tap"

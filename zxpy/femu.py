@@ -12,35 +12,52 @@ and packaged as an ELF test component.  The steps follow the SDK notes (femu.md 
 3. **package** -- a component manifest for ``elf_test_runner`` (``cmc compile``), ``meta/package``, the binaries,
    ``lib/ld.so.1`` and ``lib/libfdio.so`` from the SDK (never libzircon: the kernel maps the vDSO), then
    ``ffx package build``;
-4. **isolated ffx** -- own ``--isolate-dir``, ``HOME`` and temp dirs, analytics off, logs into the temp dir;
+4. **isolated ffx** -- own ``--isolate-dir``, ``HOME`` and temp dirs, analytics off, logs into the temp dir,
+   ``ffx emu stop --all`` before anything is started (femu.md §7.3, §9.4);
 5. **emulator** -- product bundle (prefetched, or looked up and downloaded), ``ffx emu start --headless --net
    user``, ``ffx target wait``;
 6. **repository** -- create, publish, ``repository server start``, ``target repository register``;
-7. **test** -- ``ffx test run``; the verdict comes from ``run_summary.json``, whose STDOUT/STDERR artifacts are
-   replayed;
-8. **cleanup, always** (``finally``) -- ``emu stop``, ``repository server stop``, ``daemon stop``, temp dir removed.
+7. **test** -- ``ffx test run --timeout``; the verdict comes from ``run_summary.json``, whose STDOUT/STDERR
+   artifacts are replayed;
+8. **cleanup, always** (``finally``) -- ``emu stop``, ``repository server stop``, ``daemon stop``, temp dir removed
+   (kept, with every step's log, after a failure).
 
-Exit status: 0 passed (or skipped: no SDK configured, or no KVM), 1 the suite failed or no summary came back,
-2 the configuration or a setup step is broken.  The argv of every ffx call is built by a plain function of this
-module, so the orchestration is tested offline with a stub ``ffx`` (``tests/test_femu.py``).
+Every step runs under a timeout (:data:`STEP_TIMEOUTS`; the emulator, target-wait and test steps get the timeout
+ffx itself is given plus :data:`STEP_GRACE`), so a hung ``ffx`` ends as a step failure and the cleanup still runs.
 
-Optional ``fuchsia_sdk.cfg`` keys read here (all have defaults)::
+Exit status: 0 passed (or skipped: no SDK configured, or no KVM), 1 the suite failed, timed out or no summary came
+back, 2 the configuration or a setup step is broken.  With no SDK configured the runner skips before it looks for
+anything else (sources, tools).  The argv of every ffx call is built by a plain function of this module, so the
+orchestration is tested offline with a stub ``ffx`` (``tests/test_femu.py``).
 
-    [emulator] product = minimal.<cpu>    product_bundle_dir =      pb_base_url = gs://fuchsia/development/{sdk_id}
-               engine =                   net = user                accel = auto
-               name = zxpy-femu           startup_timeout = 90      target_wait_timeout = 120
-    [ffx]      isolate_dir =              (the temp dir; default: a fresh short dir under /tmp)
-    [repo]     name = zxpy-conformance    address = [::]:0
-    [test]     min_severity_logs =        keep_tmp = false
+The runner imports ``zxpy`` (and so its compiled host module): install the project first (``pip install -e .``;
+``tox -e femu`` does it).
+
+Optional ``fuchsia_sdk.cfg`` keys read here, with their defaults; sdkconfig.SCHEMA checks every one at load time
+(unknown keys and values outside the allowed set are errors naming ``[section] key`` and the file)::
+
+    [emulator] product = minimal.<cpu>        product_bundle_dir =  (prefetched if it holds product_bundle.json;
+                                                                     else the download goes there)
+               pb_base_url = gs://fuchsia/development/{sdk_id}
+               engine = (ffx's default)  | femu | qemu
+               net = user | tap | auto | none           accel = auto | hyper | none
+               headless = true                          name = zxpy-femu
+               startup_timeout = 90                     target_wait_timeout = 120      (seconds)
+    [ffx]      isolate_dir =   (the temp dir, must be empty; relative to the cfg file; default: /tmp/zxf-XXXX)
+    [repo]     name = zxpy-conformance                  address = [::]:0
+    [test]     timeout = 1200  (ffx test run --timeout)  min_severity_logs = TRACE|DEBUG|INFO|WARN|ERROR|FATAL
+               keep_tmp = false
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -54,6 +71,8 @@ from zxpy import sdkconfig
 __all__ = [
     "PACKAGE_NAME",
     "SKIP_NO_SDK",
+    "STEP_GRACE",
+    "STEP_TIMEOUTS",
     "Artifact",
     "FemuError",
     "Plan",
@@ -69,6 +88,7 @@ __all__ = [
     "isolation_argvs",
     "link_argv",
     "main",
+    "make_plan",
     "parse_run_summary",
     "preflight",
     "product_download_argv",
@@ -76,6 +96,7 @@ __all__ = [
     "repository_argvs",
     "run_femu",
     "socket_path_budget",
+    "step_timeout",
     "target_wait_argv",
     "test_run_argv",
 ]
@@ -93,9 +114,58 @@ EXIT_PASSED = 0
 EXIT_FAILED = 1
 EXIT_ERROR = 2
 
+#: Seconds a step may run before it counts as hung and is killed (with its process group).  Steps that hand ffx
+#: a timeout of their own (emu start, target wait, test run) get that timeout plus STEP_GRACE instead.
+STEP_TIMEOUTS: dict[str, int] = {
+    "default": 300,            # ffx config/daemon/repository/package steps, cmc, cleanup stops
+    "compile": 600,            # one clang compile or link
+    "product download": 3600,  # a product bundle is a few hundred MB
+}
+STEP_GRACE = 60
+
 
 class FemuError(RuntimeError):
-    """A setup step failed (exit status 2): the message says which and why."""
+    """A step failed.  ``status`` is the exit status it leads to: 2 (setup broken) unless the suite itself
+    could not deliver a verdict (no summary, ``ffx test run`` timed out): 1."""
+
+    def __init__(self, message: str, status: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class StepTimeout(FemuError):
+    """A step ran past its timeout and was killed."""
+
+
+def _run_with_timeout(argv: Sequence[str], timeout: float, what: str,
+                      env: Mapping[str, str] | None = None) -> tuple[int, str]:
+    """Run ``argv`` with stdout+stderr captured, killing its whole process group after ``timeout`` seconds.
+
+    Output goes through a temporary file, not a pipe, so a background process the command leaves behind (ffx
+    daemonises its daemon and repository server) can never keep us waiting for end-of-file.
+    """
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as out:
+        try:
+            proc = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=dict(env) if env is not None else None, start_new_session=True)
+        except OSError as exc:
+            raise FemuError(f"{what}: cannot run {argv[0]}: {exc}") from exc
+        try:
+            returncode = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            out.seek(0)
+            raise StepTimeout(f"{what}: timed out after {timeout:g} s and was killed: {' '.join(argv)}\n"
+                            f"{out.read().strip()}") from None
+        except BaseException:  # e.g. KeyboardInterrupt: leave nothing running
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        out.seek(0)
+        return returncode, out.read()
 
 
 # --------------------------------------------------------------------------------------------------- building
@@ -151,14 +221,10 @@ def link_argv(clang: Path, cfg: sdkconfig.SdkConfig, api_level: int, objs: Seque
 
 
 def _run_tool(argv: Sequence[str], what: str, env: Mapping[str, str] | None = None) -> str:
-    try:
-        proc = subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env=dict(env) if env is not None else None, check=False)
-    except OSError as exc:
-        raise FemuError(f"{what}: cannot run {argv[0]}: {exc}") from exc
-    if proc.returncode != 0:
-        raise FemuError(f"{what} failed (exit {proc.returncode}): {' '.join(argv)}\n{proc.stdout.strip()}")
-    return proc.stdout
+    returncode, output = _run_with_timeout(argv, STEP_TIMEOUTS["compile"], what, env)
+    if returncode != 0:
+        raise FemuError(f"{what} failed (exit {returncode}): {' '.join(argv)}\n{output.strip()}")
+    return output
 
 
 def compile_objects(cfg: sdkconfig.SdkConfig, clang: Path, api_level: int, source_dir: Path,
@@ -261,10 +327,12 @@ class Plan:
     engine: str | None = None
     net: str = "user"
     accel: str = "auto"
+    headless: bool = True
     startup_timeout: int = 90
     target_wait_timeout: int = 120
     repo_name: str = "zxpy-conformance"
     repo_address: str = "[::]:0"
+    test_timeout: int = 1200
     min_severity_logs: str | None = None
     keep_tmp: bool = False
     test_args: tuple[str, ...] = ()
@@ -284,6 +352,12 @@ class Plan:
     @property
     def local_pb_dir(self) -> Path:
         return self.product_bundle_dir if self.product_bundle_dir is not None else self.tmp / "product_bundle"
+
+    @property
+    def prefetched(self) -> bool:
+        """True when ``[emulator] product_bundle_dir`` already holds a product bundle (its
+        ``product_bundle.json``); otherwise the bundle is downloaded there (or into the temp dir)."""
+        return self.product_bundle_dir is not None and (self.product_bundle_dir / "product_bundle.json").is_file()
 
     @property
     def package_url(self) -> str:
@@ -306,6 +380,11 @@ def isolation_argvs(plan: Plan) -> list[list[str]]:
     ]
 
 
+def emu_stop_all_argv(plan: Plan) -> list[str]:
+    """Stop any emulator this ffx knows of before starting ours (femu.md §7.3, §9.4)."""
+    return plan.cmd("emu", "stop", "--all")
+
+
 def product_lookup_argv(plan: Plan) -> list[str]:
     return plan.cmd("product", "lookup", plan.product, plan.sdk_id,
                     "--base-url", plan.pb_base_url.format(sdk_id=plan.sdk_id), machine_json=True)
@@ -317,8 +396,8 @@ def product_download_argv(plan: Plan, transfer_manifest_url: str) -> list[str]:
 
 def emu_start_argv(plan: Plan) -> list[str]:
     """Headless, user-mode networking (tap needs root), KVM when there is one (femu.md §5)."""
-    argv = plan.cmd("emu", "start", str(plan.local_pb_dir), "--headless", "--net", plan.net,
-                    "--accel", plan.accel, "--name", plan.emu_name,
+    argv = plan.cmd("emu", "start", str(plan.local_pb_dir), *(["--headless"] if plan.headless else []),
+                    "--net", plan.net, "--accel", plan.accel, "--name", plan.emu_name,
                     "--startup-timeout", str(plan.startup_timeout), "--log", str(plan.tmp / "emulator.log"))
     if plan.engine:
         argv += ["--engine", plan.engine]
@@ -341,12 +420,39 @@ def repository_argvs(plan: Plan, package_manifest: Path) -> list[list[str]]:
 
 
 def test_run_argv(plan: Plan) -> list[str]:
-    argv = plan.cmd("test", "run", plan.package_url, "--output-directory", str(plan.output_dir), target=True)
+    argv = plan.cmd("test", "run", plan.package_url, "--output-directory", str(plan.output_dir),
+                    "--timeout", str(plan.test_timeout), target=True)
     if plan.min_severity_logs:
         argv += ["--min-severity-logs", plan.min_severity_logs]
     if plan.test_args:
         argv += ["--", *plan.test_args]
     return argv
+
+
+_FFX_GLOBAL_WITH_VALUE = ("--isolate-dir", "--target", "--machine", "--config")
+
+
+def _ffx_subcommand(argv: Sequence[str]) -> tuple[str, ...]:
+    """An ffx argv without the program and the global options: ``("emu", "start", ...)``."""
+    rest = list(argv[1:])
+    while rest and rest[0] in _FFX_GLOBAL_WITH_VALUE:
+        rest = rest[2:]
+    return tuple(rest)
+
+
+def step_timeout(plan: Plan, argv: Sequence[str]) -> int:
+    """Seconds the runner lets one ffx call take: ffx's own timeout plus STEP_GRACE where it is given one, the
+    product download's budget, else the default (:data:`STEP_TIMEOUTS`)."""
+    command = _ffx_subcommand(argv)[:2]
+    if command == ("emu", "start"):
+        return plan.startup_timeout + STEP_GRACE
+    if command == ("target", "wait"):
+        return plan.target_wait_timeout + STEP_GRACE
+    if command == ("test", "run"):
+        return plan.test_timeout + STEP_GRACE
+    if command == ("product", "download"):
+        return STEP_TIMEOUTS["product download"]
+    return STEP_TIMEOUTS["default"]
 
 
 def cleanup_argvs(plan: Plan, started: set[str]) -> list[list[str]]:
@@ -399,7 +505,7 @@ def parse_run_summary(output_dir: Path) -> Summary:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise FemuError(f"{path}: no test summary (did `ffx test run` start?)") from exc
+        raise FemuError(f"{path}: no test summary (did `ffx test run` start?)", EXIT_FAILED) from exc
     except (OSError, ValueError) as exc:
         raise FemuError(f"{path}: unreadable test summary: {exc}") from exc
     data = doc.get("data") if isinstance(doc, dict) else None
@@ -449,11 +555,8 @@ def socket_path_budget(tmp: Path, emu_name: str) -> int:
 
 
 def _tool(cfg: sdkconfig.SdkConfig, key: str) -> Path:
-    raw = cfg.get("sdk", key)
-    if raw:
-        path = Path(os.path.expanduser(raw))
-        if not path.is_absolute() and cfg.path is not None:
-            path = cfg.path.parent / path
+    path = cfg.get_path("sdk", key)
+    if path is not None:
         return path
     assert cfg.sdk_path is not None
     return cfg.sdk_path / "tools" / cfg.host_cpu / key
@@ -522,6 +625,12 @@ def preflight(cfg: sdkconfig.SdkConfig, tmp: Path, *, stage: str = "run",
         if budget >= UNIX_SOCKET_LIMIT:
             problems.append(f"{tmp}: temp path too long: emulator sockets would need {budget} bytes "
                             f"(limit {UNIX_SOCKET_LIMIT - 1}); set a shorter [ffx] isolate_dir")
+        pb_dir = cfg.get_path("emulator", "product_bundle_dir")
+        if pb_dir is not None and pb_dir.exists() and not (pb_dir / "product_bundle.json").is_file():
+            # Not prefetched: the bundle is downloaded there, which needs an empty directory.
+            if not pb_dir.is_dir() or any(pb_dir.iterdir()):
+                problems.append(f"{pb_dir}: neither a product bundle (no product_bundle.json) nor an empty "
+                                f"directory to download one into ([emulator] product_bundle_dir in {cfg.path})")
         accel = cfg.get("emulator", "accel", "auto")
         if accel != "none" and not (kvm_device.exists() and os.access(kvm_device, os.R_OK | os.W_OK)):
             skip = (f"skipped: {kvm_device} is missing or not read/writable, and without KVM the emulator is "
@@ -533,9 +642,10 @@ def preflight(cfg: sdkconfig.SdkConfig, tmp: Path, *, stage: str = "run",
 
 
 class _Steps:
-    """Runs ffx steps with the isolated environment, logging each command and its output."""
+    """Runs ffx steps with the isolated environment and a timeout each, logging each command and its output."""
 
-    def __init__(self, env: Mapping[str, str], log: Path, verbose: bool) -> None:
+    def __init__(self, plan: Plan, env: Mapping[str, str], log: Path, verbose: bool) -> None:
+        self.plan = plan
         self.env = dict(env)
         self.log = log
         self.verbose = verbose
@@ -545,17 +655,18 @@ class _Steps:
         with self.log.open("a", encoding="utf-8") as log:
             log.write("$ " + " ".join(argv) + "\n")
         try:
-            proc = subprocess.run(list(argv), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True, check=False)
-        except OSError as exc:
-            raise FemuError(f"{what}: cannot run {argv[0]}: {exc}") from exc
+            returncode, output = _run_with_timeout(argv, step_timeout(self.plan, argv), what, self.env)
+        except FemuError as exc:
+            with self.log.open("a", encoding="utf-8") as log:
+                log.write(f"[{exc}]\n")
+            raise
         with self.log.open("a", encoding="utf-8") as log:
-            log.write(proc.stdout + f"[exit {proc.returncode}]\n")
-        if self.verbose and proc.stdout:
-            print(proc.stdout, end="", file=sys.stderr)
-        if check and proc.returncode != 0:
-            raise FemuError(f"{what} failed (exit {proc.returncode}): {' '.join(argv)}\n{proc.stdout.strip()}")
-        return proc.stdout
+            log.write(output + f"[exit {returncode}]\n")
+        if self.verbose and output:
+            print(output, end="", file=sys.stderr)
+        if check and returncode != 0:
+            raise FemuError(f"{what} failed (exit {returncode}): {' '.join(argv)}\n{output.strip()}")
+        return output
 
 
 def _package(steps: _Steps, plan: Plan, cfg: sdkconfig.SdkConfig, cmc: Path, bins: Mapping[str, Path]) -> Path:
@@ -581,7 +692,7 @@ def _package(steps: _Steps, plan: Plan, cfg: sdkconfig.SdkConfig, cmc: Path, bin
 
 
 def _product_bundle(steps: _Steps, plan: Plan) -> None:
-    if plan.product_bundle_dir is not None and plan.product_bundle_dir.is_dir():
+    if plan.prefetched:
         print(f"femu: using the product bundle in {plan.product_bundle_dir}", file=sys.stderr)
         return
     out = steps.run(product_lookup_argv(plan), f"ffx product lookup {plan.product} {plan.sdk_id}")
@@ -598,13 +709,15 @@ def run_femu(plan: Plan, cfg: sdkconfig.SdkConfig, cmc: Path, bins: Mapping[str,
     plan.tmp.mkdir(parents=True, exist_ok=True)
     for sub in ("home", "ffx_isolate", "ffx_logs"):
         (plan.tmp / sub).mkdir(exist_ok=True)
-    steps = _Steps(ffx_env(plan.tmp, os.environ), plan.tmp / "femu_steps.log", verbose)
+    steps = _Steps(plan, ffx_env(plan.tmp, os.environ), plan.tmp / "femu_steps.log", verbose)
     started: set[str] = set()
     status = EXIT_ERROR
     try:
         started.add("daemon")
         for argv in isolation_argvs(plan):
             steps.run(argv, "ffx " + " ".join(argv[3:]))
+        # Precautionary: an emulator left over in this ffx's view would hold the name and the ports.
+        steps.run(emu_stop_all_argv(plan), "ffx emu stop --all", check=False)
         package_manifest = _package(steps, plan, cfg, cmc, bins)
         _product_bundle(steps, plan)
         started.add("emu")
@@ -616,8 +729,11 @@ def run_femu(plan: Plan, cfg: sdkconfig.SdkConfig, cmc: Path, bins: Mapping[str,
         started.add("repo")
         steps.run(repo[2], "ffx repository server start")
         steps.run(repo[3], "ffx target repository register")
-        # The exit status of `ffx test run` is not the verdict: the summary is.
-        steps.run(test_run_argv(plan), f"ffx test run {plan.package_url}", check=False)
+        # The exit status of `ffx test run` is not the verdict: the summary is.  A hung run is a failed suite.
+        try:
+            steps.run(test_run_argv(plan), f"ffx test run {plan.package_url}", check=False)
+        except StepTimeout as exc:
+            raise FemuError(str(exc), EXIT_FAILED) from exc
         summary = parse_run_summary(plan.output_dir)
         replay(summary)
         for name, outcome in summary.outcomes:
@@ -626,7 +742,7 @@ def run_femu(plan: Plan, cfg: sdkconfig.SdkConfig, cmc: Path, bins: Mapping[str,
         print(f"femu: the conformance suite {'PASSED' if summary.passed else 'FAILED'} on FEMU", file=sys.stderr)
     except FemuError as exc:
         print(f"femu: error: {exc}", file=sys.stderr)
-        status = EXIT_FAILED if "no test summary" in str(exc) else EXIT_ERROR
+        status = exc.status
     finally:
         for argv in cleanup_argvs(plan, started):
             try:
@@ -640,29 +756,11 @@ def run_femu(plan: Plan, cfg: sdkconfig.SdkConfig, cmc: Path, bins: Mapping[str,
     return status
 
 
-def _int_key(cfg: sdkconfig.SdkConfig, section: str, key: str, default: int) -> int:
-    raw = cfg.get(section, key)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise FemuError(f"{cfg.path}: [{section}] {key}: {raw!r} is not an integer") from None
-    if value <= 0:
-        raise FemuError(f"{cfg.path}: [{section}] {key}: must be positive")
-    return value
-
-
 def make_plan(cfg: sdkconfig.SdkConfig, pre: Preflight, tmp: Path, test_args: Sequence[str] = ()) -> Plan:
-    """The emulator plan from the config's optional [emulator]/[repo]/[test] keys and the preflight results."""
+    """The emulator plan from the config's optional [emulator]/[repo]/[test] keys and the preflight results.
+    The values were checked when the file was loaded (sdkconfig.SCHEMA); the typed getters check again for a
+    config built by other means."""
     assert pre.ffx is not None
-    pb_dir = cfg.get("emulator", "product_bundle_dir")
-    pb_path: Path | None = None
-    if pb_dir:
-        pb_path = Path(os.path.expanduser(pb_dir))
-        if not pb_path.is_absolute() and cfg.path is not None:
-            pb_path = cfg.path.parent / pb_path
-    keep = (cfg.get("test", "keep_tmp", "false") or "false").lower() in ("1", "true", "yes")
     return Plan(
         ffx=pre.ffx,
         tmp=tmp,
@@ -670,53 +768,65 @@ def make_plan(cfg: sdkconfig.SdkConfig, pre: Preflight, tmp: Path, test_args: Se
         cpu=cfg.cpu,
         api_level=pre.api_level,
         product=cfg.get("emulator", "product") or f"minimal.{cfg.cpu}",
-        product_bundle_dir=pb_path,
+        product_bundle_dir=cfg.get_path("emulator", "product_bundle_dir"),
         pb_base_url=cfg.get("emulator", "pb_base_url") or "gs://fuchsia/development/{sdk_id}",
         emu_name=cfg.get("emulator", "name") or "zxpy-femu",
         engine=cfg.get("emulator", "engine"),
         net=cfg.get("emulator", "net") or "user",
         accel=cfg.get("emulator", "accel") or "auto",
-        startup_timeout=_int_key(cfg, "emulator", "startup_timeout", 90),
-        target_wait_timeout=_int_key(cfg, "emulator", "target_wait_timeout", 120),
+        headless=cfg.get_bool("emulator", "headless", True),
+        startup_timeout=cfg.get_int("emulator", "startup_timeout", 90),
+        target_wait_timeout=cfg.get_int("emulator", "target_wait_timeout", 120),
         repo_name=cfg.get("repo", "name") or "zxpy-conformance",
         repo_address=cfg.get("repo", "address") or "[::]:0",
+        test_timeout=cfg.get_int("test", "timeout", 1200),
         min_severity_logs=cfg.get("test", "min_severity_logs"),
-        keep_tmp=keep,
+        keep_tmp=cfg.get_bool("test", "keep_tmp", False),
         test_args=tuple(test_args),
     )
 
 
 # --------------------------------------------------------------------------------------------------- CLI
 
+#: Where an installed zxpy package lives; in a checkout (or an editable install) this is the checkout.
+_PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 
-def _find_source_dir(explicit: Path | None) -> Path:
-    candidates = [explicit] if explicit is not None else [Path.cwd(), Path(__file__).resolve().parent.parent]
+
+def _find_source_dir(explicit: Path | None) -> Path | None:
+    """The checkout holding ``conformance/``: ``--source-dir``, else the working directory, else the directory
+    above the package; None when none of them is one."""
+    candidates = [explicit] if explicit is not None else [Path.cwd(), _PACKAGE_PARENT]
     for cand in candidates:
-        if cand is not None and (cand / "conformance" / "harness.c").is_file():
+        if (cand / "conformance" / "harness.c").is_file():
             return cand.resolve()
-    raise FemuError("cannot find the conformance/ sources: run from the zxpy checkout or pass --source-dir")
+    return None
 
 
-def _load_config(explicit: Path | None, source_dir: Path | None) -> sdkconfig.SdkConfig:
+def _load_config(explicit: Path | None, checkout: Path | None) -> sdkconfig.SdkConfig:
+    """``--config``, else ``$ZXPY_SDK_CFG``, else the checkout's ``fuchsia_sdk.cfg``, else the one next to the
+    package; when none exists the result is "not configured" (sdkconfig.load)."""
     if explicit is not None:
         return sdkconfig.load(explicit)
-    if not os.environ.get(sdkconfig.CONFIG_ENV) and source_dir is not None:
-        local = source_dir / sdkconfig.DEFAULT_CONFIG_NAME
+    if not os.environ.get(sdkconfig.CONFIG_ENV) and checkout is not None:
+        local = checkout / sdkconfig.DEFAULT_CONFIG_NAME
         if local.is_file():
             return sdkconfig.load(local)
     return sdkconfig.load(None)
 
 
 def _make_tmp(cfg: sdkconfig.SdkConfig) -> Path:
-    raw = cfg.get("ffx", "isolate_dir")
-    if raw:
-        path = Path(os.path.expanduser(raw))
-        if path.exists() and any(path.iterdir()):
-            raise FemuError(f"[ffx] isolate_dir {path} is not empty")
+    path = cfg.get_path("ffx", "isolate_dir")
+    if path is None:
+        # Short on purpose: the emulator's unix sockets live below it.
+        return Path(tempfile.mkdtemp(prefix="zxf-", dir="/tmp"))
+    where = f"{cfg.path}: [ffx] isolate_dir: {path}"
+    try:
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise FemuError(f"{where} is not an empty directory")
         path.mkdir(parents=True, exist_ok=True)
-        return path.resolve()
-    # Short on purpose: the emulator's unix sockets live below it.
-    return Path(tempfile.mkdtemp(prefix="zxf-", dir="/tmp"))
+    except OSError as exc:
+        raise FemuError(f"{where}: {exc}") from exc
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -728,7 +838,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "objects: compile only (works against the stand-in SDK)")
     parser.add_argument("--config", type=Path, help="fuchsia_sdk.cfg to use (default: $ZXPY_SDK_CFG, "
                                                     "else the checkout's)")
-    parser.add_argument("--source-dir", type=Path, help="the zxpy checkout holding conformance/")
+    parser.add_argument("--source-dir", type=Path, help="the zxpy checkout holding conformance/ (default: the "
+                                                        "working directory, else the one above the package)")
     parser.add_argument("--cpu", choices=sorted(sdkconfig.CPU_TRIPLES), help="override [target] cpu")
     parser.add_argument("--out", type=Path, help="build/objects output directory")
     parser.add_argument("--kvm-device", type=Path, default=Path("/dev/kvm"), help=argparse.SUPPRESS)
@@ -742,13 +853,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(raw)
 
     try:
+        # The config decides first: with no SDK configured nothing else (sources, tools) is looked for.
         source_dir = _find_source_dir(args.source_dir)
-        cfg = _load_config(args.config, source_dir)
+        cfg = _load_config(args.config, args.source_dir or source_dir)
         if args.cpu:
             cfg = dataclasses.replace(cfg, cpu=args.cpu)
         if not cfg.configured:
             print(SKIP_NO_SDK, flush=True)
             return EXIT_PASSED
+        if source_dir is None:
+            where = f"--source-dir {args.source_dir} has no conformance/harness.c" if args.source_dir else \
+                "cannot find the conformance/ sources"
+            raise FemuError(f"{where}: run from the zxpy checkout or pass --source-dir")
         out = (args.out or source_dir / "build" / f"femu-{cfg.cpu}").resolve()
         if args.command in ("build", "objects"):
             pre = preflight(cfg, Path("/tmp"), stage=args.command)
@@ -764,26 +880,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"{name}: {exe}")
             return EXIT_PASSED
         tmp = _make_tmp(cfg)
-        pre = preflight(cfg, tmp, stage="run", kvm_device=args.kvm_device)
-        if pre.problems:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise FemuError("preflight failed:\n  " + "\n  ".join(pre.problems))
-        if pre.skip:
-            shutil.rmtree(tmp, ignore_errors=True)
-            print(pre.skip, flush=True)
-            return EXIT_PASSED
-        assert pre.clang is not None and pre.cmc is not None
-        plan = make_plan(cfg, pre, tmp, test_args)
-        print(f"femu: SDK {pre.sdk_id}, {cfg.cpu}, API level {pre.api_level}, temp {tmp}", file=sys.stderr)
+        handed_over = False  # from run_femu on, the temp dir is kept or removed by its verdict
         try:
+            pre = preflight(cfg, tmp, stage="run", kvm_device=args.kvm_device)
+            if pre.problems:
+                raise FemuError("preflight failed:\n  " + "\n  ".join(pre.problems))
+            if pre.skip:
+                print(pre.skip, flush=True)
+                return EXIT_PASSED
+            assert pre.clang is not None and pre.cmc is not None
+            plan = make_plan(cfg, pre, tmp, test_args)
+            print(f"femu: SDK {pre.sdk_id}, {cfg.cpu}, API level {pre.api_level}, temp {tmp}", file=sys.stderr)
             bins = build(cfg, pre.clang, pre.api_level, source_dir, out)
-        except FemuError:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            handed_over = True
+        finally:
+            if not handed_over:
+                shutil.rmtree(tmp, ignore_errors=True)
         return run_femu(plan, cfg, pre.cmc, bins, verbose=args.verbose)
     except (FemuError, sdkconfig.SdkConfigError) as exc:
         print(f"femu: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return exc.status if isinstance(exc, FemuError) else EXIT_ERROR
 
 
 if __name__ == "__main__":
