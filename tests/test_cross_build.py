@@ -17,6 +17,7 @@ CI (CI=true) a missing toolchain FAILS; elsewhere the tests skip and say why.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -30,12 +31,15 @@ from typing import Any
 
 import pytest
 
+from zxpy import sdkconfig
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_FFI = ROOT / "build_ffi.py"
 TOOL = ROOT / "tools" / "make_standin_sysroot.py"
 CPUS = ("x64", "arm64")
 MACHINE = {"x64": "EM_X86_64", "arm64": "EM_AARCH64"}
 ARCH = {"x64": "x86_64", "arm64": "aarch64"}
+TRIPLE = {"x64": "x86_64-unknown-fuchsia", "arm64": "aarch64-unknown-fuchsia"}
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 #: Functions the module must import (CONTRACT.md) and the Fuchsia library that provides each.
@@ -146,7 +150,9 @@ def _dynamic(elf_cls: Any, path: Path) -> tuple[str, str, list[str], str | None,
 
 
 @pytest.mark.parametrize("cpu", CPUS)
-def test_module_is_a_fuchsia_shared_object(cpu: str, built: Callable[[str], Path], elf: Any) -> None:
+def test_module_is_a_fuchsia_shared_object(
+    cpu: str, built: Callable[[str], Path], elf: Any, standin: Path
+) -> None:
     so = built(cpu)
     assert so.name == f"_zx.cpython-{sys.version_info.major}{sys.version_info.minor}-{ARCH[cpu]}-fuchsia.so"
     machine, etype, needed, soname, interp = _dynamic(elf, so)
@@ -159,6 +165,13 @@ def test_module_is_a_fuchsia_shared_object(cpu: str, built: Callable[[str], Path
     # api_level = auto: the stand-in lists 24, 25 supported and 26 in development.
     assert info["api_level"] == 25
     assert "-ffuchsia-api-level=25" in info["cflags"]
+    # The SDK's own flags (femu.md section 3): sysroot, PIC, fdio headers; the link names zircon and fdio.
+    sdk = standin.parent
+    assert f"--target={TRIPLE[cpu]}" in info["cflags"]
+    assert f"--sysroot={sdk / 'arch' / cpu / 'sysroot'}" in info["cflags"]
+    assert "-fPIC" in info["cflags"]
+    assert f"-I{sdk / 'pkg' / 'fdio' / 'include'}" in info["cflags"]
+    assert {"-shared", "-lzircon", "-lfdio"} <= set(info["ldflags"])
 
 
 @pytest.mark.parametrize("cpu", CPUS)
@@ -209,6 +222,35 @@ def test_no_linux_only_api_and_no_missing_runtime(cpu: str, built: Callable[[str
     assert sorted(undefined & LINUX_ONLY) == []
     # Without compiler-rt for Fuchsia, outline-atomics helpers would stay unresolved at run time.
     assert sorted(n for n in undefined if n.startswith("__aarch64_")) == []
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_standin_passes_the_sdk_layout_check(cpu: str, standin: Path) -> None:
+    """The stand-in has everything check_layout asks of a real SDK, manifest keys included (femu.md section 1)."""
+    cfg = dataclasses.replace(sdkconfig.load(standin), cpu=cpu)
+    assert cfg.manifest_problems(cfg.read_manifest()) == []
+    assert cfg.check_layout(need_python=True) == []
+    assert cfg.is_stand_in
+
+
+def test_integer_api_level(standin: Path, elf: Any, tmp_path: Path) -> None:
+    """An integer [target] api_level is used as is (not the 'auto' choice, 25): here the older supported 24."""
+    cfg = standin.parent / "level24.cfg"  # beside the stand-in's own: its `path = .` is relative to the file
+    text = standin.read_text(encoding="utf-8")
+    assert "api_level = auto\n" in text
+    cfg.write_text(text.replace("api_level = auto\n", "api_level = 24\n"), encoding="utf-8")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, str(BUILD_FFI), "--target", "x64", "--config", str(cfg), "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    info = json.loads((out / "build-info.json").read_text())
+    assert info["api_level"] == 24
+    levels = [f for f in info["cflags"] if f.startswith("-ffuchsia-api-level=")]
+    assert levels == ["-ffuchsia-api-level=24"]
+    (so,) = out.glob("_zx.*.so")
+    assert _dynamic(elf, so)[:2] == ("EM_X86_64", "ET_DYN")
 
 
 def test_missing_sdk_pieces_are_each_reported(tmp_path: Path) -> None:
