@@ -100,7 +100,8 @@ static zx_status_t check_executable(const char *path, char *err_msg) {
         status = ZX_ERR_ACCESS_DENIED;
         why = "not executable";
     }
-    if (status != ZX_OK) report(err_msg, "cannot load executable %s: %s", path ? path : "(null)", why);
+    /* fdio's wording ("failed to load executable from PATH: ..."), with the reason Linux gave. */
+    if (status != ZX_OK) report(err_msg, "failed to load executable from %s: %s", path ? path : "(null)", why);
     return status;
 }
 

@@ -293,9 +293,30 @@ def test_missing_program_is_not_found(job: Job, tmp_path: Path) -> None:
     err = info.value
     assert isinstance(err, FileNotFoundError)
     assert err.syscall == "fdio_spawn_etc"
-    assert missing in str(err)
+    # fdio's message, naming the path once.
+    assert f"failed to load executable from {missing}: " in str(err)
+    assert str(err).count(missing) == 1, str(err)
     assert err.filename == missing
     assert job.processes() == []
+
+
+def test_spawn_errors_name_the_path_once(job: Job, tmp_path: Path) -> None:
+    not_executable = tmp_path / "not-executable"
+    not_executable.write_text("#!/bin/sh\n")
+    with pytest.raises(AccessDeniedError) as info:
+        job.spawn([str(not_executable)])
+    assert str(info.value).count(str(not_executable)) == 1, str(info.value)
+    no_program = tmp_path / "no-program"
+    no_program.write_bytes(b"\x7fELF but not really")
+    no_program.chmod(0o755)
+    with pytest.raises(zxpy.ZxError) as internal:
+        job.spawn([str(no_program)])
+    assert internal.value.status == zxpy.Status.ERR_INTERNAL
+    assert str(internal.value).count(str(no_program)) == 1, str(internal.value)
+    job.kill()
+    with pytest.raises(BadStateError) as killed:
+        job.spawn([PYTHON, "-c", "pass"])
+    assert str(killed.value).count(PYTHON) == 1, str(killed.value)  # our message does not name it: zxpy adds it
 
 
 def test_spawn_into_killed_job_is_bad_state(job: Job) -> None:

@@ -228,7 +228,9 @@ class Job(Task):
         )
         if status:
             message = _raw.ffi.string(err_msg).decode(errors="replace")
-            detail = repr(os.fsdecode(path_b)) + (f": {message}" if message else "")
+            shown = os.fsdecode(path_b)
+            # Name the path once: fdio's own message usually names it already.
+            detail = message if shown in message else repr(shown) + (f": {message}" if message else "")
             err = error_class(status)(status, "fdio_spawn_etc", self._koid_or_none(), detail)
             if isinstance(err, OSError):
                 err.filename = os.fsdecode(path_b)
