@@ -13,6 +13,8 @@
  *   - PTRACE_O_EXITKILL kills every tracee when the tracer dies, even by SIGKILL: nothing survives the owning
  *     program.  TRACECLONE/FORK/VFORK auto-attach new threads and descendants before they run, so a thread born
  *     while its process is suspended can be held before its first instruction, and descendants can be killed.
+ *     Only clone(CLONE_UNTRACED) could create a task that is not attached: a seccomp filter, installed in the
+ *     child before exec and inherited by everything it starts, refuses it (g_untraced_filter).
  *   - Cost: one tracer thread, a ptrace-stop (microseconds) at each clone/fork/exec and each signal the program
  *     receives, and a program may not be traced by anyone else (no gdb/strace on it).
  *
@@ -41,7 +43,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/audit.h>
 #include <linux/close_range.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -145,7 +152,15 @@ struct lt_spawn {
 };
 
 enum { STDIO_INHERIT = -1, STDIO_NULL = -2 };
-enum { STAGE_NONE = 0, STAGE_SETUP = 1, STAGE_EXEC = 2, STAGE_DIED = 3, STAGE_PTRACE = 4, STAGE_FORK = 5 };
+enum {
+    STAGE_NONE = 0,
+    STAGE_SETUP = 1,
+    STAGE_EXEC = 2,
+    STAGE_DIED = 3,
+    STAGE_PTRACE = 4,
+    STAGE_FORK = 5,
+    STAGE_SECCOMP = 6,
+};
 
 /* Monitor startup and the spawn queue. */
 static pthread_mutex_t g_mon_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -303,6 +318,61 @@ static _Noreturn void child_fail(int err_fd, int stage) {
     _exit(127);
 }
 
+/* The seccomp filter every spawned program runs under (it is inherited by everything the program forks, and kept
+ * across exec).  A task created with CLONE_UNTRACED is not auto-attached by TRACECLONE/FORK/VFORK: no kill would
+ * reach it and it would outlive the program and its owner.  So clone with CLONE_UNTRACED fails with EPERM, and
+ * clone3, whose flags sit in memory a filter cannot read, fails with ENOSYS -- the answer of a kernel without
+ * clone3, on which glibc (pthread_create, posix_spawn) falls back to clone.  fork and vfork never pass the flag.
+ * The filter checks the architecture first: a program may enter the kernel through the compat ABI (i386 int 0x80 on
+ * x86_64, AArch32 on arm64), where the call numbers differ; x32 calls on x86_64 carry __X32_SYSCALL_BIT. */
+#if defined(__x86_64__)
+#define SECCOMP_NATIVE_ARCH AUDIT_ARCH_X86_64
+#define SECCOMP_COMPAT_ARCH AUDIT_ARCH_I386
+#define SECCOMP_NR_MASK (~0x40000000u) /* __X32_SYSCALL_BIT */
+#elif defined(__aarch64__)
+#define SECCOMP_NATIVE_ARCH AUDIT_ARCH_AARCH64
+#define SECCOMP_COMPAT_ARCH AUDIT_ARCH_ARM
+#define SECCOMP_NR_MASK (~0u)
+#else
+#error "host kernel: no seccomp filter for this architecture (x86_64 and aarch64 are supported)"
+#endif
+#define COMPAT_NR_CLONE 120  /* i386 and arm EABI alike */
+#define COMPAT_NR_CLONE3 435 /* the same on every architecture */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CLONE_FLAGS_LOW offsetof(struct seccomp_data, args[0]) /* clone's flags are its first argument */
+#else
+#define CLONE_FLAGS_LOW (offsetof(struct seccomp_data, args[0]) + 4)
+#endif
+
+static const struct sock_filter g_untraced_filter[] = {
+    /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+    /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_NATIVE_ARCH, 0, 4),
+    /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    /* 3 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, SECCOMP_NR_MASK),
+    /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 5, 0),
+    /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 8, 7),
+    /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_COMPAT_ARCH, 0, 8),
+    /* 7 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, COMPAT_NR_CLONE, 1, 0),
+    /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, COMPAT_NR_CLONE3, 4, 3),
+    /* 10 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, CLONE_FLAGS_LOW), /* clone: look at the flags */
+    /* 11 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_UNTRACED, 0, 1),
+    /* 12 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+    /* 13 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    /* 14 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)), /* clone3 */
+    /* 15 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS), /* an ABI this CPU does not have */
+};
+
+/* In the child, just before exec: no_new_privs (which an unprivileged filter needs), then the filter. */
+static int install_untraced_filter(void) {
+    struct sock_fprog prog = {
+        .len = (unsigned short)(sizeof(g_untraced_filter) / sizeof(g_untraced_filter[0])),
+        .filter = (struct sock_filter *)g_untraced_filter,
+    };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
 /* Runs in the forked child: only async-signal-safe calls (the parent is multi-threaded). */
 static _Noreturn void child_main(const lt_spawn_t *s) {
     close(s->go[1]);
@@ -352,6 +422,7 @@ static _Noreturn void child_main(const lt_spawn_t *s) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 
+    if (install_untraced_filter() != 0) child_fail(err_fd, STAGE_SECCOMP);
     execve(s->path, s->argv, s->envp);
     child_fail(err_fd, STAGE_EXEC);
 }
@@ -1061,15 +1132,15 @@ zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char 
     while (!s.done) pthread_cond_wait(&g_spawn_done, &g_mon_mutex);
     pthread_mutex_unlock(&g_mon_mutex);
     status = s.status;
+    if (s.fail_stage == STAGE_EXEC || s.fail_stage == STAGE_SETUP) status = status_of_errno(s.fail_errno);
+    else if (s.fail_stage == STAGE_SECCOMP) status = ZX_ERR_NOT_SUPPORTED;
     if (status != ZX_OK && err_msg != NULL) {
         switch (s.fail_stage) {
         case STAGE_EXEC:
-            status = status_of_errno(s.fail_errno);
             snprintf(err_msg, FDIO_SPAWN_ERR_MSG_MAX_LENGTH, "failed to execute %s: %s", s.path,
                      strerror(s.fail_errno));
             break;
         case STAGE_SETUP:
-            status = status_of_errno(s.fail_errno);
             snprintf(err_msg, FDIO_SPAWN_ERR_MSG_MAX_LENGTH, "failed to set up the fds of %s: %s", s.path,
                      strerror(s.fail_errno));
             break;
@@ -1077,6 +1148,11 @@ zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char 
             snprintf(err_msg, FDIO_SPAWN_ERR_MSG_MAX_LENGTH,
                      "cannot trace %s (ptrace: %s): the host kernel needs ptrace to run programs", s.path,
                      strerror(s.fail_errno));
+            break;
+        case STAGE_SECCOMP:
+            snprintf(err_msg, FDIO_SPAWN_ERR_MSG_MAX_LENGTH,
+                     "cannot confine %s (seccomp: %s): the host kernel needs a seccomp filter so that nothing the "
+                     "program starts escapes the tracer", s.path, strerror(s.fail_errno));
             break;
         case STAGE_FORK:
             snprintf(err_msg, FDIO_SPAWN_ERR_MSG_MAX_LENGTH, "failed to fork for %s: %s", s.path,
@@ -1091,8 +1167,6 @@ zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char 
                                                 : "out of memory while starting it");
             break;
         }
-    } else if (status != ZX_OK && (s.fail_stage == STAGE_EXEC || s.fail_stage == STAGE_SETUP)) {
-        status = status_of_errno(s.fail_errno);
     }
     goto out;
 

@@ -8,7 +8,10 @@ and writes their pids to a file.
 
 from __future__ import annotations
 
+import errno
 import os
+import platform
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -496,3 +499,41 @@ def test_pipe_counter_stops_while_suspended(job: Job) -> None:
     finally:
         proc.close()
         os.close(read_fd)
+
+
+# ---------------------------------------------------------------------------------------------- escapes and exits
+
+
+def _read_result(path: Path) -> dict[str, tuple[int, int]]:
+    """The ``NAME RET ERRNO`` lines a helper wrote."""
+    wait_until(path.exists, what=str(path))
+    result = {}
+    for line in path.read_text().splitlines():
+        name, ret, err = line.split()
+        result[name] = (int(ret), int(err))
+    return result
+
+
+def test_untraced_clone_cannot_escape_the_kill(job: Job, helper_bin: Callable[[str], str], tmp_path: Path) -> None:
+    """clone(CLONE_UNTRACED) would make a child the tracer never sees, which no kill could reach: it fails with
+    EPERM (and clone3, which could pass the same flag, with ENOSYS), while fork, vfork, pthread_create and
+    posix_spawn (which fall back from clone3 to clone) keep working."""
+    proc = job.spawn([helper_bin("untraced"), str(tmp_path)])
+    escaped: list[int] = []
+    try:
+        result = _read_result(tmp_path / "result")
+        escaped = [int(p.read_text()) for p in tmp_path.glob("child-*")]
+        job.kill()
+        assert proc.wait(timeout=LONG) == KILL
+        wait_until(lambda: not any(pid_alive(p) for p in escaped), what=f"escaped children {escaped} to die")
+        assert result["clone-untraced"] == (-1, errno.EPERM), result
+        assert result["clone3-untraced"] == (-1, errno.ENOSYS), result
+        if platform.machine() == "x86_64":  # the same call through the i386 gate (int 0x80)
+            assert result["clone-untraced-i386"] == (-1, errno.EPERM), result
+        for name in ("fork", "vfork", "pthread_create", "posix_spawn"):
+            assert result[name] == (0, 0), (name, result)
+    finally:
+        for pid in escaped:  # never leave one behind, even when the test fails
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.close()
