@@ -15,6 +15,9 @@
  *     while its process is suspended can be held before its first instruction, and descendants can be killed.
  *     Only clone(CLONE_UNTRACED) could create a task that is not attached: a seccomp filter, installed in the
  *     child before exec and inherited by everything it starts, refuses it (g_untraced_filter).
+ *   - TRACEEXIT reports each thread's end while the thread still exists, so its Zircon thread dies then; without it
+ *     a main thread that calls pthread_exit would linger (a zombie no stop request can reach) until the program
+ *     ends.
  *   - Cost: one tracer thread, a ptrace-stop (microseconds) at each clone/fork/exec and each signal the program
  *     receives, and a program may not be traced by anyone else (no gdb/strace on it).
  *
@@ -73,7 +76,8 @@
 #define WAKE_SIGNAL (SIGRTMIN + 7)
 
 #define TRACE_OPTIONS                                                                                              \
-    (PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC)
+    (PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC |      \
+     PTRACE_O_TRACEEXIT)
 
 /* ------------------------------------------------------------------------------------------------ records */
 
@@ -525,15 +529,23 @@ static void task_adopt(lt_task_t *k, struct hk_linux_process *lp) {
     }
 }
 
+/* k's thread has ended: its Zircon thread is dead, and the task record no longer stands for it. */
+static void task_thread_gone(lt_task_t *k) {
+    if (k->thread == NULL) return;
+    hk_lock();
+    hk_thread_report_exited(k->thread);
+    k->tlink->task = NULL;
+    hk_object_unref(&k->thread->base);
+    k->thread = NULL;
+    k->tlink = NULL;
+    k->reported = false;
+    k->want_stop = false;
+    hk_unlock();
+}
+
 /* Forget k (its Linux task is gone): its Zircon thread, if any, is dead. */
 static void task_free(lt_task_t *k) {
-    if (k->thread != NULL) {
-        hk_lock();
-        hk_thread_report_exited(k->thread);
-        k->tlink->task = NULL;
-        hk_object_unref(&k->thread->base);
-        hk_unlock();
-    }
+    task_thread_gone(k);
     task_hash_remove(k);
     if (k->owner != NULL) hk_list_remove(&k->owner_link);
     free(k);
@@ -714,6 +726,16 @@ static void handle_wait_status(pid_t pid, int status) {
     case PTRACE_EVENT_VFORK:
         if (ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg) == 0) task_created(k, (pid_t)msg);
         break;
+    case PTRACE_EVENT_EXIT:
+        /* The thread is on its way out (exit, exit_group, a fatal signal, or another thread's exec).  Its Zircon
+         * thread is DEAD from now on and leaves PROCESS_THREADS, as on Zircon.  This matters for a main thread that
+         * ends alone (pthread_exit): Linux keeps it as a zombie, which no PTRACE_INTERRUPT can stop, until the whole
+         * program ends.  The record itself stays until the task is reaped (a main thread's id may yet be taken
+         * over by a thread that execs), and the task is let go at once: an exit is never held. */
+        task_thread_gone(k);
+        ptrace(PTRACE_CONT, pid, 0, 0); /* ESRCH: it died meanwhile; its exit comes through waitpid */
+        k->stopped = false;
+        return;
     case PTRACE_EVENT_EXEC:
         if (ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg) != 0) msg = (unsigned long)pid;
         k = task_exec(k, (pid_t)msg);

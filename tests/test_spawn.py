@@ -537,3 +537,45 @@ def test_untraced_clone_cannot_escape_the_kill(job: Job, helper_bin: Callable[[s
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
         proc.close()
+
+
+def test_main_thread_exit_leaves_its_process_suspendable(job: Job, helper_bin: Callable[[str], str],
+                                                         tmp_path: Path) -> None:
+    """The main thread calls pthread_exit while a worker runs on.  Linux keeps the main thread's id (a zombie) until
+    the whole program ends; on Zircon the thread is DEAD and gone from PROCESS_THREADS at once, and suspending the
+    process waits only for the live threads."""
+    c = Counters(tmp_path / "counters", 2)
+    trigger = tmp_path / "exit-main"
+    proc = job.spawn([helper_bin("pexit"), str(c.path), str(trigger)])
+    threads: list[Thread] = []
+    try:
+        wait_until(lambda: c[0] > 0 and c[1] > 0, what="the worker to count")
+        pid = c[1]
+        wait_until(lambda: len(proc.threads()) == 2, what="two threads")
+        threads = [proc.child(koid) for koid in proc.threads()]
+        main, worker = threads
+        trigger.touch()
+        assert main.wait_one(Signals.THREAD_TERMINATED, timeout=LONG) & Signals.THREAD_TERMINATED
+        assert main.info().state is ThreadState.DEAD
+        assert proc.threads() == [worker.koid]
+        # Linux still lists it, as a zombie, until the whole program ends.
+        wait_until(lambda: task_states(pid).get(pid) == "Z", what="the main thread to be a zombie")
+        assert not proc.info().exited
+        assert advances(lambda: c[0])
+        with proc.suspend():
+            assert worker.wait_one(Signals.THREAD_SUSPENDED, timeout=LONG) & Signals.THREAD_SUSPENDED
+            assert worker.info().state is ThreadState.SUSPENDED
+            assert stays_still(lambda: c[0])
+            assert set(task_states(pid).values()) == {"Z", "t"}, task_states(pid)
+        assert advances(lambda: c[0])
+        with worker.suspend(timeout=LONG):
+            assert stays_still(lambda: c[0])
+        assert advances(lambda: c[0])
+        job.kill()
+        assert proc.wait(timeout=LONG) == KILL
+        assert worker.info().state is ThreadState.DEAD
+    finally:
+        for t in threads:
+            t.close()
+        proc.close()
+        c.close()
