@@ -579,3 +579,143 @@ def test_main_thread_exit_leaves_its_process_suspendable(job: Job, helper_bin: C
             t.close()
         proc.close()
         c.close()
+
+
+# ---------------------------------------------------------------------------------------------- births, exec, fork
+
+
+def _threads_settled(proc: Process) -> list[int]:
+    """Wait until every thread of a suspended ``proc`` is SUSPENDED (or has died); return the live koids."""
+    while True:
+        koids = proc.threads()
+        for koid in koids:
+            try:
+                thread = proc.child(koid)
+            except NotFoundError:
+                continue  # it died meanwhile
+            with thread:
+                thread.wait_one(Signals.THREAD_SUSPENDED | Signals.THREAD_TERMINATED, timeout=LONG)
+        if proc.threads() == koids:
+            return koids
+
+
+def test_thread_born_during_a_suspension_starts_suspended(job: Job, helper_bin: Callable[[str], str],
+                                                          tmp_path: Path) -> None:
+    """A program that creates threads without pause is suspended again and again until a thread turns up that
+    was created after the token: it must be SUSPENDED at once and really stopped, not run its first line."""
+    c = Counters(tmp_path / "counters", 3)
+    proc = job.spawn([helper_bin("breeder"), str(c.path)])
+    try:
+        wait_until(lambda: c[1] > 0 and c[2] > 0, what="the first threads to run")
+        pid = c[2]
+        born_late: set[int] = set()
+        for _ in range(200):
+            assert advances(lambda: c[0]), "the program stopped creating threads"
+            with proc.suspend():
+                before = set(proc.threads())
+                born_late = set(_threads_settled(proc)) - before
+                if not born_late:
+                    continue
+                for koid in born_late:
+                    with proc.child(koid) as thread:
+                        assert thread.info().state is ThreadState.SUSPENDED
+                        assert thread.wait_one(Signals.THREAD_SUSPENDED, timeout=0) & Signals.THREAD_SUSPENDED
+                # Really stopped: every Linux thread of the program is in a ptrace-stop, and none runs.
+                states = task_states(pid)
+                assert set(states.values()) <= {"t", "Z", "X"}, states
+                assert stays_still(lambda: c[0]) and stays_still(lambda: c[1])
+                break
+        assert born_late, "no thread was ever created during a suspension"
+        assert advances(lambda: c[1])  # they run once the token is closed
+    finally:
+        proc.close()
+        c.close()
+
+
+def test_exec_while_another_thread_is_suspended(job: Job, helper_bin: Callable[[str], str], tmp_path: Path) -> None:
+    """A worker execs while a thread token holds the main thread.  Linux ends the main thread and gives the worker
+    its id; the process keeps its koid, the worker keeps its thread koid, the main thread is DEAD (its token
+    still closes OK), and the new image can be suspended and killed."""
+    c = Counters(tmp_path / "counters", 5)
+    trigger = tmp_path / "exec-now"
+    proc = job.spawn([helper_bin("execer"), str(c.path), str(trigger)])
+    threads: list[Thread] = []
+    try:
+        wait_until(lambda: c[0] > 0 and c[1] > 0 and c[3] == 1, what="both threads to count")
+        pid = c[2]
+        wait_until(lambda: len(proc.threads()) == 2, what="two threads")
+        threads = [proc.child(koid) for koid in proc.threads()]
+        main, worker = threads
+        token = main.suspend(timeout=LONG)
+        assert stays_still(lambda: c[0]) and advances(lambda: c[1])
+        trigger.touch()
+        wait_until(lambda: c[3] == 2, what="the new image to run")
+        assert main.wait_one(Signals.THREAD_TERMINATED, timeout=LONG) & Signals.THREAD_TERMINATED
+        assert main.info().state is ThreadState.DEAD
+        token.close()
+        assert c[2] == pid and list(task_states(pid)) == [pid]
+        assert job.processes() == [proc.koid]
+        assert proc.threads() == [worker.koid]
+        assert worker.info().state is not ThreadState.DEAD
+        assert advances(lambda: c[4])
+        with proc.suspend():
+            assert worker.wait_one(Signals.THREAD_SUSPENDED, timeout=LONG) & Signals.THREAD_SUSPENDED
+            assert stays_still(lambda: c[4])
+            assert task_states(pid) == {pid: "t"}
+        assert advances(lambda: c[4])
+        proc.kill()
+        assert proc.wait(timeout=LONG) == KILL
+        assert worker.wait_terminated(timeout=LONG) & Signals.THREAD_TERMINATED
+        assert not os.path.exists(f"/proc/{pid}")
+    finally:
+        for t in threads:
+            t.close()
+        proc.close()
+        c.close()
+
+
+def _live_pids_mentioning(text: str) -> list[int]:
+    """Live (non-zombie) processes whose command line contains ``text``."""
+    found = []
+    needle = os.fsencode(text)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if needle in cmdline and pid_alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def test_fork_and_vfork_while_suspended_then_kill(job: Job, helper_bin: Callable[[str], str],
+                                                  tmp_path: Path) -> None:
+    """Threads that fork and vfork without end are suspended many times (often mid-fork), then killed through
+    the job while suspended: nothing of the tree is left, including children that were being forked."""
+    work = tmp_path / "forkloop-tree"
+    work.mkdir()
+    pids_file = work / "pids"
+    proc = job.spawn([helper_bin("forkloop"), str(work)])
+    try:
+        wait_until(lambda: pids_file.exists() and len(pids_file.read_text().split()) >= 4,
+                   what="the first children")
+        for _ in range(20):
+            with proc.suspend():
+                assert len(_threads_settled(proc)) == 3
+        token = proc.suspend()
+        try:
+            _threads_settled(proc)
+            job.kill()
+            assert proc.wait(timeout=LONG) == KILL
+        finally:
+            token.close()
+        job.wait_terminated(timeout=LONG)
+        pids = [int(p) for p in pids_file.read_text().split()]
+        assert pids
+        wait_until(lambda: not any(pid_alive(p) for p in pids), what="the recorded children to die")
+        wait_until(lambda: not _live_pids_mentioning(str(work)), what="no process of the tree to be left")
+    finally:
+        proc.close()
