@@ -11,8 +11,10 @@ from __future__ import annotations
 import errno
 import os
 import platform
+import select
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -719,3 +721,56 @@ def test_fork_and_vfork_while_suspended_then_kill(job: Job, helper_bin: Callable
         wait_until(lambda: not _live_pids_mentioning(str(work)), what="no process of the tree to be left")
     finally:
         proc.close()
+
+
+# ---------------------------------------------------------------------------------------------- blocked calls
+
+
+def _read_line(fd: int) -> str:
+    """One line from a pipe, waiting at most LONG seconds for it."""
+    data = b""
+    end = time.monotonic() + LONG
+    while not data.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], max(0.0, end - time.monotonic()))
+        if not ready:
+            pytest.fail(f"no complete line from the program after {LONG}s: {data!r}")
+        chunk = os.read(fd, 1)
+        if not chunk:
+            pytest.fail(f"the program closed its output after {data!r}")
+        data += chunk
+    return data.decode().strip()
+
+
+@pytest.mark.parametrize(("mode", "interrupted"),
+                         [("epoll", True), ("sigtimedwait", True), ("poll", False), ("read", False)])
+def test_suspension_of_a_blocked_call(job: Job, helper_bin: Callable[[str], str], mode: str,
+                                      interrupted: bool) -> None:
+    """A suspension takes a thread out of the call it is blocked in.  Linux restarts most calls once the thread
+    runs again (poll, read), but never some (signal(7), "Interruption of system calls and library functions by
+    stop signals": epoll_wait, sigtimedwait, semtimedop, ...): those fail with EINTR, as README says."""
+    data_r, data_w = os.pipe()
+    out_r, out_w = os.pipe()
+    try:
+        proc = job.spawn([helper_bin("interrupted"), mode], fds={1: out_w, 3: data_r})
+    finally:
+        os.close(out_w)
+        os.close(data_r)
+    try:
+        word, pid_text = _read_line(out_r).split()
+        assert word == "waiting"
+        pid = int(pid_text)
+        wait_until(lambda: task_states(pid) == {pid: "S"}, what="the program to block in its call")
+        with proc.suspend():
+            (koid,) = proc.threads()
+            with proc.child(koid) as thread:
+                assert thread.wait_one(Signals.THREAD_SUSPENDED, timeout=LONG) & Signals.THREAD_SUSPENDED
+        if interrupted:
+            assert _read_line(out_r) == f"-1 {errno.EINTR}"
+        else:
+            os.write(data_w, b"x")  # had the call failed, its EINTR line would come first
+            assert _read_line(out_r) == "1 0"
+        assert proc.wait(timeout=LONG) == 0
+    finally:
+        proc.close()
+        os.close(out_r)
+        os.close(data_w)
