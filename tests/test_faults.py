@@ -12,9 +12,11 @@ Each case must behave as Zircon says and leave nothing behind (the autouse
   under it; a wait for something a kill never brings stays blocked until its
   handle is closed (CANCELED);
 * a Python program owning a job tree, killed by SIGKILL, takes every program
-  it spawned with it (and what they forked), suspended ones included.
+  it spawned with it (and what they forked), suspended ones included; a
+  program that tries clone(CLONE_UNTRACED) has no escaped child to leave.
 
-The programs are tests/fault_programs/faulty.c, compiled once per session.
+The programs are tests/fault_programs/faulty.c, compiled once per session, and
+tests/helpers/untraced.c.
 """
 
 from __future__ import annotations
@@ -276,3 +278,57 @@ def test_owner_killed_by_sigkill_leaves_nothing(faulty: str, tmp_path: Path) -> 
                 owner.stdout.close()
         assert owner.returncode == -signal.SIGKILL
         wait_until(lambda pids=pids: not any(pid_alive(p) for p in pids), what="the owner's programs to die")
+
+
+UNTRACED_OWNER = r"""
+import sys
+import zxpy
+
+helper, work = sys.argv[1], sys.argv[2]
+job = zxpy.Job.default().create_job()
+proc = job.spawn([helper, work])
+print("spawned", flush=True)
+sys.stdin.read()  # until the test kills us
+"""
+
+
+def test_untraced_clone_does_not_outlive_the_owner(helper_bin: Callable[[str], str], tmp_path: Path) -> None:
+    """A spawned program that tries clone(CLONE_UNTRACED) (and clone3) gets no child the tracer cannot see, so
+    when its owner dies by SIGKILL nothing of it is left (EXITKILL reaches every traced task)."""
+    owner = subprocess.Popen([sys.executable, "-c", UNTRACED_OWNER, helper_bin("untraced"), str(tmp_path)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    escaped: list[int] = []
+    program: list[int] = []
+    try:
+        wait_until(lambda: (tmp_path / "result").exists(), what="the program's result")
+        escaped = [int(p.read_text()) for p in tmp_path.glob("child-*")]
+        program = _children_of(owner.pid)
+        assert len(program) == 1 and all(pid_alive(p) for p in program)
+        made = [line.split()[0] for line in (tmp_path / "result").read_text().splitlines()
+                if int(line.split()[1]) > 0]
+        assert made == escaped == [], (tmp_path / "result").read_text()
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(LONG)
+        for stream in (owner.stdin, owner.stdout):
+            if stream is not None:
+                stream.close()
+        try:
+            wait_until(lambda: not any(pid_alive(p) for p in [*program, *escaped]),
+                       what=f"the program {program} and escaped children {escaped} to die")
+        finally:
+            for pid in escaped:  # never leave one behind, even when the test fails
+                if pid_alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _children_of(pid: int) -> list[int]:
+    """Child pids of every thread of ``pid`` (/proc/PID/task/TID/children)."""
+    found = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as f:
+                found += [int(x) for x in f.read().split()]
+        except OSError:
+            continue
+    return found
