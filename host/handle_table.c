@@ -54,7 +54,8 @@ static zx_status_t grow(void) {
     return ZX_OK;
 }
 
-zx_status_t hk_handle_alloc(hk_object_t *obj, zx_rights_t rights, zx_handle_t *out) {
+/* Put a handle's share of obj (a reference and a count in obj->handles, owned by the caller) in a free slot. */
+static zx_status_t install(hk_object_t *obj, zx_rights_t rights, zx_handle_t *out) {
     if (g_free_head == 0) {
         zx_status_t status = grow();
         if (status != ZX_OK) return status;
@@ -65,10 +66,20 @@ zx_status_t hk_handle_alloc(hk_object_t *obj, zx_rights_t rights, zx_handle_t *o
     e->obj = obj;
     e->rights = rights;
     e->generation++;
-    hk_object_ref(obj);
-    obj->handles++;
     *out = encode(slot, e->generation);
     return ZX_OK;
+}
+
+zx_status_t hk_handle_alloc(hk_object_t *obj, zx_rights_t rights, zx_handle_t *out) {
+    zx_status_t status = install(obj, rights, out);
+    if (status != ZX_OK) return status;
+    hk_object_ref(obj);
+    obj->handles++;
+    return ZX_OK;
+}
+
+zx_status_t hk_handle_give(hk_object_t *obj, zx_rights_t rights, zx_handle_t *out) {
+    return install(obj, rights, out);
 }
 
 zx_status_t hk_handle_get(zx_handle_t h, zx_obj_type_t type, zx_rights_t rights, hk_object_t **obj,
@@ -100,6 +111,16 @@ static void release(hk_object_t *obj) {
     if (--obj->handles == 0 && obj->ops->on_zero_handles != NULL) obj->ops->on_zero_handles(obj);
     hk_object_unref(obj);
 }
+
+zx_status_t hk_handle_take(zx_handle_t h, hk_object_t **obj, zx_rights_t *rights) {
+    handle_entry_t *e = decode(h);
+    if (e == NULL) return ZX_ERR_BAD_HANDLE;
+    *rights = e->rights;
+    *obj = detach(h, e);
+    return ZX_OK;
+}
+
+void hk_handle_drop(hk_object_t *obj) { release(obj); }
 
 void hk_handle_count_by_type(uint32_t counts[ZX_OBJ_TYPE_UPPER_BOUND]) {
     memset(counts, 0, sizeof(uint32_t) * ZX_OBJ_TYPE_UPPER_BOUND);

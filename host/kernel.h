@@ -14,6 +14,8 @@
  *   task.c           zx_task_kill
  *   object_info.c    zx_object_get_info, zx_object_get_child
  *   event.c, vmar.c  the two small object kinds the task calls need
+ *   channel.c        channels: messages, handle transfer, zx_channel_call (used by the conformance scenarios)
+ *   port.c           ports: user packets, zx_port_queue / zx_port_wait (same)
  *   linux_task.c     spawned programs: real Linux processes driven by a ptrace monitor thread
  *   fdio_spawn.c     fdio_spawn / fdio_spawn_etc
  *
@@ -23,6 +25,7 @@
 #ifndef ZXPY_HOST_KERNEL_H_
 #define ZXPY_HOST_KERNEL_H_
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -114,6 +117,15 @@ zx_status_t hk_handle_get(zx_handle_t h, zx_obj_type_t type, zx_rights_t rights,
 /* Lock held.  zx_handle_close under the lock (ZX_HANDLE_INVALID is OK; a bad value gives BAD_HANDLE). */
 zx_status_t hk_handle_close_locked(zx_handle_t h);
 
+/* Handle transfer (channel messages).  A taken handle leaves the table but keeps its share of the object (its
+ * reference and its count in obj->handles), so the object sees no "last handle closed" while it is in flight.
+ * All lock held.  hk_handle_take: BAD_HANDLE if invalid; cancels the waits made through h.  hk_handle_give:
+ * install a taken share under a new value (NO_RESOURCES/NO_MEMORY leave it with the caller).  hk_handle_drop:
+ * close a taken share (the object may see its last handle go). */
+zx_status_t hk_handle_take(zx_handle_t h, hk_object_t **obj, zx_rights_t *rights);
+zx_status_t hk_handle_give(hk_object_t *obj, zx_rights_t rights, zx_handle_t *out);
+void hk_handle_drop(hk_object_t *obj);
+
 /* Lock held.  Count this process's handles by object type (ZX_INFO_PROCESS_HANDLE_STATS). */
 void hk_handle_count_by_type(uint32_t counts[ZX_OBJ_TYPE_UPPER_BOUND]);
 
@@ -127,6 +139,20 @@ void hk_wait_cancel_handle(hk_object_t *obj, zx_handle_t h);
 
 /* Monotonic clock in nanoseconds (zx_clock_get_monotonic). */
 zx_time_t hk_now(void);
+
+/* Blocking calls other than wait_one (zx_channel_call, zx_port_wait).  A sleeper lives on the blocked thread's
+ * stack; wakers set it under the lock.  hk_sleep_locked (lock held on entry and return, released while asleep)
+ * sleeps until woken or the deadline passes, showing `blocked_state` in ZX_INFO_THREAD; a suspension parks the
+ * thread inside, and it does not return while a stop is requested for it (hk_park_if_stopped_locked), so a
+ * suspended thread never completes a call -- as Zircon's blocked syscalls return INTR_RETRY, suspend, and are
+ * retried after the resume. */
+typedef struct hk_sleeper {
+    _Atomic uint32_t word; /* 0 while asleep */
+} hk_sleeper_t;
+void hk_sleeper_wake(hk_sleeper_t *s); /* lock held */
+void hk_sleep_locked(hk_sleeper_t *s, zx_time_t deadline, uint32_t blocked_state);
+/* Lock held (released and retaken while parked).  Park the calling thread while a stop is requested for it. */
+void hk_park_if_stopped_locked(void);
 
 /* ------------------------------------------------------------------------------------------------ tasks */
 

@@ -153,6 +153,30 @@ zx_status_t zx_object_signal(zx_handle_t handle, uint32_t clear_mask, uint32_t s
     return status;
 }
 
+void hk_sleeper_wake(hk_sleeper_t *s) {
+    atomic_store(&s->word, WAIT_SATISFIED);
+    futex_wake(&s->word);
+}
+
+void hk_park_if_stopped_locked(void) {
+    /* stop_requested is set under the lock by zx_task_suspend, before the park signal is even sent. */
+    while (hk_cpu.thread != NULL && hk_cpu.thread->kind == HK_THREAD_SELF && hk_cpu.thread->stop_requested) {
+        hk_unlock(); /* parks here if the park signal already arrived */
+        hk_self_thread_park(); /* else here (it returns at once once resumed) */
+        hk_lock();
+    }
+}
+
+void hk_sleep_locked(hk_sleeper_t *s, zx_time_t deadline, uint32_t blocked_state) {
+    atomic_store(&s->word, WAIT_PENDING);
+    set_blocked(blocked_state);
+    hk_unlock();
+    futex_wait_until(&s->word, deadline);
+    hk_lock();
+    set_blocked(0);
+    hk_park_if_stopped_locked();
+}
+
 zx_instant_mono_t zx_clock_get_monotonic(void) { return hk_now(); }
 
 zx_instant_mono_t zx_deadline_after(zx_duration_mono_t nanoseconds) {

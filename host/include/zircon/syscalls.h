@@ -1,5 +1,6 @@
 /* zxpy rendition of <zircon/syscalls.h>: the Zircon system calls used by
- * zxpy (task control, handles, waiting, object info, task creation, time).
+ * zxpy (task control, handles, waiting, object info, task creation, time),
+ * plus the channel and port calls the conformance scenarios use.
  *
  * Signatures follow the current Zircon declarations exactly (parameter
  * types, order and constness); see tests/data/zircon_abi.json "syscalls".
@@ -15,6 +16,7 @@
 #include <zircon/types.h>
 #include <zircon/syscalls/exception.h>
 #include <zircon/syscalls/object.h>
+#include <zircon/syscalls/port.h>
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ZXPY_SYSCALL_NORETURN_ __attribute__((__noreturn__))
@@ -67,6 +69,22 @@ zx_status_t zx_object_get_child(zx_handle_t handle, uint64_t koid, zx_rights_t r
                                 zx_handle_t* out);
 
 zx_status_t zx_event_create(uint32_t options, zx_handle_t* out);
+
+/* ---- channels and ports ---------------------------------------------- */
+zx_status_t zx_channel_create(uint32_t options, zx_handle_t* out0, zx_handle_t* out1);
+zx_status_t zx_channel_read(zx_handle_t handle, uint32_t options, void* bytes,
+                            zx_handle_t* handles, uint32_t num_bytes, uint32_t num_handles,
+                            uint32_t* actual_bytes, uint32_t* actual_handles);
+zx_status_t zx_channel_write(zx_handle_t handle, uint32_t options, const void* bytes,
+                             uint32_t num_bytes, const zx_handle_t* handles,
+                             uint32_t num_handles);
+zx_status_t zx_channel_call(zx_handle_t handle, uint32_t options, zx_instant_mono_t deadline,
+                            const zx_channel_call_args_t* args, uint32_t* actual_bytes,
+                            uint32_t* actual_handles);
+
+zx_status_t zx_port_create(uint32_t options, zx_handle_t* out);
+zx_status_t zx_port_queue(zx_handle_t handle, const zx_port_packet_t* packet);
+zx_status_t zx_port_wait(zx_handle_t handle, zx_instant_mono_t deadline, zx_port_packet_t* packet);
 
 /* ---- time ------------------------------------------------------------ */
 zx_instant_mono_t zx_clock_get_monotonic(void);

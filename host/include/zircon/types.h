@@ -222,7 +222,38 @@ typedef struct zx_handle_info {
 } zx_handle_info_t;
 
 typedef uint32_t zx_vm_option_t;
+
+/* ---- channels -------------------------------------------------------- */
+/* zx_channel_read() / zx_channel_write() options. */
+#define ZX_CHANNEL_READ_MAY_DISCARD ((uint32_t)1u)
+#define ZX_CHANNEL_WRITE_USE_IOVEC ((uint32_t)2u)
+
+/* Limits of one message. */
+#define ZX_CHANNEL_MAX_MSG_BYTES ((uint32_t)65536u)
+#define ZX_CHANNEL_MAX_MSG_HANDLES ((uint32_t)64u)
+#define ZX_CHANNEL_MAX_MSG_IOVECS ((uint32_t)8192u)
+
+/* zx_channel_call(): the first 4 bytes of the request and of its reply are
+ * the transaction id, which the kernel chooses. */
 typedef uint32_t zx_txid_t;
+
+typedef struct zx_channel_call_args {
+  const void* wr_bytes;
+  const zx_handle_t* wr_handles;
+  void* rd_bytes;
+  zx_handle_t* rd_handles;
+  uint32_t wr_num_bytes;
+  uint32_t wr_num_handles;
+  uint32_t rd_num_bytes;
+  uint32_t rd_num_handles;
+} zx_channel_call_args_t;
+
+/* One piece of a message written with ZX_CHANNEL_WRITE_USE_IOVEC. */
+typedef struct zx_channel_iovec {
+  const void* buffer;
+  uint32_t capacity;
+  uint32_t reserved;
+} zx_channel_iovec_t;
 
 /* Futex words: a 4-byte int, atomic in C. */
 typedef int zx_futex_storage_t;
