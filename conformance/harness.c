@@ -600,9 +600,16 @@ static void watchdog_set(const t_scenario *s) {
 
 /* ---------------------------------------------------------------------------------------------- runner */
 
-/* Handle counts of the kinds the scenarios make: a difference after a scenario means it leaked. */
-static const zx_obj_type_t tracked_types[] = {ZX_OBJ_TYPE_JOB, ZX_OBJ_TYPE_PROCESS, ZX_OBJ_TYPE_THREAD,
-                                              ZX_OBJ_TYPE_EVENT, ZX_OBJ_TYPE_SUSPEND_TOKEN, ZX_OBJ_TYPE_VMAR};
+/* Handle counts of the kinds the scenarios make: a difference after a scenario means it leaked.  Channels only
+ * on the host: on Fuchsia, libc and fdio open and cache channels of their own (fdio_spawn talks to the launcher
+ * over channels). */
+static const zx_obj_type_t tracked_types[] = {
+    ZX_OBJ_TYPE_JOB,           ZX_OBJ_TYPE_PROCESS, ZX_OBJ_TYPE_THREAD, ZX_OBJ_TYPE_EVENT,
+    ZX_OBJ_TYPE_SUSPEND_TOKEN, ZX_OBJ_TYPE_VMAR,    ZX_OBJ_TYPE_PORT,
+#ifndef __Fuchsia__
+    ZX_OBJ_TYPE_CHANNEL,
+#endif
+};
 #define T_TRACKED (sizeof tracked_types / sizeof tracked_types[0])
 
 static bool handle_counts(uint32_t out[T_TRACKED]) {

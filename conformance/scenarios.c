@@ -27,8 +27,8 @@ const t_scenario t_scenarios[] = {
     SKIP("s08", "Threads.GetInfoRuntime", "ZX_INFO_TASK_RUNTIME is not among CONTRACT.md's info topics"),
     RUN("s09", "Threads.ResumeSuspended", s09_resume_suspended),
     RUN("s10", "Threads.SuspendSleeping", s10_suspend_sleeping),
-    SKIP("s11", "Threads.SuspendChannelCall", "needs channels (zx_channel_call), outside CONTRACT.md's objects"),
-    SKIP("s12", "Threads.SuspendPortCall", "needs ports, outside CONTRACT.md's objects"),
+    RUN("s11", "Threads.SuspendChannelCall", s11_suspend_channel_call),
+    RUN("s12", "Threads.SuspendPortCall", s12_suspend_port_call),
     RUN("s13", "Threads.SuspendStopsThread", s13_suspend_stops_thread),
     RUN("s14", "Threads.SuspendMultiple (two tokens; no debugger exception)", s14_suspend_multiple_tokens),
     RUN("s15", "Threads.SuspendSelf", s15_suspend_self_thread),
@@ -102,6 +102,12 @@ const t_scenario t_scenarios[] = {
     RUN("r09", "suspend tokens: TRANSFER|INSPECT, no dup/wait, replace", r_suspend_token_rules),
     RUN("r10", "get_info: topic, type, rights order", r_get_info_errors),
     RUN("r11", "wait_one: immediate, past deadline, rights", r_wait_one_rules),
+    RUN("r13", "channel: rights, koids, signals, read/write rules, peer closed", r_channel_rules),
+    RUN("r14", "channel: handles move (TRANSFER, consumed on failure); a token in flight", r_channel_handles),
+    RUN("r15", "channel_call: kernel txid, reply to the caller only, errors", r_channel_call),
+    RUN("r16", "channel_call: CANCELED on own last close, PEER_CLOSED", r_channel_call_cancel),
+    RUN("r17", "port: user packets FIFO, TIMED_OUT, rights", r_port_rules),
+    RUN("r18", "port: closing it does not end a wait (TIMED_OUT at the deadline)", r_port_close_during_wait),
 };
 
 const size_t t_scenario_count = sizeof t_scenarios / sizeof t_scenarios[0];

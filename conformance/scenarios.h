@@ -2,6 +2,10 @@
 #ifndef ZXPY_CONFORMANCE_SCENARIOS_H_
 #define ZXPY_CONFORMANCE_SCENARIOS_H_
 
+void r_channel_call(void);
+void r_channel_call_cancel(void);
+void r_channel_handles(void);
+void r_channel_rules(void);
 void r_get_info_errors(void);
 void r_job_kill_return_codes(void);
 void r_kill_errors(void);
@@ -9,6 +13,8 @@ void r_kill_process_info_immediate(void);
 void r_kill_process_with_churning_threads(void);
 void r_kill_thread_wrong_type(void);
 void r_kill_unstarted_and_dead(void);
+void r_port_close_during_wait(void);
+void r_port_rules(void);
 void r_suspend_dead_process(void);
 void r_suspend_errors(void);
 void r_suspend_new_thread(void);
@@ -19,6 +25,8 @@ void s02_invalid_rights(void);
 void s03_nonstarted_thread(void);
 void s09_resume_suspended(void);
 void s10_suspend_sleeping(void);
+void s11_suspend_channel_call(void);
+void s12_suspend_port_call(void);
 void s13_suspend_stops_thread(void);
 void s14_suspend_multiple_tokens(void);
 void s15_suspend_self_thread(void);

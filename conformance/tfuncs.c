@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 #include <zircon/syscalls.h>
+#include <zircon/syscalls/port.h>
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
@@ -49,6 +50,56 @@ void tf_wait(uintptr_t ctl, uintptr_t unused) {
     zx_signals_t observed = 0;
     zx_status_t st = zx_object_wait_one(LOAD(&c->handle), ZX_USER_SIGNAL_0, ZX_TIME_INFINITE, &observed);
     STORE(&c->observed, observed);
+    STORE(&c->status, st);
+    finish(c);
+}
+
+void tf_channel_call(uintptr_t ctl, uintptr_t unused) {
+    (void)unused;
+    tf_ctl_t *c = (tf_ctl_t *)ctl;
+    STORE(&c->started, 1u);
+    /* Filled and compared byte by byte: no libc here (memcpy, memcmp). */
+    uint8_t request[9], reply[9];
+    for (int i = 0; i < 9; i++) {
+        request[i] = (uint8_t)('a' + i);
+        reply[i] = 0;
+    }
+    zx_channel_call_args_t args = {
+        .wr_bytes = request,
+        .wr_handles = 0,
+        .rd_bytes = reply,
+        .rd_handles = 0,
+        .wr_num_bytes = sizeof request,
+        .wr_num_handles = 0,
+        .rd_num_bytes = sizeof reply,
+        .rd_num_handles = 0,
+    };
+    uint32_t actual_bytes = 0, actual_handles = 0;
+    zx_status_t st = zx_channel_call(LOAD(&c->handle), 0, LOAD(&c->deadline), &args, &actual_bytes, &actual_handles);
+    if (st == ZX_OK) {
+        bool same = actual_bytes == sizeof reply && actual_handles == 0;
+        for (int i = (int)sizeof(zx_txid_t); i < 9; i++)
+            same = same && reply[i] == (uint8_t)(i == 8 ? 'j' : 'a' + i);
+        if (!same)
+            st = ZX_ERR_BAD_STATE;
+    }
+    STORE(&c->status, st);
+    finish(c);
+}
+
+void tf_port_relay(uintptr_t ctl, uintptr_t unused) {
+    (void)unused;
+    tf_ctl_t *c = (tf_ctl_t *)ctl;
+    STORE(&c->started, 1u);
+    zx_port_packet_t packet;
+    packet.key = 0;
+    zx_status_t st = zx_port_wait(LOAD(&c->handle), LOAD(&c->deadline), &packet);
+    STORE(&c->woke_at, zx_clock_get_monotonic());
+    STORE(&c->key, packet.key);
+    if (st == ZX_OK && LOAD(&c->handle2) != ZX_HANDLE_INVALID) {
+        packet.key += 5u;
+        st = zx_port_queue(LOAD(&c->handle2), &packet);
+    }
     STORE(&c->status, st);
     finish(c);
 }

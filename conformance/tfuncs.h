@@ -30,12 +30,19 @@ typedef struct tf_ctl {
     int32_t unexpected;          /* tf_race_*: first status outside the allowed set, or 0 */
     uint64_t unexpected_count;
     uint32_t *shared_job;        /* tf_race_*: the job handle value currently being created and killed */
+    uint32_t handle2;            /* tf_port_relay: port the packet is passed on to (0: none) */
+    uint64_t key;                /* tf_port_relay: key of the packet taken */
 } tf_ctl_t;
 
 void tf_exit(uintptr_t ctl, uintptr_t unused);       /* started = done = 1, exit */
 void tf_spin(uintptr_t ctl, uintptr_t unused);       /* count++ with a ~50 us sleep per step until stop */
 void tf_sleep(uintptr_t ctl, uintptr_t unused);      /* zx_nanosleep(deadline), woke_at = now */
 void tf_wait(uintptr_t ctl, uintptr_t unused);       /* wait_one(handle, ZX_USER_SIGNAL_0, INFINITE) */
+/* Scenario 11: zx_channel_call(handle, deadline) with the 9 bytes "abcdefghi" (the kernel replaces the first 4
+ * with the txid); status = the call's, or BAD_STATE when OK but the reply is not 9 bytes ending in "efghj". */
+void tf_channel_call(uintptr_t ctl, uintptr_t unused);
+/* Scenario 12: zx_port_wait(handle, deadline) -> status, key, woke_at; on OK, key + 5 is queued on handle2. */
+void tf_port_relay(uintptr_t ctl, uintptr_t unused);
 /* Scenario 40: create a job under `handle`, publish it in *shared_job, kill it (must be OK), close it. */
 void tf_race_jobs(uintptr_t ctl, uintptr_t unused);
 /* Scenario 40: until stop, zx_process_create in *shared_job; only OK, BAD_HANDLE and BAD_STATE are allowed. */
