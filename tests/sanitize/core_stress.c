@@ -5,9 +5,10 @@
  * THREADS pthreads share 64 handle slots and run OPS_PER_THREAD random calls each: create jobs, processes,
  * threads and events; suspend (tokens go into the slots too); duplicate and replace with random rights; close,
  * close_many with a repeated value; kill; wait_one with short deadlines; infinite waits cancelled by another
- * thread closing the handle; every get_info topic; get_child; object_signal.  With -w, real threads of this
- * process (zx_thread_start, a counting entry) are created too, and get suspended, resumed and stopped under the
- * same storm.
+ * thread closing the handle; every get_info topic; get_child; object_signal; channels (create, write moving a
+ * handle, read, calls with short deadlines) and ports (create, queue, wait with short deadlines).  With -w, real
+ * threads of this process (zx_thread_start, a counting entry) are created too, and get suspended, resumed and
+ * stopped under the same storm.
  *
  * A handle taken out of a slot (atomic exchange) belongs to the taker, so closing or replacing it must succeed;
  * a handle only peeked at may be closed, and its value reused, by another thread meanwhile, so any status Zircon
@@ -29,6 +30,7 @@
 #include <zircon/process.h>
 #include <zircon/syscalls.h>
 #include <zircon/syscalls/object.h>
+#include <zircon/syscalls/port.h>
 #include <zircon/types.h>
 
 #define SLOTS 64
@@ -144,7 +146,7 @@ static void new_top_job(uint64_t *r) {
 
 static void one_op(uint64_t *r) {
     zx_handle_t h, out = ZX_HANDLE_INVALID;
-    switch (rnd(r) % 20) {
+    switch (rnd(r) % 25) {
     case 0:
         new_top_job(r);
         break;
@@ -269,6 +271,69 @@ static void one_op(uint64_t *r) {
     case 19:
         if (g_with_workers && rnd(r) % 8 == 0) new_worker(r);
         break;
+    case 20: {
+        zx_handle_t a = ZX_HANDLE_INVALID, b = ZX_HANDLE_INVALID;
+        check("zx_channel_create", zx_channel_create(0, &a, &b), ALLOW(ZX_OK));
+        put(r, a);
+        put(r, b);
+        break;
+    }
+    case 21: {
+        /* Sometimes moving an owned handle along -- never a channel end: one queued at itself (or in a ring of
+         * channels) keeps itself alive, in Zircon too.  The moved handle is consumed whatever the result. */
+        zx_handle_t moved = rnd(r) % 2 ? take(r) : ZX_HANDLE_INVALID;
+        zx_info_handle_basic_t info;
+        if (moved != ZX_HANDLE_INVALID &&
+            (zx_object_get_info(moved, ZX_INFO_HANDLE_BASIC, &info, sizeof info, NULL, NULL) != ZX_OK ||
+             info.type == ZX_OBJ_TYPE_CHANNEL)) {
+            put(r, moved);
+            moved = ZX_HANDLE_INVALID;
+        }
+        uint8_t bytes[16] = {0};
+        check("zx_channel_write",
+              zx_channel_write(peek(r), 0, bytes, rnd(r) % 17, &moved, moved != ZX_HANDLE_INVALID ? 1 : 0),
+              ALLOW(ZX_OK, ZX_ERR_BAD_HANDLE, ZX_ERR_WRONG_TYPE, ZX_ERR_ACCESS_DENIED, ZX_ERR_PEER_CLOSED));
+        break;
+    }
+    case 22: {
+        uint8_t bytes[16];
+        zx_handle_t got[1] = {ZX_HANDLE_INVALID};
+        uint32_t nb = 0, nh = 0;
+        zx_status_t st = zx_channel_read(peek(r), rnd(r) % 4 ? 0 : ZX_CHANNEL_READ_MAY_DISCARD, bytes, got,
+                                         rnd(r) % 17, rnd(r) % 2, &nb, &nh);
+        check("zx_channel_read", st,
+              ALLOW(ZX_OK, ZX_ERR_SHOULD_WAIT, ZX_ERR_PEER_CLOSED, ZX_ERR_BUFFER_TOO_SMALL, ZX_ERR_BAD_HANDLE,
+                    ZX_ERR_WRONG_TYPE, ZX_ERR_ACCESS_DENIED));
+        if (st == ZX_OK && nh == 1) put(r, got[0]);
+        break;
+    }
+    case 23: {
+        zx_port_packet_t packet;
+        memset(&packet, 0, sizeof packet);
+        packet.key = rnd(r);
+        if (rnd(r) % 4 == 0) {
+            check("zx_port_create", zx_port_create(0, &out), ALLOW(ZX_OK));
+            put(r, out);
+        } else if (rnd(r) % 2) {
+            check("zx_port_queue", zx_port_queue(peek(r), &packet),
+                  ALLOW(ZX_OK, ZX_ERR_BAD_HANDLE, ZX_ERR_WRONG_TYPE, ZX_ERR_ACCESS_DENIED, ZX_ERR_SHOULD_WAIT));
+        } else {
+            check("zx_port_wait", zx_port_wait(peek(r), zx_deadline_after(rnd(r) % 200000), &packet),
+                  ALLOW(ZX_OK, ZX_ERR_TIMED_OUT, ZX_ERR_BAD_HANDLE, ZX_ERR_WRONG_TYPE, ZX_ERR_ACCESS_DENIED));
+        }
+        break;
+    }
+    case 24: {
+        uint8_t request[8] = {0}, reply[8];
+        uint32_t nb = 0, nh = 0;
+        zx_channel_call_args_t args = {
+            .wr_bytes = request, .rd_bytes = reply, .wr_num_bytes = sizeof request, .rd_num_bytes = sizeof reply};
+        check("zx_channel_call",
+              zx_channel_call(peek(r), 0, zx_deadline_after(rnd(r) % 200000), &args, &nb, &nh),
+              ALLOW(ZX_OK, ZX_ERR_TIMED_OUT, ZX_ERR_PEER_CLOSED, ZX_ERR_CANCELED, ZX_ERR_BAD_HANDLE,
+                    ZX_ERR_WRONG_TYPE, ZX_ERR_ACCESS_DENIED, ZX_ERR_BUFFER_TOO_SMALL));
+        break;
+    }
     }
 }
 
