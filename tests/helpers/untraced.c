@@ -3,10 +3,11 @@
  *
  * usage: untraced DIR
  *
- * Tries clone(CLONE_UNTRACED | SIGCHLD) (on x86_64 also through the i386 gate) and clone3 with CLONE_UNTRACED.
+ * Tries clone(CLONE_UNTRACED | SIGCHLD) and clone3 with CLONE_UNTRACED (on x86_64 also through the i386 gate).
  * A child that does get made writes its pid to DIR/child-PID and sleeps forever (the parent waits for that file).
- * Then fork, vfork, pthread_create and posix_spawn are each tried once.  DIR/result gets, once everything is done, one line per attempt:
- * "NAME RET ERRNO" (RET is the call's result: a child pid or 0 for success, -1 for failure).  Then it sleeps.
+ * Then fork, vfork, pthread_create and posix_spawn are each tried once.  DIR/result gets, once everything is done,
+ * one line per attempt: "NAME RET ERRNO" (RET is the call's result: a child pid or 0 for success, -1 for failure).
+ * Then it sleeps.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -67,11 +69,11 @@ static void wait_for_child_file(long pid) {
 }
 
 #if defined(__x86_64__)
-/* clone(CLONE_UNTRACED | SIGCHLD) through the i386 system call gate (int 0x80 works from 64-bit code too, with
- * i386 call numbers: clone is 120): a filter that only knew x86_64 numbers would let it through. */
-static long clone_i386(unsigned long flags) {
-    long ret = 120;
-    __asm__ volatile("int $0x80" : "+a"(ret) : "b"(flags), "c"(0L), "d"(0L), "S"(0L), "D"(0L)
+/* A system call through the i386 gate (int 0x80 works from 64-bit code too, with i386 call numbers: clone is 120,
+ * clone3 435): a filter that only knew x86_64 numbers would let clone(CLONE_UNTRACED) through there. */
+static long syscall_i386(long nr, unsigned long a, unsigned long b) {
+    long ret = nr;
+    __asm__ volatile("int $0x80" : "+a"(ret) : "b"(a), "c"(b), "d"(0L), "S"(0L), "D"(0L)
                      : "memory", "r8", "r9", "r10", "r11");
     return ret;
 }
@@ -92,9 +94,22 @@ static void try_untraced(void) {
     note("clone3-untraced", ret, ret < 0 ? errno : 0);
     if (ret > 0) wait_for_child_file(ret);
 #if defined(__x86_64__)
-    ret = clone_i386((unsigned long)(CLONE_UNTRACED | SIGCHLD));
+    ret = syscall_i386(120, (unsigned long)(CLONE_UNTRACED | SIGCHLD), 0);
     if (ret == 0) escaped_child();
     note("clone-untraced-i386", ret < 0 ? -1 : ret, ret < 0 ? (int)-ret : 0);
+    if (ret > 0) wait_for_child_file(ret);
+
+    /* clone3 (435 there too) needs its arguments below 4 GiB to be reachable through 32-bit registers. */
+    struct clone_args_v0 *low =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    if (low == MAP_FAILED) {
+        note("clone3-untraced-i386", -1, errno);
+        return;
+    }
+    *low = args;
+    ret = syscall_i386(435, (unsigned long)(uintptr_t)low, sizeof(*low));
+    if (ret == 0) escaped_child();
+    note("clone3-untraced-i386", ret < 0 ? -1 : ret, ret < 0 ? (int)-ret : 0);
     if (ret > 0) wait_for_child_file(ret);
 #endif
 }
