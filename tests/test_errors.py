@@ -113,6 +113,55 @@ def test_constructor_validation() -> None:
         ZxError("ZX_ERR_BAD_HANDLE")
 
 
+@pytest.mark.parametrize(
+    ("args", "kwargs", "exc"),
+    [
+        ((2**70,), {}, ValueError),  # status is a zx_status_t: int32
+        ((2**31,), {}, ValueError),
+        ((-(2**31) - 1,), {}, ValueError),
+        ((-1, 5), {}, TypeError),  # syscall: str or None
+        ((-1, b"zx_x"), {}, TypeError),
+        ((-1, "zx_x", "x"), {}, TypeError),  # koid: int or None
+        ((-1, "zx_x", 1.5), {}, TypeError),
+        ((-1, "zx_x", True), {}, TypeError),
+        ((-1, "zx_x", -1), {}, ValueError),  # koid is a zx_koid_t: uint64
+        ((-1, "zx_x", 2**64), {}, ValueError),
+        ((-1, "zx_x", 3, 7), {}, TypeError),  # detail: str or None
+        ((), {"status": -1, "syscall": 5}, TypeError),
+        ((), {"status": 2**70}, ValueError),
+    ],
+)
+def test_constructor_rejects_bad_fields(args: tuple[object, ...], kwargs: dict[str, object],
+                                        exc: type[Exception]) -> None:
+    """Every field is what its docstring says, or a clear TypeError/ValueError (never a half-made error)."""
+    with pytest.raises(exc):
+        ZxError(*args, **kwargs)
+    with pytest.raises(exc):
+        BadHandleError(*args, **kwargs)
+
+
+def test_constructor_accepts_the_field_limits() -> None:
+    low = ZxError(-(2**31), None, 0, None)
+    assert (low.status, low.syscall, low.koid, low.detail) == (-(2**31), None, 0, None)
+    high = ZxError(2**31 - 1, "zx_x", 2**64 - 1, "d")
+    assert (high.status, high.koid) == (2**31 - 1, 2**64 - 1)
+    assert type(BadHandleError(koid=7)) is BadHandleError
+
+
+@pytest.mark.parametrize("status", ["x", None, 1.0, True, b"-1"])
+def test_error_class_needs_an_int_status(status: object) -> None:
+    with pytest.raises(TypeError):
+        errors.error_class(status)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        errors.raise_status(status)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("status", [2**31, 2**70, -(2**31) - 1])
+def test_error_class_needs_an_int32_status(status: int) -> None:
+    with pytest.raises(ValueError):
+        errors.error_class(status)
+
+
 def test_pickle_keeps_observed_and_detail() -> None:
     err = TimedOutError(syscall="zx_object_wait_one", koid=5)
     err.observed = zxpy.Signals.USER_SIGNAL_0

@@ -89,6 +89,23 @@ __all__ = [
 ]
 
 _BY_STATUS: dict[int, type[ZxError]] = {}
+_I32_MIN = -(2**31)
+_I32_MAX = 2**31 - 1
+_U64_MAX = 2**64 - 1
+
+
+def _check_status(status: object) -> int:
+    """A ``zx_status_t`` (int32_t); bool is not an int here."""
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise TypeError(f"status must be an int, not {type(status).__name__}")
+    if not _I32_MIN <= status <= _I32_MAX:
+        raise ValueError(f"status must be a zx_status_t (int32), got {status}")
+    return int(status)
+
+
+def _check_optional(value: object, kind: type, what: str) -> None:
+    if value is not None and not isinstance(value, kind):
+        raise TypeError(f"{what} must be a {kind.__name__} or None, not {type(value).__name__}")
 
 
 def _status_name(status: int) -> str:
@@ -101,9 +118,13 @@ def _status_name(status: int) -> str:
 class ZxError(Exception):
     """A Zircon call failed.
 
-    ``ZxError(status, syscall=None, koid=None, detail=None)``; constructing the
-    base class with a known status gives the matching subclass.  Subclasses
-    may be constructed without a status (their own is used).
+    ``ZxError(status, syscall=None, koid=None, detail=None)``: ``status`` a
+    ``zx_status_t`` (an int32), ``syscall`` the failing call's name (str or
+    None), ``koid`` the object's ``zx_koid_t`` (0..2**64-1, or None) and
+    ``detail`` extra text (str or None); anything else is a TypeError or
+    ValueError.  Constructing the base class with a known status gives the
+    matching subclass.  Subclasses may be constructed without a status (their
+    own is used).
     """
 
     #: The status this class stands for (``None`` on the base class).
@@ -140,9 +161,16 @@ class ZxError(Exception):
             status = type(self).STATUS
             if status is None:
                 raise TypeError("ZxError() needs a status")
-        if isinstance(status, bool) or not isinstance(status, int):
-            raise TypeError(f"status must be an int, not {type(status).__name__}")
-        self.status = int(status)
+        status = _check_status(status)
+        _check_optional(syscall, str, "syscall")
+        _check_optional(detail, str, "detail")
+        if koid is not None:
+            if isinstance(koid, bool) or not isinstance(koid, int):
+                raise TypeError(f"koid must be an int or None, not {type(koid).__name__}")
+            if not 0 <= koid <= _U64_MAX:
+                raise ValueError(f"koid must be a zx_koid_t (0..2**64-1), got {koid}")
+            koid = int(koid)
+        self.status = status
         self.syscall = syscall
         self.koid = koid
         self.detail = detail
@@ -177,8 +205,15 @@ class ZxError(Exception):
 
 
 def error_class(status: int) -> type[ZxError]:
-    """The exception class raised for ``status`` (``ZxError`` if unknown)."""
-    return _BY_STATUS.get(status, ZxError)
+    """The exception class raised for ``status`` (``ZxError`` if unknown).
+
+    ``status`` must be an int32 (TypeError / ValueError otherwise).
+    """
+    if type(status) is int:  # the kernel's own statuses: one lookup
+        cls = _BY_STATUS.get(status)
+        if cls is not None:
+            return cls
+    return _BY_STATUS.get(_check_status(status), ZxError)
 
 
 def raise_status(status: int, syscall: str | None = None, koid: int | None = None) -> NoReturn:
