@@ -5,7 +5,9 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
+import threading
 import warnings
+from collections.abc import Callable, Iterator
 
 import pytest
 from conftest import handle_count
@@ -120,6 +122,18 @@ def test_raw_value_validation() -> None:
         Handle(-1)
     with pytest.raises(ValueError):
         Handle(2**32)
+
+
+@pytest.mark.parametrize("owned", ["no", "", 1, 0, None, 1.0])
+def test_owned_must_be_a_bool(owned: object) -> None:
+    """``owned="no"`` used to make an owned wrapper (truthiness); it is a TypeError, as is any non-bool."""
+    with pytest.raises(TypeError):
+        Handle(ALWAYS_BAD, owned=owned)  # type: ignore[arg-type]
+    with Event.create() as event:
+        with pytest.raises(TypeError):
+            zxpy.wrap_handle(event.raw, owned=owned)  # type: ignore[arg-type]
+        assert event.is_valid(), "a refused wrap_handle must not close the value"
+    assert not Handle(ALWAYS_BAD, owned=False).owned and Handle(0, owned=True).owned
 
 
 def test_close_of_a_bad_value_is_bad_handle_and_invalid_is_ok() -> None:
@@ -324,3 +338,96 @@ def test_unclosed_handles_at_interpreter_exit_are_quiet() -> None:
                                 capture_output=True, text=True, timeout=120, check=False)
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr
+
+
+# ---------------------------------------------------------------- one consumer per handle value
+
+
+@pytest.fixture
+def fast_switching() -> Iterator[None]:
+    """Switch Python threads as often as the interpreter allows, to widen every race window."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(old)
+
+
+def _race(nthreads: int, body: Callable[[int], None]) -> None:
+    """Run ``body(i)`` in ``nthreads`` threads released together; re-raise the first error; never hang."""
+    start = threading.Barrier(nthreads)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            start.wait(timeout=30)
+            body(i)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(nthreads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "deadlock"
+    if errors:
+        raise errors[0]
+
+
+@pytest.mark.usefixtures("fast_switching")
+def test_concurrent_close_closes_each_value_once() -> None:
+    """Many threads close the same wrappers: every close() returns None ("a second close does nothing"),
+    the kernel sees exactly one zx_handle_close per value (a second one would be BAD_HANDLE, or close a
+    value reused by someone else), and the handle count is back to its baseline."""
+    before = Process.self().handle_stats()
+    for _ in range(50):
+        handles = [Event.create() for _ in range(50)]
+        results: list[object] = []
+
+        def close_all(i: int, handles: list[Event] = handles, results: list[object] = results) -> None:
+            for h in handles:
+                results.append(h.close())
+
+        _race(6, close_all)
+        assert results == [None] * (6 * len(handles))
+        assert all(h.closed for h in handles)
+    assert Process.self().handle_stats() == before
+
+
+@pytest.mark.usefixtures("fast_switching")
+def test_close_replace_detach_race_has_one_winner() -> None:
+    """close, replace and detach of the same wrapper from several threads: exactly one of them consumes the
+    value; the others see a closed handle (ValueError) or do nothing (close).  Nothing leaks, and the value
+    that was detached or replaced is closed exactly once afterwards (ZX_OK)."""
+    before = Process.self().handle_stats()
+    for _ in range(20):
+        handles = [Event.create() for _ in range(40)]
+        won: list[tuple[str, object]] = []
+
+        def consume(i: int, handles: list[Event] = handles, won: list[tuple[str, object]] = won) -> None:
+            for n, h in enumerate(handles):
+                op = (i + n) % 3
+                try:
+                    if op == 0:
+                        h.close()
+                        continue
+                    got: object = h.replace(Rights.SAME_RIGHTS) if op == 1 else h.detach()
+                except ValueError as exc:
+                    assert str(exc) == "handle is closed"
+                    continue
+                won.append((("replace", "detach")[op - 1], got))  # list.append: atomic
+
+        _race(6, consume)
+        assert all(h.closed for h in handles)
+        assert len(won) <= len(handles)
+        for how, got in won:
+            if how == "replace":
+                assert isinstance(got, Event)
+                got.close()
+            else:
+                assert isinstance(got, int)
+                assert zxpy.lib.zx_handle_close(got) == zxpy.lib.ZX_OK, "a detached value was already closed"
+        assert Process.self().handle_stats() == before, f"after {len(won)} winners"
+    assert Process.self().handle_stats() == before

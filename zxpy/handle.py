@@ -55,6 +55,14 @@ _ERR_TIMED_OUT: int = _lib.ZX_ERR_TIMED_OUT
 _ERR_CANCELED: int = _lib.ZX_ERR_CANCELED
 _now = _raw.clock_get_monotonic
 _get_ident = threading.get_ident
+#: Guards the read-and-clear of ``_raw`` when a handle is consumed (close, replace, detach), so exactly one
+#: caller gets the value however many threads race (Zircon: a handle value is consumed once; a second
+#: close would be BAD_HANDLE, or close a value the kernel has since given to someone else).  Reentrant:
+#: a signal handler that closes a handle may run while this thread holds it.  Held for two attribute
+#: accesses, never across a kernel call.
+_consume_lock = threading.RLock()
+_lock = _consume_lock.acquire
+_unlock = _consume_lock.release
 _MAIN_THREAD_IDENT = threading.main_thread().ident
 #: Longest single kernel wait on the main thread: Python runs signal handlers
 #: (KeyboardInterrupt) only between calls, so long waits go in slices.
@@ -63,7 +71,11 @@ _WAIT_SLICE_NS = 100_000_000
 
 @dataclass(frozen=True)
 class HandleBasicInfo:
-    """``ZX_INFO_HANDLE_BASIC`` (``zx_info_handle_basic_t``), read fresh."""
+    """``ZX_INFO_HANDLE_BASIC`` (``zx_info_handle_basic_t``), read fresh.
+
+    A plain record: zxpy fills it from the kernel's answer.  Like every zxpy
+    info record it does not check fields passed to its constructor.
+    """
 
     koid: int
     rights: Rights
@@ -119,8 +131,10 @@ class Handle:
             Handle._BY_TYPE.setdefault(cls.OBJ_TYPE, cls)
 
     def __init__(self, raw: int, *, owned: bool = True) -> None:
+        if owned is not True and owned is not False:
+            raise TypeError(f"owned must be a bool, not {type(owned).__name__}")
         self._raw = check_u32(raw, "raw handle")
-        self._owned = bool(owned)
+        self._owned = owned
         self._koid = None
 
     @classmethod
@@ -158,24 +172,44 @@ class Handle:
     def close(self) -> None:
         """Close the handle (``zx_handle_close``); a second close does nothing.
 
-        A borrowed handle is only forgotten.  Closing the last handle of a
-        suspend token resumes its task; closing a handle another thread waits
-        on cancels that wait (ZX_ERR_CANCELED).
+        Safe from several threads at once: exactly one of them closes the
+        value, the others return.  A borrowed handle is only forgotten.
+        Closing the last handle of a suspend token resumes its task; closing
+        a handle another thread waits on cancels that wait (ZX_ERR_CANCELED).
         """
-        raw = self._raw
+        if self._raw < 0:  # closed stays closed: no lock needed to see it
+            return
+        _lock()
+        try:
+            raw = self._raw
+            self._raw = _CLOSED
+        finally:
+            _unlock()
         if raw < 0:
             return
-        self._raw = _CLOSED
         if self._owned:
             status = _handle_close(raw)
             if status:
                 raise error_class(status)(status, "zx_handle_close", self._koid)
 
-    def detach(self) -> int:
-        """Give up ownership and return the raw value (the caller closes it)."""
-        raw = self.raw
-        self._raw = _CLOSED
+    def _consume(self) -> int:
+        """Take the raw value and mark this wrapper closed, atomically (``ValueError`` if already closed)."""
+        _lock()
+        try:
+            raw = self._raw
+            self._raw = _CLOSED
+        finally:
+            _unlock()
+        if raw < 0:
+            raise _closed_error()
         return raw
+
+    def detach(self) -> int:
+        """Give up ownership and return the raw value (the caller closes it).
+
+        Of several threads closing, replacing or detaching one wrapper, exactly one gets the value.
+        """
+        return self._consume()
 
     def __enter__(self: _H) -> _H:
         if self._raw < 0:
@@ -187,7 +221,8 @@ class Handle:
 
     def __del__(self, _close: Any = _handle_close, _warn: Any = warnings.warn) -> None:
         # Default arguments keep the close function alive at interpreter
-        # shutdown, when module globals may already be gone.
+        # shutdown, when module globals may already be gone.  No lock: no
+        # other thread holds a reference to an object being finalised.
         try:
             raw = self._raw
             owned = self._owned
@@ -266,7 +301,7 @@ class Handle:
             raise ValueError("cannot replace a borrowed handle")
         koid = self._koid_or_none()
         out = _new(_HANDLE_PTR)
-        self._raw = _CLOSED
+        raw = self._consume()  # another thread may have closed or replaced it since the check above
         status = _handle_replace(raw, rights, out)
         if status:
             raise error_class(status)(status, "zx_handle_replace", koid)
@@ -427,6 +462,8 @@ def wrap_handle(raw: int, *, owned: bool = True) -> Handle:
     Ownership is taken even if the lookup fails (the value is then closed).
     """
     raw = check_u32(raw, "raw handle")
+    if owned is not True and owned is not False:
+        raise TypeError(f"owned must be a bool, not {type(owned).__name__}")
     info = _new("zx_info_handle_basic_t *")
     status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, 32, _NULL, _NULL)
     if status:
