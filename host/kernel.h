@@ -13,6 +13,7 @@
  *   suspend_token.c  suspend tokens, zx_task_suspend
  *   task.c           zx_task_kill
  *   object_info.c    zx_object_get_info, zx_object_get_child
+ *   task_stats.c     CPU time and memory figures of tasks, read from Linux (runtime, thread and task stats)
  *   event.c, vmar.c  the two small object kinds the task calls need
  *   channel.c        channels: messages, handle transfer, zx_channel_call (used by the conformance scenarios)
  *   port.c           ports: user packets, zx_port_queue / zx_port_wait (same)
@@ -182,6 +183,7 @@ struct hk_job {
     hk_job_state_t state;
     int64_t return_code;
     uint32_t max_height;
+    zx_info_task_runtime_t exited_runtime; /* runtime of the child processes that left (dead) */
 };
 
 typedef enum { HK_PROCESS_INITIAL, HK_PROCESS_RUNNING, HK_PROCESS_DYING, HK_PROCESS_DEAD } hk_process_state_t;
@@ -204,6 +206,7 @@ struct hk_process {
     uint32_t suspend_count;  /* open process-level suspend tokens */
     char name[ZX_MAX_NAME_LEN];
     struct hk_linux_process *program; /* HK_PROCESS_LINUX only; owned by linux_task.c ("linux" is a gcc macro) */
+    zx_info_task_runtime_t exited_runtime; /* runtime of the threads that died */
 };
 
 typedef enum {
@@ -232,6 +235,8 @@ struct hk_thread {
     pid_t tid;               /* Linux thread id for SELF and LINUX threads */
     char name[ZX_MAX_NAME_LEN];
     void *backend;           /* per-kind data */
+    zx_info_task_runtime_t runtime; /* last sample of the OS thread's times; final once runtime_final */
+    bool runtime_final;      /* the thread died: runtime no longer changes (task_stats.c) */
 };
 
 /* The root of everything: created at first use (job.c, process.c). */
@@ -269,6 +274,20 @@ void hk_thread_report_running(hk_thread_t *t); /* SUSPENDED -> RUNNING: THREAD_R
 void hk_thread_report_exited(hk_thread_t *t);  /* -> DEAD: THREAD_TERMINATED; leaves the thread list */
 zx_thread_state_t hk_thread_info_state(const hk_thread_t *t);
 
+/* task_stats.c — lock held.  Runtime as Zircon aggregates it: a thread's own CPU and run-queue time (0 before start,
+ * kept after death); a process's = its dead threads' + its live threads'; a job's = its dead child processes' + its
+ * live child processes' (child jobs are not counted, as in Zircon).  Sampled from Linux where an OS thread exists. */
+void hk_runtime_add(zx_info_task_runtime_t *sum, const zx_info_task_runtime_t *add);
+void hk_thread_runtime(hk_thread_t *t, zx_info_task_runtime_t *out);
+/* Take a last sample (if the OS thread can still be read) and keep the figures from then on.  Backends call it
+ * while the OS thread surely still exists; hk_thread_report_exited calls it too, a no-op if already done. */
+void hk_thread_freeze_runtime(hk_thread_t *t);
+uint32_t hk_thread_last_cpu(hk_thread_t *t); /* ZX_INFO_INVALID_CPU if unknown or never ran */
+void hk_process_runtime(hk_process_t *p, zx_info_task_runtime_t *out);
+void hk_job_runtime(hk_job_t *job, zx_info_task_runtime_t *out);
+/* Memory figures of a process backed by a Linux process (zeros for the others). */
+void hk_process_task_stats(hk_process_t *p, zx_info_task_stats_t *out);
+
 /* ------------------------------------------------------------------------------------------------ backends */
 
 /* self_thread.c — lock held; never block. */
@@ -301,5 +320,6 @@ zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char 
 void hk_linux_kill(hk_process_t *p);            /* SIGKILL everything that belongs to p */
 void hk_linux_thread_stop(hk_thread_t *t);      /* stop the OS thread; report_stopped once really stopped */
 void hk_linux_thread_resume(hk_thread_t *t);    /* let it run; report_running once running */
+pid_t hk_linux_pid(const hk_process_t *p);      /* the program's Linux pid, 0 when none runs (lock held) */
 
 #endif /* ZXPY_HOST_KERNEL_H_ */

@@ -533,6 +533,7 @@ static void task_adopt(lt_task_t *k, struct hk_linux_process *lp) {
 static void task_thread_gone(lt_task_t *k) {
     if (k->thread == NULL) return;
     hk_lock();
+    hk_thread_freeze_runtime(k->thread); /* its last CPU figures, while /proc still shows it (at its exit stop) */
     hk_thread_report_exited(k->thread);
     k->tlink->task = NULL;
     hk_object_unref(&k->thread->base);
@@ -750,11 +751,32 @@ static void handle_wait_status(pid_t pid, int status) {
     task_settle(k);
 }
 
-/* Drain every pending wait event of our children and tracees (never another thread's children). */
+/* A task has exited and is about to be reaped: its last CPU figures are readable from /proc only until then. */
+static void task_exiting(pid_t tid) {
+    lt_task_t *k = task_find(tid);
+    if (k == NULL || k->thread == NULL) return;
+    hk_lock();
+    hk_thread_freeze_runtime(k->thread);
+    hk_unlock();
+}
+
+#define DRAIN_WAIT_FLAGS (__WALL | __WNOTHREAD | WNOHANG | WUNTRACED)
+
+/* Drain every pending wait event of our children and tracees (never another thread's children).  Each event is
+ * looked at first (WNOWAIT), so that an exited task's runtime can be read before waitpid reaps it. */
 static void drain_events(void) {
     for (;;) {
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOWAIT | DRAIN_WAIT_FLAGS) < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        if (si.si_pid == 0) return;
+        if (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) task_exiting(si.si_pid);
         int status;
-        pid_t pid = waitpid(-1, &status, __WALL | __WNOTHREAD | WNOHANG | WUNTRACED);
+        pid_t pid = waitpid(si.si_pid, &status, DRAIN_WAIT_FLAGS);
+        if (pid == 0) pid = waitpid(-1, &status, DRAIN_WAIT_FLAGS); /* that event went away: take any other */
         if (pid <= 0) {
             if (pid < 0 && errno == EINTR) continue;
             return;
@@ -1018,6 +1040,12 @@ void hk_linux_thread_resume(hk_thread_t *t) {
     if (link == NULL || link->task == NULL) return;
     link->task->want_stop = false;
     wake_monitor();
+}
+
+pid_t hk_linux_pid(const hk_process_t *p) {
+    /* lp->pid was written before p->program was published under the lock, and p->program is cleared (under the
+     * lock) before lp is freed. */
+    return p->program != NULL ? p->program->pid : 0;
 }
 
 /* Does close_range(CLOSE_RANGE_CLOEXEC) work here?  Probed on an fd number nobody uses. */

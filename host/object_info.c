@@ -89,6 +89,57 @@ static zx_status_t info_handle_stats(hk_process_t *p, info_out_t *out) {
     return put_record(out, &info, sizeof(info));
 }
 
+static zx_status_t info_thread_stats(hk_thread_t *t, info_out_t *out) {
+    /* Once the thread is gone there is no scheduler state left to report (GetStatsForUserspace). */
+    if (t->state == HK_THREAD_DEAD) return ZX_ERR_BAD_STATE;
+    zx_info_task_runtime_t runtime;
+    hk_thread_runtime(t, &runtime);
+    zx_info_thread_stats_t info;
+    memset(&info, 0, sizeof(info));
+    info.total_runtime = runtime.cpu_time;
+    info.last_scheduled_cpu = hk_thread_last_cpu(t);
+    return put_record(out, &info, sizeof(info));
+}
+
+static zx_status_t info_task_stats(hk_process_t *p, uint32_t topic, info_out_t *out) {
+    if (p->state == HK_PROCESS_DEAD) return ZX_ERR_BAD_STATE; /* its address space is gone (GetStats) */
+    zx_info_task_stats_t info;
+    hk_process_task_stats(p, &info);
+    if (topic == ZX_INFO_TASK_STATS_V1) {
+        zx_info_task_stats_v1_t v1;
+        memset(&v1, 0, sizeof(v1));
+        v1.mem_mapped_bytes = info.mem_mapped_bytes;
+        v1.mem_private_bytes = info.mem_private_bytes;
+        v1.mem_shared_bytes = info.mem_shared_bytes;
+        v1.mem_scaled_shared_bytes = info.mem_scaled_shared_bytes;
+        return put_record(out, &v1, sizeof(v1));
+    }
+    return put_record(out, &info, sizeof(info));
+}
+
+/* ZX_INFO_TASK_RUNTIME(_V1): an untyped lookup needing INSPECT (rights before type), then thread, process or job. */
+static zx_status_t info_task_runtime(zx_handle_t h, uint32_t topic, info_out_t *out) {
+    hk_object_t *obj;
+    zx_status_t status = hk_handle_get(h, ZX_OBJ_TYPE_NONE, ZX_RIGHT_INSPECT, &obj, NULL);
+    if (status != ZX_OK) return status;
+    zx_info_task_runtime_t info;
+    memset(&info, 0, sizeof(info));
+    switch (obj->type) {
+    case ZX_OBJ_TYPE_THREAD: hk_thread_runtime(HK_CONTAINER_OF(obj, hk_thread_t, base), &info); break;
+    case ZX_OBJ_TYPE_PROCESS: hk_process_runtime(HK_CONTAINER_OF(obj, hk_process_t, base), &info); break;
+    case ZX_OBJ_TYPE_JOB: hk_job_runtime(HK_CONTAINER_OF(obj, hk_job_t, base), &info); break;
+    default: return ZX_ERR_WRONG_TYPE;
+    }
+    if (topic == ZX_INFO_TASK_RUNTIME_V1) {
+        zx_info_task_runtime_v1_t v1;
+        memset(&v1, 0, sizeof(v1));
+        v1.cpu_time = info.cpu_time;
+        v1.queue_time = info.queue_time;
+        return put_record(out, &v1, sizeof(v1));
+    }
+    return put_record(out, &info, sizeof(info));
+}
+
 /* Look h up for a typed topic: type first, then rights. */
 static zx_status_t typed(zx_handle_t h, zx_obj_type_t type, zx_rights_t rights, hk_object_t **obj) {
     return hk_handle_get(h, type, rights, obj, NULL);
@@ -114,6 +165,16 @@ static zx_status_t get_info_locked(zx_handle_t h, uint32_t topic, info_out_t *ou
     case ZX_INFO_JOB:
         if ((status = typed(h, ZX_OBJ_TYPE_JOB, ZX_RIGHT_INSPECT, &obj)) != ZX_OK) return status;
         return info_job(HK_CONTAINER_OF(obj, hk_job_t, base), out);
+    case ZX_INFO_THREAD_STATS:
+        if ((status = typed(h, ZX_OBJ_TYPE_THREAD, ZX_RIGHT_INSPECT, &obj)) != ZX_OK) return status;
+        return info_thread_stats(HK_CONTAINER_OF(obj, hk_thread_t, base), out);
+    case ZX_INFO_TASK_STATS:
+    case ZX_INFO_TASK_STATS_V1:
+        if ((status = typed(h, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_INSPECT, &obj)) != ZX_OK) return status;
+        return info_task_stats(HK_CONTAINER_OF(obj, hk_process_t, base), topic, out);
+    case ZX_INFO_TASK_RUNTIME:
+    case ZX_INFO_TASK_RUNTIME_V1:
+        return info_task_runtime(h, topic, out);
     case ZX_INFO_PROCESS_THREADS: {
         if ((status = typed(h, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_ENUMERATE, &obj)) != ZX_OK) return status;
         hk_process_t *p = HK_CONTAINER_OF(obj, hk_process_t, base);
@@ -147,6 +208,11 @@ static bool topic_known(uint32_t topic) {
     case ZX_INFO_PROCESS_THREADS:
     case ZX_INFO_JOB_CHILDREN:
     case ZX_INFO_JOB_PROCESSES:
+    case ZX_INFO_THREAD_STATS:
+    case ZX_INFO_TASK_STATS:
+    case ZX_INFO_TASK_STATS_V1:
+    case ZX_INFO_TASK_RUNTIME:
+    case ZX_INFO_TASK_RUNTIME_V1:
         return true;
     default:
         return false;

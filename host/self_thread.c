@@ -74,6 +74,7 @@ void hk_self_thread_park(void) {
 static void on_os_thread_exit(void *arg) {
     hk_thread_t *t = arg;
     hk_lock();
+    hk_thread_freeze_runtime(t); /* the last moment its CPU clock can be read */
     hk_thread_report_exited(t);
     /* The runtime owned the handle zx_thread_self() handed out; it goes with the thread. */
     if (hk_cpu.self_handle != ZX_HANDLE_INVALID) hk_handle_close_locked(hk_cpu.self_handle);

@@ -100,6 +100,10 @@ void hk_thread_report_exited(hk_thread_t *t) {
     t->state = HK_THREAD_DEAD;
     t->stop_requested = false;
     t->blocked = 0;
+    /* Its runtime stays readable and fixed, and counts in its process's from now on (RemoveThread).  A last sample
+     * is taken unless the backend already took it (the OS thread may be gone: then the previous sample stays). */
+    hk_thread_freeze_runtime(t);
+    hk_runtime_add(&t->process->exited_runtime, &t->runtime);
     hk_signal_update(&t->base, ZX_THREAD_RUNNING | ZX_THREAD_SUSPENDED, ZX_THREAD_TERMINATED);
     if (t->sibling.next != &t->sibling) {
         hk_list_remove(&t->sibling);
