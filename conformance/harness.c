@@ -499,6 +499,16 @@ zx_info_job_t t_job_info(zx_handle_t h) {
     return info;
 }
 
+zx_info_task_runtime_t t_runtime(zx_handle_t h) {
+    zx_info_task_runtime_t info;
+    memset(&info, 0xa5, sizeof info);
+    size_t actual = 0, avail = 0;
+    T_OK(zx_object_get_info(h, ZX_INFO_TASK_RUNTIME, &info, sizeof info, &actual, &avail));
+    T_EQ(1, actual);
+    T_EQ(1, avail);
+    return info;
+}
+
 void t_wait_thread_state(zx_handle_t thread, zx_thread_state_t state) {
     zx_time_t deadline = zx_deadline_after(T_LONG_NS);
     zx_thread_state_t last;

@@ -146,6 +146,8 @@ zx_koid_t t_koid(zx_handle_t h);
 zx_info_process_t t_process_info(zx_handle_t h);
 zx_info_thread_t t_thread_info(zx_handle_t h);
 zx_info_job_t t_job_info(zx_handle_t h);
+/* ZX_INFO_TASK_RUNTIME of a thread, process or job (one record). */
+zx_info_task_runtime_t t_runtime(zx_handle_t h);
 /* Wait until ZX_INFO_THREAD reports `state`. */
 void t_wait_thread_state(zx_handle_t thread, zx_thread_state_t state);
 /* Koids of a process's threads / a job's children (ZX_INFO_PROCESS_THREADS, _JOB_CHILDREN, _JOB_PROCESSES). */
@@ -193,6 +195,7 @@ void t_at(const char *file, int line);
 #define t_process_info(...) T_AT_(t_process_info, __VA_ARGS__)
 #define t_thread_info(...) T_AT_(t_thread_info, __VA_ARGS__)
 #define t_job_info(...) T_AT_(t_job_info, __VA_ARGS__)
+#define t_runtime(...) T_AT_(t_runtime, __VA_ARGS__)
 #define t_wait_thread_state(...) T_AT_(t_wait_thread_state, __VA_ARGS__)
 #define t_koids(...) T_AT_(t_koids, __VA_ARGS__)
 #define t_process_threads(...) T_AT_(t_process_threads, __VA_ARGS__)

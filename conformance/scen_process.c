@@ -399,6 +399,55 @@ void r_kill_unstarted_and_dead(void) {
     T_EQ(7, t_process_info(exited).return_code);
 }
 
+/* 43. GetRuntimeNoPermission / GetInfoRuntime, for processes and jobs: runtime needs INSPECT; a process that never
+ * ran has none; a running one's grows; once dead it is fixed.  A job counts its own processes, live and dead
+ * (it keeps a dead one's runtime), and not those of its child jobs. */
+void s43_get_runtime(void) {
+    zx_handle_t parent = t_job();
+    zx_handle_t job = t_child_job(parent);
+    zx_info_task_runtime_t info;
+
+    zx_handle_t created = t_created_process(job, NULL);
+    info = t_runtime(created);
+    T_EQ(0, info.cpu_time);
+    T_EQ(0, info.queue_time);
+    zx_handle_t blind = t_dup(created, t_basic(created).rights & ~ZX_RIGHT_INSPECT);
+    T_STATUS(ZX_ERR_ACCESS_DENIED, zx_object_get_info(blind, ZX_INFO_TASK_RUNTIME, &info, sizeof info, NULL, NULL));
+    zx_handle_t blind_job = t_dup(job, ZX_DEFAULT_JOB_RIGHTS & ~ZX_RIGHT_INSPECT);
+    T_STATUS(ZX_ERR_ACCESS_DENIED,
+             zx_object_get_info(blind_job, ZX_INFO_TASK_RUNTIME, &info, sizeof info, NULL, NULL));
+
+    const char *path = t_progress_file();
+    const char *args[] = {"spin", path, "1", NULL};
+    zx_handle_t proc = t_spawn(job, args);
+    t_wait_progress_threads(path, 1);
+    zx_time_t deadline = zx_deadline_after(T_LONG_NS);
+    while ((info = t_runtime(proc)).cpu_time <= 0) {
+        if (zx_clock_get_monotonic() > deadline)
+            T_FAIL("a running process's cpu_time stayed %lld", (long long)info.cpu_time);
+        t_sleep_ms(1);
+    }
+    zx_info_task_runtime_t live = info;
+    T_TRUE(t_runtime(job).cpu_time >= live.cpu_time);
+    T_EQ(0, t_runtime(parent).cpu_time);
+
+    T_OK(zx_task_kill(proc));
+    t_wait(proc, ZX_PROCESS_TERMINATED);
+    zx_info_task_runtime_t dead = t_runtime(proc);
+    T_TRUE(dead.cpu_time >= live.cpu_time);
+    T_TRUE(dead.queue_time >= live.queue_time);
+    t_sleep_ms(20);
+    info = t_runtime(proc);
+    T_EQ(dead.cpu_time, info.cpu_time);
+    T_EQ(dead.queue_time, info.queue_time);
+    info = t_runtime(job); /* the job's other process never ran */
+    T_EQ(dead.cpu_time, info.cpu_time);
+    T_EQ(dead.queue_time, info.queue_time);
+    info = t_runtime(parent);
+    T_EQ(0, info.cpu_time);
+    T_EQ(0, info.queue_time);
+}
+
 /* §2.4: suspending a dead process is BAD_STATE and writes no token. */
 void r_suspend_dead_process(void) {
     zx_handle_t job = t_job();

@@ -1,5 +1,7 @@
 /* Thread scenarios: zircon/system/utest/core/threads/threads.cc (zircon-semantics.md §4, 1-23) and the thread
  * rules of §1.4, §2.3, §2.6, with the Decisions block (killing a thread is ZX_ERR_WRONG_TYPE). */
+#include <string.h>
+
 #include "harness.h"
 #include "scenarios.h"
 
@@ -92,6 +94,111 @@ void r_kill_thread_wrong_type(void) {
 
     zx_handle_t weak = t_dup(th, ZX_DEFAULT_THREAD_RIGHTS & ~ZX_RIGHT_DESTROY);
     T_STATUS(ZX_ERR_ACCESS_DENIED, zx_task_kill(weak));
+}
+
+/* 7. InfoTaskStatsFails / InfoThreadStatsFails (+ GetLastScheduledCpu): ZX_INFO_THREAD_STATS works on a live
+ * thread (no CPU before it ever ran, a real CPU once it did) and is BAD_STATE once the thread exited;
+ * ZX_INFO_TASK_STATS is for processes only, so a thread is WRONG_TYPE, alive or dead.  The own process reports
+ * its memory (TaskGetInfoTest.InfoStatsSmokeTest). */
+void s07_info_task_and_thread_stats(void) {
+    uint8_t buf[64];
+    zx_handle_t th = t_thread_create("stats");
+    zx_info_thread_stats_t stats;
+    memset(&stats, 0xa5, sizeof stats);
+    T_OK(zx_object_get_info(th, ZX_INFO_THREAD_STATS, &stats, sizeof stats, NULL, NULL));
+    T_EQ(ZX_INFO_INVALID_CPU, stats.last_scheduled_cpu);
+    T_EQ(0, stats.total_runtime);
+    T_STATUS(ZX_ERR_WRONG_TYPE, zx_object_get_info(th, ZX_INFO_TASK_STATS, buf, sizeof buf, NULL, NULL));
+
+    tf_ctl_t *ctl = t_ctl();
+    t_thread_start(th, tf_spin, ctl);
+    t_defer_stop(ctl);
+    while (t_load64(&ctl->count) == 0)
+        t_sleep_ms(1);
+    T_OK(zx_object_get_info(th, ZX_INFO_THREAD_STATS, &stats, sizeof stats, NULL, NULL));
+    T_NE(ZX_INFO_INVALID_CPU, stats.last_scheduled_cpu);
+    T_TRUE(stats.last_scheduled_cpu < ZX_CPU_SET_MAX_CPUS);
+    T_STATUS(ZX_ERR_WRONG_TYPE, zx_object_get_info(th, ZX_INFO_TASK_STATS, buf, sizeof buf, NULL, NULL));
+    T_STATUS(ZX_ERR_WRONG_TYPE, zx_object_get_info(th, ZX_INFO_TASK_STATS_V1, buf, sizeof buf, NULL, NULL));
+
+    __atomic_store_n(&ctl->stop, 1u, __ATOMIC_SEQ_CST);
+    t_wait(th, ZX_THREAD_TERMINATED);
+    T_STATUS(ZX_ERR_BAD_STATE, zx_object_get_info(th, ZX_INFO_THREAD_STATS, &stats, sizeof stats, NULL, NULL));
+    T_STATUS(ZX_ERR_WRONG_TYPE, zx_object_get_info(th, ZX_INFO_TASK_STATS, buf, sizeof buf, NULL, NULL));
+
+    zx_info_task_stats_t task;
+    T_OK(zx_object_get_info(zx_process_self(), ZX_INFO_TASK_STATS, &task, sizeof task, NULL, NULL));
+    T_TRUE(task.mem_private_bytes > 0);
+    T_TRUE(task.mem_mapped_bytes >= task.mem_private_bytes + task.mem_shared_bytes);
+    T_TRUE(task.mem_shared_bytes >= task.mem_scaled_shared_bytes);
+    zx_info_task_stats_v1_t task_v1;
+    T_OK(zx_object_get_info(zx_process_self(), ZX_INFO_TASK_STATS_V1, &task_v1, sizeof task_v1, NULL, NULL));
+    T_TRUE(task_v1.mem_private_bytes > 0);
+    size_t actual = 7, avail = 7;
+    T_STATUS(ZX_ERR_BUFFER_TOO_SMALL,
+             zx_object_get_info(zx_process_self(), ZX_INFO_TASK_STATS, &task, sizeof task_v1, &actual, &avail));
+    T_EQ(0, actual);
+    T_EQ(1, avail);
+}
+
+/* 8 for one topic: a thread's runtime is 0 before start; it grows once the thread runs; it can still be read
+ * after the thread exited, and no longer changes; a handle without INSPECT is ACCESS_DENIED. */
+static void runtime_of_a_thread(uint32_t topic, size_t size) {
+    zx_info_task_runtime_t info;
+    size_t actual = 0, avail = 0;
+    zx_handle_t th = t_thread_create("runtime");
+    memset(&info, 0xa5, sizeof info);
+    T_OK(zx_object_get_info(th, topic, &info, size, &actual, &avail));
+    T_EQ(0, info.cpu_time);
+    T_EQ(0, info.queue_time);
+    T_EQ(1, actual);
+    T_EQ(1, avail);
+
+    tf_ctl_t *ctl = t_ctl();
+    t_thread_start(th, tf_spin, ctl);
+    t_defer_stop(ctl);
+    /* It ran, so it used CPU time; it also waited in a run queue at some point (Linux counts only real waits for a
+     * CPU, so on the host this may take a few wake-ups). */
+    zx_time_t deadline = zx_deadline_after(T_LONG_NS);
+    do {
+        if (zx_clock_get_monotonic() > deadline)
+            T_FAIL("runtime of a running thread stayed at cpu %lld, queue %lld ns", (long long)info.cpu_time,
+                   (long long)info.queue_time);
+        t_sleep_ms(1);
+        T_OK(zx_object_get_info(th, topic, &info, size, NULL, NULL));
+    } while (info.cpu_time <= 0 || info.queue_time <= 0);
+    zx_info_task_runtime_t live = info;
+
+    __atomic_store_n(&ctl->stop, 1u, __ATOMIC_SEQ_CST);
+    t_wait(th, ZX_THREAD_TERMINATED);
+    T_OK(zx_object_get_info(th, topic, &info, size, NULL, NULL));
+    T_TRUE(info.cpu_time >= live.cpu_time);
+    T_TRUE(info.queue_time >= live.queue_time);
+    zx_info_task_runtime_t dead = info;
+    t_sleep_ms(20);
+    T_OK(zx_object_get_info(th, topic, &info, size, NULL, NULL));
+    T_EQ(dead.cpu_time, info.cpu_time);
+    T_EQ(dead.queue_time, info.queue_time);
+
+    zx_handle_t blind = t_dup(th, ZX_DEFAULT_THREAD_RIGHTS & ~ZX_RIGHT_INSPECT);
+    T_STATUS(ZX_ERR_ACCESS_DENIED, zx_object_get_info(blind, topic, &info, size, NULL, NULL));
+}
+
+/* 8. GetInfoRuntime / GetInfoRuntimeV1, for both layouts; plus the single-record size rule. */
+void s08_get_info_runtime(void) {
+    runtime_of_a_thread(ZX_INFO_TASK_RUNTIME, sizeof(zx_info_task_runtime_t));
+    runtime_of_a_thread(ZX_INFO_TASK_RUNTIME_V1, sizeof(zx_info_task_runtime_v1_t));
+    zx_info_task_runtime_t info;
+    size_t actual = 7, avail = 7;
+    T_STATUS(ZX_ERR_BUFFER_TOO_SMALL, zx_object_get_info(zx_thread_self(), ZX_INFO_TASK_RUNTIME, &info,
+                                                         sizeof(zx_info_task_runtime_v1_t), &actual, &avail));
+    T_EQ(0, actual);
+    T_EQ(1, avail);
+    /* Rights before type: an event with INSPECT is WRONG_TYPE, without it ACCESS_DENIED. */
+    zx_handle_t ev = t_event();
+    T_STATUS(ZX_ERR_WRONG_TYPE, zx_object_get_info(ev, ZX_INFO_TASK_RUNTIME, &info, sizeof info, NULL, NULL));
+    zx_handle_t blind = t_dup(ev, ZX_RIGHT_WAIT);
+    T_STATUS(ZX_ERR_ACCESS_DENIED, zx_object_get_info(blind, ZX_INFO_TASK_RUNTIME, &info, sizeof info, NULL, NULL));
 }
 
 /* 9. ResumeSuspended: a thread blocked in wait_one goes back to BLOCKED_WAIT_ONE after a resume; a signal that

@@ -2,8 +2,9 @@
  * that check the kill/suspend rules of §0-§3 and the Decisions block directly.
  *
  * A row without a function is a scenario this suite cannot run anywhere, with the reason.  Those reasons are
- * fixed facts of the suite (objects outside CONTRACT.md's list, or behaviour of kernels before RFC-0007), not
- * run-time conditions: on the host and on Fuchsia the same rows run and the same rows are skipped. */
+ * fixed facts of the suite (objects and calls outside the binding's contract, README.md "What zxpy binds", or
+ * behaviour of kernels before RFC-0007), not run-time conditions: on the host and on Fuchsia the same rows run
+ * and the same rows are skipped. */
 #include "harness.h"
 #include "scenarios.h"
 
@@ -11,7 +12,7 @@
 #define SKIP(id, name, why) {id, name, NULL, why}
 
 #define NEEDS_PROCESS_START \
-    "needs code in a zx_process_create'd process (zx_process_start + VMO/VMAR mapping), outside CONTRACT.md's objects"
+    "needs code in a zx_process_create'd process (zx_process_start + VMO/VMAR mapping), outside the binding's contract"
 
 const t_scenario t_scenarios[] = {
     /* threads/threads.cc */
@@ -22,9 +23,9 @@ const t_scenario t_scenarios[] = {
          "2018 kernel only (BAD_STATE for a NEW thread, zx_task_resume); today's rule runs as r_suspend_new_thread"),
     SKIP("s05", "Threads.ThreadStartOnInitialThread", NEEDS_PROCESS_START),
     SKIP("s06", "Threads.ProcessStartOnSecondThread", NEEDS_PROCESS_START),
-    SKIP("s07", "Threads.InfoTaskStatsFails/InfoThreadStatsFails",
-         "ZX_INFO_TASK_STATS/ZX_INFO_THREAD_STATS are not among CONTRACT.md's info topics"),
-    SKIP("s08", "Threads.GetInfoRuntime", "ZX_INFO_TASK_RUNTIME is not among CONTRACT.md's info topics"),
+    RUN("s07", "Threads.InfoTaskStatsFails/InfoThreadStatsFails (+ GetLastScheduledCpu, task stats of a process)",
+        s07_info_task_and_thread_stats),
+    RUN("s08", "Threads.GetInfoRuntime/GetInfoRuntimeV1", s08_get_info_runtime),
     RUN("s09", "Threads.ResumeSuspended", s09_resume_suspended),
     RUN("s10", "Threads.SuspendSleeping", s10_suspend_sleeping),
     RUN("s11", "Threads.SuspendChannelCall", s11_suspend_channel_call),
@@ -41,11 +42,11 @@ const t_scenario t_scenarios[] = {
     RUN("s21", "test_kill_busy_thread, today: kill a busy process", s21_kill_busy_process),
     RUN("s22", "test_thread_kills_itself, today: a process kills itself", s22_process_kills_itself),
     SKIP("s23", "Threads.SyscallSuspendedRegisterState/SyscallDebuggerModifyResult",
-         "needs zx_thread_read_state/write_state (debugger registers), outside CONTRACT.md's calls"),
+         "needs zx_thread_read_state/write_state (debugger registers), outside the binding's contract"),
     RUN("s24", "Threads.X86AcFlagUserCopy (a fault: EXCEPTION_KILL)", s24_crash_exception_kill),
     /* process/process.cc */
     RUN("s25", "Process.ProcessStartNoHandle (exit codes)", s25_process_exit_code),
-    SKIP("s26", "Process.ProcessStartFail", "needs zx_process_start, outside CONTRACT.md's calls"),
+    SKIP("s26", "Process.ProcessStartFail", "needs zx_process_start, outside the binding's contract"),
     RUN("s27", "Process.ProcessNotKilledViaThreadClose/ProcessClose + InfoProcessNoProcessHandles (42)",
         s27_process_not_killed_by_close),
     SKIP("s28", "Process.KillProcessViaThreadKill",
@@ -65,9 +66,8 @@ const t_scenario t_scenarios[] = {
     RUN("s39", "Process.SuspendWithDyingThread", s39_suspend_with_dying_threads),
     RUN("s40", "Process.CreateAndKillJobRaceStress", s40_create_and_kill_job_race),
     SKIP("s41", "Process.ProcessStartWriteThreadState",
-         "needs zx_process_start and thread register state, outside CONTRACT.md's calls"),
-    SKIP("s43", "Process.GetRuntimeNoPermission/GetInfoRuntime",
-         "ZX_INFO_TASK_RUNTIME is not among CONTRACT.md's info topics"),
+         "needs zx_process_start and thread register state, outside the binding's contract"),
+    RUN("s43", "Process.GetRuntimeNoPermission/GetInfoRuntime (+ job runtime)", s43_get_runtime),
     /* job/jobs.cc */
     RUN("s44", "Job.BasicTest", s44_job_basic),
     RUN("s45", "Job.JobSignals", s45_job_signals),
@@ -77,7 +77,7 @@ const t_scenario t_scenarios[] = {
     RUN("s49", "Job.KillJobRemovesFromTree", s49_kill_job_removes_from_tree),
     RUN("s50", "Job.CloseJobRemovesFromTree", s50_close_job_removes_from_tree),
     RUN("s51", "Job.KillJobChain", s51_kill_job_chain),
-    SKIP("s52", "Job.*CriticalProcess*", "needs zx_job_set_critical, outside CONTRACT.md's calls"),
+    SKIP("s52", "Job.*CriticalProcess*", "needs zx_job_set_critical, outside the binding's contract"),
     RUN("s53", "Job.WaitTest", s53_job_wait_no_processes),
     RUN("s54", "Job.MaxHeightSmoke", s54_job_max_height),
     /* handle and info tests */
