@@ -1,10 +1,11 @@
 """CFFI builder for ``zxpy._zx`` (out-of-line API mode) -- the only one.
 
 One ``cdef`` serves every target.  It declares exactly the types, structs and
-functions of CONTRACT.md; every constant is ``#define NAME ...``, so its value
-is read from the C headers when the module is compiled and never typed in
-Python.  Struct layouts are declared field by field (no ``...;``), so CFFI
-checks them against the headers at build and import time.
+functions of the binding's contract (README.md, "What zxpy binds"); every
+constant is ``#define NAME ...``, so its value is read from the C headers when
+the module is compiled and never typed in Python.  Struct layouts are declared
+field by field (no ``...;``), so CFFI checks them against the headers at build
+and import time.
 
 Targets
 -------
@@ -58,7 +59,7 @@ CSRC_DIR = ROOT / "csrc"
 MODULE_NAME = "zxpy._zx"
 
 # ---------------------------------------------------------------------------
-# The cdef: CONTRACT.md, verbatim in meaning.
+# The cdef: the binding's contract (README.md, "What zxpy binds"), verbatim in meaning.
 # ---------------------------------------------------------------------------
 CDEF_TYPES = """
 typedef int32_t zx_status_t;
@@ -115,6 +116,39 @@ typedef struct zx_info_job {
 typedef struct zx_info_process_handle_stats {
     uint32_t handle_count[64];   /* ZX_OBJ_TYPE_UPPER_BOUND */
 } zx_info_process_handle_stats_t;
+
+typedef struct zx_info_thread_stats {
+    zx_duration_mono_t total_runtime;
+    uint32_t last_scheduled_cpu;
+    uint8_t padding1[4];
+} zx_info_thread_stats_t;
+
+typedef struct zx_info_task_stats_v1 {
+    size_t mem_mapped_bytes;
+    size_t mem_private_bytes;
+    size_t mem_shared_bytes;
+    size_t mem_scaled_shared_bytes;
+} zx_info_task_stats_v1_t;
+
+typedef struct zx_info_task_stats {
+    size_t mem_mapped_bytes;
+    size_t mem_private_bytes;
+    size_t mem_shared_bytes;
+    size_t mem_scaled_shared_bytes;
+    uint64_t mem_fractional_scaled_shared_bytes;
+} zx_info_task_stats_t;
+
+typedef struct zx_info_task_runtime_v1 {
+    zx_duration_mono_t cpu_time;
+    zx_duration_mono_t queue_time;
+} zx_info_task_runtime_v1_t;
+
+typedef struct zx_info_task_runtime {
+    zx_duration_mono_t cpu_time;
+    zx_duration_mono_t queue_time;
+    zx_duration_mono_t page_fault_time;
+    zx_duration_mono_t lock_contention_time;
+} zx_info_task_runtime_t;
 
 typedef struct fdio_spawn_action {
     uint32_t action;
@@ -213,8 +247,9 @@ ZX_OBJ_TYPE_IOB_SHARED_REGION ZX_OBJ_TYPE_SAMPLER ZX_OBJ_TYPE_UPPER_BOUND"""
 
 INFO = """ZX_INFO_HANDLE_VALID ZX_INFO_HANDLE_BASIC ZX_INFO_PROCESS ZX_INFO_PROCESS_THREADS
 ZX_INFO_JOB_CHILDREN ZX_INFO_JOB_PROCESSES ZX_INFO_THREAD ZX_INFO_JOB
-ZX_INFO_PROCESS_HANDLE_STATS ZX_INFO_PROCESS_FLAG_STARTED ZX_INFO_PROCESS_FLAG_EXITED
-ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED"""
+ZX_INFO_PROCESS_HANDLE_STATS ZX_INFO_THREAD_STATS ZX_INFO_TASK_STATS ZX_INFO_TASK_STATS_V1
+ZX_INFO_TASK_RUNTIME ZX_INFO_TASK_RUNTIME_V1 ZX_INFO_INVALID_CPU ZX_INFO_PROCESS_FLAG_STARTED
+ZX_INFO_PROCESS_FLAG_EXITED ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED"""
 
 THREAD_STATES = """ZX_THREAD_STATE_NEW ZX_THREAD_STATE_RUNNING ZX_THREAD_STATE_SUSPENDED
 ZX_THREAD_STATE_BLOCKED ZX_THREAD_STATE_DYING ZX_THREAD_STATE_DEAD

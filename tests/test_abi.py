@@ -30,24 +30,29 @@ from zxpy._zx import ffi, lib
 ROOT = Path(__file__).resolve().parent.parent
 ABI: dict[str, Any] = json.loads((Path(__file__).parent / "data" / "zircon_abi.json").read_text())
 
-#: Struct layouts the module's cdef declares (CONTRACT.md).
+#: Struct layouts the module's cdef declares (the binding's contract: README, "What zxpy binds").
 MODULE_STRUCTS = (
     "zx_info_handle_basic_t",
     "zx_info_process_t",
     "zx_cpu_set_t",
     "zx_info_thread_t",
     "zx_info_job_t",
+    "zx_info_thread_stats_t",
+    "zx_info_task_stats_t",
+    "zx_info_task_stats_v1_t",
+    "zx_info_task_runtime_t",
+    "zx_info_task_runtime_v1_t",
     "fdio_spawn_action_t",
 )
 
-#: Typedefs the module's cdef declares (CONTRACT.md).
+#: Typedefs the module's cdef declares (the binding's contract).
 MODULE_TYPES = (
     "zx_status_t zx_handle_t zx_rights_t zx_signals_t zx_koid_t zx_obj_type_t zx_object_info_topic_t "
     "zx_thread_state_t zx_info_process_flags_t zx_time_t zx_duration_t zx_instant_mono_t "
     "zx_duration_mono_t zx_vaddr_t"
 ).split()
 
-#: Functions the module exposes (CONTRACT.md), besides the csrc worker entry.
+#: Functions the module exposes (the binding's contract), besides the csrc worker entry.
 MODULE_FUNCTIONS = (
     "zx_task_kill zx_task_suspend zx_task_suspend_token zx_handle_close zx_handle_close_many "
     "zx_handle_duplicate zx_handle_replace zx_object_wait_one zx_object_signal zx_object_get_info "
@@ -94,7 +99,7 @@ REFERENCE = reference_constants()
 
 
 def contract_constants() -> set[str]:
-    """The constants CONTRACT.md says the module exports, derived from the reference."""
+    """The constants the binding's contract says the module exports, derived from the reference."""
     names = set(ABI["status"])
     names |= {n for n in ABI["rights"] if n.startswith(("ZX_RIGHT_", "ZX_RIGHTS_"))}
     names |= {f"ZX_DEFAULT_{k}_RIGHTS" for k in ("JOB", "PROCESS", "THREAD", "EVENT", "VMAR", "SUSPEND_TOKEN")}
@@ -108,7 +113,8 @@ def contract_constants() -> set[str]:
     names |= {
         f"ZX_INFO_{t}"
         for t in ("HANDLE_VALID HANDLE_BASIC PROCESS PROCESS_THREADS JOB_CHILDREN JOB_PROCESSES THREAD JOB "
-                  "PROCESS_HANDLE_STATS").split()
+                  "PROCESS_HANDLE_STATS THREAD_STATS TASK_STATS TASK_STATS_V1 TASK_RUNTIME TASK_RUNTIME_V1 "
+                  "INVALID_CPU").split()
     }
     names |= set(ABI["process_info_flags"])
     names |= {n for n in ABI["thread_states"] if n.startswith("ZX_") and n != "ZX_THREAD_STATE_BASIC"}
@@ -141,6 +147,9 @@ def test_every_exported_constant_has_the_zircon_value() -> None:
     assert wrong == {}
     # Spot checks that would expose a reading of the wrong reference entry.
     assert lib.ZX_INFO_PROCESS == 0x10000003
+    assert lib.ZX_INFO_TASK_RUNTIME == 0x1000001E and lib.ZX_INFO_TASK_RUNTIME_V1 == 30
+    assert lib.ZX_INFO_TASK_STATS == 0x1000000C and lib.ZX_INFO_TASK_STATS_V1 == 12
+    assert lib.ZX_INFO_THREAD_STATS == 15 and lib.ZX_INFO_INVALID_CPU == 0xFFFFFFFF
     assert lib.ZX_OBJ_TYPE_UPPER_BOUND == 64
     assert lib.ZX_TIME_INFINITE == 2**63 - 1 and lib.ZX_TIME_INFINITE_PAST == -(2**63)
     assert lib.ZX_USER_SIGNAL_7 == 1 << 31 and lib.ZX_RIGHT_SAME_RIGHTS == 1 << 31
@@ -188,7 +197,7 @@ def test_handle_stats_struct_is_one_counter_per_object_type() -> None:
 
 
 def test_progress_struct_layout() -> None:
-    # CONTRACT.md: { uint64_t count; uint32_t stop; uint32_t reserved; }
+    # The contract's progress record: { uint64_t count; uint32_t stop; uint32_t reserved; }
     assert ffi.sizeof("zxpy_progress_t") == 16
     assert [(n, f.offset) for n, f in ffi.typeof("zxpy_progress_t").fields] == [
         ("count", 0), ("stop", 8), ("reserved", 12),

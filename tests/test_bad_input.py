@@ -331,9 +331,12 @@ def every_method(h: Handle) -> list[tuple[str, Callable[[], object]]]:
         ("threads", lambda: Process.threads(h)),  # type: ignore[arg-type]
         ("process child", lambda: Process.child(h, 1)),  # type: ignore[arg-type]
         ("handle_stats", lambda: Process.handle_stats(h)),  # type: ignore[arg-type]
+        ("task_stats", lambda: Process.task_stats(h)),  # type: ignore[arg-type]
+        ("runtime", lambda: Task.runtime(h)),  # type: ignore[arg-type]
         ("process wait", lambda: Process.wait(h, timeout=0) if isinstance(h, Task)  # type: ignore[arg-type]
          else Task.wait_terminated(h, timeout=0)),  # type: ignore[arg-type]
         ("thread info", lambda: Thread.info(h)),  # type: ignore[arg-type]
+        ("thread stats", lambda: Thread.stats(h)),  # type: ignore[arg-type]
         ("thread kill", lambda: Thread.kill(h)),  # type: ignore[arg-type]
         ("thread suspend", lambda: Thread.suspend(h)),  # type: ignore[arg-type]
         ("thread start", lambda: Thread.start(h, ENTRY)),  # type: ignore[arg-type]
@@ -413,6 +416,10 @@ def test_wrong_object_types(objs: Objects) -> None:
         (lambda: Job.children(o.process), WrongTypeError, "zx_object_get_info"),  # type: ignore[arg-type]
         (lambda: Process.threads(o.job), WrongTypeError, "zx_object_get_info"),  # type: ignore[arg-type]
         (lambda: Process.handle_stats(o.job), WrongTypeError, "zx_object_get_info"),  # type: ignore[arg-type]
+        (lambda: Process.task_stats(o.thread), WrongTypeError, "zx_object_get_info"),  # type: ignore[arg-type]
+        (lambda: Thread.stats(o.process), WrongTypeError, "zx_object_get_info"),  # type: ignore[arg-type]
+        (lambda: Task.runtime(o.event), WrongTypeError, "zx_object_get_info"),  # type: ignore[arg-type]
+        (lambda: Task.runtime(o.token), WrongTypeError, "zx_object_get_info"),  # type: ignore[arg-type]
         (lambda: Job.child(o.event, 1), AccessDeniedError, "zx_object_get_child"),  # type: ignore[arg-type]
         (lambda: Job.child(o.thread, 1), AccessDeniedError, "zx_object_get_child"),  # type: ignore[arg-type]
         (lambda: Job.spawn(o.process, ["/bin/true"]), WrongTypeError, "fdio_spawn_etc"),  # type: ignore[arg-type]
@@ -442,6 +449,7 @@ def test_missing_rights(objs: Objects) -> None:
             (lambda: bare.duplicate(), "zx_handle_duplicate"),
             (lambda: bare.wait_one(0, timeout=0), "zx_object_wait_one"),
             (lambda: bare.info(), "zx_object_get_info"),
+            (lambda: bare.runtime(), "zx_object_get_info"),
             (lambda: bare.children(), "zx_object_get_info"),
             (lambda: bare.child(objs.process.koid), "zx_object_get_child"),
             (lambda: bare.signal(0, Signals.USER_SIGNAL_0), "zx_object_signal"),
@@ -556,7 +564,10 @@ METHODS: list[tuple[str, type, st.SearchStrategy[tuple[Any, ...]], Callable[...,
     ("threads", Process, st.tuples(), lambda h: Process.threads(h)),
     ("process child", Process, st.tuples(ANY_VALUE, ANY_VALUE), lambda h, k, r: Process.child(h, k, r)),
     ("handle_stats", Process, st.tuples(), lambda h: Process.handle_stats(h)),
+    ("task_stats", Process, st.tuples(), lambda h: Process.task_stats(h)),
+    ("runtime", Task, st.tuples(), lambda h: Task.runtime(h)),
     ("thread info", Thread, st.tuples(), lambda h: Thread.info(h)),
+    ("thread stats", Thread, st.tuples(), lambda h: Thread.stats(h)),
     ("thread start", Thread, st.tuples(st.one_of(ANY_VALUE, st.just(ENTRY)), ANY_VALUE),
      lambda h, e, a: Thread.start(h, e, a)),
     ("spawn", Job, st.tuples(ARGV, ANY_VALUE), lambda h, a, f: Job.spawn(h, a, flags=f)),

@@ -71,9 +71,9 @@ from .errors import (
 from .event import Event
 from .handle import Handle, HandleBasicInfo, wrap_handle
 from .job import Job, JobInfo
-from .process import Process, ProcessInfo
-from .task import SuspendToken, Task
-from .thread import ProgressWorker, Thread, ThreadInfo
+from .process import Process, ProcessInfo, TaskStatsInfo
+from .task import SuspendToken, Task, TaskRuntimeInfo
+from .thread import ProgressWorker, Thread, ThreadInfo, ThreadStatsInfo
 
 __version__ = "0.1.0"
 
@@ -132,13 +132,16 @@ __all__ = [
     "HandleBasicInfo",
     "wrap_handle",
     "Task",
+    "TaskRuntimeInfo",
     "SuspendToken",
     "Job",
     "JobInfo",
     "Process",
     "ProcessInfo",
+    "TaskStatsInfo",
     "Thread",
     "ThreadInfo",
+    "ThreadStatsInfo",
     "ProgressWorker",
     "Event",
 ]

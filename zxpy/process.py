@@ -6,7 +6,8 @@ flags.  ``exited`` is set as soon as a kill begins, before
 ``TASK_TERMINATED``; a process killed before it started reports
 ``started`` and ``exited`` with ``start_time`` 0.  Killing a process kills every
 thread it started; threads created but never started are not in its thread
-list.
+list.  ``ZX_INFO_TASK_STATS`` (:meth:`Process.task_stats`) describes the
+process's address space, so a dead process has none: BAD_STATE.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .handle import check_u32, wrap_handle
 from .task import Task
 from .thread import Thread
 
-__all__ = ["Process", "ProcessInfo", "encode_name"]
+__all__ = ["Process", "ProcessInfo", "TaskStatsInfo", "encode_name"]
 
 _new = _raw.new
 _HANDLE_PTR = _raw.HANDLE_PTR
@@ -29,6 +30,7 @@ _lib = _raw.lib
 _INFO_PROCESS: int = _lib.ZX_INFO_PROCESS
 _INFO_PROCESS_THREADS: int = _lib.ZX_INFO_PROCESS_THREADS
 _INFO_PROCESS_HANDLE_STATS: int = _lib.ZX_INFO_PROCESS_HANDLE_STATS
+_INFO_TASK_STATS: int = _lib.ZX_INFO_TASK_STATS
 _OBJ_TYPE_UPPER_BOUND: int = _lib.ZX_OBJ_TYPE_UPPER_BOUND
 _STARTED = ProcessInfoFlags.STARTED
 _EXITED = ProcessInfoFlags.EXITED
@@ -62,6 +64,27 @@ class ProcessInfo:
     started: bool
     exited: bool
     debugger_attached: bool
+
+
+@dataclass(frozen=True)
+class TaskStatsInfo:
+    """``ZX_INFO_TASK_STATS`` (``zx_info_task_stats_t``): a process's memory, in bytes, read fresh.
+
+    ``mem_mapped_bytes`` is the size of every mapping, committed or not;
+    ``mem_private_bytes`` committed memory mapped only by this process;
+    ``mem_shared_bytes`` committed memory also mapped by others;
+    ``mem_scaled_shared_bytes`` that shared memory divided among the processes
+    sharing it; ``mem_fractional_scaled_shared_bytes`` the fraction of a byte
+    that division leaves.  On the host kernel these come from Linux
+    (``/proc/<pid>/statm`` and ``smaps_rollup``, whole kB, so the fraction is
+    0), and a process made by ``zx_process_create`` has no address space: all 0.
+    """
+
+    mem_mapped_bytes: int
+    mem_private_bytes: int
+    mem_shared_bytes: int
+    mem_scaled_shared_bytes: int
+    mem_fractional_scaled_shared_bytes: int
 
 
 class Process(Task):
@@ -125,6 +148,21 @@ class Process(Task):
         buf = self._get_info_struct(_INFO_PROCESS_HANDLE_STATS, "zx_info_process_handle_stats_t")
         counts = buf.handle_count
         return {obj_type(i): int(counts[i]) for i in range(_OBJ_TYPE_UPPER_BOUND) if counts[i]}
+
+    def task_stats(self) -> TaskStatsInfo:
+        """``ZX_INFO_TASK_STATS``: the process's memory (needs ``INSPECT``).
+
+        Only processes have it (a thread or job is WRONG_TYPE); a dead process
+        has no address space left: BadStateError.
+        """
+        buf = self._get_info_struct(_INFO_TASK_STATS, "zx_info_task_stats_t")
+        return TaskStatsInfo(
+            mem_mapped_bytes=int(buf.mem_mapped_bytes),
+            mem_private_bytes=int(buf.mem_private_bytes),
+            mem_shared_bytes=int(buf.mem_shared_bytes),
+            mem_scaled_shared_bytes=int(buf.mem_scaled_shared_bytes),
+            mem_fractional_scaled_shared_bytes=int(buf.mem_fractional_scaled_shared_bytes),
+        )
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the process to terminate and return its return code.

@@ -6,6 +6,9 @@ Zircon rules surfaced here:
   ZX_ERR_WRONG_TYPE (the kernel's answer since RFC-0007; newer documentation
   says NOT_SUPPORTED, the kernel does not), so :meth:`Thread.kill` raises
   :class:`~zxpy.errors.WrongTypeError`.  Kill the process or job instead.
+* ``ZX_INFO_THREAD_STATS`` (:meth:`Thread.stats`) needs a thread that has
+  not exited yet: a dead thread gives BAD_STATE (its runtime stays readable
+  through :meth:`Task.runtime`).
 * Suspension is asynchronous; :meth:`Thread.suspend` waits for
   ``THREAD_SUSPENDED`` by default.  Suspending the calling thread is
   NOT_SUPPORTED.  A thread that was never started can be suspended; it enters
@@ -35,7 +38,7 @@ from .task import SuspendToken, Task
 if TYPE_CHECKING:
     from .process import Process
 
-__all__ = ["Thread", "ThreadInfo", "ProgressWorker"]
+__all__ = ["Thread", "ThreadInfo", "ThreadStatsInfo", "ProgressWorker"]
 
 _new = _raw.new
 _SIGNALS_PTR = _raw.SIGNALS_PTR
@@ -44,6 +47,8 @@ _thread_start = _raw.thread_start
 _object_wait_one = _raw.object_wait_one
 _lib = _raw.lib
 _INFO_THREAD: int = _lib.ZX_INFO_THREAD
+_INFO_THREAD_STATS: int = _lib.ZX_INFO_THREAD_STATS
+_INVALID_CPU: int = _lib.ZX_INFO_INVALID_CPU
 _SUSPENDED = Signals.THREAD_SUSPENDED
 _TERMINATED = Signals.THREAD_TERMINATED
 _STATE_NEW: int = ThreadState.NEW
@@ -77,6 +82,19 @@ class ThreadInfo:
     state: ThreadState | int
     wait_exception_channel_type: ExceptionChannelType | int
     cpu_affinity_mask: int
+
+
+@dataclass(frozen=True)
+class ThreadStatsInfo:
+    """``ZX_INFO_THREAD_STATS`` (``zx_info_thread_stats_t``), read fresh on each call.
+
+    ``total_runtime``: nanoseconds the thread spent running (0 before it
+    starts).  ``last_scheduled_cpu``: the CPU it last ran on, or None where
+    Zircon reports ``ZX_INFO_INVALID_CPU`` (it never ran).
+    """
+
+    total_runtime: int
+    last_scheduled_cpu: int | None
 
 
 class Thread(Task):
@@ -126,6 +144,19 @@ class Thread(Task):
             state=_state(buf.state),
             wait_exception_channel_type=_exc_type(buf.wait_exception_channel_type),
             cpu_affinity_mask=mask,
+        )
+
+    def stats(self) -> ThreadStatsInfo:
+        """``ZX_INFO_THREAD_STATS`` (needs ``INSPECT``; a non-thread is WRONG_TYPE).
+
+        BadStateError once the thread has exited (Zircon keeps no scheduler
+        state for it; :meth:`Task.runtime` still works).
+        """
+        buf = self._get_info_struct(_INFO_THREAD_STATS, "zx_info_thread_stats_t")
+        cpu = int(buf.last_scheduled_cpu)
+        return ThreadStatsInfo(
+            total_runtime=int(buf.total_runtime),
+            last_scheduled_cpu=None if cpu == _INVALID_CPU else cpu,
         )
 
     def kill(self) -> None:
