@@ -42,7 +42,7 @@ ARCH = {"x64": "x86_64", "arm64": "aarch64"}
 TRIPLE = {"x64": "x86_64-unknown-fuchsia", "arm64": "aarch64-unknown-fuchsia"}
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
-#: Functions the module must import (CONTRACT.md) and the Fuchsia library that provides each.
+#: Functions the module must import (README, "What zxpy binds") and the Fuchsia library that provides each.
 FROM_LIBC = {"zx_job_default", "zx_process_self", "zx_thread_self"}
 FROM_FDIO = {"fdio_spawn", "fdio_spawn_etc"}
 FROM_VDSO = {
