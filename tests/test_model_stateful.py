@@ -5,8 +5,9 @@ A hypothesis ``RuleBasedStateMachine`` drives zxpy and the pure-Python model
 sequence of calls - create job / process / thread, start a thread of this
 process (which may already be suspended), ask it to exit,
 spawn a program, create an event, duplicate (often with fewer rights),
-replace, suspend, close (tokens included), kill, signal, poll, every
-get_info topic, get_child, start a thread - and asserts after every step:
+replace, suspend, close (tokens included), kill, kill then wait for
+TERMINATED, signal, poll, a short blocking wait, every get_info topic,
+get_child, start a thread - and asserts after every step:
 
 * the same outcome: ``ZX_OK`` or the same ``ZxError`` subclass, naming the
   syscall that failed;
@@ -17,16 +18,27 @@ get_info topic, get_child, start a thread - and asserts after every step:
 * the calling process's handle count by type (ZX_INFO_PROCESS_HANDLE_STATS)
   equal to the model's: no handle leaks, none disappears.
 
+Every sequence starts from a nested tree (top job -> sub-job -> sub-sub-job
+-> process -> thread, a program spawned into the sub-job) and a suspended
+thread of this process; kills pick jobs with jobs under them, and suspends
+tasks that run code, one time in three, so kills of whole subtrees and
+real suspensions are common.  A sequence that passes ends by closing every
+suspend token and then killing every top job, comparing everything after
+each.
+
 Asynchronous effects (a real thread parking or resuming, a spawned program
 dying) are awaited before comparing, through observer handles the test keeps
 on every object that runs code; everything else is compared strictly.
 
-CI size: a few hundred steps.  ``ZXPY_SLOW=1`` or ``--slow``: thousands.
+CI size: 50 sequences of up to 50 steps - about 1,700-2,300 compared steps
+and 1,700-2,200 zxpy calls, ~2 s here.  ``ZXPY_SLOW=1`` or ``--slow``: 300
+sequences of up to 100 steps (tens of thousands of steps).  The figures of a
+run are printed at the end of the session.
 """
 
 from __future__ import annotations
 
-import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -34,9 +46,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import hypothesis.strategies as st
-from conftest_robustness import is_slow, scaled
+from conftest_robustness import reporter, scaled
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from zxmodel import INFO, OBJ, RIGHTS, SIG, Kernel
 from zxmodel import model as M
 
@@ -46,6 +58,7 @@ from zxpy import Handle, Job, Process, Task, Thread, ThreadState, ZxError
 SLEEP = "/bin/sleep"
 SETTLE = 30.0  # generous bound for asynchronous effects; never a speed goal
 BOGUS_KOID = 1 << 62
+WAIT_NS = 3_000_000  # the blocking wait rule's deadline, ahead of now
 
 #: Rights the rules like to drop or keep.
 INTERESTING = [
@@ -55,7 +68,8 @@ INTERESTING = [
 USER_BITS = [SIG.USER_SIGNAL_0, SIG.USER_SIGNAL_1, SIG.USER_SIGNAL_7]
 
 #: Figures for README's reliability section (read by the summary test).
-STATS = {"examples": 0, "steps": 0, "calls": 0, "checks": 0}
+STATS = {"examples": 0, "steps": 0, "calls": 0, "checks": 0, "final kills": 0,
+         "sequences killing a nested job": 0, "sequences resuming a thread by a close": 0}
 
 
 #: Outcomes seen, by call and status (printed by the summary test).
@@ -117,7 +131,10 @@ class ZirconMachine(RuleBasedStateMachine):
         self.workers: list[Worker] = []  # threads of this process that run the C progress worker
         self.observers: dict[int, Handle] = {}  # model oid -> private full-rights handle (objects running code)
         self.top_jobs: list[Job] = []  # private handles to the jobs made under the default job
+        self.top_mh: list[int] = []  # the model's handles for them
         self.spawned = 0
+        self.nested_killed = False  # a kill of a job with jobs under it happened (figures)
+        self.resumed_by_close = False  # a close let a suspended thread that runs code run again (figures)
         self._bind(self.k.default_job.oid, Job.default().koid)
         self._bind(self.k.self_process.oid, Process.self().koid)
         self._bind(self.k.self_thread.oid, Thread.self().koid)
@@ -154,6 +171,7 @@ class ZirconMachine(RuleBasedStateMachine):
         # The test keeps this handle to kill the tree afterwards; the pool gets a duplicate.
         self.k.mark_external(mh)
         self.top_jobs.append(real)
+        self.top_mh.append(mh)
         status, dup = self.k.handle_duplicate(mh, RIGHTS.SAME_RIGHTS)
         self._add(dup, real.duplicate())
 
@@ -272,6 +290,9 @@ class ZirconMachine(RuleBasedStateMachine):
     @invariant()
     def everything_matches(self) -> None:
         STATS["steps"] += 1
+        self._compare_all()
+
+    def _compare_all(self) -> None:
         self._settle()
         by_object: dict[int, list[Entry]] = {}
         for entry in self.pool:
@@ -294,39 +315,59 @@ class ZirconMachine(RuleBasedStateMachine):
     def new_top_job(self) -> None:
         self._new_top_job()
 
+    @initialize()
+    def nested_tree(self) -> None:
+        """Every sequence starts from a small tree under the first top job, built through compared calls.
+
+        top job -> sub-job -> sub-sub-job -> process -> thread (never started), and a program spawned into
+        the sub-job.  Killing a job with jobs below it (§1.3: the whole subtree takes the kill's return code,
+        each process dies, each job goes TERMINATED bottom-up) is then common rather than rare.
+        """
+        top = self.pool[0]
+        sub = self._create_job_on(top)
+        assert sub is not None, "the tree's sub-job"
+        subsub = self._create_job_on(sub)
+        assert subsub is not None, "the tree's sub-sub-job"
+        proc = self._create_process_on(subsub, "p")
+        assert proc is not None, "the tree's process"
+        assert self._create_thread_on(proc) is not None, "the tree's thread"
+        assert self._spawn_on(sub) is not None, "the tree's program"
+
     @rule(data=st.data())
     def create_job(self, data: st.DataObject) -> None:
         e = self._pick(data, prefer=(OBJ.JOB,))
-        if e is None:
-            return
+        if e is not None:
+            self._create_job_on(e)
+
+    def _create_job_on(self, e: Entry) -> Entry | None:
         model = self.k.job_create(e.mh)
         real = outcome(lambda: Job.create_job(e.real), "zx_job_create")  # type: ignore[arg-type]
         same(model, real, f"create_job({e.label})")
-        if model[0] == "ZX_OK":
-            self._add(model[1], real[1])
+        return self._add(model[1], real[1]) if model[0] == "ZX_OK" else None
 
     @rule(data=st.data())
     def create_process(self, data: st.DataObject) -> None:
         e = self._pick(data, prefer=(OBJ.JOB,))
-        if e is None:
-            return
-        name = data.draw(st.sampled_from(["", "p", "x" * 40]), label="name")
+        if e is not None:
+            self._create_process_on(e, data.draw(st.sampled_from(["", "p", "x" * 40]), label="name"))
+
+    def _create_process_on(self, e: Entry, name: str) -> Entry | None:
         model = self.k.process_create(e.mh)
         real = outcome(lambda: Job.create_process(e.real, name), "zx_process_create")  # type: ignore[arg-type]
         same(model, real, f"create_process({e.label})")
-        if model[0] == "ZX_OK":
-            self._add(model[1], real[1])
+        return self._add(model[1], real[1]) if model[0] == "ZX_OK" else None
 
     @rule(data=st.data())
     def create_thread(self, data: st.DataObject) -> None:
         e = self._pick(data, prefer=(OBJ.PROCESS,))
-        if e is None:
-            return
+        if e is not None:
+            self._create_thread_on(e)
+
+    def _create_thread_on(self, e: Entry) -> Entry | None:
         model = self.k.thread_create(e.mh)
         real = outcome(lambda: Process.create_thread(e.real, "t"), "zx_thread_create")  # type: ignore[arg-type]
         same(model, real, f"create_thread({e.label})")
-        if model[0] == "ZX_OK":
-            self._add(model[1], real[1])
+        return self._add(model[1], real[1]) if model[0] == "ZX_OK" else None
 
     @rule(data=st.data())
     def start_thread(self, data: st.DataObject) -> None:
@@ -344,6 +385,9 @@ class ZirconMachine(RuleBasedStateMachine):
     @rule()
     def create_self_thread(self) -> None:
         """A thread of this process (not started yet): once started it runs the C progress worker."""
+        self._create_worker()
+
+    def _create_worker(self) -> Entry:
         status, mh = self.k.thread_create(self.k.h_self_process)
         assert status == "ZX_OK"
         entry = self._add(mh, Process.self().create_thread("worker"))
@@ -351,13 +395,27 @@ class ZirconMachine(RuleBasedStateMachine):
         mem = zxpy.ffi.new("zxpy_progress_t *")
         self.workers.append(Worker(oid, mem))
         self._observe(oid, entry.real)
+        return entry
+
+    @initialize()
+    def suspended_worker(self) -> None:
+        """Every sequence also starts with a thread of this process that ran and is now suspended, its token
+        in the pool: the close of that token (a rule, or the end of the sequence) must let it run again
+        (§2.4), checked through its counter."""
+        entry = self._create_worker()
+        self._start_worker(entry)
+        assert self.workers[-1].started, "the first worker did not start"
+        assert _advances(lambda: self.workers[-1].mem.count), "the first worker does not run"
+        assert self._suspend(entry) == "ZX_OK", "the first worker's suspension"
 
     @rule(data=st.data())
     def start_self_thread(self, data: st.DataObject) -> None:
         """zx_thread_start of a thread of this process (maybe suspended already: it parks before running)."""
         e = self._pick(data, lambda e: self._worker_of(self.k.obj(e.mh)) is not None)
-        if e is None:
-            return
+        if e is not None:
+            self._start_worker(e)
+
+    def _start_worker(self, e: Entry) -> None:
         worker = self._worker_of(self.k.obj(e.mh))
         assert worker is not None
         model = self.k.thread_start(e.mh)
@@ -394,13 +452,15 @@ class ZirconMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def spawn(self, data: st.DataObject) -> None:
         e = self._pick(data, prefer=(OBJ.JOB,))
-        if e is None:
-            return
+        if e is not None:
+            self._spawn_on(e)
+
+    def _spawn_on(self, e: Entry) -> Entry | None:
         model = self.k.spawn(e.mh)
         real = outcome(lambda: Job.spawn(e.real, [SLEEP, "1000"]), "fdio_spawn_etc")  # type: ignore[arg-type]
         same(model, real, f"spawn({e.label})")
         if model[0] != "ZX_OK":
-            return
+            return None
         self.spawned += 1
         proc_entry = self._add(model[1], real[1])
         proc_obj = self.k.obj(model[1])
@@ -413,6 +473,7 @@ class ZirconMachine(RuleBasedStateMachine):
         assert status == "ZX_OK"
         self.k.mark_external(th)
         self.observers[proc_obj.threads[0].oid] = real[1].child(thread_koid)
+        return proc_entry
 
     @rule()
     def create_event(self) -> None:
@@ -456,14 +517,27 @@ class ZirconMachine(RuleBasedStateMachine):
             return
         old_raw = e.real.raw
         was_worker = self._worker_resumes_on_close(e)
+        parked = self._parked_runners()
         model = self.k.handle_close(e.mh)
         real = outcome(e.real.close, "zx_handle_close")
         same(model, real, f"close({e.label})")
+        self._note_resumed(parked)
         self._forget(e)
         self._check_stale(old_raw)
         if was_worker is not None:
             self._settle()
             assert _advances(lambda: was_worker.mem.count), "a resumed worker thread makes no progress"
+
+    def _note_resumed(self, parked: set[int]) -> None:
+        """Figures: whether a close let one of the ``parked`` threads run again in this sequence."""
+        if parked - self._parked_runners() and not self.resumed_by_close:
+            self.resumed_by_close = True
+            STATS["sequences resuming a thread by a close"] += 1
+
+    def _parked_runners(self) -> set[int]:
+        """Model ids of the threads that run code (workers, programs' threads) the model has SUSPENDED."""
+        return {o.oid for o in self.k.objects
+                if isinstance(o, M.Thread) and o.oid in self.observers and o.state == M.SUSPENDED}
 
     def _check_stale(self, raw: int) -> None:
         """The raw value of a closed handle is dead in the kernel at once (BAD_HANDLE)."""
@@ -511,16 +585,56 @@ class ZirconMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ rules: tasks
 
-    @rule(data=st.data())
-    def kill(self, data: st.DataObject) -> None:
-        e = self._pick(data, prefer=(OBJ.JOB, OBJ.PROCESS))
-        if e is None:
-            return
+    def _pick_to_kill(self, data: st.DataObject) -> Entry | None:
+        """A kill target: one time in three a live job with jobs under it (when there is one), else any
+        handle, four times in five a job or a process."""
+        nested = [e for e in self.pool
+                  if isinstance(o := self.k.obj(e.mh), M.Job) and o.state == M.READY and o.jobs]
+        if nested and not data.draw(st.integers(0, 2), label="nested"):
+            return data.draw(st.sampled_from(nested), label="handle")
+        return self._pick(data, prefer=(OBJ.JOB, OBJ.PROCESS))
+
+    def _kill(self, e: Entry) -> str:
+        target = self.k.obj(e.mh)
+        nested = isinstance(target, M.Job) and target.state == M.READY and bool(target.jobs)
         model = self.k.task_kill(e.mh)
         real = outcome(lambda: Task.kill(e.real), "zx_task_kill")  # type: ignore[arg-type]
         same(model, real, f"kill({e.label})")
         if model[0] == "ZX_OK":
             self._check_exited_at_once()
+            if nested and not self.nested_killed:
+                self.nested_killed = True
+                STATS["sequences killing a nested job"] += 1
+        return model[0]
+
+    @rule(data=st.data())
+    def kill(self, data: st.DataObject) -> None:
+        e = self._pick_to_kill(data)
+        if e is not None:
+            self._kill(e)
+
+    @rule(data=st.data())
+    def kill_then_wait(self, data: st.DataObject) -> None:
+        """Kill, then wait for TASK_TERMINATED on every pool handle of the killed task that may wait.
+
+        Each wait must end ZX_OK - a killed task terminates by itself, once its running threads are gone
+        (§1.2, §1.3) - observing exactly the signals the model gives the dead task.  The deadline is
+        generous: it bounds a hang, it is not a speed goal.
+        """
+        e = self._pick_to_kill(data)
+        if e is None or self._kill(e) != "ZX_OK":
+            return
+        obj = self.k.obj(e.mh)
+        for w in self.pool:
+            if self.k.obj(w.mh) is not obj or not self.k.handles[w.mh].rights & RIGHTS.WAIT:
+                continue
+            model = self.k.wait_poll(w.mh, SIG.TASK_TERMINATED)
+            assert model[0] == "ZX_OK", f"the model left {obj!r} alive after its kill"
+            waiter = w.real
+            real = outcome(lambda: waiter.wait_one(SIG.TASK_TERMINATED, timeout=SETTLE),  # noqa: B023 - run at once
+                           "zx_object_wait_one")
+            same(model, real, f"wait for TERMINATED on {w.label} after kill({e.label})")
+            assert int(real[1]) == model[1], f"{obj!r}: signals {int(real[1]):#x}, model {model[1]:#x}"
 
     def _check_exited_at_once(self) -> None:
         """§0.7: once kill returns, ZX_INFO_PROCESS / ZX_INFO_JOB already say exited, with the kill's code."""
@@ -537,9 +651,18 @@ class ZirconMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def suspend(self, data: st.DataObject) -> None:
-        e = self._pick(data, prefer=(OBJ.THREAD, OBJ.PROCESS))
-        if e is None:
-            return
+        """One time in three a task that runs code (a started worker, a program), when there is one: its
+        tokens' last close must let it run again (§2.4), which only such a task can show."""
+        runners = [e for e in self.pool
+                   if self.k.obj(e.mh).oid in self.observers and self.k.obj(e.mh).state in (M.RUNNING, M.SUSPENDED)]
+        if runners and not data.draw(st.integers(0, 2), label="runner"):
+            e: Entry | None = data.draw(st.sampled_from(runners), label="handle")
+        else:
+            e = self._pick(data, prefer=(OBJ.THREAD, OBJ.PROCESS))
+        if e is not None:
+            self._suspend(e)
+
+    def _suspend(self, e: Entry) -> str:
         rights = self.k.handles[e.mh].rights
         model = self.k.task_suspend(e.mh)
         waits = isinstance(e.real, Thread) and rights & (RIGHTS.WAIT | RIGHTS.INSPECT) == RIGHTS.WAIT | RIGHTS.INSPECT
@@ -550,7 +673,7 @@ class ZirconMachine(RuleBasedStateMachine):
             real = outcome(lambda: Task.suspend(e.real), "zx_task_suspend")  # type: ignore[arg-type]
         same(model, real, f"suspend({e.label})")
         if model[0] != "ZX_OK":
-            return
+            return model[0]
         self._add(model[1], real[1])
         obj = self.k.obj(e.mh)
         if waits and isinstance(obj, M.Thread) and obj.state == M.SUSPENDED:
@@ -561,6 +684,7 @@ class ZirconMachine(RuleBasedStateMachine):
                 before = worker.mem.count
                 time.sleep(0.005)
                 assert worker.mem.count == before, "a suspended worker thread kept counting"
+        return model[0]
 
     @precondition(lambda self: self.spawned % 2 == 0)  # thins this rule out: it never changes state
     @rule(data=st.data())
@@ -612,6 +736,29 @@ class ZirconMachine(RuleBasedStateMachine):
             assert int(real[1].observed) == model[1]
 
     @rule(data=st.data())
+    def wait(self, data: st.DataObject) -> None:
+        """zx_object_wait_one with a deadline a few ms ahead: a real blocking wait.
+
+        Between steps the state is settled, so nothing changes during the wait: the model's answer is its
+        poll's.  A wanted signal already active ends it ZX_OK; otherwise it blocks and ends TIMED_OUT, never
+        before its deadline.  Either way the observed signals are the model's.
+        """
+        e = self._pick(data)
+        if e is None:
+            return
+        wanted = data.draw(st.sampled_from([0, SIG.TASK_TERMINATED, SIG.THREAD_SUSPENDED, SIG.THREAD_RUNNING,
+                                            SIG.JOB_NO_PROCESSES, USER_BITS[0]]), label="signals")
+        model = self.k.wait_poll(e.mh, int(wanted))
+        deadline = zxpy.monotonic() + WAIT_NS
+        real = outcome(lambda: e.real.wait_one(int(wanted), deadline=deadline), "zx_object_wait_one")
+        same(model, real, f"wait({e.label}, {int(wanted):#x}, {WAIT_NS} ns)")
+        if model[0] == "ZX_OK":
+            assert int(real[1]) == model[1]
+        elif model[0] == "ZX_ERR_TIMED_OUT":
+            assert zxpy.monotonic() >= deadline, "the wait timed out before its deadline"
+            assert int(real[1].observed) == model[1]
+
+    @rule(data=st.data())
     def get_info(self, data: st.DataObject) -> None:
         """Every topic on every kind of handle: statuses must agree (values are compared by the invariant)."""
         e = self._pick(data)
@@ -650,6 +797,23 @@ class ZirconMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ teardown
 
     def teardown(self) -> None:
+        if sys.exc_info()[0] is None:
+            # The sequence passed: it ends by closing every suspend token, then killing every top job, each
+            # compared like any step, so each sequence checks the resumption (§2.4) and the kill (§1.3) of
+            # whatever it grew (a failed sequence keeps its own error).
+            parked = self._parked_runners()
+            for entry in [e for e in self.pool if isinstance(self.k.obj(e.mh), M.Token)]:
+                model = self.k.handle_close(entry.mh)
+                same(model, outcome(entry.real.close, "zx_handle_close"), f"final close of {entry.label}")
+                self._forget(entry)
+            self._note_resumed(parked)
+            self._compare_all()
+            for mh, job in zip(self.top_mh, self.top_jobs, strict=True):
+                model = self.k.task_kill(mh)
+                same(model, outcome(job.kill, "zx_task_kill"), "final kill of a top job")
+            self._check_exited_at_once()
+            self._compare_all()
+            STATS["final kills"] += 1
         for worker in self.workers:
             worker.mem.stop = 1
         for entry in list(self.pool):
@@ -691,18 +855,27 @@ class TestZirconModel(ZirconMachine.TestCase):  # type: ignore[misc,valid-type]
     """The state machine as a pytest test (sized for CI unless ZXPY_SLOW=1 / --slow)."""
 
 
+def _summary() -> str:
+    return (f"model-based run: {STATS['examples']} sequences, {STATS['steps']} steps, "
+            f"{STATS['calls']} zxpy calls compared, {STATS['checks']} object comparisons; "
+            f"{STATS['sequences killing a nested job']} sequences killed a job with jobs under it, "
+            f"{STATS['sequences resuming a thread by a close']} resumed a running thread by closing a token, "
+            f"{STATS['final kills']} ended with their top jobs killed and compared")
+
+
+@reporter
+def _figures() -> list[str]:
+    """The session's figures: what the state machine really explored (nothing if it did not run)."""
+    return [_summary()] if STATS["examples"] else []
+
+
 def test_stateful_run_explored_something() -> None:
-    """Runs after the machine (file order): it must have taken real steps and made real calls."""
+    """Runs after the machine (file order), or runs it: real steps, real calls, and kills of nested jobs."""
     if not STATS["steps"]:
         TestZirconModel("runTest").runTest()
     assert STATS["steps"] >= STATS["examples"] > 0 and STATS["calls"] > 0
-    line = (f"model-based run: {STATS['examples']} sequences, {STATS['steps']} steps, "
-            f"{STATS['calls']} zxpy calls compared, {STATS['checks']} object comparisons "
-            f"({'slow' if is_slow() else 'CI'} size)")
-    print(line)
+    assert STATS["final kills"] > 0, "no sequence ended with its final kill"
+    assert STATS["sequences killing a nested job"] > 0, "no sequence killed a job with jobs under it"
+    print(_summary())
     for key, count in sorted(OUTCOMES.items()):
         print(f"  {count:6d}  {key}")
-    out = os.environ.get("ZXPY_ROBUST_STATS")
-    if out:
-        with open(out, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
