@@ -617,23 +617,29 @@ class ZirconMachine(RuleBasedStateMachine):
     def kill_then_wait(self, data: st.DataObject) -> None:
         """Kill, then wait for TASK_TERMINATED on every pool handle of the killed task that may wait.
 
-        Each wait must end ZX_OK - a killed task terminates by itself, once its running threads are gone
-        (§1.2, §1.3) - observing exactly the signals the model gives the dead task.  The deadline is
-        generous: it bounds a hang, it is not a speed goal.
+        Each wait must end ZX_OK, observing exactly the signals the model gives the dead task.  With no
+        started thread in the killed subtree the task is DEAD when the kill returns (§0.8: TERMINATED is
+        already asserted), so the wait is a poll; otherwise TERMINATED comes once the last thread is gone
+        (§0.7), and the deadline is generous: it bounds a hang, it is not a speed goal.
         """
         e = self._pick_to_kill(data)
-        if e is None or self._kill(e) != "ZX_OK":
+        if e is None:
             return
         obj = self.k.obj(e.mh)
+        subtree = self.k.tasks_under(obj) if isinstance(obj, M.Job) else [obj]
+        had_threads = any(isinstance(p, M.Process) and p.threads for p in subtree)
+        if self._kill(e) != "ZX_OK":
+            return
+        timeout = SETTLE if had_threads else 0
         for w in self.pool:
             if self.k.obj(w.mh) is not obj or not self.k.handles[w.mh].rights & RIGHTS.WAIT:
                 continue
             model = self.k.wait_poll(w.mh, SIG.TASK_TERMINATED)
             assert model[0] == "ZX_OK", f"the model left {obj!r} alive after its kill"
             waiter = w.real
-            real = outcome(lambda: waiter.wait_one(SIG.TASK_TERMINATED, timeout=SETTLE),  # noqa: B023 - run at once
+            real = outcome(lambda: waiter.wait_one(SIG.TASK_TERMINATED, timeout=timeout),  # noqa: B023 - run at once
                            "zx_object_wait_one")
-            same(model, real, f"wait for TERMINATED on {w.label} after kill({e.label})")
+            same(model, real, f"wait for TERMINATED on {w.label} ({timeout} s) after kill({e.label})")
             assert int(real[1]) == model[1], f"{obj!r}: signals {int(real[1]):#x}, model {model[1]:#x}"
 
     def _check_exited_at_once(self) -> None:
