@@ -803,23 +803,32 @@ class ZirconMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ teardown
 
     def teardown(self) -> None:
-        if sys.exc_info()[0] is None:
-            # The sequence passed: it ends by closing every suspend token, then killing every top job, each
-            # compared like any step, so each sequence checks the resumption (§2.4) and the kill (§1.3) of
-            # whatever it grew (a failed sequence keeps its own error).
-            parked = self._parked_runners()
-            for entry in [e for e in self.pool if isinstance(self.k.obj(e.mh), M.Token)]:
-                model = self.k.handle_close(entry.mh)
-                same(model, outcome(entry.real.close, "zx_handle_close"), f"final close of {entry.label}")
-                self._forget(entry)
-            self._note_resumed(parked)
-            self._compare_all()
-            for mh, job in zip(self.top_mh, self.top_jobs, strict=True):
-                model = self.k.task_kill(mh)
-                same(model, outcome(job.kill, "zx_task_kill"), "final kill of a top job")
-            self._check_exited_at_once()
-            self._compare_all()
-            STATS["final kills"] += 1
+        try:
+            if sys.exc_info()[0] is None:
+                # The sequence passed (a failed one keeps its own error): it ends with the final steps.
+                self._final_steps()
+        finally:
+            self._clean_up()
+
+    def _final_steps(self) -> None:
+        """Close every suspend token, then kill every top job, each compared like any step: every sequence
+        checks the resumption (§2.4) and the kill (§1.3) of whatever it grew."""
+        parked = self._parked_runners()
+        for entry in [e for e in self.pool if isinstance(self.k.obj(e.mh), M.Token)]:
+            model = self.k.handle_close(entry.mh)
+            same(model, outcome(entry.real.close, "zx_handle_close"), f"final close of {entry.label}")
+            self._forget(entry)
+        self._note_resumed(parked)
+        self._compare_all()
+        for mh, job in zip(self.top_mh, self.top_jobs, strict=True):
+            model = self.k.task_kill(mh)
+            same(model, outcome(job.kill, "zx_task_kill"), "final kill of a top job")
+        self._check_exited_at_once()
+        self._compare_all()
+        STATS["final kills"] += 1
+
+    def _clean_up(self) -> None:
+        """Release everything, also after a failure (no handle, thread or program outlives the sequence)."""
         for worker in self.workers:
             worker.mem.stop = 1
         for entry in list(self.pool):
@@ -835,7 +844,8 @@ class ZirconMachine(RuleBasedStateMachine):
         for handle in self.observers.values():
             handle.close()
         real = Process.self().handle_stats()
-        assert real == self.real_base, f"handles left after the sequence: {real} vs {self.real_base}"
+        if sys.exc_info()[0] is None:  # else the failure in flight is the one to report
+            assert real == self.real_base, f"handles left after the sequence: {real} vs {self.real_base}"
 
 
 def _advances(read: Callable[[], int], timeout: float = SETTLE) -> bool:
