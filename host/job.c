@@ -3,6 +3,7 @@
  * Zircon rules kept here (zircon-semantics.md §1.3): a job is READY, then KILLING once killed (it refuses new
  * children: BAD_STATE), and DEAD once KILLING with no child left; death goes bottom-up, and a dead job leaves its
  * parent's list even while handles to it remain.  A job with neither handles nor children is destroyed.
+ * zx_job_set_critical names a process whose death kills the job (ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL).
  */
 #include <stdlib.h>
 
@@ -172,6 +173,47 @@ void hk_job_kill(hk_job_t *job, int64_t return_code) {
     if (self != NULL) hk_process_kill(self, return_code);
     vec_release(&processes);
     vec_release(&jobs);
+}
+
+void hk_job_critical_process_died(hk_process_t *p) {
+    /* ProcessDispatcher::FinishDeadTransition: with RETCODE_NONZERO a clean exit (0) spares the job.  The kill
+     * may nest inside another kill; hk_job_kill ignores a job that is already KILLING or DEAD. */
+    if (p->critical_job == NULL) return;
+    if (p->critical_retcode_nonzero && p->return_code == 0) return;
+    hk_job_kill(p->critical_job, ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL);
+}
+
+/* zx_job_set_critical (sys_job_set_critical, ProcessDispatcher::SetCriticalToJob): options are 0 or exactly
+ * RETCODE_NONZERO (else INVALID_ARGS, before any handle is looked at); the job needs DESTROY, the process WAIT;
+ * a process critical to a job already gives ALREADY_BOUND; the job must be the process's job or an ancestor of
+ * it (else INVALID_ARGS).  The process's state is not checked: a process already dead simply never fires. */
+zx_status_t zx_job_set_critical(zx_handle_t job, uint32_t options, zx_handle_t process) {
+    bool retcode_nonzero = false;
+    if (options == ZX_JOB_CRITICAL_PROCESS_RETCODE_NONZERO) retcode_nonzero = true;
+    else if (options != 0) return ZX_ERR_INVALID_ARGS;
+    hk_lock();
+    hk_object_t *job_obj, *proc_obj;
+    zx_status_t status = hk_handle_get(job, ZX_OBJ_TYPE_JOB, ZX_RIGHT_DESTROY, &job_obj, NULL);
+    if (status == ZX_OK) status = hk_handle_get(process, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_WAIT, &proc_obj, NULL);
+    if (status == ZX_OK) {
+        hk_job_t *target = as_job(job_obj);
+        hk_process_t *p = HK_CONTAINER_OF(proc_obj, hk_process_t, base);
+        status = ZX_ERR_INVALID_ARGS;
+        if (p->critical_job != NULL) {
+            status = ZX_ERR_ALREADY_BOUND;
+        } else {
+            for (hk_job_t *j = p->job; j != NULL; j = j->parent) {
+                if (j != target) continue;
+                hk_object_ref(&target->base); /* released when the process is destroyed */
+                p->critical_job = target;
+                p->critical_retcode_nonzero = retcode_nonzero;
+                status = ZX_OK;
+                break;
+            }
+        }
+    }
+    hk_unlock();
+    return status;
 }
 
 zx_status_t zx_job_create(zx_handle_t parent_job, uint32_t options, zx_handle_t *out) {

@@ -207,6 +207,8 @@ struct hk_process {
     char name[ZX_MAX_NAME_LEN];
     struct hk_linux_process *program; /* HK_PROCESS_LINUX only; owned by linux_task.c ("linux" is a gcc macro) */
     zx_info_task_runtime_t exited_runtime; /* runtime of the threads that died */
+    hk_job_t *critical_job;  /* zx_job_set_critical: killed when p dies (holds a reference); set once */
+    bool critical_retcode_nonzero; /* ...only when p's return code is not 0 */
 };
 
 typedef enum {
@@ -247,6 +249,8 @@ hk_process_t *hk_self_process(void);    /* lock held */
 zx_status_t hk_job_add_process(hk_job_t *job, hk_process_t *p); /* BAD_STATE unless READY */
 void hk_job_remove_process(hk_job_t *job, hk_process_t *p);     /* may finish a dying job chain */
 void hk_job_kill(hk_job_t *job, int64_t return_code);
+/* p is DEAD and has left its job: kill the job p is critical to, if any (with the return code condition). */
+void hk_job_critical_process_died(hk_process_t *p);
 
 /* process.c — lock held */
 /* A new INITIAL process in job, with a reference for the caller.  NULL when the job is not READY (the caller

@@ -2,8 +2,9 @@
  *
  * Zircon rules kept here (zircon-semantics.md §1.2): INITIAL -> RUNNING -> DYING -> DEAD.  A kill sets the return
  * code unless the process is already dying (the first code wins); a process with no started thread dies at once,
- * otherwise it is DYING until its last thread is gone.  At DEAD, ZX_TASK_TERMINATED is asserted and the process
- * leaves its job.  Closing the last handle of a never-started process kills it; a started one lives on.
+ * otherwise it is DYING until its last thread is gone.  At DEAD, ZX_TASK_TERMINATED is asserted, the process
+ * leaves its job, and then a job it is critical to (zx_job_set_critical) is killed.  Closing the last handle of a
+ * never-started process kills it; a started one lives on.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ static void process_on_zero_handles(hk_object_t *obj) {
 
 static void process_destroy(hk_object_t *obj) {
     hk_process_t *p = as_process(obj);
+    if (p->critical_job != NULL) hk_object_unref(&p->critical_job->base);
     hk_object_unref(&p->job->base);
     free(p);
 }
@@ -61,11 +63,15 @@ void hk_process_mark_running(hk_process_t *p) {
     p->start_time = hk_now();
 }
 
+/* Zircon's FinishDeadTransition order: TERMINATED, leave the job, then kill the job p is critical to. */
 static void process_finish_dead(hk_process_t *p) {
     p->state = HK_PROCESS_DEAD;
     /* Threads that never started stay NEW (§0.9); the started ones are already gone. */
     hk_signal_update(&p->base, 0, ZX_TASK_TERMINATED);
+    hk_object_ref(&p->base); /* leaving the job drops the job list's reference, which may be the last */
     hk_job_remove_process(p->job, p);
+    hk_job_critical_process_died(p);
+    hk_object_unref(&p->base);
 }
 
 void hk_process_kill(hk_process_t *p, int64_t return_code) {

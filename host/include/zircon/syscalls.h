@@ -34,6 +34,7 @@ zx_status_t zx_task_suspend(zx_handle_t handle, zx_handle_t* token);
 zx_status_t zx_task_suspend_token(zx_handle_t handle, zx_handle_t* token);
 
 zx_status_t zx_job_create(zx_handle_t parent_job, uint32_t options, zx_handle_t* out);
+zx_status_t zx_job_set_critical(zx_handle_t job, uint32_t options, zx_handle_t process);
 
 zx_status_t zx_process_create(zx_handle_t job, const char* name, size_t name_size,
                               uint32_t options, zx_handle_t* proc_handle,
