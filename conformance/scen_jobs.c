@@ -1,4 +1,5 @@
-/* Job scenarios: zircon/system/utest/core/job/jobs.cc (zircon-semantics.md §4, 44-54) and the job rules of §1.3. */
+/* Job scenarios: zircon/system/utest/core/job/jobs.cc (zircon-semantics.md §4, 44-54; 52 with zx_job_set_critical)
+ * and the job rules of §1.3. */
 #include "harness.h"
 #include "scenarios.h"
 
@@ -145,6 +146,160 @@ void s51_kill_job_chain(void) {
         T_EQ(ZX_TASK_RETCODE_SYSCALL_KILL, info.return_code);
         T_EQ(ZX_TASK_RETCODE_SYSCALL_KILL, t_process_info(procs[i]).return_code);
     }
+}
+
+/* 52, OneCriticalProcessKillsOneJob: the critical process's death kills its job with CRITICAL_PROCESS_KILL; the
+ * process itself keeps the code it died with.  CriticalProcessAlreadySet: a second call is ALREADY_BOUND. */
+static void critical_kills_one_job(void) {
+    zx_handle_t job = t_job();
+    const char *args[] = {"block", NULL};
+    zx_handle_t proc = t_spawn(job, args);
+    T_OK(zx_job_set_critical(job, 0, proc));
+    T_STATUS(ZX_ERR_ALREADY_BOUND, zx_job_set_critical(job, 0, proc));
+    T_STATUS(ZX_ERR_ALREADY_BOUND, zx_job_set_critical(job, ZX_JOB_CRITICAL_PROCESS_RETCODE_NONZERO, proc));
+    T_EQ(0, t_job_info(job).exited);
+    T_OK(zx_task_kill(proc));
+    zx_signals_t observed = t_wait(job, ZX_JOB_TERMINATED);
+    T_EQ(ZX_JOB_TERMINATED | JOB_ALL_NO, observed & JOB_MASK);
+    zx_info_job_t info = t_job_info(job);
+    T_TRUE(info.exited);
+    T_EQ(ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL, info.return_code);
+    T_EQ(ZX_TASK_RETCODE_SYSCALL_KILL, t_process_info(proc).return_code);
+}
+
+/* 52, ManyCriticalProcessesKillOneJob: the first critical process to die kills the job, and the job's other
+ * processes die with the job's code. */
+static void critical_many_kill_one_job(void) {
+    zx_handle_t job = t_job();
+    const char *args[] = {"block", NULL};
+    zx_handle_t p1 = t_spawn(job, args);
+    zx_handle_t p2 = t_spawn(job, args);
+    T_OK(zx_job_set_critical(job, 0, p1));
+    T_OK(zx_job_set_critical(job, 0, p2));
+    T_OK(zx_task_kill(p1));
+    zx_signals_t observed = t_wait(job, ZX_JOB_TERMINATED);
+    T_EQ(ZX_JOB_TERMINATED | JOB_ALL_NO, observed & JOB_MASK);
+    T_EQ(ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL, t_job_info(job).return_code);
+    T_TRUE(t_signals(p2) & ZX_PROCESS_TERMINATED);
+    T_EQ(ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL, t_process_info(p2).return_code);
+}
+
+/* 52, OneCriticalProcessKillsJobTree + CriticalProcessNotInAncestor: a process may be critical to its job's
+ * ancestor (whose whole tree then dies), never to a job that is not its job or an ancestor (INVALID_ARGS). */
+static void critical_kills_job_tree(void) {
+    zx_handle_t job1 = t_job();
+    zx_handle_t job2 = t_child_job(job1);
+    zx_handle_t job3 = t_child_job(job2);
+    zx_handle_t other = t_job();
+    const char *args[] = {"block", NULL};
+    zx_handle_t p1 = t_spawn(job1, args);
+    zx_handle_t p2 = t_spawn(job2, args);
+    T_STATUS(ZX_ERR_INVALID_ARGS, zx_job_set_critical(job2, 0, p1)); /* a child of the process's job */
+    T_STATUS(ZX_ERR_INVALID_ARGS, zx_job_set_critical(job3, 0, p2)); /* a grandchild */
+    T_STATUS(ZX_ERR_INVALID_ARGS, zx_job_set_critical(other, 0, p2)); /* another branch */
+    /* The refused calls bound nothing: p1 can still be made critical (to its own job). */
+    T_OK(zx_job_set_critical(job1, 0, p1));
+    T_OK(zx_job_set_critical(job1, 0, p2));
+    T_OK(zx_task_kill(p2));
+    zx_signals_t observed1 = t_wait(job1, ZX_JOB_TERMINATED);
+    zx_signals_t observed2 = t_wait(job2, ZX_JOB_TERMINATED);
+    T_EQ(ZX_JOB_TERMINATED | JOB_ALL_NO, observed1 & JOB_MASK);
+    T_EQ(ZX_JOB_TERMINATED | JOB_ALL_NO, observed2 & JOB_MASK);
+    T_EQ(ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL, t_job_info(job1).return_code);
+    T_EQ(ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL, t_job_info(job2).return_code);
+    T_EQ(ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL, t_job_info(job3).return_code);
+    T_EQ(ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL, t_process_info(p1).return_code);
+    T_EQ(ZX_TASK_RETCODE_SYSCALL_KILL, t_process_info(p2).return_code);
+    /* The job of the failed call outside the tree is untouched. */
+    T_EQ(0, t_job_info(other).exited);
+}
+
+/* 52, CriticalProcessNotInAncestor: after the refused call, the process's death leaves the named job alone. */
+static void critical_not_in_ancestor(void) {
+    zx_handle_t job = t_job();
+    zx_handle_t other = t_job();
+    const char *args[] = {"block", NULL};
+    zx_handle_t proc = t_spawn(other, args);
+    T_STATUS(ZX_ERR_INVALID_ARGS, zx_job_set_critical(job, 0, proc));
+    T_OK(zx_task_kill(proc));
+    t_wait(proc, ZX_PROCESS_TERMINATED);
+    t_wait(other, ZX_JOB_NO_PROCESSES);
+    T_EQ(0, t_job_info(job).exited);
+    T_EQ(0, t_job_info(other).exited);
+    T_EQ(JOB_ALL_NO, t_signals(job) & JOB_MASK);
+}
+
+/* 52, OneCriticalProcessKillsOneJobIfRetcodeNonzero: with RETCODE_NONZERO a process ending with code 0 spares the
+ * job; without it any death kills.  Deterministic deaths: an unstarted process dies with code 0 when its last
+ * handle closes (on_zero_handles), and a kill ends a process with SYSCALL_KILL, which is not 0. */
+static void critical_retcode_nonzero(void) {
+    zx_handle_t vmar = ZX_HANDLE_INVALID;
+    zx_handle_t spared = t_job();
+    zx_handle_t proc = t_created_process(spared, &vmar);
+    T_OK(zx_job_set_critical(spared, ZX_JOB_CRITICAL_PROCESS_RETCODE_NONZERO, proc));
+    t_close(vmar);
+    t_close(proc);
+    T_EQ(JOB_ALL_NO, t_signals(spared) & JOB_MASK);
+    T_EQ(0, t_job_info(spared).exited);
+
+    zx_handle_t killed = t_job();
+    proc = t_created_process(killed, &vmar);
+    T_OK(zx_job_set_critical(killed, 0, proc));
+    t_close(vmar);
+    t_close(proc);
+    T_EQ(ZX_JOB_TERMINATED | JOB_ALL_NO, t_signals(killed) & JOB_MASK);
+    T_EQ(ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL, t_job_info(killed).return_code);
+
+    /* A real program's clean exit (the core test's MINIP_CMD_EXIT_NORMAL).  Were it to end before the call, the
+     * call would still succeed and nothing would fire: the check could only be weaker, never flaky. */
+    zx_handle_t job = t_job();
+    const char *sleep_args[] = {"sleep", "500", NULL};
+    zx_handle_t clean = t_spawn(job, sleep_args);
+    T_OK(zx_job_set_critical(job, ZX_JOB_CRITICAL_PROCESS_RETCODE_NONZERO, clean));
+    zx_signals_t observed = t_wait(job, ZX_JOB_NO_PROCESSES);
+    T_EQ(JOB_ALL_NO, observed & JOB_MASK);
+    T_EQ(0, t_process_info(clean).return_code);
+    T_EQ(0, t_job_info(job).exited);
+
+    const char *block_args[] = {"block", NULL};
+    zx_handle_t doomed = t_spawn(job, block_args);
+    T_OK(zx_job_set_critical(job, ZX_JOB_CRITICAL_PROCESS_RETCODE_NONZERO, doomed));
+    T_OK(zx_task_kill(doomed));
+    observed = t_wait(job, ZX_JOB_TERMINATED);
+    T_EQ(ZX_JOB_TERMINATED | JOB_ALL_NO, observed & JOB_MASK);
+    T_EQ(ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL, t_job_info(job).return_code);
+}
+
+/* 52, sys_job_set_critical's checks, in its order: options (0 or exactly RETCODE_NONZERO) before any handle; the
+ * job handle (a job, with DESTROY), then the process handle (a process, with WAIT). */
+static void critical_errors(void) {
+    zx_handle_t job = t_job();
+    zx_handle_t proc = t_created_process(job, NULL);
+    T_STATUS(ZX_ERR_INVALID_ARGS, zx_job_set_critical(ZX_HANDLE_INVALID, 2, ZX_HANDLE_INVALID));
+    T_STATUS(ZX_ERR_INVALID_ARGS, zx_job_set_critical(job, ZX_JOB_CRITICAL_PROCESS_RETCODE_NONZERO | 2, proc));
+    T_STATUS(ZX_ERR_BAD_HANDLE, zx_job_set_critical(ZX_HANDLE_INVALID, 0, ZX_HANDLE_INVALID));
+    T_STATUS(ZX_ERR_BAD_HANDLE, zx_job_set_critical(job, 0, ZX_HANDLE_INVALID));
+    T_STATUS(ZX_ERR_WRONG_TYPE, zx_job_set_critical(proc, 0, ZX_HANDLE_INVALID));
+    T_STATUS(ZX_ERR_WRONG_TYPE, zx_job_set_critical(job, 0, job));
+    zx_handle_t no_destroy = t_dup(job, ZX_DEFAULT_JOB_RIGHTS & ~ZX_RIGHT_DESTROY);
+    T_STATUS(ZX_ERR_ACCESS_DENIED, zx_job_set_critical(no_destroy, 0, ZX_HANDLE_INVALID));
+    zx_handle_t no_wait = t_dup(proc, ZX_DEFAULT_PROCESS_RIGHTS & ~ZX_RIGHT_WAIT);
+    T_STATUS(ZX_ERR_ACCESS_DENIED, zx_job_set_critical(job, 0, no_wait));
+    /* Only DESTROY and WAIT are needed. */
+    zx_handle_t destroy_only = t_dup(job, ZX_RIGHT_DESTROY);
+    zx_handle_t wait_only = t_dup(proc, ZX_RIGHT_WAIT);
+    T_OK(zx_job_set_critical(destroy_only, 0, wait_only));
+    T_STATUS(ZX_ERR_ALREADY_BOUND, zx_job_set_critical(job, 0, proc));
+    T_EQ(0, t_job_info(job).exited);
+}
+
+void s52_critical_process(void) {
+    critical_errors();
+    critical_kills_one_job();
+    critical_many_kill_one_job();
+    critical_kills_job_tree();
+    critical_not_in_ancestor();
+    critical_retcode_nonzero();
 }
 
 /* 53. WaitTest: a job with one running process has NO_JOBS only; when the process is killed the job gets

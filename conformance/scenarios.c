@@ -77,7 +77,7 @@ const t_scenario t_scenarios[] = {
     RUN("s49", "Job.KillJobRemovesFromTree", s49_kill_job_removes_from_tree),
     RUN("s50", "Job.CloseJobRemovesFromTree", s50_close_job_removes_from_tree),
     RUN("s51", "Job.KillJobChain", s51_kill_job_chain),
-    SKIP("s52", "Job.*CriticalProcess*", "needs zx_job_set_critical, outside the binding's contract"),
+    RUN("s52", "Job.*CriticalProcess* (+ the call's option, handle and rights checks)", s52_critical_process),
     RUN("s53", "Job.WaitTest", s53_job_wait_no_processes),
     RUN("s54", "Job.MaxHeightSmoke", s54_job_max_height),
     /* handle and info tests */

@@ -62,6 +62,7 @@ void s48_kill_empty_job(void);
 void s49_kill_job_removes_from_tree(void);
 void s50_close_job_removes_from_tree(void);
 void s51_kill_job_chain(void);
+void s52_critical_process(void);
 void s53_job_wait_no_processes(void);
 void s54_job_max_height(void);
 void s55_dup_and_info_rights(void);
