@@ -30,9 +30,9 @@ Asynchronous effects (a real thread parking or resuming, a spawned program
 dying) are awaited before comparing, through observer handles the test keeps
 on every object that runs code; everything else is compared strictly.
 
-CI size: 50 sequences of up to 50 steps - 1,570 to 2,070 compared steps and
-1,610 to 2,270 zxpy calls in ten runs here, 2-3 s.  ``ZXPY_SLOW=1`` or
-``--slow``: 300 sequences of up to 100 steps (24,430 steps, 28 s here).  The
+CI size: 50 sequences of up to 50 steps - 1,745 to 2,043 compared steps and
+1,741 to 2,288 zxpy calls in ten runs here, 2.3-3.1 s.  ``ZXPY_SLOW=1`` or
+``--slow``: 300 sequences of up to 100 steps (25,545 steps, 28 s here).  The
 figures of a run are printed at the end of the session.
 """
 
