@@ -18,6 +18,14 @@ static void channel(zx_handle_t *a, zx_handle_t *b) {
     T_NE(ZX_HANDLE_INVALID, *b);
 }
 
+/* A thread of this process that calls zx_channel_call on caller_end with no deadline; its status lands in ctl. */
+static zx_handle_t start_call(zx_handle_t caller_end, tf_ctl_t *ctl) {
+    ctl->handle = caller_end;
+    ctl->deadline = ZX_TIME_INFINITE;
+    ctl->status = ZX_ERR_INTERNAL;
+    return t_thread_run("caller", tf_channel_call, ctl);
+}
+
 static zx_handle_t port(void) {
     zx_handle_t p = ZX_HANDLE_INVALID;
     T_OK(zx_port_create(0, &p));
@@ -55,10 +63,7 @@ void s11_suspend_channel_call(void) {
     channel(&caller_end, &server);
     t_own(caller_end);
     tf_ctl_t *ctl = t_ctl();
-    ctl->handle = caller_end;
-    ctl->deadline = ZX_TIME_INFINITE;
-    ctl->status = ZX_ERR_INTERNAL;
-    zx_handle_t th = t_thread_run("caller", tf_channel_call, ctl);
+    zx_handle_t th = start_call(caller_end, ctl);
     t_own(server); /* closed first at the end: a call still waiting then ends with PEER_CLOSED */
 
     t_wait(server, ZX_CHANNEL_READABLE); /* the request is out: the caller waits for its reply */
@@ -263,10 +268,7 @@ void r_channel_call(void) {
     channel(&caller_end, &server);
     t_own(caller_end);
     tf_ctl_t *ctl = t_ctl();
-    ctl->handle = caller_end;
-    ctl->deadline = ZX_TIME_INFINITE;
-    ctl->status = ZX_ERR_INTERNAL;
-    zx_handle_t th = t_thread_run("caller", tf_channel_call, ctl);
+    zx_handle_t th = start_call(caller_end, ctl);
     t_own(server);
     t_wait(server, ZX_CHANNEL_READABLE);
     t_wait_thread_state(th, ZX_THREAD_STATE_BLOCKED_CHANNEL);

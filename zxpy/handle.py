@@ -179,12 +179,7 @@ class Handle:
         """
         if self._raw < 0:  # closed stays closed: no lock needed to see it
             return
-        _lock()
-        try:
-            raw = self._raw
-            self._raw = _CLOSED
-        finally:
-            _unlock()
+        raw = self._take()
         if raw < 0:
             return
         if self._owned:
@@ -192,14 +187,19 @@ class Handle:
             if status:
                 raise error_class(status)(status, "zx_handle_close", self._koid)
 
-    def _consume(self) -> int:
-        """Take the raw value and mark this wrapper closed, atomically (``ValueError`` if already closed)."""
+    def _take(self) -> int:
+        """Take the raw value and mark this wrapper closed, atomically: exactly one caller gets it (else -1)."""
         _lock()
         try:
             raw = self._raw
             self._raw = _CLOSED
         finally:
             _unlock()
+        return raw
+
+    def _consume(self) -> int:
+        """As :meth:`_take`, but ``ValueError`` if the wrapper was already closed."""
+        raw = self._take()
         if raw < 0:
             raise _closed_error()
         return raw
