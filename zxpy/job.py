@@ -64,11 +64,10 @@ def _fs(value: object, what: str) -> bytes:
 
 def _check_fd(value: object, what: str) -> int:
     """A file descriptor for ``fdio_spawn_action_t`` (a C ``int``): 0..2**31-1."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if not 0 <= value <= _FD_MAX:
-        raise ValueError(f"{what} must be in 0..{_FD_MAX}, got {value}")
-    return int(value)
+    fd = check_u32(value, what)
+    if fd > _FD_MAX:
+        raise ValueError(f"{what} must be in 0..{_FD_MAX}, got {fd}")
+    return fd
 
 
 class Job(Task):
