@@ -48,6 +48,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 from types import ModuleType
 
@@ -59,234 +60,134 @@ CSRC_DIR = ROOT / "csrc"
 MODULE_NAME = "zxpy._zx"
 
 # ---------------------------------------------------------------------------
-# The cdef: the binding's contract (README.md, "What zxpy binds"), verbatim in meaning.
+# The cdef, derived from the binding's one table (zxpy/_abi.py) and the
+# features the headers being compiled against have.
 # ---------------------------------------------------------------------------
-CDEF_TYPES = """
-typedef int32_t zx_status_t;
-typedef uint32_t zx_handle_t;
-typedef uint32_t zx_rights_t;
-typedef uint32_t zx_signals_t;
-typedef uint64_t zx_koid_t;
-typedef uint32_t zx_obj_type_t;
-typedef uint32_t zx_object_info_topic_t;
-typedef uint32_t zx_thread_state_t;
-typedef uint32_t zx_info_process_flags_t;
-typedef int64_t zx_time_t;
-typedef int64_t zx_duration_t;
-typedef int64_t zx_instant_mono_t;
-typedef int64_t zx_duration_mono_t;
-typedef uintptr_t zx_vaddr_t;
-"""
 
-CDEF_STRUCTS = """
-typedef struct zx_info_handle_basic {
-    zx_koid_t koid;
-    zx_rights_t rights;
-    zx_obj_type_t type;
-    zx_koid_t related_koid;
-    uint32_t reserved;
-    uint8_t padding1[4];
-} zx_info_handle_basic_t;
 
-typedef struct zx_info_process {
-    int64_t return_code;
-    zx_instant_mono_t start_time;
-    zx_info_process_flags_t flags;
-    uint8_t padding1[4];
-} zx_info_process_t;
+def _load_by_path(name: str, path: Path) -> ModuleType:
+    """A zxpy module that needs only the standard library, loaded by path (building never
+    imports the zxpy package)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
 
-typedef struct zx_cpu_set {
-    uint64_t mask[8];
-} zx_cpu_set_t;
 
-typedef struct zx_info_thread {
-    zx_thread_state_t state;
-    uint32_t wait_exception_channel_type;
-    zx_cpu_set_t cpu_affinity_mask;
-} zx_info_thread_t;
+ABI = _load_by_path("_zxpy_build_abi", ROOT / "zxpy" / "_abi.py")
 
-typedef struct zx_info_job {
-    int64_t return_code;
-    bool exited;
-    bool kill_on_oom;
-    bool debugger_attached;
-    uint8_t padding1[5];
-} zx_info_job_t;
 
-typedef struct zx_info_process_handle_stats {
-    uint32_t handle_count[64];   /* ZX_OBJ_TYPE_UPPER_BOUND */
-} zx_info_process_handle_stats_t;
+@dataclasses.dataclass(frozen=True)
+class Detected:
+    """What the headers of one build have: gated features and optional constants."""
 
-typedef struct zx_info_thread_stats {
-    zx_duration_mono_t total_runtime;
-    uint32_t last_scheduled_cpu;
-    uint8_t padding1[4];
-} zx_info_thread_stats_t;
+    features: frozenset[str]
+    constants: frozenset[str]
 
-typedef struct zx_info_task_stats_v1 {
-    size_t mem_mapped_bytes;
-    size_t mem_private_bytes;
-    size_t mem_shared_bytes;
-    size_t mem_scaled_shared_bytes;
-} zx_info_task_stats_v1_t;
+    @classmethod
+    def everything(cls) -> Detected:
+        """Every feature and constant (the newest ABI; used only to emit code)."""
+        return cls(
+            frozenset(f.name for f in ABI.FEATURES),
+            frozenset(c.name for c in ABI.CONSTANTS if c.gate == "optional"),
+        )
 
-typedef struct zx_info_task_stats {
-    size_t mem_mapped_bytes;
-    size_t mem_private_bytes;
-    size_t mem_shared_bytes;
-    size_t mem_scaled_shared_bytes;
-    uint64_t mem_fractional_scaled_shared_bytes;
-} zx_info_task_stats_t;
+    def has(self, gate: str | None, name: str = "") -> bool:
+        if gate is None:
+            return True
+        if gate == "optional":
+            return name in self.constants
+        return gate in self.features
 
-typedef struct zx_info_task_runtime_v1 {
-    zx_duration_mono_t cpu_time;
-    zx_duration_mono_t queue_time;
-} zx_info_task_runtime_v1_t;
 
-typedef struct zx_info_task_runtime {
-    zx_duration_mono_t cpu_time;
-    zx_duration_mono_t queue_time;
-    zx_duration_mono_t page_fault_time;
-    zx_duration_mono_t lock_contention_time;
-} zx_info_task_runtime_t;
+def exported_constants(found: Detected) -> tuple[str, ...]:
+    """The integer constants a build with ``found`` exports, in table order."""
+    return tuple(c.name for c in ABI.CONSTANTS if found.has(c.gate, c.name))
 
-typedef struct fdio_spawn_action {
-    uint32_t action;
-    union {
-        struct { int local_fd; int target_fd; } fd;
-        struct { const char* prefix; zx_handle_t handle; } ns;
-        struct { uint32_t id; zx_handle_t handle; } h;
-        struct { const char* data; } name;
-        struct { const char* prefix; } dir;
-    };
-} fdio_spawn_action_t;
 
-typedef struct zxpy_progress {
-    uint64_t count;
-    uint32_t stop;
-    uint32_t reserved;
-} zxpy_progress_t;
-"""
+def make_cdef(found: Detected) -> str:
+    """The cdef for a build whose headers have ``found``."""
+    parts = [f"typedef {t.base} {t.name};" for t in ABI.TYPEDEFS if found.has(t.gate)]
+    for struct in ABI.STRUCTS:
+        fields = struct.layout(found.features)
+        if fields is not None:
+            parts.append(f"typedef struct {struct.tag} {{ {fields} }} {struct.name};")
+    parts += [f.decl for f in ABI.FUNCTIONS if found.has(f.gate)]
+    parts.append("const char *zxpy_build_info(void);")
+    parts += [f"#define {name} ..." for name in exported_constants(found)]
+    return "\n".join(parts) + "\n"
 
-CDEF_FUNCTIONS = """
-zx_status_t zx_task_kill(zx_handle_t handle);
-zx_status_t zx_task_suspend(zx_handle_t handle, zx_handle_t* token);
-zx_status_t zx_task_suspend_token(zx_handle_t handle, zx_handle_t* token);
-zx_status_t zx_handle_close(zx_handle_t handle);
-zx_status_t zx_handle_close_many(const zx_handle_t* handles, size_t num_handles);
-zx_status_t zx_handle_duplicate(zx_handle_t handle, zx_rights_t rights, zx_handle_t* out);
-zx_status_t zx_handle_replace(zx_handle_t handle, zx_rights_t rights, zx_handle_t* out);
-zx_status_t zx_object_wait_one(zx_handle_t handle, zx_signals_t signals, zx_time_t deadline,
-                               zx_signals_t* observed);
-zx_status_t zx_object_signal(zx_handle_t handle, uint32_t clear_mask, uint32_t set_mask);
-zx_status_t zx_object_get_info(zx_handle_t handle, uint32_t topic, void* buffer,
-                               size_t buffer_size, size_t* actual, size_t* avail);
-zx_status_t zx_object_get_child(zx_handle_t handle, uint64_t koid, zx_rights_t rights,
-                                zx_handle_t* out);
-zx_status_t zx_event_create(uint32_t options, zx_handle_t* out);
-zx_status_t zx_job_create(zx_handle_t parent_job, uint32_t options, zx_handle_t* out);
-zx_status_t zx_process_create(zx_handle_t job, const char* name, size_t name_size,
-                              uint32_t options, zx_handle_t* proc_handle,
-                              zx_handle_t* vmar_handle);
-zx_status_t zx_thread_create(zx_handle_t process, const char* name, size_t name_size,
-                             uint32_t options, zx_handle_t* out);
-zx_status_t zx_thread_start(zx_handle_t handle, zx_vaddr_t thread_entry, zx_vaddr_t stack,
-                            uintptr_t arg1, uintptr_t arg2);
-void zx_thread_exit(void);
-zx_handle_t zx_job_default(void);
-zx_handle_t zx_process_self(void);
-zx_handle_t zx_thread_self(void);
-zx_instant_mono_t zx_clock_get_monotonic(void);
-zx_instant_mono_t zx_deadline_after(zx_duration_mono_t nanoseconds);
-zx_status_t zx_nanosleep(zx_instant_mono_t deadline);
-zx_status_t fdio_spawn(zx_handle_t job, uint32_t flags, const char* path,
-                       const char* const* argv, zx_handle_t* process_out);
-zx_status_t fdio_spawn_etc(zx_handle_t job, uint32_t flags, const char* path,
-                           const char* const* argv, const char* const* environ,
-                           size_t action_count, const fdio_spawn_action_t* actions,
-                           zx_handle_t* process_out, char* err_msg_out);
-void zxpy_progress_entry(uintptr_t progress, uintptr_t arg2);
-"""
 
-STATUS = """ZX_OK ZX_ERR_INTERNAL ZX_ERR_NOT_SUPPORTED ZX_ERR_NO_RESOURCES ZX_ERR_NO_MEMORY
-ZX_ERR_INTERNAL_INTR_RETRY ZX_ERR_INVALID_ARGS ZX_ERR_BAD_HANDLE ZX_ERR_WRONG_TYPE
-ZX_ERR_BAD_SYSCALL ZX_ERR_OUT_OF_RANGE ZX_ERR_BUFFER_TOO_SMALL ZX_ERR_BAD_STATE ZX_ERR_TIMED_OUT
-ZX_ERR_SHOULD_WAIT ZX_ERR_CANCELED ZX_ERR_PEER_CLOSED ZX_ERR_NOT_FOUND ZX_ERR_ALREADY_EXISTS
-ZX_ERR_ALREADY_BOUND ZX_ERR_UNAVAILABLE ZX_ERR_ACCESS_DENIED ZX_ERR_IO ZX_ERR_IO_REFUSED
-ZX_ERR_IO_DATA_INTEGRITY ZX_ERR_IO_DATA_LOSS ZX_ERR_IO_NOT_PRESENT ZX_ERR_IO_OVERRUN
-ZX_ERR_IO_MISSED_DEADLINE ZX_ERR_IO_INVALID ZX_ERR_BAD_PATH ZX_ERR_NOT_DIR ZX_ERR_NOT_FILE
-ZX_ERR_FILE_BIG ZX_ERR_NO_SPACE ZX_ERR_NOT_EMPTY ZX_ERR_STOP ZX_ERR_NEXT ZX_ERR_ASYNC
-ZX_ERR_PROTOCOL_NOT_SUPPORTED ZX_ERR_ADDRESS_UNREACHABLE ZX_ERR_ADDRESS_IN_USE
-ZX_ERR_NOT_CONNECTED ZX_ERR_CONNECTION_REFUSED ZX_ERR_CONNECTION_RESET
-ZX_ERR_CONNECTION_ABORTED ZX_ERR_INTERNAL_INTR_KILLED"""
+def _c_string(text: str) -> str:
+    """``text`` as a C string literal (printable ASCII kept, everything else octal-escaped)."""
+    out = []
+    for ch in text.encode():
+        if 32 <= ch < 127 and ch not in (ord('"'), ord("\\"), ord("?")):
+            out.append(chr(ch))
+        else:
+            out.append(f"\\{ch:03o}")
+    return '"' + "".join(out) + '"'
 
-RIGHTS = """ZX_RIGHT_NONE ZX_RIGHT_DUPLICATE ZX_RIGHT_TRANSFER ZX_RIGHT_READ ZX_RIGHT_WRITE
-ZX_RIGHT_EXECUTE ZX_RIGHT_MAP ZX_RIGHT_GET_PROPERTY ZX_RIGHT_SET_PROPERTY ZX_RIGHT_ENUMERATE
-ZX_RIGHT_DESTROY ZX_RIGHT_SET_POLICY ZX_RIGHT_GET_POLICY ZX_RIGHT_SIGNAL ZX_RIGHT_SIGNAL_PEER
-ZX_RIGHT_WAIT ZX_RIGHT_INSPECT ZX_RIGHT_MANAGE_JOB ZX_RIGHT_MANAGE_PROCESS
-ZX_RIGHT_MANAGE_THREAD ZX_RIGHT_APPLY_PROFILE ZX_RIGHT_MANAGE_SOCKET ZX_RIGHT_OP_CHILDREN
-ZX_RIGHT_RESIZE ZX_RIGHT_ATTACH_VMO ZX_RIGHT_MANAGE_VMO ZX_RIGHT_SAME_RIGHTS
-ZX_RIGHTS_BASIC ZX_RIGHTS_IO ZX_RIGHTS_PROPERTY ZX_RIGHTS_POLICY
-ZX_DEFAULT_JOB_RIGHTS ZX_DEFAULT_PROCESS_RIGHTS ZX_DEFAULT_THREAD_RIGHTS
-ZX_DEFAULT_EVENT_RIGHTS ZX_DEFAULT_VMAR_RIGHTS ZX_DEFAULT_SUSPEND_TOKEN_RIGHTS"""
 
-SIGNALS = """ZX_SIGNAL_NONE ZX_SIGNAL_HANDLE_CLOSED ZX_USER_SIGNAL_0 ZX_USER_SIGNAL_1 ZX_USER_SIGNAL_2
-ZX_USER_SIGNAL_3 ZX_USER_SIGNAL_4 ZX_USER_SIGNAL_5 ZX_USER_SIGNAL_6 ZX_USER_SIGNAL_7
-ZX_USER_SIGNAL_ALL ZX_EVENT_SIGNALED ZX_TASK_TERMINATED ZX_JOB_TERMINATED ZX_JOB_NO_JOBS
-ZX_JOB_NO_PROCESSES ZX_PROCESS_TERMINATED ZX_THREAD_TERMINATED ZX_THREAD_RUNNING
-ZX_THREAD_SUSPENDED"""
+def _run_quiet(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-OBJ_TYPES = """ZX_OBJ_TYPE_NONE ZX_OBJ_TYPE_PROCESS ZX_OBJ_TYPE_THREAD ZX_OBJ_TYPE_VMO
-ZX_OBJ_TYPE_CHANNEL ZX_OBJ_TYPE_EVENT ZX_OBJ_TYPE_PORT ZX_OBJ_TYPE_INTERRUPT
-ZX_OBJ_TYPE_PCI_DEVICE ZX_OBJ_TYPE_DEBUGLOG ZX_OBJ_TYPE_SOCKET ZX_OBJ_TYPE_RESOURCE
-ZX_OBJ_TYPE_EVENTPAIR ZX_OBJ_TYPE_JOB ZX_OBJ_TYPE_VMAR ZX_OBJ_TYPE_FIFO ZX_OBJ_TYPE_GUEST
-ZX_OBJ_TYPE_VCPU ZX_OBJ_TYPE_TIMER ZX_OBJ_TYPE_IOMMU ZX_OBJ_TYPE_BTI ZX_OBJ_TYPE_PROFILE
-ZX_OBJ_TYPE_PMT ZX_OBJ_TYPE_SUSPEND_TOKEN ZX_OBJ_TYPE_PAGER ZX_OBJ_TYPE_EXCEPTION
-ZX_OBJ_TYPE_CLOCK ZX_OBJ_TYPE_STREAM ZX_OBJ_TYPE_MSI ZX_OBJ_TYPE_IOB ZX_OBJ_TYPE_COUNTER
-ZX_OBJ_TYPE_IOB_SHARED_REGION ZX_OBJ_TYPE_SAMPLER ZX_OBJ_TYPE_UPPER_BOUND"""
 
-INFO = """ZX_INFO_HANDLE_VALID ZX_INFO_HANDLE_BASIC ZX_INFO_PROCESS ZX_INFO_PROCESS_THREADS
-ZX_INFO_JOB_CHILDREN ZX_INFO_JOB_PROCESSES ZX_INFO_THREAD ZX_INFO_JOB
-ZX_INFO_PROCESS_HANDLE_STATS ZX_INFO_THREAD_STATS ZX_INFO_TASK_STATS ZX_INFO_TASK_STATS_V1
-ZX_INFO_TASK_RUNTIME ZX_INFO_TASK_RUNTIME_V1 ZX_INFO_INVALID_CPU ZX_INFO_PROCESS_FLAG_STARTED
-ZX_INFO_PROCESS_FLAG_EXITED ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED"""
+def detect(compiler: list[str], flags: list[str], scratch: Path) -> Detected:
+    """Probe the headers that ``compiler`` + ``flags`` see (the module's own includes).
 
-THREAD_STATES = """ZX_THREAD_STATE_NEW ZX_THREAD_STATE_RUNNING ZX_THREAD_STATE_SUSPENDED
-ZX_THREAD_STATE_BLOCKED ZX_THREAD_STATE_DYING ZX_THREAD_STATE_DEAD
-ZX_THREAD_STATE_BLOCKED_EXCEPTION ZX_THREAD_STATE_BLOCKED_SLEEPING
-ZX_THREAD_STATE_BLOCKED_FUTEX ZX_THREAD_STATE_BLOCKED_PORT ZX_THREAD_STATE_BLOCKED_CHANNEL
-ZX_THREAD_STATE_BLOCKED_WAIT_ONE ZX_THREAD_STATE_BLOCKED_WAIT_MANY
-ZX_THREAD_STATE_BLOCKED_INTERRUPT ZX_THREAD_STATE_BLOCKED_PAGER
-ZX_EXCEPTION_CHANNEL_TYPE_NONE ZX_EXCEPTION_CHANNEL_TYPE_DEBUGGER
-ZX_EXCEPTION_CHANNEL_TYPE_THREAD ZX_EXCEPTION_CHANNEL_TYPE_PROCESS
-ZX_EXCEPTION_CHANNEL_TYPE_JOB ZX_EXCEPTION_CHANNEL_TYPE_JOB_DEBUGGER"""
+    A feature is present when its probe compiles (``-fsyntax-only``); an
+    optional constant when the preprocessor has it defined.  The preamble
+    itself must compile: if it does not, the headers lack something every
+    supported SDK has, and the build stops with the compiler's message.
+    """
+    scratch.mkdir(parents=True, exist_ok=True)
+    head = _preamble() + "#include <stddef.h>\n"
+    base = scratch / "zxpy_probe_core.c"
+    base.write_text(head, encoding="utf-8")
+    proc = _run_quiet([*compiler, *flags, "-fsyntax-only", str(base)], scratch)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout)
+        raise SystemExit(
+            "error: the Zircon headers lack what every supported SDK has (see the compiler's "
+            f"message above; command: {shlex.join([*compiler, *flags])})"
+        )
+    features = set()
+    for feature in ABI.FEATURES:
+        probe = scratch / f"zxpy_probe_{feature.name}.c"
+        probe.write_text(head + feature.probe + "\n", encoding="utf-8")
+        if _run_quiet([*compiler, *flags, "-fsyntax-only", str(probe)], scratch).returncode == 0:
+            features.add(feature.name)
+    optional = [c.name for c in ABI.CONSTANTS if c.gate == "optional"]
+    marks = scratch / "zxpy_probe_constants.c"
+    marks.write_text(
+        head + "".join(f"#ifdef {n}\nzxpy_have_{i}\n#endif\n" for i, n in enumerate(optional)),
+        encoding="utf-8",
+    )
+    proc = _run_quiet([*compiler, *flags, "-E", "-P", str(marks)], scratch)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout)
+        raise SystemExit(f"error: preprocessing the constant probe failed: {shlex.join(compiler)}")
+    marked = {line.strip() for line in proc.stdout.splitlines()}
+    constants = {n for i, n in enumerate(optional) if f"zxpy_have_{i}" in marked}
+    return Detected(frozenset(features), frozenset(constants))
 
-MISC = """ZX_TASK_RETCODE_SYSCALL_KILL ZX_TASK_RETCODE_OOM_KILL ZX_TASK_RETCODE_POLICY_KILL
-ZX_TASK_RETCODE_VDSO_KILL ZX_TASK_RETCODE_EXCEPTION_KILL ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL
-ZX_HANDLE_INVALID ZX_HANDLE_FIXED_BITS_MASK ZX_KOID_INVALID ZX_KOID_KERNEL ZX_TIME_INFINITE
-ZX_TIME_INFINITE_PAST ZX_MAX_NAME_LEN ZX_PROCESS_SHARED"""
 
-FDIO = """FDIO_SPAWN_CLONE_JOB FDIO_SPAWN_DEFAULT_LDSVC FDIO_SPAWN_CLONE_NAMESPACE
-FDIO_SPAWN_CLONE_STDIO FDIO_SPAWN_CLONE_ENVIRON FDIO_SPAWN_CLONE_UTC_CLOCK FDIO_SPAWN_CLONE_ALL
-FDIO_SPAWN_ACTION_CLONE_FD FDIO_SPAWN_ACTION_TRANSFER_FD FDIO_SPAWN_ACTION_ADD_NS_ENTRY
-FDIO_SPAWN_ACTION_ADD_HANDLE FDIO_SPAWN_ACTION_SET_NAME FDIO_SPAWN_ACTION_CLONE_DIR
-FDIO_SPAWN_ERR_MSG_MAX_LENGTH"""
-
-#: Every integer constant the module exposes, in cdef order.
-CONSTANTS: tuple[str, ...] = tuple(
-    " ".join((STATUS, RIGHTS, SIGNALS, OBJ_TYPES, INFO, THREAD_STATES, MISC, FDIO)).split()
-)
-
-CDEF = (
-    CDEF_TYPES
-    + CDEF_STRUCTS
-    + CDEF_FUNCTIONS
-    + "".join(f"#define {name} ...\n" for name in CONSTANTS)
-)
-
-# CFFI's generated wrappers compile cleanly under the same -Wall -Wextra
-# -Werror as our own sources (checked with gcc 12 and clang 14 for the host
-# and clang 14 for both Fuchsia targets), so no warning is relaxed for them.
+def build_info_source(found: Detected, sdk: dict[str, object]) -> str:
+    """C for the module's ``zxpy_build_info()``: what it was built against, as JSON."""
+    info = {
+        "features": sorted(found.features),
+        "constants": sorted(found.constants),
+        "sdk": sdk,
+    }
+    return (
+        "static const char *zxpy_build_info(void) {\n"
+        f"    return {_c_string(json.dumps(info, sort_keys=True))};\n}}\n"
+    )
 
 
 def _preamble() -> str:
@@ -306,15 +207,7 @@ def _preamble() -> str:
 
 def _load_sdkconfig() -> ModuleType:
     """zxpy/sdkconfig.py, loaded by path so building never imports zxpy."""
-    name = "_zxpy_build_sdkconfig"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "zxpy" / "sdkconfig.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+    return _load_by_path("_zxpy_build_sdkconfig", ROOT / "zxpy" / "sdkconfig.py")
 
 
 def _rel(path: Path) -> str:
@@ -357,31 +250,59 @@ def _sdk_header_overlay(cfg: object) -> Path:
     return overlay
 
 
-def make_ffibuilder(target: str = "host", *, absolute_sources: bool = False) -> FFI:
+def _host_compiler() -> list[str]:
+    """The C compiler setuptools will use for the host module ($CC, else Python's own)."""
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    return shlex.split(cc)
+
+
+def _sdk_summary(cfg: object | None) -> dict[str, object]:
+    """What a build was compiled against, for ``zxpy_build_info()`` and build-info.json."""
+    if cfg is None or not cfg.configured:  # type: ignore[attr-defined]
+        return {"description": "zxpy's own headers (host/include): today's Zircon ABI",
+                "id": None, "layout": None, "stand_in": False, "vintage": None, "path": None}
+    identity = dict(cfg.sdk_identity())  # type: ignore[attr-defined]
+    identity["path"] = str(cfg.sdk_path)  # type: ignore[attr-defined]
+    return identity
+
+
+def make_ffibuilder(
+    target: str = "host", *, absolute_sources: bool = False, found: Detected | None = None,
+    sdk: dict[str, object] | None = None,
+) -> FFI:
     """Build the FFI object.  ``target`` is ``host`` or ``fuchsia`` (emit-only).
 
-    Source paths are relative to the working directory when it is the project
-    (as setuptools wants); ``absolute_sources`` is for ``FFI.compile``, which
-    changes directory into its temporary build dir.
+    ``found`` is what the target's headers have (a fuchsia target must pass
+    it; the host target detects it).  Source paths are relative to the
+    working directory when it is the project (as setuptools wants);
+    ``absolute_sources`` is for ``FFI.compile``, which changes directory into
+    its temporary build dir.
     """
     ffi = FFI()
-    ffi.cdef(CDEF)
     if target != "host":
         # Cross builds only emit C; clang flags are chosen by cross_build().
-        ffi.set_source(MODULE_NAME, _preamble())
+        assert found is not None and sdk is not None
+        ffi.cdef(make_cdef(found))
+        ffi.set_source(MODULE_NAME, _preamble() + build_info_source(found, sdk))
         return ffi
 
     cfg = _load_sdkconfig().load(None)
     if cfg.configured:
         headers = _sdk_header_overlay(cfg)
+        scratch = ROOT / "build" / "probe" / f"sdk-{cfg.cpu}"
     else:
         headers = HOST_DIR / "include"
+        scratch = ROOT / "build" / "probe" / "host"
+    include_dirs = [str(headers), str(HOST_DIR), str(CSRC_DIR)]
+    found = detect(_host_compiler(), ["-std=gnu11", *(f"-I{d}" for d in include_dirs)], scratch)
+    sdk = _sdk_summary(cfg)
+    ffi.cdef(make_cdef(found))
     sources = sorted(HOST_DIR.glob("*.c")) + sorted(CSRC_DIR.glob("*.c"))
     ffi.set_source(
         MODULE_NAME,
-        _preamble(),
+        _preamble() + build_info_source(found, {**sdk, "target": "host"}),
         sources=[str(p) if absolute_sources else _rel(p) for p in sources],
-        include_dirs=[str(headers), str(HOST_DIR), str(CSRC_DIR)],
+        include_dirs=include_dirs,
         extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Werror"],
         libraries=["pthread"],
     )
@@ -436,7 +357,7 @@ def cross_build(
 
     api_level = cfg.resolve_api_level()
     clang = str(cfg.find_clang())
-    manifest = cfg.read_manifest()
+    sdk = _sdk_summary(cfg)
     py_major, py_minor = _python_version(cfg.python_include)
     arch = _ARCH[cfg.cpu]
     so_name = f"_zx.cpython-{py_major}{py_minor}-{arch}-fuchsia.so"
@@ -445,22 +366,23 @@ def cross_build(
     for stale in out.glob("*.o"):
         stale.unlink()
 
-    c_file = out / "_zx.c"
-    make_ffibuilder("fuchsia").emit_c_code(str(c_file))
-
     target = [f"--target={cfg.triple}", f"--sysroot={cfg.sysroot}"]
-    cflags = target + [
-        f"-ffuchsia-api-level={api_level}",
+    # An SDK from before API levels (no version_history.json) gets none.
+    level_flags = [] if api_level is None else [f"-ffuchsia-api-level={api_level}"]
+    includes = [f"-I{cfg.fdio_include}", f"-I{CSRC_DIR}"]
+    found = detect([clang], [*target, *level_flags, "-std=gnu11", *includes], out / "probe")
+    cflags = target + level_flags + [
         "-fPIC",
         "-O2",
         "-std=gnu11",
         "-Wall",
         "-Wextra",
         "-Werror",
-        f"-I{cfg.fdio_include}",
-        f"-I{CSRC_DIR}",
+        *includes,
         f"-I{cfg.python_include}",
     ]
+    c_file = out / "_zx.c"
+    make_ffibuilder("fuchsia", found=found, sdk={**sdk, "target": cfg.cpu}).emit_c_code(str(c_file))
     # The Fuchsia driver links compiler-rt's builtins; distro clangs ship none
     # for Fuchsia.  Without them, aarch64 must not call the outline-atomics
     # helpers that live there.
@@ -496,8 +418,11 @@ def cross_build(
         "e_machine": _E_MACHINE[cfg.cpu],
         "api_level": api_level,
         "sdk_path": str(cfg.sdk_path),
-        "sdk_id": manifest.get("id"),
-        "stand_in": bool(manifest.get("zxpy_stand_in", False)),
+        "sdk_id": sdk.get("id"),
+        "sdk": sdk,
+        "stand_in": bool(sdk.get("stand_in")),
+        "features": sorted(found.features),
+        "optional_constants": sorted(found.constants),
         "python_include": str(cfg.python_include),
         "clang": clang,
         "compiler_rt_builtins": builtins if have_builtins else None,

@@ -22,6 +22,7 @@ from __future__ import annotations
 from . import errors
 from ._raw import ffi, lib
 from ._time import deadline_after, monotonic
+from .buildinfo import features, require_feature
 from .enums import (
     DEFAULT_EVENT_RIGHTS,
     DEFAULT_JOB_RIGHTS,
@@ -57,6 +58,7 @@ from .errors import (
     BadStateError,
     BufferTooSmallError,
     CanceledError,
+    FeatureMissingError,
     InternalError,
     InvalidArgsError,
     NoMemoryError,
@@ -124,6 +126,9 @@ __all__ = [
     "NoResourcesError",
     "NotFoundError",
     "NotSupportedError",
+    "FeatureMissingError",
+    "features",
+    "require_feature",
     "OutOfRangeError",
     "TimedOutError",
     "WrongTypeError",

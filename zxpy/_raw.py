@@ -10,6 +10,7 @@ Nothing here validates arguments; the Pythonic modules do that.
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,13 @@ ffi: Any = _zx.ffi
 lib: Any = _zx.lib
 
 NULL: Any = ffi.NULL
+
+#: What the module was compiled against (``zxpy_build_info()``, written by
+#: build_ffi.py): ``features``, ``constants`` (the optional ones present) and
+#: ``sdk`` (``description``, ``id``, ``layout``, ``stand_in``, ``vintage``, ``path``).
+BUILD_INFO: dict[str, Any] = json.loads(ffi.string(lib.zxpy_build_info()).decode())
+#: The gated features of zxpy/_abi.py that the build's headers have.
+FEATURES: frozenset[str] = frozenset(BUILD_INFO["features"])
 
 # Syscalls (plain functions returning zx_status_t unless noted).
 task_kill: Callable[[int], int] = lib.zx_task_kill

@@ -11,12 +11,21 @@ Several Zircon signal names share one bit (``ZX_TASK_TERMINATED``,
 ``ZX_JOB_NO_JOBS`` are bit 4; ``ZX_THREAD_SUSPENDED`` and
 ``ZX_JOB_NO_PROCESSES`` are bit 5).  They are aliases of one ``Signals``
 member, so a ``repr`` shows the first name.
+
+A member exists when the headers zxpy was built against define its constant
+(``zxpy/_abi.py`` gates the newer ones: rights and object types added after
+2021, ``ZX_INFO_PROCESS_FLAG_*``).  Asking an enum for a member the table
+knows but this build lacks, e.g. ``Rights.RESIZE`` on a 2021 SDK, raises
+:class:`zxpy.errors.FeatureMissingError` (a ``NotSupportedError`` that is also
+an ``AttributeError``, so ``hasattr`` and ``getattr(..., default)`` still work).
 """
 
 from __future__ import annotations
 
 import enum
+from typing import Any
 
+from . import _abi
 from ._raw import lib
 
 __all__ = [
@@ -52,6 +61,46 @@ __all__ = [
     "OBJ_TYPE_UPPER_BOUND",
     "SPAWN_ERR_MSG_MAX_LENGTH",
 ]
+
+
+#: C names of this build's gated constants that its headers lack.
+_ABSENT: frozenset[str] = frozenset(
+    c.name for c in _abi.CONSTANTS if c.gate is not None and not hasattr(lib, c.name)
+)
+
+
+def _has(name: str) -> bool:
+    """Whether the build exports the constant ``name`` (for the gated members below)."""
+    return hasattr(lib, name)
+
+
+#: C prefixes of the enums whose members can be gated.
+_C_PREFIXES: dict[str, tuple[str, ...]] = {
+    "Rights": ("ZX_RIGHT_", "ZX_RIGHTS_"),
+    "ObjType": ("ZX_OBJ_TYPE_",),
+    "ProcessInfoFlags": ("ZX_INFO_PROCESS_FLAG_",),
+}
+
+
+class _ZirconEnumType(enum.EnumMeta):
+    """Enum metaclass: a known member this build lacks raises FeatureMissingError."""
+
+    def __getattr__(cls, name: str) -> Any:
+        if not name.startswith("_"):
+            for prefix in _C_PREFIXES.get(cls.__name__, ()):
+                if prefix + name in _ABSENT:
+                    from .errors import FeatureMissingError
+
+                    raise FeatureMissingError.for_constant(prefix + name, f"{cls.__name__}.{name}")
+        raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
+
+
+class _ZirconIntEnum(enum.IntEnum, metaclass=_ZirconEnumType):
+    pass
+
+
+class _ZirconIntFlag(enum.IntFlag, metaclass=_ZirconEnumType):
+    pass
 
 
 class Status(enum.IntEnum):
@@ -111,7 +160,7 @@ class Status(enum.IntEnum):
         return "ZX_" + self.name
 
 
-class Rights(enum.IntFlag):
+class Rights(_ZirconIntFlag):
     """``zx_rights_t`` bits (``zircon/rights.h``), plus the composites."""
 
     NONE = lib.ZX_RIGHT_NONE
@@ -135,11 +184,16 @@ class Rights(enum.IntFlag):
     MANAGE_PROCESS = lib.ZX_RIGHT_MANAGE_PROCESS
     MANAGE_THREAD = lib.ZX_RIGHT_MANAGE_THREAD
     APPLY_PROFILE = lib.ZX_RIGHT_APPLY_PROFILE
-    MANAGE_SOCKET = lib.ZX_RIGHT_MANAGE_SOCKET
-    OP_CHILDREN = lib.ZX_RIGHT_OP_CHILDREN
-    RESIZE = lib.ZX_RIGHT_RESIZE
-    ATTACH_VMO = lib.ZX_RIGHT_ATTACH_VMO
-    MANAGE_VMO = lib.ZX_RIGHT_MANAGE_VMO
+    if _has("ZX_RIGHT_MANAGE_SOCKET"):
+        MANAGE_SOCKET = lib.ZX_RIGHT_MANAGE_SOCKET
+    if _has("ZX_RIGHT_OP_CHILDREN"):
+        OP_CHILDREN = lib.ZX_RIGHT_OP_CHILDREN
+    if _has("ZX_RIGHT_RESIZE"):
+        RESIZE = lib.ZX_RIGHT_RESIZE
+    if _has("ZX_RIGHT_ATTACH_VMO"):
+        ATTACH_VMO = lib.ZX_RIGHT_ATTACH_VMO
+    if _has("ZX_RIGHT_MANAGE_VMO"):
+        MANAGE_VMO = lib.ZX_RIGHT_MANAGE_VMO
     SAME_RIGHTS = lib.ZX_RIGHT_SAME_RIGHTS
     BASIC = lib.ZX_RIGHTS_BASIC
     IO = lib.ZX_RIGHTS_IO
@@ -172,7 +226,7 @@ class Signals(enum.IntFlag):
     USER_SIGNAL_ALL = lib.ZX_USER_SIGNAL_ALL
 
 
-class ObjType(enum.IntEnum):
+class ObjType(_ZirconIntEnum):
     """``zx_obj_type_t`` values (``zircon/types.h``)."""
 
     NONE = lib.ZX_OBJ_TYPE_NONE
@@ -184,7 +238,8 @@ class ObjType(enum.IntEnum):
     PORT = lib.ZX_OBJ_TYPE_PORT
     INTERRUPT = lib.ZX_OBJ_TYPE_INTERRUPT
     PCI_DEVICE = lib.ZX_OBJ_TYPE_PCI_DEVICE
-    DEBUGLOG = lib.ZX_OBJ_TYPE_DEBUGLOG
+    if _has("ZX_OBJ_TYPE_DEBUGLOG"):
+        DEBUGLOG = lib.ZX_OBJ_TYPE_DEBUGLOG
     SOCKET = lib.ZX_OBJ_TYPE_SOCKET
     RESOURCE = lib.ZX_OBJ_TYPE_RESOURCE
     EVENTPAIR = lib.ZX_OBJ_TYPE_EVENTPAIR
@@ -203,11 +258,16 @@ class ObjType(enum.IntEnum):
     EXCEPTION = lib.ZX_OBJ_TYPE_EXCEPTION
     CLOCK = lib.ZX_OBJ_TYPE_CLOCK
     STREAM = lib.ZX_OBJ_TYPE_STREAM
-    MSI = lib.ZX_OBJ_TYPE_MSI
-    IOB = lib.ZX_OBJ_TYPE_IOB
-    COUNTER = lib.ZX_OBJ_TYPE_COUNTER
-    IOB_SHARED_REGION = lib.ZX_OBJ_TYPE_IOB_SHARED_REGION
-    SAMPLER = lib.ZX_OBJ_TYPE_SAMPLER
+    if _has("ZX_OBJ_TYPE_MSI"):
+        MSI = lib.ZX_OBJ_TYPE_MSI
+    if _has("ZX_OBJ_TYPE_IOB"):
+        IOB = lib.ZX_OBJ_TYPE_IOB
+    if _has("ZX_OBJ_TYPE_COUNTER"):
+        COUNTER = lib.ZX_OBJ_TYPE_COUNTER
+    if _has("ZX_OBJ_TYPE_IOB_SHARED_REGION"):
+        IOB_SHARED_REGION = lib.ZX_OBJ_TYPE_IOB_SHARED_REGION
+    if _has("ZX_OBJ_TYPE_SAMPLER"):
+        SAMPLER = lib.ZX_OBJ_TYPE_SAMPLER
 
 
 class ThreadState(enum.IntEnum):
@@ -251,12 +311,13 @@ class ExceptionChannelType(enum.IntEnum):
     JOB_DEBUGGER = lib.ZX_EXCEPTION_CHANNEL_TYPE_JOB_DEBUGGER
 
 
-class ProcessInfoFlags(enum.IntFlag):
-    """``zx_info_process_t.flags`` bits (``ZX_INFO_PROCESS_FLAG_*``)."""
+class ProcessInfoFlags(_ZirconIntFlag):
+    """``zx_info_process_t.flags`` bits (``ZX_INFO_PROCESS_FLAG_*``; feature ``info_process_v2``)."""
 
-    STARTED = lib.ZX_INFO_PROCESS_FLAG_STARTED
-    EXITED = lib.ZX_INFO_PROCESS_FLAG_EXITED
-    DEBUGGER_ATTACHED = lib.ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED
+    if _has("ZX_INFO_PROCESS_FLAG_STARTED"):
+        STARTED = lib.ZX_INFO_PROCESS_FLAG_STARTED
+        EXITED = lib.ZX_INFO_PROCESS_FLAG_EXITED
+        DEBUGGER_ATTACHED = lib.ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED
 
 
 class RetCode(enum.IntEnum):

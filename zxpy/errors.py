@@ -42,6 +42,7 @@ __all__ = [
     # Subclasses (one per ZX_ERR_*), listed so `from zxpy.errors import *` works.
     "InternalError",
     "NotSupportedError",
+    "FeatureMissingError",
     "NoResourcesError",
     "NoMemoryError",
     "InternalIntrRetryError",
@@ -240,6 +241,52 @@ class NotSupportedError(ZxError):
 
     E.g. suspending the calling thread or the calling process.
     """
+
+
+class FeatureMissingError(NotSupportedError, AttributeError):
+    """A name or call newer than the SDK this zxpy was built against.
+
+    ``feature`` is the gated feature (``zxpy/_abi.py``) or, for a single
+    constant, its C name.  Also an ``AttributeError``, so ``hasattr`` and
+    ``getattr(obj, name, default)`` treat a missing enum member as absent.
+    """
+
+    feature: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The status's C name (``"ZX_ERR_NOT_SUPPORTED"``)."""
+        return _status_name(self.status)
+
+    @name.setter
+    def name(self, value: object) -> None:
+        # Python fills in AttributeError.name (the attribute looked up) when
+        # the error leaves a getattr; the status name is what zxpy reports.
+        pass
+
+    @classmethod
+    def for_feature(cls, feature: str, what: str) -> FeatureMissingError:
+        """The error for ``what`` (a call or name) needing ``feature``, naming the SDK."""
+        from ._raw import BUILD_INFO
+
+        sdk = BUILD_INFO["sdk"].get("description") or "unknown headers"
+        err = cls(
+            None,
+            None,
+            None,
+            f"{what} needs {feature!r}, which the headers zxpy was built against lack ({sdk})",
+        )
+        err.feature = feature
+        return err
+
+    @classmethod
+    def for_constant(cls, name: str, what: str) -> FeatureMissingError:
+        """The error for ``what`` needing the constant ``name`` (or the feature gating it)."""
+        from ._abi import CONSTANTS
+
+        gate = next((c.gate for c in CONSTANTS if c.name == name), None)
+        feature = name if gate in (None, "optional") else str(gate)
+        return cls.for_feature(feature, what if feature == name else f"{what} ({name})")
 
 
 class NoResourcesError(ZxError):

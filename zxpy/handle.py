@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from . import _raw
+from ._info import InfoQuery, info_query
 from ._time import to_deadline
 from .enums import ObjType, Rights, Signals, obj_type
 from .errors import ZxError, error_class
@@ -47,7 +48,10 @@ _object_signal = _raw.object_signal
 _object_get_info = _raw.object_get_info
 _object_get_child = _raw.object_get_child
 _lib = _raw.lib
-_INFO_HANDLE_BASIC: int = _lib.ZX_INFO_HANDLE_BASIC
+_BASIC = info_query("ZX_INFO_HANDLE_BASIC")
+_INFO_HANDLE_BASIC: int = _BASIC.topic
+_BASIC_PTR: Any = _BASIC.ptr_type
+_BASIC_SIZE: int = _BASIC.size
 _INFO_HANDLE_VALID: int = _lib.ZX_INFO_HANDLE_VALID
 _SAME_RIGHTS = Rights.SAME_RIGHTS
 _ERR_BAD_HANDLE: int = _lib.ZX_ERR_BAD_HANDLE
@@ -254,8 +258,8 @@ class Handle:
         raw = self._raw
         if raw < 0:
             return None
-        info = _new("zx_info_handle_basic_t *")
-        if _object_get_info(raw, _INFO_HANDLE_BASIC, info, 32, _NULL, _NULL):
+        info = _new(_BASIC_PTR)
+        if _object_get_info(raw, _INFO_HANDLE_BASIC, info, _BASIC_SIZE, _NULL, _NULL):
             return None
         self._koid = int(info.koid)
         return self._koid
@@ -314,8 +318,8 @@ class Handle:
         raw = self._raw
         if raw < 0:
             raise _closed_error()
-        info = _new("zx_info_handle_basic_t *")
-        status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, 32, _NULL, _NULL)
+        info = _new(_BASIC_PTR)
+        status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, _BASIC_SIZE, _NULL, _NULL)
         if status:
             raise error_class(status)(status, "zx_object_get_info", None)
         self._koid = koid = int(info.koid)
@@ -408,13 +412,13 @@ class Handle:
 
     # ---------------------------------------------------------------- helpers for subclasses
 
-    def _get_info_struct(self, topic: int, ctype: str) -> Any:
-        """Read a single-record info topic into a new ``ctype`` struct."""
+    def _read_info(self, query: InfoQuery) -> Any:
+        """Read the single-record topic ``query`` into a new struct of this build's layout."""
         raw = self._raw
         if raw < 0:
             raise _closed_error()
-        buf = _new(ctype + " *")
-        status = _object_get_info(raw, topic, buf, _raw.sizeof(ctype), _NULL, _NULL)
+        buf = _new(query.ptr_type)
+        status = _object_get_info(raw, query.topic, buf, query.size, _NULL, _NULL)
         if status:
             raise self._error(status, "zx_object_get_info")
         return buf
@@ -464,8 +468,8 @@ def wrap_handle(raw: int, *, owned: bool = True) -> Handle:
     raw = check_u32(raw, "raw handle")
     if owned is not True and owned is not False:
         raise TypeError(f"owned must be a bool, not {type(owned).__name__}")
-    info = _new("zx_info_handle_basic_t *")
-    status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, 32, _NULL, _NULL)
+    info = _new(_BASIC_PTR)
+    status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, _BASIC_SIZE, _NULL, _NULL)
     if status:
         if owned:
             _handle_close(raw)

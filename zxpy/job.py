@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Union
 
 from . import _raw
+from ._info import info_query
 from .enums import ObjType, Rights, SpawnAction, SpawnFlags
 from .errors import error_class
 from .handle import check_u32, wrap_handle
@@ -32,7 +33,7 @@ _process_create = _raw.process_create
 _handle_close = _raw.handle_close
 _lib = _raw.lib
 _FD_MAX = 2**31 - 1
-_INFO_JOB: int = _lib.ZX_INFO_JOB
+_INFO_JOB = info_query("ZX_INFO_JOB")
 _INFO_JOB_CHILDREN: int = _lib.ZX_INFO_JOB_CHILDREN
 _INFO_JOB_PROCESSES: int = _lib.ZX_INFO_JOB_PROCESSES
 _ERR_MSG_MAX: int = _lib.FDIO_SPAWN_ERR_MSG_MAX_LENGTH
@@ -116,7 +117,7 @@ class Job(Task):
 
     def info(self) -> JobInfo:
         """``ZX_INFO_JOB`` (needs ``INSPECT``)."""
-        buf = self._get_info_struct(_INFO_JOB, "zx_info_job_t")
+        buf = self._read_info(_INFO_JOB)
         return JobInfo(
             return_code=int(buf.return_code),
             exited=bool(buf.exited),

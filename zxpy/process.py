@@ -1,8 +1,10 @@
 """``Process``: a process handle.
 
-``ZX_INFO_PROCESS`` is read with topic ``ZX_INFO_PROCESS`` (0x10000003, the
-24-byte ``zx_info_process_t`` of RFC-0074): ``started``/``exited`` come from its
-flags.  ``exited`` is set as soon as a kill begins, before
+``ZX_INFO_PROCESS`` is read with the topic and record of the headers zxpy was
+built against: today 0x10000003, the 24-byte ``zx_info_process_t`` of
+RFC-0074, whose ``flags`` give ``started``/``exited``; on an SDK from before it
+(``zxpy.features`` lacks ``info_process_v2``), topic 3 with the 16-byte record
+of three bools, where ``start_time`` and ``flags`` are None.  ``exited`` is set as soon as a kill begins, before
 ``TASK_TERMINATED``; a process killed before it started reports
 ``started`` and ``exited`` with ``start_time`` 0.  Killing a process kills every
 thread it started; threads created but never started are not in its thread
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from . import _raw
+from ._info import info_query
 from .enums import ObjType, ProcessInfoFlags, Rights, obj_type
 from .handle import check_u32, wrap_handle
 from .task import Task
@@ -27,14 +30,17 @@ _new = _raw.new
 _HANDLE_PTR = _raw.HANDLE_PTR
 _thread_create = _raw.thread_create
 _lib = _raw.lib
-_INFO_PROCESS: int = _lib.ZX_INFO_PROCESS
+_INFO_PROCESS = info_query("ZX_INFO_PROCESS")
+_PROCESS_V2 = _INFO_PROCESS.has("flags")
 _INFO_PROCESS_THREADS: int = _lib.ZX_INFO_PROCESS_THREADS
-_INFO_PROCESS_HANDLE_STATS: int = _lib.ZX_INFO_PROCESS_HANDLE_STATS
-_INFO_TASK_STATS: int = _lib.ZX_INFO_TASK_STATS
+_INFO_PROCESS_HANDLE_STATS = info_query("ZX_INFO_PROCESS_HANDLE_STATS")
+_INFO_TASK_STATS = info_query("ZX_INFO_TASK_STATS")
+_STATS_FRACTION = _INFO_TASK_STATS.has("mem_fractional_scaled_shared_bytes")
 _OBJ_TYPE_UPPER_BOUND: int = _lib.ZX_OBJ_TYPE_UPPER_BOUND
-_STARTED = ProcessInfoFlags.STARTED
-_EXITED = ProcessInfoFlags.EXITED
-_DEBUGGER = ProcessInfoFlags.DEBUGGER_ATTACHED
+# ZX_INFO_PROCESS_FLAG_* exist only with info_process_v2 (read only then).
+_FLAG_STARTED: int = getattr(_lib, "ZX_INFO_PROCESS_FLAG_STARTED", 0)
+_FLAG_EXITED: int = getattr(_lib, "ZX_INFO_PROCESS_FLAG_EXITED", 0)
+_FLAG_DEBUGGER: int = getattr(_lib, "ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED", 0)
 
 
 def encode_name(name: object) -> bytes:
@@ -55,12 +61,14 @@ class ProcessInfo:
     """``ZX_INFO_PROCESS`` (``zx_info_process_t``), read fresh on each call.
 
     ``return_code`` is meaningful once ``exited``; ``start_time`` once
-    ``started``.
+    ``started``.  ``start_time`` and ``flags`` are None when zxpy was built
+    against an SDK whose record has neither (before RFC-0074's version 1 of
+    the topic); ``started``, ``exited`` and ``debugger_attached`` are always set.
     """
 
     return_code: int
-    start_time: int
-    flags: ProcessInfoFlags
+    start_time: int | None
+    flags: ProcessInfoFlags | None
     started: bool
     exited: bool
     debugger_attached: bool
@@ -78,13 +86,15 @@ class TaskStatsInfo:
     that division leaves.  On the host kernel these come from Linux
     (``/proc/<pid>/statm`` and ``smaps_rollup``, whole kB, so the fraction is
     0), and a process made by ``zx_process_create`` has no address space: all 0.
+    ``mem_fractional_scaled_shared_bytes`` is None when zxpy was built against
+    an SDK whose record lacks it (topic version 0, ``ZX_INFO_TASK_STATS`` = 12).
     """
 
     mem_mapped_bytes: int
     mem_private_bytes: int
     mem_shared_bytes: int
     mem_scaled_shared_bytes: int
-    mem_fractional_scaled_shared_bytes: int
+    mem_fractional_scaled_shared_bytes: int | None
 
 
 class Process(Task):
@@ -115,15 +125,24 @@ class Process(Task):
 
     def info(self) -> ProcessInfo:
         """``ZX_INFO_PROCESS`` (needs ``INSPECT``)."""
-        buf = self._get_info_struct(_INFO_PROCESS, "zx_info_process_t")
-        flags = ProcessInfoFlags(buf.flags)
+        buf = self._read_info(_INFO_PROCESS)
+        if not _PROCESS_V2:
+            return ProcessInfo(
+                return_code=int(buf.return_code),
+                start_time=None,
+                flags=None,
+                started=bool(buf.started),
+                exited=bool(buf.exited),
+                debugger_attached=bool(buf.debugger_attached),
+            )
+        bits = int(buf.flags)
         return ProcessInfo(
             return_code=int(buf.return_code),
             start_time=int(buf.start_time),
-            flags=flags,
-            started=bool(flags & _STARTED),
-            exited=bool(flags & _EXITED),
-            debugger_attached=bool(flags & _DEBUGGER),
+            flags=ProcessInfoFlags(bits),
+            started=bool(bits & _FLAG_STARTED),
+            exited=bool(bits & _FLAG_EXITED),
+            debugger_attached=bool(bits & _FLAG_DEBUGGER),
         )
 
     def threads(self) -> list[int]:
@@ -145,7 +164,7 @@ class Process(Task):
         Only types with at least one handle appear.  ``sum(...values())`` is
         the process's handle count.
         """
-        buf = self._get_info_struct(_INFO_PROCESS_HANDLE_STATS, "zx_info_process_handle_stats_t")
+        buf = self._read_info(_INFO_PROCESS_HANDLE_STATS)
         counts = buf.handle_count
         return {obj_type(i): int(counts[i]) for i in range(_OBJ_TYPE_UPPER_BOUND) if counts[i]}
 
@@ -155,13 +174,15 @@ class Process(Task):
         Only processes have it (a thread or job is WRONG_TYPE); a dead process
         has no address space left: BadStateError.
         """
-        buf = self._get_info_struct(_INFO_TASK_STATS, "zx_info_task_stats_t")
+        buf = self._read_info(_INFO_TASK_STATS)
         return TaskStatsInfo(
             mem_mapped_bytes=int(buf.mem_mapped_bytes),
             mem_private_bytes=int(buf.mem_private_bytes),
             mem_shared_bytes=int(buf.mem_shared_bytes),
             mem_scaled_shared_bytes=int(buf.mem_scaled_shared_bytes),
-            mem_fractional_scaled_shared_bytes=int(buf.mem_fractional_scaled_shared_bytes),
+            mem_fractional_scaled_shared_bytes=(
+                int(buf.mem_fractional_scaled_shared_bytes) if _STATS_FRACTION else None
+            ),
         )
 
     def wait(self, timeout: float | None = None) -> int:

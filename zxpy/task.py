@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from . import _raw
+from ._info import info_query
 from .enums import ObjType, Signals
 from .handle import Handle, _closed_error
 
@@ -35,7 +36,8 @@ _SIGNALS_PTR = _raw.SIGNALS_PTR
 _task_kill = _raw.task_kill
 _task_suspend = _raw.task_suspend
 _TERMINATED = Signals.TASK_TERMINATED
-_INFO_TASK_RUNTIME: int = _raw.lib.ZX_INFO_TASK_RUNTIME
+_INFO_TASK_RUNTIME = info_query("ZX_INFO_TASK_RUNTIME")
+_RUNTIME_V2 = _INFO_TASK_RUNTIME.has("page_fault_time")
 
 
 @dataclass(frozen=True)
@@ -48,13 +50,14 @@ class TaskRuntimeInfo:
     not its child jobs'.  ``cpu_time`` is time spent running, ``queue_time``
     time spent ready to run but waiting for a CPU.  On the host kernel
     ``page_fault_time`` and ``lock_contention_time`` are always 0 (Linux keeps
-    no such figure per thread).
+    no such figure per thread).  Both are None when zxpy was built against an
+    SDK whose record lacks them (topic version 0, ``ZX_INFO_TASK_RUNTIME`` = 30).
     """
 
     cpu_time: int
     queue_time: int
-    page_fault_time: int
-    lock_contention_time: int
+    page_fault_time: int | None
+    lock_contention_time: int | None
 
 
 class SuspendToken(Handle):
@@ -121,7 +124,9 @@ class Task(Handle):
         first, then WrongTypeError for a handle that is no task).  Readable
         after the task died: the figures are then fixed.
         """
-        buf = self._get_info_struct(_INFO_TASK_RUNTIME, "zx_info_task_runtime_t")
+        buf = self._read_info(_INFO_TASK_RUNTIME)
+        if not _RUNTIME_V2:
+            return TaskRuntimeInfo(int(buf.cpu_time), int(buf.queue_time), None, None)
         return TaskRuntimeInfo(
             cpu_time=int(buf.cpu_time),
             queue_time=int(buf.queue_time),

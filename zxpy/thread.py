@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _raw
+from ._info import info_query
 from ._time import to_deadline
 from .enums import ExceptionChannelType, ObjType, Rights, Signals, ThreadState
 from .errors import BadStateError, ZxError
@@ -46,8 +47,8 @@ _ffi = _raw.ffi
 _thread_start = _raw.thread_start
 _object_wait_one = _raw.object_wait_one
 _lib = _raw.lib
-_INFO_THREAD: int = _lib.ZX_INFO_THREAD
-_INFO_THREAD_STATS: int = _lib.ZX_INFO_THREAD_STATS
+_INFO_THREAD = info_query("ZX_INFO_THREAD")
+_INFO_THREAD_STATS = info_query("ZX_INFO_THREAD_STATS")
 _INVALID_CPU: int = _lib.ZX_INFO_INVALID_CPU
 _SUSPENDED = Signals.THREAD_SUSPENDED
 _TERMINATED = Signals.THREAD_TERMINATED
@@ -135,7 +136,7 @@ class Thread(Task):
 
     def info(self) -> ThreadInfo:
         """``ZX_INFO_THREAD`` (needs ``INSPECT``; a non-thread is WRONG_TYPE)."""
-        buf = self._get_info_struct(_INFO_THREAD, "zx_info_thread_t")
+        buf = self._read_info(_INFO_THREAD)
         mask = 0
         words = buf.cpu_affinity_mask.mask
         for i in range(len(words)):
@@ -152,7 +153,7 @@ class Thread(Task):
         BadStateError once the thread has exited (Zircon keeps no scheduler
         state for it; :meth:`Task.runtime` still works).
         """
-        buf = self._get_info_struct(_INFO_THREAD_STATS, "zx_info_thread_stats_t")
+        buf = self._read_info(_INFO_THREAD_STATS)
         cpu = int(buf.last_scheduled_cpu)
         return ThreadStatsInfo(
             total_runtime=int(buf.total_runtime),
@@ -217,7 +218,7 @@ class Thread(Task):
 
     def _state_is_new(self) -> bool:
         try:
-            buf = self._get_info_struct(_INFO_THREAD, "zx_info_thread_t")
+            buf = self._read_info(_INFO_THREAD)
         except ZxError:
             return False
         return int(buf.state) == _STATE_NEW

@@ -1,0 +1,446 @@
+"""The binding's contract, written once: every type, struct, function, constant and info topic.
+
+Everything else is derived from these tables or checked against them by a test:
+
+* ``build_ffi.py`` builds the CFFI ``cdef`` from them, and detects the
+  optional parts in the headers it compiles against (:data:`FEATURES`,
+  :data:`CONSTANTS` with ``gate="optional"``);
+* ``zxpy.features`` is the set of features the compiled module has;
+* ``zxpy/enums.py`` has a member for each constant of its group that the
+  build has (``tests/test_binding_table.py`` checks it);
+* ``tests/test_abi.py`` takes its lists from here;
+* README's "What zxpy binds" table is checked against :func:`readme_rows`.
+
+Fuchsia's ABI moves: info topics get new versions (RFC-0074: a topic's
+number carries its version in bits 28-31, and the kernel keeps answering the
+old numbers), object types and rights are added, typedefs renamed
+(RFC-0260's ``zx_instant_mono_t``).  A *core* entry exists in every SDK this
+binding supports (from the January 2021 core SDK on); anything newer names
+the feature that gates it.  A gated name is declared only when the headers
+the module is compiled against have it, so an older SDK builds and a call
+that needs the newer name fails at run time with
+:class:`zxpy.errors.NotSupportedError` naming the feature and the SDK.
+
+Standard library only, and importable without the compiled module:
+``build_ffi.py`` loads this file by path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "CONSTANTS",
+    "FEATURES",
+    "FUNCTIONS",
+    "INFO_TOPICS",
+    "STRUCTS",
+    "TYPEDEFS",
+    "Const",
+    "Feature",
+    "Function",
+    "InfoTopic",
+    "Struct",
+    "Typedef",
+    "feature",
+]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A part of the ABI that only newer SDKs have.
+
+    ``probe`` is C at file scope that compiles only against headers that have
+    the feature (the build compiles it with the module's own includes).
+    """
+
+    name: str
+    probe: str
+    summary: str
+
+
+#: Gated parts of the ABI, in the order the build probes them.
+FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "mono_time_types",
+        "zx_instant_mono_t zxpy_probe_a; zx_duration_mono_t zxpy_probe_b;",
+        "the zx_instant_mono_t / zx_duration_mono_t names of RFC-0260 (same int64 ABI as zx_time_t)",
+    ),
+    Feature(
+        "thread_state_type",
+        "zx_thread_state_t zxpy_probe;",
+        "the zx_thread_state_t typedef of zx_info_thread_t.state (a plain uint32_t before)",
+    ),
+    Feature(
+        "info_process_v2",
+        "zx_info_process_flags_t zxpy_probe = ZX_INFO_PROCESS_FLAG_STARTED;"
+        " char zxpy_probe_o[offsetof(zx_info_process_t, start_time) + offsetof(zx_info_process_t, flags)];",
+        "ZX_INFO_PROCESS as topic 0x10000003 (RFC-0074): return_code, start_time and flags;"
+        " before it, topic 3 with the bools started/exited/debugger_attached",
+    ),
+    Feature(
+        "info_task_runtime_v2",
+        "char zxpy_probe[ZX_INFO_TASK_RUNTIME_V1 + offsetof(zx_info_task_runtime_t, lock_contention_time)];",
+        "ZX_INFO_TASK_RUNTIME as topic 0x1000001E with page_fault_time and lock_contention_time;"
+        " before it, topic 30 with cpu_time and queue_time only",
+    ),
+    Feature(
+        "info_task_stats_v2",
+        "char zxpy_probe[ZX_INFO_TASK_STATS_V1"
+        " + offsetof(zx_info_task_stats_t, mem_fractional_scaled_shared_bytes)];",
+        "ZX_INFO_TASK_STATS as topic 0x1000000C with mem_fractional_scaled_shared_bytes;"
+        " before it, topic 12 with the four size_t counters only",
+    ),
+    Feature(
+        "process_shared",
+        "unsigned zxpy_probe = ZX_PROCESS_SHARED;",
+        "ZX_PROCESS_SHARED, zx_process_create's option for a process sharing its parent's address space",
+    ),
+)
+
+_FEATURE_NAMES = frozenset(f.name for f in FEATURES)
+
+#: ``None``: in every supported SDK; a feature name: only with that feature;
+#: ``"optional"``: a single constant detected on its own (``#ifdef``).
+Gate = str | None
+
+
+def _check_gate(gate: Gate) -> None:
+    if gate is not None and gate != "optional" and gate not in _FEATURE_NAMES:
+        raise ValueError(f"unknown feature {gate!r}")
+
+
+def feature(name: str) -> Feature:
+    """The :class:`Feature` called ``name`` (KeyError if there is none)."""
+    for entry in FEATURES:
+        if entry.name == name:
+            return entry
+    raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Typedef:
+    name: str
+    base: str
+    gate: Gate = None
+
+
+TYPEDEFS: tuple[Typedef, ...] = tuple(
+    Typedef(name, base, gate)
+    for name, base, gate in (
+        ("zx_status_t", "int32_t", None),
+        ("zx_handle_t", "uint32_t", None),
+        ("zx_rights_t", "uint32_t", None),
+        ("zx_signals_t", "uint32_t", None),
+        ("zx_koid_t", "uint64_t", None),
+        ("zx_obj_type_t", "uint32_t", None),
+        ("zx_object_info_topic_t", "uint32_t", None),
+        ("zx_thread_state_t", "uint32_t", "thread_state_type"),
+        ("zx_info_process_flags_t", "uint32_t", "info_process_v2"),
+        ("zx_time_t", "int64_t", None),
+        ("zx_duration_t", "int64_t", None),
+        ("zx_instant_mono_t", "int64_t", "mono_time_types"),
+        ("zx_duration_mono_t", "int64_t", "mono_time_types"),
+        ("zx_vaddr_t", "uintptr_t", None),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Struct:
+    """A struct the binding declares, field by field (CFFI checks every offset).
+
+    ``fields`` is the layout with ``gate``; ``legacy`` the layout without it
+    (None: the struct is absent without the feature).  Fields use base types
+    where the typedef is gated, so one spelling serves every vintage.
+    """
+
+    name: str
+    tag: str
+    fields: str
+    gate: Gate = None
+    legacy: str | None = None
+
+    def layout(self, have: frozenset[str]) -> str | None:
+        """The field declarations for a build with features ``have``, or None if absent."""
+        if self.gate is None or self.gate in have:
+            return self.fields
+        return self.legacy
+
+
+STRUCTS: tuple[Struct, ...] = (
+    Struct(
+        "zx_info_handle_basic_t", "zx_info_handle_basic",
+        "zx_koid_t koid; zx_rights_t rights; zx_obj_type_t type; zx_koid_t related_koid;"
+        " uint32_t reserved; uint8_t padding1[4];",
+    ),
+    Struct(
+        "zx_info_process_t", "zx_info_process",
+        "int64_t return_code; zx_time_t start_time; uint32_t flags; uint8_t padding1[4];",
+        gate="info_process_v2",
+        legacy="int64_t return_code; bool started; bool exited; bool debugger_attached;"
+        " uint8_t padding1[5];",
+    ),
+    Struct("zx_cpu_set_t", "zx_cpu_set", "uint64_t mask[8];"),
+    Struct(
+        "zx_info_thread_t", "zx_info_thread",
+        "uint32_t state; uint32_t wait_exception_channel_type; zx_cpu_set_t cpu_affinity_mask;",
+    ),
+    Struct(
+        "zx_info_job_t", "zx_info_job",
+        "int64_t return_code; bool exited; bool kill_on_oom; bool debugger_attached;"
+        " uint8_t padding1[5];",
+    ),
+    Struct(
+        "zx_info_process_handle_stats_t", "zx_info_process_handle_stats",
+        "uint32_t handle_count[64];",  # ZX_OBJ_TYPE_UPPER_BOUND, 64 in every vintage
+    ),
+    Struct(
+        "zx_info_thread_stats_t", "zx_info_thread_stats",
+        "zx_duration_t total_runtime; uint32_t last_scheduled_cpu; uint8_t padding1[4];",
+    ),
+    Struct(
+        "zx_info_task_stats_v1_t", "zx_info_task_stats_v1",
+        "size_t mem_mapped_bytes; size_t mem_private_bytes; size_t mem_shared_bytes;"
+        " size_t mem_scaled_shared_bytes;",
+        gate="info_task_stats_v2",
+    ),
+    Struct(
+        "zx_info_task_stats_t", "zx_info_task_stats",
+        "size_t mem_mapped_bytes; size_t mem_private_bytes; size_t mem_shared_bytes;"
+        " size_t mem_scaled_shared_bytes; uint64_t mem_fractional_scaled_shared_bytes;",
+        gate="info_task_stats_v2",
+        legacy="size_t mem_mapped_bytes; size_t mem_private_bytes; size_t mem_shared_bytes;"
+        " size_t mem_scaled_shared_bytes;",
+    ),
+    Struct(
+        "zx_info_task_runtime_v1_t", "zx_info_task_runtime_v1",
+        "zx_duration_t cpu_time; zx_duration_t queue_time;",
+        gate="info_task_runtime_v2",
+    ),
+    Struct(
+        "zx_info_task_runtime_t", "zx_info_task_runtime",
+        "zx_duration_t cpu_time; zx_duration_t queue_time; zx_duration_t page_fault_time;"
+        " zx_duration_t lock_contention_time;",
+        gate="info_task_runtime_v2",
+        legacy="zx_duration_t cpu_time; zx_duration_t queue_time;",
+    ),
+    Struct(
+        "fdio_spawn_action_t", "fdio_spawn_action",
+        "uint32_t action; union { struct { int local_fd; int target_fd; } fd;"
+        " struct { const char* prefix; zx_handle_t handle; } ns;"
+        " struct { uint32_t id; zx_handle_t handle; } h;"
+        " struct { const char* data; } name; struct { const char* prefix; } dir; };",
+    ),
+    # zxpy's own (csrc/workers.h), not Zircon's.
+    Struct(
+        "zxpy_progress_t", "zxpy_progress",
+        "uint64_t count; uint32_t stop; uint32_t reserved;",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function prototype; ``library`` is where a Fuchsia module's import resolves."""
+
+    decl: str
+    library: Literal["libzircon.so", "libc.so", "libfdio.so", "zxpy"]
+    gate: Gate = None
+
+    @property
+    def name(self) -> str:
+        return self.decl.split("(", 1)[0].split()[-1].lstrip("*")
+
+
+FUNCTIONS: tuple[Function, ...] = tuple(
+    Function(decl, lib)  # type: ignore[arg-type]
+    for lib, decl in (
+        ("libzircon.so", "zx_status_t zx_task_kill(zx_handle_t handle);"),
+        ("libzircon.so", "zx_status_t zx_task_suspend(zx_handle_t handle, zx_handle_t* token);"),
+        ("libzircon.so", "zx_status_t zx_task_suspend_token(zx_handle_t handle, zx_handle_t* token);"),
+        ("libzircon.so", "zx_status_t zx_handle_close(zx_handle_t handle);"),
+        ("libzircon.so", "zx_status_t zx_handle_close_many(const zx_handle_t* handles, size_t num_handles);"),
+        ("libzircon.so",
+         "zx_status_t zx_handle_duplicate(zx_handle_t handle, zx_rights_t rights, zx_handle_t* out);"),
+        ("libzircon.so",
+         "zx_status_t zx_handle_replace(zx_handle_t handle, zx_rights_t rights, zx_handle_t* out);"),
+        ("libzircon.so",
+         "zx_status_t zx_object_wait_one(zx_handle_t handle, zx_signals_t signals, zx_time_t deadline,"
+         " zx_signals_t* observed);"),
+        ("libzircon.so",
+         "zx_status_t zx_object_signal(zx_handle_t handle, uint32_t clear_mask, uint32_t set_mask);"),
+        ("libzircon.so",
+         "zx_status_t zx_object_get_info(zx_handle_t handle, uint32_t topic, void* buffer,"
+         " size_t buffer_size, size_t* actual, size_t* avail);"),
+        ("libzircon.so",
+         "zx_status_t zx_object_get_child(zx_handle_t handle, uint64_t koid, zx_rights_t rights,"
+         " zx_handle_t* out);"),
+        ("libzircon.so", "zx_status_t zx_event_create(uint32_t options, zx_handle_t* out);"),
+        ("libzircon.so",
+         "zx_status_t zx_job_create(zx_handle_t parent_job, uint32_t options, zx_handle_t* out);"),
+        ("libzircon.so",
+         "zx_status_t zx_process_create(zx_handle_t job, const char* name, size_t name_size,"
+         " uint32_t options, zx_handle_t* proc_handle, zx_handle_t* vmar_handle);"),
+        ("libzircon.so",
+         "zx_status_t zx_thread_create(zx_handle_t process, const char* name, size_t name_size,"
+         " uint32_t options, zx_handle_t* out);"),
+        ("libzircon.so",
+         "zx_status_t zx_thread_start(zx_handle_t handle, zx_vaddr_t thread_entry, zx_vaddr_t stack,"
+         " uintptr_t arg1, uintptr_t arg2);"),
+        ("libzircon.so", "void zx_thread_exit(void);"),
+        ("libc.so", "zx_handle_t zx_job_default(void);"),
+        ("libc.so", "zx_handle_t zx_process_self(void);"),
+        ("libc.so", "zx_handle_t zx_thread_self(void);"),
+        ("libzircon.so", "zx_time_t zx_clock_get_monotonic(void);"),
+        ("libzircon.so", "zx_time_t zx_deadline_after(zx_duration_t nanoseconds);"),
+        ("libzircon.so", "zx_status_t zx_nanosleep(zx_time_t deadline);"),
+        ("libfdio.so",
+         "zx_status_t fdio_spawn(zx_handle_t job, uint32_t flags, const char* path,"
+         " const char* const* argv, zx_handle_t* process_out);"),
+        ("libfdio.so",
+         "zx_status_t fdio_spawn_etc(zx_handle_t job, uint32_t flags, const char* path,"
+         " const char* const* argv, const char* const* environ, size_t action_count,"
+         " const fdio_spawn_action_t* actions, zx_handle_t* process_out, char* err_msg_out);"),
+        ("zxpy", "void zxpy_progress_entry(uintptr_t progress, uintptr_t arg2);"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Const:
+    """An integer constant, read from the headers at build time (never typed here)."""
+
+    name: str
+    group: str
+    gate: Gate = None
+
+
+def _group(group: str, names: str, gate: Gate = None) -> tuple[Const, ...]:
+    _check_gate(gate)
+    return tuple(Const(name, group, gate) for name in names.split())
+
+
+#: Every integer constant the module can export, by group (the enum it feeds).
+CONSTANTS: tuple[Const, ...] = (
+    _group("status", """ZX_OK ZX_ERR_INTERNAL ZX_ERR_NOT_SUPPORTED ZX_ERR_NO_RESOURCES
+        ZX_ERR_NO_MEMORY ZX_ERR_INTERNAL_INTR_RETRY ZX_ERR_INVALID_ARGS ZX_ERR_BAD_HANDLE
+        ZX_ERR_WRONG_TYPE ZX_ERR_BAD_SYSCALL ZX_ERR_OUT_OF_RANGE ZX_ERR_BUFFER_TOO_SMALL
+        ZX_ERR_BAD_STATE ZX_ERR_TIMED_OUT ZX_ERR_SHOULD_WAIT ZX_ERR_CANCELED ZX_ERR_PEER_CLOSED
+        ZX_ERR_NOT_FOUND ZX_ERR_ALREADY_EXISTS ZX_ERR_ALREADY_BOUND ZX_ERR_UNAVAILABLE
+        ZX_ERR_ACCESS_DENIED ZX_ERR_IO ZX_ERR_IO_REFUSED ZX_ERR_IO_DATA_INTEGRITY
+        ZX_ERR_IO_DATA_LOSS ZX_ERR_IO_NOT_PRESENT ZX_ERR_IO_OVERRUN ZX_ERR_IO_MISSED_DEADLINE
+        ZX_ERR_IO_INVALID ZX_ERR_BAD_PATH ZX_ERR_NOT_DIR ZX_ERR_NOT_FILE ZX_ERR_FILE_BIG
+        ZX_ERR_NO_SPACE ZX_ERR_NOT_EMPTY ZX_ERR_STOP ZX_ERR_NEXT ZX_ERR_ASYNC
+        ZX_ERR_PROTOCOL_NOT_SUPPORTED ZX_ERR_ADDRESS_UNREACHABLE ZX_ERR_ADDRESS_IN_USE
+        ZX_ERR_NOT_CONNECTED ZX_ERR_CONNECTION_REFUSED ZX_ERR_CONNECTION_RESET
+        ZX_ERR_CONNECTION_ABORTED ZX_ERR_INTERNAL_INTR_KILLED""")
+    + _group("rights", """ZX_RIGHT_NONE ZX_RIGHT_DUPLICATE ZX_RIGHT_TRANSFER ZX_RIGHT_READ
+        ZX_RIGHT_WRITE ZX_RIGHT_EXECUTE ZX_RIGHT_MAP ZX_RIGHT_GET_PROPERTY ZX_RIGHT_SET_PROPERTY
+        ZX_RIGHT_ENUMERATE ZX_RIGHT_DESTROY ZX_RIGHT_SET_POLICY ZX_RIGHT_GET_POLICY
+        ZX_RIGHT_SIGNAL ZX_RIGHT_SIGNAL_PEER ZX_RIGHT_WAIT ZX_RIGHT_INSPECT ZX_RIGHT_MANAGE_JOB
+        ZX_RIGHT_MANAGE_PROCESS ZX_RIGHT_MANAGE_THREAD ZX_RIGHT_APPLY_PROFILE""")
+    + _group("rights", """ZX_RIGHT_MANAGE_SOCKET ZX_RIGHT_OP_CHILDREN ZX_RIGHT_RESIZE
+        ZX_RIGHT_ATTACH_VMO ZX_RIGHT_MANAGE_VMO""", "optional")
+    + _group("rights", """ZX_RIGHT_SAME_RIGHTS ZX_RIGHTS_BASIC ZX_RIGHTS_IO ZX_RIGHTS_PROPERTY
+        ZX_RIGHTS_POLICY""")
+    + _group("default_rights", """ZX_DEFAULT_JOB_RIGHTS ZX_DEFAULT_PROCESS_RIGHTS
+        ZX_DEFAULT_THREAD_RIGHTS ZX_DEFAULT_EVENT_RIGHTS ZX_DEFAULT_VMAR_RIGHTS
+        ZX_DEFAULT_SUSPEND_TOKEN_RIGHTS""")
+    + _group("signals", """ZX_SIGNAL_NONE ZX_SIGNAL_HANDLE_CLOSED ZX_USER_SIGNAL_0
+        ZX_USER_SIGNAL_1 ZX_USER_SIGNAL_2 ZX_USER_SIGNAL_3 ZX_USER_SIGNAL_4 ZX_USER_SIGNAL_5
+        ZX_USER_SIGNAL_6 ZX_USER_SIGNAL_7 ZX_USER_SIGNAL_ALL ZX_EVENT_SIGNALED ZX_TASK_TERMINATED
+        ZX_JOB_TERMINATED ZX_JOB_NO_JOBS ZX_JOB_NO_PROCESSES ZX_PROCESS_TERMINATED
+        ZX_THREAD_TERMINATED ZX_THREAD_RUNNING ZX_THREAD_SUSPENDED""")
+    + _group("obj_types", """ZX_OBJ_TYPE_NONE ZX_OBJ_TYPE_PROCESS ZX_OBJ_TYPE_THREAD
+        ZX_OBJ_TYPE_VMO ZX_OBJ_TYPE_CHANNEL ZX_OBJ_TYPE_EVENT ZX_OBJ_TYPE_PORT
+        ZX_OBJ_TYPE_INTERRUPT ZX_OBJ_TYPE_PCI_DEVICE""")
+    + _group("obj_types", "ZX_OBJ_TYPE_DEBUGLOG", "optional")  # ZX_OBJ_TYPE_LOG before
+    + _group("obj_types", """ZX_OBJ_TYPE_SOCKET ZX_OBJ_TYPE_RESOURCE ZX_OBJ_TYPE_EVENTPAIR
+        ZX_OBJ_TYPE_JOB ZX_OBJ_TYPE_VMAR ZX_OBJ_TYPE_FIFO ZX_OBJ_TYPE_GUEST ZX_OBJ_TYPE_VCPU
+        ZX_OBJ_TYPE_TIMER ZX_OBJ_TYPE_IOMMU ZX_OBJ_TYPE_BTI ZX_OBJ_TYPE_PROFILE ZX_OBJ_TYPE_PMT
+        ZX_OBJ_TYPE_SUSPEND_TOKEN ZX_OBJ_TYPE_PAGER ZX_OBJ_TYPE_EXCEPTION ZX_OBJ_TYPE_CLOCK
+        ZX_OBJ_TYPE_STREAM""")
+    + _group("obj_types", """ZX_OBJ_TYPE_MSI ZX_OBJ_TYPE_IOB ZX_OBJ_TYPE_COUNTER
+        ZX_OBJ_TYPE_IOB_SHARED_REGION ZX_OBJ_TYPE_SAMPLER""", "optional")
+    + _group("obj_type_bound", "ZX_OBJ_TYPE_UPPER_BOUND")
+    + _group("info_topics", """ZX_INFO_HANDLE_VALID ZX_INFO_HANDLE_BASIC ZX_INFO_PROCESS
+        ZX_INFO_PROCESS_THREADS ZX_INFO_JOB_CHILDREN ZX_INFO_JOB_PROCESSES ZX_INFO_THREAD
+        ZX_INFO_JOB ZX_INFO_PROCESS_HANDLE_STATS ZX_INFO_THREAD_STATS ZX_INFO_TASK_STATS
+        ZX_INFO_TASK_RUNTIME""")
+    + _group("info_topics", "ZX_INFO_TASK_STATS_V1", "info_task_stats_v2")
+    + _group("info_topics", "ZX_INFO_TASK_RUNTIME_V1", "info_task_runtime_v2")
+    + _group("info_misc", "ZX_INFO_INVALID_CPU")
+    + _group("process_info_flags", """ZX_INFO_PROCESS_FLAG_STARTED ZX_INFO_PROCESS_FLAG_EXITED
+        ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED""", "info_process_v2")
+    + _group("thread_states", """ZX_THREAD_STATE_NEW ZX_THREAD_STATE_RUNNING
+        ZX_THREAD_STATE_SUSPENDED ZX_THREAD_STATE_BLOCKED ZX_THREAD_STATE_DYING
+        ZX_THREAD_STATE_DEAD ZX_THREAD_STATE_BLOCKED_EXCEPTION ZX_THREAD_STATE_BLOCKED_SLEEPING
+        ZX_THREAD_STATE_BLOCKED_FUTEX ZX_THREAD_STATE_BLOCKED_PORT ZX_THREAD_STATE_BLOCKED_CHANNEL
+        ZX_THREAD_STATE_BLOCKED_WAIT_ONE ZX_THREAD_STATE_BLOCKED_WAIT_MANY
+        ZX_THREAD_STATE_BLOCKED_INTERRUPT ZX_THREAD_STATE_BLOCKED_PAGER""")
+    + _group("exception_channel_types", """ZX_EXCEPTION_CHANNEL_TYPE_NONE
+        ZX_EXCEPTION_CHANNEL_TYPE_DEBUGGER ZX_EXCEPTION_CHANNEL_TYPE_THREAD
+        ZX_EXCEPTION_CHANNEL_TYPE_PROCESS ZX_EXCEPTION_CHANNEL_TYPE_JOB
+        ZX_EXCEPTION_CHANNEL_TYPE_JOB_DEBUGGER""")
+    + _group("retcodes", """ZX_TASK_RETCODE_SYSCALL_KILL ZX_TASK_RETCODE_OOM_KILL
+        ZX_TASK_RETCODE_POLICY_KILL ZX_TASK_RETCODE_VDSO_KILL ZX_TASK_RETCODE_EXCEPTION_KILL
+        ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL""")
+    + _group("misc", """ZX_HANDLE_INVALID ZX_HANDLE_FIXED_BITS_MASK ZX_KOID_INVALID
+        ZX_KOID_KERNEL ZX_TIME_INFINITE ZX_TIME_INFINITE_PAST ZX_MAX_NAME_LEN""")
+    + _group("process_options", "ZX_PROCESS_SHARED", "process_shared")
+    + _group("spawn_flags", """FDIO_SPAWN_CLONE_JOB FDIO_SPAWN_DEFAULT_LDSVC
+        FDIO_SPAWN_CLONE_NAMESPACE FDIO_SPAWN_CLONE_STDIO FDIO_SPAWN_CLONE_ENVIRON
+        FDIO_SPAWN_CLONE_UTC_CLOCK FDIO_SPAWN_CLONE_ALL""")
+    + _group("spawn_actions", """FDIO_SPAWN_ACTION_CLONE_FD FDIO_SPAWN_ACTION_TRANSFER_FD
+        FDIO_SPAWN_ACTION_ADD_NS_ENTRY FDIO_SPAWN_ACTION_ADD_HANDLE FDIO_SPAWN_ACTION_SET_NAME
+        FDIO_SPAWN_ACTION_CLONE_DIR""")
+    + _group("spawn_misc", "FDIO_SPAWN_ERR_MSG_MAX_LENGTH")
+)
+
+
+@dataclass(frozen=True)
+class InfoTopic:
+    """A ``zx_object_get_info`` topic the Python layer reads.
+
+    ``ctype`` is the record (``zx_koid_t`` for the koid-array topics,
+    ``None`` for ``ZX_INFO_HANDLE_VALID``, which returns no data); ``reader``
+    the Python method that reads it.  The topic's number and the record's
+    layout are the SDK's: ``zx_info_process_t`` read with topic
+    ``ZX_INFO_PROCESS`` is version 0 on a 2021 SDK and version 1 today, and
+    the kernel answers both.
+    """
+
+    constant: str
+    ctype: str | None
+    reader: str
+    array: bool = False
+
+
+INFO_TOPICS: tuple[InfoTopic, ...] = (
+    InfoTopic("ZX_INFO_HANDLE_VALID", None, "Handle.is_valid"),
+    InfoTopic("ZX_INFO_HANDLE_BASIC", "zx_info_handle_basic_t", "Handle.basic_info"),
+    InfoTopic("ZX_INFO_PROCESS", "zx_info_process_t", "Process.info"),
+    InfoTopic("ZX_INFO_PROCESS_THREADS", "zx_koid_t", "Process.threads", array=True),
+    InfoTopic("ZX_INFO_JOB_CHILDREN", "zx_koid_t", "Job.children", array=True),
+    InfoTopic("ZX_INFO_JOB_PROCESSES", "zx_koid_t", "Job.processes", array=True),
+    InfoTopic("ZX_INFO_THREAD", "zx_info_thread_t", "Thread.info"),
+    InfoTopic("ZX_INFO_JOB", "zx_info_job_t", "Job.info"),
+    InfoTopic("ZX_INFO_PROCESS_HANDLE_STATS", "zx_info_process_handle_stats_t", "Process.handle_stats"),
+    InfoTopic("ZX_INFO_THREAD_STATS", "zx_info_thread_stats_t", "Thread.stats"),
+    InfoTopic("ZX_INFO_TASK_STATS", "zx_info_task_stats_t", "Process.task_stats"),
+    InfoTopic("ZX_INFO_TASK_RUNTIME", "zx_info_task_runtime_t", "Task.runtime"),
+)
+
+
+def _validate() -> None:
+    gated: tuple[Typedef | Struct | Function | Const, ...] = (*TYPEDEFS, *STRUCTS, *FUNCTIONS, *CONSTANTS)
+    for entry in gated:
+        _check_gate(entry.gate)
+    names = [c.name for c in CONSTANTS]
+    if len(names) != len(set(names)):
+        raise ValueError("a constant is listed twice")
+
+
+_validate()
