@@ -478,11 +478,43 @@ zx_koid_t t_koid(zx_handle_t h) {
     return t_basic(h).koid;
 }
 
-zx_info_process_t t_process_info(zx_handle_t h) {
-    zx_info_process_t info;
-    memset(&info, 0xa5, sizeof info);
-    T_OK(zx_object_get_info(h, ZX_INFO_PROCESS, &info, sizeof info, NULL, NULL));
-    return info;
+bool t_info_answered(uint32_t topic) {
+    zx_status_t status = zx_object_get_info(ZX_HANDLE_INVALID, topic, NULL, 0, NULL, NULL);
+    bool required = true;
+#if defined(__Fuchsia__)
+    required = topic == ZX_INFO_PROCESS || topic == ZX_INFO_TASK_STATS || topic == ZX_INFO_TASK_RUNTIME;
+#ifdef ZX_INFO_TASK_STATS_V1
+    required = required || topic == ZX_INFO_TASK_STATS_V1;
+#endif
+#ifdef ZX_INFO_TASK_RUNTIME_V1
+    required = required || topic == ZX_INFO_TASK_RUNTIME_V1;
+#endif
+#endif
+    if (required || status != ZX_ERR_NOT_SUPPORTED) T_STATUS(ZX_ERR_BAD_HANDLE, status);
+    return status != ZX_ERR_NOT_SUPPORTED;
+}
+
+t_process_info_t t_process_info(zx_handle_t h) {
+    t_process_info_t out;
+    memset(&out, 0, sizeof out);
+    if (t_info_answered(T_INFO_PROCESS_V1)) {
+        t_info_process_v1_t info;
+        memset(&info, 0xa5, sizeof info);
+        T_OK(zx_object_get_info(h, T_INFO_PROCESS_V1, &info, sizeof info, NULL, NULL));
+        out.return_code = info.return_code;
+        out.flags = info.flags;
+        out.has_start_time = true;
+        out.start_time = info.start_time;
+    } else {
+        t_info_process_v0_t info;
+        memset(&info, 0xa5, sizeof info);
+        T_OK(zx_object_get_info(h, T_INFO_PROCESS_V0, &info, sizeof info, NULL, NULL));
+        out.return_code = info.return_code;
+        out.flags = (info.started ? T_INFO_PROCESS_FLAG_STARTED : 0u) |
+                    (info.exited ? T_INFO_PROCESS_FLAG_EXITED : 0u) |
+                    (info.debugger_attached ? T_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED : 0u);
+    }
+    return out;
 }
 
 zx_info_thread_t t_thread_info(zx_handle_t h) {

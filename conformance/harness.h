@@ -18,9 +18,12 @@
 #include <lib/fdio/spawn.h>
 #include <zircon/process.h>
 #include <zircon/syscalls.h>
+#include <zircon/syscalls/exception.h>
 #include <zircon/syscalls/object.h>
+#include <zircon/syscalls/port.h>
 #include <zircon/types.h>
 
+#include "info_versions.h"
 #include "tfuncs.h"
 
 /* Generous limits: scenarios wait for signals, they never assert speed. */
@@ -143,7 +146,15 @@ zx_signals_t t_signals(zx_handle_t h);
 
 zx_info_handle_basic_t t_basic(zx_handle_t h);
 zx_koid_t t_koid(zx_handle_t h);
-zx_info_process_t t_process_info(zx_handle_t h);
+/* ZX_INFO_PROCESS in the v1 form (flags), read with the v1 topic where the kernel answers it, else with v0
+ * (t_info_answered): then the flags come from the bools and has_start_time is false. */
+typedef struct t_process_info {
+    int64_t return_code;
+    uint32_t flags;           /* T_INFO_PROCESS_FLAG_* */
+    bool has_start_time;
+    zx_time_t start_time;     /* when has_start_time */
+} t_process_info_t;
+t_process_info_t t_process_info(zx_handle_t h);
 zx_info_thread_t t_thread_info(zx_handle_t h);
 zx_info_job_t t_job_info(zx_handle_t h);
 /* ZX_INFO_TASK_RUNTIME of a thread, process or job (one record). */

@@ -69,8 +69,8 @@ void s47_job_kill(void) {
     info = t_job_info(grandchild);
     T_TRUE(info.exited);
     T_EQ(ZX_TASK_RETCODE_SYSCALL_KILL, info.return_code);
-    zx_info_process_t pinfo = t_process_info(proc);
-    T_TRUE(pinfo.flags & ZX_INFO_PROCESS_FLAG_EXITED);
+    t_process_info_t pinfo = t_process_info(proc);
+    T_TRUE(pinfo.flags & T_INFO_PROCESS_FLAG_EXITED);
     T_EQ(ZX_TASK_RETCODE_SYSCALL_KILL, pinfo.return_code);
 
     zx_handle_t h = ZX_HANDLE_INVALID, vmar = ZX_HANDLE_INVALID;

@@ -7,7 +7,7 @@
 #include "scenarios.h"
 
 #define RUN_OR_SUSP (ZX_THREAD_RUNNING | ZX_THREAD_SUSPENDED)
-#define STARTED_EXITED (ZX_INFO_PROCESS_FLAG_STARTED | ZX_INFO_PROCESS_FLAG_EXITED)
+#define STARTED_EXITED (T_INFO_PROCESS_FLAG_STARTED | T_INFO_PROCESS_FLAG_EXITED)
 
 static zx_handle_t suspend(zx_handle_t task) {
     zx_handle_t token = ZX_HANDLE_INVALID;
@@ -58,7 +58,7 @@ void s22_process_kills_itself(void) {
     zx_handle_t job = t_job();
     zx_handle_t proc = t_spawn_program(job, "conformance_killself", NULL, true);
     t_wait(proc, ZX_PROCESS_TERMINATED);
-    zx_info_process_t info = t_process_info(proc);
+    t_process_info_t info = t_process_info(proc);
     T_EQ(ZX_TASK_RETCODE_SYSCALL_KILL, info.return_code);
     T_EQ(STARTED_EXITED, info.flags & STARTED_EXITED);
 }
@@ -80,7 +80,7 @@ void s25_process_exit_code(void) {
     zx_handle_t p0 = t_spawn(job, zero);
     zx_signals_t observed = t_wait(p0, ZX_PROCESS_TERMINATED);
     T_EQ(ZX_PROCESS_TERMINATED, observed);
-    zx_info_process_t info = t_process_info(p0);
+    t_process_info_t info = t_process_info(p0);
     T_EQ(0, info.return_code);
     T_EQ(STARTED_EXITED, info.flags & STARTED_EXITED);
 
@@ -137,23 +137,24 @@ void s29_kill_job_ends_unreferenced_processes(void) {
 }
 
 /* 30. InfoReflectsProcessState: flags 0 before start; STARTED with start_time inside the start window; after a
- * kill STARTED|EXITED with SYSCALL_KILL. */
+ * kill STARTED|EXITED with SYSCALL_KILL.  (start_time is checked where the kernel answers ZX_INFO_PROCESS v1: the
+ * host kernel always does; both versions are checked side by side in r19.) */
 void s30_info_reflects_process_state(void) {
     zx_handle_t job = t_job();
     zx_handle_t created = t_created_process(job, NULL);
-    zx_info_process_t info = t_process_info(created);
+    t_process_info_t info = t_process_info(created);
     T_EQ(0, info.flags);
     T_EQ(0, info.return_code);
-    T_EQ(0, info.start_time);
+    T_TRUE(!info.has_start_time || info.start_time == 0);
 
     const char *args[] = {"block", NULL};
     zx_time_t before = zx_clock_get_monotonic();
     zx_handle_t proc = t_spawn(job, args);
     zx_time_t after = zx_clock_get_monotonic();
     info = t_process_info(proc);
-    T_EQ(ZX_INFO_PROCESS_FLAG_STARTED, info.flags);
+    T_EQ(T_INFO_PROCESS_FLAG_STARTED, info.flags);
     T_EQ(0, info.return_code);
-    T_TRUE(info.start_time >= before && info.start_time <= after);
+    T_TRUE(!info.has_start_time || (info.start_time >= before && info.start_time <= after));
 
     T_OK(zx_task_kill(proc));
     t_wait(proc, ZX_PROCESS_TERMINATED);
@@ -169,8 +170,8 @@ void r_kill_process_info_immediate(void) {
     const char *args[] = {"block", NULL};
     zx_handle_t proc = t_spawn(job, args);
     T_OK(zx_task_kill(proc));
-    zx_info_process_t info = t_process_info(proc);
-    T_TRUE(info.flags & ZX_INFO_PROCESS_FLAG_EXITED);
+    t_process_info_t info = t_process_info(proc);
+    T_TRUE(info.flags & T_INFO_PROCESS_FLAG_EXITED);
     T_EQ(ZX_TASK_RETCODE_SYSCALL_KILL, info.return_code);
     t_wait(proc, ZX_PROCESS_TERMINATED);
 }
@@ -386,9 +387,9 @@ void r_kill_unstarted_and_dead(void) {
     zx_handle_t proc = t_created_process(job, NULL);
     T_OK(zx_task_kill(proc));
     T_TRUE(t_signals(proc) & ZX_PROCESS_TERMINATED);
-    zx_info_process_t info = t_process_info(proc);
+    t_process_info_t info = t_process_info(proc);
     T_EQ(ZX_TASK_RETCODE_SYSCALL_KILL, info.return_code);
-    T_TRUE(info.flags & ZX_INFO_PROCESS_FLAG_EXITED);
+    T_TRUE(info.flags & T_INFO_PROCESS_FLAG_EXITED);
     T_OK(zx_task_kill(proc));
 
     const char *args[] = {"exit", "7", NULL};

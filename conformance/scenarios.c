@@ -108,6 +108,12 @@ const t_scenario t_scenarios[] = {
     RUN("r16", "channel_call: CANCELED on own last close, PEER_CLOSED", r_channel_call_cancel),
     RUN("r17", "port: user packets FIFO, TIMED_OUT, rights", r_port_rules),
     RUN("r18", "port: closing it does not end a wait (TIMED_OUT at the deadline)", r_port_close_during_wait),
+    RUN("r19", "get_info: ZX_INFO_PROCESS v0 (3, 16 bytes, bools) and v1 (0x10000003, 24 bytes, flags, start_time)",
+        r_info_process_versions),
+    RUN("r20", "get_info: ZX_INFO_TASK_STATS v0 (12, 32 bytes) and v1 (0x1000000C, 40 bytes); BAD_STATE first",
+        r_info_task_stats_versions),
+    RUN("r21", "get_info: ZX_INFO_TASK_RUNTIME v0 (30, 16 bytes) and v1 (0x1000001E, 32 bytes); rights first",
+        r_info_task_runtime_versions),
 };
 
 const size_t t_scenario_count = sizeof t_scenarios / sizeof t_scenarios[0];

@@ -8,7 +8,7 @@
 
 void zxpy_progress_entry(uintptr_t progress, uintptr_t pause_ns) {
     zxpy_progress_t *p = (zxpy_progress_t *)progress;
-    zx_duration_mono_t pause = pause_ns ? (zx_duration_mono_t)pause_ns : ZXPY_PROGRESS_DEFAULT_PAUSE_NS;
+    zx_duration_t pause = pause_ns ? (zx_duration_t)pause_ns : ZXPY_PROGRESS_DEFAULT_PAUSE_NS;
 
     /* Plain atomic loads and stores only (no read-modify-write): the worker is the only writer of count, and
      * aarch64 Fuchsia builds would otherwise need the compiler-rt outline-atomics helpers. */

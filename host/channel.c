@@ -371,7 +371,7 @@ static zx_status_t call_epilogue(hk_msg_t *reply, const zx_channel_call_args_t *
     return msg_hand_over(reply, args->rd_bytes, args->rd_handles);
 }
 
-zx_status_t zx_channel_call(zx_handle_t handle, uint32_t options, zx_instant_mono_t deadline,
+zx_status_t zx_channel_call(zx_handle_t handle, uint32_t options, zx_time_t deadline,
                             const zx_channel_call_args_t *args, uint32_t *actual_bytes, uint32_t *actual_handles) {
     if (args == NULL) return ZX_ERR_INVALID_ARGS;
     hk_lock();

@@ -216,7 +216,7 @@ static zx_status_t spawn_checked(zx_handle_t job, uint32_t flags, const char *pa
 
 zx_status_t fdio_spawn_etc(zx_handle_t job, uint32_t flags, const char *path, const char *const *argv,
                            const char *const *environ, size_t action_count, const fdio_spawn_action_t *actions,
-                           zx_handle_t *process_out, char *err_msg_out) {
+                           zx_handle_t *process_out, char err_msg_out[FDIO_SPAWN_ERR_MSG_MAX_LENGTH]) {
     if (err_msg_out != NULL) err_msg_out[0] = '\0';
     zx_status_t status = check_executable(path, err_msg_out);
     if (action_count != 0 && actions == NULL) return status != ZX_OK ? status : ZX_ERR_INVALID_ARGS;
@@ -235,7 +235,7 @@ zx_status_t fdio_spawn(zx_handle_t job, uint32_t flags, const char *path, const 
 
 zx_status_t fdio_spawn_vmo(zx_handle_t job, uint32_t flags, zx_handle_t executable_vmo, const char *const *argv,
                            const char *const *environ, size_t action_count, const fdio_spawn_action_t *actions,
-                           zx_handle_t *process_out, char *err_msg_out) {
+                           zx_handle_t *process_out, char err_msg_out[FDIO_SPAWN_ERR_MSG_MAX_LENGTH]) {
     (void)job;
     (void)flags;
     (void)environ;

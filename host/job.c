@@ -113,7 +113,7 @@ zx_status_t hk_job_add_process(hk_job_t *job, hk_process_t *p) {
 void hk_job_remove_process(hk_job_t *job, hk_process_t *p) {
     if (p->sibling.next == &p->sibling) return;
     /* The job keeps the runtime of the processes that left it (RemoveChildProcess). */
-    zx_info_task_runtime_t runtime;
+    hk_info_task_runtime_v1_t runtime;
     hk_process_runtime(p, &runtime);
     hk_runtime_add(&job->exited_runtime, &runtime);
     hk_list_remove(&p->sibling);

@@ -12,7 +12,7 @@
  *   self_thread.c    real threads of the calling program: adoption, parking with a real-time signal
  *   suspend_token.c  suspend tokens, zx_task_suspend
  *   task.c           zx_task_kill
- *   object_info.c    zx_object_get_info, zx_object_get_child
+ *   object_info.c    zx_object_get_info (every version of each topic: info_topics.h), zx_object_get_child
  *   task_stats.c     CPU time and memory figures of tasks, read from Linux (runtime, thread and task stats)
  *   event.c, vmar.c  the two small object kinds the task calls need
  *   channel.c        channels: messages, handle transfer, zx_channel_call (used by the conformance scenarios)
@@ -35,8 +35,12 @@
 #include <lib/fdio/spawn.h>
 #include <zircon/process.h>
 #include <zircon/syscalls.h>
+#include <zircon/syscalls/exception.h>
 #include <zircon/syscalls/object.h>
+#include <zircon/syscalls/port.h>
 #include <zircon/types.h>
+
+#include "info_topics.h"
 
 /* ThreadSanitizer delivers signals only at calls it intercepts, never inside a raw syscall(SYS_futex): under it
  * the park signal must interrupt futex waits (no SA_RESTART) and the waiter must then make such a call. */
@@ -183,7 +187,7 @@ struct hk_job {
     hk_job_state_t state;
     int64_t return_code;
     uint32_t max_height;
-    zx_info_task_runtime_t exited_runtime; /* runtime of the child processes that left (dead) */
+    hk_info_task_runtime_v1_t exited_runtime; /* runtime of the child processes that left (dead) */
 };
 
 typedef enum { HK_PROCESS_INITIAL, HK_PROCESS_RUNNING, HK_PROCESS_DYING, HK_PROCESS_DEAD } hk_process_state_t;
@@ -206,7 +210,7 @@ struct hk_process {
     uint32_t suspend_count;  /* open process-level suspend tokens */
     char name[ZX_MAX_NAME_LEN];
     struct hk_linux_process *program; /* HK_PROCESS_LINUX only; owned by linux_task.c ("linux" is a gcc macro) */
-    zx_info_task_runtime_t exited_runtime; /* runtime of the threads that died */
+    hk_info_task_runtime_v1_t exited_runtime; /* runtime of the threads that died */
     hk_job_t *critical_job;  /* zx_job_set_critical: killed when p dies (holds a reference); set once */
     bool critical_retcode_nonzero; /* ...only when p's return code is not 0 */
 };
@@ -237,7 +241,7 @@ struct hk_thread {
     pid_t tid;               /* Linux thread id for SELF and LINUX threads */
     char name[ZX_MAX_NAME_LEN];
     void *backend;           /* per-kind data */
-    zx_info_task_runtime_t runtime; /* last sample of the OS thread's times; final once runtime_final */
+    hk_info_task_runtime_v1_t runtime; /* last sample of the OS thread's times; final once runtime_final */
     bool runtime_final;      /* the thread died: runtime no longer changes (task_stats.c) */
 };
 
@@ -281,16 +285,16 @@ zx_thread_state_t hk_thread_info_state(const hk_thread_t *t);
 /* task_stats.c — lock held.  Runtime as Zircon aggregates it: a thread's own CPU and run-queue time (0 before start,
  * kept after death); a process's = its dead threads' + its live threads'; a job's = its dead child processes' + its
  * live child processes' (child jobs are not counted, as in Zircon).  Sampled from Linux where an OS thread exists. */
-void hk_runtime_add(zx_info_task_runtime_t *sum, const zx_info_task_runtime_t *add);
-void hk_thread_runtime(hk_thread_t *t, zx_info_task_runtime_t *out);
+void hk_runtime_add(hk_info_task_runtime_v1_t *sum, const hk_info_task_runtime_v1_t *add);
+void hk_thread_runtime(hk_thread_t *t, hk_info_task_runtime_v1_t *out);
 /* Take a last sample (if the OS thread can still be read) and keep the figures from then on.  Backends call it
  * while the OS thread surely still exists; hk_thread_report_exited calls it too, a no-op if already done. */
 void hk_thread_freeze_runtime(hk_thread_t *t);
 uint32_t hk_thread_last_cpu(hk_thread_t *t); /* ZX_INFO_INVALID_CPU if unknown or never ran */
-void hk_process_runtime(hk_process_t *p, zx_info_task_runtime_t *out);
-void hk_job_runtime(hk_job_t *job, zx_info_task_runtime_t *out);
+void hk_process_runtime(hk_process_t *p, hk_info_task_runtime_v1_t *out);
+void hk_job_runtime(hk_job_t *job, hk_info_task_runtime_v1_t *out);
 /* Memory figures of a process backed by a Linux process (zeros for the others). */
-void hk_process_task_stats(hk_process_t *p, zx_info_task_stats_t *out);
+void hk_process_task_stats(hk_process_t *p, hk_info_task_stats_v1_t *out);
 
 /* ------------------------------------------------------------------------------------------------ backends */
 

@@ -1,8 +1,14 @@
 /* zx_object_get_info and zx_object_get_child.
  *
- * Zircon rules kept here (zircon-semantics.md §3): an unknown topic is NOT_SUPPORTED before the handle is looked
- * up; typed topics check the type before the rights; a single-record topic with too small a buffer gives
- * BUFFER_TOO_SMALL with actual 0 and avail 1; an array topic never fails for size (actual <= avail).
+ * Zircon rules kept here (zircon/kernel/lib/syscalls/object.cc, sys_object_get_info): an unknown topic is
+ * NOT_SUPPORTED before the handle is looked up; typed topics check the type before the rights; a single-record
+ * topic with too small a buffer gives BUFFER_TOO_SMALL with actual 0 and avail 1 (single_record_result), the size
+ * being that of the record of the version asked for; an array topic never fails for size (actual <= avail).
+ *
+ * Every version of a versioned topic is answered, whichever headers this file was compiled with: the topic
+ * numbers and records are the kernel's own (info_topics.h), as Zircon serves ZX_INFO_TASK_STATS_V1 and
+ * ZX_INFO_TASK_RUNTIME_V1 next to the current topics (ConvertInfoVersion) and, per RFC-0074, topic 3 next to
+ * 0x10000003 for ZX_INFO_PROCESS.
  */
 #include <string.h>
 #include <unistd.h>
@@ -47,17 +53,27 @@ static zx_status_t info_handle_basic(zx_handle_t h, info_out_t *out) {
     return put_record(out, &info, sizeof(info));
 }
 
-static zx_status_t info_process(hk_process_t *p, info_out_t *out) {
-    zx_info_process_t info;
-    memset(&info, 0, sizeof(info));
-    /* A dead process reports STARTED too, even if it never ran (GetInfo falls through from DEAD). */
-    if (p->state != HK_PROCESS_INITIAL) info.flags |= ZX_INFO_PROCESS_FLAG_STARTED;
-    if (p->state == HK_PROCESS_DYING || p->state == HK_PROCESS_DEAD) {
-        info.flags |= ZX_INFO_PROCESS_FLAG_EXITED;
-        info.return_code = p->return_code;
+/* ZX_INFO_PROCESS, either version (info_topics.h).  A dead process reports STARTED too, even if it never ran
+ * (ProcessDispatcher::GetInfo falls through from DEAD/DYING to RUNNING); no debugger ever attaches on the host. */
+static zx_status_t info_process(hk_process_t *p, uint32_t topic, info_out_t *out) {
+    bool started = p->state != HK_PROCESS_INITIAL;
+    bool exited = p->state == HK_PROCESS_DYING || p->state == HK_PROCESS_DEAD;
+    int64_t return_code = exited ? p->return_code : 0;
+    if (topic == HK_INFO_PROCESS_V0) {
+        hk_info_process_v0_t v0;
+        memset(&v0, 0, sizeof(v0));
+        v0.return_code = return_code;
+        v0.started = started;
+        v0.exited = exited;
+        return put_record(out, &v0, sizeof(v0));
     }
-    info.start_time = p->start_time;
-    return put_record(out, &info, sizeof(info));
+    hk_info_process_v1_t v1;
+    memset(&v1, 0, sizeof(v1));
+    v1.return_code = return_code;
+    v1.start_time = p->start_time;
+    if (started) v1.flags |= HK_INFO_PROCESS_FLAG_STARTED;
+    if (exited) v1.flags |= HK_INFO_PROCESS_FLAG_EXITED;
+    return put_record(out, &v1, sizeof(v1));
 }
 
 static zx_status_t info_thread(hk_thread_t *t, info_out_t *out) {
@@ -92,7 +108,7 @@ static zx_status_t info_handle_stats(hk_process_t *p, info_out_t *out) {
 static zx_status_t info_thread_stats(hk_thread_t *t, info_out_t *out) {
     /* Once the thread is gone there is no scheduler state left to report (GetStatsForUserspace). */
     if (t->state == HK_THREAD_DEAD) return ZX_ERR_BAD_STATE;
-    zx_info_task_runtime_t runtime;
+    hk_info_task_runtime_v1_t runtime;
     hk_thread_runtime(t, &runtime);
     zx_info_thread_stats_t info;
     memset(&info, 0, sizeof(info));
@@ -101,28 +117,31 @@ static zx_status_t info_thread_stats(hk_thread_t *t, info_out_t *out) {
     return put_record(out, &info, sizeof(info));
 }
 
+/* ZX_INFO_TASK_STATS, either version: GetStats first (BAD_STATE once the process is DEAD), then the record of the
+ * asked version, whose own size decides BUFFER_TOO_SMALL (ConvertInfoVersion + single_record_result). */
 static zx_status_t info_task_stats(hk_process_t *p, uint32_t topic, info_out_t *out) {
     if (p->state == HK_PROCESS_DEAD) return ZX_ERR_BAD_STATE; /* its address space is gone (GetStats) */
-    zx_info_task_stats_t info;
+    hk_info_task_stats_v1_t info;
     hk_process_task_stats(p, &info);
-    if (topic == ZX_INFO_TASK_STATS_V1) {
-        zx_info_task_stats_v1_t v1;
-        memset(&v1, 0, sizeof(v1));
-        v1.mem_mapped_bytes = info.mem_mapped_bytes;
-        v1.mem_private_bytes = info.mem_private_bytes;
-        v1.mem_shared_bytes = info.mem_shared_bytes;
-        v1.mem_scaled_shared_bytes = info.mem_scaled_shared_bytes;
-        return put_record(out, &v1, sizeof(v1));
+    if (topic == HK_INFO_TASK_STATS_V0) {
+        hk_info_task_stats_v0_t v0;
+        memset(&v0, 0, sizeof(v0));
+        v0.mem_mapped_bytes = info.mem_mapped_bytes;
+        v0.mem_private_bytes = info.mem_private_bytes;
+        v0.mem_shared_bytes = info.mem_shared_bytes;
+        v0.mem_scaled_shared_bytes = info.mem_scaled_shared_bytes;
+        return put_record(out, &v0, sizeof(v0));
     }
     return put_record(out, &info, sizeof(info));
 }
 
-/* ZX_INFO_TASK_RUNTIME(_V1): an untyped lookup needing INSPECT (rights before type), then thread, process or job. */
+/* ZX_INFO_TASK_RUNTIME, either version: an untyped lookup needing INSPECT (rights before type), then thread,
+ * process or job, else WRONG_TYPE; then the record of the asked version (its own size for BUFFER_TOO_SMALL). */
 static zx_status_t info_task_runtime(zx_handle_t h, uint32_t topic, info_out_t *out) {
     hk_object_t *obj;
     zx_status_t status = hk_handle_get(h, ZX_OBJ_TYPE_NONE, ZX_RIGHT_INSPECT, &obj, NULL);
     if (status != ZX_OK) return status;
-    zx_info_task_runtime_t info;
+    hk_info_task_runtime_v1_t info;
     memset(&info, 0, sizeof(info));
     switch (obj->type) {
     case ZX_OBJ_TYPE_THREAD: hk_thread_runtime(HK_CONTAINER_OF(obj, hk_thread_t, base), &info); break;
@@ -130,12 +149,12 @@ static zx_status_t info_task_runtime(zx_handle_t h, uint32_t topic, info_out_t *
     case ZX_OBJ_TYPE_JOB: hk_job_runtime(HK_CONTAINER_OF(obj, hk_job_t, base), &info); break;
     default: return ZX_ERR_WRONG_TYPE;
     }
-    if (topic == ZX_INFO_TASK_RUNTIME_V1) {
-        zx_info_task_runtime_v1_t v1;
-        memset(&v1, 0, sizeof(v1));
-        v1.cpu_time = info.cpu_time;
-        v1.queue_time = info.queue_time;
-        return put_record(out, &v1, sizeof(v1));
+    if (topic == HK_INFO_TASK_RUNTIME_V0) {
+        hk_info_task_runtime_v0_t v0;
+        memset(&v0, 0, sizeof(v0));
+        v0.cpu_time = info.cpu_time;
+        v0.queue_time = info.queue_time;
+        return put_record(out, &v0, sizeof(v0));
     }
     return put_record(out, &info, sizeof(info));
 }
@@ -153,9 +172,10 @@ static zx_status_t get_info_locked(zx_handle_t h, uint32_t topic, info_out_t *ou
         return hk_handle_get(h, ZX_OBJ_TYPE_NONE, ZX_RIGHT_NONE, &obj, NULL);
     case ZX_INFO_HANDLE_BASIC:
         return info_handle_basic(h, out);
-    case ZX_INFO_PROCESS:
+    case HK_INFO_PROCESS_V0:
+    case HK_INFO_PROCESS_V1:
         if ((status = typed(h, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_INSPECT, &obj)) != ZX_OK) return status;
-        return info_process(HK_CONTAINER_OF(obj, hk_process_t, base), out);
+        return info_process(HK_CONTAINER_OF(obj, hk_process_t, base), topic, out);
     case ZX_INFO_PROCESS_HANDLE_STATS:
         if ((status = typed(h, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_INSPECT, &obj)) != ZX_OK) return status;
         return info_handle_stats(HK_CONTAINER_OF(obj, hk_process_t, base), out);
@@ -168,12 +188,12 @@ static zx_status_t get_info_locked(zx_handle_t h, uint32_t topic, info_out_t *ou
     case ZX_INFO_THREAD_STATS:
         if ((status = typed(h, ZX_OBJ_TYPE_THREAD, ZX_RIGHT_INSPECT, &obj)) != ZX_OK) return status;
         return info_thread_stats(HK_CONTAINER_OF(obj, hk_thread_t, base), out);
-    case ZX_INFO_TASK_STATS:
-    case ZX_INFO_TASK_STATS_V1:
+    case HK_INFO_TASK_STATS_V0:
+    case HK_INFO_TASK_STATS_V1:
         if ((status = typed(h, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_INSPECT, &obj)) != ZX_OK) return status;
         return info_task_stats(HK_CONTAINER_OF(obj, hk_process_t, base), topic, out);
-    case ZX_INFO_TASK_RUNTIME:
-    case ZX_INFO_TASK_RUNTIME_V1:
+    case HK_INFO_TASK_RUNTIME_V0:
+    case HK_INFO_TASK_RUNTIME_V1:
         return info_task_runtime(h, topic, out);
     case ZX_INFO_PROCESS_THREADS: {
         if ((status = typed(h, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_ENUMERATE, &obj)) != ZX_OK) return status;
@@ -201,7 +221,8 @@ static bool topic_known(uint32_t topic) {
     switch (topic) {
     case ZX_INFO_HANDLE_VALID:
     case ZX_INFO_HANDLE_BASIC:
-    case ZX_INFO_PROCESS:
+    case HK_INFO_PROCESS_V0:
+    case HK_INFO_PROCESS_V1:
     case ZX_INFO_PROCESS_HANDLE_STATS:
     case ZX_INFO_THREAD:
     case ZX_INFO_JOB:
@@ -209,10 +230,10 @@ static bool topic_known(uint32_t topic) {
     case ZX_INFO_JOB_CHILDREN:
     case ZX_INFO_JOB_PROCESSES:
     case ZX_INFO_THREAD_STATS:
-    case ZX_INFO_TASK_STATS:
-    case ZX_INFO_TASK_STATS_V1:
-    case ZX_INFO_TASK_RUNTIME:
-    case ZX_INFO_TASK_RUNTIME_V1:
+    case HK_INFO_TASK_STATS_V0:
+    case HK_INFO_TASK_STATS_V1:
+    case HK_INFO_TASK_RUNTIME_V0:
+    case HK_INFO_TASK_RUNTIME_V1:
         return true;
     default:
         return false;

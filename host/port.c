@@ -118,7 +118,7 @@ zx_status_t zx_port_queue(zx_handle_t handle, const zx_port_packet_t *packet) {
     return status;
 }
 
-zx_status_t zx_port_wait(zx_handle_t handle, zx_instant_mono_t deadline, zx_port_packet_t *packet) {
+zx_status_t zx_port_wait(zx_handle_t handle, zx_time_t deadline, zx_port_packet_t *packet) {
     hk_lock();
     hk_object_t *obj;
     zx_status_t status = hk_handle_get(handle, ZX_OBJ_TYPE_PORT, ZX_RIGHT_READ, &obj, NULL);

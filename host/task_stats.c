@@ -36,7 +36,7 @@
 
 #include "kernel.h"
 
-void hk_runtime_add(zx_info_task_runtime_t *sum, const zx_info_task_runtime_t *add) {
+void hk_runtime_add(hk_info_task_runtime_v1_t *sum, const hk_info_task_runtime_v1_t *add) {
     sum->cpu_time += add->cpu_time;
     sum->queue_time += add->queue_time;
     sum->page_fault_time += add->page_fault_time;
@@ -69,7 +69,7 @@ static void task_path(char *out, size_t size, pid_t tid, const char *file) {
 static clockid_t thread_cpu_clock(pid_t tid) { return (clockid_t)((~(unsigned)tid << 3) | 4u | 2u); }
 
 /* Sample t's OS thread into *out; false if nothing could be read. */
-static bool sample_thread(const hk_thread_t *t, zx_info_task_runtime_t *out) {
+static bool sample_thread(const hk_thread_t *t, hk_info_task_runtime_v1_t *out) {
     if (t->tid == 0 || t->kind == HK_THREAD_UNBACKED) return false;
     memset(out, 0, sizeof(*out));
     char path[64], buf[128];
@@ -77,32 +77,32 @@ static bool sample_thread(const hk_thread_t *t, zx_info_task_runtime_t *out) {
     bool have = false;
     unsigned long long run_ns = 0, wait_ns = 0;
     if (read_proc(path, buf, sizeof(buf)) && sscanf(buf, "%llu %llu", &run_ns, &wait_ns) == 2) {
-        out->cpu_time = (zx_duration_mono_t)run_ns;
-        out->queue_time = (zx_duration_mono_t)wait_ns;
+        out->cpu_time = (zx_duration_t)run_ns;
+        out->queue_time = (zx_duration_t)wait_ns;
         have = true;
     }
     struct timespec ts;
     if (t->kind == HK_THREAD_SELF && clock_gettime(thread_cpu_clock(t->tid), &ts) == 0) {
-        out->cpu_time = (zx_duration_mono_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        out->cpu_time = (zx_duration_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
         have = true;
     }
     return have;
 }
 
 /* Fold a new sample in; the figures never go backwards (the two sources of cpu_time may differ slightly). */
-static void keep_sample(hk_thread_t *t, const zx_info_task_runtime_t *s) {
+static void keep_sample(hk_thread_t *t, const hk_info_task_runtime_v1_t *s) {
     if (s->cpu_time > t->runtime.cpu_time) t->runtime.cpu_time = s->cpu_time;
     if (s->queue_time > t->runtime.queue_time) t->runtime.queue_time = s->queue_time;
 }
 
-void hk_thread_runtime(hk_thread_t *t, zx_info_task_runtime_t *out) {
-    zx_info_task_runtime_t s;
+void hk_thread_runtime(hk_thread_t *t, hk_info_task_runtime_v1_t *out) {
+    hk_info_task_runtime_v1_t s;
     if (!t->runtime_final && t->state != HK_THREAD_NEW && sample_thread(t, &s)) keep_sample(t, &s);
     *out = t->runtime;
 }
 
 void hk_thread_freeze_runtime(hk_thread_t *t) {
-    zx_info_task_runtime_t ignored;
+    hk_info_task_runtime_v1_t ignored;
     hk_thread_runtime(t, &ignored);
     t->runtime_final = true;
 }
@@ -128,19 +128,19 @@ uint32_t hk_thread_last_cpu(hk_thread_t *t) {
     return (uint32_t)cpu;
 }
 
-void hk_process_runtime(hk_process_t *p, zx_info_task_runtime_t *out) {
+void hk_process_runtime(hk_process_t *p, hk_info_task_runtime_v1_t *out) {
     *out = p->exited_runtime;
     HK_LIST_FOR_EACH(it, &p->threads) {
-        zx_info_task_runtime_t r;
+        hk_info_task_runtime_v1_t r;
         hk_thread_runtime(HK_CONTAINER_OF(it, hk_thread_t, sibling), &r);
         hk_runtime_add(out, &r);
     }
 }
 
-void hk_job_runtime(hk_job_t *job, zx_info_task_runtime_t *out) {
+void hk_job_runtime(hk_job_t *job, hk_info_task_runtime_v1_t *out) {
     *out = job->exited_runtime;
     HK_LIST_FOR_EACH(it, &job->processes) {
-        zx_info_task_runtime_t r;
+        hk_info_task_runtime_v1_t r;
         hk_process_runtime(HK_CONTAINER_OF(it, hk_process_t, sibling), &r);
         hk_runtime_add(out, &r);
     }
@@ -156,7 +156,7 @@ static uint64_t rollup_kb(const char *text, const char *name) {
     return 0;
 }
 
-void hk_process_task_stats(hk_process_t *p, zx_info_task_stats_t *out) {
+void hk_process_task_stats(hk_process_t *p, hk_info_task_stats_v1_t *out) {
     memset(out, 0, sizeof(*out));
     pid_t pid = 0;
     if (p->kind == HK_PROCESS_SELF) pid = getpid();

@@ -177,9 +177,9 @@ void hk_sleep_locked(hk_sleeper_t *s, zx_time_t deadline, uint32_t blocked_state
     hk_park_if_stopped_locked();
 }
 
-zx_instant_mono_t zx_clock_get_monotonic(void) { return hk_now(); }
+zx_time_t zx_clock_get_monotonic(void) { return hk_now(); }
 
-zx_instant_mono_t zx_deadline_after(zx_duration_mono_t nanoseconds) {
+zx_time_t zx_deadline_after(zx_duration_t nanoseconds) {
     zx_time_t now = hk_now();
     if (nanoseconds > 0 && now > ZX_TIME_INFINITE - nanoseconds) return ZX_TIME_INFINITE;
     return now + nanoseconds;
@@ -191,7 +191,7 @@ static void set_blocked_locked(uint32_t state) {
     hk_unlock();
 }
 
-zx_status_t zx_nanosleep(zx_instant_mono_t deadline) {
+zx_status_t zx_nanosleep(zx_time_t deadline) {
     set_blocked_locked(ZX_THREAD_STATE_BLOCKED_SLEEPING);
     if (deadline == ZX_TIME_INFINITE) {
         for (;;) pause(); /* Zircon sleeps forever; only a kill ends it */

@@ -74,13 +74,13 @@ zx_status_t fdio_spawn(zx_handle_t job, uint32_t flags, const char* path,
 zx_status_t fdio_spawn_etc(zx_handle_t job, uint32_t flags, const char* path,
                            const char* const* argv, const char* const* environ,
                            size_t action_count, const fdio_spawn_action_t* actions,
-                           zx_handle_t* process_out, char* err_msg_out);
+                           zx_handle_t* process_out, char err_msg_out[FDIO_SPAWN_ERR_MSG_MAX_LENGTH]);
 
 /* As fdio_spawn_etc, from an executable VMO (always consumed). */
 zx_status_t fdio_spawn_vmo(zx_handle_t job, uint32_t flags, zx_handle_t executable_vmo,
                            const char* const* argv, const char* const* environ,
                            size_t action_count, const fdio_spawn_action_t* actions,
-                           zx_handle_t* process_out, char* err_msg_out);
+                           zx_handle_t* process_out, char err_msg_out[FDIO_SPAWN_ERR_MSG_MAX_LENGTH]);
 
 #ifdef __cplusplus
 }
