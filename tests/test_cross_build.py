@@ -11,6 +11,11 @@ defines PyInit__zx and imports every zx_*/fdio_* symbol from the library that
 provides it on Fuchsia, and no Linux-only API.  What it cannot prove: that
 it loads or runs on Fuchsia.
 
+The imports are also checked against the real January 2021 core SDK's
+export lists, carried as data in ``tests/data/sdk_2021_abi.json`` (so CI
+needs no SDK); with ``ZXPY_SDK_2021`` naming that SDK's tree, the module is
+also cross-built against it and its imports resolved in its own libraries.
+
 Needs clang, lld and musl headers for both cpus (.ci/run installs them).  In
 CI (CI=true) a missing toolchain FAILS; elsewhere the tests skip and say why.
 """
@@ -24,6 +29,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -41,6 +47,12 @@ MACHINE = {"x64": "EM_X86_64", "arm64": "EM_AARCH64"}
 ARCH = {"x64": "x86_64", "arm64": "aarch64"}
 TRIPLE = {"x64": "x86_64-unknown-fuchsia", "arm64": "aarch64-unknown-fuchsia"}
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+#: The January 2021 core SDK's facts as data: its libraries' export lists are under "exports".
+SDK_2021_ABI = ROOT / "tests" / "data" / "sdk_2021_abi.json"
+SDK_2021_ENV = "ZXPY_SDK_2021"
+FETCH_2021 = (f"{SDK_2021_ENV} is unset: it names the January 2021 Fuchsia core SDK. To get it: fetch "
+              "github:aidanwolter3/fuchsia-sdk-downloader, then `git -C <git dir> archive 7b3d7d5 arch pkg/fdio "
+              "pkg/zx | tar -x -C <dir>` and set ZXPY_SDK_2021=<dir>")
 
 #: Functions the module must import (README, "What zxpy binds") and the Fuchsia library that provides each.
 FROM_LIBC = {"zx_job_default", "zx_process_self", "zx_thread_self"}
@@ -274,12 +286,13 @@ def test_missing_sdk_pieces_are_each_reported(tmp_path: Path) -> None:
         "libfdio.so: link stub missing",
         "libc.so: link stub missing",
         "lib/fdio/spawn.h: missing fdio header",
-        "version_history.json does not exist",
         f"no clang in {tmp_path}",
         "python_include unset",
     ]
     for fragment in expected:
         assert sum(fragment in e for e in errors) == 1, (fragment, errors)
+    # No version_history.json is an SDK without API levels (built without -ffuchsia-api-level), not a problem.
+    assert not any("version_history" in e for e in errors), errors
     assert not out.exists() or not list(out.glob("*.so"))
 
 
@@ -293,3 +306,94 @@ def test_unconfigured_sdk_is_one_clear_error(tmp_path: Path) -> None:
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert any("no SDK configured" in e and str(cfg) in e for e in errors), proc.stderr
+
+
+# ------------------------------------------------------------------------------- the real January 2021 SDK
+
+
+def _exports_2021() -> dict[str, set[str]]:
+    """Library name -> the symbols the real 2021 SDK's link library of that name defines (tests/data):
+    its functions (``exports``) and data objects (``export_objects``)."""
+    assert SDK_2021_ABI.is_file(), f"{SDK_2021_ABI} is missing: the 2021 SDK facts the cross-build is checked against"
+    doc = json.loads(SDK_2021_ABI.read_text(encoding="utf-8"))
+    return {lib: set(doc["exports"][lib]) | set(doc.get("export_objects", {}).get(lib, {}))
+            for lib in ("libzircon.so", "libc.so", "libfdio.so")}
+
+
+def _is_python_api(name: str) -> bool:
+    """The CPython C API the module imports from the interpreter, not from a Fuchsia library."""
+    return name.startswith(("Py", "_Py"))
+
+
+def _check_against_2021_exports(undefined: set[str], exports: dict[str, set[str]]) -> None:
+    """Each zx_*/fdio_* import resolves in the 2021 library Fuchsia provides it from, and every other import
+    but the Python C API in one of the three."""
+    zircon = {n for n in undefined if n.startswith(("zx_", "fdio_"))}
+    assert FROM_VDSO | FROM_LIBC | FROM_FDIO <= zircon
+    for name in sorted(zircon):
+        if name in FROM_LIBC:
+            assert name in exports["libc.so"] and name not in exports["libzircon.so"], name
+        elif name.startswith("zx_"):
+            assert name in exports["libzircon.so"], f"{name} is not exported by the 2021 SDK's libzircon.so"
+        else:
+            assert name in exports["libfdio.so"], f"{name} is not exported by the 2021 SDK's libfdio.so"
+    everything = set().union(*exports.values())
+    assert sorted(n for n in undefined if not _is_python_api(n) and n not in everything) == []
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_imports_resolve_in_the_real_2021_export_lists(cpu: str, built: Callable[[str], Path], elf: Any) -> None:
+    """Built against the stand-in, the module imports only what the real 2021 SDK's libraries export -- their
+    real export lists, not our stubs -- so it also links and loads against that SDK.  Symbol names are the same
+    for every cpu; the 2021 SDK itself is x64 only."""
+    exports = _exports_2021()
+    assert {"zx_process_create", "_zx_process_create"} <= exports["libzircon.so"]
+    assert "fdio_spawn_etc" in exports["libfdio.so"] and "zx_process_self" in exports["libc.so"]
+    undefined = {n for n, (d, _, _) in _dynsyms(elf, built(cpu)).items() if not d}
+    _check_against_2021_exports(undefined, exports)
+
+
+def test_a_missing_2021_export_is_caught() -> None:
+    """The check fails for an import the 2021 libraries do not export (a call newer than that SDK)."""
+    exports = _exports_2021()
+    imports = FROM_VDSO | FROM_LIBC | FROM_FDIO
+    _check_against_2021_exports(imports, exports)
+    for extra in ("zx_iob_create", "fdio_open3", "memfd_secret"):
+        with pytest.raises(AssertionError):
+            _check_against_2021_exports(imports | {extra}, exports)
+
+
+def test_cross_build_against_the_real_2021_sdk(elf: Any, tmp_path: Path) -> None:
+    """`build_ffi.py --target x64` against the 2021 SDK exactly as fetched (no manifest, no version_history.json,
+    fdio under pkg/fdio): no -ffuchsia-api-level, and every import but the Python C API resolves in the SDK's
+    own libraries, each named in DT_NEEDED."""
+    root = os.environ.get(SDK_2021_ENV)
+    if not root:
+        pytest.skip(FETCH_2021)
+    _require(shutil.which("clang"), "clang is not installed")
+    _require(shutil.which("ld.lld"), "lld (ld.lld) is not installed")
+    sdk = Path(root).resolve()
+    cfg = tmp_path / "sdk2021.cfg"
+    cfg.write_text(f"[sdk]\npath = {sdk}\n[target]\ncpu = x64\napi_level = auto\n"
+                   f"python_include = {sysconfig.get_paths()['include']}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, str(BUILD_FFI), "--target", "x64", "--config", str(cfg), "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (so,) = out.glob("_zx.*.so")
+    machine, etype, needed, _, interp = _dynamic(elf, so)
+    assert (machine, etype, interp) == ("EM_X86_64", "ET_DYN", False)
+    assert {"libzircon.so", "libfdio.so", "libc.so"} <= set(needed)
+    info = json.loads((out / "build-info.json").read_text())
+    assert not any(f.startswith("-ffuchsia-api-level") for f in info["cflags"])
+    assert f"--sysroot={sdk / 'arch' / 'x64' / 'sysroot'}" in info["cflags"]
+    libs = {"libzircon.so": sdk / "arch" / "x64" / "sysroot" / "lib" / "libzircon.so",
+            "libc.so": sdk / "arch" / "x64" / "sysroot" / "lib" / "libc.so",
+            "libfdio.so": sdk / "pkg" / "fdio" / "arch" / "x64" / "lib" / "libfdio.so"}
+    exports = {lib: {n for n, (d, _, _) in _dynsyms(elf, path).items() if d} for lib, path in libs.items()}
+    undefined = {n for n, (d, _, _) in _dynsyms(elf, so).items() if not d}
+    _check_against_2021_exports(undefined, exports)
+    # The data file's lists are exactly the real libraries' dynamic symbols (what the CI test above relies on).
+    assert exports == _exports_2021()

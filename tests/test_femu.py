@@ -1,5 +1,8 @@
 """The FEMU runner's orchestration, offline: a fake SDK tree, a stub ``ffx`` that records its argv and writes
-``run_summary.json``, and stub ``clang``/``cmc``.  Nothing here needs an SDK, an emulator or KVM."""
+``run_summary.json``, and stub ``clang``/``cmc``.  Nothing here needs an SDK, an emulator or KVM.
+
+At the end, ``femu build`` links the suite for real with clang and lld: against the 2021-vintage stand-in
+always, and against the real January 2021 core SDK when ``ZXPY_SDK_2021`` names it (skipped otherwise)."""
 
 from __future__ import annotations
 
@@ -67,6 +70,19 @@ class FakeSdk:
         install_stub(FIXTURES / "tool_stub.py", sdk / "tools" / "x64" / "cmc")
         install_stub(FIXTURES / "tool_stub.py", root / "clang" / "bin" / "clang")
         touch(self.kvm)
+
+    def make_legacy(self) -> None:
+        """Reshape the tree like the January 2021 core SDK: no meta/manifest.json, no version_history.json,
+        fdio's link stub and runtime library under pkg/fdio/arch/<cpu>/."""
+        sdk = self.sdk
+        (sdk / "meta" / "manifest.json").unlink()
+        (sdk / "version_history.json").unlink()
+        for kind in ("lib", "dist"):
+            old = sdk / "arch" / "x64" / kind / "libfdio.so"
+            new = sdk / "pkg" / "fdio" / "arch" / "x64" / kind / "libfdio.so"
+            new.parent.mkdir(parents=True, exist_ok=True)
+            old.rename(new)
+            old.parent.rmdir()
 
     def config(self, extra: str = "") -> Path:
         cfg = self.root / "femu.cfg"
@@ -177,22 +193,31 @@ def test_build_and_package_contents(fake: FakeSdk) -> None:
     assert run_main(fake) == 0
     main_sources, helpers = femu.conformance_sources(REPO)
     compiles = [c["argv"] for c in fake.calls("clang") if "-c" in c["argv"]]  # type: ignore[operator]
-    links = [c["argv"] for c in fake.calls("clang") if "-c" not in c["argv"]]  # type: ignore[operator]
+    links = [c["argv"] for c in fake.calls("clang")
+             if "-c" not in c["argv"] and "-o" in c["argv"]]  # type: ignore[operator]
     assert len(compiles) == len(main_sources) + len(helpers)
     sysroot = fake.sdk / "arch" / "x64" / "sysroot"
     for argv in compiles + links:
         assert isinstance(argv, list)
         assert "--target=x86_64-unknown-fuchsia" in argv
         assert f"--sysroot={sysroot}" in argv
+    for argv in compiles:
+        assert isinstance(argv, list)
         assert f"-ffuchsia-api-level={API_LEVEL}" in argv
         assert str(fake.sdk / "pkg" / "fdio" / "include") in argv
+    for argv in links:
+        # Everything named, no Fuchsia driver defaults needed: lld, the SDK's crt, loader name and libraries.
+        assert isinstance(argv, list)
+        assert {"-fuse-ld=lld", "-nostdlib", "-Wl,--dynamic-linker=ld.so.1"} <= set(argv)
+        assert argv.index(str(sysroot / "lib" / "Scrt1.o")) < argv.index("-lfdio")
+        assert argv.index("-lfdio") < argv.index("-lzircon") < argv.index("-lc")
+        assert [a for a in argv if a.startswith("-L")] == [f"-L{fake.sdk / 'arch' / 'x64' / 'lib'}",
+                                                           f"-L{sysroot / 'lib'}"]
     tfuncs = [a for a in compiles if any(str(x).endswith("tfuncs.c") for x in a)]  # type: ignore[union-attr]
     assert len(tfuncs) == 1
     assert "-fno-sanitize=safe-stack" in tfuncs[0] and "-fno-stack-protector" in tfuncs[0]  # type: ignore[operator]
     outputs = sorted(Path(a[a.index("-o") + 1]).name for a in links)  # type: ignore[union-attr,index]
     assert outputs == ["conformance_helper", "conformance_killself", "zx_conformance"]
-    for argv in links:
-        assert "-lfdio" in argv and "-lzircon" in argv  # type: ignore[operator]
 
     (cmc,) = fake.calls("cmc")
     cml = json.loads(str(cmc["cml"]))
@@ -619,3 +644,177 @@ def test_headless_false_drops_the_flag(fake: FakeSdk) -> None:
     plan = femu.make_plan(sdkconfig.load(fake.config("[emulator]\nheadless = no\nnet = TAP\n")), pre, Path("/t"))
     argv = femu.emu_start_argv(plan)
     assert "--headless" not in argv and argv[argv.index("--net") + 1] == "tap"
+
+
+# ------------------------------------------------------------------------------- a legacy (2021) SDK layout
+
+
+def test_legacy_sdk_builds_without_an_api_level(fake: FakeSdk, capsys: pytest.CaptureFixture[str]) -> None:
+    """An SDK without meta/manifest.json and version_history.json (the 2021 layout) builds as it is: no
+    -ffuchsia-api-level anywhere, fdio's stub found under pkg/fdio, and the output says so."""
+    fake.make_legacy()
+    cfg = fake.config()
+    assert femu.main(["build", "--config", str(cfg), "--source-dir", str(REPO), "--out", str(fake.root / "out")]) == 0
+    out, err = capsys.readouterr()
+    assert f"against Fuchsia SDK at {fake.sdk} (no meta/manifest.json: a pre-API-level layout); no API levels" in err
+    assert sorted(line.split(":")[0] for line in out.splitlines()) == \
+        ["conformance_helper", "conformance_killself", "zx_conformance"]
+    argvs = [c["argv"] for c in fake.calls("clang")]
+    assert argvs and not any(str(a).startswith("-ffuchsia-api-level") for argv in argvs for a in argv)  # type: ignore[attr-defined]
+    links = [a for a in argvs if "-c" not in a and "-o" in a]  # type: ignore[operator]
+    assert len(links) == 3
+    sysroot = fake.sdk / "arch" / "x64" / "sysroot"
+    for argv in links:
+        assert [a for a in argv if a.startswith("-L")] == [  # type: ignore[union-attr]
+            f"-L{fake.sdk / 'pkg' / 'fdio' / 'arch' / 'x64' / 'lib'}", f"-L{sysroot / 'lib'}"]
+
+
+def test_legacy_sdk_run_needs_a_prefetched_bundle_and_packages_its_fdio(fake: FakeSdk, tmp_path: Path) -> None:
+    """No SDK id to look a product bundle up by: preflight asks for a prefetched one; with it the run packages
+    pkg/fdio's runtime libfdio.so and gives `ffx package build` no --api-level."""
+    fake.make_legacy()
+    pre = femu.preflight(sdkconfig.load(fake.config()), fake.isolate, kvm_device=fake.kvm)
+    (problem,) = pre.problems
+    assert "no SDK id" in problem and "[emulator] product_bundle_dir" in problem
+    assert pre.sdk_id == "" and pre.api_level is None
+    pb = tmp_path / "pb"
+    touch(pb / "product_bundle.json", "{}")
+    assert run_main(fake, cfg_extra=f"[emulator]\nproduct_bundle_dir = {pb}\n[test]\nkeep_tmp = true\n") == 0
+    (build,) = [c for c in fake.ffx_commands() if c[:2] == ["package", "build"]]
+    assert build == ["package", "build", f"{fake.isolate}/package/build_manifest.txt", "-o",
+                     f"{fake.isolate}/package_out"]
+    lines = json.loads((fake.isolate / "package_out" / "package_manifest.json").read_text())["stub_build_manifest"]
+    assert f"lib/libfdio.so={fake.sdk / 'pkg' / 'fdio' / 'arch' / 'x64' / 'dist' / 'libfdio.so'}" in lines
+
+
+# ------------------------------------------------------------------------------- the real January 2021 SDK
+
+SDK_2021_ENV = "ZXPY_SDK_2021"
+FETCH_2021 = (f"{SDK_2021_ENV} is unset: it names the January 2021 Fuchsia core SDK. To get it: fetch "
+              "github:aidanwolter3/fuchsia-sdk-downloader, then `git -C <git dir> archive 7b3d7d5 arch pkg/fdio "
+              "pkg/zx | tar -x -C <dir>` and set ZXPY_SDK_2021=<dir>")
+DF_1_PIE = 0x08000000
+SDK_LIBS = ("libc.so", "libzircon.so", "libfdio.so")
+
+
+IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def _need_link_tools() -> None:
+    """clang and lld (and pyelftools to read the result); CI installs them, so there their absence fails."""
+    import importlib.util
+
+    for missing, what in ((shutil.which("clang") is None, "clang"), (shutil.which("ld.lld") is None, "lld"),
+                          (importlib.util.find_spec("elftools") is None, "pyelftools")):
+        if missing:
+            if IN_CI:
+                pytest.fail(f"CI=true and {what} is not installed")
+            pytest.skip(f"{what} is not installed")
+
+
+def _femu_build(cfg: Path, work: Path) -> dict[str, Path]:
+    """`python -m zxpy.femu build --cpu x64` as a user runs it; program name -> executable."""
+    env = {k: v for k, v in os.environ.items() if k != "ZXPY_SDK_CFG"}
+    env["PYTHONPATH"] = str(Path(femu.__file__).resolve().parent.parent)
+    proc = subprocess.run([sys.executable, "-m", "zxpy.femu", "build", "--config", str(cfg), "--cpu", "x64",
+                           "--source-dir", str(REPO), "--out", str(work / "out")],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "no API levels, so no -ffuchsia-api-level" in proc.stderr
+    programs = {name: Path(path) for name, path in (line.split(": ", 1) for line in proc.stdout.splitlines())}
+    assert sorted(programs) == ["conformance_helper", "conformance_killself", "zx_conformance"]
+    return programs
+
+
+@pytest.fixture(scope="module")
+def sdk2021_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
+    """`femu build` against the real 2021 SDK, exactly as fetched: (SDK, programs)."""
+    root = os.environ.get(SDK_2021_ENV)
+    if not root:
+        pytest.skip(FETCH_2021)
+    _need_link_tools()
+    sdk = Path(root).resolve()
+    work = tmp_path_factory.mktemp("femu-2021")
+    cfg = work / "sdk2021.cfg"
+    cfg.write_text(f"[sdk]\npath = {sdk}\n[target]\ncpu = x64\napi_level = auto\n", encoding="utf-8")
+    return sdk, _femu_build(cfg, work)
+
+
+@pytest.fixture(scope="module")
+def standin2021_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
+    """`femu build` against the 2021-vintage stand-in (made from tests/data, no network): (SDK, programs)."""
+    _need_link_tools()
+    sdk = tmp_path_factory.mktemp("standin-2021") / "sdk"
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "make_standin_sysroot.py"), "--vintage", "2021",
+                           "--out", str(sdk)], capture_output=True, text=True, timeout=600, check=False)
+    if proc.returncode != 0 and "musl" in proc.stderr and not IN_CI:
+        pytest.skip(f"no musl headers for x64: {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return sdk, _femu_build(sdk / "zxpy_standin.cfg", sdk.parent)
+
+
+def _elf_dynamic(path: Path) -> tuple[str, str, str | None, list[str], int, dict[str, tuple[bool, str]]]:
+    """(e_machine, e_type, PT_INTERP, DT_NEEDED, DT_FLAGS_1, name -> (defined, bind) of .dynsym)."""
+    from elftools.elf.elffile import ELFFile
+
+    with path.open("rb") as fh:
+        elf = ELFFile(fh)
+        interp = next((seg.get_interp_name() for seg in elf.iter_segments() if seg["p_type"] == "PT_INTERP"), None)
+        dyn = elf.get_section_by_name(".dynamic")
+        needed = [t.needed for t in dyn.iter_tags() if t.entry.d_tag == "DT_NEEDED"]
+        flags_1 = next((t.entry.d_val for t in dyn.iter_tags() if t.entry.d_tag == "DT_FLAGS_1"), 0)
+        syms = {s.name: (s["st_shndx"] != "SHN_UNDEF", s["st_info"]["bind"])
+                for s in elf.get_section_by_name(".dynsym").iter_symbols() if s.name}
+        return elf["e_machine"], elf["e_type"], interp, needed, flags_1, syms
+
+
+def _sdk_library(sdk: Path, name: str) -> Path:
+    """Where the 2021 SDK keeps each link library (fdio's is in its own package)."""
+    if name == "libfdio.so":
+        return sdk / "pkg" / "fdio" / "arch" / "x64" / "lib" / name
+    return sdk / "arch" / "x64" / "sysroot" / "lib" / name
+
+
+@pytest.fixture(params=["real", "stand-in"])
+def build_2021(request: pytest.FixtureRequest) -> tuple[Path, dict[str, Path]]:
+    """The real 2021 SDK (only with ZXPY_SDK_2021) and its stand-in (always: CI proves the 2021 layout)."""
+    fixture = "sdk2021_build" if request.param == "real" else "standin2021_build"
+    value: tuple[Path, dict[str, Path]] = request.getfixturevalue(fixture)
+    return value
+
+
+def test_2021_sdk_links_fuchsia_pie_executables(build_2021: tuple[Path, dict[str, Path]]) -> None:
+    """Each program is a PIE for x86-64 that the SDK's dynamic linker loads (PT_INTERP ld.so.1) and that needs
+    only the SDK's libc, the vDSO stub libzircon and (linked into every program, as Fuchsia does) libfdio."""
+    _, programs = build_2021
+    for name, exe in programs.items():
+        machine, etype, interp, needed, flags_1, _ = _elf_dynamic(exe)
+        assert (machine, etype, interp) == ("EM_X86_64", "ET_DYN", "ld.so.1"), name
+        assert flags_1 & DF_1_PIE, name
+        assert {"libc.so", "libzircon.so"} <= set(needed) <= set(SDK_LIBS), (name, needed)
+    assert "libfdio.so" in _elf_dynamic(programs["zx_conformance"])[3]  # fdio_spawn of the helpers
+
+
+def test_2021_sdk_resolves_every_import(build_2021: tuple[Path, dict[str, Path]]) -> None:
+    """Every undefined dynamic symbol of each program is defined by one of the SDK libraries it names in
+    DT_NEEDED: the real SDK's own libraries, or for the stand-in its stubs and the real export lists (data)."""
+    sdk, programs = build_2021
+    exports = {lib: {n for n, (defined, _) in _elf_dynamic(_sdk_library(sdk, lib))[5].items() if defined}
+               for lib in SDK_LIBS}
+    if (sdk / sdkconfig.STAND_IN_MARKER).is_file():
+        data = json.loads((REPO / "tests" / "data" / "sdk_2021_abi.json").read_text(encoding="utf-8"))
+        real = {lib: set(data["exports"][lib]) | set(data.get("export_objects", {}).get(lib, {}))
+                for lib in SDK_LIBS}
+        exports = {lib: exports[lib] & real[lib] for lib in SDK_LIBS}
+    assert "zx_process_create" in exports["libzircon.so"] and "fdio_spawn_etc" in exports["libfdio.so"]
+    for name, exe in programs.items():
+        _, _, _, needed, _, syms = _elf_dynamic(exe)
+        imports = {n for n, (defined, _) in syms.items() if not defined}
+        assert "__libc_start_main" in imports, name  # started by the SDK's Scrt1.o
+        provided = set().union(*(exports[lib] for lib in needed))
+        assert sorted(imports - provided) == [], name
+        # Syscalls come from the vDSO stub, or from libc for the few it wraps (zx_process_self, ...).
+        syscalls = {n for n in imports if n.startswith("zx_")}
+        assert syscalls <= exports["libzircon.so"] | exports["libc.so"], name
+    main_imports = {n for n, (defined, _) in _elf_dynamic(programs["zx_conformance"])[5].items() if not defined}
+    assert {"zx_process_create", "zx_task_kill", "fdio_spawn_etc"} <= main_imports

@@ -174,12 +174,14 @@ def test_explicit_api_level_wins(tmp_path: Path) -> None:
     assert cfg.api_level == 23 and cfg.resolve_api_level() == 23
 
 
-def test_auto_without_history_says_what_to_do(tmp_path: Path) -> None:
+def test_auto_without_history_means_no_api_level(tmp_path: Path) -> None:
+    """An SDK without version_history.json predates API levels: 'auto' resolves to None (build without
+    -ffuchsia-api-level); an integer is still the user's choice."""
     (tmp_path / "sdk").mkdir()
     cfg = sdkconfig.load(write(tmp_path, "[sdk]\npath = sdk\n"))
-    with pytest.raises(SdkConfigError, match="set an integer level") as info:
-        cfg.resolve_api_level()
-    assert "[target] api_level" in str(info.value)
+    assert cfg.api_level == "auto" and cfg.resolve_api_level() is None
+    cfg = sdkconfig.load(write(tmp_path, "[sdk]\npath = sdk\n[target]\napi_level = 7\n"))
+    assert cfg.resolve_api_level() == 7
 
 
 def test_history_without_supported_levels_is_an_error(tmp_path: Path) -> None:
@@ -238,12 +240,146 @@ def test_layout_problems_name_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "py").mkdir()  # no Python.h in it
     cfg_path = write(tmp_path, f"[sdk]\npath = {sdk}\nclang_dir = {tmp_path}\n[target]\npython_include = py\n")
     problems = sdkconfig.load(cfg_path).check_layout(need_python=True)
-    assert len(problems) >= 8
     prefix = f"{cfg_path.resolve()}: ["
     assert all(p.startswith(prefix) for p in problems), problems
-    (manifest,) = [p for p in problems if "manifest.json" in p]
-    assert "[sdk] path: " in manifest and "not a Fuchsia IDK root" in manifest
+    # No manifest is a legacy layout, not a problem; the pieces every layout needs are.
+    assert not any("manifest.json" in p for p in problems)
     (python,) = [p for p in problems if "Python.h" in p]
     assert python == f"{prefix}target] python_include: {(tmp_path / 'py' / 'Python.h').resolve()} is missing"
-    assert sum("[sdk] path: " in p for p in problems) >= 6  # manifest, headers, stubs, fdio
+    assert sum("[sdk] path: " in p for p in problems) == 9  # 5 headers, 3 stubs, fdio's spawn.h
+    assert sum("[sdk] clang_dir: " in p for p in problems) == 1
+    assert len(problems) == 11
+
+
+# ------------------------------------------------------------------------ SDK layouts: IDK and legacy
+
+
+def _touch(path: Path, text: str = "") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _fake_sdk(root: Path, layout: str) -> Path:
+    """A tiny SDK tree of either layout.  ``legacy`` is shaped like the January 2021 core SDK: no manifest,
+    no version_history.json, fdio's stub under pkg/fdio/arch/x64/lib.  ``idk`` like a current IDK."""
+    sdk = root / f"sdk-{layout}"
+    sysroot = sdk / "arch" / "x64" / "sysroot"
+    for header in ("zircon/types.h", "zircon/syscalls.h", "zircon/process.h", "zircon/syscalls/object.h",
+                   "stdlib.h"):
+        _touch(sysroot / "include" / header)
+    _touch(sysroot / "lib" / "libc.so")
+    _touch(sysroot / "lib" / "libzircon.so")
+    _touch(sdk / "pkg" / "fdio" / "include" / "lib" / "fdio" / "spawn.h")
+    if layout == "legacy":
+        _touch(sdk / "pkg" / "fdio" / "arch" / "x64" / "lib" / "libfdio.so")
+    else:
+        _touch(sdk / "arch" / "x64" / "lib" / "libfdio.so")
+        _touch(sdk / "meta" / "manifest.json", json.dumps({
+            "arch": {"host": "x86_64-linux-gnu", "target": ["x64"]}, "id": "27.20250319.0.1", "parts": [],
+            "root": "..", "schema_version": "1"}))
+        _touch(sdk / "version_history.json", json.dumps(_history({"26": {"status": "supported"},
+                                                                  "27": {"status": "supported"}})))
+    return sdk
+
+
+def _cfg_for(tmp_path: Path, sdk: Path, extra: str = "") -> sdkconfig.SdkConfig:
+    clang = tmp_path / "toolchain" / "bin" / "clang"
+    if not clang.exists():
+        _touch(clang, "#!/bin/sh\n")
+        clang.chmod(0o755)
+    return sdkconfig.load(write(tmp_path, f"[sdk]\npath = {sdk}\nclang_dir = {clang.parent.parent}\n{extra}"))
+
+
+@pytest.mark.parametrize("layout", ["legacy", "idk"])
+def test_both_layouts_pass_the_layout_check_as_shipped(tmp_path: Path, layout: str) -> None:
+    sdk = _fake_sdk(tmp_path, layout)
+    cfg = _cfg_for(tmp_path, sdk)
+    assert cfg.check_layout(need_python=False) == []
+    sysroot_lib = sdk / "arch" / "x64" / "sysroot" / "lib"
+    if layout == "legacy":
+        assert cfg.lib_dirs == (sdk / "pkg" / "fdio" / "arch" / "x64" / "lib", sysroot_lib)
+        assert cfg.resolve_api_level() is None
+    else:
+        assert cfg.lib_dirs == (sdk / "arch" / "x64" / "lib", sysroot_lib)
+        assert cfg.resolve_api_level() == 27
+    assert not cfg.is_stand_in
+
+
+def test_lib_dirs_keep_the_search_order_and_are_never_empty(tmp_path: Path) -> None:
+    sdk = _fake_sdk(tmp_path, "legacy")
+    (sdk / "arch" / "x64" / "lib").mkdir()
+    cfg = _cfg_for(tmp_path, sdk)
+    order = (sdk / "arch" / "x64" / "lib", sdk / "pkg" / "fdio" / "arch" / "x64" / "lib",
+             sdk / "arch" / "x64" / "sysroot" / "lib")
+    assert cfg.lib_search_dirs == order and cfg.lib_dirs == order
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _cfg_for(tmp_path, empty).lib_dirs == (empty / "arch" / "x64" / "lib",
+                                                  empty / "pkg" / "fdio" / "arch" / "x64" / "lib",
+                                                  empty / "arch" / "x64" / "sysroot" / "lib")
+
+
+def test_a_missing_stub_names_every_place_looked(tmp_path: Path) -> None:
+    sdk = _fake_sdk(tmp_path, "legacy")
+    (sdk / "pkg" / "fdio" / "arch" / "x64" / "lib" / "libfdio.so").unlink()
+    cfg = _cfg_for(tmp_path, sdk)
+    (problem,) = cfg.check_layout(need_python=False)
+    assert "[sdk] path: libfdio.so: link stub missing" in problem
+    for place in cfg.lib_search_dirs:
+        assert str(place) in problem
+
+
+def test_identity_of_a_legacy_sdk(tmp_path: Path) -> None:
+    sdk = _fake_sdk(tmp_path, "legacy")
+    cfg = _cfg_for(tmp_path, sdk)
+    assert cfg.sdk_identity() == {
+        "id": None, "layout": "legacy", "stand_in": False, "vintage": None,
+        "description": f"Fuchsia SDK at {sdk} (no meta/manifest.json: a pre-API-level layout)",
+    }
+    # Callers that need a manifest still get the error naming [sdk] path.
+    with pytest.raises(SdkConfigError, match=r"\[sdk\] path: .*manifest.json is missing"):
+        cfg.read_manifest()
+
+
+def test_identity_of_an_idk(tmp_path: Path) -> None:
+    sdk = _fake_sdk(tmp_path, "idk")
+    assert _cfg_for(tmp_path, sdk).sdk_identity() == {
+        "id": "27.20250319.0.1", "layout": "idk", "stand_in": False, "vintage": None,
+        "description": f"Fuchsia SDK 27.20250319.0.1 at {sdk}",
+    }
+
+
+def test_stand_in_marks(tmp_path: Path) -> None:
+    """A 2021-vintage stand-in is marked by zxpy_stand_in.json at its root; a current one by its manifest."""
+    legacy = _fake_sdk(tmp_path, "legacy")
+    _touch(legacy / sdkconfig.STAND_IN_MARKER, json.dumps({"stand_in": True, "vintage": "2021-01-25"}))
+    cfg = _cfg_for(tmp_path, legacy)
+    identity = cfg.sdk_identity()
+    assert identity["stand_in"] is True and identity["vintage"] == "2021-01-25" and cfg.is_stand_in
+    assert identity["description"] == (f"Fuchsia SDK at {legacy} (no meta/manifest.json: a pre-API-level "
+                                       "layout; a zxpy stand-in, vintage 2021-01-25)")
+    assert cfg.check_layout(need_python=False) == []
+    idk = _fake_sdk(tmp_path, "idk")
+    manifest = json.loads((idk / "meta" / "manifest.json").read_text())
+    (idk / "meta" / "manifest.json").write_text(json.dumps({**manifest, "zxpy_stand_in": True}))
+    identity = _cfg_for(tmp_path, idk).sdk_identity()
+    assert identity["stand_in"] is True and identity["vintage"] is None and identity["layout"] == "idk"
+    assert identity["description"] == f"Fuchsia SDK 27.20250319.0.1 at {idk} (a zxpy stand-in)"
+
+
+def test_expected_id_without_a_manifest_cannot_be_checked(tmp_path: Path) -> None:
+    sdk = _fake_sdk(tmp_path, "legacy")
+    cfg = _cfg_for(tmp_path, sdk, "expected_id = 0.20210125.1.1\n")
+    (problem,) = cfg.check_layout(need_python=False)
+    assert problem.startswith(f"{cfg.path}: [sdk] expected_id: '0.20210125.1.1' cannot be checked: ")
+    assert str(sdk / "meta" / "manifest.json") in problem
+
+
+def test_an_unreadable_version_history_is_a_problem(tmp_path: Path) -> None:
+    sdk = _fake_sdk(tmp_path, "idk")
+    (sdk / "version_history.json").write_text("{not json")
+    cfg = _cfg_for(tmp_path, sdk)
+    (problem,) = cfg.check_layout(need_python=False)
+    assert "version_history.json" in problem and "cannot read API levels" in problem
+    assert cfg.sdk_identity()["layout"] == "idk"
 

@@ -4,11 +4,12 @@ No CPython runs on Fuchsia, so what runs on the device is the C suite in ``confo
 rules of zircon-semantics.md §4), built for ``*-unknown-fuchsia`` against the SDK named in ``fuchsia_sdk.cfg``
 and packaged as an ELF test component.  The steps follow the SDK notes (femu.md §7-§9):
 
-1. **preflight** -- SDK configured (else: "skipped", exit 0), ``meta/manifest.json`` id, ffx, cmc, clang, the
-   SDK pieces the link and the package need, ``/dev/kvm``, and a temp path short enough for the emulator's unix
-   sockets;
-2. **build** -- every conformance source compiled with the SDK's flags (``--sysroot``, ``-ffuchsia-api-level``,
-   fdio headers) and linked into ``bin/zx_conformance`` plus its two helper programs;
+1. **preflight** -- SDK configured (else: "skipped", exit 0), its id, ffx, cmc, clang, the SDK pieces the link
+   and the package need, ``/dev/kvm``, and a temp path short enough for the emulator's unix sockets;
+2. **build** -- every conformance source compiled with the SDK's flags (``--sysroot``, fdio headers, and
+   ``-ffuchsia-api-level`` where the SDK has API levels) and linked into ``bin/zx_conformance`` plus its two helper
+   programs: position-independent executables with ``ld.so.1`` as interpreter, started by the SDK's ``Scrt1.o``
+   and linked against its own ``libfdio.so``, ``libzircon.so`` and ``libc.so`` (:func:`link_argv`);
 3. **package** -- a component manifest for ``elf_test_runner`` (``cmc compile``), ``meta/package``, the binaries,
    ``lib/ld.so.1`` and ``lib/libfdio.so`` from the SDK (never libzircon: the kernel maps the vDSO), then
    ``ffx package build``;
@@ -24,6 +25,12 @@ and packaged as an ELF test component.  The steps follow the SDK notes (femu.md 
 
 Every step runs under a timeout (:data:`STEP_TIMEOUTS`; the emulator, target-wait and test steps get the timeout
 ffx itself is given plus :data:`STEP_GRACE`), so a hung ``ffx`` ends as a step failure and the cleanup still runs.
+
+Both SDK layouts of :mod:`zxpy.sdkconfig` are accepted as shipped: a current IDK, and a legacy SDK such as the
+January 2021 core SDK (no manifest, no API levels, fdio under ``pkg/fdio/arch/<cpu>``).  The link needs no
+Fuchsia-specific compiler runtime: it passes ``-nostdlib`` and names the crt and libraries itself, adding
+compiler-rt's builtins only when the clang has them for Fuchsia, so a distribution clang with lld links
+(``build``) as well as a Fuchsia toolchain.
 
 Exit status: 0 passed (or skipped: no SDK configured, or no KVM), 1 the suite failed, timed out or no summary came
 back, 2 the configuration or a setup step is broken.  With no SDK configured the runner skips before it looks for
@@ -80,6 +87,7 @@ __all__ = [
     "build_manifest_lines",
     "cleanup_argvs",
     "compile_argv",
+    "compiler_rt_builtins",
     "component_manifest",
     "conformance_sources",
     "emu_start_argv",
@@ -95,6 +103,7 @@ __all__ = [
     "product_lookup_argv",
     "repository_argvs",
     "run_femu",
+    "runtime_fdio",
     "socket_path_budget",
     "step_timeout",
     "target_wait_argv",
@@ -181,14 +190,17 @@ def conformance_sources(source_dir: Path) -> tuple[list[Path], dict[str, Path]]:
     return main_sources, {name: conf / src for name, src in HELPERS.items()}
 
 
-def target_cflags(cfg: sdkconfig.SdkConfig, api_level: int) -> list[str]:
-    """The SDK's compile flags (femu.md §3): target, sysroot, API level, fdio headers."""
-    return [
-        f"--target={cfg.triple}",
-        f"--sysroot={cfg.sysroot}",
-        f"-ffuchsia-api-level={api_level}",
-        "-I", str(cfg.fdio_include),
-    ]
+def target_cflags(cfg: sdkconfig.SdkConfig, api_level: int | None) -> list[str]:
+    """The SDK's compile flags (femu.md §3): target, sysroot, API level (none for an SDK without API levels),
+    fdio headers.  arm64 uses inline atomics: the outline helpers live in compiler-rt, which the link adds only
+    when the clang has it for Fuchsia."""
+    flags = [f"--target={cfg.triple}", f"--sysroot={cfg.sysroot}"]
+    if api_level is not None:
+        flags.append(f"-ffuchsia-api-level={api_level}")
+    flags += ["-I", str(cfg.fdio_include)]
+    if cfg.cpu == "arm64":
+        flags.append("-mno-outline-atomics")
+    return flags
 
 
 def thread_entry_cflags(cpu: str) -> list[str]:
@@ -203,7 +215,8 @@ def thread_entry_cflags(cpu: str) -> list[str]:
     return flags
 
 
-def compile_argv(clang: Path, cfg: sdkconfig.SdkConfig, api_level: int, source: Path, obj: Path) -> list[str]:
+def compile_argv(clang: Path, cfg: sdkconfig.SdkConfig, api_level: int | None, source: Path,
+                 obj: Path) -> list[str]:
     """``clang -c`` of one conformance source for ``cfg.cpu``."""
     argv = [str(clang), *target_cflags(cfg, api_level), "-I", str(source.parent),
             "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-g"]
@@ -212,12 +225,41 @@ def compile_argv(clang: Path, cfg: sdkconfig.SdkConfig, api_level: int, source: 
     return [*argv, *cfg.extra_cflags, "-c", str(source), "-o", str(obj)]
 
 
-def link_argv(clang: Path, cfg: sdkconfig.SdkConfig, api_level: int, objs: Sequence[Path], out: Path) -> list[str]:
-    """Link an executable: the driver adds Scrt1.o, ``-dynamic-linker ld.so.1`` and compiler-rt (all from a
-    real SDK and a Fuchsia clang); fdio and the vDSO stub are named explicitly."""
-    fdio_dir, sysroot_lib = cfg.lib_dirs
-    return [str(clang), *target_cflags(cfg, api_level), "-L", str(fdio_dir), "-L", str(sysroot_lib),
-            *[str(o) for o in objs], "-lfdio", "-lzircon", *cfg.extra_ldflags, "-o", str(out)]
+def link_argv(clang: Path, cfg: sdkconfig.SdkConfig, objs: Sequence[Path], out: Path,
+              builtins: Path | None = None) -> list[str]:
+    """Link a Fuchsia executable with everything named, so no Fuchsia-specific runtime files are needed: a PIE
+    (clang's Fuchsia driver always passes ``-pie``) whose ``PT_INTERP`` is ``ld.so.1`` (the dynamic linker's name
+    in Fuchsia's sysroot, ``dist/lib/ld.so.1``), started by the SDK's ``Scrt1.o``, with ``DT_NEEDED`` on the SDK's
+    fdio, zircon (the vDSO's link stub) and libc.  fdio comes before libc and is linked into every program, as
+    Fuchsia does: libc's POSIX I/O entry points (``write``, ``open``...) are weak, fdio's are the real ones.
+    ``builtins`` is compiler-rt's builtins archive when the clang has one for Fuchsia
+    (:func:`compiler_rt_builtins`)."""
+    return [str(clang), f"--target={cfg.triple}", f"--sysroot={cfg.sysroot}", "-fuse-ld=lld", "-nostdlib",
+            "-Wl,--dynamic-linker=ld.so.1", *[f"-L{d}" for d in cfg.lib_dirs],
+            str(cfg.sysroot / "lib" / "Scrt1.o"), *[str(o) for o in objs], "-lfdio", "-lzircon", "-lc",
+            *([str(builtins)] if builtins is not None else []), *cfg.extra_ldflags, "-o", str(out)]
+
+
+def compiler_rt_builtins(clang: Path, cfg: sdkconfig.SdkConfig) -> Path | None:
+    """compiler-rt's builtins archive for ``cfg.triple`` when this clang ships one (a Fuchsia toolchain does;
+    Debian's clang prints a path that does not exist), else None."""
+    try:
+        proc = subprocess.run([str(clang), f"--target={cfg.triple}", "-print-libgcc-file-name"],
+                              capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    path = Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
+    return path if path is not None and path.is_file() else None
+
+
+def runtime_fdio(cfg: sdkconfig.SdkConfig) -> Path:
+    """The libfdio.so to package (``dist``, not the link stub): ``arch/<cpu>/dist`` in an IDK,
+    ``pkg/fdio/arch/<cpu>/dist`` in a legacy SDK; the IDK place when neither exists (preflight names it)."""
+    sdk = cfg.sdk_path
+    assert sdk is not None
+    places = (sdk / "arch" / cfg.cpu / "dist" / "libfdio.so", sdk / "pkg" / "fdio" / "arch" / cfg.cpu / "dist" /
+              "libfdio.so")
+    return next((p for p in places if p.is_file()), places[0])
 
 
 def _run_tool(argv: Sequence[str], what: str, env: Mapping[str, str] | None = None) -> str:
@@ -227,7 +269,7 @@ def _run_tool(argv: Sequence[str], what: str, env: Mapping[str, str] | None = No
     return output
 
 
-def compile_objects(cfg: sdkconfig.SdkConfig, clang: Path, api_level: int, source_dir: Path,
+def compile_objects(cfg: sdkconfig.SdkConfig, clang: Path, api_level: int | None, source_dir: Path,
                     out_dir: Path) -> dict[str, list[Path]]:
     """Compile every conformance source for ``cfg.cpu``; returns the objects of each program."""
     main_sources, helpers = conformance_sources(source_dir)
@@ -241,14 +283,16 @@ def compile_objects(cfg: sdkconfig.SdkConfig, clang: Path, api_level: int, sourc
     return programs
 
 
-def build(cfg: sdkconfig.SdkConfig, clang: Path, api_level: int, source_dir: Path, out_dir: Path) -> dict[str, Path]:
+def build(cfg: sdkconfig.SdkConfig, clang: Path, api_level: int | None, source_dir: Path,
+          out_dir: Path) -> dict[str, Path]:
     """Compile and link the test binary and its helpers; returns program name -> executable."""
     programs = compile_objects(cfg, clang, api_level, source_dir, out_dir / "obj")
+    builtins = compiler_rt_builtins(clang, cfg)
     bins: dict[str, Path] = {}
     for name, objs in programs.items():
         exe = out_dir / "bin" / name
         exe.parent.mkdir(parents=True, exist_ok=True)
-        _run_tool(link_argv(clang, cfg, api_level, objs, exe), f"linking {name} for {cfg.cpu}")
+        _run_tool(link_argv(clang, cfg, objs, exe, builtins), f"linking {name} for {cfg.cpu}")
         bins[name] = exe
     return bins
 
@@ -275,13 +319,11 @@ def build_manifest_lines(cfg: sdkconfig.SdkConfig, meta_package: Path, cm: Path,
                          bins: Mapping[str, Path]) -> list[str]:
     """``dest=src`` lines for ``ffx package build``: the binaries, the runtime loader and fdio from the SDK.
     libzircon.so is a link stub for the vDSO and is never packaged."""
-    sdk = cfg.sdk_path
-    assert sdk is not None
     lines = [f"meta/package={meta_package}", f"meta/{PACKAGE_NAME}.cm={cm}"]
     lines += [f"bin/{name}={path}" for name, path in sorted(bins.items())]
     lines += [
         f"lib/ld.so.1={cfg.sysroot / 'dist' / 'lib' / 'ld.so.1'}",
-        f"lib/libfdio.so={sdk / 'arch' / cfg.cpu / 'dist' / 'libfdio.so'}",
+        f"lib/libfdio.so={runtime_fdio(cfg)}",
     ]
     return lines
 
@@ -319,7 +361,7 @@ class Plan:
     tmp: Path
     sdk_id: str
     cpu: str
-    api_level: int
+    api_level: int | None
     product: str
     product_bundle_dir: Path | None
     pb_base_url: str
@@ -570,7 +612,8 @@ class Preflight:
     ffx: Path | None = None
     cmc: Path | None = None
     clang: Path | None = None
-    api_level: int = 0
+    api_level: int | None = None
+    description: str = ""
 
 
 STAGES = ("objects", "build", "run")
@@ -587,13 +630,9 @@ def preflight(cfg: sdkconfig.SdkConfig, tmp: Path, *, stage: str = "run",
     if not cfg.configured:
         return Preflight(SKIP_NO_SDK, ())
     problems = list(cfg.check_layout(need_python=False))
-    sdk_id = ""
-    try:
-        manifest_id = cfg.read_manifest().get("id")
-        sdk_id = manifest_id if isinstance(manifest_id, str) else ""
-    except sdkconfig.SdkConfigError:
-        pass  # already reported by check_layout
-    api_level = 0
+    identity = cfg.sdk_identity()
+    sdk_id = str(identity["id"] or "")
+    api_level = None
     try:
         api_level = cfg.resolve_api_level()
     except sdkconfig.SdkConfigError:
@@ -613,7 +652,7 @@ def preflight(cfg: sdkconfig.SdkConfig, tmp: Path, *, stage: str = "run",
                             "FEMU needs a real Fuchsia SDK")
         for piece, why in (
             (cfg.sysroot / "dist" / "lib" / "ld.so.1", "the runtime loader to package as lib/ld.so.1"),
-            (sdk / "arch" / cfg.cpu / "dist" / "libfdio.so", "fdio to package as lib/libfdio.so"),
+            (runtime_fdio(cfg), "fdio to package as lib/libfdio.so"),
         ):
             if not piece.is_file():
                 problems.append(f"{piece}: missing ({why})")
@@ -626,7 +665,11 @@ def preflight(cfg: sdkconfig.SdkConfig, tmp: Path, *, stage: str = "run",
             problems.append(f"{tmp}: temp path too long: emulator sockets would need {budget} bytes "
                             f"(limit {UNIX_SOCKET_LIMIT - 1}); set a shorter [ffx] isolate_dir")
         pb_dir = cfg.get_path("emulator", "product_bundle_dir")
-        if pb_dir is not None and pb_dir.exists() and not (pb_dir / "product_bundle.json").is_file():
+        prefetched = pb_dir is not None and (pb_dir / "product_bundle.json").is_file()
+        if not sdk_id and not prefetched:
+            problems.append(f"{sdk}: no SDK id to look a product bundle up by (no meta/manifest.json); set "
+                            f"[emulator] product_bundle_dir to a prefetched bundle in {cfg.path}")
+        if pb_dir is not None and pb_dir.exists() and not prefetched:
             # Not prefetched: the bundle is downloaded there, which needs an empty directory.
             if not pb_dir.is_dir() or any(pb_dir.iterdir()):
                 problems.append(f"{pb_dir}: neither a product bundle (no product_bundle.json) nor an empty "
@@ -635,7 +678,8 @@ def preflight(cfg: sdkconfig.SdkConfig, tmp: Path, *, stage: str = "run",
         if accel != "none" and not (kvm_device.exists() and os.access(kvm_device, os.R_OK | os.W_OK)):
             skip = (f"skipped: {kvm_device} is missing or not read/writable, and without KVM the emulator is "
                     "too slow to use (set [emulator] accel = none to try anyway)")
-    return Preflight(skip, tuple(problems), sdk_id, ffx, cmc, cfg.find_clang(), api_level)
+    return Preflight(skip, tuple(problems), sdk_id, ffx, cmc, cfg.find_clang(), api_level,
+                     str(identity["description"]))
 
 
 # --------------------------------------------------------------------------------------------------- running
@@ -683,8 +727,8 @@ def _package(steps: _Steps, plan: Plan, cfg: sdkconfig.SdkConfig, cmc: Path, bin
     manifest = stage / "build_manifest.txt"
     manifest.write_text("\n".join(build_manifest_lines(cfg, meta_package, cm, bins)) + "\n", encoding="utf-8")
     out = plan.tmp / "package_out"
-    steps.run(plan.cmd("package", "build", str(manifest), "-o", str(out), "--api-level", str(plan.api_level)),
-              "ffx package build")
+    level = ["--api-level", str(plan.api_level)] if plan.api_level is not None else []
+    steps.run(plan.cmd("package", "build", str(manifest), "-o", str(out), *level), "ffx package build")
     package_manifest = out / "package_manifest.json"
     if not package_manifest.is_file():
         raise FemuError(f"ffx package build wrote no {package_manifest}")
@@ -871,6 +915,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if pre.problems:
                 raise FemuError("the SDK is not usable:\n  " + "\n  ".join(pre.problems))
             assert pre.clang is not None
+            level = "no API levels, so no -ffuchsia-api-level" if pre.api_level is None else \
+                f"API level {pre.api_level}"
+            print(f"femu: {args.command} for {cfg.cpu} against {pre.description}; {level}", file=sys.stderr)
             if args.command == "objects":
                 objs = compile_objects(cfg, pre.clang, pre.api_level, source_dir, out / "obj")
                 for name, files in objs.items():
@@ -890,7 +937,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_PASSED
             assert pre.clang is not None and pre.cmc is not None
             plan = make_plan(cfg, pre, tmp, test_args)
-            print(f"femu: SDK {pre.sdk_id}, {cfg.cpu}, API level {pre.api_level}, temp {tmp}", file=sys.stderr)
+            level = "no API level" if pre.api_level is None else f"API level {pre.api_level}"
+            print(f"femu: {pre.description}, {cfg.cpu}, {level}, temp {tmp}", file=sys.stderr)
             bins = build(cfg, pre.clang, pre.api_level, source_dir, out)
             handed_over = True
         finally:

@@ -9,20 +9,35 @@ API::
     cfg = load(path)          # path=None: $ZXPY_SDK_CFG, else the repo's file
     cfg.configured            # False: no SDK named -- a normal state, not an error
     cfg.sdk_path, cfg.cpu, cfg.api_level, cfg.clang_dir, cfg.python_include
-    cfg.triple, cfg.sysroot, cfg.fdio_include, cfg.lib_dirs
-    cfg.resolve_api_level()   # int; "auto" is read from the SDK's version_history.json
+    cfg.triple, cfg.sysroot, cfg.fdio_include, cfg.lib_dirs, cfg.lib_search_dirs
+    cfg.resolve_api_level()   # int, or None for an SDK without API levels (no version_history.json)
+    cfg.sdk_identity()        # {"id", "layout", "stand_in", "vintage", "description"}
     cfg.check_layout()        # list of problems with the SDK tree, one per missing piece
     cfg.get(section, key)     # a validated runner value ([emulator], [ffx], [repo], [test])
     cfg.get_int(...), cfg.get_bool(...), cfg.get_path(...)   # the same, typed
 
 Every malformed value raises :class:`SdkConfigError` (a ``ValueError``) whose
 message names the file and the ``[section] key``.  The file format and keys
-follow the SDK notes (femu.md section 8): ``[sdk] path`` is the IDK root
-holding ``meta/manifest.json``; ``[target] cpu`` is ``x64`` or ``arm64``;
-``api_level`` is a positive integer (clang's ``-ffuchsia-api-level``) or
-``auto``.  The FEMU runner's sections are checked here too (:data:`SCHEMA`):
-an unknown section or key, or a value outside its allowed set, is an error at
-load time, so nothing is created before a typo is reported.
+follow the SDK notes (femu.md section 8): ``[sdk] path`` is the SDK root;
+``[target] cpu`` is ``x64`` or ``arm64``; ``api_level`` is a positive integer
+(clang's ``-ffuchsia-api-level``) or ``auto``.  The FEMU runner's sections are
+checked here too (:data:`SCHEMA`): an unknown section or key, or a value outside
+its allowed set, is an error at load time, so nothing is created before a typo
+is reported.
+
+Two SDK layouts are read as they are shipped, never edited:
+
+* ``idk`` -- a current IDK/core SDK: ``meta/manifest.json`` (its ``id`` names
+  the SDK), ``version_history.json`` (API levels, Fuchsia RFC-0002) and fdio's
+  link stub in ``arch/<cpu>/lib``;
+* ``legacy`` -- an SDK without ``meta/manifest.json``, such as the Bazel-flavour
+  core SDK of January 2021: fdio's stub in ``pkg/fdio/arch/<cpu>/lib`` and no API
+  levels, so nothing passes ``-ffuchsia-api-level`` (``resolve_api_level()`` is
+  None) unless ``[target] api_level`` names one.
+
+A tree made by ``tools/make_standin_sysroot.py`` is a stand-in, marked by
+``"zxpy_stand_in": true`` in its manifest or a ``zxpy_stand_in.json`` file at
+its root (which may name its ``vintage``).
 """
 
 from __future__ import annotations
@@ -45,6 +60,7 @@ __all__ = [
     "DEFAULT_CONFIG_NAME",
     "KNOWN_KEYS",
     "SCHEMA",
+    "STAND_IN_MARKER",
     "SdkConfig",
     "SdkConfigError",
     "default_config_path",
@@ -54,6 +70,8 @@ __all__ = [
 
 DEFAULT_CONFIG_NAME = "fuchsia_sdk.cfg"
 CONFIG_ENV = "ZXPY_SDK_CFG"
+#: The file at an SDK root that marks a generated stand-in tree (``{"stand_in": true, "vintage": ...}``).
+STAND_IN_MARKER = "zxpy_stand_in.json"
 
 #: Fuchsia SDK cpu name -> clang target triple.
 CPU_TRIPLES: Mapping[str, str] = {
@@ -264,9 +282,19 @@ class SdkConfig:
         return self._sdk() / "arch" / self.cpu / "sysroot"
 
     @property
-    def lib_dirs(self) -> tuple[Path, Path]:
-        """Where link stubs live: ``arch/<cpu>/lib`` (fdio) and ``sysroot/lib`` (libc, zircon)."""
-        return (self._sdk() / "arch" / self.cpu / "lib", self.sysroot / "lib")
+    def lib_search_dirs(self) -> tuple[Path, Path, Path]:
+        """Every place an SDK keeps link stubs, in search order: ``arch/<cpu>/lib`` (fdio in an IDK),
+        ``pkg/fdio/arch/<cpu>/lib`` (fdio in a legacy SDK) and ``sysroot/lib`` (libc, libzircon)."""
+        sdk = self._sdk()
+        return (sdk / "arch" / self.cpu / "lib", sdk / "pkg" / "fdio" / "arch" / self.cpu / "lib",
+                self.sysroot / "lib")
+
+    @property
+    def lib_dirs(self) -> tuple[Path, ...]:
+        """The existing directories of :attr:`lib_search_dirs`, in that order (``-L`` flags for a link).
+        Never empty: with none of them present it is all of them (check_layout names what is missing)."""
+        found = tuple(d for d in self.lib_search_dirs if d.is_dir())
+        return found or self.lib_search_dirs
 
     @property
     def fdio_include(self) -> Path:
@@ -366,24 +394,62 @@ class SdkConfig:
         return problems
 
     @property
-    def is_stand_in(self) -> bool:
-        """True for the tree made by ``tools/make_standin_sysroot.py`` (not a real SDK)."""
-        try:
-            return bool(self.read_manifest().get("zxpy_stand_in", False))
-        except SdkConfigError:
-            return False
+    def stand_in_marker_path(self) -> Path:
+        return self._sdk() / STAND_IN_MARKER
 
-    def resolve_api_level(self) -> int:
-        """The numeric API level: the configured integer, or for ``auto`` the SDK's
-        highest supported level from ``version_history.json``."""
+    def sdk_identity(self) -> dict[str, object]:
+        """What SDK this is, read from the tree: ``id`` (the manifest's, else None), ``layout``
+        (``"idk"`` with a ``meta/manifest.json``, ``"legacy"`` without), ``stand_in`` (the manifest's
+        ``zxpy_stand_in``, or a :data:`STAND_IN_MARKER` file), ``vintage`` (the marker's, else None)
+        and ``description``, one line naming it for messages and build records."""
+        sdk = self._sdk()
+        layout = "idk" if self.manifest_path.is_file() else "legacy"
+        sdk_id: str | None = None
+        stand_in = False
+        if layout == "idk":
+            try:
+                manifest = self.read_manifest()
+            except SdkConfigError:
+                manifest = {}  # check_layout reports it
+            raw_id = manifest.get("id")
+            sdk_id = raw_id if isinstance(raw_id, str) and raw_id else None
+            stand_in = bool(manifest.get("zxpy_stand_in", False))
+        vintage: str | None = None
+        marker = self.stand_in_marker_path
+        if marker.is_file():
+            try:
+                doc = json.loads(marker.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                doc = {}
+            doc = doc if isinstance(doc, dict) else {}
+            stand_in = stand_in or doc.get("stand_in", True) is not False
+            raw_vintage = doc.get("vintage")
+            vintage = str(raw_vintage) if raw_vintage else None
+        notes = []
+        if layout == "legacy":
+            notes.append("no meta/manifest.json: a pre-API-level layout")
+        if stand_in:
+            notes.append("a zxpy stand-in" + (f", vintage {vintage}" if vintage else ""))
+        description = f"Fuchsia SDK {sdk_id} at {sdk}" if sdk_id else f"Fuchsia SDK at {sdk}"
+        if notes:
+            description += f" ({'; '.join(notes)})"
+        return {"id": sdk_id, "layout": layout, "stand_in": stand_in, "vintage": vintage,
+                "description": description}
+
+    @property
+    def is_stand_in(self) -> bool:
+        """True for a tree made by ``tools/make_standin_sysroot.py`` (not a real SDK)."""
+        return self.configured and bool(self.sdk_identity()["stand_in"])
+
+    def resolve_api_level(self) -> int | None:
+        """The numeric API level: the configured integer (used as is, whatever the SDK), or for
+        ``auto`` the SDK's highest supported level from ``version_history.json``; None for ``auto``
+        when the SDK has no such file: it predates API levels, so no ``-ffuchsia-api-level``."""
         if isinstance(self.api_level, int):
             return self.api_level
         history = self.version_history_path
         if not history.is_file():
-            raise SdkConfigError(
-                f"is 'auto' but {history} does not exist; set an integer level",
-                path=self.path, section="target", key="api_level",
-            )
+            return None
         return parse_version_history(history)
 
     def find_clang(self) -> Path | None:
@@ -399,9 +465,12 @@ class SdkConfig:
     def check_layout(self, *, need_python: bool = True) -> list[str]:
         """Everything missing for a cross-build, one message per missing piece.
 
-        An empty list means the SDK tree has the manifest, sysroot headers,
-        link stubs, fdio headers, a usable API level, a clang, and (with
-        ``need_python``) target Python headers.
+        An empty list means the SDK tree has sysroot headers, the libc, zircon
+        and fdio link stubs (in any of :attr:`lib_search_dirs`), fdio headers,
+        a readable API level list if it has one, a clang, and (with
+        ``need_python``) target Python headers.  An ``idk`` layout's manifest
+        must be complete; a ``legacy`` layout has none, so only an
+        ``[sdk] expected_id`` (which cannot be checked) is a problem there.
         """
         if self.sdk_path is None:
             where = self.path if self.path is not None else default_config_path()
@@ -411,19 +480,24 @@ class SdkConfig:
         def layout(problem: str) -> None:
             problems.append(str(self._error(problem, "sdk", "path")))
 
-        try:
-            manifest = self.read_manifest()
-        except SdkConfigError as exc:
-            problems.append(str(exc))
-        else:
-            problems += self.manifest_problems(manifest)
+        if self.manifest_path.is_file():
+            try:
+                manifest = self.read_manifest()
+            except SdkConfigError as exc:
+                problems.append(str(exc))
+            else:
+                problems += self.manifest_problems(manifest)
+        elif self.expected_id:
+            problems.append(str(self._error(
+                f"{self.expected_id!r} cannot be checked: {self.manifest_path} does not exist "
+                "(an SDK without a manifest has no id); unset it", "sdk", "expected_id")))
         for header in ("zircon/types.h", "zircon/syscalls.h", "zircon/process.h",
                        "zircon/syscalls/object.h", "stdlib.h"):
             if not (self.sysroot / "include" / header).is_file():
                 layout(f"{self.sysroot / 'include' / header}: missing sysroot header")
         for lib in ("libc.so", "libzircon.so", "libfdio.so"):
-            if not any((d / lib).is_file() for d in self.lib_dirs):
-                dirs = " or ".join(str(d) for d in self.lib_dirs)
+            if not any((d / lib).is_file() for d in self.lib_search_dirs):
+                dirs = " or ".join(str(d) for d in self.lib_search_dirs)
                 layout(f"{lib}: link stub missing (looked in {dirs})")
         spawn_h = self.fdio_include / "lib" / "fdio" / "spawn.h"
         if not spawn_h.is_file():
