@@ -25,41 +25,41 @@ from typing import Any
 
 import pytest
 
+from zxpy import _abi
 from zxpy._zx import ffi, lib
+from zxpy.buildinfo import features, optional_constants
 
 ROOT = Path(__file__).resolve().parent.parent
 ABI: dict[str, Any] = json.loads((Path(__file__).parent / "data" / "zircon_abi.json").read_text())
 
-#: Struct layouts the module's cdef declares (the binding's contract: README, "What zxpy binds").
-MODULE_STRUCTS = (
-    "zx_info_handle_basic_t",
-    "zx_info_process_t",
-    "zx_cpu_set_t",
-    "zx_info_thread_t",
-    "zx_info_job_t",
-    "zx_info_thread_stats_t",
-    "zx_info_task_stats_t",
-    "zx_info_task_stats_v1_t",
-    "zx_info_task_runtime_t",
-    "zx_info_task_runtime_v1_t",
-    "fdio_spawn_action_t",
+#: The 2021 core SDK's facts (tests/data/sdk_2021_abi.json): the reference for a 2021-vintage build.
+SDK_2021: dict[str, Any] = json.loads((Path(__file__).parent / "data" / "sdk_2021_abi.json").read_text())
+
+#: A build against headers from before RFC-0074 (topic 3 with bools) is of the
+#: 2021 vintage, the only older one zxpy supports; it is checked against the
+#: 2021 facts, every other build against today's reference.
+VINTAGE_2021 = "info_process_v2" not in features
+
+
+def built(gate: str | None, name: str = "") -> bool:
+    """Whether this build has a table entry with ``gate``."""
+    if gate is None:
+        return True
+    if gate == "optional":
+        return name in optional_constants
+    return gate in features
+
+
+#: The binding's contract as built: derived from the one table (zxpy/_abi.py).
+MODULE_STRUCTS = tuple(
+    s.name
+    for s in _abi.STRUCTS
+    if s.layout(features) is not None
+    # zxpy's own record and the handle-stats array have tests of their own below.
+    and s.name not in ("zxpy_progress_t", "zx_info_process_handle_stats_t")
 )
-
-#: Typedefs the module's cdef declares (the binding's contract).
-MODULE_TYPES = (
-    "zx_status_t zx_handle_t zx_rights_t zx_signals_t zx_koid_t zx_obj_type_t zx_object_info_topic_t "
-    "zx_thread_state_t zx_info_process_flags_t zx_time_t zx_duration_t zx_instant_mono_t "
-    "zx_duration_mono_t zx_vaddr_t"
-).split()
-
-#: Functions the module exposes (the binding's contract), besides the csrc worker entry.
-MODULE_FUNCTIONS = (
-    "zx_task_kill zx_task_suspend zx_task_suspend_token zx_handle_close zx_handle_close_many "
-    "zx_handle_duplicate zx_handle_replace zx_object_wait_one zx_object_signal zx_object_get_info "
-    "zx_object_get_child zx_event_create zx_job_create zx_process_create zx_thread_create "
-    "zx_thread_start zx_thread_exit zx_job_default zx_process_self zx_thread_self "
-    "zx_clock_get_monotonic zx_deadline_after zx_nanosleep fdio_spawn fdio_spawn_etc"
-).split()
+MODULE_TYPES = tuple(t.name for t in _abi.TYPEDEFS if built(t.gate))
+MODULE_FUNCTIONS = tuple(f.name for f in _abi.FUNCTIONS if f.library != "zxpy" and built(f.gate))
 
 #: Signatures the reference does not list (zx_object_signal, zx_event_create), spelled out here.
 EXTRA_SIGNATURES = {
@@ -134,21 +134,48 @@ def exported_constants() -> dict[str, int]:
 
 
 # ---------------------------------------------------------------------------
+# The table against the reference (independent of the build).
+# ---------------------------------------------------------------------------
+def test_table_lists_exactly_the_contract_constants() -> None:
+    assert {c.name for c in _abi.CONSTANTS} == contract_constants()
+
+
+def test_table_gates_exactly_what_the_2021_sdk_lacks() -> None:
+    """A core (ungated) name is in the 2021 SDK; a gated one is absent there."""
+    present_2021 = set(SDK_2021["constants"])
+    core = {c.name for c in _abi.CONSTANTS if c.gate is None}
+    gated = {c.name for c in _abi.CONSTANTS if c.gate is not None}
+    assert core - present_2021 == set()
+    assert gated & present_2021 == set()
+    for struct in _abi.STRUCTS:
+        if struct.name == "zxpy_progress_t":
+            continue
+        legacy = struct.layout(frozenset())
+        assert (legacy is not None) == (struct.name in SDK_2021["structs"]), struct.name
+    assert {t.name for t in _abi.TYPEDEFS if t.gate is None} <= set(SDK_2021["types"])
+
+
+# ---------------------------------------------------------------------------
 # The compiled module.
 # ---------------------------------------------------------------------------
 def test_module_exports_exactly_the_contract_constants() -> None:
     exported = set(exported_constants())
-    assert exported == contract_constants()
+    assert exported == {c.name for c in _abi.CONSTANTS if built(c.gate, c.name)}
 
 
 def test_every_exported_constant_has_the_zircon_value() -> None:
     exported = exported_constants()
-    wrong = {n: (v, REFERENCE.get(n)) for n, v in exported.items() if REFERENCE.get(n) != v}
+    reference = SDK_2021["constants"] if VINTAGE_2021 else REFERENCE
+    wrong = {n: (v, reference.get(n)) for n, v in exported.items() if reference.get(n) != v}
     assert wrong == {}
     # Spot checks that would expose a reading of the wrong reference entry.
-    assert lib.ZX_INFO_PROCESS == 0x10000003
-    assert lib.ZX_INFO_TASK_RUNTIME == 0x1000001E and lib.ZX_INFO_TASK_RUNTIME_V1 == 30
-    assert lib.ZX_INFO_TASK_STATS == 0x1000000C and lib.ZX_INFO_TASK_STATS_V1 == 12
+    if VINTAGE_2021:
+        assert lib.ZX_INFO_PROCESS == 3
+        assert lib.ZX_INFO_TASK_RUNTIME == 30 and lib.ZX_INFO_TASK_STATS == 12
+    else:
+        assert lib.ZX_INFO_PROCESS == 0x10000003
+        assert lib.ZX_INFO_TASK_RUNTIME == 0x1000001E and lib.ZX_INFO_TASK_RUNTIME_V1 == 30
+        assert lib.ZX_INFO_TASK_STATS == 0x1000000C and lib.ZX_INFO_TASK_STATS_V1 == 12
     assert lib.ZX_INFO_THREAD_STATS == 15 and lib.ZX_INFO_INVALID_CPU == 0xFFFFFFFF
     assert lib.ZX_OBJ_TYPE_UPPER_BOUND == 64
     assert lib.ZX_TIME_INFINITE == 2**63 - 1 and lib.ZX_TIME_INFINITE_PAST == -(2**63)
@@ -163,14 +190,14 @@ def test_no_job_no_children_signal() -> None:
 
 @pytest.mark.parametrize("name", MODULE_TYPES)
 def test_typedef_matches(name: str) -> None:
-    expected = ABI["types"][name]
+    expected = (SDK_2021["types"] if VINTAGE_2021 else ABI["types"])[name]
     assert ffi.typeof(name) == ffi.typeof(expected), (name, expected)
 
 
-def _fields(struct: dict[str, Any]) -> Iterator[tuple[list[str], int, int]]:
+def _fields(struct: dict[str, Any]) -> Iterator[tuple[list[str], int, int | None]]:
     for field in struct["fields"]:
-        if not field["name"].startswith("("):
-            yield [field["name"]], field["offset"], field["size"]
+        if field["name"] and not field["name"].startswith("("):
+            yield [field["name"]], field["offset"], field.get("size")
     for members in struct.get("union_members", {}).values():
         for field in members:
             yield field["name"].split("."), field["offset"], field["size"]
@@ -178,15 +205,20 @@ def _fields(struct: dict[str, Any]) -> Iterator[tuple[list[str], int, int]]:
 
 @pytest.mark.parametrize("name", MODULE_STRUCTS)
 def test_struct_layout_matches(name: str) -> None:
-    struct = ABI["structs"][name]
+    struct = (SDK_2021 if VINTAGE_2021 else ABI)["structs"][name]
     assert ffi.sizeof(name) == struct["size"]
-    assert ffi.alignof(name) == struct["alignment"]
+    if "alignment" in struct:
+        assert ffi.alignof(name) == struct["alignment"]
+    named = [f["name"] for f in struct.get("fields", [])]
+    if named and all(re.fullmatch(r"\w+", n) for n in named):  # no union or array-count entries
+        assert [n for n, _ in ffi.typeof(name).fields] == named, name
     for path, offset, size in _fields(struct):
         assert ffi.offsetof(name, *path) == offset, (name, path)
         ctype = ffi.typeof(name)
         for part in path:
             ctype = dict(ctype.fields)[part].type
-        assert ffi.sizeof(ctype) == size, (name, path)
+        if size is not None:
+            assert ffi.sizeof(ctype) == size, (name, path)
 
 
 def test_handle_stats_struct_is_one_counter_per_object_type() -> None:
@@ -204,6 +236,16 @@ def test_progress_struct_layout() -> None:
     ]
 
 
+def _prototypes_2021() -> dict[str, str]:
+    """name -> ``ret(*)(params)`` from the 2021 SDK's declarations."""
+    out = {}
+    for decl in SDK_2021["prototypes"]:
+        m = re.match(r"extern\s+(?:__attribute__\(\(\w+\)\)\s+)?(.+?)\s*\b(\w+)\((.*)\);$", decl)
+        if m:
+            out[m.group(2)] = f"{m.group(1)}(*)({m.group(3).strip() or 'void'})"
+    return out
+
+
 def _signature(name: str) -> tuple[str, list[str]]:
     if name in EXTRA_SIGNATURES:
         return EXTRA_SIGNATURES[name]
@@ -213,8 +255,11 @@ def _signature(name: str) -> tuple[str, list[str]]:
 
 @pytest.mark.parametrize("name", MODULE_FUNCTIONS)
 def test_function_signature_matches(name: str) -> None:
-    returns, params = _signature(name)
-    expected = ffi.typeof(f"{returns}(*)({', '.join(params) or 'void'})")
+    if VINTAGE_2021 and name in _prototypes_2021():
+        expected = ffi.typeof(_prototypes_2021()[name])
+    else:
+        returns, params = _signature(name)
+        expected = ffi.typeof(f"{returns}(*)({', '.join(params) or 'void'})")
     assert ffi.typeof(getattr(lib, name)) == expected
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vintage import SDK_2021, VINTAGE_2021, struct_size
 
 import zxpy
 from zxpy import (
@@ -21,6 +22,7 @@ from zxpy import (
     SpawnFlags,
     Status,
     ThreadState,
+    _abi,
 )
 
 _HERE = Path(__file__).parent
@@ -46,8 +48,12 @@ def _value(entry: Any) -> int:
 
 
 def _section(name: str) -> dict[str, int]:
-    return {k: _value(v) for k, v in ABI[name].items()
-            if not k.startswith("_") and (isinstance(v, int) or (isinstance(v, dict) and "value" in v))}
+    """A group of the reference, with the values of this build's vintage (see tests/vintage.py)."""
+    names = [k for k, v in ABI[name].items()
+             if not k.startswith("_") and (isinstance(v, int) or (isinstance(v, dict) and "value" in v))]
+    if VINTAGE_2021:
+        return {k: SDK_2021["constants"][k] for k in names if k in SDK_2021["constants"]}
+    return {k: _value(ABI[name][k]) for k in names}
 
 
 # (enum, section of zircon_abi.json, C prefix)
@@ -83,7 +89,7 @@ def test_rights_match_zircon() -> None:
         assert member.value == expected[c_name], c_name
     for kind in ("JOB", "PROCESS", "THREAD", "EVENT", "VMAR", "SUSPEND_TOKEN"):
         ours = getattr(zxpy, f"DEFAULT_{kind}_RIGHTS")
-        assert ours == expected[f"ZX_DEFAULT_{kind}_RIGHTS"], kind
+        assert ours == expected[f"ZX_DEFAULT_{kind}_RIGHTS"], kind  # VMAR's differs in 2021
     assert zxpy.DEFAULT_SUSPEND_TOKEN_RIGHTS == Rights.TRANSFER | Rights.INSPECT
     assert Rights.SAME_RIGHTS == 1 << 31
     assert Rights.BASIC == Rights.TRANSFER | Rights.DUPLICATE | Rights.WAIT | Rights.INSPECT
@@ -126,14 +132,13 @@ def test_info_topics_used_match_zircon() -> None:
     for name in ("HANDLE_VALID", "HANDLE_BASIC", "PROCESS", "PROCESS_THREADS", "JOB_CHILDREN",
                  "JOB_PROCESSES", "THREAD", "JOB", "PROCESS_HANDLE_STATS"):
         assert getattr(zxpy.lib, "ZX_INFO_" + name) == topics["ZX_INFO_" + name], name
-    assert zxpy.lib.ZX_INFO_PROCESS == 0x10000003
+    assert zxpy.lib.ZX_INFO_PROCESS == (3 if VINTAGE_2021 else 0x10000003)
 
 
 def test_struct_sizes_match_zircon() -> None:
-    structs = ABI["structs"]
     for name in ("zx_info_handle_basic_t", "zx_info_process_t", "zx_info_thread_t", "zx_info_job_t",
                  "fdio_spawn_action_t"):
-        assert zxpy.ffi.sizeof(name) == structs[name]["size"], name
+        assert zxpy.ffi.sizeof(name) == struct_size(name), name
     assert zxpy.ffi.sizeof("zx_info_process_handle_stats_t") == 4 * zxpy.enums.OBJ_TYPE_UPPER_BOUND
 
 
@@ -160,3 +165,73 @@ def test_raw_module_is_reachable() -> None:
     assert zxpy.ffi.sizeof("zx_handle_t") == 4
     assert zxpy.ffi.sizeof("zx_koid_t") == 8
     assert zxpy.ffi.sizeof("zx_status_t") == 4
+
+
+# ---------------------------------------------------------------------------
+# The enums against the binding's one table (zxpy/_abi.py).
+# ---------------------------------------------------------------------------
+ENUM_GROUPS: dict[str, tuple[type[enum.Enum], tuple[str, ...]]] = {
+    "rights": (Rights, ("ZX_RIGHTS_", "ZX_RIGHT_")),
+    "obj_types": (ObjType, ("ZX_OBJ_TYPE_",)),
+    "process_info_flags": (ProcessInfoFlags, ("ZX_INFO_PROCESS_FLAG_",)),
+    "thread_states": (ThreadState, ("ZX_THREAD_STATE_",)),
+    "retcodes": (RetCode, ("ZX_TASK_RETCODE_",)),
+    "exception_channel_types": (ExceptionChannelType, ("ZX_EXCEPTION_CHANNEL_TYPE_",)),
+    "spawn_flags": (SpawnFlags, ("FDIO_SPAWN_",)),
+    "spawn_actions": (SpawnAction, ("FDIO_SPAWN_ACTION_",)),
+    "status": (Status, ("ZX_",)),
+}
+
+
+def _member_name(c_name: str, prefixes: tuple[str, ...]) -> str:
+    return next(c_name[len(p):] for p in prefixes if c_name.startswith(p))
+
+
+@pytest.mark.parametrize("group", sorted(ENUM_GROUPS))
+def test_enum_has_a_member_for_each_constant_the_build_has(group: str) -> None:
+    enum_cls, prefixes = ENUM_GROUPS[group]
+    table = [c for c in _abi.CONSTANTS if c.group == group]
+    assert table, group
+    members = set(enum_cls.__members__)
+    for const in table:
+        name = _member_name(const.name, prefixes)
+        assert (name in members) == hasattr(zxpy.lib, const.name), const.name
+    assert members <= {_member_name(c.name, prefixes) for c in table}
+
+
+def test_a_member_this_build_lacks_raises_feature_missing() -> None:
+    absent = [c for c in _abi.CONSTANTS if c.gate is not None and not hasattr(zxpy.lib, c.name)]
+    for const in absent:
+        cls, prefixes = ENUM_GROUPS.get(const.group, (None, ()))
+        if cls is None:
+            continue
+        member = _member_name(const.name, prefixes)
+        with pytest.raises(zxpy.FeatureMissingError) as info:
+            getattr(cls, member)
+        assert isinstance(info.value, zxpy.NotSupportedError)
+        assert info.value.feature in (const.name, const.gate)
+        assert "built against" in str(info.value)
+        assert not hasattr(cls, member)  # also an AttributeError: hasattr/getattr(default) work
+    with pytest.raises(AttributeError) as plain:
+        Rights.NO_SUCH_RIGHT  # noqa: B018 - a name no table knows: a plain AttributeError
+    assert not isinstance(plain.value, zxpy.FeatureMissingError)
+
+
+def test_require_feature() -> None:
+    for name in zxpy.features:
+        zxpy.require_feature(name)
+    for name in {f.name for f in _abi.FEATURES} - zxpy.features:
+        with pytest.raises(zxpy.FeatureMissingError, match=name):
+            zxpy.require_feature(name)
+    with pytest.raises(ValueError, match="unknown feature"):
+        zxpy.require_feature("no_such_feature")
+
+
+def test_info_topics_of_the_table_have_their_reader() -> None:
+    import zxpy.handle
+
+    for topic in _abi.INFO_TOPICS:
+        assert hasattr(zxpy.lib, topic.constant), topic.constant
+        cls_name, method = topic.reader.split(".")
+        cls = getattr(zxpy, cls_name, None) or getattr(zxpy.handle, cls_name)
+        assert callable(getattr(cls, method, None)) or isinstance(getattr(cls, method), property), topic

@@ -1,0 +1,59 @@
+"""Which ABI vintage the zxpy under test was built against, and the facts to check it by.
+
+zxpy builds against today's headers (its own, or a current SDK's) and against
+the January 2021 core SDK's (``tests/data/sdk_2021_abi.json``).  A build
+without ``info_process_v2`` is of the 2021 vintage, the only older one zxpy
+supports.  Tests of a newer feature are marked :func:`needs_feature`, so a
+2021 build skips them by name, never by accident.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from zxpy.buildinfo import features, sdk
+
+DATA = Path(__file__).parent / "data"
+CURRENT: dict[str, Any] = json.loads((DATA / "zircon_abi.json").read_text())
+SDK_2021: dict[str, Any] = json.loads((DATA / "sdk_2021_abi.json").read_text())
+VINTAGE_2021 = "info_process_v2" not in features
+
+T = TypeVar("T")
+
+
+def needs_feature(name: str) -> pytest.MarkDecorator:
+    """Skip, naming the feature and the headers, when this build lacks ``name``."""
+    return pytest.mark.skipif(
+        name not in features,
+        reason=f"needs build feature {name!r}, absent from {sdk.get('description')}",
+    )
+
+
+def if_feature(name: str, value: T) -> T | None:
+    """``value`` where this build has ``name``, else None (a field the record lacks)."""
+    return value if name in features else None
+
+
+def struct_size(name: str) -> int:
+    """The size of a Zircon struct in this build's vintage."""
+    structs = SDK_2021["structs"] if VINTAGE_2021 else CURRENT["structs"]
+    return int(structs[name]["size"])
+
+
+def constant(name: str) -> int:
+    """A constant's value in this build's vintage."""
+    if VINTAGE_2021:
+        return int(SDK_2021["constants"][name])
+    for group in CURRENT.values():
+        if isinstance(group, dict) and name in group:
+            entry = group[name]
+            return int(entry["value"] if isinstance(entry, dict) else entry)
+    fdio = CURRENT["syscalls"]["_fdio_spawn_constants"]
+    for sub in (fdio["flags"], fdio["actions"], fdio):
+        if name in sub:
+            return int(sub[name])
+    raise KeyError(name)
