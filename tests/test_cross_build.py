@@ -37,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from zxpy import sdkconfig
+from zxpy import _abi, sdkconfig
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_FFI = ROOT / "build_ffi.py"
@@ -54,15 +54,12 @@ FETCH_2021 = (f"{SDK_2021_ENV} is unset: it names the January 2021 Fuchsia core 
               "github:aidanwolter3/fuchsia-sdk-downloader, then `git -C <git dir> archive 7b3d7d5 arch pkg/fdio "
               "pkg/zx | tar -x -C <dir>` and set ZXPY_SDK_2021=<dir>")
 
-#: Functions the module must import (README, "What zxpy binds") and the Fuchsia library that provides each.
-FROM_LIBC = {"zx_job_default", "zx_process_self", "zx_thread_self"}
-FROM_FDIO = {"fdio_spawn", "fdio_spawn_etc"}
-FROM_VDSO = {
-    "zx_task_kill", "zx_task_suspend", "zx_task_suspend_token", "zx_handle_close", "zx_handle_close_many",
-    "zx_handle_duplicate", "zx_handle_replace", "zx_object_wait_one", "zx_object_signal", "zx_object_get_info",
-    "zx_object_get_child", "zx_event_create", "zx_job_create", "zx_process_create", "zx_thread_create",
-    "zx_thread_start", "zx_thread_exit", "zx_clock_get_monotonic", "zx_deadline_after", "zx_nanosleep",
-}
+#: Functions the module must import, by the Fuchsia library that provides each (the binding's table).
+FROM_LIBC = {f.name for f in _abi.FUNCTIONS if f.library == "libc.so"}
+FROM_FDIO = {f.name for f in _abi.FUNCTIONS if f.library == "libfdio.so"}
+FROM_VDSO = {f.name for f in _abi.FUNCTIONS if f.library == "libzircon.so"}
+#: The features the January 2021 SDK's headers have (everything newer is gated off).
+FEATURES_2021 = ["thread_state_type"]
 
 #: Linux/POSIX process and signal APIs that Fuchsia's libc does not have.
 LINUX_ONLY = {
@@ -389,6 +386,8 @@ def test_cross_build_against_the_real_2021_sdk(elf: Any, tmp_path: Path) -> None
     info = json.loads((out / "build-info.json").read_text())
     assert not any(f.startswith("-ffuchsia-api-level") for f in info["cflags"])
     assert f"--sysroot={sdk / 'arch' / 'x64' / 'sysroot'}" in info["cflags"]
+    assert info["features"] == FEATURES_2021 and info["optional_constants"] == []
+    assert info["sdk"]["layout"] == "legacy" and info["sdk"]["stand_in"] is False
     libs = {"libzircon.so": sdk / "arch" / "x64" / "sysroot" / "lib" / "libzircon.so",
             "libc.so": sdk / "arch" / "x64" / "sysroot" / "lib" / "libc.so",
             "libfdio.so": sdk / "pkg" / "fdio" / "arch" / "x64" / "lib" / "libfdio.so"}
@@ -397,3 +396,45 @@ def test_cross_build_against_the_real_2021_sdk(elf: Any, tmp_path: Path) -> None
     _check_against_2021_exports(undefined, exports)
     # The data file's lists are exactly the real libraries' dynamic symbols (what the CI test above relies on).
     assert exports == _exports_2021()
+
+
+# ------------------------------------------------------------------ the 2021-vintage stand-in (no network)
+
+
+@pytest.fixture(scope="module")
+def standin_2021(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 2021-vintage stand-in generated from tests/data/sdk_2021_abi.json; returns its config."""
+    _require(shutil.which("clang"), "clang is not installed")
+    _require(shutil.which("ld.lld"), "lld (ld.lld) is not installed")
+    out = tmp_path_factory.mktemp("standin-2021")
+    proc = subprocess.run([sys.executable, str(TOOL), "--vintage", "2021", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out / "zxpy_standin.cfg"
+
+
+def test_cross_build_against_the_2021_vintage(standin_2021: Path, elf: Any, tmp_path: Path) -> None:
+    """The module builds for x64 against 2021-vintage headers: the newer ABI is gated off (the same features
+    the real SDK gives), no API level, and every import resolves in the 2021 export lists."""
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, str(BUILD_FFI), "--target", "x64", "--config", str(standin_2021), "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (so,) = out.glob("_zx.*.so")
+    machine, etype, needed, _, interp = _dynamic(elf, so)
+    assert (machine, etype, interp) == ("EM_X86_64", "ET_DYN", False)
+    assert {"libzircon.so", "libfdio.so", "libc.so"} <= set(needed)
+    info = json.loads((out / "build-info.json").read_text())
+    assert info["api_level"] is None
+    assert not any(f.startswith("-ffuchsia-api-level") for f in info["cflags"])
+    assert info["features"] == FEATURES_2021 and info["optional_constants"] == []
+    assert info["sdk"]["stand_in"] is True and info["sdk"]["vintage"] == "2021-01-25"
+    assert f"-L{standin_2021.parent / 'pkg' / 'fdio' / 'arch' / 'x64' / 'lib'}" in info["ldflags"]
+    undefined = {n for n, (d, _, _) in _dynsyms(elf, so).items() if not d}
+    _check_against_2021_exports(undefined, _exports_2021())
+    # What the 2021 headers lack is not in the emitted C at all (not merely unused).
+    emitted = (out / "_zx.c").read_text()
+    for absent in ("ZX_INFO_TASK_RUNTIME_V1", "zx_info_task_stats_v1_t", "ZX_RIGHT_RESIZE", "zx_instant_mono_t"):
+        assert absent not in emitted, absent

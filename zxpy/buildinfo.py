@@ -35,4 +35,4 @@ def require_feature(feature: str, what: str | None = None) -> None:
     if feature not in KNOWN_FEATURES:
         raise ValueError(f"unknown feature {feature!r}; known: {', '.join(sorted(KNOWN_FEATURES))}")
     if feature not in features:
-        raise FeatureMissingError.for_feature(feature, what or f"feature {feature!r}")
+        raise FeatureMissingError.for_feature(feature, what or "the caller")
