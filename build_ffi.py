@@ -81,12 +81,18 @@ def _load_by_path(name: str, path: Path) -> ModuleType:
 ABI = _load_by_path("_zxpy_build_abi", ROOT / "zxpy" / "_abi.py")
 
 
-@dataclasses.dataclass(frozen=True)
 class Detected:
-    """What the headers of one build have: gated features and optional constants."""
+    """What the headers of one build have: gated features and optional constants.
 
-    features: frozenset[str]
-    constants: frozenset[str]
+    A plain class: CFFI's setuptools hook executes this file under a module
+    name that is not in ``sys.modules``, where a dataclass cannot be made.
+    """
+
+    __slots__ = ("features", "constants")
+
+    def __init__(self, features: frozenset[str], constants: frozenset[str]) -> None:
+        self.features = features
+        self.constants = constants
 
     @classmethod
     def everything(cls) -> Detected:
