@@ -375,6 +375,8 @@ def cross_build(
     target = [f"--target={cfg.triple}", f"--sysroot={cfg.sysroot}"]
     # An SDK from before API levels (no version_history.json) gets none.
     level_flags = [] if api_level is None else [f"-ffuchsia-api-level={api_level}"]
+    if api_level is None:
+        print(f"note: {sdk['description']} has no API levels: building without -ffuchsia-api-level")
     includes = [f"-I{cfg.fdio_include}", f"-I{CSRC_DIR}"]
     found = detect([clang], [*target, *level_flags, "-std=gnu11", *includes], out / "probe")
     cflags = target + level_flags + [
@@ -437,7 +439,10 @@ def cross_build(
     }
     (out / "build-info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     note = " (STAND-IN SDK: proves flags, headers and link shape only)" if info["stand_in"] else ""
+    missing = sorted(f.name for f in ABI.FEATURES if f.name not in found.features)
     print(f"built {so_path}{note}")
+    print(f"features: {', '.join(sorted(found.features)) or 'none'}"
+          + (f"; absent from these headers: {', '.join(missing)}" if missing else ""))
     return so_path
 
 
