@@ -4,7 +4,8 @@ A :class:`Handle` owns exactly one kernel handle value and closes it in
 :meth:`Handle.close`, at the end of a ``with`` block, or - with a
 ``ResourceWarning``, as an unclosed file does - when it is garbage collected.
 The handles returned by ``zx_job_default()``, ``zx_process_self()`` and
-``zx_thread_self()`` belong to the runtime: zxpy wraps them *borrowed*, and
+``zx_thread_self()`` belong to the runtime: zxpy wraps them *borrowed* - also
+when such a value is passed to ``Handle(raw)`` or :func:`wrap_handle` - and
 closing a borrowed wrapper only forgets the value.
 
 Using a closed handle raises ``ValueError("handle is closed")``.  Python
