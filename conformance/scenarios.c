@@ -114,6 +114,8 @@ const t_scenario t_scenarios[] = {
         r_info_task_stats_versions),
     RUN("r21", "get_info: ZX_INFO_TASK_RUNTIME v0 (30, 16 bytes) and v1 (0x1000001E, 32 bytes); rights first",
         r_info_task_runtime_versions),
+    RUN("r22", "property: ZX_PROP_NAME get/set (NULL, handle, rights, size, unknown property, truncation)",
+        r_property_name),
 };
 
 const size_t t_scenario_count = sizeof t_scenarios / sizeof t_scenarios[0];

@@ -188,6 +188,7 @@ struct hk_job {
     int64_t return_code;
     uint32_t max_height;
     hk_info_task_runtime_v1_t exited_runtime; /* runtime of the child processes that left (dead) */
+    char name[ZX_MAX_NAME_LEN]; /* ZX_PROP_NAME (property.c); "" until set */
 };
 
 typedef enum { HK_PROCESS_INITIAL, HK_PROCESS_RUNNING, HK_PROCESS_DYING, HK_PROCESS_DEAD } hk_process_state_t;
@@ -329,5 +330,11 @@ void hk_linux_kill(hk_process_t *p);            /* SIGKILL everything that belon
 void hk_linux_thread_stop(hk_thread_t *t);      /* stop the OS thread; report_stopped once really stopped */
 void hk_linux_thread_resume(hk_thread_t *t);    /* let it run; report_running once running */
 pid_t hk_linux_pid(const hk_process_t *p);      /* the program's Linux pid, 0 when none runs (lock held) */
+
+/* ------------------------------------------------------------------------------------------------ properties */
+
+/* property.c: zx_object_get_property / zx_object_set_property (ZX_PROP_NAME).  Lock held.  The name buffer of an
+ * object that has a name (job, process, thread), or NULL for the types Zircon gives none (WRONG_TYPE). */
+char *hk_object_name(hk_object_t *obj);
 
 #endif /* ZXPY_HOST_KERNEL_H_ */

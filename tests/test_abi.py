@@ -65,6 +65,7 @@ MODULE_FUNCTIONS = tuple(f.name for f in _abi.FUNCTIONS if f.library != "zxpy" a
 EXTRA_SIGNATURES = {
     "zx_object_signal": ("zx_status_t", ["zx_handle_t", "uint32_t", "uint32_t"]),
     "zx_event_create": ("zx_status_t", ["uint32_t", "zx_handle_t*"]),
+    "zx_object_set_property": ("zx_status_t", ["zx_handle_t", "uint32_t", "const void*", "size_t"]),
 }
 
 
@@ -122,7 +123,7 @@ def contract_constants() -> set[str]:
     names |= {n for n in ABI["retcodes"] if n.startswith("ZX_")}
     names |= set(
         "ZX_HANDLE_INVALID ZX_HANDLE_FIXED_BITS_MASK ZX_KOID_INVALID ZX_KOID_KERNEL ZX_TIME_INFINITE "
-        "ZX_TIME_INFINITE_PAST ZX_MAX_NAME_LEN ZX_PROCESS_SHARED FDIO_SPAWN_ERR_MSG_MAX_LENGTH".split()
+        "ZX_TIME_INFINITE_PAST ZX_MAX_NAME_LEN ZX_PROCESS_SHARED FDIO_SPAWN_ERR_MSG_MAX_LENGTH ZX_PROP_NAME".split()
     )
     fdio = ABI["syscalls"]["_fdio_spawn_constants"]
     names |= set(fdio["flags"]) | set(fdio["actions"])

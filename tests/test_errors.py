@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import pickle
 
 import pytest
@@ -83,7 +84,7 @@ def test_builtin_bases(cls: type[ZxError], builtin: type[BaseException]) -> None
 def test_oserror_subclasses_do_not_misread_status_as_errno() -> None:
     err = ZxError(int(Status.ERR_ACCESS_DENIED), "zx_task_kill", 99)
     assert isinstance(err, PermissionError)
-    assert err.errno is None
+    assert err.errno == errno.EACCES  # fdio's errno for the status, not the status itself
     assert err.filename is None
     assert str(err) == "zx_task_kill: ZX_ERR_ACCESS_DENIED (-30) [koid 99]"
     assert repr(err) == "AccessDeniedError(status=-30, syscall='zx_task_kill', koid=99)"

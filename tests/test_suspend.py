@@ -241,7 +241,7 @@ def test_suspend_a_python_thread_blocked_in_read() -> None:
 
 def test_worker_stop_refuses_while_suspended(worker: ProgressWorker) -> None:
     with worker.thread.suspend(timeout=LONG):
-        with pytest.raises(TimedOutError):
+        with pytest.raises(zxpy.BadStateError, match="suspend token"):
             worker.stop(timeout=0.2)
     worker.stop()
     assert worker.thread.info().state is ThreadState.DEAD

@@ -277,6 +277,12 @@ FUNCTIONS: tuple[Function, ...] = tuple(
         ("libzircon.so",
          "zx_status_t zx_object_get_child(zx_handle_t handle, uint64_t koid, zx_rights_t rights,"
          " zx_handle_t* out);"),
+        ("libzircon.so",
+         "zx_status_t zx_object_get_property(zx_handle_t handle, uint32_t property, void* value,"
+         " size_t value_size);"),
+        ("libzircon.so",
+         "zx_status_t zx_object_set_property(zx_handle_t handle, uint32_t property, const void* value,"
+         " size_t value_size);"),
         ("libzircon.so", "zx_status_t zx_event_create(uint32_t options, zx_handle_t* out);"),
         ("libzircon.so",
          "zx_status_t zx_job_create(zx_handle_t parent_job, uint32_t options, zx_handle_t* out);"),
@@ -389,6 +395,7 @@ CONSTANTS: tuple[Const, ...] = (
         ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL""")
     + _group("misc", """ZX_HANDLE_INVALID ZX_HANDLE_FIXED_BITS_MASK ZX_KOID_INVALID
         ZX_KOID_KERNEL ZX_TIME_INFINITE ZX_TIME_INFINITE_PAST ZX_MAX_NAME_LEN""")
+    + _group("properties", "ZX_PROP_NAME")
     + _group("process_options", "ZX_PROCESS_SHARED", "process_shared")
     + _group("spawn_flags", """FDIO_SPAWN_CLONE_JOB FDIO_SPAWN_DEFAULT_LDSVC
         FDIO_SPAWN_CLONE_NAMESPACE FDIO_SPAWN_CLONE_STDIO FDIO_SPAWN_CLONE_ENVIRON

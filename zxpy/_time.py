@@ -6,19 +6,27 @@ absolute ``deadline`` in nanoseconds of the kernel's monotonic clock
 
 * ``timeout=None`` waits forever (``ZX_TIME_INFINITE``);
 * ``timeout=0`` polls (``ZX_TIME_INFINITE_PAST``: Zircon returns at once);
-* a positive ``int``/``float`` (or ``datetime.timedelta``) waits that long;
-  ``float('inf')`` is forever;
+* a positive real number of seconds waits that long: ``int``, ``float``,
+  ``fractions.Fraction``, ``decimal.Decimal``, any ``numbers.Real`` (numpy
+  floats) or ``__index__`` integer (numpy integers), or a
+  ``datetime.timedelta``; ``float('inf')`` is forever.  Fractions and
+  decimals are converted exactly, rounded up to the next nanosecond;
 * a negative or NaN timeout is a ``ValueError``; anything else, ``bool``
   included, is a ``TypeError``.
 
-A ``deadline`` must be an ``int`` in ``int64`` range; past deadlines poll.
-Passing both is a ``ValueError``.
+A ``deadline`` must be an integer (any ``__index__`` type but ``bool``) in
+``int64`` range; past deadlines poll.  Passing both is a ``ValueError``.
 """
 
 from __future__ import annotations
 
 import datetime
 import math
+import numbers
+from decimal import Decimal
+from fractions import Fraction
+from operator import index as _index
+from typing import SupportsIndex, cast
 
 from . import _raw
 
@@ -42,10 +50,16 @@ def monotonic() -> int:
     return _clock()
 
 
+def _not_a_timeout(timeout: object) -> TypeError:
+    return TypeError(f"timeout must be a real number of seconds or None, not {type(timeout).__name__}")
+
+
 def _timeout_ns(timeout: object) -> int | None:
     """Validate ``timeout`` (seconds) and return it in ns; None = infinite."""
     if isinstance(timeout, bool):
-        raise TypeError("timeout must be a number of seconds or None, not bool")
+        raise _not_a_timeout(timeout)
+    if not isinstance(timeout, (int, float, datetime.timedelta)):
+        timeout = _real(timeout)
     if isinstance(timeout, int):
         if timeout < 0:
             raise ValueError(f"timeout must not be negative, got {timeout}")
@@ -63,7 +77,28 @@ def _timeout_ns(timeout: object) -> int | None:
         if timeout < datetime.timedelta(0):
             raise ValueError(f"timeout must not be negative, got {timeout}")
         return _timeout_ns(timeout.total_seconds())
-    raise TypeError(f"timeout must be a number of seconds or None, not {type(timeout).__name__}")
+    if isinstance(timeout, (Fraction, Decimal)):
+        if isinstance(timeout, Decimal) and timeout.is_nan():
+            raise ValueError("timeout must not be NaN")
+        if timeout < 0:
+            raise ValueError(f"timeout must not be negative, got {timeout}")
+        exact = timeout * 1_000_000_000
+        return None if exact >= _SATURATE_NS else math.ceil(exact)
+    raise _not_a_timeout(timeout)
+
+
+def _real(timeout: object) -> int | float | Fraction | Decimal:
+    """An integer (``__index__``), Fraction or Decimal as itself; any other real number as a float."""
+    if isinstance(timeout, (Fraction, Decimal)):
+        return timeout
+    if hasattr(type(timeout), "__index__"):
+        try:
+            return _index(cast(SupportsIndex, timeout))
+        except TypeError:  # an __index__ that refuses (numpy.bool_)
+            raise _not_a_timeout(timeout) from None
+    if isinstance(timeout, numbers.Real):
+        return float(timeout)
+    raise _not_a_timeout(timeout)
 
 
 def deadline_after(seconds: float) -> int:
@@ -83,18 +118,21 @@ def to_deadline(timeout: object = None, deadline: object = None) -> int:
     if deadline is not None:
         if timeout is not None:
             raise ValueError("pass either timeout or deadline, not both")
-        if isinstance(deadline, bool) or not isinstance(deadline, int):
-            raise TypeError(f"deadline must be an int (ns), not {type(deadline).__name__}")
+        if type(deadline) is not int:
+            if isinstance(deadline, bool) or not hasattr(type(deadline), "__index__"):
+                raise TypeError(f"deadline must be an int (ns), not {type(deadline).__name__}")
+            try:
+                deadline = _index(cast(SupportsIndex, deadline))
+            except TypeError:  # an __index__ that refuses (numpy.bool_)
+                raise TypeError(f"deadline must be an int (ns), not {type(deadline).__name__}") from None
         if not _INT64_MIN <= deadline <= _INT64_MAX:
             raise ValueError(f"deadline {deadline} is outside the int64 range")
         return deadline
     if timeout is None:
         return INFINITE
-    if timeout == 0 and not isinstance(timeout, bool):
-        # Validate the type first (0 == 0.0 == False would pass otherwise).
-        _timeout_ns(timeout)
-        return INFINITE_PAST
     ns = _timeout_ns(timeout)
     if ns is None:
         return INFINITE
+    if ns == 0:
+        return INFINITE_PAST
     return _after(ns)

@@ -25,12 +25,25 @@ Each instance carries ``status`` (int), ``name`` (``"ZX_ERR_BAD_HANDLE"``),
 cheaply known, else ``None``).  A status zxpy has no class for still raises a
 plain :class:`ZxError`.  ``ZxError(status, ...)`` itself returns an instance of
 the matching subclass, as ``OSError(errno, ...)`` does.
+
+The ``OSError`` subclasses also carry the ``errno`` fdio gives the status
+(``fdio_status_to_errno``, sdk/lib/fdio/unistd.cc): ``NotFoundError`` ENOENT,
+``AccessDeniedError`` EACCES, ``AlreadyExistsError`` EEXIST, ``TimedOutError``
+ETIMEDOUT, ``ShouldWaitError`` EAGAIN, ``PeerClosedError`` EPIPE,
+``NotDirError`` ENOTDIR, ``NotFileError`` EISDIR, ``NotConnectedError``
+ENOTCONN, the ``Connection*Error`` classes ECONNREFUSED/ECONNRESET/ECONNABORTED,
+``IoRefusedError`` ECONNREFUSED and the other ``Io*Error`` classes EIO (with
+``strerror`` to match), so ``err.errno == errno.ENOENT`` works.  Errors pickle
+and copy with every attribute (``filename`` and ``observed`` included).
 """
 
 from __future__ import annotations
 
 import builtins
-from typing import Any, ClassVar, NoReturn
+import errno as _errno
+import os
+from operator import index as _index
+from typing import Any, ClassVar, NoReturn, SupportsIndex, cast
 
 from .enums import Status
 
@@ -90,23 +103,47 @@ __all__ = [
 ]
 
 _BY_STATUS: dict[int, type[ZxError]] = {}
+_OSERROR_ATTRS = ("errno", "strerror", "filename", "filename2")
 _I32_MIN = -(2**31)
 _I32_MAX = 2**31 - 1
 _U64_MAX = 2**64 - 1
 
 
+def _as_int(value: object, what: str) -> int:
+    """Any integer (``__index__``: numpy integers too), but not bool."""
+    if isinstance(value, bool) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    try:
+        return _index(cast(SupportsIndex, value))
+    except TypeError:  # an __index__ that refuses (numpy.bool_)
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}") from None
+
+
 def _check_status(status: object) -> int:
     """A ``zx_status_t`` (int32_t); bool is not an int here."""
-    if isinstance(status, bool) or not isinstance(status, int):
-        raise TypeError(f"status must be an int, not {type(status).__name__}")
-    if not _I32_MIN <= status <= _I32_MAX:
-        raise ValueError(f"status must be a zx_status_t (int32), got {status}")
-    return int(status)
+    number = _as_int(status, "status")
+    if not _I32_MIN <= number <= _I32_MAX:
+        raise ValueError(f"status must be a zx_status_t (int32), got {number}")
+    return number
 
 
 def _check_optional(value: object, kind: type, what: str) -> None:
     if value is not None and not isinstance(value, kind):
         raise TypeError(f"{what} must be a {kind.__name__} or None, not {type(value).__name__}")
+
+
+def _set_errno(err: object, code: int) -> None:
+    """Give an OSError subclass instance the errno ``code`` (and its strerror)."""
+    if isinstance(err, OSError):
+        err.errno = code
+        err.strerror = os.strerror(code)
+
+
+def _oserror_state(err: object) -> dict[str, Any]:
+    """The OSError attributes that live outside ``__dict__`` (errno, strerror, file names)."""
+    if not isinstance(err, OSError):
+        return {}
+    return {attr: getattr(err, attr) for attr in _OSERROR_ATTRS}
 
 
 def _status_name(status: int) -> str:
@@ -130,6 +167,8 @@ class ZxError(Exception):
 
     #: The status this class stands for (``None`` on the base class).
     STATUS: ClassVar[int | None] = None
+    #: The errno of an ``OSError`` subclass (fdio's mapping of the status), else None.
+    ERRNO: ClassVar[int | None] = None
 
     status: int
     syscall: str | None
@@ -142,8 +181,11 @@ class ZxError(Exception):
         target = cls
         if cls is ZxError:
             status = args[0] if args else kwargs.get("status")
-            if isinstance(status, int) and not isinstance(status, bool):
-                target = _BY_STATUS.get(status, ZxError)
+            if not isinstance(status, bool) and hasattr(type(status), "__index__"):
+                try:
+                    target = _BY_STATUS.get(_index(cast(SupportsIndex, status)), ZxError)
+                except TypeError:
+                    pass  # __init__ reports it
         try:
             return super(ZxError, target).__new__(target)
         except TypeError:
@@ -166,11 +208,9 @@ class ZxError(Exception):
         _check_optional(syscall, str, "syscall")
         _check_optional(detail, str, "detail")
         if koid is not None:
-            if isinstance(koid, bool) or not isinstance(koid, int):
-                raise TypeError(f"koid must be an int or None, not {type(koid).__name__}")
+            koid = _as_int(koid, "koid")
             if not 0 <= koid <= _U64_MAX:
                 raise ValueError(f"koid must be a zx_koid_t (0..2**64-1), got {koid}")
-            koid = int(koid)
         self.status = status
         self.syscall = syscall
         self.koid = koid
@@ -179,6 +219,9 @@ class ZxError(Exception):
         # BaseException.__init__ directly: OSError.__init__ would read the
         # status as an errno.
         BaseException.__init__(self, self.status, syscall, koid, detail)
+        code = type(self).ERRNO
+        if code is not None:
+            _set_errno(self, code)
 
     @property
     def name(self) -> str:
@@ -202,7 +245,11 @@ class ZxError(Exception):
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.status, self.syscall, self.koid, self.detail), self.__dict__)
+        # OSError keeps errno, strerror and the file names outside __dict__: carry them over too
+        # (BaseException.__setstate__ sets each key as an attribute).
+        state = dict(self.__dict__)
+        state.update(_oserror_state(self))
+        return (type(self), (self.status, self.syscall, self.koid, self.detail), state)
 
 
 def error_class(status: int) -> type[ZxError]:
@@ -483,6 +530,32 @@ def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_")[1:]) + "Error"
 
 
+#: fdio's errno for each status whose class is an OSError (fdio_status_to_errno, sdk/lib/fdio/unistd.cc;
+#: the I/O statuses it does not list get its default, EIO).
+_ERRNO_BY_NAME = {
+    "ERR_TIMED_OUT": _errno.ETIMEDOUT,
+    "ERR_SHOULD_WAIT": _errno.EAGAIN,
+    "ERR_PEER_CLOSED": _errno.EPIPE,
+    "ERR_NOT_FOUND": _errno.ENOENT,
+    "ERR_ALREADY_EXISTS": _errno.EEXIST,
+    "ERR_ACCESS_DENIED": _errno.EACCES,
+    "ERR_IO": _errno.EIO,
+    "ERR_IO_REFUSED": _errno.ECONNREFUSED,
+    "ERR_IO_DATA_INTEGRITY": _errno.EIO,
+    "ERR_IO_DATA_LOSS": _errno.EIO,
+    "ERR_IO_NOT_PRESENT": _errno.EIO,
+    "ERR_IO_OVERRUN": _errno.EIO,
+    "ERR_IO_MISSED_DEADLINE": _errno.EIO,
+    "ERR_IO_INVALID": _errno.EIO,
+    "ERR_NOT_DIR": _errno.ENOTDIR,
+    "ERR_NOT_FILE": _errno.EISDIR,
+    "ERR_NOT_CONNECTED": _errno.ENOTCONN,
+    "ERR_CONNECTION_REFUSED": _errno.ECONNREFUSED,
+    "ERR_CONNECTION_RESET": _errno.ECONNRESET,
+    "ERR_CONNECTION_ABORTED": _errno.ECONNABORTED,
+}
+
+
 def _bind_classes() -> None:
     """Tie each Status to its class; make one for any status the file lacks."""
     module = globals()
@@ -498,6 +571,8 @@ def _bind_classes() -> None:
             module[cls_name] = cls
         cls.STATUS = int(member)
         _BY_STATUS[int(member)] = cls
+        if issubclass(cls, OSError):
+            cls.ERRNO = _ERRNO_BY_NAME.get(member.name, _errno.EIO)
 
 
 _bind_classes()

@@ -4,7 +4,8 @@ A :class:`Handle` owns exactly one kernel handle value and closes it in
 :meth:`Handle.close`, at the end of a ``with`` block, or - with a
 ``ResourceWarning``, as an unclosed file does - when it is garbage collected.
 The handles returned by ``zx_job_default()``, ``zx_process_self()`` and
-``zx_thread_self()`` belong to the runtime: zxpy wraps them *borrowed*, and
+``zx_thread_self()`` belong to the runtime: zxpy wraps them *borrowed* - also
+when such a value is passed to ``Handle(raw)`` or :func:`wrap_handle` - and
 closing a borrowed wrapper only forgets the value.
 
 Using a closed handle raises ``ValueError("handle is closed")``.  Python
@@ -16,10 +17,12 @@ object's koid.
 
 from __future__ import annotations
 
+import enum
 import threading
 import warnings
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from operator import index as _index
+from typing import Any, ClassVar, Final, SupportsIndex, TypeVar, cast
 
 from . import _raw
 from ._info import InfoQuery, info_query
@@ -27,7 +30,7 @@ from ._time import to_deadline
 from .enums import ObjType, Rights, Signals, obj_type
 from .errors import ZxError, error_class
 
-__all__ = ["Handle", "HandleBasicInfo", "wrap_handle"]
+__all__ = ["AUTO", "Handle", "HandleBasicInfo", "wrap_handle"]
 
 _H = TypeVar("_H", bound="Handle")
 
@@ -48,15 +51,23 @@ _object_signal = _raw.object_signal
 _object_get_info = _raw.object_get_info
 _object_get_child = _raw.object_get_child
 _lib = _raw.lib
+_ffi = _raw.ffi
+_object_get_property = _lib.zx_object_get_property
+_object_set_property = _lib.zx_object_set_property
+_NAME_BUF = _ffi.typeof("char[]")
 _BASIC = info_query("ZX_INFO_HANDLE_BASIC")
 _INFO_HANDLE_BASIC: int = _BASIC.topic
 _BASIC_PTR: Any = _BASIC.ptr_type
 _BASIC_SIZE: int = _BASIC.size
 _INFO_HANDLE_VALID: int = _lib.ZX_INFO_HANDLE_VALID
+_OBJ_TYPE_THREAD: int = _lib.ZX_OBJ_TYPE_THREAD
+_PROP_NAME: int = _lib.ZX_PROP_NAME
+_MAX_NAME_LEN: int = _lib.ZX_MAX_NAME_LEN
 _SAME_RIGHTS = Rights.SAME_RIGHTS
 _ERR_BAD_HANDLE: int = _lib.ZX_ERR_BAD_HANDLE
 _ERR_TIMED_OUT: int = _lib.ZX_ERR_TIMED_OUT
 _ERR_CANCELED: int = _lib.ZX_ERR_CANCELED
+_HANDLE_CLOSED: int = _lib.ZX_SIGNAL_HANDLE_CLOSED
 _now = _raw.clock_get_monotonic
 _get_ident = threading.get_ident
 #: Guards the read-and-clear of ``_raw`` when a handle is consumed (close, replace, detach), so exactly one
@@ -87,33 +98,108 @@ class HandleBasicInfo:
     related_koid: int
 
 
-def check_u32(value: object, what: str) -> int:
-    """Validate a ``uint32_t`` argument (bool is not an int here)."""
-    if isinstance(value, bool) or not isinstance(value, int):
+def as_int(value: object, what: str) -> int:
+    """``value`` as a Python int: any integer type (``__index__``: numpy integers too), but not bool."""
+    if type(value) is int:
+        return value
+    if isinstance(value, bool) or not hasattr(type(value), "__index__"):
         raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if not 0 <= value <= _U32_MAX:
-        raise ValueError(f"{what} must be in 0..0xFFFFFFFF, got {value}")
-    return int(value)
+    try:
+        return _index(cast(SupportsIndex, value))
+    except TypeError:  # an __index__ that refuses (numpy.bool_)
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}") from None
+
+
+def check_u32(value: object, what: str) -> int:
+    """Validate a ``uint32_t`` argument: any ``__index__`` integer but bool, in 0..2**32-1."""
+    number = as_int(value, what)
+    if not 0 <= number <= _U32_MAX:
+        raise ValueError(f"{what} must be in 0..0xFFFFFFFF, got {number}")
+    return number
 
 
 def check_u64(value: object, what: str) -> int:
-    """Validate a ``uint64_t`` argument (bool is not an int here)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if not 0 <= value <= _U64_MAX:
-        raise ValueError(f"{what} must be in 0..2**64-1, got {value}")
-    return int(value)
+    """Validate a ``uint64_t`` argument: any ``__index__`` integer but bool, in 0..2**64-1."""
+    number = as_int(value, what)
+    if not 0 <= number <= _U64_MAX:
+        raise ValueError(f"{what} must be in 0..2**64-1, got {number}")
+    return number
+
+
+def encode_name(name: object) -> bytes:
+    """Validate an object name (str or bytes, no NUL); the kernel truncates it."""
+    if isinstance(name, str):
+        data = name.encode()
+    elif isinstance(name, bytes):
+        data = name
+    else:
+        raise TypeError(f"name must be str or bytes, not {type(name).__name__}")
+    if b"\0" in data:
+        raise ValueError("name must not contain NUL bytes")
+    return data
 
 
 def _closed_error() -> ValueError:
     return ValueError("handle is closed")
 
 
+class _Auto(enum.Enum):
+    """The type of :data:`AUTO`."""
+
+    AUTO = "AUTO"
+
+
+#: ``owned``'s default: own the value unless it is one of the runtime's handles.
+AUTO: Final = _Auto.AUTO
+
+
+def _runtime_handle(raw: int, obj_type: int | None) -> str | None:
+    """The call that returns ``raw`` if it is a runtime-owned handle of the caller, else None.
+
+    ``zx_job_default()``, ``zx_process_self()`` and the calling thread's ``zx_thread_self()``
+    belong to the runtime for the life of the program (thread: of the OS thread).  ``obj_type``
+    (None: unknown) avoids calling ``zx_thread_self()`` - which adopts the calling OS thread on
+    the host - for values that cannot be a thread.
+    """
+    if raw == _raw.job_default():
+        return "zx_job_default()"
+    if raw == _raw.process_self():
+        return "zx_process_self()"
+    if obj_type is None:
+        info = _new(_BASIC_PTR)
+        if _object_get_info(raw, _INFO_HANDLE_BASIC, info, _BASIC_SIZE, _NULL, _NULL):
+            return None
+        obj_type = int(info.type)
+    if obj_type == _OBJ_TYPE_THREAD and raw == _raw.thread_self():
+        return "zx_thread_self()"
+    return None
+
+
+def _ownership(raw: int, owned: object, obj_type: int | None) -> bool:
+    """Whether a wrapper of ``raw`` owns it: ``owned`` as given, or, for AUTO, unless it is the runtime's.
+
+    Owning a runtime handle would close the default job, the process or the thread for the rest
+    of the program: ``owned=True`` on one is a ValueError.
+    """
+    if owned is AUTO:
+        return _runtime_handle(raw, obj_type) is None
+    if owned is not True and owned is not False:
+        raise TypeError(f"owned must be a bool, not {type(owned).__name__}")
+    if owned:
+        call = _runtime_handle(raw, obj_type)
+        if call is not None:
+            raise ValueError(f"{raw:#x} is {call}, which the runtime owns: it can only be borrowed (owned=False)")
+    return owned
+
+
 class Handle:
     """Owns one Zircon handle.
 
-    ``Handle(raw)`` takes ownership of the handle value ``raw``;
-    ``Handle(raw, owned=False)`` borrows it (never closed by zxpy).
+    ``Handle(raw)`` takes ownership of the handle value ``raw`` - unless it
+    is one of the runtime's (``zx_job_default()``, ``zx_process_self()``, the
+    calling thread's ``zx_thread_self()``), which is always borrowed;
+    ``Handle(raw, owned=False)`` borrows it (never closed by zxpy), and
+    ``owned=True`` on a runtime handle is a ValueError.
     Subclasses (:class:`~zxpy.Job`, :class:`~zxpy.Process`,
     :class:`~zxpy.Thread`, :class:`~zxpy.SuspendToken`, :class:`~zxpy.Event`)
     add the calls their object type supports.
@@ -134,12 +220,13 @@ class Handle:
         if cls.OBJ_TYPE is not None:
             Handle._BY_TYPE.setdefault(cls.OBJ_TYPE, cls)
 
-    def __init__(self, raw: int, *, owned: bool = True) -> None:
-        if owned is not True and owned is not False:
-            raise TypeError(f"owned must be a bool, not {type(owned).__name__}")
-        self._raw = check_u32(raw, "raw handle")
-        self._owned = owned
+    def __init__(self, raw: int, *, owned: bool | _Auto = AUTO) -> None:
+        raw = check_u32(raw, "raw handle")
+        self._raw = _CLOSED  # until ownership is settled (a refused value is never closed)
+        self._owned = False
         self._koid = None
+        self._owned = _ownership(raw, owned, None)
+        self._raw = raw
 
     @classmethod
     def _adopt(cls: type[_H], raw: int, owned: bool = True, koid: int | None = None) -> _H:
@@ -340,6 +427,40 @@ class Handle:
             raise _closed_error()
         return koid
 
+    @property
+    def name(self) -> str:
+        """``zx_object_get_property(ZX_PROP_NAME)``: the object's name (UTF-8, undecodable bytes replaced).
+
+        Needs ``Rights.GET_PROPERTY`` (AccessDeniedError; checked before the type); jobs,
+        processes and threads have names, other objects give WrongTypeError (Zircon's
+        ``Dispatcher::get_name``; kernels before 2023 gave "" instead).  A spawned program's
+        name is its ``name=`` or else ``argv[0]``, cut to ``MAX_NAME_LEN - 1`` bytes.
+        """
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error()
+        buf = _new(_NAME_BUF, _MAX_NAME_LEN)
+        status = _object_get_property(raw, _PROP_NAME, buf, _MAX_NAME_LEN)
+        if status:
+            raise self._error(status, "zx_object_get_property")
+        name: bytes = _ffi.string(buf)
+        return name.decode("utf-8", "replace")
+
+    def set_name(self, name: str | bytes) -> None:
+        """``zx_object_set_property(ZX_PROP_NAME)``: rename the object.
+
+        ``name`` is str (UTF-8) or bytes without NUL; the kernel keeps its first
+        ``MAX_NAME_LEN - 1`` (31) bytes.  Needs ``Rights.SET_PROPERTY``
+        (AccessDeniedError); an object without a name gives WrongTypeError.
+        """
+        data = encode_name(name)
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error()
+        status = _object_set_property(raw, _PROP_NAME, data, len(data))
+        if status:
+            raise self._error(status, "zx_object_set_property")
+
     def is_valid(self) -> bool:
         """``ZX_INFO_HANDLE_VALID``: whether the kernel still knows this value."""
         raw = self._raw
@@ -370,10 +491,22 @@ class Handle:
         observed = _new(_SIGNALS_PTR)
         status = self._wait(raw, signals, zx_deadline, observed)
         if status:
-            err = self._error(status, "zx_object_wait_one")
-            err.observed = Signals(observed[0])
-            raise err
+            raise self._wait_error(status, observed[0])
         return Signals(observed[0])
+
+    def _wait_error(self, status: int, observed: int) -> ZxError:
+        """The error of a failed wait; a canceled one observed ``HANDLE_CLOSED``.
+
+        Zircon's wait observer adds ``ZX_SIGNAL_HANDLE_CLOSED`` to what a wait
+        canceled by a close reports (``WaitSignalObserver``, used by
+        ``sys_object_wait_one`` in zircon/kernel/lib/syscalls/object_wait.cc), also
+        when the close landed between two of the main thread's wait slices.
+        """
+        err = self._error(status, "zx_object_wait_one")
+        if status == _ERR_CANCELED:
+            observed |= _HANDLE_CLOSED
+        err.observed = Signals(observed)
+        return err
 
     def _wait(self, raw: int, signals: int, deadline: int, observed: Any) -> int:
         """``zx_object_wait_one`` that Ctrl-C can interrupt; returns the status.
@@ -459,20 +592,27 @@ def _wrap_same(like: _H, raw: int) -> _H:
     return type(like)._adopt(raw)
 
 
-def wrap_handle(raw: int, *, owned: bool = True) -> Handle:
+def wrap_handle(raw: int, *, owned: bool | _Auto = AUTO) -> Handle:
     """Wrap ``raw`` in the Handle subclass matching its object type.
 
     Reads ``ZX_INFO_HANDLE_BASIC`` once; unknown types give a plain Handle.
-    Ownership is taken even if the lookup fails (the value is then closed).
+    Ownership as for :class:`Handle`: taken by default, except of the
+    runtime's handles (``zx_job_default()``, ``zx_process_self()``, the
+    calling thread's ``zx_thread_self()``), which are borrowed (``owned=True``
+    on one is a ValueError).  An owned value is taken even if the lookup fails
+    (it is then closed).
     """
     raw = check_u32(raw, "raw handle")
-    if owned is not True and owned is not False:
+    if owned is not AUTO and owned is not True and owned is not False:
         raise TypeError(f"owned must be a bool, not {type(owned).__name__}")
     info = _new(_BASIC_PTR)
     status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, _BASIC_SIZE, _NULL, _NULL)
     if status:
-        if owned:
+        # Not a valid value, so not a runtime handle either.
+        if owned is not False:
             _handle_close(raw)
         raise error_class(status)(status, "zx_object_get_info", None)
-    cls = Handle._BY_TYPE.get(int(info.type), Handle)
-    return cls._adopt(raw, owned, int(info.koid))
+    obj_type = int(info.type)
+    keep = _ownership(raw, owned, obj_type)
+    cls = Handle._BY_TYPE.get(obj_type, Handle)
+    return cls._adopt(raw, keep, int(info.koid))

@@ -20,7 +20,7 @@ from typing import ClassVar
 from . import _raw
 from ._info import info_query
 from .enums import ObjType, ProcessInfoFlags, Rights, obj_type
-from .handle import check_u32, wrap_handle
+from .handle import check_u32, encode_name, wrap_handle
 from .task import Task
 from .thread import Thread
 
@@ -41,19 +41,6 @@ _OBJ_TYPE_UPPER_BOUND: int = _lib.ZX_OBJ_TYPE_UPPER_BOUND
 _FLAG_STARTED: int = getattr(_lib, "ZX_INFO_PROCESS_FLAG_STARTED", 0)
 _FLAG_EXITED: int = getattr(_lib, "ZX_INFO_PROCESS_FLAG_EXITED", 0)
 _FLAG_DEBUGGER: int = getattr(_lib, "ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED", 0)
-
-
-def encode_name(name: object) -> bytes:
-    """Validate an object name (str or bytes, no NUL); the kernel truncates it."""
-    if isinstance(name, str):
-        data = name.encode()
-    elif isinstance(name, bytes):
-        data = name
-    else:
-        raise TypeError(f"name must be str or bytes, not {type(name).__name__}")
-    if b"\0" in data:
-        raise ValueError("name must not contain NUL bytes")
-    return data
 
 
 @dataclass(frozen=True)
@@ -185,11 +172,13 @@ class Process(Task):
             ),
         )
 
-    def wait(self, timeout: float | None = None) -> int:
+    def wait(self, timeout: float | None = None, deadline: int | None = None) -> int:
         """Wait for the process to terminate and return its return code.
 
-        psutil's meaning of ``timeout``; raises
-        :class:`~zxpy.errors.TimedOutError` (a ``TimeoutError``) on timeout.
+        ``timeout`` in seconds with psutil's meaning, or ``deadline`` in ns
+        of :func:`zxpy.monotonic`, as every zxpy wait; raises
+        :class:`~zxpy.errors.TimedOutError` (a ``TimeoutError``) when it
+        passes first.
         """
-        self.wait_terminated(timeout)
+        self.wait_terminated(timeout, deadline)
         return self.info().return_code

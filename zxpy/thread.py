@@ -32,8 +32,8 @@ from . import _raw
 from ._info import info_query
 from ._time import to_deadline
 from .enums import ExceptionChannelType, ObjType, Rights, Signals, ThreadState
-from .errors import BadStateError, ZxError
-from .handle import check_u64
+from .errors import AccessDeniedError, BadStateError, TimedOutError, ZxError
+from .handle import AUTO, Handle, _Auto, check_u64
 from .task import SuspendToken, Task
 
 if TYPE_CHECKING:
@@ -51,11 +51,22 @@ _INFO_THREAD = info_query("ZX_INFO_THREAD")
 _INFO_THREAD_STATS = info_query("ZX_INFO_THREAD_STATS")
 _INVALID_CPU: int = _lib.ZX_INFO_INVALID_CPU
 _SUSPENDED = Signals.THREAD_SUSPENDED
+_RUNNING = Signals.THREAD_RUNNING
+_after = _raw.deadline_after
+#: How long a suspended ProgressWorker thread may take to show THREAD_RUNNING after its last token closed
+#: before stop() concludes that a token is still open.
+_RESUME_GRACE_NS = 2_000_000_000
 _TERMINATED = Signals.THREAD_TERMINATED
 _STATE_NEW: int = ThreadState.NEW
 _DEFAULT_STACK_SIZE = 64 * 1024
 _SAME_RIGHTS = Rights.SAME_RIGHTS
 _ENTRY_TYPE = _ffi.typeof("void(*)(uintptr_t, uintptr_t)")
+_object_get_info = _raw.object_get_info
+_BASIC = info_query("ZX_INFO_HANDLE_BASIC")
+_INFO_HANDLE_BASIC: int = _BASIC.topic
+_BASIC_PTR: Any = _BASIC.ptr_type
+_BASIC_SIZE: int = _BASIC.size
+_WAIT_RIGHTS = int(Rights.WAIT | Rights.INSPECT)
 
 
 def _exc_type(value: int) -> ExceptionChannelType | int:
@@ -106,7 +117,7 @@ class Thread(Task):
 
     _stack: Any
 
-    def __init__(self, raw: int, *, owned: bool = True) -> None:
+    def __init__(self, raw: int, *, owned: bool | _Auto = AUTO) -> None:
         super().__init__(raw, owned=owned)
         self._stack = None
 
@@ -187,10 +198,19 @@ class Thread(Task):
         meanwhile, :class:`~zxpy.errors.BadStateError`.  Suspending the
         calling thread is NOT_SUPPORTED.  See the module docstring for the
         GIL hazard of suspending threads of your own interpreter.
+
+        Rights: ``zx_task_suspend`` needs ``Rights.WRITE``; waiting also needs
+        ``Rights.WAIT`` (``zx_object_wait_one``) and ``Rights.INSPECT`` (the
+        ``ZX_INFO_THREAD`` read that tells a never-started thread, which would
+        never assert the signal, from a running one).  With ``wait`` a handle
+        lacking either raises :class:`~zxpy.errors.AccessDeniedError` up
+        front, before anything is suspended; ``wait=False`` needs only WRITE.
         """
         if not isinstance(wait, bool):
             raise TypeError(f"wait must be a bool, not {type(wait).__name__}")
         zx_deadline = to_deadline(timeout, deadline)
+        if wait:
+            _check_wait_rights(self)
         token = Task.suspend(self)
         if not wait:
             return token
@@ -201,8 +221,7 @@ class Thread(Task):
             if status and not self._state_is_new():
                 status = self._wait(raw, _SUSPENDED | _TERMINATED, zx_deadline, observed)
                 if status:
-                    err = self._error(status, "zx_object_wait_one")
-                    err.observed = Signals(observed[0])
+                    err = self._wait_error(status, observed[0])
                     err.detail = "thread did not reach THREAD_SUSPENDED; the suspend token was closed"
                     raise err
             elif status:
@@ -267,6 +286,24 @@ class Thread(Task):
         if status:
             raise self._error(status, "zx_thread_start")
         self._stack = keep
+
+
+def _check_wait_rights(thread: Handle) -> None:
+    """AccessDeniedError unless ``thread`` has WAIT and INSPECT (what a waiting suspend needs)."""
+    raw = thread.raw
+    info = _new(_BASIC_PTR)
+    status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, _BASIC_SIZE, _raw.NULL, _raw.NULL)
+    if status:
+        raise thread._error(status, "zx_object_get_info")
+    missing = _WAIT_RIGHTS & ~int(info.rights)
+    if missing:
+        raise AccessDeniedError(
+            None,
+            "zx_object_wait_one" if missing & Rights.WAIT else "zx_object_get_info",
+            int(info.koid),
+            f"suspend(wait=True) needs {Rights(_WAIT_RIGHTS)!r}; the handle lacks {Rights(missing)!r}"
+            " (nothing was suspended; wait=False suspends without waiting)",
+        )
 
 
 def _entry_address(entry: Any, raw_ok: object) -> int:
@@ -335,22 +372,52 @@ class ProgressWorker:
     def stop(self, timeout: float | None = 10.0) -> None:
         """Ask the thread to exit and wait until it has (TimedOutError if not).
 
-        A suspended worker cannot exit: close its suspend tokens first.
+        A suspended worker cannot exit: if a suspend token of its thread is
+        still open (``THREAD_SUSPENDED`` is asserted and ``THREAD_RUNNING``
+        does not follow within 2 s), this raises
+        :class:`~zxpy.errors.BadStateError` saying so, instead of waiting out
+        ``timeout``.  The thread is then still asked to stop: close the token
+        and call :meth:`stop` (or :meth:`close`) again.
         """
         if not self._started:
             return
         self._stop_ptr[0] = 1
-        self.thread.wait_terminated(timeout)
+        end = to_deadline(timeout)
+        thread = self.thread
+        while not thread.wait_one(_TERMINATED | _SUSPENDED, deadline=end) & _TERMINATED:
+            # Suspended: a token is open - or was just closed, and the thread is about to run
+            # again (resuming is asynchronous too).  Give it a moment to show THREAD_RUNNING.
+            grace = min(end, _after(_RESUME_GRACE_NS))
+            try:
+                thread.wait_one(_TERMINATED | _RUNNING, deadline=grace)
+            except TimedOutError:
+                raise BadStateError(
+                    None,
+                    None,
+                    thread._koid_or_none(),
+                    "the progress worker's thread is suspended: a suspend token of it is still open;"
+                    " close the token before stopping the worker",
+                ) from None
         self._started = False
         _LIVE_WORKERS.discard(self._mem)
 
     def close(self) -> None:
-        """Stop the thread (if running) and close its handle."""
-        try:
-            if self._started and not self.thread.closed:
+        """Stop the thread (if running) and close its handle.
+
+        If a suspend token of the thread is still open this raises
+        :class:`~zxpy.errors.BadStateError` (see :meth:`stop`) and keeps the
+        thread's handle, so that ``close()`` can be retried once the token is
+        closed.
+        """
+        if self._started and not self.thread.closed:
+            try:
                 self.stop()
-        finally:
-            self.thread.close()
+            except BadStateError:
+                raise
+            except BaseException:
+                self.thread.close()
+                raise
+        self.thread.close()
 
     def __enter__(self) -> ProgressWorker:
         return self

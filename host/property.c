@@ -1,0 +1,79 @@
+/* zx_object_get_property / zx_object_set_property: ZX_PROP_NAME.
+ *
+ * As sys_object_get_property / sys_object_set_property (zircon/kernel/lib/syscalls/object.cc):
+ *   1. a NULL value pointer is INVALID_ARGS, before the handle is looked up;
+ *   2. the handle is looked up without a type, needing GET_PROPERTY / SET_PROPERTY: BAD_HANDLE, then ACCESS_DENIED;
+ *   3. an unknown property is NOT_SUPPORTED (the other ZX_PROP_* of Zircon concern objects or registers the host
+ *      kernel does not have, so every property but ZX_PROP_NAME is unknown here);
+ *   4. ZX_PROP_NAME, get: a buffer smaller than ZX_MAX_NAME_LEN is BUFFER_TOO_SMALL (checked before the type),
+ *      then the object's name is copied out as all ZX_MAX_NAME_LEN bytes, NUL-padded;
+ *      set: a size of ZX_MAX_NAME_LEN or more is cut to ZX_MAX_NAME_LEN - 1 bytes, which are stored as given.
+ *   Objects without a name give WRONG_TYPE from both (Dispatcher::get_name / set_name in
+ *   zircon/kernel/object/include/object/dispatcher.h; kernels before 2023 read "" and refused a set with
+ *   NOT_SUPPORTED).  Jobs, processes and threads have names (JobDispatcher, ProcessDispatcher, ThreadDispatcher);
+ *   events, suspend tokens, VMARs, channels and ports do not.
+ * The name is copied through a local buffer, so no caller memory is touched with the kernel lock held. */
+#include <string.h>
+
+#include "kernel.h"
+
+char *hk_object_name(hk_object_t *obj) {
+    switch (obj->type) {
+        case ZX_OBJ_TYPE_JOB:
+            return HK_CONTAINER_OF(obj, hk_job_t, base)->name;
+        case ZX_OBJ_TYPE_PROCESS:
+            return HK_CONTAINER_OF(obj, hk_process_t, base)->name;
+        case ZX_OBJ_TYPE_THREAD:
+            return HK_CONTAINER_OF(obj, hk_thread_t, base)->name;
+        default:
+            return NULL;
+    }
+}
+
+zx_status_t zx_object_get_property(zx_handle_t handle, uint32_t property, void *value, size_t value_size) {
+    if (value == NULL) return ZX_ERR_INVALID_ARGS;
+    char name[ZX_MAX_NAME_LEN];
+    hk_lock();
+    hk_object_t *obj;
+    zx_status_t status = hk_handle_get(handle, ZX_OBJ_TYPE_NONE, ZX_RIGHT_GET_PROPERTY, &obj, NULL);
+    if (status == ZX_OK) {
+        if (property != ZX_PROP_NAME) {
+            status = ZX_ERR_NOT_SUPPORTED;
+        } else if (value_size < ZX_MAX_NAME_LEN) {
+            status = ZX_ERR_BUFFER_TOO_SMALL;
+        } else {
+            const char *own = hk_object_name(obj);
+            if (own == NULL) {
+                status = ZX_ERR_WRONG_TYPE;
+            } else {
+                memcpy(name, own, sizeof name);
+                name[sizeof name - 1] = '\0';
+            }
+        }
+    }
+    hk_unlock();
+    if (status == ZX_OK) memcpy(value, name, ZX_MAX_NAME_LEN);
+    return status;
+}
+
+zx_status_t zx_object_set_property(zx_handle_t handle, uint32_t property, const void *value, size_t value_size) {
+    if (value == NULL) return ZX_ERR_INVALID_ARGS;
+    char name[ZX_MAX_NAME_LEN] = {0};
+    size_t size = value_size < ZX_MAX_NAME_LEN ? value_size : ZX_MAX_NAME_LEN - 1;
+    if (property == ZX_PROP_NAME) memcpy(name, value, size); /* copied in before the lock */
+    hk_lock();
+    hk_object_t *obj;
+    zx_status_t status = hk_handle_get(handle, ZX_OBJ_TYPE_NONE, ZX_RIGHT_SET_PROPERTY, &obj, NULL);
+    if (status == ZX_OK) {
+        char *own = property == ZX_PROP_NAME ? hk_object_name(obj) : NULL;
+        if (property != ZX_PROP_NAME) {
+            status = ZX_ERR_NOT_SUPPORTED;
+        } else if (own == NULL) {
+            status = ZX_ERR_WRONG_TYPE;
+        } else {
+            memcpy(own, name, ZX_MAX_NAME_LEN); /* name[size..] are NUL: the name ends at its first NUL */
+        }
+    }
+    hk_unlock();
+    return status;
+}
