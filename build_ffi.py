@@ -292,7 +292,11 @@ def make_ffibuilder(
         ffi.set_source(MODULE_NAME, _preamble() + build_info_source(found, sdk))
         return ffi
 
-    cfg = _load_sdkconfig().load(None)
+    sdkconfig = _load_sdkconfig()
+    try:
+        cfg = sdkconfig.load(None)
+    except sdkconfig.SdkConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
     if cfg.configured:
         headers = _sdk_header_overlay(cfg)
         scratch = ROOT / "build" / "probe" / f"sdk-{cfg.cpu}"

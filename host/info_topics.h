@@ -98,24 +98,19 @@ _Static_assert(sizeof(hk_info_process_v0_t) == 16 && sizeof(hk_info_process_v1_t
 _Static_assert(sizeof(hk_info_task_stats_v0_t) == 32 && sizeof(hk_info_task_stats_v1_t) == 40, "task stats");
 _Static_assert(sizeof(hk_info_task_runtime_v0_t) == 16 && sizeof(hk_info_task_runtime_v1_t) == 32, "runtime");
 
-/* ZX_INFO_PROCESS is the v1 topic where the headers have the flags, else the v0 topic. */
+/* ZX_INFO_PROCESS names whichever version the headers chose, checked by value: headers of the transition
+ * (RFC-0074) already define ZX_INFO_PROCESS_FLAG_* and a zx_info_process_v2_t while ZX_INFO_PROCESS is still
+ * topic 3 with the bool record, so the presence of the flags says nothing about zx_info_process_t. */
+_Static_assert((ZX_INFO_PROCESS == HK_INFO_PROCESS_V1 && sizeof(zx_info_process_t) == sizeof(hk_info_process_v1_t)) ||
+                   (ZX_INFO_PROCESS == HK_INFO_PROCESS_V0 &&
+                    sizeof(zx_info_process_t) == sizeof(hk_info_process_v0_t)),
+               "ZX_INFO_PROCESS and zx_info_process_t are one of the kernel's two versions");
+_Static_assert(offsetof(zx_info_process_t, return_code) == 0, "zx_info_process_t.return_code");
 #ifdef ZX_INFO_PROCESS_FLAG_STARTED
-_Static_assert(ZX_INFO_PROCESS == HK_INFO_PROCESS_V1, "ZX_INFO_PROCESS with flags is topic 0x10000003");
-_Static_assert(sizeof(zx_info_process_t) == sizeof(hk_info_process_v1_t), "zx_info_process_t (v1) size");
-HK_SAME_FIELD(zx_info_process_t, hk_info_process_v1_t, return_code);
-HK_SAME_FIELD(zx_info_process_t, hk_info_process_v1_t, start_time);
-HK_SAME_FIELD(zx_info_process_t, hk_info_process_v1_t, flags);
 _Static_assert(ZX_INFO_PROCESS_FLAG_STARTED == HK_INFO_PROCESS_FLAG_STARTED &&
                    ZX_INFO_PROCESS_FLAG_EXITED == HK_INFO_PROCESS_FLAG_EXITED &&
                    ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED == HK_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED,
                "ZX_INFO_PROCESS_FLAG_*");
-#else
-_Static_assert(ZX_INFO_PROCESS == HK_INFO_PROCESS_V0, "ZX_INFO_PROCESS without flags is topic 3");
-_Static_assert(sizeof(zx_info_process_t) == sizeof(hk_info_process_v0_t), "zx_info_process_t (v0) size");
-HK_SAME_FIELD(zx_info_process_t, hk_info_process_v0_t, return_code);
-HK_SAME_FIELD(zx_info_process_t, hk_info_process_v0_t, started);
-HK_SAME_FIELD(zx_info_process_t, hk_info_process_v0_t, exited);
-HK_SAME_FIELD(zx_info_process_t, hk_info_process_v0_t, debugger_attached);
 #endif
 
 /* Headers that name the older task stats topic (ZX_INFO_TASK_STATS_V1) make ZX_INFO_TASK_STATS the newer one. */

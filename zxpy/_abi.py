@@ -74,8 +74,10 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature(
         "info_process_v2",
-        "zx_info_process_flags_t zxpy_probe = ZX_INFO_PROCESS_FLAG_STARTED;"
-        " char zxpy_probe_o[offsetof(zx_info_process_t, start_time) + offsetof(zx_info_process_t, flags)];",
+        # The record itself, not the flag names: headers of the transition define ZX_INFO_PROCESS_FLAG_*
+        # while zx_info_process_t is still the bool record of topic 3.
+        "char zxpy_probe[offsetof(zx_info_process_t, start_time) + offsetof(zx_info_process_t, flags)"
+        " + ZX_INFO_PROCESS_FLAG_STARTED];",
         "ZX_INFO_PROCESS as topic 0x10000003 (RFC-0074): return_code, start_time and flags;"
         " before it, topic 3 with the bools started/exited/debugger_attached",
     ),
@@ -370,6 +372,8 @@ CONSTANTS: tuple[Const, ...] = (
         ZX_OBJ_TYPE_STREAM""")
     + _group("obj_types", """ZX_OBJ_TYPE_MSI ZX_OBJ_TYPE_IOB ZX_OBJ_TYPE_COUNTER
         ZX_OBJ_TYPE_IOB_SHARED_REGION ZX_OBJ_TYPE_SAMPLER""", "optional")
+    # Names of 2021 headers that today's no longer have (the values are DEBUGLOG's and MSI's now).
+    + _group("obj_types", "ZX_OBJ_TYPE_LOG ZX_OBJ_TYPE_MSI_ALLOCATION ZX_OBJ_TYPE_MSI_INTERRUPT", "optional")
     + _group("obj_type_bound", "ZX_OBJ_TYPE_UPPER_BOUND")
     + _group("info_topics", """ZX_INFO_HANDLE_VALID ZX_INFO_HANDLE_BASIC ZX_INFO_PROCESS
         ZX_INFO_PROCESS_THREADS ZX_INFO_JOB_CHILDREN ZX_INFO_JOB_PROCESSES ZX_INFO_THREAD

@@ -268,6 +268,13 @@ class ObjType(_ZirconIntEnum):
         IOB_SHARED_REGION = lib.ZX_OBJ_TYPE_IOB_SHARED_REGION
     if _has("ZX_OBJ_TYPE_SAMPLER"):
         SAMPLER = lib.ZX_OBJ_TYPE_SAMPLER
+    # The 2021 names of 12, 32 and 33 (today DEBUGLOG, MSI and IOB).
+    if _has("ZX_OBJ_TYPE_LOG"):
+        LOG = lib.ZX_OBJ_TYPE_LOG
+    if _has("ZX_OBJ_TYPE_MSI_ALLOCATION"):
+        MSI_ALLOCATION = lib.ZX_OBJ_TYPE_MSI_ALLOCATION
+    if _has("ZX_OBJ_TYPE_MSI_INTERRUPT"):
+        MSI_INTERRUPT = lib.ZX_OBJ_TYPE_MSI_INTERRUPT
 
 
 class ThreadState(enum.IntEnum):

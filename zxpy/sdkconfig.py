@@ -480,6 +480,13 @@ class SdkConfig:
         def layout(problem: str) -> None:
             problems.append(str(self._error(problem, "sdk", "path")))
 
+        arch_dir = self.sdk_path / "arch"
+        if arch_dir.is_dir() and not (arch_dir / self.cpu).is_dir():
+            # One line instead of a missing header and stub for every piece: the SDK lacks the cpu.
+            have = sorted(p.name for p in arch_dir.iterdir() if p.is_dir())
+            return [str(self._error(
+                f"{self.sdk_path} has no arch/{self.cpu} (it has: {', '.join(have) or 'none'})",
+                "target", "cpu"))]
         if self.manifest_path.is_file():
             try:
                 manifest = self.read_manifest()
