@@ -58,8 +58,14 @@ FETCH_2021 = (f"{SDK_2021_ENV} is unset: it names the January 2021 Fuchsia core 
 FROM_LIBC = {f.name for f in _abi.FUNCTIONS if f.library == "libc.so"}
 FROM_FDIO = {f.name for f in _abi.FUNCTIONS if f.library == "libfdio.so"}
 FROM_VDSO = {f.name for f in _abi.FUNCTIONS if f.library == "libzircon.so"}
-#: The features the January 2021 SDK's headers have (everything newer is gated off).
+#: The features the January 2021 SDK's headers have (everything newer is gated off), and its optional
+#: constants: the names the table marks optional that the 2021 facts define.
 FEATURES_2021 = ["thread_state_type"]
+OPTIONAL_2021 = sorted(
+    c.name for c in _abi.CONSTANTS
+    if c.gate == "optional"
+    and c.name in json.loads(SDK_2021_ABI.read_text(encoding="utf-8"))["constants"]
+)
 
 #: Linux/POSIX process and signal APIs that Fuchsia's libc does not have.
 LINUX_ONLY = {
@@ -386,7 +392,7 @@ def test_cross_build_against_the_real_2021_sdk(elf: Any, tmp_path: Path) -> None
     info = json.loads((out / "build-info.json").read_text())
     assert not any(f.startswith("-ffuchsia-api-level") for f in info["cflags"])
     assert f"--sysroot={sdk / 'arch' / 'x64' / 'sysroot'}" in info["cflags"]
-    assert info["features"] == FEATURES_2021 and info["optional_constants"] == []
+    assert info["features"] == FEATURES_2021 and info["optional_constants"] == OPTIONAL_2021
     assert info["sdk"]["layout"] == "legacy" and info["sdk"]["stand_in"] is False
     libs = {"libzircon.so": sdk / "arch" / "x64" / "sysroot" / "lib" / "libzircon.so",
             "libc.so": sdk / "arch" / "x64" / "sysroot" / "lib" / "libc.so",
@@ -429,7 +435,7 @@ def test_cross_build_against_the_2021_vintage(standin_2021: Path, elf: Any, tmp_
     info = json.loads((out / "build-info.json").read_text())
     assert info["api_level"] is None
     assert not any(f.startswith("-ffuchsia-api-level") for f in info["cflags"])
-    assert info["features"] == FEATURES_2021 and info["optional_constants"] == []
+    assert info["features"] == FEATURES_2021 and info["optional_constants"] == OPTIONAL_2021
     assert info["sdk"]["stand_in"] is True and info["sdk"]["vintage"] == "2021-01-25"
     assert f"-L{standin_2021.parent / 'pkg' / 'fdio' / 'arch' / 'x64' / 'lib'}" in info["ldflags"]
     undefined = {n for n, (d, _, _) in _dynsyms(elf, so).items() if not d}
