@@ -116,6 +116,25 @@ const t_scenario t_scenarios[] = {
         r_info_task_runtime_versions),
     RUN("r22", "property: ZX_PROP_NAME get/set (NULL, handle, rights, size, unknown property, truncation)",
         r_property_name),
+    /* the audit rows of docs/kernel-audit.md that the scenarios above do not cover */
+    RUN("a01", "audit: job_create (options, handle, rights, state; the rights it hands out)", a_job_create),
+    RUN("a02", "audit: process_create (options incl. SHARED, NULL name, handle, state; process and VMAR rights)",
+        a_process_create),
+    RUN("a03", "audit: thread_create (options, NULL name, handle; no process state check; rights)", a_thread_create),
+    RUN("a04", "audit: thread create in a dead/dying process OK, start BAD_STATE before the entry point",
+        a_thread_dead_process),
+    RUN("a05", "audit: thread_start (handle, entry point, started twice, after death)", a_thread_start),
+    RUN("a06", "audit: event_create (options; rights)", a_event_create),
+    RUN("a07", "audit: get_info order (topic, handle, then buffer: BUFFER_TOO_SMALL / INVALID_ARGS)",
+        a_get_info_order),
+    RUN("a08", "audit: every info topic: type before rights, TASK_RUNTIME rights first, HANDLE_* need none",
+        a_info_topics),
+    RUN("a09", "audit: object lifetime (a job lives while referenced: dead processes, threads, child jobs)",
+        a_job_lifetime),
+    RUN("a10", "audit: wait/suspend (INTR_RETRY: pulse missed, deadline kept, closed handle BAD_HANDLE)",
+        a_wait_suspend),
+    RUN("a11", "audit: nanosleep, deadline_after, clock_get_monotonic", a_clock_and_sleep),
+    RUN("a12", "audit: object_signal (SIGNAL right, then masks)", a_object_signal),
 };
 
 const size_t t_scenario_count = sizeof t_scenarios / sizeof t_scenarios[0];

@@ -2,6 +2,18 @@
 #ifndef ZXPY_CONFORMANCE_SCENARIOS_H_
 #define ZXPY_CONFORMANCE_SCENARIOS_H_
 
+void a_clock_and_sleep(void);
+void a_event_create(void);
+void a_get_info_order(void);
+void a_info_topics(void);
+void a_job_create(void);
+void a_job_lifetime(void);
+void a_object_signal(void);
+void a_process_create(void);
+void a_thread_create(void);
+void a_thread_dead_process(void);
+void a_thread_start(void);
+void a_wait_suspend(void);
 void r_channel_call(void);
 void r_channel_call_cancel(void);
 void r_channel_handles(void);

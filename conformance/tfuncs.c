@@ -48,7 +48,9 @@ void tf_wait(uintptr_t ctl, uintptr_t unused) {
     tf_ctl_t *c = (tf_ctl_t *)ctl;
     STORE(&c->started, 1u);
     zx_signals_t observed = 0;
-    zx_status_t st = zx_object_wait_one(LOAD(&c->handle), ZX_USER_SIGNAL_0, ZX_TIME_INFINITE, &observed);
+    zx_time_t deadline = LOAD(&c->deadline);
+    zx_status_t st =
+        zx_object_wait_one(LOAD(&c->handle), ZX_USER_SIGNAL_0, deadline ? deadline : ZX_TIME_INFINITE, &observed);
     STORE(&c->observed, observed);
     STORE(&c->status, st);
     finish(c);

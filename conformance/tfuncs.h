@@ -37,7 +37,7 @@ typedef struct tf_ctl {
 void tf_exit(uintptr_t ctl, uintptr_t unused);       /* started = done = 1, exit */
 void tf_spin(uintptr_t ctl, uintptr_t unused);       /* count++ with a ~50 us sleep per step until stop */
 void tf_sleep(uintptr_t ctl, uintptr_t unused);      /* zx_nanosleep(deadline), woke_at = now */
-void tf_wait(uintptr_t ctl, uintptr_t unused);       /* wait_one(handle, ZX_USER_SIGNAL_0, INFINITE) */
+void tf_wait(uintptr_t ctl, uintptr_t unused);       /* wait_one(handle, ZX_USER_SIGNAL_0, deadline or INFINITE) */
 /* Scenario 11: zx_channel_call(handle, deadline) with the 9 bytes "abcdefghi" (the kernel replaces the first 4
  * with the txid); status = the call's, or BAD_STATE when OK but the reply is not 9 bytes ending in "efghj". */
 void tf_channel_call(uintptr_t ctl, uintptr_t unused);

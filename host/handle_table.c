@@ -195,7 +195,12 @@ zx_status_t zx_handle_replace(zx_handle_t handle, zx_rights_t rights, zx_handle_
     /* The new handle exists before the old one goes, so a successful replace never looks like "last handle
      * closed" (a replaced suspend token keeps its task suspended). */
     if (status == ZX_OK) status = hk_handle_alloc(obj, new_rights, out);
-    /* The source handle is consumed whatever happened (Zircon: even a failed replace removes it). */
+    /* handle_dup_replace (zircon/kernel/lib/syscalls/handle_ops.cc): rights that are not a subset remove the source
+     * and fail; a new handle that cannot be made (NO_MEMORY, here also NO_RESOURCES) leaves the source in place. */
+    if (status == ZX_ERR_NO_MEMORY || status == ZX_ERR_NO_RESOURCES) {
+        hk_unlock();
+        return status;
+    }
     release(detach(handle, e));
     hk_unlock();
     return status;

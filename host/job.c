@@ -1,8 +1,14 @@
 /* Jobs: the job tree, job signals, job kill, zx_job_create and zx_job_default.
  *
- * Zircon rules kept here (zircon-semantics.md §1.3): a job is READY, then KILLING once killed (it refuses new
- * children: BAD_STATE), and DEAD once KILLING with no child left; death goes bottom-up, and a dead job leaves its
- * parent's list even while handles to it remain.  A job with neither handles nor children is destroyed.
+ * Zircon rules kept here (zircon/kernel/object/job_dispatcher.cc): a job is READY, then KILLING once killed (it
+ * refuses new children: BAD_STATE), and DEAD once KILLING with no child left; death goes bottom-up, and a dead job
+ * leaves its parent's list even while handles to it remain (FinishDeadTransitionUnlocked).
+ *
+ * Lifetime, as in Zircon: a parent's list of child jobs holds no reference (JobDispatcher keeps raw pointers).  A
+ * job lives while anything references it -- a handle, a child job (its parent_ RefPtr), a process created in it,
+ * live or dead (ProcessDispatcher::job_), a process it was made critical to -- and the last reference going
+ * destroys it and takes it out of its parent's list (~JobDispatcher -> RemoveChildJob), which may finish a killed
+ * parent.  So a childless job whose handles are closed stays in the tree while a dead process of it still exists.
  * zx_job_set_critical names a process whose death kills the job (ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL).
  */
 #include <stdlib.h>
@@ -34,34 +40,33 @@ static bool job_has_children(const hk_job_t *job) {
     return !hk_list_empty(&job->jobs) || !hk_list_empty(&job->processes);
 }
 
-/* Take job out of its parent's list (it died, or it was destroyed), then let the parent settle. */
+/* Take job out of its parent's list (it died, or it is being destroyed), then let the parent settle
+ * (RemoveChildJob + FinishDeadTransitionUnlocked).  The list holds no reference, so nothing is released here. */
 static void job_detach(hk_job_t *job) {
     hk_job_t *parent = job->parent;
     if (parent == NULL || job->sibling.next == &job->sibling) return;
     hk_list_remove(&job->sibling);
     hk_object_ref(&parent->base);
-    hk_object_unref(&job->base); /* the parent list's reference */
     job_update_signals(parent);
     job_settle(parent);
     hk_object_unref(&parent->base);
 }
 
-/* A child left, or the last handle went: finish a killed job, or drop a job nobody can reach any more. */
+/* A child left: a killed job with no child left dies (IsReadyForDeadTransitionLocked).  Closing handles never
+ * changes a job's state; the last reference going destroys it (job_destroy). */
 static void job_settle(hk_job_t *job) {
     if (job_has_children(job)) return;
     if (job->state == HK_JOB_KILLING) {
         job->state = HK_JOB_DEAD;
         job_update_signals(job);
         job_detach(job);
-    } else if (job->base.handles == 0) {
-        job_detach(job);
     }
 }
 
-static void job_on_zero_handles(hk_object_t *obj) { job_settle(as_job(obj)); }
-
 static void job_destroy(hk_object_t *obj) {
     hk_job_t *job = as_job(obj);
+    /* ~JobDispatcher: leave the parent's list if still in it (a live job nobody references any more). */
+    job_detach(job);
     if (job->parent != NULL) hk_object_unref(&job->parent->base);
     free(job);
 }
@@ -72,7 +77,7 @@ static zx_koid_t job_related_koid(const hk_object_t *obj) {
 }
 
 static const hk_object_ops_t job_ops = {
-    .on_zero_handles = job_on_zero_handles,
+    .on_zero_handles = NULL, /* a job without handles lives on while referenced (children, processes) */
     .destroy = job_destroy,
     .related_koid = job_related_koid,
 };
@@ -89,8 +94,7 @@ static hk_job_t *job_new(hk_job_t *parent) {
     if (parent != NULL) {
         job->parent = parent;
         hk_object_ref(&parent->base);
-        hk_object_ref(&job->base); /* the parent list's reference */
-        hk_list_add_tail(&parent->jobs, &job->sibling);
+        hk_list_add_tail(&parent->jobs, &job->sibling); /* no reference: the list holds a raw pointer */
         job_update_signals(parent);
     }
     job_update_signals(job);
@@ -231,8 +235,7 @@ zx_status_t zx_job_create(zx_handle_t parent_job, uint32_t options, zx_handle_t 
             status = ZX_ERR_NO_MEMORY;
         } else {
             status = hk_handle_alloc(&job->base, ZX_DEFAULT_JOB_RIGHTS, out);
-            if (status != ZX_OK) job_settle(job); /* no handle: it goes away again */
-            hk_object_unref(&job->base);
+            hk_object_unref(&job->base); /* without a handle this was the last reference: it goes away again */
         }
     }
     hk_unlock();

@@ -104,7 +104,7 @@ struct hk_object {
 void hk_object_init(hk_object_t *obj, zx_obj_type_t type, const hk_object_ops_t *ops);
 void hk_object_ref(hk_object_t *obj);   /* lock held */
 void hk_object_unref(hk_object_t *obj); /* lock held; destroys at zero */
-/* A name passed to a create call, as Zircon takes it: (NULL, 0) is "", (NULL, n > 0) INVALID_ARGS, longer than
+/* A name passed to a create call, as Zircon takes it: NULL (whatever the size) INVALID_ARGS, longer than
  * ZX_MAX_NAME_LEN - 1 bytes cut to that length. */
 zx_status_t hk_copy_name(char out[ZX_MAX_NAME_LEN], const char *name, size_t name_size);
 
@@ -158,6 +158,9 @@ void hk_sleeper_wake(hk_sleeper_t *s); /* lock held */
 void hk_sleep_locked(hk_sleeper_t *s, zx_time_t deadline, uint32_t blocked_state);
 /* Lock held (released and retaken while parked).  Park the calling thread while a stop is requested for it. */
 void hk_park_if_stopped_locked(void);
+/* Lock held.  t is about to be suspended: end its zx_object_wait_one, if any, with INTR_RETRY (it re-issues the
+ * wait once resumed), as Zircon interrupts a blocked thread it suspends. */
+void hk_wait_interrupt_thread(hk_thread_t *t);
 
 /* ------------------------------------------------------------------------------------------------ tasks */
 

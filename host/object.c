@@ -72,7 +72,8 @@ void hk_list_remove(hk_link_t *node) {
 bool hk_list_empty(const hk_link_t *head) { return head->next == head; }
 
 zx_status_t hk_copy_name(char out[ZX_MAX_NAME_LEN], const char *name, size_t name_size) {
-    if (name == NULL && name_size != 0) return ZX_ERR_INVALID_ARGS;
+    /* copy_user_string (zircon/kernel/lib/syscalls/task.cc): a NULL name is INVALID_ARGS even with size 0. */
+    if (name == NULL) return ZX_ERR_INVALID_ARGS;
     size_t n = name_size < ZX_MAX_NAME_LEN - 1 ? name_size : ZX_MAX_NAME_LEN - 1;
     if (n) memcpy(out, name, n);
     out[n] = '\0';

@@ -21,12 +21,15 @@ typedef struct {
     size_t actual, avail;
 } info_out_t;
 
+/* single_record_result: too small a buffer is BUFFER_TOO_SMALL (actual 0, avail 1); a buffer big enough that
+ * cannot be written (NULL here) is INVALID_ARGS -- both only after the handle was looked up. */
 static zx_status_t put_record(info_out_t *out, const void *record, size_t size) {
     if (out->buffer_size < size) {
         out->actual = 0;
         out->avail = 1;
         return ZX_ERR_BUFFER_TOO_SMALL;
     }
+    if (out->buffer == NULL) return ZX_ERR_INVALID_ARGS;
     memcpy(out->buffer, record, size);
     out->actual = out->avail = 1;
     return ZX_OK;
@@ -34,9 +37,16 @@ static zx_status_t put_record(info_out_t *out, const void *record, size_t size) 
 
 static void put_koid(info_out_t *out, zx_koid_t koid) {
     if ((out->actual + 1) * sizeof(zx_koid_t) <= out->buffer_size) {
-        ((zx_koid_t *)out->buffer)[out->actual++] = koid;
+        if (out->buffer != NULL) ((zx_koid_t *)out->buffer)[out->actual] = koid;
+        out->actual++;
     }
     out->avail++;
+}
+
+/* An array topic copies min(count, room) koids: with none to copy a NULL buffer is fine, else INVALID_ARGS
+ * (sys_object_get_info's ZX_INFO_PROCESS_THREADS and SimpleJobEnumerator). */
+static zx_status_t koids_done(const info_out_t *out) {
+    return out->actual > 0 && out->buffer == NULL ? ZX_ERR_INVALID_ARGS : ZX_OK;
 }
 
 static zx_status_t info_handle_basic(zx_handle_t h, info_out_t *out) {
@@ -199,7 +209,7 @@ static zx_status_t get_info_locked(zx_handle_t h, uint32_t topic, info_out_t *ou
         if ((status = typed(h, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_ENUMERATE, &obj)) != ZX_OK) return status;
         hk_process_t *p = HK_CONTAINER_OF(obj, hk_process_t, base);
         HK_LIST_FOR_EACH(it, &p->threads) put_koid(out, HK_CONTAINER_OF(it, hk_thread_t, sibling)->base.koid);
-        return ZX_OK;
+        return koids_done(out);
     }
     case ZX_INFO_JOB_CHILDREN:
     case ZX_INFO_JOB_PROCESSES: {
@@ -210,7 +220,7 @@ static zx_status_t get_info_locked(zx_handle_t h, uint32_t topic, info_out_t *ou
         } else {
             HK_LIST_FOR_EACH(it, &job->processes) put_koid(out, HK_CONTAINER_OF(it, hk_process_t, sibling)->base.koid);
         }
-        return ZX_OK;
+        return koids_done(out);
     }
     default:
         return ZX_ERR_NOT_SUPPORTED;
@@ -243,7 +253,7 @@ static bool topic_known(uint32_t topic) {
 zx_status_t zx_object_get_info(zx_handle_t handle, uint32_t topic, void *buffer, size_t buffer_size,
                                size_t *actual, size_t *avail) {
     if (!topic_known(topic)) return ZX_ERR_NOT_SUPPORTED; /* decided before the handle is looked up */
-    if (buffer == NULL && buffer_size != 0) return ZX_ERR_INVALID_ARGS;
+    /* An unwritable buffer is found only when a record is copied, after the lookup (put_record, koids_done). */
     info_out_t out = {.buffer = buffer, .buffer_size = buffer_size};
     hk_lock();
     zx_status_t status = get_info_locked(handle, topic, &out);

@@ -130,14 +130,23 @@ zx_handle_t zx_process_self(void) {
     return h;
 }
 
+/* ZX_PROCESS_SHARED (zircon/types.h); older headers, such as the 2021 SDK's, lack it. */
+#ifdef ZX_PROCESS_SHARED
+#define HK_PROCESS_SHARED ZX_PROCESS_SHARED
+#else
+#define HK_PROCESS_SHARED ((uint32_t)1u << 0)
+#endif
+
 /* The root VMAR handle zx_process_create hands out (vmar.c). */
 zx_status_t hk_vmar_create_root(hk_process_t *p, zx_handle_t *out);
 
 zx_status_t zx_process_create(zx_handle_t job, const char *name, size_t name_size, uint32_t options,
                               zx_handle_t *proc_handle, zx_handle_t *vmar_handle) {
-    /* ZX_PROCESS_SHARED needs a shareable prototype process, which the host kernel does not have. */
-    if (options != 0) return ZX_ERR_INVALID_ARGS;
-    if (proc_handle == NULL || vmar_handle == NULL) return ZX_ERR_INVALID_ARGS;
+    /* sys_process_create's order (zircon/kernel/lib/syscalls/task.cc): options (0 or ZX_PROCESS_SHARED, whose
+     * shared address space the host does not model: such a process is made like any other), the name
+     * (copy_user_string: a NULL name is INVALID_ARGS whatever its size), the job handle (type, then
+     * MANAGE_PROCESS), the job's state (AddChildProcess: BAD_STATE), and last the handles written out. */
+    if (options != 0 && options != HK_PROCESS_SHARED) return ZX_ERR_INVALID_ARGS;
     char buf[ZX_MAX_NAME_LEN];
     if (hk_copy_name(buf, name, name_size) != ZX_OK) return ZX_ERR_INVALID_ARGS;
 
@@ -146,6 +155,8 @@ zx_status_t zx_process_create(zx_handle_t job, const char *name, size_t name_siz
     zx_status_t status = hk_handle_get(job, ZX_OBJ_TYPE_JOB, ZX_RIGHT_MANAGE_PROCESS, &obj, NULL);
     hk_job_t *j = status == ZX_OK ? HK_CONTAINER_OF(obj, hk_job_t, base) : NULL;
     if (status == ZX_OK && j->state != HK_JOB_READY) status = ZX_ERR_BAD_STATE;
+    /* The handles are copied out last: an unwritable one fails the call after everything else passed. */
+    if (status == ZX_OK && (proc_handle == NULL || vmar_handle == NULL)) status = ZX_ERR_INVALID_ARGS;
     if (status == ZX_OK) {
         hk_process_t *p = hk_process_new(j, HK_PROCESS_PLAIN, buf);
         if (p == NULL) {

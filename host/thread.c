@@ -68,6 +68,8 @@ void hk_thread_update_suspension(hk_thread_t *t) {
     t->stop_requested = want_stop;
     switch (t->kind) {
     case HK_THREAD_SELF:
+        /* A wait_one in progress ends with INTR_RETRY and is issued again after the resume (wait.c). */
+        if (want_stop) hk_wait_interrupt_thread(t);
         if (want_stop) hk_self_thread_request_stop(t);
         else hk_self_thread_request_resume(t);
         break;
@@ -122,6 +124,10 @@ zx_thread_state_t hk_thread_info_state(const hk_thread_t *t) {
     return ZX_THREAD_STATE_DEAD;
 }
 
+/* sys_thread_create (zircon/kernel/lib/syscalls/task.cc): options must be 0, then the name (copy_user_string:
+ * NULL is INVALID_ARGS), then the process handle (type, then MANAGE_THREAD).  ThreadDispatcher::Create and
+ * Initialize do not look at the process's state: a thread can be created in a dying or dead process (it can never
+ * be started there: zx_thread_start gives BAD_STATE).  The handle is written out last. */
 zx_status_t zx_thread_create(zx_handle_t process, const char *name, size_t name_size, uint32_t options,
                              zx_handle_t *out) {
     if (options != 0) return ZX_ERR_INVALID_ARGS;
@@ -132,8 +138,6 @@ zx_status_t zx_thread_create(zx_handle_t process, const char *name, size_t name_
     hk_object_t *obj;
     zx_status_t status = hk_handle_get(process, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_MANAGE_THREAD, &obj, NULL);
     hk_process_t *p = status == ZX_OK ? HK_CONTAINER_OF(obj, hk_process_t, base) : NULL;
-    if (status == ZX_OK && (p->state == HK_PROCESS_DYING || p->state == HK_PROCESS_DEAD))
-        status = ZX_ERR_BAD_STATE;
     if (status == ZX_OK && out == NULL) status = ZX_ERR_INVALID_ARGS;
     if (status == ZX_OK) {
         /* Only threads of the calling process can run code on the host (self_thread.c). */
@@ -152,6 +156,16 @@ zx_status_t zx_thread_create(zx_handle_t process, const char *name, size_t name_
 /* self_thread.c: run entry(arg1, arg2) on a new OS thread for t (lock held). */
 zx_status_t hk_self_thread_start(hk_thread_t *t, zx_vaddr_t entry, uintptr_t arg1, uintptr_t arg2);
 
+/* The highest user address + 1 on x86-64 and arm64 (48-bit user address spaces). */
+#define HK_USER_ADDRESS_END ((zx_vaddr_t)1 << 47)
+
+/* sys_thread_start -> ThreadDispatcher::Start -> ProcessDispatcher::AddInitializedThread -> MakeRunnable
+ * (zircon/kernel/object/{thread,process}_dispatcher.cc), in that order: the handle (type, then MANAGE_THREAD);
+ * the process's state (the first thread needs an INITIAL process, any later one a RUNNING process: BAD_STATE in a
+ * dying or dead one); the entry point (arch_is_valid_user_pc: a kernel or non-canonical address is INVALID_ARGS);
+ * the thread's own state (started before, or dead: BAD_STATE).  Host limits, after all of those: the entry point 0,
+ * which Zircon accepts for a thread that faults at once, is INVALID_ARGS (on the host it would crash the calling
+ * program), and a thread of a process that cannot run code on the host is NOT_SUPPORTED. */
 zx_status_t zx_thread_start(zx_handle_t handle, zx_vaddr_t thread_entry, zx_vaddr_t stack, uintptr_t arg1,
                             uintptr_t arg2) {
     (void)stack; /* the host runs the entry on a pthread stack of its own */
@@ -159,10 +173,15 @@ zx_status_t zx_thread_start(zx_handle_t handle, zx_vaddr_t thread_entry, zx_vadd
     hk_object_t *obj;
     zx_status_t status = hk_handle_get(handle, ZX_OBJ_TYPE_THREAD, ZX_RIGHT_MANAGE_THREAD, &obj, NULL);
     hk_thread_t *t = status == ZX_OK ? as_thread(obj) : NULL;
+    if (status == ZX_OK) {
+        hk_process_t *p = t->process;
+        /* The calling process runs already, with threads the host kernel has not adopted (yet). */
+        bool initial = hk_list_empty(&p->threads) && p->kind != HK_PROCESS_SELF;
+        if (initial ? p->state != HK_PROCESS_INITIAL : p->state != HK_PROCESS_RUNNING) status = ZX_ERR_BAD_STATE;
+    }
+    if (status == ZX_OK && thread_entry >= HK_USER_ADDRESS_END) status = ZX_ERR_INVALID_ARGS;
+    if (status == ZX_OK && t->state != HK_THREAD_NEW) status = ZX_ERR_BAD_STATE;
     if (status == ZX_OK && thread_entry == 0) status = ZX_ERR_INVALID_ARGS;
-    if (status == ZX_OK && (t->state != HK_THREAD_NEW || t->process->state == HK_PROCESS_DYING ||
-                            t->process->state == HK_PROCESS_DEAD))
-        status = ZX_ERR_BAD_STATE;
     /* A process made by zx_process_create has no address space on the host to run code in. */
     if (status == ZX_OK && t->kind != HK_THREAD_SELF) status = ZX_ERR_NOT_SUPPORTED;
     if (status == ZX_OK) status = hk_self_thread_start(t, thread_entry, arg1, arg2);

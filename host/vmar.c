@@ -22,7 +22,9 @@ zx_status_t hk_vmar_create_root(hk_process_t *p, zx_handle_t *out) {
     hk_object_t *vmar = calloc(1, sizeof(*vmar));
     if (vmar == NULL) return ZX_ERR_NO_MEMORY;
     hk_object_init(vmar, ZX_OBJ_TYPE_VMAR, &vmar_ops);
-    zx_status_t status = hk_handle_alloc(vmar, ZX_DEFAULT_VMAR_RIGHTS, out);
+    /* VmAddressRegionDispatcher::Create: the default rights plus READ/WRITE/EXECUTE, as a root VMAR may map all. */
+    zx_status_t status =
+        hk_handle_alloc(vmar, ZX_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_EXECUTE, out);
     hk_object_unref(vmar);
     return status;
 }

@@ -2,7 +2,15 @@
  *
  * A waiter lives on the waiting thread's stack, linked into the object's list under the kernel lock.  It sleeps
  * on its own futex word with the lock released, so a waker never blocks and a waiting thread holds nothing while
- * it sleeps: it can be parked there by a suspend request and woken again safely.
+ * it sleeps.
+ *
+ * Suspension, as in Zircon (zircon/kernel/lib/syscalls/object_wait.cc, kernel/thread.cc): suspending a thread
+ * blocked in zx_object_wait_one ends its wait with ZX_ERR_INTERNAL_INTR_RETRY -- the observer is removed
+ * (WaitSignalObserver::End) -- the thread suspends on its way out, and the syscall is issued again after the
+ * resume, with the same arguments and so the same absolute deadline.  So while suspended the waiter sees nothing:
+ * a signal raised and cleared again meanwhile is missed, a handle closed meanwhile gives BAD_HANDLE on the retry
+ * (not CANCELED), and the wait never completes or times out while the thread is suspended; after the resume a
+ * deadline already past gives TIMED_OUT, a signal active then gives OK.
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,7 +22,7 @@
 
 #include "kernel.h"
 
-enum { WAIT_PENDING = 0, WAIT_SATISFIED = 1, WAIT_CANCELED = 2 };
+enum { WAIT_PENDING = 0, WAIT_SATISFIED = 1, WAIT_CANCELED = 2, WAIT_INTERRUPTED = 3 };
 
 struct hk_waiter {
     hk_waiter_t *prev, *next;
@@ -22,7 +30,13 @@ struct hk_waiter {
     zx_signals_t wanted;
     zx_signals_t observed;
     _Atomic uint32_t word;
+    hk_object_t *obj;          /* the object waited on */
+    hk_thread_t *thread;       /* the waiting thread object, or NULL for a thread unknown to the kernel */
+    hk_waiter_t *gprev, *gnext; /* in g_wait_ones */
 };
+
+/* Every zx_object_wait_one blocked right now (lock held), so a suspension can find its thread's wait. */
+static hk_waiter_t *g_wait_ones;
 
 zx_time_t hk_now(void) {
     struct timespec ts;
@@ -88,6 +102,30 @@ void hk_wait_cancel_handle(hk_object_t *obj, zx_handle_t h) {
     }
 }
 
+void hk_wait_interrupt_thread(hk_thread_t *t) {
+    for (hk_waiter_t *w = g_wait_ones; w != NULL; w = w->gnext) {
+        if (w->thread == t && atomic_load(&w->word) == WAIT_PENDING) finish_waiter(w->obj, w, WAIT_INTERRUPTED, 0);
+    }
+}
+
+static void global_link(hk_waiter_t *w) {
+    w->gprev = NULL;
+    w->gnext = g_wait_ones;
+    if (g_wait_ones) g_wait_ones->gprev = w;
+    g_wait_ones = w;
+}
+
+static void global_unlink(hk_waiter_t *w) {
+    if (w->gprev) w->gprev->gnext = w->gnext;
+    else g_wait_ones = w->gnext;
+    if (w->gnext) w->gnext->gprev = w->gprev;
+    w->gprev = w->gnext = NULL;
+}
+
+static bool stop_requested_for_me(void) {
+    return hk_cpu.thread != NULL && hk_cpu.thread->kind == HK_THREAD_SELF && hk_cpu.thread->stop_requested;
+}
+
 /* Mark the calling thread (when it is a thread object) as blocked for ZX_INFO_THREAD. */
 static void set_blocked(uint32_t state) {
     if (hk_cpu.thread != NULL) hk_cpu.thread->blocked = state;
@@ -96,47 +134,61 @@ static void set_blocked(uint32_t state) {
 zx_status_t zx_object_wait_one(zx_handle_t handle, zx_signals_t signals, zx_time_t deadline,
                                zx_signals_t *observed) {
     hk_lock();
-    hk_object_t *obj;
-    zx_status_t status = hk_handle_get(handle, ZX_OBJ_TYPE_NONE, ZX_RIGHT_WAIT, &obj, NULL);
-    if (status != ZX_OK) {
+    for (;;) { /* one pass per issue of the syscall: a suspension makes the caller issue it again */
+        hk_object_t *obj;
+        zx_status_t status = hk_handle_get(handle, ZX_OBJ_TYPE_NONE, ZX_RIGHT_WAIT, &obj, NULL);
+        if (status != ZX_OK) {
+            hk_unlock();
+            return status;
+        }
+        /* A wanted signal already active satisfies the wait whatever the deadline. */
+        if (obj->signals & signals) {
+            if (observed) *observed = obj->signals;
+            hk_unlock();
+            return ZX_OK;
+        }
+        if (deadline <= hk_now()) {
+            if (observed) *observed = obj->signals;
+            hk_unlock();
+            return ZX_ERR_TIMED_OUT;
+        }
+        if (stop_requested_for_me()) { /* an interruptible wait with a suspension pending: INTR_RETRY at once */
+            hk_park_if_stopped_locked();
+            continue;
+        }
+        hk_waiter_t w = {.prev = NULL, .next = obj->waiters, .handle = handle, .wanted = signals, .obj = obj,
+                         .thread = hk_cpu.thread};
+        atomic_init(&w.word, WAIT_PENDING);
+        if (obj->waiters) obj->waiters->prev = &w;
+        obj->waiters = &w;
+        global_link(&w);
+        hk_object_ref(obj);
+        set_blocked(ZX_THREAD_STATE_BLOCKED_WAIT_ONE);
+        hk_unlock();
+
+        futex_wait_until(&w.word, deadline);
+
+        hk_lock();
+        set_blocked(0);
+        global_unlink(&w);
+        uint32_t how = atomic_load(&w.word);
+        if (how == WAIT_INTERRUPTED) { /* ZX_ERR_INTERNAL_INTR_RETRY: suspend, then issue the wait again */
+            hk_object_unref(obj);
+            hk_park_if_stopped_locked();
+            continue;
+        }
+        if (how == WAIT_PENDING) { /* timed out: still linked */
+            unlink_waiter(obj, &w);
+            w.observed = obj->signals;
+            status = ZX_ERR_TIMED_OUT;
+        } else {
+            status = how == WAIT_CANCELED ? ZX_ERR_CANCELED : ZX_OK;
+        }
+        if (observed) *observed = w.observed;
+        hk_object_unref(obj);
         hk_unlock();
         return status;
     }
-    /* A wanted signal already active satisfies the wait whatever the deadline. */
-    if (obj->signals & signals) {
-        if (observed) *observed = obj->signals;
-        hk_unlock();
-        return ZX_OK;
-    }
-    if (deadline <= hk_now()) {
-        if (observed) *observed = obj->signals;
-        hk_unlock();
-        return ZX_ERR_TIMED_OUT;
-    }
-    hk_waiter_t w = {.prev = NULL, .next = obj->waiters, .handle = handle, .wanted = signals};
-    atomic_init(&w.word, WAIT_PENDING);
-    if (obj->waiters) obj->waiters->prev = &w;
-    obj->waiters = &w;
-    hk_object_ref(obj);
-    set_blocked(ZX_THREAD_STATE_BLOCKED_WAIT_ONE);
-    hk_unlock();
-
-    futex_wait_until(&w.word, deadline);
-
-    hk_lock();
-    set_blocked(0);
-    uint32_t how = atomic_load(&w.word);
-    if (how == WAIT_PENDING) { /* timed out: still linked */
-        unlink_waiter(obj, &w);
-        w.observed = obj->signals;
-        status = ZX_ERR_TIMED_OUT;
-    } else {
-        status = how == WAIT_CANCELED ? ZX_ERR_CANCELED : ZX_OK;
-    }
-    if (observed) *observed = w.observed;
-    hk_object_unref(obj);
-    hk_unlock();
-    return status;
 }
 
 zx_status_t zx_object_signal(zx_handle_t handle, uint32_t clear_mask, uint32_t set_mask) {
@@ -192,6 +244,7 @@ static void set_blocked_locked(uint32_t state) {
 }
 
 zx_status_t zx_nanosleep(zx_time_t deadline) {
+    if (deadline <= 0) return ZX_OK; /* sys_nanosleep: no sleep at all (zircon/kernel/lib/syscalls/zircon.cc) */
     set_blocked_locked(ZX_THREAD_STATE_BLOCKED_SLEEPING);
     if (deadline == ZX_TIME_INFINITE) {
         for (;;) pause(); /* Zircon sleeps forever; only a kill ends it */

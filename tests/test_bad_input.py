@@ -166,10 +166,13 @@ def test_boundary_ints_reach_the_kernel(objs: Objects) -> None:
     raises(NotFoundError, lambda: objs.job.child(U64_MAX))
     raises(InvalidArgsError, lambda: objs.event.signal(0, U32_MAX))
     raises(InvalidArgsError, lambda: objs.job.create_job(U32_MAX))
-    # An entry of 0 is refused before the kernel; any other is the kernel's business (NOT_SUPPORTED here:
-    # a zx_process_create process has no address space on the host).
+    # An entry of 0 is refused before the kernel; any other is the kernel's business: a kernel-half address is
+    # INVALID_ARGS (MakeRunnable's arch_is_valid_user_pc), a user address NOT_SUPPORTED here (a zx_process_create
+    # process has no address space on the host).
     raises(ValueError, lambda: objs.thread.start(0, raw_entry_address=True))
-    raises(NotSupportedError, lambda: objs.thread.start(U64_MAX, U64_MAX, U64_MAX, stack=U64_MAX,
+    raises(InvalidArgsError, lambda: objs.thread.start(U64_MAX, U64_MAX, U64_MAX, stack=U64_MAX,
+                                                       raw_entry_address=True))
+    raises(NotSupportedError, lambda: objs.thread.start(0x1000, U64_MAX, U64_MAX, stack=U64_MAX,
                                                         raw_entry_address=True))
     exc = raises(zxpy.TimedOutError, lambda: objs.event.wait_one(U32_MAX, deadline=-(2**63)))
     assert exc.observed == 0  # type: ignore[attr-defined]

@@ -104,8 +104,10 @@ def test_unstarted_thread_survives_its_process() -> None:
     ok(k.task_kill(proc))
     assert ok(k.get_info(thread, INFO.THREAD)).state == "NEW"  # type: ignore[attr-defined]
     assert k.task_suspend(thread)[0] == "ZX_OK"
-    assert k.thread_create(proc)[0] == "ZX_ERR_BAD_STATE"
+    late = ok(k.thread_create(proc))  # sys_thread_create does not look at the process's state
+    assert ok(k.get_info(late, INFO.THREAD)).state == "NEW"  # type: ignore[attr-defined]
     assert k.thread_start(thread)[0] == "ZX_ERR_BAD_STATE"
+    assert k.thread_start(late)[0] == "ZX_ERR_BAD_STATE"
 
 
 def test_job_kill_tree() -> None:

@@ -135,9 +135,13 @@ def test_create_thread_rules(job: Job) -> None:
         with pytest.raises(WrongTypeError):
             Process(job.raw, owned=False).create_thread("t")
         proc.kill()
-        with pytest.raises(BadStateError) as info:
-            proc.create_thread("late")
-        assert info.value.syscall == "zx_thread_create"
+        # sys_thread_create does not look at the process's state: a dead process gets a NEW thread, which can
+        # never start (AddInitializedThread: BAD_STATE).
+        with proc.create_thread("late") as late:
+            assert late.info().state is zxpy.ThreadState.NEW
+            with pytest.raises(BadStateError) as info:
+                late.start(0x1000, raw_entry_address=True)
+            assert info.value.syscall == "zx_thread_start"
         with pytest.raises(ValueError):
             proc.create_thread("bad\0name")
 

@@ -98,8 +98,9 @@ class Process(Task):
     def create_thread(self, name: str | bytes = b"", options: int = 0) -> Thread:
         """``zx_thread_create``: a new thread in state NEW (``MANAGE_THREAD``).
 
-        Start it with :meth:`Thread.start`.  BAD_STATE if the process is dying
-        or dead.
+        Start it with :meth:`Thread.start`.  As in Zircon (``sys_thread_create``)
+        the process's state is not checked: a dying or dead process gets a
+        thread that can never start (``start`` gives BAD_STATE).
         """
         data = encode_name(name)
         options = check_u32(options, "options")

@@ -264,7 +264,9 @@ class Thread(Task):
         buffer is allocated and kept alive by this object - keep it alive
         until the thread has terminated.  (The host kernel runs the entry on
         a real pthread and ignores the stack.)  Needs ``MANAGE_THREAD``;
-        BAD_STATE if already started or the process is dying.
+        then, in Zircon's order: BAD_STATE if the process is dying or dead,
+        INVALID_ARGS for a kernel-half entry address, BAD_STATE if already
+        started.
         """
         entry_addr = _entry_address(entry, raw_entry_address)
         arg1 = check_u64(arg1, "arg1")

@@ -429,9 +429,37 @@ class Kernel:
         if job.state == KILLING:
             job.state = DEAD  # death goes bottom-up; a dead job leaves its parent's list
             self._job_detach(job)
-        elif job.handles == 0:
-            # CloseJobRemovesFromTree: a job with neither handles nor children is destroyed.
-            self._job_detach(job)
+        self._sweep()
+
+    def _exists(self, obj: Obj, seen: frozenset[int] = frozenset()) -> bool:
+        """Whether anything still references obj (job_dispatcher.cc): handles; a token its task; a started,
+        undead thread itself; a thread its process; a process in its job's list; a process its job; a child job
+        its parent.  A job's parent lists it by raw pointer, so that list keeps nothing alive."""
+        if obj.handles > 0:
+            return True
+        if id(obj) in seen:
+            return False
+        seen = seen | {id(obj)}
+        referrers: list[Obj] = [o for o in self.objects if isinstance(o, Token) and o.task is obj]
+        if isinstance(obj, Thread):
+            if obj.state in (RUNNING, SUSPENDED, DYING):
+                return True
+        elif isinstance(obj, Process):
+            if obj in obj.job.processes:
+                return True
+            referrers += [o for o in self.objects if isinstance(o, Thread) and o.process is obj]
+        elif isinstance(obj, Job):
+            if obj.parent is None:
+                return True
+            referrers += [o for o in self.objects if isinstance(o, Process) and o.job is obj]
+            referrers += [o for o in self.objects if isinstance(o, Job) and o.parent is obj]
+        return any(self._exists(o, seen) for o in referrers)
+
+    def _sweep(self) -> None:
+        """~JobDispatcher: a job nothing references any more leaves its parent's list (CloseJobRemovesFromTree)."""
+        for job in [o for o in self.objects if isinstance(o, Job) and o.in_parent]:
+            if job.in_parent and not self._exists(job):
+                self._job_detach(job)
 
     def _job_detach(self, job: Job) -> None:
         parent = job.parent
@@ -469,9 +497,8 @@ class Kernel:
         elif isinstance(obj, Process):
             if obj.state == INITIAL:  # §1.2 on_zero_handles: an unstarted process dies with its last handle
                 self._process_kill(obj, RETCODE_SYSCALL_KILL)
-        elif isinstance(obj, Job):
-            self._job_settle(obj)
-        # Threads and events live on (or go) silently.
+        # Jobs, threads and events live on while referenced (_sweep drops what nothing references).
+        self._sweep()
 
     def _apply_suspension(self, task: Thread | Process) -> None:
         if isinstance(task, Thread):
@@ -661,11 +688,10 @@ class Kernel:
 
     @_syscall
     def thread_create(self, h: int) -> int:
-        """§3: typed PROCESS needing MANAGE_THREAD; a dying or dead process BAD_STATE; the thread is NEW."""
+        """sys_thread_create: typed PROCESS needing MANAGE_THREAD; the thread is NEW, whatever the process's state
+        (a dead process gets a thread that can never start)."""
         p = self._get(h, _O["PROCESS"], _R["MANAGE_THREAD"]).obj
         assert isinstance(p, Process)
-        if p.state in (DYING, DEAD):
-            raise _fail(BAD_STATE)
         t = self._add(Thread(self._oid(), p))
         return self._new_handle(t, RIGHTS.DEFAULT_THREAD_RIGHTS)
 
