@@ -434,6 +434,8 @@ static _Noreturn void child_main(const lt_spawn_t *s) {
 /* ------------------------------------------------------------------------------------------------ monitor: tasks */
 
 static void program_check_end(struct hk_linux_process *lp);
+static void orphans_reap(void);
+static size_t g_orphan_count;
 
 /* Lock held.  End the ptrace-stop of k the way that matches what stopped it. */
 static void task_resume_locked(lt_task_t *k) {
@@ -760,6 +762,99 @@ static void task_exiting(pid_t tid) {
     hk_unlock();
 }
 
+/* ------------------------------------------------------------------------------------------------ monitor: orphans
+ *
+ * Zombies when this program is PID 1 (a container without an init) or a child subreaper (PR_SET_CHILD_SUBREAPER).
+ * A descendant of a spawned program whose parent dies is reparented to the nearest subreaper, else to PID 1: here,
+ * to this program.  The monitor, as its tracer, sees its exit first; the zombie then passes to its real parent,
+ * which is now a thread of this program, and nobody here would ever reap it (README forbids waitpid(-1), and
+ * __WNOTHREAD keeps the monitor off other threads' children).  So every descendant process whose exit the monitor
+ * sees is followed until it is reaped by someone:
+ *   - At its exit the monitor has not yet reaped it as tracer, so the zombie and its pid are pinned: a pidfd
+ *     opened then names exactly that process, never a later one with a recycled pid.
+ *   - After the tracer's reap, waitid(P_PIDFD, WNOHANG) without __WNOTHREAD reaps it if, and only if, it is a
+ *     child of this program (of any thread).  That can only be a descendant we traced, so no child that other code
+ *     owns (subprocess, os.fork) is ever reaped: those are never followed.
+ *   - ECHILD: its parent is another process.  A parent that is itself a traced task may still die without reaping
+ *     it (the zombie is then reparented, maybe to us): keep following, and look again whenever the monitor wakes
+ *     (a tracee's exit always wakes it).  Any other parent (PID 1 of the machine, a process outside the program)
+ *     is final: stop following.  Gone (ESRCH from pidfd_send_signal): someone reaped it; stop.
+ * Kernels without pidfds (before 5.3) get the part that needs none: a descendant that is already our child when it
+ * exits (pid pinned: only we can reap it) is reaped by pid. */
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+typedef struct {
+    int fd;    /* pidfd, or -1: follow by pid (no pidfds; only when it already was our child at its exit) */
+    pid_t pid; /* for the /proc look-up of its parent, valid while the process exists */
+} lt_orphan_t;
+
+static lt_orphan_t *g_orphans;
+static size_t g_orphan_cap; /* g_orphan_count is declared with the monitor's forward declarations */
+
+static void orphan_forget(size_t i) {
+    if (g_orphans[i].fd >= 0) close(g_orphans[i].fd);
+    g_orphans[i] = g_orphans[--g_orphan_count];
+}
+
+/* A traced task exited and is not reaped yet (pinned).  Follow it if it is a process other than a program's main
+ * one (those are the monitor's own children: the tracer's reap is their final one). */
+static void orphan_watch(pid_t pid) {
+    lt_task_t *k = task_find(pid);
+    if (k != NULL && k->owner != NULL && k->owner->pid == pid) return;
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0) {
+        /* EINVAL: a thread, not a process (threads leave no zombie).  ENOSYS: an old kernel. */
+        if (errno != ENOSYS || proc_status_field(pid, "PPid:") != getpid()) return;
+    }
+    if (g_orphan_count == g_orphan_cap) {
+        size_t cap = g_orphan_cap ? 2 * g_orphan_cap : 16;
+        lt_orphan_t *grown = realloc(g_orphans, cap * sizeof(*grown));
+        if (grown == NULL) {
+            if (fd >= 0) close(fd);
+            return;
+        }
+        g_orphans = grown;
+        g_orphan_cap = cap;
+    }
+    g_orphans[g_orphan_count++] = (lt_orphan_t){.fd = fd, .pid = pid};
+}
+
+/* After the tracer's reaps: reap the followed zombies that are ours now; stop following those that never will be. */
+static void orphans_reap(void) {
+    for (size_t i = 0; i < g_orphan_count;) {
+        lt_orphan_t *o = &g_orphans[i];
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        int r = o->fd >= 0 ? waitid(P_PIDFD, (id_t)o->fd, &si, WEXITED | WNOHANG | __WALL)
+                           : waitid(P_PID, (id_t)o->pid, &si, WEXITED | WNOHANG | __WALL);
+        if (r == 0 && si.si_pid != 0) {
+            orphan_forget(i); /* reaped: it was ours */
+            continue;
+        }
+        if (r < 0 && errno == EINTR) continue;
+        if (r == 0 || o->fd < 0) {
+            /* Ours but not waitable yet, or followed by pid (ours at its exit: nothing else can reap it). */
+            if (o->fd < 0 && r < 0) orphan_forget(i);
+            else i++;
+            continue;
+        }
+        /* ECHILD: not our child.  Still there, with a parent that is a traced task?  Then look again later.  Its
+         * parent may have died since the waitid: if it is ours now, try again at once. */
+        if (syscall(SYS_pidfd_send_signal, o->fd, 0, NULL, 0) == 0) {
+            pid_t ppid = proc_status_field(o->pid, "PPid:");
+            if (ppid == getpid()) continue;
+            if (ppid > 0 && task_find(ppid) != NULL) {
+                i++;
+                continue;
+            }
+        }
+        orphan_forget(i);
+    }
+}
+
 #define DRAIN_WAIT_FLAGS (__WALL | __WNOTHREAD | WNOHANG | WUNTRACED)
 
 /* Drain every pending wait event of our children and tracees (never another thread's children).  Each event is
@@ -773,7 +868,10 @@ static void drain_events(void) {
             return;
         }
         if (si.si_pid == 0) return;
-        if (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) task_exiting(si.si_pid);
+        if (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
+            task_exiting(si.si_pid);
+            orphan_watch(si.si_pid);
+        }
         int status;
         pid_t pid = waitpid(si.si_pid, &status, DRAIN_WAIT_FLAGS);
         if (pid == 0) pid = waitpid(-1, &status, DRAIN_WAIT_FLAGS); /* that event went away: take any other */
@@ -819,6 +917,9 @@ static void program_check_end(struct hk_linux_process *lp) {
         hk_object_unref(&lp->p->base);
         hk_unlock();
     } else {
+        /* Every task of the program is reaped, so every descendant's zombie has its final parent: the ones that are
+         * ours are reaped before TASK_TERMINATED, so none is left when a waiter wakes. */
+        if (g_orphan_count != 0) orphans_reap();
         hk_lock();
         hk_process_report_exited(lp->p, lp->exit_code); /* a kill's code, set earlier, wins */
         lp->p->program = NULL;
@@ -961,6 +1062,7 @@ static void *monitor_main(void *arg) {
         do {
             g_resync = false;
             drain_events();
+            if (g_orphan_count != 0) orphans_reap();
             sync_requests();
         } while (g_resync);
         t_wake_armed = 1;
@@ -981,6 +1083,9 @@ static void atfork_prepare(void) { pthread_mutex_lock(&g_mon_mutex); }
 static void atfork_parent(void) { pthread_mutex_unlock(&g_mon_mutex); }
 static void atfork_child(void) {
     g_monitor_started = false;
+    for (size_t i = 0; i < g_orphan_count; i++)
+        if (g_orphans[i].fd >= 0) close(g_orphans[i].fd);
+    g_orphan_count = 0;
     hk_list_init(&g_spawn_queue);
     hk_list_init(&g_programs);
     memset(g_task_hash, 0, sizeof(g_task_hash));
