@@ -345,5 +345,8 @@ void hk_self_thread_after_fork(void);
  * that is blocked in a Linux system call, from /proc/<pid>/task/<tid>/{stat,syscall}; 0 when it is running, or
  * when nothing can be read. */
 uint32_t hk_thread_os_blocked_state(const hk_thread_t *t);
+/* linux_task.c — lock held.  The system call a ptrace-stop last interrupted in this thread of a spawned program
+ * (-1: none known): what its restart_syscall continues. */
+long hk_linux_thread_interrupted_syscall(const hk_thread_t *t);
 
 #endif /* ZXPY_HOST_KERNEL_H_ */

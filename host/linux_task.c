@@ -88,6 +88,9 @@ typedef struct lt_spawn lt_spawn_t;
  * only points at the task record; the monitor clears the pointer (under the kernel lock) when the task is gone. */
 typedef struct {
     lt_task_t *task;
+    /* Lock: the system call a stop last interrupted (-1: none), for ZX_INFO_THREAD while the thread continues it
+     * through restart_syscall (hk_linux_thread_interrupted_syscall). */
+    long interrupted_nr;
 } lt_thread_link_t;
 
 typedef enum { LP_STARTING, LP_RUNNING } lp_phase_t;
@@ -494,6 +497,7 @@ static void task_make_thread(lt_task_t *k) {
     read_comm(k->tid, name);
     lt_thread_link_t *link = calloc(1, sizeof(*link));
     if (link == NULL) return; /* the task still runs and dies with the program; it just has no thread object */
+    link->interrupted_nr = -1;
     hk_lock();
     hk_thread_t *t = hk_thread_new(lp->p, HK_THREAD_LINUX, name);
     if (t == NULL) {
@@ -657,6 +661,7 @@ static lt_task_t *task_exec(lt_task_t *k, pid_t former) {
         char name[ZX_MAX_NAME_LEN];
         read_comm(k->tid, name);
         lt_thread_link_t *link = calloc(1, sizeof(*link));
+        if (link != NULL) link->interrupted_nr = -1;
         hk_lock();
         hk_process_t *p = lp->p;
         hk_thread_t *t = NULL;
@@ -688,6 +693,21 @@ static lt_task_t *task_exec(lt_task_t *k, pid_t former) {
         }
     }
     return k;
+}
+
+/* The system call a stopped task was in when it stopped (-1: none, or unknown). */
+static long stopped_syscall(pid_t tid) {
+    char path[64], buf[64];
+    snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    char *end;
+    long nr = strtol(buf, &end, 10);
+    return end == buf ? -1 : nr;
 }
 
 static void handle_wait_status(pid_t pid, int status) {
@@ -749,6 +769,15 @@ static void handle_wait_status(pid_t pid, int status) {
         k->interrupting = false;
         break;
     default: break;
+    }
+    if (k->tlink != NULL && (event == 0 || event == PTRACE_EVENT_STOP)) {
+        /* A signal or an interrupt stopped it, maybe inside a sleeping call that it will continue through
+         * restart_syscall afterwards, which hides the call from /proc/.../syscall.  Now, at the stop, the call is
+         * still shown: remember it for ZX_INFO_THREAD (thread_state.c). */
+        long nr = stopped_syscall(pid);
+        hk_lock();
+        if (k->tlink != NULL) k->tlink->interrupted_nr = nr;
+        hk_unlock();
     }
     task_settle(k);
 }
@@ -1145,6 +1174,11 @@ void hk_linux_thread_resume(hk_thread_t *t) {
     if (link == NULL || link->task == NULL) return;
     link->task->want_stop = false;
     wake_monitor();
+}
+
+long hk_linux_thread_interrupted_syscall(const hk_thread_t *t) {
+    const lt_thread_link_t *link = t->backend;
+    return link != NULL ? link->interrupted_nr : -1;
 }
 
 pid_t hk_linux_pid(const hk_process_t *p) {
