@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 from conftest import LONG
 
+import zxpy
+
 ROUNDS = 3
 
 SCRIPT = textwrap.dedent(
@@ -93,7 +95,8 @@ SCRIPT = textwrap.dedent(
         pids = os.path.join(work, f"pids{r}")
         # A tree whose members die in any order (children, grandchildren), and an orphan reparented to us while
         # alive: the subshell exits, its sleep lives on.
-        trees = [job.spawn([forker, pids, "3"]), job.spawn(["/bin/sh", "-c", "(/bin/sleep 1000 &); exec /bin/sleep 1000"])]
+        orphaning = "(/bin/sleep 1000 &); exec /bin/sleep 1000"
+        trees = [job.spawn([forker, pids, "3"]), job.spawn(["/bin/sh", "-c", orphaning])]
         end = time.monotonic() + 30
         while not os.path.exists(pids) or len(open(pids).read().split()) < 7:
             if time.monotonic() > end:
@@ -122,7 +125,7 @@ SCRIPT = textwrap.dedent(
 
 def run_role(cmd_prefix: list[str], role: str, forker: str, work: Path) -> dict[str, object]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in [str(Path(__file__).parent.parent), env.get("PYTHONPATH", "")] if p)
+    env["PYTHONPATH"] = str(Path(zxpy.__file__).resolve().parent.parent)  # the zxpy this suite tests
     proc = subprocess.run(
         [*cmd_prefix, sys.executable, "-c", SCRIPT, forker, str(work), role, str(ROUNDS)],
         capture_output=True, text=True, timeout=4 * LONG, env=env,
