@@ -205,3 +205,16 @@ zx_status_t zx_handle_replace(zx_handle_t handle, zx_rights_t rights, zx_handle_
     hk_unlock();
     return status;
 }
+
+/* fork.c: in a forked child, none of the parent's handles exist.  Each value in use is quarantined: its slot keeps
+ * no object (BAD_HANDLE) and stays off the free list, so no handle of the child ever takes a value that a wrapper
+ * inherited from the parent still holds.  The objects are left unreachable (see fork.c). */
+void hk_handle_table_after_fork(void) {
+    for (uint32_t slot = 1; slot < g_capacity; slot++) {
+        handle_entry_t *e = &g_entries[slot];
+        if (e->obj == NULL) continue;
+        e->obj = NULL;
+        e->rights = 0;
+        e->next_free = 0;
+    }
+}

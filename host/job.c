@@ -253,3 +253,9 @@ zx_handle_t zx_job_default(void) {
     hk_unlock();
     return h;
 }
+
+/* fork.c: a forked child starts with a new root job (created at first use) and no default job handle. */
+void hk_job_after_fork(void) {
+    g_root_job = NULL;
+    g_default_job_handle = ZX_HANDLE_INVALID;
+}

@@ -340,4 +340,23 @@ pid_t hk_linux_pid(const hk_process_t *p);      /* the program's Linux pid, 0 wh
  * object that has a name (job, process, thread), or NULL for the types Zircon gives none (WRONG_TYPE). */
 char *hk_object_name(hk_object_t *obj);
 
+/* ------------------------------------------------------------------------------------------------ fork, OS states */
+
+/* fork.c: after fork(2) the child gets a fresh, empty host kernel.  Each module forgets its parent's state; called in
+ * the child only, single-threaded, without the lock.  handle_table.c: every value in use is quarantined (BAD_HANDLE
+ * for ever, never reused).  job.c / process.c: a new root job, default job handle, self process at next use.
+ * self_thread.c: the forking thread is no thread object any more. */
+void hk_handle_table_after_fork(void);
+void hk_job_after_fork(void);
+void hk_process_after_fork(void);
+void hk_self_thread_after_fork(void);
+
+/* thread_state.c — lock held, never blocks.  The ZX_THREAD_STATE_BLOCKED_* of a backed thread (SELF or LINUX)
+ * that is blocked in a Linux system call, from /proc/<pid>/task/<tid>/{stat,syscall}; 0 when it is running, or
+ * when nothing can be read. */
+uint32_t hk_thread_os_blocked_state(const hk_thread_t *t);
+/* linux_task.c — lock held.  The system call a ptrace-stop last interrupted in this thread of a spawned program
+ * (-1: none known): what its restart_syscall continues. */
+long hk_linux_thread_interrupted_syscall(const hk_thread_t *t);
+
 #endif /* ZXPY_HOST_KERNEL_H_ */

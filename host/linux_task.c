@@ -88,6 +88,9 @@ typedef struct lt_spawn lt_spawn_t;
  * only points at the task record; the monitor clears the pointer (under the kernel lock) when the task is gone. */
 typedef struct {
     lt_task_t *task;
+    /* Lock: the system call a stop last interrupted (-1: none), for ZX_INFO_THREAD while the thread continues it
+     * through restart_syscall (hk_linux_thread_interrupted_syscall). */
+    long interrupted_nr;
 } lt_thread_link_t;
 
 typedef enum { LP_STARTING, LP_RUNNING } lp_phase_t;
@@ -434,6 +437,8 @@ static _Noreturn void child_main(const lt_spawn_t *s) {
 /* ------------------------------------------------------------------------------------------------ monitor: tasks */
 
 static void program_check_end(struct hk_linux_process *lp);
+static void orphans_reap(void);
+static size_t g_orphan_count;
 
 /* Lock held.  End the ptrace-stop of k the way that matches what stopped it. */
 static void task_resume_locked(lt_task_t *k) {
@@ -492,6 +497,7 @@ static void task_make_thread(lt_task_t *k) {
     read_comm(k->tid, name);
     lt_thread_link_t *link = calloc(1, sizeof(*link));
     if (link == NULL) return; /* the task still runs and dies with the program; it just has no thread object */
+    link->interrupted_nr = -1;
     hk_lock();
     hk_thread_t *t = hk_thread_new(lp->p, HK_THREAD_LINUX, name);
     if (t == NULL) {
@@ -655,6 +661,7 @@ static lt_task_t *task_exec(lt_task_t *k, pid_t former) {
         char name[ZX_MAX_NAME_LEN];
         read_comm(k->tid, name);
         lt_thread_link_t *link = calloc(1, sizeof(*link));
+        if (link != NULL) link->interrupted_nr = -1;
         hk_lock();
         hk_process_t *p = lp->p;
         hk_thread_t *t = NULL;
@@ -686,6 +693,21 @@ static lt_task_t *task_exec(lt_task_t *k, pid_t former) {
         }
     }
     return k;
+}
+
+/* The system call a stopped task was in when it stopped (-1: none, or unknown). */
+static long stopped_syscall(pid_t tid) {
+    char path[64], buf[64];
+    snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    char *end;
+    long nr = strtol(buf, &end, 10);
+    return end == buf ? -1 : nr;
 }
 
 static void handle_wait_status(pid_t pid, int status) {
@@ -748,6 +770,15 @@ static void handle_wait_status(pid_t pid, int status) {
         break;
     default: break;
     }
+    if (k->tlink != NULL && (event == 0 || event == PTRACE_EVENT_STOP)) {
+        /* A signal or an interrupt stopped it, maybe inside a sleeping call that it will continue through
+         * restart_syscall afterwards, which hides the call from /proc/.../syscall.  Now, at the stop, the call is
+         * still shown: remember it for ZX_INFO_THREAD (thread_state.c). */
+        long nr = stopped_syscall(pid);
+        hk_lock();
+        if (k->tlink != NULL) k->tlink->interrupted_nr = nr;
+        hk_unlock();
+    }
     task_settle(k);
 }
 
@@ -758,6 +789,99 @@ static void task_exiting(pid_t tid) {
     hk_lock();
     hk_thread_freeze_runtime(k->thread);
     hk_unlock();
+}
+
+/* ------------------------------------------------------------------------------------------------ monitor: orphans
+ *
+ * Zombies when this program is PID 1 (a container without an init) or a child subreaper (PR_SET_CHILD_SUBREAPER).
+ * A descendant of a spawned program whose parent dies is reparented to the nearest subreaper, else to PID 1: here,
+ * to this program.  The monitor, as its tracer, sees its exit first; the zombie then passes to its real parent,
+ * which is now a thread of this program, and nobody here would ever reap it (README forbids waitpid(-1), and
+ * __WNOTHREAD keeps the monitor off other threads' children).  So every descendant process whose exit the monitor
+ * sees is followed until it is reaped by someone:
+ *   - At its exit the monitor has not yet reaped it as tracer, so the zombie and its pid are pinned: a pidfd
+ *     opened then names exactly that process, never a later one with a recycled pid.
+ *   - After the tracer's reap, waitid(P_PIDFD, WNOHANG) without __WNOTHREAD reaps it if, and only if, it is a
+ *     child of this program (of any thread).  That can only be a descendant we traced, so no child that other code
+ *     owns (subprocess, os.fork) is ever reaped: those are never followed.
+ *   - ECHILD: its parent is another process.  A parent that is itself a traced task may still die without reaping
+ *     it (the zombie is then reparented, maybe to us): keep following, and look again whenever the monitor wakes
+ *     (a tracee's exit always wakes it).  Any other parent (PID 1 of the machine, a process outside the program)
+ *     is final: stop following.  Gone (ESRCH from pidfd_send_signal): someone reaped it; stop.
+ * Kernels without pidfds (before 5.3) get the part that needs none: a descendant that is already our child when it
+ * exits (pid pinned: only we can reap it) is reaped by pid. */
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+typedef struct {
+    int fd;    /* pidfd, or -1: follow by pid (no pidfds; only when it already was our child at its exit) */
+    pid_t pid; /* for the /proc look-up of its parent, valid while the process exists */
+} lt_orphan_t;
+
+static lt_orphan_t *g_orphans;
+static size_t g_orphan_cap; /* g_orphan_count is declared with the monitor's forward declarations */
+
+static void orphan_forget(size_t i) {
+    if (g_orphans[i].fd >= 0) close(g_orphans[i].fd);
+    g_orphans[i] = g_orphans[--g_orphan_count];
+}
+
+/* A traced task exited and is not reaped yet (pinned).  Follow it if it is a process other than a program's main
+ * one (those are the monitor's own children: the tracer's reap is their final one). */
+static void orphan_watch(pid_t pid) {
+    lt_task_t *k = task_find(pid);
+    if (k != NULL && k->owner != NULL && k->owner->pid == pid) return;
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0) {
+        /* EINVAL: a thread, not a process (threads leave no zombie).  ENOSYS: an old kernel. */
+        if (errno != ENOSYS || proc_status_field(pid, "PPid:") != getpid()) return;
+    }
+    if (g_orphan_count == g_orphan_cap) {
+        size_t cap = g_orphan_cap ? 2 * g_orphan_cap : 16;
+        lt_orphan_t *grown = realloc(g_orphans, cap * sizeof(*grown));
+        if (grown == NULL) {
+            if (fd >= 0) close(fd);
+            return;
+        }
+        g_orphans = grown;
+        g_orphan_cap = cap;
+    }
+    g_orphans[g_orphan_count++] = (lt_orphan_t){.fd = fd, .pid = pid};
+}
+
+/* After the tracer's reaps: reap the followed zombies that are ours now; stop following those that never will be. */
+static void orphans_reap(void) {
+    for (size_t i = 0; i < g_orphan_count;) {
+        lt_orphan_t *o = &g_orphans[i];
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        int r = o->fd >= 0 ? waitid(P_PIDFD, (id_t)o->fd, &si, WEXITED | WNOHANG | __WALL)
+                           : waitid(P_PID, (id_t)o->pid, &si, WEXITED | WNOHANG | __WALL);
+        if (r == 0 && si.si_pid != 0) {
+            orphan_forget(i); /* reaped: it was ours */
+            continue;
+        }
+        if (r < 0 && errno == EINTR) continue;
+        if (r == 0 || o->fd < 0) {
+            /* Ours but not waitable yet, or followed by pid (ours at its exit: nothing else can reap it). */
+            if (o->fd < 0 && r < 0) orphan_forget(i);
+            else i++;
+            continue;
+        }
+        /* ECHILD: not our child.  Still there, with a parent that is a traced task?  Then look again later.  Its
+         * parent may have died since the waitid: if it is ours now, try again at once. */
+        if (syscall(SYS_pidfd_send_signal, o->fd, 0, NULL, 0) == 0) {
+            pid_t ppid = proc_status_field(o->pid, "PPid:");
+            if (ppid == getpid()) continue;
+            if (ppid > 0 && task_find(ppid) != NULL) {
+                i++;
+                continue;
+            }
+        }
+        orphan_forget(i);
+    }
 }
 
 #define DRAIN_WAIT_FLAGS (__WALL | __WNOTHREAD | WNOHANG | WUNTRACED)
@@ -773,7 +897,10 @@ static void drain_events(void) {
             return;
         }
         if (si.si_pid == 0) return;
-        if (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) task_exiting(si.si_pid);
+        if (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
+            task_exiting(si.si_pid);
+            orphan_watch(si.si_pid);
+        }
         int status;
         pid_t pid = waitpid(si.si_pid, &status, DRAIN_WAIT_FLAGS);
         if (pid == 0) pid = waitpid(-1, &status, DRAIN_WAIT_FLAGS); /* that event went away: take any other */
@@ -819,6 +946,9 @@ static void program_check_end(struct hk_linux_process *lp) {
         hk_object_unref(&lp->p->base);
         hk_unlock();
     } else {
+        /* Every task of the program is reaped, so every descendant's zombie has its final parent: the ones that are
+         * ours are reaped before TASK_TERMINATED, so none is left when a waiter wakes. */
+        if (g_orphan_count != 0) orphans_reap();
         hk_lock();
         hk_process_report_exited(lp->p, lp->exit_code); /* a kill's code, set earlier, wins */
         lp->p->program = NULL;
@@ -961,6 +1091,7 @@ static void *monitor_main(void *arg) {
         do {
             g_resync = false;
             drain_events();
+            if (g_orphan_count != 0) orphans_reap();
             sync_requests();
         } while (g_resync);
         t_wake_armed = 1;
@@ -981,6 +1112,9 @@ static void atfork_prepare(void) { pthread_mutex_lock(&g_mon_mutex); }
 static void atfork_parent(void) { pthread_mutex_unlock(&g_mon_mutex); }
 static void atfork_child(void) {
     g_monitor_started = false;
+    for (size_t i = 0; i < g_orphan_count; i++)
+        if (g_orphans[i].fd >= 0) close(g_orphans[i].fd);
+    g_orphan_count = 0;
     hk_list_init(&g_spawn_queue);
     hk_list_init(&g_programs);
     memset(g_task_hash, 0, sizeof(g_task_hash));
@@ -1040,6 +1174,11 @@ void hk_linux_thread_resume(hk_thread_t *t) {
     if (link == NULL || link->task == NULL) return;
     link->task->want_stop = false;
     wake_monitor();
+}
+
+long hk_linux_thread_interrupted_syscall(const hk_thread_t *t) {
+    const lt_thread_link_t *link = t->backend;
+    return link != NULL ? link->interrupted_nr : -1;
 }
 
 pid_t hk_linux_pid(const hk_process_t *p) {

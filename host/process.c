@@ -179,3 +179,9 @@ zx_status_t zx_process_create(zx_handle_t job, const char *name, size_t name_siz
     hk_unlock();
     return status;
 }
+
+/* fork.c: a forked child is a new process: a new self process (created at first use, in the new root job). */
+void hk_process_after_fork(void) {
+    g_self_process = NULL;
+    g_self_process_handle = ZX_HANDLE_INVALID;
+}

@@ -84,8 +84,10 @@ static void on_os_thread_exit(void *arg) {
     hk_unlock();
 }
 
+static bool g_exit_key_ready;
+
 static void setup(void) {
-    pthread_key_create(&g_exit_key, on_os_thread_exit);
+    g_exit_key_ready = pthread_key_create(&g_exit_key, on_os_thread_exit) == 0;
     g_park_signal = SIGRTMIN + 6;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -191,4 +193,14 @@ void zx_thread_exit(void) {
         on_os_thread_exit(t);
     }
     pthread_exit(NULL);
+}
+
+/* fork.c: the forking thread is the only thread of the child, and no thread object of the child's fresh kernel yet
+ * (zx_thread_self makes one); its parent's thread object must not die with it. */
+void hk_self_thread_after_fork(void) {
+    if (g_exit_key_ready) pthread_setspecific(g_exit_key, NULL);
+    hk_cpu.thread = NULL;
+    hk_cpu.self_handle = ZX_HANDLE_INVALID;
+    hk_cpu.park_pending = 0;
+    hk_cpu.in_kernel = 0;
 }

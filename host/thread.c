@@ -116,7 +116,11 @@ void hk_thread_report_exited(hk_thread_t *t) {
 zx_thread_state_t hk_thread_info_state(const hk_thread_t *t) {
     switch (t->state) {
     case HK_THREAD_NEW: return ZX_THREAD_STATE_NEW;
-    case HK_THREAD_RUNNING: return t->blocked ? t->blocked : ZX_THREAD_STATE_RUNNING;
+    case HK_THREAD_RUNNING: {
+        /* Blocked in the host kernel (recorded exactly), else maybe blocked in Linux (thread_state.c). */
+        uint32_t blocked = t->blocked ? t->blocked : hk_thread_os_blocked_state(t);
+        return blocked ? blocked : ZX_THREAD_STATE_RUNNING;
+    }
     case HK_THREAD_SUSPENDED: return ZX_THREAD_STATE_SUSPENDED;
     case HK_THREAD_DYING: return ZX_THREAD_STATE_DYING;
     case HK_THREAD_DEAD: return ZX_THREAD_STATE_DEAD;

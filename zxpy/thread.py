@@ -87,8 +87,15 @@ def _state(value: int) -> ThreadState | int:
 class ThreadInfo:
     """``ZX_INFO_THREAD`` (``zx_info_thread_t``), read fresh on each call.
 
-    ``state`` is a precise :class:`~zxpy.ThreadState` (``BLOCKED_*`` while
-    blocked); ``cpu_affinity_mask`` is the 512-bit ``zx_cpu_set_t`` as an int.
+    ``state`` is a :class:`~zxpy.ThreadState`; a blocked thread reports a
+    ``BLOCKED_*`` value, never ``RUNNING``, as on Zircon.  Waits of the host
+    kernel are exact (``wait_one``: ``BLOCKED_WAIT_ONE``, ``zx_nanosleep``:
+    ``BLOCKED_SLEEPING``, port and channel calls).  A thread blocked in Linux
+    (a spawned program, or a Python thread in ``os.read``, ``time.sleep``,
+    ``Event.wait``) gets the nearest Zircon wait: sleeps ``BLOCKED_SLEEPING``,
+    futexes ``BLOCKED_FUTEX``, one descriptor ``BLOCKED_WAIT_ONE``, poll/select
+    ``BLOCKED_WAIT_MANY``, epoll ``BLOCKED_PORT`` (docs/thread-states.md).
+    ``cpu_affinity_mask`` is the 512-bit ``zx_cpu_set_t`` as an int.
     """
 
     state: ThreadState | int
