@@ -625,9 +625,11 @@ def test_thread_born_during_a_suspension_starts_suspended(job: Job, helper_bin: 
                     with proc.child(koid) as thread:
                         assert thread.info().state is ThreadState.SUSPENDED
                         assert thread.wait_one(Signals.THREAD_SUSPENDED, timeout=0) & Signals.THREAD_SUSPENDED
-                # Really stopped: every Linux thread of the program is in a ptrace-stop, and none runs.
-                states = task_states(pid)
-                assert set(states.values()) <= {"t", "Z", "X"}, states
+                # Really stopped: every Linux thread of the program is in a ptrace-stop, and none runs.  A clone
+                # that Linux has just made can show 'R' for an instant on its way into the ptrace-stop it starts
+                # in (PTRACE_O_TRACECLONE), before it runs a user instruction: poll until they have all settled.
+                wait_until(lambda: set(task_states(pid).values()) <= {"t", "Z", "X"},
+                           what=f"every thread in a ptrace-stop (first look: {task_states(pid)})")
                 assert stays_still(lambda: c[0]) and stays_still(lambda: c[1])
                 break
         assert born_late, "no thread was ever created during a suspension"
