@@ -79,6 +79,7 @@ def _load_by_path(name: str, path: Path) -> ModuleType:
 
 
 ABI = _load_by_path("_zxpy_build_abi", ROOT / "zxpy" / "_abi.py")
+VERSION: str = _load_by_path("_zxpy_build_version", ROOT / "zxpy" / "_version.py").__version__
 
 
 class Detected:
@@ -186,6 +187,7 @@ def detect(compiler: list[str], flags: list[str], scratch: Path) -> Detected:
 def build_info_source(found: Detected, sdk: dict[str, object]) -> str:
     """C for the module's ``zxpy_build_info()``: what it was built against, as JSON."""
     info = {
+        "version": VERSION,
         "features": sorted(found.features),
         "constants": sorted(found.constants),
         "sdk": sdk,

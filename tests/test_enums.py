@@ -235,3 +235,25 @@ def test_info_topics_of_the_table_have_their_reader() -> None:
         cls_name, method = topic.reader.split(".")
         cls = getattr(zxpy, cls_name, None) or getattr(zxpy.handle, cls_name)
         assert callable(getattr(cls, method, None)) or isinstance(getattr(cls, method), property), topic
+
+
+def test_a_module_built_from_another_version_is_refused(tmp_path: Path) -> None:
+    """A stale compiled module (built from other sources) must not be imported under a newer Python layer."""
+    import shutil
+    import subprocess
+    import sys
+
+    package = Path(zxpy.__file__).parent
+    copy = tmp_path / "zxpy"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "_version.py").write_text('__version__ = "99.0.0"\n')
+    proc = subprocess.run([sys.executable, "-c", "import zxpy"], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)}, timeout=60)
+    assert proc.returncode != 0
+    assert "ImportError" in proc.stderr and "built from zxpy 0.1.0" in proc.stderr and "rebuild" in proc.stderr
+    # The same copy with the matching version imports.
+    (copy / "_version.py").write_text(f'__version__ = "{zxpy.__version__}"\n')
+    proc = subprocess.run([sys.executable, "-c", "import zxpy; print(zxpy.__version__)"], cwd=tmp_path,
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)},
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr

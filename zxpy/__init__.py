@@ -20,6 +20,7 @@ The raw CFFI module stays reachable as ``zxpy.ffi`` and ``zxpy.lib``.
 from __future__ import annotations
 
 from . import errors
+from ._version import __version__
 from ._raw import ffi, lib
 from ._time import deadline_after, monotonic
 from .buildinfo import features, require_feature
@@ -77,7 +78,6 @@ from .process import Process, ProcessInfo, TaskStatsInfo
 from .task import SuspendToken, Task, TaskRuntimeInfo
 from .thread import ProgressWorker, Thread, ThreadInfo, ThreadStatsInfo
 
-__version__ = "0.1.0"
 
 __all__ = [
     "ffi",

@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from ._version import __version__
+
 try:
     _zx = importlib.import_module("zxpy._zx")
 except ModuleNotFoundError as err:  # pragma: no cover - depends on how zxpy was installed
@@ -37,6 +39,14 @@ NULL: Any = ffi.NULL
 #: build_ffi.py): ``features``, ``constants`` (the optional ones present) and
 #: ``sdk`` (``description``, ``id``, ``layout``, ``stand_in``, ``vintage``, ``path``).
 BUILD_INFO: dict[str, Any] = json.loads(ffi.string(lib.zxpy_build_info()).decode())
+if BUILD_INFO.get("version") != __version__:
+    # A module built from other sources than this package (e.g. a stale in-place build): its cdef, features
+    # and host kernel need not match the Python layer.  pyca/cryptography refuses the same way.
+    raise ImportError(
+        f"zxpy {__version__} found its compiled module {_zx.__file__} built from zxpy "
+        f"{BUILD_INFO.get('version', 'older than 0.1.0')}: rebuild it (`pip install -e .` or "
+        "`python build_ffi.py`) or reinstall zxpy"
+    )
 #: The gated features of zxpy/_abi.py that the build's headers have.
 FEATURES: frozenset[str] = frozenset(BUILD_INFO["features"])
 
