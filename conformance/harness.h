@@ -218,7 +218,7 @@ void t_at(const char *file, int line);
 typedef void (*t_scenario_fn)(void);
 
 typedef struct t_scenario {
-    const char *id;          /* "s13" for the 13th scenario of zircon-semantics.md §4, "r.." for rule scenarios */
+    const char *id;          /* "s13": the suite's own numbering of core-test scenarios (scenarios.c); "r..": rules */
     const char *name;        /* the core test's name, or a short description */
     t_scenario_fn fn;        /* NULL: not run, see skip_reason */
     const char *skip_reason; /* why it cannot run from this suite */

@@ -1,5 +1,6 @@
 /* Handle and info scenarios: handle-info, handle-dup, handle-close, object-child, object-info core tests
- * (zircon-semantics.md §4, 55-60) and the handle rules of §3 that kill and suspend rely on. */
+ * (zircon/system/utest/core/; scenarios 55-60 of the suite's numbering) and the handle rules that kill and suspend
+ * rely on (zircon/kernel/lib/syscalls/{handle_ops,object,object_wait}.cc). */
 #include <string.h>
 
 #include "harness.h"
@@ -116,7 +117,7 @@ void s57_handle_close(void) {
     T_STATUS(ZX_ERR_BAD_HANDLE, handle_valid(c));
 }
 
-/* 59. object-child: get_child on an invalid handle is BAD_HANDLE; plus §3: the parent needs ENUMERATE, the
+/* 59. object-child: get_child on an invalid handle is BAD_HANDLE; plus object.cc: the parent needs ENUMERATE, the
  * requested rights must be within the parent handle's (ACCESS_DENIED), SAME_RIGHTS copies the parent handle's
  * rights, and an unknown koid is NOT_FOUND. */
 void s59_object_get_child(void) {
@@ -207,7 +208,7 @@ void s60_object_info(void) {
     T_EQ(0, avail);
 }
 
-/* §3 (object.cc): an unknown topic is NOT_SUPPORTED before the handle is looked up; typed topics check the type
+/* object.cc: an unknown topic is NOT_SUPPORTED before the handle is looked up; typed topics check the type
  * before the rights; the right each topic needs. */
 void r_get_info_errors(void) {
     uint8_t buf[128];
@@ -235,7 +236,7 @@ void r_get_info_errors(void) {
     T_STATUS(ZX_ERR_ACCESS_DENIED, zx_object_get_info(tblind, ZX_INFO_THREAD, buf, sizeof buf, NULL, NULL));
 }
 
-/* §3 (object_wait.cc): wait_one returns at once for an active signal whatever the deadline; an inactive one
+/* object_wait.cc: wait_one returns at once for an active signal whatever the deadline; an inactive one
  * with a past deadline is TIMED_OUT with observed filled in; WAIT is required. */
 void r_wait_one_rules(void) {
     zx_handle_t ev = t_event();

@@ -1,7 +1,8 @@
-/* Channel and port scenarios: threads.cc SuspendChannelCall / SuspendPortCall (zircon-semantics.md §4, 11-12,
- * and §2.5: a blocked call interrupted by a suspension is retried after the resume and takes nothing while
- * suspended), and rule scenarios for the channel and port calls those two rely on (channel_dispatcher.cc,
- * port_dispatcher.cc, syscalls/channel.cc, syscalls/port.cc), plus §2.7's token carried in a channel. */
+/* Channel and port scenarios: threads.cc SuspendChannelCall / SuspendPortCall (scenarios 11-12 of the suite's
+ * numbering; zircon/kernel/kernel/thread.cc Thread::Suspend: a blocked call interrupted by a suspension is retried
+ * after the resume and takes nothing while suspended), and rule scenarios for the channel and port calls those two
+ * rely on (channel_dispatcher.cc, port_dispatcher.cc, syscalls/channel.cc, syscalls/port.cc), plus a suspend token
+ * carried in a channel (suspend_token_dispatcher.cc: the task resumes when the token's last handle goes). */
 #include <string.h>
 
 #include <zircon/syscalls/port.h>
@@ -203,8 +204,9 @@ void r_channel_rules(void) {
 }
 
 /* Channels carry handles: they leave the writer's table (TRANSFER needed; the channel itself cannot travel) and
- * arrive under new values with the same object and rights; a failed write consumes them all.  §2.7: a suspend
- * token in flight keeps its thread suspended, and one destroyed with its channel resumes it. */
+ * arrive under new values with the same object and rights; a failed write consumes them all.
+ * suspend_token_dispatcher.cc: a suspend token in flight keeps its thread suspended, and one destroyed with its
+ * channel resumes it. */
 void r_channel_handles(void) {
     zx_handle_t a, b;
     channel(&a, &b);

@@ -1,5 +1,5 @@
-/* Job scenarios: zircon/system/utest/core/job/jobs.cc (zircon-semantics.md §4, 44-54; 52 with zx_job_set_critical)
- * and the job rules of §1.3. */
+/* Job scenarios: zircon/system/utest/core/job/jobs.cc (scenarios 44-54 of the suite's numbering; 52 with
+ * zx_job_set_critical) and the job rules of zircon/kernel/object/job_dispatcher.cc (Kill, UpdateSignalsLocked). */
 #include "harness.h"
 #include "scenarios.h"
 
@@ -336,7 +336,7 @@ void s54_job_max_height(void) {
     t_created_process(deepest, &vmar);
 }
 
-/* §1.3: killing a job kills its processes with the job's code, and a second kill changes nothing. */
+/* job_dispatcher.cc Kill: killing a job kills its processes with the job's code, and a second kill changes nothing. */
 void r_job_kill_return_codes(void) {
     zx_handle_t job = t_job();
     zx_handle_t child = t_child_job(job);

@@ -1,6 +1,7 @@
-/* Process scenarios: zircon/system/utest/core/process/process.cc (zircon-semantics.md §4, 24-43) and the kill
- * and suspend rules of §1.1, §1.2, §2.2, §2.4.  Running processes are the helper program started with
- * fdio_spawn; its threads are found with ZX_INFO_PROCESS_THREADS and zx_object_get_child. */
+/* Process scenarios: zircon/system/utest/core/process/process.cc (scenarios 24-43 of the suite's numbering) and
+ * the kill and suspend rules of zircon/kernel/lib/syscalls/task.cc and zircon/kernel/object/process_dispatcher.cc.
+ * Running processes are the helper program started with fdio_spawn; its threads are found with
+ * ZX_INFO_PROCESS_THREADS and zx_object_get_child. */
 #include <stddef.h>
 
 #include "harness.h"
@@ -163,8 +164,8 @@ void s30_info_reflects_process_state(void) {
     T_EQ(ZX_TASK_RETCODE_SYSCALL_KILL, info.return_code);
 }
 
-/* §0.7: as soon as zx_task_kill returns, ZX_INFO_PROCESS says EXITED with SYSCALL_KILL (TERMINATED may come
- * later). */
+/* process_dispatcher.cc Kill: as soon as zx_task_kill returns, ZX_INFO_PROCESS says EXITED with SYSCALL_KILL
+ * (TERMINATED may come later). */
 void r_kill_process_info_immediate(void) {
     zx_handle_t job = t_job();
     const char *args[] = {"block", NULL};
@@ -321,7 +322,7 @@ void s39_suspend_with_dying_threads(void) {
         for (size_t i = 0; i < live; i++)
             t_close(th[i]);
     }
-    /* §1.2: a kill reaches every thread, including those being created and exiting meanwhile. */
+    /* process_dispatcher.cc Kill: a kill reaches every thread, including those being created and exiting meanwhile. */
     T_OK(zx_task_kill(proc));
     t_wait(proc, ZX_PROCESS_TERMINATED);
     T_EQ(ZX_TASK_RETCODE_SYSCALL_KILL, t_process_info(proc).return_code);
@@ -362,7 +363,8 @@ void s21_kill_busy_process(void) {
     T_EQ(0, t_koids(proc, ZX_INFO_PROCESS_THREADS, koids, 4));
 }
 
-/* §1.1: kill looks the handle up untyped with DESTROY: BAD_HANDLE, then ACCESS_DENIED, then the type. */
+/* task.cc sys_task_kill: kill looks the handle up untyped with DESTROY: BAD_HANDLE, then ACCESS_DENIED, then the
+ * type. */
 void r_kill_errors(void) {
     T_STATUS(ZX_ERR_BAD_HANDLE, zx_task_kill(ZX_HANDLE_INVALID));
     zx_handle_t ev = t_event();
@@ -380,7 +382,7 @@ void r_kill_errors(void) {
     T_EQ(0, t_process_info(proc).flags);
 }
 
-/* §1.2, §0.8, §5.11-12: killing an unstarted process ends it synchronously (SYSCALL_KILL); killing a dead process
+/* process_dispatcher.cc Kill: killing an unstarted process ends it synchronously (SYSCALL_KILL); killing a dead process
  * is OK and keeps the first return code. */
 void r_kill_unstarted_and_dead(void) {
     zx_handle_t job = t_job();
@@ -449,7 +451,7 @@ void s43_get_runtime(void) {
     T_EQ(0, info.queue_time);
 }
 
-/* §2.4: suspending a dead process is BAD_STATE and writes no token. */
+/* process_dispatcher.cc Suspend: suspending a dead process is BAD_STATE and writes no token. */
 void r_suspend_dead_process(void) {
     zx_handle_t job = t_job();
     const char *args[] = {"exit", "0", NULL};
@@ -465,8 +467,8 @@ void r_suspend_dead_process(void) {
     T_EQ(ZX_HANDLE_INVALID, token);
 }
 
-/* §1.2: a kill reaches every thread, including threads being created and exiting at that moment; the process
- * then asserts TERMINATED with SYSCALL_KILL. */
+/* process_dispatcher.cc Kill: a kill reaches every thread, including threads being created and exiting at that
+ * moment; the process then asserts TERMINATED with SYSCALL_KILL. */
 void r_kill_process_with_churning_threads(void) {
     zx_handle_t job = t_job();
     const char *path = t_progress_file();

@@ -1,5 +1,6 @@
-/* Thread scenarios: zircon/system/utest/core/threads/threads.cc (zircon-semantics.md §4, 1-23) and the thread
- * rules of §1.4, §2.3, §2.6, with the Decisions block (killing a thread is ZX_ERR_WRONG_TYPE). */
+/* Thread scenarios: zircon/system/utest/core/threads/threads.cc (scenarios 1-23 of the suite's numbering) and the
+ * thread rules of zircon/kernel/object/thread_dispatcher.cc, with zircon/kernel/lib/syscalls/task.cc's answer to
+ * killing a thread (ZX_ERR_WRONG_TYPE, not the NOT_SUPPORTED of docs/reference/syscalls/task_kill.md). */
 #include <string.h>
 
 #include "harness.h"
@@ -77,7 +78,7 @@ void s03_nonstarted_thread(void) {
     t_close(th);
 }
 
-/* Decisions block, §1.1: zx_task_kill on a thread is ZX_ERR_WRONG_TYPE (the kernel, not the docs' NOT_SUPPORTED),
+/* task.cc sys_task_kill: zx_task_kill on a thread is ZX_ERR_WRONG_TYPE (the kernel, not the docs' NOT_SUPPORTED),
  * started or not, and the thread keeps running; without DESTROY it is ACCESS_DENIED (rights before type). */
 void r_kill_thread_wrong_type(void) {
     zx_handle_t fresh = t_thread_create("new");
@@ -373,8 +374,8 @@ void s58_close_cancels_wait(void) {
     T_TRUE(t_load32(&ctl->observed) & ZX_SIGNAL_HANDLE_CLOSED);
 }
 
-/* §0.4, §2.7, §5.10: a suspend token is TRANSFER|INSPECT only (no duplicate, no wait); replacing it keeps the
- * suspension; a failed replace consumes it and so resumes the thread. */
+/* rights.h, suspend_token_dispatcher.cc: a suspend token is TRANSFER|INSPECT only (no duplicate, no wait);
+ * replacing it keeps the suspension; a failed replace consumes it and so resumes the thread. */
 void r_suspend_token_rules(void) {
     tf_ctl_t *ctl = t_ctl();
     zx_handle_t th = spinning_thread(ctl);
@@ -412,8 +413,8 @@ void r_suspend_token_rules(void) {
     wait_count_beyond(ctl, t_load64(&ctl->count));
 }
 
-/* §2.2: suspend looks the handle up untyped with WRITE: BAD_HANDLE, then ACCESS_DENIED, then the type
- * (jobs and other objects: WRONG_TYPE).  No token is written on error. */
+/* task.cc sys_task_suspend: suspend looks the handle up untyped with WRITE: BAD_HANDLE, then ACCESS_DENIED, then
+ * the type (jobs and other objects: WRONG_TYPE).  No token is written on error. */
 void r_suspend_errors(void) {
     zx_handle_t token = ZX_HANDLE_INVALID;
     T_STATUS(ZX_ERR_BAD_HANDLE, zx_task_suspend(ZX_HANDLE_INVALID, &token));
@@ -442,7 +443,7 @@ void r_suspend_errors(void) {
     T_EQ(ZX_HANDLE_INVALID, token);
 }
 
-/* §2.3: suspending a NEW thread is OK (applied at start) and the thread stays NEW. */
+/* thread_dispatcher.cc Suspend: suspending a NEW thread is OK (applied at start) and the thread stays NEW. */
 void r_suspend_new_thread(void) {
     zx_handle_t th = t_thread_create("new");
     zx_handle_t t1 = suspend(th);

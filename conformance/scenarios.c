@@ -1,5 +1,7 @@
-/* The scenario table: every scenario of zircon-semantics.md §4 (by its number) and the rule scenarios ("r_")
- * that check the kill/suspend rules of §0-§3 and the Decisions block directly.
+/* The scenario table: every scenario taken from Zircon's core tests (zircon/system/utest/core/), by the suite's own
+ * number s01-s60, and the rule scenarios ("r_") that check the kernel's kill/suspend/handle rules directly
+ * (zircon/kernel/lib/syscalls/{task,handle_ops,object,object_wait}.cc,
+ * zircon/kernel/object/{job,process,thread}_dispatcher.cc).
  *
  * A row without a function is a scenario this suite cannot run anywhere, with the reason.  Those reasons are
  * fixed facts of the suite (objects and calls outside the binding's contract, README.md "What zxpy binds", or
@@ -89,8 +91,8 @@ const t_scenario t_scenarios[] = {
     RUN("s58", "handle-wait: close cancels a wait", s58_close_cancels_wait),
     RUN("s59", "ObjectChild.* (+ get_child rights)", s59_object_get_child),
     RUN("s60", "JobGetInfo/ThreadGetInfo", s60_object_info),
-    /* rules of zircon-semantics.md §0-§3 and the Decisions block */
-    RUN("r01", "kill: a thread is WRONG_TYPE (Decisions)", r_kill_thread_wrong_type),
+    /* kernel rules: syscalls/{task,handle_ops,object,object_wait}.cc, object/{job,process,thread}_dispatcher.cc */
+    RUN("r01", "kill: a thread is WRONG_TYPE (task.cc)", r_kill_thread_wrong_type),
     RUN("r02", "kill: BAD_HANDLE, then ACCESS_DENIED, then WRONG_TYPE", r_kill_errors),
     RUN("r03", "kill: unstarted process dies at once; dead task kill is OK", r_kill_unstarted_and_dead),
     RUN("r04", "kill: ZX_INFO_PROCESS says EXITED when kill returns", r_kill_process_info_immediate),

@@ -1,7 +1,8 @@
 #define _GNU_SOURCE /* _Fork, pipe2, gettid, ptrace events, close_range */
 /* Spawned programs: real Linux processes driven by one ptrace monitor thread.
  *
- * Why ptrace (PTRACE_SEIZE + PTRACE_INTERRUPT), measured in feasibility.md §3:
+ * Why ptrace (PTRACE_SEIZE + PTRACE_INTERRUPT) rather than SIGSTOP/SIGCONT or the cgroup freezer, all three tried and
+ * measured on a Linux host:
  *   - Zircon suspends *threads*: a thread token stops exactly one thread, a process token stops all of them, and
  *     ZX_THREAD_SUSPENDED must mean the thread really stopped.  SIGSTOP/SIGCONT act on the whole thread group only,
  *     cannot stop one thread, and collide with the program's own job control (a program's SIGCONT would undo a

@@ -1,6 +1,7 @@
 /* Processes: lifecycle, kill, zx_process_create and zx_process_self.
  *
- * Zircon rules kept here (zircon-semantics.md §1.2): INITIAL -> RUNNING -> DYING -> DEAD.  A kill sets the return
+ * Zircon rules kept here (zircon/kernel/object/process_dispatcher.cc Kill, SetStateLocked, FinishDeadTransition,
+ * on_zero_handles): INITIAL -> RUNNING -> DYING -> DEAD.  A kill sets the return
  * code unless the process is already dying (the first code wins); a process with no started thread dies at once,
  * otherwise it is DYING until its last thread is gone.  At DEAD, ZX_TASK_TERMINATED is asserted, the process
  * leaves its job, and then a job it is critical to (zx_job_set_critical) is killed.  Closing the last handle of a
@@ -66,7 +67,8 @@ void hk_process_mark_running(hk_process_t *p) {
 /* Zircon's FinishDeadTransition order: TERMINATED, leave the job, then kill the job p is critical to. */
 static void process_finish_dead(hk_process_t *p) {
     p->state = HK_PROCESS_DEAD;
-    /* Threads that never started stay NEW (§0.9); the started ones are already gone. */
+    /* Threads that never started stay NEW (they are not in the process's thread list); the started ones are already
+     * gone. */
     hk_signal_update(&p->base, 0, ZX_TASK_TERMINATED);
     hk_object_ref(&p->base); /* leaving the job drops the job list's reference, which may be the last */
     hk_job_remove_process(p->job, p);

@@ -1,6 +1,7 @@
 /* Suspend tokens and zx_task_suspend.
  *
- * Zircon rules kept here (zircon-semantics.md §2.2-2.4, §2.7): rights before type (untyped lookup needing
+ * Zircon rules kept here (zircon/kernel/lib/syscalls/task.cc sys_task_suspend,
+ * zircon/kernel/object/{thread,process,suspend_token}_dispatcher.cc): rights before type (untyped lookup needing
  * ZX_RIGHT_WRITE); threads and processes only (jobs included in WRONG_TYPE); the calling thread or process gives
  * NOT_SUPPORTED; a dying or dead task gives BAD_STATE; an unstarted task may be suspended.  The token has
  * TRANSFER|INSPECT only, and the task resumes when the token loses its last handle, not on every close.

@@ -1,6 +1,7 @@
 /* zx_task_kill.
  *
- * Zircon rules kept here (zircon-semantics.md §1.1, Decisions): the handle is looked up untyped needing
+ * Zircon rules kept here (zircon/kernel/lib/syscalls/task.cc sys_task_kill, not the NOT_SUPPORTED for threads of
+ * docs/reference/syscalls/task_kill.md): the handle is looked up untyped needing
  * ZX_RIGHT_DESTROY, so BAD_HANDLE, then ACCESS_DENIED, then the type: jobs and processes are killed with
  * ZX_TASK_RETCODE_SYSCALL_KILL; anything else, threads included, is WRONG_TYPE.  Killing a dead task is ZX_OK.
  */

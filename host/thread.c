@@ -1,6 +1,7 @@
 /* Thread objects: lifecycle, suspension bookkeeping, zx_thread_create and zx_thread_start.
  *
- * Zircon rules kept here (zircon-semantics.md §1.4, §2.3-2.6): NEW -> RUNNING <-> SUSPENDED -> DYING -> DEAD.
+ * Zircon rules kept here (zircon/kernel/object/thread_dispatcher.cc SetStateLocked, Suspend, Resume, MakeRunnable;
+ * zircon/kernel/kernel/thread.cc Thread::Suspend): NEW -> RUNNING <-> SUSPENDED -> DYING -> DEAD.
  * No signal before start; from start to death exactly one of THREAD_RUNNING / THREAD_SUSPENDED; DEAD clears both
  * and asserts THREAD_TERMINATED.  A thread runs only while its own token count is 0 and its process's is 0; the
  * change to SUSPENDED is reported by the backend once the OS thread has really stopped.

@@ -363,7 +363,7 @@ def test_closed_handles_are_value_errors(objs: Objects) -> None:
 
 
 def test_garbage_handle_values_are_bad_handle() -> None:
-    """Values the kernel never gave out: BadHandleError naming the syscall, for every call (§3)."""
+    """Values the kernel never gave out: BadHandleError naming the syscall, for every call (handle_table.h)."""
     for raw in (1, 2, 0xBADC0FFE, U32_MAX, 0x7FFFFFFF, 0x1000003):
         h = Handle(raw, owned=False)
         for what, call in every_method(h):
@@ -405,7 +405,7 @@ def test_wrong_object_types(objs: Objects) -> None:
     cases: list[tuple[Callable[[], object], type[ZxError], str]] = [
         (lambda: Task.kill(o.event), AccessDeniedError, "zx_task_kill"),  # rights before type
         (lambda: Task.kill(o.token), AccessDeniedError, "zx_task_kill"),
-        (lambda: o.thread.kill(), WrongTypeError, "zx_task_kill"),  # Decisions: not NOT_SUPPORTED
+        (lambda: o.thread.kill(), WrongTypeError, "zx_task_kill"),  # task.cc: not the docs' NOT_SUPPORTED
         (lambda: Task.suspend(o.event), AccessDeniedError, "zx_task_suspend"),
         (lambda: Task.suspend(o.token), AccessDeniedError, "zx_task_suspend"),
         (lambda: o.job.suspend(), WrongTypeError, "zx_task_suspend"),
@@ -479,7 +479,7 @@ def test_consumed_and_dead_tokens(objs: Objects) -> None:
     objs.process.kill()
     assert objs.process.terminated
     raises(zxpy.BadStateError, lambda: objs.process.suspend())  # SuspendAfterDeath
-    objs.token.close()  # closing a token after its task died is OK (§2.7)
+    objs.token.close()  # closing a token after its task died is OK (suspend_token_dispatcher.cc)
 
 
 def test_thread_suspend_without_wait_right(objs: Objects) -> None:

@@ -61,7 +61,7 @@ def scenario_table(binary: Path) -> tuple[list[str], list[str]]:
 def test_scenario_table_covers_all_sixty(host_build: Path) -> None:
     run, skip = scenario_table(host_build / "zx_conformance")
     numbered = {int(m.group(1)) for m in (re.match(r"s(\d+)", i) for i in run + skip) if m}
-    # 42 runs inside s27; every other scenario of zircon-semantics.md §4 has its own row.
+    # 42 runs inside s27; every other core-test scenario (s01-s60, the suite's numbering) has its own row.
     assert numbered | {42} == set(range(1, 61))
     assert len(run) >= 55
     assert all(i.startswith("s") for i in skip)

@@ -180,7 +180,7 @@ def test_module_is_a_fuchsia_shared_object(
     # api_level = auto: the stand-in lists 24, 25 supported and 26 in development.
     assert info["api_level"] == 25
     assert "-ffuchsia-api-level=25" in info["cflags"]
-    # The SDK's own flags (femu.md section 3): sysroot, PIC, fdio headers; the link names zircon and fdio.
+    # The SDK's own flags (the GN SDK's config/BUILD.gn): sysroot, PIC, fdio headers; the link names zircon and fdio.
     sdk = standin.parent
     assert f"--target={TRIPLE[cpu]}" in info["cflags"]
     assert f"--sysroot={sdk / 'arch' / cpu / 'sysroot'}" in info["cflags"]
@@ -241,7 +241,7 @@ def test_no_linux_only_api_and_no_missing_runtime(cpu: str, built: Callable[[str
 
 @pytest.mark.parametrize("cpu", CPUS)
 def test_standin_passes_the_sdk_layout_check(cpu: str, standin: Path) -> None:
-    """The stand-in has everything check_layout asks of a real SDK, manifest keys included (femu.md section 1)."""
+    """The stand-in has everything check_layout asks of a real SDK, the IDK's meta/manifest.json keys included."""
     cfg = dataclasses.replace(sdkconfig.load(standin), cpu=cpu)
     assert cfg.manifest_problems(cfg.read_manifest()) == []
     assert cfg.check_layout(need_python=True) == []

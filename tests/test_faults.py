@@ -3,11 +3,11 @@
 Each case must behave as Zircon says and leave nothing behind (the autouse
 ``no_leaks`` fixture checks handles and child processes after every test):
 
-* an unhandled fault is ``TASK_RETCODE_EXCEPTION_KILL`` (§1.1; core test
+* an unhandled fault is ``TASK_RETCODE_EXCEPTION_KILL`` (syscalls/object.h; core test
   X86AcFlagUserCopy); a fault or exit in one thread ends the whole process,
   whatever tokens are held on its other threads;
 * a token outliving its task closes with ZX_OK, and the dead task refuses
-  new suspensions with BAD_STATE (§2.7, SuspendAfterDeath);
+  new suspensions with BAD_STATE (suspend_token_dispatcher.cc, SuspendAfterDeath);
 * a wait in another thread sees ``TASK_TERMINATED`` when the job is killed
   under it; a wait for something a kill never brings stays blocked until its
   handle is closed (CANCELED);
@@ -89,7 +89,7 @@ def test_fault_in_one_thread_while_another_is_suspended(job: Job, faulty: str, t
             assert t.wait_one(Signals.THREAD_TERMINATED, timeout=LONG) & Signals.THREAD_TERMINATED
             assert t.info().state == zxpy.ThreadState.DEAD
             t.close()
-        token.close()  # §2.7: closing a token after its task died is OK
+        token.close()  # suspend_token_dispatcher.cc: closing a token after its task died is OK
 
 
 # ---------------------------------------------------------------------------------------------- exits while suspended
@@ -139,7 +139,7 @@ def test_killed_from_linux_while_suspended(job: Job, faulty: str, tmp_path: Path
 
 
 def test_tokens_closed_after_their_tasks_died(job: Job, faulty: str) -> None:
-    """Process and thread tokens of a program killed through its job: each closes OK afterwards (§2.7)."""
+    """Process and thread tokens of a program killed through its job: each closes OK afterwards (suspend token)."""
     proc = job.spawn([faulty, "sleep"])
     (thread,) = threads_of(proc, 1)
     tokens = [proc.suspend(), proc.suspend(), thread.suspend(timeout=LONG), thread.suspend(wait=False)]
@@ -157,7 +157,7 @@ def test_tokens_closed_after_their_tasks_died(job: Job, faulty: str) -> None:
 
 
 def test_token_of_a_never_started_thread_outlives_its_process(job: Job) -> None:
-    """§0.9: a NEW thread is not killed with its process; its token keeps working and closes OK."""
+    """process_dispatcher.cc: a NEW thread is not killed with its process; its token keeps working and closes OK."""
     proc = job.create_process("p")
     thread = proc.create_thread("never-started")
     token = thread.suspend()

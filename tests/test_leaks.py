@@ -238,7 +238,7 @@ def test_no_spawned_program_outlives_its_test(faulty: str, tmp_path: Path) -> No
             assert crashed.wait(timeout=LONG) == zxpy.TASK_RETCODE_EXCEPTION_KILL
         closed = start(job, "fork-sleep")
         closed_pids = pids[-2:]
-        closed.close()  # closing the handle does not end a running program (§4.27) ...
+        closed.close()  # closing the handle does not end a running program (ProcessNotKilledViaProcessClose) ...
         by_job = [start(sub, "fork-sleep") for _ in range(2)]
         assert all(pid_alive(p) for p in closed_pids)
         job.kill()  # ... the kill of its job does, and takes the sub-job's programs with it

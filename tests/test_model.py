@@ -1,8 +1,8 @@
-"""Unit tests of the reference model (tests/zxmodel) against the rules in the notes.
+"""Unit tests of the reference model (tests/zxmodel) against Zircon's rules.
 
 The model is what the stateful test trusts, so it is checked on its own
-against the scenarios of zircon-semantics.md (section or core-test name in
-each docstring).  Pure Python: no zxpy involved.
+against Zircon's kernel rules and core tests (the kernel source file or the
+core-test name in each docstring).  Pure Python: no zxpy involved.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def test_runtime_objects() -> None:
 
 
 def test_kill_checks_rights_before_type() -> None:
-    """§0.2: kill(event) is ACCESS_DENIED (no DESTROY), kill(thread) WRONG_TYPE (Decisions)."""
+    """task.cc: kill(event) is ACCESS_DENIED (no DESTROY), kill(thread) WRONG_TYPE (not the docs' NOT_SUPPORTED)."""
     k = Kernel()
     event = ok(k.event_create())
     assert k.task_kill(event)[0] == "ZX_ERR_ACCESS_DENIED"
@@ -54,7 +54,7 @@ def test_kill_checks_rights_before_type() -> None:
 
 
 def test_suspend_errors() -> None:
-    """§2.2, §5.2: WRITE first; job WRONG_TYPE; self NOT_SUPPORTED; event ACCESS_DENIED (no WRITE)."""
+    """task.cc sys_task_suspend: WRITE first; job WRONG_TYPE; self NOT_SUPPORTED; event ACCESS_DENIED (no WRITE)."""
     k = Kernel()
     job = new_job(k)
     assert k.task_suspend(job)[0] == "ZX_ERR_WRONG_TYPE"
@@ -67,7 +67,7 @@ def test_suspend_errors() -> None:
 
 
 def test_token_rights_are_minimal() -> None:
-    """§0.4: tokens are TRANSFER|INSPECT: duplicate and wait are ACCESS_DENIED; related koid 0."""
+    """rights.h: tokens are TRANSFER|INSPECT: duplicate and wait are ACCESS_DENIED; related koid 0."""
     k = Kernel()
     proc = ok(k.process_create(new_job(k)))
     token = ok(k.task_suspend(proc))
@@ -79,7 +79,7 @@ def test_token_rights_are_minimal() -> None:
 
 
 def test_unstarted_process_dies_at_once_when_killed() -> None:
-    """§0.8, InfoReflectsProcessState: TERMINATED at once; STARTED|EXITED, -1024, start_time 0."""
+    """process_dispatcher.cc Kill, InfoReflectsProcessState: TERMINATED at once; STARTED|EXITED, -1024, start_time 0."""
     k = Kernel()
     job = new_job(k)
     proc = ok(k.process_create(job))
@@ -90,12 +90,13 @@ def test_unstarted_process_dies_at_once_when_killed() -> None:
     info = ok(k.get_info(proc, INFO.PROCESS))
     assert (info.started, info.exited, info.return_code, info.ran) == (  # type: ignore[attr-defined]
         True, True, RETCODE_SYSCALL_KILL, False)
-    assert ok(k.task_kill(proc)) is None  # §0.3: killing a dead task is OK
+    assert ok(k.task_kill(proc)) is None  # process_dispatcher.cc: killing a dead task is OK
     assert ok(k.get_info(job, INFO.JOB_PROCESSES)) == []
 
 
 def test_unstarted_thread_survives_its_process() -> None:
-    """§0.9: a NEW thread is not in the list, not killed, and stays NEW; it can still be suspended (§0.5)."""
+    """process_dispatcher.cc: a NEW thread is not in the list, not killed, and stays NEW; it can still be suspended
+    (thread_dispatcher.cc Suspend)."""
     k = Kernel()
     proc = ok(k.process_create(new_job(k)))
     thread = ok(k.thread_create(proc))
@@ -146,7 +147,7 @@ def test_job_signals_follow_children() -> None:
 
 
 def test_handleless_job_with_children_stays() -> None:
-    """§1.3: a job with live children stays alive without handles; closing handles never kills a job."""
+    """job_dispatcher.cc: a job with live children stays alive without handles; closing handles never kills a job."""
     k = Kernel()
     top = new_job(k)
     mid = new_job(k, top)
@@ -162,7 +163,7 @@ def test_handleless_job_with_children_stays() -> None:
 
 
 def test_duplicate_and_replace_rules() -> None:
-    """§0.10, handle-info DuplicateRights/ReplaceRights, handle-dup ReplaceFailureBothInvalid."""
+    """handle_ops.cc, handle-info DuplicateRights/ReplaceRights, handle-dup ReplaceFailureBothInvalid."""
     k = Kernel()
     event = ok(k.event_create())
     wait_only = ok(k.handle_duplicate(event, RIGHTS.WAIT))
@@ -177,7 +178,8 @@ def test_duplicate_and_replace_rules() -> None:
 
 
 def test_failed_replace_of_last_token_resumes() -> None:
-    """§0.10 / §5.10: a failed replace of the last token handle resumes the task; a good one keeps it."""
+    """handle_ops.cc, suspend_token_dispatcher.cc: a failed replace of the last token handle resumes the task; a
+    good one keeps it."""
     k = Kernel()
     proc = ok(k.spawn(new_job(k)))
     tid = ok(k.get_info(proc, INFO.PROCESS_THREADS))[0]  # type: ignore[index]
@@ -191,7 +193,7 @@ def test_failed_replace_of_last_token_resumes() -> None:
 
 
 def test_thread_and_process_tokens_add_up() -> None:
-    """§2.4 SuspendProcessThenThread / SuspendThreadThenProcess / SuspendTwice."""
+    """process_dispatcher.cc; process.cc SuspendProcessThenThread / SuspendThreadThenProcess / SuspendTwice."""
     k = Kernel()
     proc = ok(k.spawn(new_job(k)))
     tid = ok(k.get_info(proc, INFO.PROCESS_THREADS))[0]  # type: ignore[index]
@@ -205,7 +207,8 @@ def test_thread_and_process_tokens_add_up() -> None:
 
 
 def test_kill_suspended_program_and_close_token_after() -> None:
-    """KillSuspendedThread (§2.3, §2.7): the suspended thread dies; closing the token afterwards is OK."""
+    """KillSuspendedThread (thread.cc, suspend_token_dispatcher.cc): the suspended thread dies; closing the token
+    afterwards is OK."""
     k = Kernel()
     job = new_job(k)
     proc = ok(k.spawn(job))
@@ -219,7 +222,7 @@ def test_kill_suspended_program_and_close_token_after() -> None:
 
 
 def test_get_child_rules() -> None:
-    """§5.13, object-child: ENUMERATE needed; rights beyond the parent's ACCESS_DENIED; unknown NOT_FOUND."""
+    """object.cc, object-child: ENUMERATE needed; rights beyond the parent's ACCESS_DENIED; unknown NOT_FOUND."""
     k = Kernel()
     job = new_job(k)
     proc = ok(k.process_create(job))
@@ -232,11 +235,11 @@ def test_get_child_rules() -> None:
     assert k.get_child(narrow, pid, RIGHTS.WAIT)[0] == "ZX_ERR_ACCESS_DENIED"
     assert k.get_child(ok(k.event_create()), pid, RIGHTS.SAME_RIGHTS)[0] == "ZX_ERR_ACCESS_DENIED"
     thread = ok(k.thread_create(proc))
-    assert k.get_child(proc, k.obj(thread).oid, RIGHTS.SAME_RIGHTS)[0] == "ZX_ERR_NOT_FOUND"  # §0.9
+    assert k.get_child(proc, k.obj(thread).oid, RIGHTS.SAME_RIGHTS)[0] == "ZX_ERR_NOT_FOUND"  # not in the thread list
 
 
 def test_typed_info_checks_type_first() -> None:
-    """§5.2: typed topics are WRONG_TYPE before ACCESS_DENIED; unknown topics NOT_SUPPORTED before lookup."""
+    """object.cc: typed topics are WRONG_TYPE before ACCESS_DENIED; unknown topics NOT_SUPPORTED before lookup."""
     k = Kernel()
     event = ok(k.event_create())
     bare = ok(k.handle_duplicate(event, RIGHTS.NONE))
@@ -263,7 +266,8 @@ def test_max_height() -> None:
 
 
 def test_backed_thread_start_suspend_stop() -> None:
-    """StartSuspendedThread (§2.3) and a stop request honoured only once the thread may run."""
+    """StartSuspendedThread (thread_dispatcher.cc MakeRunnable) and a stop request honoured only once the thread may
+    run."""
     k = Kernel()
     thread = ok(k.thread_create(k.h_self_process))
     token = ok(k.task_suspend(thread))

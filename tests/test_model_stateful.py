@@ -1,7 +1,7 @@
 """Model-based test: random call sequences against the reference model and the host kernel.
 
 A hypothesis ``RuleBasedStateMachine`` drives zxpy and the pure-Python model
-(tests/zxmodel, written from zircon-semantics.md) with the same random
+(tests/zxmodel, written from Zircon's kernel source) with the same random
 sequence of calls - create job / process / thread, start a thread of this
 process (which may already be suspended), ask it to exit,
 spawn a program, create an event, duplicate (often with fewer rights),
@@ -323,10 +323,10 @@ class ZirconMachine(RuleBasedStateMachine):
         """Every sequence starts from a small tree under the first top job, built through compared calls.
 
         top job -> sub-job -> sub-sub-job -> process -> thread (never started), and a program spawned into
-        the sub-job.  Killing a job with jobs below it (§1.3: the whole subtree takes the kill's return code,
-        each process dies, each job goes TERMINATED bottom-up) is then common rather than rare.  The sub-job
-        also gets a look-only handle (a debugger's: INSPECT, ENUMERATE, DUPLICATE, TRANSFER), so kills,
-        waits and creations through a handle without the right are common too (ACCESS_DENIED, §0.2).
+        the sub-job.  Killing a job with jobs below it (job_dispatcher.cc: the whole subtree takes the kill's
+        return code, each process dies, each job goes TERMINATED bottom-up) is then common rather than rare.
+        The sub-job also gets a look-only handle (a debugger's: INSPECT, ENUMERATE, DUPLICATE, TRANSFER), so kills,
+        waits and creations through a handle without the right are common too (ACCESS_DENIED, handle_table.h).
         """
         top = self.pool[0]
         sub = self._create_job_on(top)
@@ -408,7 +408,7 @@ class ZirconMachine(RuleBasedStateMachine):
     def suspended_worker(self) -> None:
         """Every sequence also starts with a thread of this process that ran and is now suspended, its token
         in the pool: the close of that token (a rule, or the end of the sequence) must let it run again
-        (§2.4), checked through its counter."""
+        (process_dispatcher.cc), checked through its counter."""
         entry = self._create_worker()
         self._start_worker(entry)
         assert self.workers[-1].started, "the first worker did not start"
@@ -432,7 +432,7 @@ class ZirconMachine(RuleBasedStateMachine):
         if model[0] == "ZX_OK":
             worker.started = True
             if self.k_obj(worker.oid).state == M.SUSPENDED:
-                # StartSuspendedThread (§2.3): it parks before running a single instruction of its entry.
+                # StartSuspendedThread (thread_dispatcher.cc): it parks before running an instruction of its entry.
                 self._settle()
                 time.sleep(0.005)
                 assert worker.mem.count == 0, "a thread started while suspended ran its entry"
@@ -625,9 +625,9 @@ class ZirconMachine(RuleBasedStateMachine):
         """Kill, then wait for TASK_TERMINATED on every pool handle of the killed task that may wait.
 
         Each wait must end ZX_OK, observing exactly the signals the model gives the dead task.  With no
-        started thread in the killed subtree the task is DEAD when the kill returns (§0.8: TERMINATED is
-        already asserted), so the wait is a poll; otherwise TERMINATED comes once the last thread is gone
-        (§0.7), and the deadline is generous: it bounds a hang, it is not a speed goal.
+        started thread in the killed subtree the task is DEAD when the kill returns (process_dispatcher.cc:
+        TERMINATED is already asserted), so the wait is a poll; otherwise TERMINATED comes once the last thread is gone
+        (process_dispatcher.cc), and the deadline is generous: it bounds a hang, it is not a speed goal.
         """
         e = self._pick_to_kill(data)
         if e is None:
@@ -650,7 +650,8 @@ class ZirconMachine(RuleBasedStateMachine):
             assert int(real[1]) == model[1], f"{obj!r}: signals {int(real[1]):#x}, model {model[1]:#x}"
 
     def _check_exited_at_once(self) -> None:
-        """§0.7: once kill returns, ZX_INFO_PROCESS / ZX_INFO_JOB already say exited, with the kill's code."""
+        """{process,job}_dispatcher.cc: once kill returns, ZX_INFO_PROCESS / ZX_INFO_JOB already say exited, with
+        the kill's code."""
         for entry in self.pool:
             obj = self.k.obj(entry.mh)
             if not self.k.handles[entry.mh].rights & RIGHTS.INSPECT:
@@ -665,7 +666,7 @@ class ZirconMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def suspend(self, data: st.DataObject) -> None:
         """One time in three a task that runs code (a started worker, a program), when there is one: its
-        tokens' last close must let it run again (§2.4), which only such a task can show."""
+        tokens' last close must let it run again (process_dispatcher.cc Resume), which only such a task can show."""
         runners = [e for e in self.pool
                    if self.k.obj(e.mh).oid in self.observers and self.k.obj(e.mh).state in (M.RUNNING, M.SUSPENDED)]
         if runners and not data.draw(st.integers(0, 2), label="runner"):
@@ -819,7 +820,7 @@ class ZirconMachine(RuleBasedStateMachine):
 
     def _final_steps(self) -> None:
         """Close every suspend token, then kill every top job, each compared like any step: every sequence
-        checks the resumption (§2.4) and the kill (§1.3) of whatever it grew."""
+        checks the resumption (process_dispatcher.cc) and the kill (job_dispatcher.cc) of whatever it grew."""
         parked = self._parked_runners()
         for entry in [e for e in self.pool if isinstance(self.k.obj(e.mh), M.Token)]:
             model = self.k.handle_close(entry.mh)

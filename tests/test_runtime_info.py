@@ -1,6 +1,7 @@
 """Runtime and memory figures: ``Task.runtime()``, ``Thread.stats()``, ``Process.task_stats()``.
 
-Zircon's rules (zircon-semantics.md §4 scenarios 7, 8, 43; object.cc): runtime is 0 before a thread starts,
+Zircon's rules (core tests threads.cc InfoTaskStatsFails/InfoThreadStatsFails and GetInfoRuntime, process.cc
+GetRuntimeNoPermission; object.cc): runtime is 0 before a thread starts,
 grows while it runs and is fixed once it is dead; a process adds up its threads and a job its child processes,
 dead ones included, child jobs not; ``ZX_INFO_TASK_RUNTIME`` needs INSPECT, checked before the type;
 ``ZX_INFO_THREAD_STATS`` of a dead thread is BAD_STATE; ``ZX_INFO_TASK_STATS`` is for live processes only.

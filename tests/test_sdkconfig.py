@@ -1,4 +1,4 @@
-"""zxpy.sdkconfig: parsing and validating fuchsia_sdk.cfg (femu.md section 8)."""
+"""zxpy.sdkconfig: parsing and validating fuchsia_sdk.cfg (README.md, "fuchsia_sdk.cfg")."""
 
 from __future__ import annotations
 
@@ -210,8 +210,8 @@ def _sdk_tree(tmp_path: Path, manifest: object) -> Path:
 
 
 def test_manifest_needs_every_idk_key(tmp_path: Path) -> None:
-    """femu.md section 1: arch, id, parts, root and schema_version; one problem per missing key, each naming
-    the config file and [sdk] path."""
+    """The IDK's meta/manifest.json keys: arch, id, parts, root and schema_version; one problem per missing key,
+    each naming the config file and [sdk] path."""
     sdk = _sdk_tree(tmp_path, {"id": "27.1", "arch": {"target": ["x64"]}})
     cfg_path = write(tmp_path, f"[sdk]\npath = {sdk}\n[target]\napi_level = 5\n")
     problems = sdkconfig.load(cfg_path).check_layout(need_python=False)

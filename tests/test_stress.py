@@ -174,7 +174,7 @@ def _suspend_kill_round(proc: Process) -> Counter[str]:
                     pass
                 outcomes["ok"] += 1
             except BadStateError:
-                outcomes["bad state"] += 1  # dying or dead (§2.2)
+                outcomes["bad state"] += 1  # dying or dead (task.cc sys_task_suspend)
                 return
 
     def killer() -> None:
@@ -252,7 +252,7 @@ def _use_after_close_round(shared: list[Handle]) -> Counter[str]:
 
 
 def test_close_cancels_waits_in_other_threads() -> None:
-    """Several threads wait forever on one handle; closing it from here cancels every one of them (§3)."""
+    """Several threads wait forever on one handle; closing it from here cancels every one of them (object_wait.cc)."""
     nthreads = scaled(4, 16)
     for _ in range(scaled(5, 50)):
         job = Job.default().create_job()
@@ -295,7 +295,7 @@ def _cancel_round(shared: Job, nthreads: int) -> list[BaseException | Signals]:
 
 
 def test_kill_job_while_threads_wait_and_create() -> None:
-    """CreateAndKillJobRaceStress (§4.40): creators see only OK/BAD_STATE; every waiter wakes with TERMINATED."""
+    """process.cc CreateAndKillJobRaceStress: creators see only OK/BAD_STATE; every waiter wakes with TERMINATED."""
     for _ in range(scaled(10, 100)):
         with Job.default().create_job() as job:
             statuses = _create_kill_round(job)

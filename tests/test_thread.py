@@ -168,7 +168,7 @@ def test_start_argument_validation() -> None:
 
 
 def test_unstarted_thread_is_not_killed_with_its_process(job: Job) -> None:
-    """Zircon §0.9: a never-started thread is not in the thread list."""
+    """Zircon (process_dispatcher.cc): a never-started thread is not in the thread list."""
     with job.create_process("p") as proc, proc.create_thread("t") as thread:
         proc.kill()
         assert proc.wait_terminated(timeout=0)

@@ -1,8 +1,9 @@
 """Run the C conformance scenarios on a Fuchsia emulator (FEMU): ``python -m zxpy.femu``.
 
 No CPython runs on Fuchsia, so what runs on the device is the C suite in ``conformance/`` (the kill and suspend
-rules of zircon-semantics.md §4), built for ``*-unknown-fuchsia`` against the SDK named in ``fuchsia_sdk.cfg``
-and packaged as an ELF test component.  The steps follow the SDK notes (femu.md §7-§9):
+scenarios of Zircon's core tests), built for ``*-unknown-fuchsia`` against the SDK named in ``fuchsia_sdk.cfg``
+and packaged as an ELF test component.  The steps are those of the SDK's ffx workflow (``ffx emu``, ``ffx package``,
+``ffx repository``, ``ffx test``), in the order Rust's ``fuchsia-test-runner.py`` uses them:
 
 1. **preflight** -- SDK configured (else: "skipped", exit 0), its id, ffx, cmc, clang, the SDK pieces the link
    and the package need, ``/dev/kvm``, and a temp path short enough for the emulator's unix sockets;
@@ -14,7 +15,7 @@ and packaged as an ELF test component.  The steps follow the SDK notes (femu.md 
    ``lib/ld.so.1`` and ``lib/libfdio.so`` from the SDK (never libzircon: the kernel maps the vDSO), then
    ``ffx package build``;
 4. **isolated ffx** -- own ``--isolate-dir``, ``HOME`` and temp dirs, analytics off, logs into the temp dir,
-   ``ffx emu stop --all`` before anything is started (femu.md §7.3, §9.4);
+   ``ffx emu stop --all`` before anything is started;
 5. **emulator** -- product bundle (prefetched, or looked up and downloaded), ``ffx emu start --headless --net
    user``, ``ffx target wait``;
 6. **repository** -- create, publish, ``repository server start``, ``target repository register``;
@@ -116,7 +117,7 @@ HELPERS = {"conformance_helper": "helper_task.c", "conformance_killself": "helpe
 SKIP_NO_SDK = "skipped: no Fuchsia SDK configured in fuchsia_sdk.cfg"
 #: sun_path is 108 bytes on Linux; the emulator's sockets live under the isolated HOME.
 UNIX_SOCKET_LIMIT = 108
-#: The longest socket path suffix the emulator makes below HOME (femu.md §5, instance directory + socket name).
+#: The longest socket path suffix the emulator makes below HOME (``ffx emu``'s instance directory + socket name).
 _EMU_SOCKET_SUFFIX = "/.local/share/Fuchsia/ffx/emu/instances/{name}/qemu-serial.sock"
 
 EXIT_PASSED = 0
@@ -191,9 +192,9 @@ def conformance_sources(source_dir: Path) -> tuple[list[Path], dict[str, Path]]:
 
 
 def target_cflags(cfg: sdkconfig.SdkConfig, api_level: int | None) -> list[str]:
-    """The SDK's compile flags (femu.md §3): target, sysroot, API level (none for an SDK without API levels),
-    fdio headers.  arm64 uses inline atomics: the outline helpers live in compiler-rt, which the link adds only
-    when the clang has it for Fuchsia."""
+    """The SDK's compile flags (as the GN SDK's ``config/BUILD.gn`` and Rust's Fuchsia CI pass them): target,
+    sysroot, API level (none for an SDK without API levels), fdio headers.  arm64 uses inline atomics: the outline
+    helpers live in compiler-rt, which the link adds only when the clang has it for Fuchsia."""
     flags = [f"--target={cfg.triple}", f"--sysroot={cfg.sysroot}"]
     if api_level is not None:
         flags.append(f"-ffuchsia-api-level={api_level}")
@@ -343,7 +344,7 @@ def ffx_argv(ffx: Path, isolate_dir: Path, *args: str, target: str | None = None
 
 
 def ffx_env(tmp: Path, base: Mapping[str, str]) -> dict[str, str]:
-    """Environment for every ffx call: its own HOME, isolate dir and temp dirs under ``tmp`` (femu.md §7)."""
+    """Environment for every ffx call: its own HOME, isolate dir and temp dirs under ``tmp`` (ffx isolation)."""
     env = dict(base)
     env.update({
         "HOME": str(tmp / "home"),
@@ -423,7 +424,7 @@ def isolation_argvs(plan: Plan) -> list[list[str]]:
 
 
 def emu_stop_all_argv(plan: Plan) -> list[str]:
-    """Stop any emulator this ffx knows of before starting ours (femu.md §7.3, §9.4)."""
+    """Stop any emulator this ffx knows of before starting ours (``ffx emu stop --all``)."""
     return plan.cmd("emu", "stop", "--all")
 
 
@@ -437,7 +438,7 @@ def product_download_argv(plan: Plan, transfer_manifest_url: str) -> list[str]:
 
 
 def emu_start_argv(plan: Plan) -> list[str]:
-    """Headless, user-mode networking (tap needs root), KVM when there is one (femu.md §5)."""
+    """Headless, user-mode networking (tap needs root), KVM when there is one (``ffx emu start`` options)."""
     argv = plan.cmd("emu", "start", str(plan.local_pb_dir), *(["--headless"] if plan.headless else []),
                     "--net", plan.net, "--accel", plan.accel, "--name", plan.emu_name,
                     "--startup-timeout", str(plan.startup_timeout), "--log", str(plan.tmp / "emulator.log"))

@@ -18,7 +18,7 @@ API::
 
 Every malformed value raises :class:`SdkConfigError` (a ``ValueError``) whose
 message names the file and the ``[section] key``.  The file format and keys
-follow the SDK notes (femu.md section 8): ``[sdk] path`` is the SDK root;
+are the project's own (README.md, "fuchsia_sdk.cfg"): ``[sdk] path`` is the SDK root;
 ``[target] cpu`` is ``x64`` or ``arm64``; ``api_level`` is a positive integer
 (clang's ``-ffuchsia-api-level``) or ``auto``.  The FEMU runner's sections are
 checked here too (:data:`SCHEMA`): an unknown section or key, or a value outside
@@ -162,7 +162,7 @@ SCHEMA: Mapping[str, Mapping[str, _Check]] = {
         "product": _pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]*", "a product name (e.g. minimal.x64)"),
         "product_bundle_dir": _any,
         "pb_base_url": _base_url,
-        # ffx emu start --engine / --net / --accel (femu.md section 5).
+        # ffx emu start --engine / --net / --accel.
         "engine": _choice("femu", "qemu"),
         "net": _choice("user", "tap", "auto", "none"),
         "accel": _choice("auto", "hyper", "none"),
@@ -363,8 +363,8 @@ class SdkConfig:
         return doc
 
     def manifest_problems(self, manifest: Mapping[str, object]) -> list[str]:
-        """What ``meta/manifest.json`` lacks: the keys every IDK manifest has (femu.md section 1:
-        ``arch``, ``id``, ``parts``, ``root``, ``schema_version``), an ``arch.target`` listing
+        """What ``meta/manifest.json`` lacks: the keys every IDK manifest has (``arch``,
+        ``id``, ``parts``, ``root``, ``schema_version``), an ``arch.target`` listing
         ``cpu``, and ``id`` equal to ``[sdk] expected_id`` when that is set."""
         where = self.manifest_path
         problems: list[str] = []

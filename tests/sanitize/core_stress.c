@@ -12,9 +12,10 @@
  *
  * A handle taken out of a slot (atomic exchange) belongs to the taker, so closing or replacing it must succeed;
  * a handle only peeked at may be closed, and its value reused, by another thread meanwhile, so any status Zircon
- * defines for that call is allowed - but nothing else (§0, §3 of zircon-semantics.md; CreateAndKillJobRaceStress:
- * a kill is always OK on a valid job).  At the end every top-level job is killed, every handle closed, and this
- * process's handle count (ZX_INFO_PROCESS_HANDLE_STATS) must be back to its starting value.  Exit 0 on success.
+ * defines for that call is allowed - but nothing else (the statuses zircon/kernel/lib/syscalls/{task,handle_ops}.cc
+ * return; process/process.cc CreateAndKillJobRaceStress: a kill is always OK on a valid job).  At the end every
+ * top-level job is killed, every handle closed, and this process's handle count (ZX_INFO_PROCESS_HANDLE_STATS)
+ * must be back to its starting value.  Exit 0 on success.
  *
  * The sanitizers add the rest: ASan/UBSan (use-after-free, overflow, undefined behaviour, and LeakSanitizer at exit
  * for kernel objects whose references were lost), TSan (data races on kernel state).

@@ -1,7 +1,9 @@
 """A small pure-Python reference model of Zircon's task and handle rules.
 
-Written from the project's notes on the real kernel (``zircon-semantics.md``:
-the Decisions block, §0-§3), not from the host kernel's C, so that
+Written from the real kernel's rules (``zircon/kernel/lib/syscalls/task.cc``,
+``handle_ops.cc``, ``object.cc``, ``object_wait.cc``,
+``zircon/kernel/object/{job,process,thread,suspend_token}_dispatcher.cc``,
+``handle_table.h``), not from the host kernel's C, so that
 model-based tests can compare the two.  See :mod:`zxmodel.model`.
 """
 

@@ -6,12 +6,15 @@ events, suspend tokens), a handle table with rights, and the syscalls
 replace``, ``zx_object_wait_one`` (polling), ``zx_object_signal``,
 ``zx_object_get_info``, ``zx_object_get_child``, ``zx_job_create``,
 ``zx_process_create``, ``zx_thread_create``, ``zx_thread_start``,
-``zx_event_create`` and ``fdio_spawn``.  Every rule is taken from the notes
-on the real kernel (``zircon-semantics.md``; section numbers below), never
-from the host kernel's code, so a disagreement between the two is a finding.
+``zx_event_create`` and ``fdio_spawn``.  Every rule is taken from the real
+kernel's source (``zircon/kernel/lib/syscalls/*.cc``,
+``zircon/kernel/object/*_dispatcher.cc``; the file is named at each rule) and
+Zircon's core tests, never from the host kernel's code, so a disagreement
+between the two is a finding.
 
 **Settled states.**  Zircon's suspend, resume and the death of running tasks
-are asynchronous (§5.9).  The model keeps only the *settled* state: the one
+are asynchronous (docs/reference/syscalls/task_suspend.md; thread.cc).  The
+model keeps only the *settled* state: the one
 the kernel reaches once every asynchronous effect of the calls so far has
 completed and nothing else happened.  A test compares after letting the real
 kernel settle; what *is* synchronous (killing a task with no running thread,
@@ -98,9 +101,9 @@ OBJ: Any = _Names(_O)
 INFO: Any = _Names(_I)
 RETCODE_SYSCALL_KILL: int = ABI["retcodes"]["ZX_TASK_RETCODE_SYSCALL_KILL"]
 
-#: ZX_JOB_NO_CHILDREN is not in the public headers, but the kernel asserts bit 6 on jobs (§1.3).
+#: ZX_JOB_NO_CHILDREN is not in the public headers, but the kernel asserts bit 6 on jobs (job_dispatcher.h).
 JOB_NO_CHILDREN = 1 << 6
-#: Root job height (§1.3: the root job has max_height 32; each child one less).
+#: Root job height (job_dispatcher.cc: the root job has max_height 32; each child one less).
 ROOT_JOB_HEIGHT = 32
 
 OK = "ZX_OK"
@@ -114,7 +117,7 @@ NOT_FOUND = "ZX_ERR_NOT_FOUND"
 OUT_OF_RANGE = "ZX_ERR_OUT_OF_RANGE"
 TIMED_OUT = "ZX_ERR_TIMED_OUT"
 
-# Lifecycle states (§1.2-1.4).  The model keeps settled states, so DYING never
+# Lifecycle states ({job,process,thread}_dispatcher.cc).  The model keeps settled states, so DYING never
 # remains after a call returns; it exists for readability of the rules.
 READY, KILLING, DEAD = "READY", "KILLING", "DEAD"
 INITIAL, RUNNING, DYING = "INITIAL", "RUNNING", "DYING"
@@ -195,7 +198,8 @@ class Job(Obj):
         return self.parent.oid if self.parent else 0
 
     def state_signals(self) -> int:
-        # §1.3: TERMINATED bit 3, NO_JOBS bit 4, NO_PROCESSES bit 5, unexported NO_CHILDREN bit 6.
+        # job_dispatcher.cc UpdateSignalsLocked: TERMINATED bit 3, NO_JOBS bit 4, NO_PROCESSES bit 5,
+        # unexported NO_CHILDREN bit 6.
         s = 0
         if not self.jobs:
             s |= _S["JOB_NO_JOBS"]
@@ -215,7 +219,7 @@ class Process(Obj):
         super().__init__(oid)
         self.job = job
         self.kind = kind
-        self.threads: list[Thread] = []  # started and not dead (§3, PROCESS_THREADS)
+        self.threads: list[Thread] = []  # started and not dead (object.cc, PROCESS_THREADS)
         self.state = INITIAL
         self.return_code = 0
         self.suspend_count = 0
@@ -242,11 +246,13 @@ class Thread(Obj):
         return self.process.oid
 
     def effective_suspend(self) -> int:
-        # §2.4: a thread runs only when its own token count is 0 and its process's is 0.
+        # process_dispatcher.cc Suspend/Resume: a thread runs only when its own token count is 0 and its
+        # process's is 0.
         return self.suspend_count + (1 if self.process.suspend_count > 0 else 0)
 
     def state_signals(self) -> int:
-        # §2.6: nothing before start; exactly one of RUNNING/SUSPENDED from start to death; DEAD -> TERMINATED.
+        # thread_dispatcher.cc SetStateLocked: nothing before start; exactly one of RUNNING/SUSPENDED from start
+        # to death; DEAD -> TERMINATED.
         return {
             NEW: 0,
             RUNNING: _S["THREAD_RUNNING"],
@@ -290,7 +296,7 @@ class ProcessInfo:
     return_code: int
     started: bool
     exited: bool
-    #: start_time is 0 exactly when the process never ran (§1.2: a killed never-started process has 0).
+    #: start_time is 0 exactly when the process never ran (process_dispatcher.cc: a killed never-started process has 0).
     ran: bool
 
 
@@ -354,7 +360,7 @@ class Kernel:
         return h
 
     def _get(self, h: int, type_: int | None = None, rights: int = 0) -> Handle:
-        """Handle lookup.  Typed lookups check the type before the rights (§0.2, Decisions)."""
+        """Handle lookup.  Typed lookups check the type before the rights (handle_table.h)."""
         entry = self.handles.get(h)
         if entry is None:
             raise _fail(BAD_HANDLE)
@@ -401,7 +407,7 @@ class Kernel:
             t.process.threads.remove(t)
 
     def _process_kill(self, p: Process, code: int) -> None:
-        """§1.2: DEAD does nothing; the first code wins; threads in the list die; then DEAD."""
+        """process_dispatcher.cc Kill: DEAD does nothing; the first code wins; threads in the list die; then DEAD."""
         if p.state == DEAD:
             return
         if p.kind == SELF:
@@ -409,8 +415,8 @@ class Kernel:
         if p.state != DYING:
             p.return_code = code
         p.state = DYING
-        # Started threads are killed (a suspended one is woken only to die, §2.3); unstarted threads are not
-        # in the list and stay NEW (§0.9).
+        # Started threads are killed (a suspended one is woken only to die, thread.cc); unstarted threads are
+        # not in the list and stay NEW (process_dispatcher.cc).
         for t in list(p.threads):
             self._thread_exit(t)
         self._process_dead(p)
@@ -423,7 +429,7 @@ class Kernel:
             self._job_settle(job)
 
     def _job_settle(self, job: Job) -> None:
-        """A child left or the last handle went (§1.3)."""
+        """A child left or the last handle went (job_dispatcher.cc)."""
         if job.jobs or job.processes:
             return
         if job.state == KILLING:
@@ -470,7 +476,7 @@ class Kernel:
         self._job_settle(parent)
 
     def _job_kill(self, job: Job, code: int) -> None:
-        """§1.3: the subtree becomes KILLING (depth-first), then every collected process is killed."""
+        """job_dispatcher.cc Kill: the subtree becomes KILLING (depth-first), then every collected process is killed."""
         if job.state != READY:
             return
         jobs: list[Job] = []
@@ -493,9 +499,10 @@ class Kernel:
         if isinstance(obj, Token):
             task = obj.task
             task.suspend_count -= 1
-            self._apply_suspension(task)  # a dead task ignores it (§2.7)
+            self._apply_suspension(task)  # a dead task ignores it (suspend_token_dispatcher.cc)
         elif isinstance(obj, Process):
-            if obj.state == INITIAL:  # §1.2 on_zero_handles: an unstarted process dies with its last handle
+            # process_dispatcher.cc on_zero_handles: an unstarted process dies with its last handle
+            if obj.state == INITIAL:
                 self._process_kill(obj, RETCODE_SYSCALL_KILL)
         # Jobs, threads and events live on while referenced (_sweep drops what nothing references).
         self._sweep()
@@ -515,7 +522,7 @@ class Kernel:
 
     @staticmethod
     def _derive(source: int, requested: int) -> int:
-        """§3 duplicate: exactly SAME_RIGHTS copies; anything else must be a subset (INVALID_ARGS)."""
+        """handle_ops.cc duplicate: exactly SAME_RIGHTS copies; anything else must be a subset (INVALID_ARGS)."""
         if requested == _R["SAME_RIGHTS"]:
             return source
         if requested & ~source:
@@ -526,7 +533,7 @@ class Kernel:
 
     @_syscall
     def task_kill(self, h: int) -> None:
-        """§1.1: untyped lookup needing DESTROY; JOB and PROCESS are killed; anything else WRONG_TYPE."""
+        """task.cc: untyped lookup needing DESTROY; JOB and PROCESS are killed; anything else WRONG_TYPE."""
         obj = self._get(h, None, _R["DESTROY"]).obj
         if isinstance(obj, Job):
             self._job_kill(obj, RETCODE_SYSCALL_KILL)
@@ -537,7 +544,7 @@ class Kernel:
 
     @_syscall
     def task_suspend(self, h: int) -> int:
-        """§2.2-2.4: untyped lookup needing WRITE; threads and processes only; self NOT_SUPPORTED."""
+        """task.cc sys_task_suspend: untyped lookup needing WRITE; threads and processes only; self NOT_SUPPORTED."""
         obj = self._get(h, None, _R["WRITE"]).obj
         if isinstance(obj, Thread):
             if obj is self.self_thread:
@@ -558,7 +565,8 @@ class Kernel:
 
     @_syscall
     def handle_close(self, h: int) -> None:
-        """§3: ZX_HANDLE_INVALID (0) is OK; a bad value BAD_HANDLE; the last handle triggers the object's rule."""
+        """handle_ops.cc: ZX_HANDLE_INVALID (0) is OK; a bad value BAD_HANDLE; the last handle triggers the object's
+        rule."""
         if h == 0:
             return
         self._get(h)
@@ -566,13 +574,13 @@ class Kernel:
 
     @_syscall
     def handle_duplicate(self, h: int, rights: int) -> int:
-        """§3: BAD_HANDLE, then ACCESS_DENIED without DUPLICATE, then INVALID_ARGS for rights not held."""
+        """handle_ops.cc: BAD_HANDLE, then ACCESS_DENIED without DUPLICATE, then INVALID_ARGS for rights not held."""
         entry = self._get(h, None, _R["DUPLICATE"])
         new_rights = self._derive(entry.rights, rights)
         return self._new_handle(entry.obj, new_rights)
 
     def handle_replace(self, h: int, rights: int) -> tuple[str, int | None]:
-        """§3, §0.10: no DUPLICATE needed; the source is consumed even when the call fails."""
+        """handle_ops.cc: no DUPLICATE needed; the source is consumed even when the call fails."""
         entry = self.handles.get(h)
         if entry is None:
             return BAD_HANDLE, None
@@ -587,7 +595,7 @@ class Kernel:
         return OK, new
 
     def wait_poll(self, h: int, signals: int) -> tuple[str, int | None]:
-        """§3 wait_one with a past deadline: ACCESS_DENIED without WAIT; OK if a wanted signal is active, else
+        """object_wait.cc, a past deadline: ACCESS_DENIED without WAIT; OK if a wanted signal is active, else
         TIMED_OUT.  Returns ``(status, observed)``: observed (every active signal) on OK and TIMED_OUT."""
         try:
             obj = self._get(h, None, _R["WAIT"]).obj
@@ -607,7 +615,7 @@ class Kernel:
 
     @_syscall
     def get_info(self, h: int, topic: int) -> Any:
-        """§3 table: unknown topic NOT_SUPPORTED before the lookup; typed topics check type, then rights."""
+        """object.cc get_info: unknown topic NOT_SUPPORTED before the lookup; typed topics check type, then rights."""
         if topic == _I["HANDLE_VALID"]:
             self._get(h)
             return None
@@ -617,7 +625,7 @@ class Kernel:
         if topic == _I["PROCESS"]:
             p = self._get(h, _O["PROCESS"], _R["INSPECT"]).obj
             assert isinstance(p, Process)
-            # §1.2: a dead process reports STARTED even if it never ran; EXITED from DYING on.
+            # process_dispatcher.cc GetInfo: a dead process reports STARTED even if it never ran; EXITED from DYING on.
             return ProcessInfo(p.return_code, p.state != INITIAL, p.state in (DYING, DEAD), p.ran)
         if topic == _I["THREAD"]:
             t = self._get(h, _O["THREAD"], _R["INSPECT"]).obj
@@ -639,7 +647,7 @@ class Kernel:
 
     @_syscall
     def get_child(self, h: int, oid: int, rights: int) -> int:
-        """§3 get_child: untyped lookup needing ENUMERATE; rights beyond the parent handle's ACCESS_DENIED;
+        """object.cc get_child: untyped lookup needing ENUMERATE; rights beyond the parent handle's ACCESS_DENIED;
         a process finds its live threads, a job its child jobs then processes; else NOT_FOUND / WRONG_TYPE."""
         entry = self._get(h, None, _R["ENUMERATE"])
         child_rights = entry.rights if rights == _R["SAME_RIGHTS"] else rights
@@ -664,7 +672,7 @@ class Kernel:
 
     @_syscall
     def job_create(self, h: int) -> int:
-        """§1.3, §3: typed JOB needing MANAGE_JOB; height 0 OUT_OF_RANGE; a killed job BAD_STATE."""
+        """task.cc, job_dispatcher.cc: typed JOB needing MANAGE_JOB; height 0 OUT_OF_RANGE; a killed job BAD_STATE."""
         parent = self._get(h, _O["JOB"], _R["MANAGE_JOB"]).obj
         assert isinstance(parent, Job)
         if parent.max_height == 0:
@@ -677,7 +685,7 @@ class Kernel:
 
     @_syscall
     def process_create(self, h: int) -> int:
-        """§3: typed JOB needing MANAGE_PROCESS; a killed job BAD_STATE; the process starts INITIAL."""
+        """task.cc: typed JOB needing MANAGE_PROCESS; a killed job BAD_STATE; the process starts INITIAL."""
         job = self._get(h, _O["JOB"], _R["MANAGE_PROCESS"]).obj
         assert isinstance(job, Job)
         if job.state != READY:
@@ -700,7 +708,8 @@ class Kernel:
         """typed THREAD needing MANAGE_THREAD; started, or in a dying/dead process: BAD_STATE.
 
         Host limitation: only threads of the calling process can run (NOT_SUPPORTED otherwise).
-        A thread started while suspended asserts RUNNING, then settles SUSPENDED (§2.3 StartSuspendedThread).
+        A thread started while suspended asserts RUNNING, then settles SUSPENDED
+        (thread_dispatcher.cc MakeRunnable; threads.cc StartSuspendedThread).
         """
         t = self._get(h, _O["THREAD"], _R["MANAGE_THREAD"]).obj
         assert isinstance(t, Thread)
