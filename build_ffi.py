@@ -380,33 +380,18 @@ def cross_build(
 
     target = [f"--target={cfg.triple}", f"--sysroot={cfg.sysroot}"]
     # An SDK from before API levels (no version_history.json) gets none.
-    level_flags = [] if api_level is None else [f"-ffuchsia-api-level={api_level}"]
     if api_level is None:
         print(f"note: {sdk['description']} has no API levels: building without -ffuchsia-api-level")
-    includes = [f"-I{cfg.fdio_include}", f"-I{CSRC_DIR}"]
-    found = detect([clang], [*target, *level_flags, "-std=gnu11", *includes], out / "probe")
-    cflags = target + level_flags + [
-        "-fPIC",
-        "-O2",
-        "-std=gnu11",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        *includes,
-        f"-I{cfg.python_include}",
-    ]
+    sdk_flags = cfg.target_cflags(api_level)  # the same as the FEMU runner's
+    found = detect([clang], [*sdk_flags, "-std=gnu11", f"-I{CSRC_DIR}"], out / "probe")
+    cflags = [*sdk_flags, "-fPIC", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", f"-I{CSRC_DIR}",
+              f"-I{cfg.python_include}", *cfg.extra_cflags]
     c_file = out / "_zx.c"
     make_ffibuilder("fuchsia", found=found, sdk={**sdk, "target": cfg.cpu}).emit_c_code(str(c_file))
-    # The Fuchsia driver links compiler-rt's builtins; distro clangs ship none
-    # for Fuchsia.  Without them, aarch64 must not call the outline-atomics
-    # helpers that live there.
-    builtins = subprocess.run(
-        [clang, *target, "-print-libgcc-file-name"], stdout=subprocess.PIPE, text=True, check=False
-    ).stdout.strip()
-    have_builtins = bool(builtins) and Path(builtins).is_file()
-    if not have_builtins and cfg.cpu == "arm64":
-        cflags.append("-mno-outline-atomics")
-    cflags += list(cfg.extra_cflags)
+    # The Fuchsia driver links compiler-rt's builtins; distro clangs ship none for Fuchsia.
+    builtins_path = cfg.compiler_rt_builtins(Path(clang))
+    builtins = str(builtins_path) if builtins_path else ""
+    have_builtins = builtins_path is not None
 
     objects = []
     for src in [c_file, *sorted(CSRC_DIR.glob("*.c"))]:

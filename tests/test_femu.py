@@ -204,7 +204,7 @@ def test_build_and_package_contents(fake: FakeSdk) -> None:
     for argv in compiles:
         assert isinstance(argv, list)
         assert f"-ffuchsia-api-level={API_LEVEL}" in argv
-        assert str(fake.sdk / "pkg" / "fdio" / "include") in argv
+        assert f"-I{fake.sdk / 'pkg' / 'fdio' / 'include'}" in argv
     for argv in links:
         # Everything named, no Fuchsia driver defaults needed: lld, the SDK's crt, loader name and libraries.
         assert isinstance(argv, list)

@@ -20,9 +20,9 @@ The raw CFFI module stays reachable as ``zxpy.ffi`` and ``zxpy.lib``.
 from __future__ import annotations
 
 from . import errors
-from ._version import __version__
 from ._raw import ffi, lib
 from ._time import deadline_after, monotonic
+from ._version import __version__ as __version__
 from .buildinfo import features, require_feature
 from .enums import (
     DEFAULT_EVENT_RIGHTS,
@@ -77,7 +77,6 @@ from .job import Job, JobInfo
 from .process import Process, ProcessInfo, TaskStatsInfo
 from .task import SuspendToken, Task, TaskRuntimeInfo
 from .thread import ProgressWorker, Thread, ThreadInfo, ThreadStatsInfo
-
 
 __all__ = [
     "ffi",

@@ -88,7 +88,6 @@ __all__ = [
     "build_manifest_lines",
     "cleanup_argvs",
     "compile_argv",
-    "compiler_rt_builtins",
     "component_manifest",
     "conformance_sources",
     "emu_start_argv",
@@ -191,19 +190,6 @@ def conformance_sources(source_dir: Path) -> tuple[list[Path], dict[str, Path]]:
     return main_sources, {name: conf / src for name, src in HELPERS.items()}
 
 
-def target_cflags(cfg: sdkconfig.SdkConfig, api_level: int | None) -> list[str]:
-    """The SDK's compile flags (as the GN SDK's ``config/BUILD.gn`` and Rust's Fuchsia CI pass them): target,
-    sysroot, API level (none for an SDK without API levels), fdio headers.  arm64 uses inline atomics: the outline
-    helpers live in compiler-rt, which the link adds only when the clang has it for Fuchsia."""
-    flags = [f"--target={cfg.triple}", f"--sysroot={cfg.sysroot}"]
-    if api_level is not None:
-        flags.append(f"-ffuchsia-api-level={api_level}")
-    flags += ["-I", str(cfg.fdio_include)]
-    if cfg.cpu == "arm64":
-        flags.append("-mno-outline-atomics")
-    return flags
-
-
 def thread_entry_cflags(cpu: str) -> list[str]:
     """Flags for ``tfuncs.c``: its functions run on bare zx_thread_start threads without libc's thread setup, so
     they must not read the stack guard, SafeStack's unsafe stack pointer (x64) or the shadow call stack (arm64),
@@ -219,7 +205,7 @@ def thread_entry_cflags(cpu: str) -> list[str]:
 def compile_argv(clang: Path, cfg: sdkconfig.SdkConfig, api_level: int | None, source: Path,
                  obj: Path) -> list[str]:
     """``clang -c`` of one conformance source for ``cfg.cpu``."""
-    argv = [str(clang), *target_cflags(cfg, api_level), "-I", str(source.parent),
+    argv = [str(clang), *cfg.target_cflags(api_level), "-I", str(source.parent),
             "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-g"]
     if source.name == "tfuncs.c":
         argv += thread_entry_cflags(cfg.cpu)
@@ -234,23 +220,11 @@ def link_argv(clang: Path, cfg: sdkconfig.SdkConfig, objs: Sequence[Path], out: 
     fdio, zircon (the vDSO's link stub) and libc.  fdio comes before libc and is linked into every program, as
     Fuchsia does: libc's POSIX I/O entry points (``write``, ``open``...) are weak, fdio's are the real ones.
     ``builtins`` is compiler-rt's builtins archive when the clang has one for Fuchsia
-    (:func:`compiler_rt_builtins`)."""
+    (:meth:`SdkConfig.compiler_rt_builtins`)."""
     return [str(clang), f"--target={cfg.triple}", f"--sysroot={cfg.sysroot}", "-fuse-ld=lld", "-nostdlib",
             "-Wl,--dynamic-linker=ld.so.1", *[f"-L{d}" for d in cfg.lib_dirs],
             str(cfg.sysroot / "lib" / "Scrt1.o"), *[str(o) for o in objs], "-lfdio", "-lzircon", "-lc",
             *([str(builtins)] if builtins is not None else []), *cfg.extra_ldflags, "-o", str(out)]
-
-
-def compiler_rt_builtins(clang: Path, cfg: sdkconfig.SdkConfig) -> Path | None:
-    """compiler-rt's builtins archive for ``cfg.triple`` when this clang ships one (a Fuchsia toolchain does;
-    Debian's clang prints a path that does not exist), else None."""
-    try:
-        proc = subprocess.run([str(clang), f"--target={cfg.triple}", "-print-libgcc-file-name"],
-                              capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    path = Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
-    return path if path is not None and path.is_file() else None
 
 
 def runtime_fdio(cfg: sdkconfig.SdkConfig) -> Path:
@@ -288,7 +262,7 @@ def build(cfg: sdkconfig.SdkConfig, clang: Path, api_level: int | None, source_d
           out_dir: Path) -> dict[str, Path]:
     """Compile and link the test binary and its helpers; returns program name -> executable."""
     programs = compile_objects(cfg, clang, api_level, source_dir, out_dir / "obj")
-    builtins = compiler_rt_builtins(clang, cfg)
+    builtins = cfg.compiler_rt_builtins(clang)
     bins: dict[str, Path] = {}
     for name, objs in programs.items():
         exe = out_dir / "bin" / name

@@ -49,6 +49,7 @@ import platform
 import re
 import shlex
 import shutil
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -461,6 +462,34 @@ class SdkConfig:
             return None
         found = shutil.which("clang")
         return Path(found) if found else None
+
+    def target_cflags(self, api_level: int | None) -> list[str]:
+        """The compile flags every Fuchsia build of zxpy uses (the module and the conformance programs).
+
+        ``--target``/``--sysroot`` of :attr:`cpu`, ``-ffuchsia-api-level`` only
+        for an SDK that has API levels (``api_level`` from
+        :meth:`resolve_api_level`), fdio's headers; arm64 gets inline atomics,
+        since the outline helpers live in compiler-rt's builtins, which a
+        distribution clang lacks for Fuchsia.
+        """
+        flags = [f"--target={self.triple}", f"--sysroot={self.sysroot}"]
+        if api_level is not None:
+            flags.append(f"-ffuchsia-api-level={api_level}")
+        flags.append(f"-I{self.fdio_include}")
+        if self.cpu == "arm64":
+            flags.append("-mno-outline-atomics")
+        return flags
+
+    def compiler_rt_builtins(self, clang: Path) -> Path | None:
+        """compiler-rt's builtins archive for :attr:`triple` when ``clang`` ships one (a Fuchsia toolchain
+        does; Debian's clang prints a path that does not exist), else None."""
+        try:
+            proc = subprocess.run([str(clang), f"--target={self.triple}", "-print-libgcc-file-name"],
+                                  capture_output=True, text=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        path = Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
+        return path if path is not None and path.is_file() else None
 
     def check_layout(self, *, need_python: bool = True) -> list[str]:
         """Everything missing for a cross-build, one message per missing piece.
