@@ -1,12 +1,34 @@
-#define _GNU_SOURCE /* gettid */
+#define _GNU_SOURCE /* gettid, REG_RIP */
 /* Real threads of the calling program: adoption (zx_thread_self), zx_thread_start, zx_thread_exit, and parking.
  *
  * Parking: a suspend request sends the target OS thread a real-time signal whose handler sleeps on a futex until
  * the last token is closed.  The handler holds no lock while it sleeps, and a thread inside the kernel lock only
  * notes the request and parks when it leaves the kernel (hk_unlock), so the kernel never deadlocks on a parked
  * thread.  A thread blocked in a system call is interrupted, parks, and the call restarts afterwards (SA_RESTART;
- * zx_nanosleep keeps its absolute deadline).  What the host cannot protect is a lock the thread holds outside the
- * kernel — the Python GIL above all: parking a thread that holds the GIL stalls the interpreter until it resumes.
+ * zx_nanosleep keeps its absolute deadline).
+ *
+ * Threads of a language runtime with a global lock (the Python GIL): Zircon's suspension is asynchronous --
+ * zx_task_suspend returns at once and ZX_THREAD_SUSPENDED is asserted when the thread has really stopped
+ * (zircon/kernel/object/thread_dispatcher.cc, ThreadDispatcher::Suspend / SuspendingLocked).  Parking such a thread
+ * while it holds (or is taking or dropping) the runtime's lock would stall every other thread of the runtime,
+ * including the one that would resume it.  So when the binding registers runtime hooks (hk_self_runtime_hooks_t),
+ * the handler parks a runtime thread only at a *safe point*, judged with async-signal-safe reads alone:
+ *
+ *   - inside the host kernel: deferred to hk_unlock, as for every thread (the binding calls the kernel without the
+ *     GIL), and the kernel's own blocking waits park inside;
+ *   - blocked in (or about to enter) a system call that is not a low-level lock operation -- read, poll,
+ *     nanosleep, a condition-variable or semaphore wait (futex FUTEX_WAIT_BITSET) -- while the thread's runtime
+ *     state says it does not hold the runtime lock.  glibc takes a mutex with futex FUTEX_WAIT and releases one
+ *     with FUTEX_WAKE; the GIL's own code does nothing else that blocks, so a thread taking or dropping the GIL
+ *     (where its runtime state already or still reads "released") is never judged safe.  A thread *waiting* for
+ *     the GIL sits in a condition-variable wait and is safe: it holds nothing.
+ *
+ * Anywhere else (running Python, or between a blocking call and the GIL) the handler defers: THREAD_SUSPENDED is
+ * not asserted, and the thread parks at its next safe point: the next kernel entry (hk_unlock), the main thread's
+ * next pending call (hooks->schedule_main_park), or a new park signal the park helper sends while it holds the GIL
+ * itself -- then every other runtime thread either waits for the GIL (safe) or sits in a blocking call (safe).
+ * The helper repeats that until every deferred stop has completed or been withdrawn, so a thread busy in Python
+ * stops too (within a GIL switch interval).  A thread of no runtime (a C worker) parks wherever it is, as before.
  */
 #include <errno.h>
 #include <limits.h>
@@ -18,13 +40,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "kernel.h"
 
-typedef struct {
+typedef struct self_backend self_backend_t;
+struct self_backend {
     _Atomic uint32_t park_word; /* 1 while a stop is wanted */
-} self_backend_t;
+    _Atomic uint32_t parked;    /* 1 while the thread sleeps in hk_self_thread_park */
+    _Atomic uint32_t deferred;  /* 1: a park signal found it at an unsafe point; it parks at its next safe point */
+    hk_thread_t *thread;
+    /* The list of threads signalled to stop and not yet resumed (lock held); the park helper scans it. */
+    self_backend_t *next_wanted;
+    bool listed;
+};
 
 typedef struct {
     hk_thread_t *thread;
@@ -36,20 +67,106 @@ static pthread_once_t g_setup_once = PTHREAD_ONCE_INIT;
 static pthread_key_t g_exit_key;
 static int g_park_signal;
 
+static _Atomic(const hk_self_runtime_hooks_t *) g_hooks;
+static self_backend_t *g_wanted;              /* lock held */
+static _Atomic uint32_t g_helper_word;        /* bumped to wake the park helper */
+static _Atomic uint32_t g_handled;            /* park signals handled, for the helper to wait on */
+static _Atomic uint32_t g_main_call_pending;  /* a main-thread park call is queued and has not run yet */
+static pthread_once_t g_helper_once = PTHREAD_ONCE_INIT;
 
+static void futex_wake_all(_Atomic uint32_t *word) {
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
 
 static self_backend_t *backend_of(hk_thread_t *t) {
-    if (t->backend == NULL) t->backend = calloc(1, sizeof(self_backend_t));
+    if (t->backend == NULL) {
+        self_backend_t *b = calloc(1, sizeof(self_backend_t));
+        if (b != NULL) b->thread = t;
+        t->backend = b;
+    }
     return t->backend;
 }
 
-static void park_handler(int sig) {
+void hk_self_thread_set_runtime_hooks(const hk_self_runtime_hooks_t *hooks) { atomic_store(&g_hooks, hooks); }
+
+/* ------------------------------------------------------------------------------------------------ safe points */
+
+/* A system call the thread may be parked in: anything but glibc's low-level lock operations (futex FUTEX_WAIT to
+ * take a mutex, FUTEX_WAKE & co. to release one).  FUTEX_WAIT_BITSET is what condition variables, semaphores and
+ * the host kernel's own waits use. */
+static int call_may_park(long nr, long futex_op) {
+    if (nr != SYS_futex) return 1;
+    return (futex_op & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET;
+}
+
+/* Where the signal found the thread: 1 if blocked in (or about to enter) a system call it may be parked in.
+ * Reads only the interrupted registers and the instruction bytes around the program counter. */
+static int in_parkable_call(const void *ctx) {
+    const ucontext_t *uc = ctx;
+#if defined(__x86_64__)
+    const greg_t *r = uc->uc_mcontext.gregs;
+    const uint8_t *ip = (const uint8_t *)r[REG_RIP];
+    /* At `syscall` (0f 05): about to enter it, or restarting it after the handler (SA_RESTART rewinds rip and puts
+     * the call number back in rax); the arguments are intact.  ip[1] is read only when ip[0] starts a 2-byte
+     * instruction, so it is mapped. */
+    if (ip[0] == 0x0f && ip[1] == 0x05) return call_may_park((long)r[REG_RAX], (long)r[REG_RSI]);
+    /* Just after `syscall` with -EINTR: a call that is not restarted (sleeps, poll, timed futex waits).  Taking a
+     * mutex (FUTEX_WAIT without timeout) is restarted, so it never shows here. */
+    if (r[REG_RAX] == -EINTR && ip[-2] == 0x0f && ip[-1] == 0x05) return 1;
+    return 0;
+#elif defined(__aarch64__)
+    const uint32_t *pc = (const uint32_t *)uc->uc_mcontext.pc;
+    const unsigned long long *x = uc->uc_mcontext.regs;
+    const uint32_t svc0 = 0xd4000001;
+    /* x8 keeps the call number either way; restarts rewind pc to the svc. */
+    if (pc[0] == svc0) return call_may_park((long)x[8], (long)x[1]);
+    if ((long)x[0] == -EINTR && pc[-1] == svc0) return call_may_park((long)x[8], (long)x[1]);
+    return 0;
+#else
+    (void)uc;
+    return 0; /* unknown machine: runtime threads park only at the kernel and pending-call safe points */
+#endif
+}
+
+/* Handler side: may the calling thread (not inside the kernel) be parked where the signal found it? */
+static int may_park_here(const void *ctx) {
+    const hk_self_runtime_hooks_t *h = atomic_load(&g_hooks);
+    if (h == NULL || !h->is_runtime_thread()) return 1; /* no runtime lock to hold: anywhere is safe */
+    return in_parkable_call(ctx) && !h->holds_runtime_lock();
+}
+
+static void wake_helper(void) {
+    atomic_fetch_add(&g_helper_word, 1);
+    futex_wake_all(&g_helper_word);
+}
+
+/* Tell the park helper this thread has decided (parks, or deferred): it may give the GIL back. */
+static void note_handled(void) {
+    atomic_fetch_add(&g_handled, 1);
+    futex_wake_all(&g_handled);
+}
+
+static void park_handler(int sig, siginfo_t *info, void *ctx) {
     (void)sig;
+    (void)info;
     int saved_errno = errno;
-    if (hk_cpu.thread != NULL) {
-        if (hk_cpu.in_kernel) hk_cpu.park_pending = 1; /* parks at hk_unlock */
-        else hk_self_thread_park();
+    hk_thread_t *t = hk_cpu.thread;
+    self_backend_t *b = t != NULL ? t->backend : NULL;
+    if (b != NULL && atomic_load(&b->parked) == 0) {
+        if (hk_cpu.in_kernel) {
+            hk_cpu.park_pending = 1; /* parks at hk_unlock */
+        } else if (may_park_here(ctx)) {
+            note_handled();
+            hk_self_thread_park();
+            errno = saved_errno;
+            return;
+        } else if (atomic_load(&b->park_word) != 0) {
+            hk_cpu.park_pending = 1; /* the next kernel entry parks it */
+            atomic_store(&b->deferred, 1);
+            wake_helper();
+        }
     }
+    note_handled();
     errno = saved_errno;
 }
 
@@ -58,22 +175,141 @@ void hk_self_thread_park(void) {
     hk_thread_t *t = hk_cpu.thread;
     if (t == NULL || t->backend == NULL) return;
     self_backend_t *b = t->backend;
-    if (atomic_load(&b->park_word) == 0) return;
+    if (atomic_load(&b->park_word) == 0 || atomic_load(&b->parked) != 0) return; /* resumed, or nested */
     hk_lock();
+    atomic_store(&b->parked, 1); /* park signals that land from now on are ignored: the loop below decides */
+    atomic_store(&b->deferred, 0);
     hk_thread_report_stopped(t); /* THREAD_SUSPENDED only now that the thread really stopped */
-    hk_unlock();
-    while (atomic_load(&b->park_word) != 0) {
-        syscall(SYS_futex, &b->park_word, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0);
+    for (;;) {
+        hk_unlock();
+        while (atomic_load(&b->park_word) != 0) {
+            syscall(SYS_futex, &b->park_word, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0);
+        }
+        hk_lock();
+        /* A stop requested again while we woke (request_stop sets park_word under the lock) keeps us here. */
+        if (atomic_load(&b->park_word) == 0) break;
     }
-    hk_lock();
     hk_thread_report_running(t);
+    atomic_store(&b->parked, 0);
     hk_unlock();
+}
+
+int hk_self_thread_park_wanted(void) {
+    hk_thread_t *t = hk_cpu.thread;
+    self_backend_t *b = t != NULL ? t->backend : NULL;
+    return b != NULL && atomic_load(&b->park_word) != 0 && atomic_load(&b->parked) == 0;
+}
+
+void hk_self_thread_main_park_ran(void) { atomic_store(&g_main_call_pending, 0); }
+
+/* ------------------------------------------------------------------------------------------------ park helper */
+
+static void unlist_locked(self_backend_t *b) {
+    if (!b->listed) return;
+    for (self_backend_t **p = &g_wanted; *p != NULL; p = &(*p)->next_wanted) {
+        if (*p == b) {
+            *p = b->next_wanted;
+            break;
+        }
+    }
+    b->next_wanted = NULL;
+    b->listed = false;
+}
+
+static void sleep_ns(long ns) {
+    struct timespec ts = {0, ns};
+    nanosleep(&ts, NULL);
+}
+
+#define HELPER_MAX_BATCH 64
+
+/* Lock held.  The threads whose stop was deferred and is still wanted (at most `max`); *main_too if the main
+ * thread is one of them. */
+static int deferred_targets_locked(pid_t *tids, int max, bool *main_too) {
+    int n = 0;
+    *main_too = false;
+    for (self_backend_t *b = g_wanted; b != NULL && n < max; b = b->next_wanted) {
+        if (atomic_load(&b->deferred) && atomic_load(&b->park_word) && !atomic_load(&b->parked)) {
+            tids[n++] = b->thread->tid;
+            if (b->thread->tid == getpid()) *main_too = true;
+        }
+    }
+    return n;
+}
+
+/* Completes deferred stops of runtime threads: see the top of this file. */
+static void *park_helper(void *arg) {
+    (void)arg;
+    long backoff_ns = 0;
+    pid_t tids[HELPER_MAX_BATCH];
+    bool main_too;
+    for (;;) {
+        uint32_t word = atomic_load(&g_helper_word);
+        hk_lock();
+        int n = deferred_targets_locked(tids, HELPER_MAX_BATCH, &main_too);
+        hk_unlock();
+        const hk_self_runtime_hooks_t *h = atomic_load(&g_hooks);
+        if (n == 0 || h == NULL) {
+            backoff_ns = 0;
+            syscall(SYS_futex, &g_helper_word, FUTEX_WAIT_PRIVATE, word, NULL, NULL, 0);
+            continue;
+        }
+        if (main_too && h->schedule_main_park != NULL && atomic_exchange(&g_main_call_pending, 1) == 0) {
+            /* The main thread runs it at a bytecode boundary, holding the GIL, and parks without it. */
+            if (h->schedule_main_park() != 0) atomic_store(&g_main_call_pending, 0);
+        }
+        /* Holding the GIL, every other runtime thread waits for it or is blocked in a call: a fresh signal finds
+         * it at a safe point -- unless it is still on its way into that wait (it just gave the GIL up to us), so
+         * signal again, a little later each time, until every target has parked or gone. */
+        int token = h->acquire_runtime_lock();
+        if (token >= 0) {
+            for (int attempt = 0; attempt < 20 && n > 0; attempt++) {
+                uint32_t handled = atomic_load(&g_handled);
+                for (int i = 0; i < n; i++) syscall(SYS_tgkill, getpid(), tids[i], g_park_signal);
+                struct timespec limit = {0, 1000000};
+                uint32_t now;
+                while ((now = atomic_load(&g_handled)) - handled < (uint32_t)n) {
+                    if (syscall(SYS_futex, &g_handled, FUTEX_WAIT_PRIVATE, now, &limit, NULL, 0) == -1 &&
+                        errno == ETIMEDOUT)
+                        break;
+                }
+                hk_lock();
+                n = deferred_targets_locked(tids, HELPER_MAX_BATCH, &main_too);
+                hk_unlock();
+                if (n > 0) sleep_ns(10000L * (attempt + 1));
+            }
+            h->release_runtime_lock(token);
+        }
+        if (n == 0) {
+            backoff_ns = 0;
+            continue;
+        }
+        /* Still not parked (e.g. a thread blocked in a call the GIL-holder's view cannot judge): try again later. */
+        backoff_ns = backoff_ns == 0 ? 50000 : (backoff_ns < 2000000 ? backoff_ns * 2 : backoff_ns);
+        sleep_ns(backoff_ns);
+    }
+    return NULL;
+}
+
+static void start_helper(void) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* The helper must never take the park signal itself. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pthread_t pt;
+    (void)pthread_create(&pt, &attr, park_helper, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
 }
 
 /* Runs when an adopted or started OS thread ends: the thread object dies with it. */
 static void on_os_thread_exit(void *arg) {
     hk_thread_t *t = arg;
     hk_lock();
+    if (t->backend != NULL) unlist_locked(t->backend); /* the helper never signals a tid that may be reused */
     hk_thread_freeze_runtime(t); /* the last moment its CPU clock can be read */
     hk_thread_report_exited(t);
     /* The runtime owned the handle zx_thread_self() handed out; it goes with the thread. */
@@ -91,8 +327,8 @@ static void setup(void) {
     g_park_signal = SIGRTMIN + 6;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = park_handler;
-    sa.sa_flags = HK_TSAN ? 0 : SA_RESTART; /* see HK_TSAN in kernel.h */
+    sa.sa_sigaction = park_handler;
+    sa.sa_flags = SA_SIGINFO | (HK_TSAN ? 0 : SA_RESTART); /* see HK_TSAN in kernel.h */
     sigemptyset(&sa.sa_mask);
     sigaction(g_park_signal, &sa, NULL);
 }
@@ -140,14 +376,23 @@ void hk_self_thread_request_stop(hk_thread_t *t) {
     if (b == NULL) return;
     atomic_store(&b->park_word, 1);
     /* Before the OS thread exists (tid 0) the start trampoline parks it before it runs any entry code. */
-    if (t->tid != 0) syscall(SYS_tgkill, getpid(), t->tid, g_park_signal);
+    if (t->tid == 0) return;
+    if (!b->listed && atomic_load(&g_hooks) != NULL) {
+        b->listed = true;
+        b->next_wanted = g_wanted;
+        g_wanted = b;
+        pthread_once(&g_helper_once, start_helper);
+    }
+    syscall(SYS_tgkill, getpid(), t->tid, g_park_signal);
 }
 
 void hk_self_thread_request_resume(hk_thread_t *t) {
     self_backend_t *b = backend_of(t);
     if (b == NULL) return;
+    unlist_locked(b);
+    atomic_store(&b->deferred, 0);
     atomic_store(&b->park_word, 0);
-    syscall(SYS_futex, &b->park_word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    futex_wake_all(&b->park_word);
 }
 
 static void *start_trampoline(void *arg) {

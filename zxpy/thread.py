@@ -14,13 +14,15 @@ Zircon rules surfaced here:
   NOT_SUPPORTED.  A thread that was never started can be suspended; it enters
   SUSPENDED as soon as it is started.
 
-**GIL hazard.** Suspending another thread of *this* interpreter parks it
-wherever it is.  If it holds the GIL at that moment, every other Python
-thread - including the one holding the token - stalls until the token is
-closed, which then can never happen.  Only suspend threads of your own
-process that cannot hold the GIL: C threads such as :class:`ProgressWorker`,
-or Python threads blocked in a system call that released the GIL (for
-example ``os.read`` on an empty pipe, or ``Handle.wait_one``).
+**Threads of this interpreter.** Suspending another Python thread of *this*
+interpreter never deadlocks it: the host kernel parks a Python thread only
+where it holds no GIL (blocked in a call, or waiting for the GIL), and a
+thread found elsewhere - running Python, between wait slices - parks at its
+next such point, within about one GIL switch interval
+(``sys.getswitchinterval()``) when it is busy in Python.  As on Zircon,
+``THREAD_SUSPENDED`` is asserted only once it has really stopped.  Other
+locks it may hold (malloc's, a ``threading.Lock``) still stall whoever
+needs them until the token is closed.  See docs/self-suspend.md.
 """
 
 from __future__ import annotations
@@ -203,8 +205,8 @@ class Thread(Task):
         the token is closed (nothing stays suspended) and
         :class:`~zxpy.errors.TimedOutError` is raised; if the thread dies
         meanwhile, :class:`~zxpy.errors.BadStateError`.  Suspending the
-        calling thread is NOT_SUPPORTED.  See the module docstring for the
-        GIL hazard of suspending threads of your own interpreter.
+        calling thread is NOT_SUPPORTED.  A thread of this interpreter stops
+        at its next point without the GIL (see the module docstring).
 
         Rights: ``zx_task_suspend`` needs ``Rights.WRITE``; waiting also needs
         ``Rights.WAIT`` (``zx_object_wait_one``) and ``Rights.INSPECT`` (the
