@@ -52,6 +52,8 @@ def _section(name: str) -> dict[str, int]:
     names = [k for k, v in ABI[name].items()
              if not k.startswith("_") and (isinstance(v, int) or (isinstance(v, dict) and "value" in v))]
     if VINTAGE_2021:
+        # Plus the names only the 2021 headers have (the table's optional ones, e.g. ZX_OBJ_TYPE_LOG).
+        names += [c.name for c in _abi.CONSTANTS if c.group == name and c.name not in names]
         return {k: SDK_2021["constants"][k] for k in names if k in SDK_2021["constants"]}
     return {k: _value(ABI[name][k]) for k in names}
 

@@ -33,7 +33,8 @@ from pathlib import Path
 import pytest
 from conftest_robustness import reporter, scaled
 
-ROOT = Path(__file__).resolve().parent.parent
+import zxpy
+
 CYCLES = scaled(3000, 1_000_000)
 #: No progress line for this long means the child is deadlocked (a generous bound, not a speed goal).
 STALL = 60.0
@@ -124,10 +125,13 @@ else:
 
 def run_child(mode: str, where: str, cycles: int, switch: float = 0.0) -> tuple[int, float]:
     """Run the scenario in a child interpreter; fail on a stall, a failure line or a bad exit."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # The zxpy this suite tests: the installed package in CI, the checkout in development (never the bare
+    # source tree of an installed run, which has no compiled module).
+    under_test = str(Path(zxpy.__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=under_test + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, mode, where, str(cycles), str(switch)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True, cwd=under_test,
     )
     assert proc.stdout is not None
     sel = selectors.DefaultSelector()
