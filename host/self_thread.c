@@ -91,12 +91,17 @@ void hk_self_thread_set_runtime_hooks(const hk_self_runtime_hooks_t *hooks) { at
 
 /* ------------------------------------------------------------------------------------------------ safe points */
 
-/* A system call the thread may be parked in: anything but glibc's low-level lock operations (futex FUTEX_WAIT to
- * take a mutex, FUTEX_WAKE & co. to release one).  FUTEX_WAIT_BITSET is what condition variables, semaphores and
- * the host kernel's own waits use. */
+/* A system call a thread of the runtime (one that may need the GIL) may be parked in: anything but a futex.
+ * A futex wait may be a pthread condition variable's -- CPython waits for the GIL in one -- and glibc (2.25 on)
+ * counts a waiter in the variable's group until its futex call returns: a waiter parked there makes the next
+ * pthread_cond_signal wait for it (__condvar_quiesce_and_switch_g1), and the thread that would resume it, needing
+ * the GIL, never gets it.  Sleeps, reads, polls and the host kernel's own waits are safe points; a thread found in
+ * a futex is stopped at its next one (deferred).  An interrupted call that returned -EINTR (polls, sleeps that
+ * are not restarted) is never a futex: a futex wait is restarted, so it shows at the `syscall` instruction. */
 static int call_may_park(long nr, long futex_op) {
-    if (nr != SYS_futex) return 1;
-    return (futex_op & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET;
+    (void)futex_op;
+    /* restart_syscall continues an interrupted call that may be a timed futex wait: not a safe point either. */
+    return nr != SYS_futex && nr != SYS_restart_syscall;
 }
 
 /* Where the signal found the thread: 1 if blocked in (or about to enter) a system call it may be parked in.
