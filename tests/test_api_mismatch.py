@@ -163,6 +163,30 @@ def test_canceled_between_slices_reports_handle_closed(monkeypatch: pytest.Monke
     assert info.value.observed is not None and info.value.observed & Signals.HANDLE_CLOSED
 
 
+def test_close_after_the_slice_check_is_a_cancel_not_bad_handle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The close lands after the wrapper's between-slices check and before the next slice looks the value
+    up: the kernel answers BAD_HANDLE, but to the caller the handle was closed during its wait: CANCELED."""
+    import zxpy.handle as handle_mod
+
+    assert threading.current_thread() is threading.main_thread()
+    event = Event.create()
+    real = handle_mod._object_wait_one
+    calls: list[int] = []
+
+    def close_before_second_slice(raw: int, signals: int, deadline: int, observed: Any) -> int:
+        if len(calls) == 1:
+            event.close()  # after the check that followed the first slice
+        status = real(raw, signals, deadline, observed)
+        calls.append(status)
+        return status
+
+    monkeypatch.setattr(handle_mod, "_object_wait_one", close_before_second_slice)
+    with pytest.raises(CanceledError) as info:
+        event.wait_one(Signals.EVENT_SIGNALED, timeout=LONG)
+    assert calls == [zxpy.lib.ZX_ERR_TIMED_OUT, zxpy.lib.ZX_ERR_BAD_HANDLE], calls
+    assert info.value.observed is not None and info.value.observed & Signals.HANDLE_CLOSED
+
+
 def test_canceled_wait_on_the_main_thread_always_reports_handle_closed() -> None:
     """Real closes from another thread, landing anywhere in the wait."""
     assert threading.current_thread() is threading.main_thread()

@@ -518,15 +518,23 @@ class Handle:
         """
         if _get_ident() != _MAIN_THREAD_IDENT:
             return _object_wait_one(raw, signals, deadline, observed)
+        waited = False
         while True:
             slice_end = _now() + _WAIT_SLICE_NS
             if slice_end >= deadline:
-                return _object_wait_one(raw, signals, deadline, observed)
-            status = _object_wait_one(raw, signals, slice_end, observed)
-            if status != _ERR_TIMED_OUT:
-                return status
-            if self._raw != raw:
+                status = _object_wait_one(raw, signals, deadline, observed)
+            else:
+                status = _object_wait_one(raw, signals, slice_end, observed)
+                if status == _ERR_TIMED_OUT:
+                    if self._raw != raw:
+                        return _ERR_CANCELED
+                    waited = True
+                    continue
+            # A close that lands after the check above and before the next slice's lookup is, to the caller,
+            # a close during its wait: CANCELED, not the BAD_HANDLE of a wait begun on a closed handle.
+            if status == _ERR_BAD_HANDLE and waited and self._raw != raw:
                 return _ERR_CANCELED
+            return status
 
     def signal(self, clear_mask: int = 0, set_mask: int = 0) -> None:
         """``zx_object_signal``: clear then set user-settable signals.
