@@ -10,25 +10,25 @@
  * Threads of a language runtime with a global lock (the Python GIL): Zircon's suspension is asynchronous --
  * zx_task_suspend returns at once and ZX_THREAD_SUSPENDED is asserted when the thread has really stopped
  * (zircon/kernel/object/thread_dispatcher.cc, ThreadDispatcher::Suspend / SuspendingLocked).  Parking such a thread
- * while it holds (or is taking or dropping) the runtime's lock would stall every other thread of the runtime,
- * including the one that would resume it.  So when the binding registers runtime hooks (hk_self_runtime_hooks_t),
- * the handler parks a runtime thread only at a *safe point*, judged with async-signal-safe reads alone:
+ * where it holds the GIL, or is taking or dropping it, would stall every other thread of the runtime, including
+ * the one that would resume it.  So when the binding registers runtime hooks (hk_self_runtime_hooks_t), the
+ * handler parks a runtime thread only at a *safe point*, judged with async-signal-safe reads alone:
  *
  *   - inside the host kernel: deferred to hk_unlock, as for every thread (the binding calls the kernel without the
- *     GIL), and the kernel's own blocking waits park inside;
- *   - blocked in (or about to enter) a system call that is not a low-level lock operation -- read, poll,
- *     nanosleep, a condition-variable or semaphore wait (futex FUTEX_WAIT_BITSET) -- while the thread's runtime
- *     state says it does not hold the runtime lock.  glibc takes a mutex with futex FUTEX_WAIT and releases one
- *     with FUTEX_WAKE; the GIL's own code does nothing else that blocks, so a thread taking or dropping the GIL
- *     (where its runtime state already or still reads "released") is never judged safe.  A thread *waiting* for
- *     the GIL sits in a condition-variable wait and is safe: it holds nothing.
+ *     GIL), and the kernel's own blocking waits (futex bitset HK_WAIT_FUTEX_BITSET) park inside;
+ *   - blocked in (or about to enter) a system call other than a futex -- read, poll, nanosleep... -- while the
+ *     thread's runtime state says it does not hold the GIL.
  *
- * Anywhere else (running Python, or between a blocking call and the GIL) the handler defers: THREAD_SUSPENDED is
- * not asserted, and the thread parks at its next safe point: the next kernel entry (hk_unlock), the main thread's
- * next pending call (hooks->schedule_main_park), or a new park signal the park helper sends while it holds the GIL
- * itself -- then every other runtime thread either waits for the GIL (safe) or sits in a blocking call (safe).
- * The helper repeats that until every deferred stop has completed or been withdrawn, so a thread busy in Python
- * stops too (within a GIL switch interval).  A thread of no runtime (a C worker) parks wherever it is, as before.
+ * No other futex wait is safe.  Taking a mutex (FUTEX_WAIT) is what a thread dropping the GIL does while it still
+ * holds it; and a thread parked inside a condition-variable wait -- which is where a thread waiting for the GIL
+ * sits -- keeps a reference on its glibc waiter group, so a later pthread_cond_signal on that condition variable
+ * (the next GIL hand-over) waits for it to leave (__condvar_quiesce_and_switch_g1): a deadlock.
+ *
+ * Anywhere else the handler defers: THREAD_SUSPENDED is not asserted, and the thread parks at its next safe point:
+ * its next kernel entry (hk_unlock), its next bytecode (a one-shot trace function the park helper arms while it
+ * holds the GIL, and for the main thread also a pending call), or a blocking call the helper's repeated signals
+ * find it in.  The helper repeats that, backing off, until every deferred stop has completed or been withdrawn.  A
+ * thread of no runtime (a C worker) parks wherever it is, as before.
  */
 #include <errno.h>
 #include <limits.h>
@@ -51,6 +51,8 @@ struct self_backend {
     _Atomic uint32_t park_word; /* 1 while a stop is wanted */
     _Atomic uint32_t parked;    /* 1 while the thread sleeps in hk_self_thread_park */
     _Atomic uint32_t deferred;  /* 1: a park signal found it at an unsafe point; it parks at its next safe point */
+    _Atomic uint32_t armed;     /* 1: the helper armed its bytecode park for the current deferral */
+    void *_Atomic runtime_state; /* its runtime thread state, noted by the handler when it defers */
     hk_thread_t *thread;
     /* The list of threads signalled to stop and not yet resumed (lock held); the park helper scans it. */
     self_backend_t *next_wanted;
@@ -91,17 +93,10 @@ void hk_self_thread_set_runtime_hooks(const hk_self_runtime_hooks_t *hooks) { at
 
 /* ------------------------------------------------------------------------------------------------ safe points */
 
-/* A system call a thread of the runtime (one that may need the GIL) may be parked in: anything but a futex.
- * A futex wait may be a pthread condition variable's -- CPython waits for the GIL in one -- and glibc (2.25 on)
- * counts a waiter in the variable's group until its futex call returns: a waiter parked there makes the next
- * pthread_cond_signal wait for it (__condvar_quiesce_and_switch_g1), and the thread that would resume it, needing
- * the GIL, never gets it.  Sleeps, reads, polls and the host kernel's own waits are safe points; a thread found in
- * a futex is stopped at its next one (deferred).  An interrupted call that returned -EINTR (polls, sleeps that
- * are not restarted) is never a futex: a futex wait is restarted, so it shows at the `syscall` instruction. */
-static int call_may_park(long nr, long futex_op) {
-    (void)futex_op;
-    /* restart_syscall continues an interrupted call that may be a timed futex wait: not a safe point either. */
-    return nr != SYS_futex && nr != SYS_restart_syscall;
+/* A system call a runtime thread may be parked in: any but a futex, except the kernel's own waits. */
+static int call_may_park(long nr, long futex_op, unsigned long futex_val3) {
+    if (nr != SYS_futex) return 1;
+    return (futex_op & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET && (uint32_t)futex_val3 == HK_WAIT_FUTEX_BITSET;
 }
 
 /* Where the signal found the thread: 1 if blocked in (or about to enter) a system call it may be parked in.
@@ -112,24 +107,30 @@ static int in_parkable_call(const void *ctx) {
     const greg_t *r = uc->uc_mcontext.gregs;
     const uint8_t *ip = (const uint8_t *)r[REG_RIP];
     /* At `syscall` (0f 05): about to enter it, or restarting it after the handler (SA_RESTART rewinds rip and puts
-     * the call number back in rax); the arguments are intact.  ip[1] is read only when ip[0] starts a 2-byte
-     * instruction, so it is mapped. */
-    if (ip[0] == 0x0f && ip[1] == 0x05) return call_may_park((long)r[REG_RAX], (long)r[REG_RSI]);
-    /* Just after `syscall` with -EINTR: a call that is not restarted (sleeps, poll, timed futex waits).  Taking a
-     * mutex (FUTEX_WAIT without timeout) is restarted, so it never shows here. */
-    if (r[REG_RAX] == -EINTR && ip[-2] == 0x0f && ip[-1] == 0x05) return 1;
+     * the call number back in rax); the arguments (rdi, rsi, rdx, r10, r8, r9) are intact.  ip[1] is read only
+     * when ip[0] starts a 2-byte instruction, so it is mapped. */
+    if (ip[0] == 0x0f && ip[1] == 0x05) return call_may_park((long)r[REG_RAX], (long)r[REG_RSI], (unsigned long)r[REG_R9]);
+    /* Just after `syscall` with -EINTR: a call that is not restarted -- a sleep, poll, or a timed futex wait.  The
+     * call number is gone; a timed futex wait is told by its arguments (an address, then FUTEX_WAIT, _BITSET or
+     * _REQUEUE_PI), and anything that looks like one is taken for one (clock_nanosleep passes a clock id first). */
+    if (r[REG_RAX] == -EINTR && ip[-2] == 0x0f && ip[-1] == 0x05) {
+        long cmd = (long)r[REG_RSI] & ~(long)(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+        bool futex_like = (unsigned long)r[REG_RDI] >= 4096 &&
+                          (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET || cmd == FUTEX_WAIT_REQUEUE_PI);
+        return futex_like ? call_may_park(SYS_futex, (long)r[REG_RSI], (unsigned long)r[REG_R9]) : 1;
+    }
     return 0;
 #elif defined(__aarch64__)
     const uint32_t *pc = (const uint32_t *)uc->uc_mcontext.pc;
     const unsigned long long *x = uc->uc_mcontext.regs;
     const uint32_t svc0 = 0xd4000001;
     /* x8 keeps the call number either way; restarts rewind pc to the svc. */
-    if (pc[0] == svc0) return call_may_park((long)x[8], (long)x[1]);
-    if ((long)x[0] == -EINTR && pc[-1] == svc0) return call_may_park((long)x[8], (long)x[1]);
+    if (pc[0] == svc0) return call_may_park((long)x[8], (long)x[1], (unsigned long)x[5]);
+    if ((long)x[0] == -EINTR && pc[-1] == svc0) return call_may_park((long)x[8], (long)x[1], (unsigned long)x[5]);
     return 0;
 #else
     (void)uc;
-    return 0; /* unknown machine: runtime threads park only at the kernel and pending-call safe points */
+    return 0; /* unknown machine: runtime threads park only at the kernel and bytecode safe points */
 #endif
 }
 
@@ -167,6 +168,8 @@ static void park_handler(int sig, siginfo_t *info, void *ctx) {
             return;
         } else if (atomic_load(&b->park_word) != 0) {
             hk_cpu.park_pending = 1; /* the next kernel entry parks it */
+            const hk_self_runtime_hooks_t *h = atomic_load(&g_hooks);
+            atomic_store(&b->runtime_state, h != NULL ? h->thread_state() : NULL);
             atomic_store(&b->deferred, 1);
             wake_helper();
         }
@@ -184,6 +187,7 @@ void hk_self_thread_park(void) {
     hk_lock();
     atomic_store(&b->parked, 1); /* park signals that land from now on are ignored: the loop below decides */
     atomic_store(&b->deferred, 0);
+    atomic_store(&b->armed, 0);
     hk_thread_report_stopped(t); /* THREAD_SUSPENDED only now that the thread really stopped */
     for (;;) {
         hk_unlock();
@@ -221,77 +225,79 @@ static void unlist_locked(self_backend_t *b) {
     b->listed = false;
 }
 
-static void sleep_ns(long ns) {
-    struct timespec ts = {0, ns};
-    nanosleep(&ts, NULL);
-}
-
 #define HELPER_MAX_BATCH 64
 
-/* Lock held.  The threads whose stop was deferred and is still wanted (at most `max`); *main_too if the main
- * thread is one of them. */
-static int deferred_targets_locked(pid_t *tids, int max, bool *main_too) {
-    int n = 0;
-    *main_too = false;
-    for (self_backend_t *b = g_wanted; b != NULL && n < max; b = b->next_wanted) {
-        if (atomic_load(&b->deferred) && atomic_load(&b->park_word) && !atomic_load(&b->parked)) {
-            tids[n++] = b->thread->tid;
-            if (b->thread->tid == getpid()) *main_too = true;
+typedef struct {
+    pid_t tids[HELPER_MAX_BATCH];
+    void *states[HELPER_MAX_BATCH]; /* of the targets not armed yet */
+    int n, unarmed;
+    bool main_too;
+} targets_t;
+
+/* Lock held.  The threads whose stop was deferred and is still wanted. */
+static void deferred_targets_locked(targets_t *t) {
+    t->n = t->unarmed = 0;
+    t->main_too = false;
+    for (self_backend_t *b = g_wanted; b != NULL && t->n < HELPER_MAX_BATCH; b = b->next_wanted) {
+        if (!atomic_load(&b->deferred) || !atomic_load(&b->park_word) || atomic_load(&b->parked)) continue;
+        t->tids[t->n++] = b->thread->tid;
+        if (b->thread->tid == getpid()) t->main_too = true;
+        void *state = atomic_load(&b->runtime_state);
+        if (!atomic_load(&b->armed) && state != NULL) {
+            t->states[t->unarmed++] = state;
+            atomic_store(&b->armed, 1);
         }
     }
-    return n;
+}
+
+/* Signal the targets again and wait (briefly) until each handler has decided. */
+static void resignal(const targets_t *t) {
+    uint32_t handled = atomic_load(&g_handled);
+    for (int i = 0; i < t->n; i++) syscall(SYS_tgkill, getpid(), t->tids[i], g_park_signal);
+    struct timespec limit = {0, 1000000};
+    uint32_t now;
+    while ((now = atomic_load(&g_handled)) - handled < (uint32_t)t->n) {
+        if (syscall(SYS_futex, &g_handled, FUTEX_WAIT_PRIVATE, now, &limit, NULL, 0) == -1 && errno == ETIMEDOUT) break;
+    }
 }
 
 /* Completes deferred stops of runtime threads: see the top of this file. */
 static void *park_helper(void *arg) {
     (void)arg;
     long backoff_ns = 0;
-    pid_t tids[HELPER_MAX_BATCH];
-    bool main_too;
+    targets_t t;
     for (;;) {
         uint32_t word = atomic_load(&g_helper_word);
         hk_lock();
-        int n = deferred_targets_locked(tids, HELPER_MAX_BATCH, &main_too);
+        deferred_targets_locked(&t);
         hk_unlock();
         const hk_self_runtime_hooks_t *h = atomic_load(&g_hooks);
-        if (n == 0 || h == NULL) {
+        if (t.n == 0 || h == NULL) {
             backoff_ns = 0;
             syscall(SYS_futex, &g_helper_word, FUTEX_WAIT_PRIVATE, word, NULL, NULL, 0);
             continue;
         }
-        if (main_too && h->schedule_main_park != NULL && atomic_exchange(&g_main_call_pending, 1) == 0) {
+        if (t.main_too && h->schedule_main_park != NULL && atomic_exchange(&g_main_call_pending, 1) == 0) {
             /* The main thread runs it at a bytecode boundary, holding the GIL, and parks without it. */
             if (h->schedule_main_park() != 0) atomic_store(&g_main_call_pending, 0);
         }
-        /* Holding the GIL, every other runtime thread waits for it or is blocked in a call: a fresh signal finds
-         * it at a safe point -- unless it is still on its way into that wait (it just gave the GIL up to us), so
-         * signal again, a little later each time, until every target has parked or gone. */
-        int token = h->acquire_runtime_lock();
-        if (token >= 0) {
-            for (int attempt = 0; attempt < 20 && n > 0; attempt++) {
-                uint32_t handled = atomic_load(&g_handled);
-                for (int i = 0; i < n; i++) syscall(SYS_tgkill, getpid(), tids[i], g_park_signal);
-                struct timespec limit = {0, 1000000};
-                uint32_t now;
-                while ((now = atomic_load(&g_handled)) - handled < (uint32_t)n) {
-                    if (syscall(SYS_futex, &g_handled, FUTEX_WAIT_PRIVATE, now, &limit, NULL, 0) == -1 &&
-                        errno == ETIMEDOUT)
-                        break;
-                }
-                hk_lock();
-                n = deferred_targets_locked(tids, HELPER_MAX_BATCH, &main_too);
-                hk_unlock();
-                if (n > 0) sleep_ns(10000L * (attempt + 1));
+        if (t.unarmed > 0 && h->arm_bytecode_park != NULL) {
+            /* A thread running Python parks at its next bytecode.  Taking the GIL from a thread busy in Python
+             * takes one switch interval (sys.getswitchinterval()). */
+            int token = h->acquire_runtime_lock();
+            if (token >= 0) {
+                h->arm_bytecode_park(t.states, t.unarmed);
+                h->release_runtime_lock(token);
             }
-            h->release_runtime_lock(token);
         }
-        if (n == 0) {
+        /* A thread that has meanwhile entered a blocking call parks on this signal. */
+        resignal(&t);
+        /* Back off, but start over at once for a new deferral (the handler bumps g_helper_word). */
+        backoff_ns = backoff_ns == 0 ? 20000 : (backoff_ns < 20000000 ? backoff_ns * 2 : backoff_ns);
+        struct timespec pause = {0, backoff_ns};
+        if (syscall(SYS_futex, &g_helper_word, FUTEX_WAIT_PRIVATE, word, &pause, NULL, 0) == 0 ||
+            atomic_load(&g_helper_word) != word)
             backoff_ns = 0;
-            continue;
-        }
-        /* Still not parked (e.g. a thread blocked in a call the GIL-holder's view cannot judge): try again later. */
-        backoff_ns = backoff_ns == 0 ? 50000 : (backoff_ns < 2000000 ? backoff_ns * 2 : backoff_ns);
-        sleep_ns(backoff_ns);
     }
     return NULL;
 }
@@ -325,10 +331,8 @@ static void on_os_thread_exit(void *arg) {
     hk_unlock();
 }
 
-static bool g_exit_key_ready;
-
 static void setup(void) {
-    g_exit_key_ready = pthread_key_create(&g_exit_key, on_os_thread_exit) == 0;
+    pthread_key_create(&g_exit_key, on_os_thread_exit);
     g_park_signal = SIGRTMIN + 6;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -396,6 +400,7 @@ void hk_self_thread_request_resume(hk_thread_t *t) {
     if (b == NULL) return;
     unlist_locked(b);
     atomic_store(&b->deferred, 0);
+    atomic_store(&b->armed, 0);
     atomic_store(&b->park_word, 0);
     futex_wake_all(&b->park_word);
 }
@@ -443,14 +448,4 @@ void zx_thread_exit(void) {
         on_os_thread_exit(t);
     }
     pthread_exit(NULL);
-}
-
-/* fork.c: the forking thread is the only thread of the child, and no thread object of the child's fresh kernel yet
- * (zx_thread_self makes one); its parent's thread object must not die with it. */
-void hk_self_thread_after_fork(void) {
-    if (g_exit_key_ready) pthread_setspecific(g_exit_key, NULL);
-    hk_cpu.thread = NULL;
-    hk_cpu.self_handle = ZX_HANDLE_INVALID;
-    hk_cpu.park_pending = 0;
-    hk_cpu.in_kernel = 0;
 }

@@ -58,7 +58,7 @@ static bool futex_wait_until(_Atomic uint32_t *word, zx_time_t deadline) {
     while (atomic_load(word) == WAIT_PENDING) {
         struct timespec ts = to_timespec(deadline);
         long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, WAIT_PENDING,
-                         deadline == ZX_TIME_INFINITE ? NULL : &ts, NULL, FUTEX_BITSET_MATCH_ANY);
+                         deadline == ZX_TIME_INFINITE ? NULL : &ts, NULL, HK_WAIT_FUTEX_BITSET);
         if (r == -1 && errno == ETIMEDOUT) return atomic_load(word) != WAIT_PENDING;
         if (HK_TSAN && r == -1 && errno == EINTR) {
             struct timespec zero = {0, 0};

@@ -16,10 +16,11 @@ Zircon rules surfaced here:
 
 **Threads of this interpreter.** Suspending another Python thread of *this*
 interpreter never deadlocks it: the host kernel parks a Python thread only
-where it holds no GIL (blocked in a call, or waiting for the GIL), and a
-thread found elsewhere - running Python, between wait slices - parks at its
-next such point, within about one GIL switch interval
-(``sys.getswitchinterval()``) when it is busy in Python.  As on Zircon,
+where it holds no GIL (in a zxpy call, or blocked in a system call that is
+not a lock wait), and a thread found elsewhere - running Python, between
+wait slices, waiting on a lock - parks at its next such point or bytecode,
+within about one GIL switch interval (``sys.getswitchinterval()``) when it
+is busy in Python.  As on Zircon,
 ``THREAD_SUSPENDED`` is asserted only once it has really stopped.  Other
 locks it may hold (malloc's, a ``threading.Lock``) still stall whoever
 needs them until the token is closed.  See docs/self-suspend.md.
