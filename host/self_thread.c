@@ -95,6 +95,9 @@ void hk_self_thread_set_runtime_hooks(const hk_self_runtime_hooks_t *hooks) { at
 
 /* A system call a runtime thread may be parked in: any but a futex, except the kernel's own waits. */
 static int call_may_park(long nr, long futex_op, unsigned long futex_val3) {
+    /* restart_syscall continues an interrupted call, which may be a timed futex wait (a condition variable's,
+     * like the GIL's, is timed): the arguments no longer tell, so it is never a safe point. */
+    if (nr == SYS_restart_syscall) return 0;
     if (nr != SYS_futex) return 1;
     return (futex_op & FUTEX_CMD_MASK) == FUTEX_WAIT_BITSET && (uint32_t)futex_val3 == HK_WAIT_FUTEX_BITSET;
 }
@@ -331,8 +334,10 @@ static void on_os_thread_exit(void *arg) {
     hk_unlock();
 }
 
+static bool g_exit_key_ready;
+
 static void setup(void) {
-    pthread_key_create(&g_exit_key, on_os_thread_exit);
+    g_exit_key_ready = pthread_key_create(&g_exit_key, on_os_thread_exit) == 0;
     g_park_signal = SIGRTMIN + 6;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -448,4 +453,14 @@ void zx_thread_exit(void) {
         on_os_thread_exit(t);
     }
     pthread_exit(NULL);
+}
+
+/* fork.c: the forking thread is the only thread of the child, and no thread object of the child's fresh kernel yet
+ * (zx_thread_self makes one); its parent's thread object must not die with it. */
+void hk_self_thread_after_fork(void) {
+    if (g_exit_key_ready) pthread_setspecific(g_exit_key, NULL);
+    hk_cpu.thread = NULL;
+    hk_cpu.self_handle = ZX_HANDLE_INVALID;
+    hk_cpu.park_pending = 0;
+    hk_cpu.in_kernel = 0;
 }
