@@ -25,17 +25,16 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
 import sysconfig
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from vintage import load_by_path, real_sdk_2021, require
 
 from zxpy import _abi, sdkconfig
 
@@ -46,13 +45,8 @@ CPUS = ("x64", "arm64")
 MACHINE = {"x64": "EM_X86_64", "arm64": "EM_AARCH64"}
 ARCH = {"x64": "x86_64", "arm64": "aarch64"}
 TRIPLE = {"x64": "x86_64-unknown-fuchsia", "arm64": "aarch64-unknown-fuchsia"}
-IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 #: The January 2021 core SDK's facts as data: its libraries' export lists are under "exports".
 SDK_2021_ABI = ROOT / "tests" / "data" / "sdk_2021_abi.json"
-SDK_2021_ENV = "ZXPY_SDK_2021"
-FETCH_2021 = (f"{SDK_2021_ENV} is unset: it names the January 2021 Fuchsia core SDK. To get it: fetch "
-              "github:aidanwolter3/fuchsia-sdk-downloader, then `git -C <git dir> archive 7b3d7d5 arch pkg/fdio "
-              "pkg/zx | tar -x -C <dir>` and set ZXPY_SDK_2021=<dir>")
 
 #: Functions the module must import, by the Fuchsia library that provides each (the binding's table).
 FROM_LIBC = {f.name for f in _abi.FUNCTIONS if f.library == "libc.so"}
@@ -76,25 +70,9 @@ LINUX_ONLY = {
 }
 
 
-def _require(ok: object, reason: str) -> None:
-    if not ok:
-        if IN_CI:
-            pytest.fail(f"CI=true and {reason} (.ci/run must install it)")
-        pytest.skip(reason)
-
-
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def elf() -> Any:
-    _require(importlib.util.find_spec("elftools") is not None, "pyelftools is not installed")
+    require(importlib.util.find_spec("elftools") is not None, "pyelftools is not installed")
     import elftools.elf.elffile
 
     return elftools.elf.elffile.ELFFile
@@ -103,11 +81,11 @@ def elf() -> Any:
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A stand-in SDK for both cpus; returns its zxpy_standin.cfg."""
-    _require(shutil.which("clang"), "clang is not installed")
-    _require(shutil.which("ld.lld"), "lld (ld.lld) is not installed")
-    tool = _load(TOOL, "_zxpy_test_standin_tool")
+    require(shutil.which("clang"), "clang is not installed")
+    require(shutil.which("ld.lld"), "lld (ld.lld) is not installed")
+    tool = load_by_path(TOOL, "_zxpy_test_standin_tool")
     for cpu in CPUS:
-        _require(
+        require(
             tool.find_musl_include(cpu, {}),
             f"no musl headers for {cpu}: install musl-dev, and for the foreign cpu run "
             f"`python tools/make_standin_sysroot.py --out DIR --fetch-musl` once",
@@ -370,12 +348,9 @@ def test_cross_build_against_the_real_2021_sdk(elf: Any, tmp_path: Path) -> None
     """`build_ffi.py --target x64` against the 2021 SDK exactly as fetched (no manifest, no version_history.json,
     fdio under pkg/fdio): no -ffuchsia-api-level, and every import but the Python C API resolves in the SDK's
     own libraries, each named in DT_NEEDED."""
-    root = os.environ.get(SDK_2021_ENV)
-    if not root:
-        pytest.skip(FETCH_2021)
-    _require(shutil.which("clang"), "clang is not installed")
-    _require(shutil.which("ld.lld"), "lld (ld.lld) is not installed")
-    sdk = Path(root).resolve()
+    sdk = real_sdk_2021()
+    require(shutil.which("clang"), "clang is not installed")
+    require(shutil.which("ld.lld"), "lld (ld.lld) is not installed")
     cfg = tmp_path / "sdk2021.cfg"
     cfg.write_text(f"[sdk]\npath = {sdk}\n[target]\ncpu = x64\napi_level = auto\n"
                    f"python_include = {sysconfig.get_paths()['include']}\n", encoding="utf-8")
@@ -410,8 +385,8 @@ def test_cross_build_against_the_real_2021_sdk(elf: Any, tmp_path: Path) -> None
 @pytest.fixture(scope="module")
 def standin_2021(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The 2021-vintage stand-in generated from tests/data/sdk_2021_abi.json; returns its config."""
-    _require(shutil.which("clang"), "clang is not installed")
-    _require(shutil.which("ld.lld"), "lld (ld.lld) is not installed")
+    require(shutil.which("clang"), "clang is not installed")
+    require(shutil.which("ld.lld"), "lld (ld.lld) is not installed")
     out = tmp_path_factory.mktemp("standin-2021")
     proc = subprocess.run([sys.executable, str(TOOL), "--vintage", "2021", "--out", str(out)],
                           capture_output=True, text=True, timeout=300)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from vintage import IN_CI, real_sdk_2021, require
 
 from zxpy import femu, sdkconfig
 
@@ -689,27 +690,17 @@ def test_legacy_sdk_run_needs_a_prefetched_bundle_and_packages_its_fdio(fake: Fa
 
 # ------------------------------------------------------------------------------- the real January 2021 SDK
 
-SDK_2021_ENV = "ZXPY_SDK_2021"
-FETCH_2021 = (f"{SDK_2021_ENV} is unset: it names the January 2021 Fuchsia core SDK. To get it: fetch "
-              "github:aidanwolter3/fuchsia-sdk-downloader, then `git -C <git dir> archive 7b3d7d5 arch pkg/fdio "
-              "pkg/zx | tar -x -C <dir>` and set ZXPY_SDK_2021=<dir>")
 DF_1_PIE = 0x08000000
 SDK_LIBS = ("libc.so", "libzircon.so", "libfdio.so")
-
-
-IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
 def _need_link_tools() -> None:
     """clang and lld (and pyelftools to read the result); CI installs them, so there their absence fails."""
     import importlib.util
 
-    for missing, what in ((shutil.which("clang") is None, "clang"), (shutil.which("ld.lld") is None, "lld"),
-                          (importlib.util.find_spec("elftools") is None, "pyelftools")):
-        if missing:
-            if IN_CI:
-                pytest.fail(f"CI=true and {what} is not installed")
-            pytest.skip(f"{what} is not installed")
+    for present, what in ((shutil.which("clang"), "clang"), (shutil.which("ld.lld"), "lld"),
+                          (importlib.util.find_spec("elftools"), "pyelftools")):
+        require(present, f"{what} is not installed")
 
 
 def _femu_build(cfg: Path, work: Path) -> dict[str, Path]:
@@ -729,11 +720,8 @@ def _femu_build(cfg: Path, work: Path) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def sdk2021_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
     """`femu build` against the real 2021 SDK, exactly as fetched: (SDK, programs)."""
-    root = os.environ.get(SDK_2021_ENV)
-    if not root:
-        pytest.skip(FETCH_2021)
+    sdk = real_sdk_2021()
     _need_link_tools()
-    sdk = Path(root).resolve()
     work = tmp_path_factory.mktemp("femu-2021")
     cfg = work / "sdk2021.cfg"
     cfg.write_text(f"[sdk]\npath = {sdk}\n[target]\ncpu = x64\napi_level = auto\n", encoding="utf-8")

@@ -19,18 +19,16 @@ missing toolchain FAILS; elsewhere the tests skip and say why.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from vintage import load_by_path, real_sdk_2021, require
 
 from zxpy import sdkconfig
 
@@ -38,32 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TOOL = ROOT / "tools" / "make_standin_sysroot.py"
 DATA = json.loads((ROOT / "tests" / "data" / "sdk_2021_abi.json").read_text(encoding="utf-8"))
 LAYOUT = DATA["layout"]
-IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-FETCH = ("set ZXPY_SDK_2021 to the real 2021 SDK: fetch github:aidanwolter3/fuchsia-sdk-downloader, "
-         "then `git -C <git dir> archive 7b3d7d5 arch pkg/fdio pkg/zx | tar -x -C <dir>`")
-
-
-def _require(ok: object, reason: str) -> None:
-    if not ok:
-        if IN_CI:
-            pytest.fail(f"CI=true and {reason} (.ci/run must install it)")
-        pytest.skip(reason)
-
-
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def _real_sdk() -> Path:
-    raw = os.environ.get("ZXPY_SDK_2021")
-    if not raw:
-        pytest.skip(FETCH)
-    sdk = Path(raw)
+    sdk = real_sdk_2021()
     assert (sdk / LAYOUT["sysroot_include"] / "zircon" / "syscalls.h").is_file(), f"{sdk}: not the 2021 SDK"
     return sdk
 
@@ -213,11 +187,11 @@ LIBS = {"libzircon.so": f"{LAYOUT['sysroot_lib']}/libzircon.so",
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The 2021-vintage stand-in SDK root."""
-    _require(shutil.which("gcc"), "gcc is not installed")
-    _require(shutil.which("clang"), "clang is not installed")
-    _require(shutil.which("ld.lld"), "lld (ld.lld) is not installed")
-    tool = _load(TOOL, "_zxpy_test_standin_tool_2021")
-    _require(tool.find_musl_include("x64", {}), "no musl headers for x64: install musl-dev")
+    require(shutil.which("gcc"), "gcc is not installed")
+    require(shutil.which("clang"), "clang is not installed")
+    require(shutil.which("ld.lld"), "lld (ld.lld) is not installed")
+    tool = load_by_path(TOOL, "_zxpy_test_standin_tool_2021")
+    require(tool.find_musl_include("x64", {}), "no musl headers for x64: install musl-dev")
     out = tmp_path_factory.mktemp("standin-2021")
     proc = subprocess.run([sys.executable, str(TOOL), "--vintage", "2021", "--out", str(out)],
                           capture_output=True, text=True, timeout=300)

@@ -9,8 +9,12 @@ supports.  Tests of a newer feature are marked :func:`needs_feature`, so a
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 import pytest
@@ -57,3 +61,37 @@ def constant(name: str) -> int:
         if name in sub:
             return int(sub[name])
     raise KeyError(name)
+
+
+#: CI (CI=true) installs every toolchain: there a missing one fails a test instead of skipping it.
+IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+SDK_2021_ENV = "ZXPY_SDK_2021"
+FETCH_2021 = (f"{SDK_2021_ENV} is unset: it names the January 2021 Fuchsia core SDK. To get it: fetch "
+              "github:aidanwolter3/fuchsia-sdk-downloader, then `git -C <git dir> archive 7b3d7d5 arch pkg/fdio "
+              "pkg/zx | tar -x -C <dir>` and set ZXPY_SDK_2021=<dir>")
+
+
+def require(ok: object, reason: str) -> None:
+    """Skip with ``reason`` unless ``ok``; in CI, fail instead (.ci/run installs what the tests need)."""
+    if not ok:
+        if IN_CI:
+            pytest.fail(f"CI=true and {reason} (.ci/run must install it)")
+        pytest.skip(reason)
+
+
+def real_sdk_2021() -> Path:
+    """The real 2021 SDK named by ``ZXPY_SDK_2021``; the test skips with the fetch instruction without it."""
+    root = os.environ.get(SDK_2021_ENV)
+    if not root:
+        pytest.skip(FETCH_2021)
+    return Path(root).resolve()
+
+
+def load_by_path(path: Path, name: str) -> ModuleType:
+    """A module of the project that is not importable as a package (tools/, build_ffi.py), loaded by path."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
