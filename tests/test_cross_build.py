@@ -344,6 +344,25 @@ def test_a_missing_2021_export_is_caught() -> None:
             _check_against_2021_exports(imports | {extra}, exports)
 
 
+def _cross_build_2021(cfg: Path, out: Path, elf: Any) -> tuple[Path, dict[str, Any]]:
+    """``build_ffi.py --target x64`` against a 2021-vintage SDK (real or stand-in): a Fuchsia x64 shared object
+    needing libzircon, libfdio and libc, built without an API level and with exactly the 2021 features."""
+    proc = subprocess.run(
+        [sys.executable, str(BUILD_FFI), "--target", "x64", "--config", str(cfg), "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (so,) = out.glob("_zx.*.so")
+    machine, etype, needed, _, interp = _dynamic(elf, so)
+    assert (machine, etype, interp) == ("EM_X86_64", "ET_DYN", False)
+    assert {"libzircon.so", "libfdio.so", "libc.so"} <= set(needed)
+    info: dict[str, Any] = json.loads((out / "build-info.json").read_text())
+    assert info["api_level"] is None
+    assert not any(f.startswith("-ffuchsia-api-level") for f in info["cflags"])
+    assert info["features"] == FEATURES_2021 and info["optional_constants"] == OPTIONAL_2021
+    return so, info
+
+
 def test_cross_build_against_the_real_2021_sdk(elf: Any, tmp_path: Path) -> None:
     """`build_ffi.py --target x64` against the 2021 SDK exactly as fetched (no manifest, no version_history.json,
     fdio under pkg/fdio): no -ffuchsia-api-level, and every import but the Python C API resolves in the SDK's
@@ -354,20 +373,8 @@ def test_cross_build_against_the_real_2021_sdk(elf: Any, tmp_path: Path) -> None
     cfg = tmp_path / "sdk2021.cfg"
     cfg.write_text(f"[sdk]\npath = {sdk}\n[target]\ncpu = x64\napi_level = auto\n"
                    f"python_include = {sysconfig.get_paths()['include']}\n", encoding="utf-8")
-    out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, str(BUILD_FFI), "--target", "x64", "--config", str(cfg), "--out", str(out)],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (so,) = out.glob("_zx.*.so")
-    machine, etype, needed, _, interp = _dynamic(elf, so)
-    assert (machine, etype, interp) == ("EM_X86_64", "ET_DYN", False)
-    assert {"libzircon.so", "libfdio.so", "libc.so"} <= set(needed)
-    info = json.loads((out / "build-info.json").read_text())
-    assert not any(f.startswith("-ffuchsia-api-level") for f in info["cflags"])
+    so, info = _cross_build_2021(cfg, tmp_path / "out", elf)
     assert f"--sysroot={sdk / 'arch' / 'x64' / 'sysroot'}" in info["cflags"]
-    assert info["features"] == FEATURES_2021 and info["optional_constants"] == OPTIONAL_2021
     assert info["sdk"]["layout"] == "legacy" and info["sdk"]["stand_in"] is False
     libs = {"libzircon.so": sdk / "arch" / "x64" / "sysroot" / "lib" / "libzircon.so",
             "libc.so": sdk / "arch" / "x64" / "sysroot" / "lib" / "libc.so",
@@ -398,19 +405,7 @@ def test_cross_build_against_the_2021_vintage(standin_2021: Path, elf: Any, tmp_
     """The module builds for x64 against 2021-vintage headers: the newer ABI is gated off (the same features
     the real SDK gives), no API level, and every import resolves in the 2021 export lists."""
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, str(BUILD_FFI), "--target", "x64", "--config", str(standin_2021), "--out", str(out)],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (so,) = out.glob("_zx.*.so")
-    machine, etype, needed, _, interp = _dynamic(elf, so)
-    assert (machine, etype, interp) == ("EM_X86_64", "ET_DYN", False)
-    assert {"libzircon.so", "libfdio.so", "libc.so"} <= set(needed)
-    info = json.loads((out / "build-info.json").read_text())
-    assert info["api_level"] is None
-    assert not any(f.startswith("-ffuchsia-api-level") for f in info["cflags"])
-    assert info["features"] == FEATURES_2021 and info["optional_constants"] == OPTIONAL_2021
+    so, info = _cross_build_2021(standin_2021, out, elf)
     assert info["sdk"]["stand_in"] is True and info["sdk"]["vintage"] == "2021-01-25"
     assert f"-L{standin_2021.parent / 'pkg' / 'fdio' / 'arch' / 'x64' / 'lib'}" in info["ldflags"]
     undefined = {n for n, (d, _, _) in _dynsyms(elf, so).items() if not d}
