@@ -41,8 +41,8 @@ def handle_count() -> int:
     return sum(Process.self().handle_stats().values())
 
 
-def child_pids() -> set[int]:
-    """Pids of this process's children (zombies included), from /proc."""
+def child_pids(comm: str | None = None) -> set[int]:
+    """Pids of this process's children (zombies included), from /proc; only those named ``comm`` if given."""
     me = os.getpid()
     found = set()
     for entry in os.listdir("/proc"):
@@ -54,7 +54,7 @@ def child_pids() -> set[int]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == me:
+        if int(fields[1]) == me and (comm is None or stat[stat.index("(") + 1 : stat.rindex(")")] == comm):
             found.add(int(entry))
     return found
 

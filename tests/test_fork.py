@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import LONG, pid_alive
+from conftest import LONG, child_pids, pid_alive
 
 import zxpy
 from zxpy import Event, Job, Process, Thread
@@ -127,19 +127,10 @@ def test_inherited_handles_are_bad_in_the_child(job: Job) -> None:
 
 def program_pid(comm: str) -> int:
     """The Linux pid of our only child process named ``comm`` (a spawned program is our child)."""
-    me = os.getpid()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == me and stat[stat.index("(") + 1 : stat.rindex(")")] == comm:
-            return int(entry)
-    raise AssertionError(f"no child named {comm}")
+    found = child_pids(comm)
+    if not found:
+        raise AssertionError(f"no child named {comm}")
+    return min(found)
 
 
 def test_child_has_a_fresh_kernel_that_works(job: Job) -> None:
