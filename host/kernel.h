@@ -376,6 +376,10 @@ void hk_job_after_fork(void);
 void hk_process_after_fork(void);
 void hk_self_thread_after_fork(void);
 
+/* task_stats.c: read a small /proc file into buf (NUL-terminated, retried on EINTR); false if it cannot be read
+ * (the task is gone).  Shared by every Linux backend that reads /proc. */
+bool hk_read_proc(const char *path, char *buf, size_t size);
+
 /* thread_state.c — lock held, never blocks.  The ZX_THREAD_STATE_BLOCKED_* of a backed thread (SELF or LINUX)
  * that is blocked in a Linux system call, from /proc/<pid>/task/<tid>/{stat,syscall}; 0 when it is running, or
  * when nothing can be read. */

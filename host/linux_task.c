@@ -263,12 +263,7 @@ static void graveyard_add(pid_t tid) {
 static pid_t proc_status_field(pid_t tid, const char *field) {
     char path[64], buf[2048];
     snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = '\0';
+    if (!hk_read_proc(path, buf, sizeof(buf))) return -1;
     size_t flen = strlen(field);
     for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         if (strncmp(line, field, flen) == 0) return (pid_t)strtol(line + flen, NULL, 10);
@@ -700,12 +695,7 @@ static lt_task_t *task_exec(lt_task_t *k, pid_t former) {
 static long stopped_syscall(pid_t tid) {
     char path[64], buf[64];
     snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    buf[n] = '\0';
+    if (!hk_read_proc(path, buf, sizeof(buf))) return -1;
     char *end;
     long nr = strtol(buf, &end, 10);
     return end == buf ? -1 : nr;

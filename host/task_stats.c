@@ -43,8 +43,7 @@ void hk_runtime_add(hk_info_task_runtime_v1_t *sum, const hk_info_task_runtime_v
     sum->lock_contention_time += add->lock_contention_time;
 }
 
-/* Read a small /proc file into buf (NUL-terminated); false if it cannot be read (the task is gone). */
-static bool read_proc(const char *path, char *buf, size_t size) {
+bool hk_read_proc(const char *path, char *buf, size_t size) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
     size_t len = 0;
@@ -76,7 +75,7 @@ static bool sample_thread(const hk_thread_t *t, hk_info_task_runtime_v1_t *out) 
     task_path(path, sizeof(path), t->tid, "schedstat");
     bool have = false;
     unsigned long long run_ns = 0, wait_ns = 0;
-    if (read_proc(path, buf, sizeof(buf)) && sscanf(buf, "%llu %llu", &run_ns, &wait_ns) == 2) {
+    if (hk_read_proc(path, buf, sizeof(buf)) && sscanf(buf, "%llu %llu", &run_ns, &wait_ns) == 2) {
         out->cpu_time = (zx_duration_t)run_ns;
         out->queue_time = (zx_duration_t)wait_ns;
         have = true;
@@ -111,7 +110,7 @@ uint32_t hk_thread_last_cpu(hk_thread_t *t) {
     if (t->state == HK_THREAD_NEW || t->tid == 0 || t->kind == HK_THREAD_UNBACKED) return ZX_INFO_INVALID_CPU;
     char path[64], buf[1024];
     task_path(path, sizeof(path), t->tid, "stat");
-    if (!read_proc(path, buf, sizeof(buf))) return ZX_INFO_INVALID_CPU;
+    if (!hk_read_proc(path, buf, sizeof(buf))) return ZX_INFO_INVALID_CPU;
     /* Fields after the command name, which is in parentheses and may itself hold spaces or parentheses. */
     char *p = strrchr(buf, ')');
     if (p == NULL) return ZX_INFO_INVALID_CPU;
@@ -166,10 +165,10 @@ void hk_process_task_stats(hk_process_t *p, hk_info_task_stats_v1_t *out) {
     long page = sysconf(_SC_PAGESIZE);
     unsigned long long size_pages = 0;
     snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
-    if (read_proc(path, buf, sizeof(buf)) && sscanf(buf, "%llu", &size_pages) == 1 && page > 0)
+    if (hk_read_proc(path, buf, sizeof(buf)) && sscanf(buf, "%llu", &size_pages) == 1 && page > 0)
         out->mem_mapped_bytes = (size_t)(size_pages * (unsigned long long)page);
     snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
-    if (!read_proc(path, buf, sizeof(buf))) return; /* a zombie has no address space left */
+    if (!hk_read_proc(path, buf, sizeof(buf))) return; /* a zombie has no address space left */
     uint64_t private_kb = rollup_kb(buf, "Private_Clean") + rollup_kb(buf, "Private_Dirty") +
                           rollup_kb(buf, "Private_Hugetlb");
     uint64_t shared_kb = rollup_kb(buf, "Shared_Clean") + rollup_kb(buf, "Shared_Dirty") +

@@ -44,17 +44,6 @@
 
 #include "kernel.h"
 
-/* Read a small /proc file into buf (NUL-terminated); false if it cannot be read. */
-static bool read_small(const char *path, char *buf, size_t size) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    ssize_t n = read(fd, buf, size - 1);
-    close(fd);
-    if (n <= 0) return false;
-    buf[n] = '\0';
-    return true;
-}
-
 /* The Zircon wait nearest to sleeping in system call nr; args are its first two arguments. */
 static uint32_t state_of_syscall(long nr, const unsigned long args[2]) {
     switch (nr) {
@@ -111,7 +100,7 @@ uint32_t hk_thread_os_blocked_state(const hk_thread_t *t) {
 
     char path[96], buf[512];
     snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)t->tid);
-    if (!read_small(path, buf, sizeof(buf))) return 0;
+    if (!hk_read_proc(path, buf, sizeof(buf))) return 0;
     const char *close_paren = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
     if (close_paren == NULL || close_paren[1] != ' ') return 0;
     char letter = close_paren[2];
@@ -119,7 +108,7 @@ uint32_t hk_thread_os_blocked_state(const hk_thread_t *t) {
 
     /* "nr arg0 .. arg5 sp pc" while blocked in a call; "-1 sp pc" outside one; "running" if it woke meanwhile. */
     snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)t->tid);
-    if (!read_small(path, buf, sizeof(buf)))
+    if (!hk_read_proc(path, buf, sizeof(buf)))
         return letter == 'D' ? ZX_THREAD_STATE_BLOCKED_CHANNEL : ZX_THREAD_STATE_BLOCKED_WAIT_ONE;
     if (strncmp(buf, "running", 7) == 0) return 0;
     char *end;
@@ -143,7 +132,7 @@ uint32_t hk_thread_os_blocked_state(const hk_thread_t *t) {
         long orig = t->kind == HK_THREAD_LINUX ? hk_linux_thread_interrupted_syscall(t) : -1;
         if (orig >= 0 && orig != SYS_restart_syscall) return state_of_syscall(orig, args);
         snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", (int)pid, (int)t->tid);
-        if (!read_small(path, buf, sizeof(buf))) return ZX_THREAD_STATE_BLOCKED_WAIT_ONE;
+        if (!hk_read_proc(path, buf, sizeof(buf))) return ZX_THREAD_STATE_BLOCKED_WAIT_ONE;
         if (strstr(buf, "nanosleep") != NULL) return ZX_THREAD_STATE_BLOCKED_SLEEPING;
         if (strstr(buf, "futex") != NULL) return ZX_THREAD_STATE_BLOCKED_FUTEX;
         if (strstr(buf, "poll") != NULL) return ZX_THREAD_STATE_BLOCKED_WAIT_MANY;
