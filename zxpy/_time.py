@@ -29,6 +29,7 @@ from operator import index as _index
 from typing import SupportsIndex, cast
 
 from . import _raw
+from ._ints import as_int
 
 __all__ = ["monotonic", "deadline_after", "to_deadline", "INFINITE", "INFINITE_PAST"]
 
@@ -118,13 +119,7 @@ def to_deadline(timeout: object = None, deadline: object = None) -> int:
     if deadline is not None:
         if timeout is not None:
             raise ValueError("pass either timeout or deadline, not both")
-        if type(deadline) is not int:
-            if isinstance(deadline, bool) or not hasattr(type(deadline), "__index__"):
-                raise TypeError(f"deadline must be an int (ns), not {type(deadline).__name__}")
-            try:
-                deadline = _index(cast(SupportsIndex, deadline))
-            except TypeError:  # an __index__ that refuses (numpy.bool_)
-                raise TypeError(f"deadline must be an int (ns), not {type(deadline).__name__}") from None
+        deadline = as_int(deadline, "deadline (ns)")
         if not _INT64_MIN <= deadline <= _INT64_MAX:
             raise ValueError(f"deadline {deadline} is outside the int64 range")
         return deadline

@@ -45,6 +45,7 @@ import os
 from operator import index as _index
 from typing import Any, ClassVar, NoReturn, SupportsIndex, cast
 
+from ._ints import as_int
 from .enums import Status
 
 __all__ = [
@@ -109,19 +110,9 @@ _I32_MAX = 2**31 - 1
 _U64_MAX = 2**64 - 1
 
 
-def _as_int(value: object, what: str) -> int:
-    """Any integer (``__index__``: numpy integers too), but not bool."""
-    if isinstance(value, bool) or not hasattr(type(value), "__index__"):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    try:
-        return _index(cast(SupportsIndex, value))
-    except TypeError:  # an __index__ that refuses (numpy.bool_)
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}") from None
-
-
 def _check_status(status: object) -> int:
     """A ``zx_status_t`` (int32_t); bool is not an int here."""
-    number = _as_int(status, "status")
+    number = as_int(status, "status")
     if not _I32_MIN <= number <= _I32_MAX:
         raise ValueError(f"status must be a zx_status_t (int32), got {number}")
     return number
@@ -208,7 +199,7 @@ class ZxError(Exception):
         _check_optional(syscall, str, "syscall")
         _check_optional(detail, str, "detail")
         if koid is not None:
-            koid = _as_int(koid, "koid")
+            koid = as_int(koid, "koid")
             if not 0 <= koid <= _U64_MAX:
                 raise ValueError(f"koid must be a zx_koid_t (0..2**64-1), got {koid}")
         self.status = status

@@ -21,11 +21,11 @@ import enum
 import threading
 import warnings
 from dataclasses import dataclass
-from operator import index as _index
-from typing import Any, ClassVar, Final, SupportsIndex, TypeVar, cast
+from typing import Any, ClassVar, Final, TypeVar
 
 from . import _raw
 from ._info import InfoQuery, info_query
+from ._ints import as_int
 from ._time import to_deadline
 from .enums import ObjType, Rights, Signals, obj_type
 from .errors import ZxError, error_class
@@ -96,18 +96,6 @@ class HandleBasicInfo:
     rights: Rights
     type: ObjType | int
     related_koid: int
-
-
-def as_int(value: object, what: str) -> int:
-    """``value`` as a Python int: any integer type (``__index__``: numpy integers too), but not bool."""
-    if type(value) is int:
-        return value
-    if isinstance(value, bool) or not hasattr(type(value), "__index__"):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    try:
-        return _index(cast(SupportsIndex, value))
-    except TypeError:  # an __index__ that refuses (numpy.bool_)
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}") from None
 
 
 def check_u32(value: object, what: str) -> int:
