@@ -22,28 +22,26 @@ host (default; what ``pip install .`` / ``setup.py`` build via ``cffi_modules``)
 ``python build_ffi.py --target x64|arm64``
     Cross-builds the module for ``x86_64-``/``aarch64-unknown-fuchsia``
     against the SDK named by ``fuchsia_sdk.cfg`` (or ``--config`` /
-    ``$ZXPY_SDK_CFG``).  CFFI only emits the C file; clang is driven directly
-    with the SDK's flags, compiling ``csrc/*.c`` (never ``host/``) and linking
-    ``-shared -nostdlib -lzircon -lfdio -lc``.  Output:
-    ``build/fuchsia-<cpu>/_zx.cpython-3XY-<arch>-fuchsia.so`` and
-    ``build-info.json``.  Such a file must never be loaded on Linux (the
-    glibc loader aborts on Fuchsia's packed relocations).
+    ``$ZXPY_SDK_CFG``): the same cdef and detection, then clang with the
+    SDK's flags.  That code is Fuchsia tooling and lives in
+    ``fuchsia_tools/cross_build.py``, which imports this file.
 
 ``python build_ffi.py`` (no ``--target``) builds the host module into
 ``zxpy/`` in place; ``pip install -e .`` does the same.
 
-This file imports nothing from the ``zxpy`` package: ``zxpy/sdkconfig.py`` is
-loaded by path.
+This file imports no package of the project: ``zxpy/_abi.py``,
+``zxpy/_version.py`` and ``fuchsia_tools/sdkconfig.py`` (which reads
+``fuchsia_sdk.cfg``; the sdist carries it for this reason, the wheel does
+not) are loaded by path.  Only ``--target x64|arm64`` imports
+``fuchsia_tools.cross_build``.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.util
 import json
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -66,8 +64,8 @@ MODULE_NAME = "zxpy._zx"
 
 
 def _load_by_path(name: str, path: Path) -> ModuleType:
-    """A zxpy module that needs only the standard library, loaded by path (building never
-    imports the zxpy package)."""
+    """A module of the project that needs only the standard library, loaded by path (building never
+    imports the zxpy or fuchsia_tools packages)."""
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
@@ -214,8 +212,8 @@ def _preamble() -> str:
 
 
 def _load_sdkconfig() -> ModuleType:
-    """zxpy/sdkconfig.py, loaded by path so building never imports zxpy."""
-    return _load_by_path("_zxpy_build_sdkconfig", ROOT / "zxpy" / "sdkconfig.py")
+    """fuchsia_tools/sdkconfig.py, loaded by path: building imports no package of the project."""
+    return _load_by_path("_zxpy_build_sdkconfig", ROOT / "fuchsia_tools" / "sdkconfig.py")
 
 
 def _rel(path: Path) -> str:
@@ -244,7 +242,7 @@ def _sdk_header_overlay(cfg: object) -> Path:
             f"error: {cfg.path} names SDK {cfg.sdk_path}, but it lacks: "  # type: ignore[attr-defined]
             + ", ".join(missing)
         )
-    overlay = ROOT / "build" / "sdk-headers" / cfg.cpu  # type: ignore[attr-defined]
+    overlay: Path = ROOT / "build" / "sdk-headers" / cfg.cpu  # type: ignore[attr-defined]
     for link, target in ((overlay / "zircon", sysroot_zircon), (overlay / "lib" / "fdio", fdio)):
         link.parent.mkdir(parents=True, exist_ok=True)
         if link.is_symlink() or link.exists():
@@ -264,7 +262,7 @@ def _host_compiler() -> list[str]:
     return shlex.split(cc)
 
 
-def _sdk_summary(cfg: object | None) -> dict[str, object]:
+def sdk_summary(cfg: object | None) -> dict[str, object]:
     """What a build was compiled against, for ``zxpy_build_info()`` and build-info.json."""
     if cfg is None or not cfg.configured:  # type: ignore[attr-defined]
         return {"description": "zxpy's own headers (host/include): today's Zircon ABI",
@@ -288,7 +286,7 @@ def make_ffibuilder(
     """
     ffi = FFI()
     if target != "host":
-        # Cross builds only emit C; clang flags are chosen by cross_build().
+        # Cross builds only emit C; fuchsia_tools/cross_build.py drives clang.
         assert found is not None and sdk is not None
         ffi.cdef(make_cdef(found))
         ffi.set_source(MODULE_NAME, _preamble() + build_info_source(found, sdk))
@@ -307,7 +305,7 @@ def make_ffibuilder(
         scratch = ROOT / "build" / "probe" / "host"
     include_dirs = [str(headers), str(HOST_DIR), str(CSRC_DIR)]
     found = detect(_host_compiler(), ["-std=gnu11", *(f"-I{d}" for d in include_dirs)], scratch)
-    sdk = _sdk_summary(cfg)
+    sdk = sdk_summary(cfg)
     ffi.cdef(make_cdef(found))
     sources = sorted(HOST_DIR.glob("*.c")) + sorted(CSRC_DIR.glob("*.c"))
     ffi.set_source(
@@ -319,122 +317,6 @@ def make_ffibuilder(
         libraries=["pthread"],
     )
     return ffi
-
-
-# ---------------------------------------------------------------------------
-# Fuchsia cross build.
-# ---------------------------------------------------------------------------
-_ARCH = {"x64": "x86_64", "arm64": "aarch64"}
-_E_MACHINE = {"x64": 62, "arm64": 183}
-
-
-def _python_version(include: Path) -> tuple[int, int]:
-    text = (include / "patchlevel.h").read_text(encoding="utf-8", errors="replace")
-    major = re.search(r"#define\s+PY_MAJOR_VERSION\s+(\d+)", text)
-    minor = re.search(r"#define\s+PY_MINOR_VERSION\s+(\d+)", text)
-    if not (major and minor):
-        raise SystemExit(f"error: {include / 'patchlevel.h'}: no PY_MAJOR/MINOR_VERSION")
-    return int(major.group(1)), int(minor.group(1))
-
-
-def _run(cmd: list[str], verbose: bool) -> None:
-    if verbose:
-        print("+", shlex.join(cmd), flush=True)
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stdout)
-        raise SystemExit(f"error: command failed ({proc.returncode}): {shlex.join(cmd)}")
-    if verbose and proc.stdout:
-        print(proc.stdout, end="")
-
-
-def cross_build(
-    cpu: str | None, config: str | None = None, out_dir: str | None = None, verbose: bool = False
-) -> Path:
-    """Cross-compile ``zxpy._zx`` for Fuchsia; return the path of the ``.so``."""
-    sdkconfig = _load_sdkconfig()
-    try:
-        cfg = sdkconfig.load(config)
-        if cpu is not None:
-            if cpu not in sdkconfig.CPU_TRIPLES:
-                raise SystemExit(f"error: --target {cpu!r}: expected one of x64, arm64")
-            cfg = dataclasses.replace(cfg, cpu=cpu)
-    except sdkconfig.SdkConfigError as exc:
-        raise SystemExit(f"error: {exc}") from exc
-    problems = cfg.check_layout(need_python=True)
-    if problems:
-        for problem in problems:
-            print(f"error: {problem}", file=sys.stderr)
-        raise SystemExit(f"error: cannot cross-build for {cfg.cpu}: {len(problems)} problem(s) above")
-
-    api_level = cfg.resolve_api_level()
-    clang = str(cfg.find_clang())
-    sdk = _sdk_summary(cfg)
-    py_major, py_minor = _python_version(cfg.python_include)
-    arch = _ARCH[cfg.cpu]
-    so_name = f"_zx.cpython-{py_major}{py_minor}-{arch}-fuchsia.so"
-    out = Path(out_dir) if out_dir else ROOT / "build" / f"fuchsia-{cfg.cpu}"
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("*.o"):
-        stale.unlink()
-
-    target = [f"--target={cfg.triple}", f"--sysroot={cfg.sysroot}"]
-    # An SDK from before API levels (no version_history.json) gets none.
-    if api_level is None:
-        print(f"note: {sdk['description']} has no API levels: building without -ffuchsia-api-level")
-    sdk_flags = cfg.target_cflags(api_level)  # the same as the FEMU runner's
-    found = detect([clang], [*sdk_flags, "-std=gnu11", f"-I{CSRC_DIR}"], out / "probe")
-    cflags = [*sdk_flags, "-fPIC", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", f"-I{CSRC_DIR}",
-              f"-I{cfg.python_include}", *cfg.extra_cflags]
-    c_file = out / "_zx.c"
-    make_ffibuilder("fuchsia", found=found, sdk={**sdk, "target": cfg.cpu}).emit_c_code(str(c_file))
-    # The Fuchsia driver links compiler-rt's builtins; distro clangs ship none for Fuchsia.
-    builtins_path = cfg.compiler_rt_builtins(Path(clang))
-    builtins = str(builtins_path) if builtins_path else ""
-    have_builtins = builtins_path is not None
-
-    objects = []
-    for src in [c_file, *sorted(CSRC_DIR.glob("*.c"))]:
-        obj = out / (src.stem + ".o")
-        _run([clang, *cflags, "-c", str(src), "-o", str(obj)], verbose)
-        objects.append(str(obj))
-
-    so_path = out / so_name
-    ldflags = target + [
-        "-fuse-ld=lld",
-        "-shared",
-        "-nostdlib",
-        f"-Wl,-soname,{so_name}",
-        *(f"-L{d}" for d in cfg.lib_dirs),
-    ]
-    libs = ["-lzircon", "-lfdio", "-lc"] + ([builtins] if have_builtins else [])
-    _run([clang, *ldflags, *objects, *libs, *cfg.extra_ldflags, "-o", str(so_path)], verbose)
-
-    info = {
-        "module": so_name,
-        "cpu": cfg.cpu,
-        "triple": cfg.triple,
-        "e_machine": _E_MACHINE[cfg.cpu],
-        "api_level": api_level,
-        "sdk_path": str(cfg.sdk_path),
-        "sdk_id": sdk.get("id"),
-        "sdk": sdk,
-        "stand_in": bool(sdk.get("stand_in")),
-        "features": sorted(found.features),
-        "optional_constants": sorted(found.constants),
-        "python_include": str(cfg.python_include),
-        "clang": clang,
-        "compiler_rt_builtins": builtins if have_builtins else None,
-        "cflags": cflags,
-        "ldflags": ldflags + libs + list(cfg.extra_ldflags),
-    }
-    (out / "build-info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    note = " (STAND-IN SDK: proves flags, headers and link shape only)" if info["stand_in"] else ""
-    missing = sorted(f.name for f in ABI.FEATURES if f.name not in found.features)
-    print(f"built {so_path}{note}")
-    print(f"features: {', '.join(sorted(found.features)) or 'none'}"
-          + (f"; absent from these headers: {', '.join(missing)}" if missing else ""))
-    return so_path
 
 
 def build_host_inplace(verbose: bool = False) -> Path:
@@ -451,12 +333,11 @@ def build_host_inplace(verbose: bool = False) -> Path:
     return dest
 
 
-#: What setup.py's ``cffi_modules=["build_ffi.py:ffibuilder"]`` picks up (CFFI
-#: executes this file with ``__name__ == "__cffi__"``).  Running the script
-#: creates the builder it needs itself, so a cross build never depends on the
-#: host configuration.
-if __name__ != "__main__":
-    ffibuilder = make_ffibuilder("host")
+def ffibuilder() -> FFI:
+    """What setup.py's ``cffi_modules=["build_ffi.py:ffibuilder"]`` picks up: CFFI
+    calls it, since it is not an ``FFI`` itself.  A function, so that importing this
+    file (the cross build does) probes no compiler and reads no configuration."""
+    return make_ffibuilder("host")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -474,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
             os.environ[_load_sdkconfig().CONFIG_ENV] = args.config
         build_host_inplace(args.verbose)
     else:
+        # fuchsia_tools.cross_build imports this file as ``build_ffi``: let that be this very module.
+        sys.modules.setdefault("build_ffi", sys.modules[__name__])
+        from fuchsia_tools.cross_build import cross_build
+
         cross_build(args.target, args.config, args.out, args.verbose)
     return 0
 

@@ -7,6 +7,9 @@ out-of-line API mode); see that file for the host and Fuchsia targets.
 from setuptools import setup
 
 setup(
+    # The runtime only.  fuchsia_tools/ (SDK config, cross build, FEMU runner,
+    # stand-in SDK) is in the sdist, because build_ffi.py reads fuchsia_sdk.cfg
+    # with fuchsia_tools/sdkconfig.py, but never in the wheel.
     packages=["zxpy"],
     package_data={"zxpy": ["py.typed", "*.pyi"]},
     cffi_modules=["build_ffi.py:ffibuilder"],

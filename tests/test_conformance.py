@@ -3,7 +3,7 @@
 The host binary must pass every scenario it runs; the scenarios it lists as skipped are a fixed table (objects
 outside the binding's contract, pre-RFC-0007 kernels), checked here so no scenario silently stops running.
 The Fuchsia half compiles every source to objects for x64 and arm64 against the stand-in SDK (linking needs a
-real SDK's crt files and Fuchsia's compiler-rt: `python -m zxpy.femu build` does that where one is configured).
+real SDK's crt files and Fuchsia's compiler-rt: `python -m fuchsia_tools.femu build` does that where one is configured).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from vintage import IN_CI
 
-from zxpy import femu, sdkconfig
+from fuchsia_tools import femu, sdkconfig, standin_sysroot
 
 REPO = Path(__file__).resolve().parent.parent
 CONFORMANCE = REPO / "conformance"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CLOSING = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$")
 
 
@@ -109,7 +109,7 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sdkconfig.SdkC
     clang = need("clang")
     need("ld.lld")
     out = tmp_path_factory.mktemp("standin") / "sdk"
-    proc = subprocess.run([sys.executable, str(REPO / "tools" / "make_standin_sysroot.py"), "--out", str(out),
+    proc = subprocess.run([sys.executable, standin_sysroot.__file__, "--out", str(out),
                            "--clang", clang, "--fetch-musl"], capture_output=True, text=True, timeout=600,
                           check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

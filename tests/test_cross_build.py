@@ -1,4 +1,4 @@
-"""The Fuchsia cross-build, against the stand-in SDK from tools/make_standin_sysroot.py.
+"""The Fuchsia cross-build (fuchsia_tools/cross_build.py), against the stand-in SDK from fuchsia_tools.standin_sysroot.
 
 For each cpu the module is cross-built with ``build_ffi.py --target`` and the
 ELF is inspected with pyelftools -- never loaded: a Fuchsia shared object
@@ -34,13 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vintage import load_by_path, real_sdk_2021, require
+from vintage import real_sdk_2021, require
 
-from zxpy import _abi, sdkconfig
+from fuchsia_tools import sdkconfig, standin_sysroot
+from zxpy import _abi
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_FFI = ROOT / "build_ffi.py"
-TOOL = ROOT / "tools" / "make_standin_sysroot.py"
+TOOL = Path(standin_sysroot.__file__)
 CPUS = ("x64", "arm64")
 MACHINE = {"x64": "EM_X86_64", "arm64": "EM_AARCH64"}
 ARCH = {"x64": "x86_64", "arm64": "aarch64"}
@@ -83,12 +84,11 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A stand-in SDK for both cpus; returns its zxpy_standin.cfg."""
     require(shutil.which("clang"), "clang is not installed")
     require(shutil.which("ld.lld"), "lld (ld.lld) is not installed")
-    tool = load_by_path(TOOL, "_zxpy_test_standin_tool")
     for cpu in CPUS:
         require(
-            tool.find_musl_include(cpu, {}),
+            standin_sysroot.find_musl_include(cpu, {}),
             f"no musl headers for {cpu}: install musl-dev, and for the foreign cpu run "
-            f"`python tools/make_standin_sysroot.py --out DIR --fetch-musl` once",
+            f"`python -m fuchsia_tools.standin_sysroot --out DIR --fetch-musl` once",
         )
     out = tmp_path_factory.mktemp("standin-sdk")
     proc = subprocess.run(

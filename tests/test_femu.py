@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from vintage import IN_CI, real_sdk_2021, require
 
-from zxpy import femu, sdkconfig
+from fuchsia_tools import femu, sdkconfig, standin_sysroot
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "femu"
@@ -351,20 +351,19 @@ def test_stand_in_sdk_is_refused_for_run(fake: FakeSdk) -> None:
 
 
 def test_no_sdk_configured_skips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`python -m zxpy.femu` with the shipped config (no SDK named) says it skipped, and exits 0."""
+    """`python -m fuchsia_tools.femu` with the shipped config (no SDK named) says it skipped, and exits 0."""
     monkeypatch.delenv("ZXPY_SDK_CFG", raising=False)
-    # The zxpy under test, installed or not.
+    # The fuchsia_tools under test (never installed: it is the checkout's).
     monkeypatch.setenv("PYTHONPATH", str(Path(femu.__file__).resolve().parent.parent))
-    proc = subprocess.run([sys.executable, "-m", "zxpy.femu", "--source-dir", str(REPO)], cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-m", "fuchsia_tools.femu", "--source-dir", str(REPO)], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == femu.SKIP_NO_SDK + "\n"
     empty = tmp_path / "empty.cfg"
     empty.write_text("[sdk]\npath =\n", encoding="utf-8")
     env = dict(os.environ, ZXPY_SDK_CFG=str(empty))
-    proc = subprocess.run([sys.executable, "-m", "zxpy.femu", "build", "--source-dir", str(REPO)], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=120,
-                          check=False)
+    proc = subprocess.run([sys.executable, "-m", "fuchsia_tools.femu", "build", "--source-dir", str(REPO)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert (proc.returncode, proc.stdout) == (0, femu.SKIP_NO_SDK + "\n")
 
 
@@ -410,20 +409,23 @@ def test_ffx_argv_isolation_flags(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------- skipping without an SDK
 
 
-def _installed_copy(root: Path) -> Path:
-    """A copy of the zxpy package (compiled module included) in a directory that is not a checkout, as a
-    non-editable install leaves it; returns the directory to put on PYTHONPATH."""
+def _copy_outside_the_checkout(root: Path) -> Path:
+    """A copy of the fuchsia_tools package in a directory that is not a checkout, beside a ``zxpy`` that fails
+    to import (the runner must need neither the binding nor its compiled module); returns the directory to put
+    on PYTHONPATH."""
     site = root / "site"
-    shutil.copytree(Path(femu.__file__).resolve().parent, site / "zxpy",
+    shutil.copytree(Path(femu.__file__).resolve().parent, site / "fuchsia_tools",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    (site / "zxpy").mkdir()
+    (site / "zxpy" / "__init__.py").write_text('raise ImportError("the FEMU runner imported zxpy")\n')
     return site
 
 
 @pytest.mark.parametrize("command", [[], ["run"], ["build"], ["objects", "--cpu", "arm64"]])
 def test_no_sdk_skips_outside_the_checkout(tmp_path: Path, command: list[str]) -> None:
-    """Installed, run from anywhere, no --source-dir: with no SDK configured it skips before looking for the
+    """Outside the checkout, no --source-dir: with no SDK configured it skips before looking for the
     conformance sources -- whether no config is found at all or $ZXPY_SDK_CFG names one without an SDK."""
-    site = _installed_copy(tmp_path)
+    site = _copy_outside_the_checkout(tmp_path)
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "ZXPY_SDK_CFG"}
@@ -431,7 +433,7 @@ def test_no_sdk_skips_outside_the_checkout(tmp_path: Path, command: list[str]) -
     no_sdk = tmp_path / "no_sdk.cfg"
     no_sdk.write_text("[sdk]\npath =\n[emulator]\nnet = user\n", encoding="utf-8")
     for extra in ({}, {"ZXPY_SDK_CFG": str(no_sdk)}):
-        proc = subprocess.run([sys.executable, "-m", "zxpy.femu", *command], cwd=work, env={**env, **extra},
+        proc = subprocess.run([sys.executable, "-m", "fuchsia_tools.femu", *command], cwd=work, env={**env, **extra},
                               capture_output=True, text=True, timeout=120, check=False)
         assert (proc.returncode, proc.stdout) == (0, femu.SKIP_NO_SDK + "\n"), (extra, proc.stderr)
         assert proc.stderr == ""
@@ -704,10 +706,10 @@ def _need_link_tools() -> None:
 
 
 def _femu_build(cfg: Path, work: Path) -> dict[str, Path]:
-    """`python -m zxpy.femu build --cpu x64` as a user runs it; program name -> executable."""
+    """`python -m fuchsia_tools.femu build --cpu x64` as a user runs it; program name -> executable."""
     env = {k: v for k, v in os.environ.items() if k != "ZXPY_SDK_CFG"}
     env["PYTHONPATH"] = str(Path(femu.__file__).resolve().parent.parent)
-    proc = subprocess.run([sys.executable, "-m", "zxpy.femu", "build", "--config", str(cfg), "--cpu", "x64",
+    proc = subprocess.run([sys.executable, "-m", "fuchsia_tools.femu", "build", "--config", str(cfg), "--cpu", "x64",
                            "--source-dir", str(REPO), "--out", str(work / "out")],
                           cwd=work, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -733,7 +735,7 @@ def standin2021_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, d
     """`femu build` against the 2021-vintage stand-in (made from tests/data, no network): (SDK, programs)."""
     _need_link_tools()
     sdk = tmp_path_factory.mktemp("standin-2021") / "sdk"
-    proc = subprocess.run([sys.executable, str(REPO / "tools" / "make_standin_sysroot.py"), "--vintage", "2021",
+    proc = subprocess.run([sys.executable, standin_sysroot.__file__, "--vintage", "2021",
                            "--out", str(sdk)], capture_output=True, text=True, timeout=600, check=False)
     if proc.returncode != 0 and "musl" in proc.stderr and not IN_CI:
         pytest.skip(f"no musl headers for x64: {proc.stderr.strip()}")

@@ -1,4 +1,4 @@
-"""zxpy.sdkconfig: parsing and validating fuchsia_sdk.cfg (README.md, "fuchsia_sdk.cfg")."""
+"""fuchsia_tools.sdkconfig: parsing and validating fuchsia_sdk.cfg (README.md, "fuchsia_sdk.cfg")."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from vintage import REPO as ROOT
 
-from zxpy import sdkconfig
-from zxpy.sdkconfig import SdkConfigError
-
-ROOT = Path(__file__).resolve().parent.parent
+from fuchsia_tools import sdkconfig
+from fuchsia_tools.sdkconfig import SdkConfigError
 
 
 def write(tmp_path: Path, text: str, name: str = "sdk.cfg") -> Path:

@@ -1,7 +1,7 @@
 """The 2021-vintage stand-in SDK equals its facts, and (with the real SDK at hand) the facts equal reality.
 
 ``tests/data/sdk_2021_abi.json`` carries the Fuchsia core SDK of 2021-01-25 (x64) as data; the
-tool ``tools/make_standin_sysroot.py --vintage 2021`` rebuilds an SDK tree from it.  The checks
+tool ``python -m fuchsia_tools.standin_sysroot --vintage 2021`` rebuilds an SDK tree from it.  The checks
 are C ``_Static_assert``s generated from the data (every constant's value and C type, every
 absent name undefined, every struct's size, offsets and member types, every declaration), compiled
 by gcc against an overlay of just ``zircon/`` and ``lib/fdio/`` -- the way the host build uses an
@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vintage import load_by_path, real_sdk_2021, require
+from vintage import real_sdk_2021, require
 
-from zxpy import sdkconfig
+from fuchsia_tools import sdkconfig, standin_sysroot
 
 ROOT = Path(__file__).resolve().parent.parent
-TOOL = ROOT / "tools" / "make_standin_sysroot.py"
+TOOL = Path(standin_sysroot.__file__)
 DATA = json.loads((ROOT / "tests" / "data" / "sdk_2021_abi.json").read_text(encoding="utf-8"))
 LAYOUT = DATA["layout"]
 def _real_sdk() -> Path:
@@ -190,8 +190,7 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require(shutil.which("gcc"), "gcc is not installed")
     require(shutil.which("clang"), "clang is not installed")
     require(shutil.which("ld.lld"), "lld (ld.lld) is not installed")
-    tool = load_by_path(TOOL, "_zxpy_test_standin_tool_2021")
-    require(tool.find_musl_include("x64", {}), "no musl headers for x64: install musl-dev")
+    require(standin_sysroot.find_musl_include("x64", {}), "no musl headers for x64: install musl-dev")
     out = tmp_path_factory.mktemp("standin-2021")
     proc = subprocess.run([sys.executable, str(TOOL), "--vintage", "2021", "--out", str(out)],
                           capture_output=True, text=True, timeout=300)

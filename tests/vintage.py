@@ -5,21 +5,30 @@ the January 2021 core SDK's (``tests/data/sdk_2021_abi.json``).  A build
 without ``info_process_v2`` is of the 2021 vintage, the only older one zxpy
 supports.  Tests of a newer feature are marked :func:`needs_feature`, so a
 2021 build skips them by name, never by accident.
+
+Importing this module also makes the checkout's ``fuchsia_tools`` (the SDK and
+emulator tooling, never installed with zxpy) importable by the tests.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any, TypeVar
 
 import pytest
 
 from zxpy.buildinfo import features, sdk
+
+#: The checkout these tests belong to.
+REPO = Path(__file__).resolve().parent.parent
+# fuchsia_tools/ is imported from the checkout.  Appended, not prepended: where the suite runs against an
+# installed zxpy (tox, .ci/run), the source tree's zxpy/ must not shadow it.  Test modules import
+# fuchsia_tools after this module (isort puts the first-party import after `from vintage import ...`).
+if str(REPO) not in sys.path:
+    sys.path.append(str(REPO))
 
 DATA = Path(__file__).parent / "data"
 CURRENT: dict[str, Any] = json.loads((DATA / "zircon_abi.json").read_text())
@@ -85,13 +94,3 @@ def real_sdk_2021() -> Path:
     if not root:
         pytest.skip(FETCH_2021)
     return Path(root).resolve()
-
-
-def load_by_path(path: Path, name: str) -> ModuleType:
-    """A module of the project that is not importable as a package (tools/, build_ffi.py), loaded by path."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module

@@ -1,8 +1,8 @@
 """Read and check ``fuchsia_sdk.cfg``: where a Fuchsia SDK is and what to target.
 
-Standard library only, and importable without the compiled ``zxpy._zx``:
-``build_ffi.py`` loads this file by path while building, and the FEMU runner
-imports it as ``zxpy.sdkconfig``.
+Standard library only, and never imports ``zxpy``: ``build_ffi.py`` loads
+this file by path while building (from a checkout or an unpacked sdist), and
+the cross build and the FEMU runner import it as ``fuchsia_tools.sdkconfig``.
 
 API::
 
@@ -35,7 +35,7 @@ Two SDK layouts are read as they are shipped, never edited:
   levels, so nothing passes ``-ffuchsia-api-level`` (``resolve_api_level()`` is
   None) unless ``[target] api_level`` names one.
 
-A tree made by ``tools/make_standin_sysroot.py`` is a stand-in, marked by
+A tree made by ``python -m fuchsia_tools.standin_sysroot`` is a stand-in, marked by
 ``"zxpy_stand_in": true`` in its manifest or a ``zxpy_stand_in.json`` file at
 its root (which may name its ``vintage``).
 """
@@ -153,7 +153,7 @@ def _base_url(raw: str) -> str:
 #: Every section and key of ``fuchsia_sdk.cfg`` and the check its value must pass
 #: (empty means "unset": the default applies).  [sdk] and [target] are read by
 #: this module; [emulator], [ffx], [repo] and [test] by the FEMU runner
-#: (zxpy/femu.py), whose defaults are listed there and in the shipped file.
+#: (fuchsia_tools/femu.py), whose defaults are listed there and in the shipped file.
 SCHEMA: Mapping[str, Mapping[str, _Check]] = {
     "sdk": {"path": _any, "expected_id": _any, "clang_dir": _any, "host_cpu": _choice("x64", "arm64"),
             "ffx": _any, "cmc": _any},
@@ -208,7 +208,7 @@ class SdkConfigError(ValueError):
 
 
 def default_config_path() -> Path:
-    """The ``fuchsia_sdk.cfg`` next to the ``zxpy`` package (the source tree's copy)."""
+    """The ``fuchsia_sdk.cfg`` at the top of the source tree this package is in (the checkout's copy)."""
     return Path(__file__).resolve().parent.parent / DEFAULT_CONFIG_NAME
 
 
@@ -439,7 +439,7 @@ class SdkConfig:
 
     @property
     def is_stand_in(self) -> bool:
-        """True for a tree made by ``tools/make_standin_sysroot.py`` (not a real SDK)."""
+        """True for a tree made by ``python -m fuchsia_tools.standin_sysroot`` (not a real SDK)."""
         return self.configured and bool(self.sdk_identity()["stand_in"])
 
     def resolve_api_level(self) -> int | None:

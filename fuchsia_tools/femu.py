@@ -1,4 +1,4 @@
-"""Run the C conformance scenarios on a Fuchsia emulator (FEMU): ``python -m zxpy.femu``.
+"""Run the C conformance scenarios on a Fuchsia emulator (FEMU): ``python -m fuchsia_tools.femu``.
 
 No CPython runs on Fuchsia, so what runs on the device is the C suite in ``conformance/`` (the kill and suspend
 scenarios of Zircon's core tests), built for ``*-unknown-fuchsia`` against the SDK named in ``fuchsia_sdk.cfg``
@@ -27,7 +27,7 @@ and packaged as an ELF test component.  The steps are those of the SDK's ffx wor
 Every step runs under a timeout (:data:`STEP_TIMEOUTS`; the emulator, target-wait and test steps get the timeout
 ffx itself is given plus :data:`STEP_GRACE`), so a hung ``ffx`` ends as a step failure and the cleanup still runs.
 
-Both SDK layouts of :mod:`zxpy.sdkconfig` are accepted as shipped: a current IDK, and a legacy SDK such as the
+Both SDK layouts of :mod:`fuchsia_tools.sdkconfig` are accepted as shipped: a current IDK, and a legacy SDK such as the
 January 2021 core SDK (no manifest, no API levels, fdio under ``pkg/fdio/arch/<cpu>``).  The link needs no
 Fuchsia-specific compiler runtime: it passes ``-nostdlib`` and names the crt and libraries itself, adding
 compiler-rt's builtins only when the clang has them for Fuchsia, so a distribution clang with lld links
@@ -38,8 +38,9 @@ back, 2 the configuration or a setup step is broken.  With no SDK configured the
 anything else (sources, tools).  The argv of every ffx call is built by a plain function of this module, so the
 orchestration is tested offline with a stub ``ffx`` (``tests/test_femu.py``).
 
-The runner imports ``zxpy`` (and so its compiled host module): install the project first (``pip install -e .``;
-``tox -e femu`` does it).
+The runner needs only the standard library and this package (:mod:`fuchsia_tools.sdkconfig`): it never imports
+``zxpy``, so it runs from a checkout with nothing built or installed (``python -m fuchsia_tools.femu`` from the
+checkout, or with it on ``PYTHONPATH``).
 
 Optional ``fuchsia_sdk.cfg`` keys read here, with their defaults; sdkconfig.SCHEMA checks every one at load time
 (unknown keys and values outside the allowed set are errors naming ``[section] key`` and the file)::
@@ -74,7 +75,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from zxpy import sdkconfig
+from . import sdkconfig
 
 __all__ = [
     "PACKAGE_NAME",
@@ -623,7 +624,7 @@ def preflight(cfg: sdkconfig.SdkConfig, tmp: Path, *, stage: str = "run",
             problems.append(f"{crt}: missing (the SDK's crt start file, needed to link an executable)")
     if stage == "run":
         if cfg.is_stand_in:
-            problems.append(f"{sdk}: is the stand-in SDK made by tools/make_standin_sysroot.py; "
+            problems.append(f"{sdk}: is the stand-in SDK made by fuchsia_tools.standin_sysroot; "
                             "FEMU needs a real Fuchsia SDK")
         for piece, why in (
             (cfg.sysroot / "dist" / "lib" / "ld.so.1", "the runtime loader to package as lib/ld.so.1"),
@@ -807,7 +808,7 @@ def make_plan(cfg: sdkconfig.SdkConfig, pre: Preflight, tmp: Path, test_args: Se
 
 # --------------------------------------------------------------------------------------------------- CLI
 
-#: Where an installed zxpy package lives; in a checkout (or an editable install) this is the checkout.
+#: The directory above this package: the checkout it came from (or wherever a copy of the package was put).
 _PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 
 
@@ -850,7 +851,7 @@ def _make_tmp(cfg: sdkconfig.SdkConfig) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m zxpy.femu",
+        prog="python -m fuchsia_tools.femu",
         description="Build the C conformance scenarios for Fuchsia and run them on FEMU.")
     parser.add_argument("command", nargs="?", default="run", choices=("run", "build", "objects"),
                         help="run (default): everything; build: compile and link only; "
