@@ -1,0 +1,68 @@
+"""The runtime and the tooling stay apart (issue 13).
+
+The wheel ships the binding only (``zxpy/``); the Fuchsia build and emulator
+tooling (``fuchsia_tools/``) lives in the source tree and the sdist.  Neither
+imports the other: ``import zxpy`` never loads the tooling, and the tooling
+(``python -m fuchsia_tools.femu`` reading a config file, the cross build)
+never needs the binding or its compiled module.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from vintage import REPO
+
+import zxpy
+
+#: Where the zxpy under test lives (the checkout's, or an installed one).
+ZXPY_DIR = Path(zxpy.__file__).resolve().parent
+TOOLING = ("fuchsia_tools", "femu", "sdkconfig", "standin_sysroot", "cross_build")
+
+
+def _modules_after(code: str) -> list[str]:
+    """The names in ``sys.modules`` after ``code`` runs in a fresh interpreter that can import both the zxpy
+    under test and the checkout's fuchsia_tools (so an unwanted import succeeds, and is seen)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ZXPY_DIR.parent), str(REPO)]))
+    proc = subprocess.run([sys.executable, "-c", f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"],
+                          cwd=REPO / "tests", env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    names: list[str] = json.loads(proc.stdout.splitlines()[-1])
+    return names
+
+
+def test_the_runtime_never_imports_the_tooling() -> None:
+    """``import zxpy`` and every submodule of it (``__main__`` included) load nothing of the tooling."""
+    code = ("import importlib, pkgutil, zxpy\n"
+            f"assert zxpy.__file__.startswith({str(ZXPY_DIR)!r}), zxpy.__file__\n"
+            "for m in pkgutil.iter_modules(zxpy.__path__):\n"
+            "    importlib.import_module('zxpy.' + m.name)")
+    loaded = _modules_after(code)
+    assert "zxpy._zx" in loaded and "zxpy.__main__" in loaded
+    assert [m for m in loaded if m.split(".")[0] == "fuchsia_tools" or m.split(".")[-1] in TOOLING] == []
+
+
+def test_the_tooling_never_imports_zxpy() -> None:
+    """Every tooling module imports without the binding: no ``zxpy`` module, compiled or not, is loaded."""
+    loaded = _modules_after("import fuchsia_tools.sdkconfig, fuchsia_tools.femu, fuchsia_tools.standin_sysroot, "
+                            "fuchsia_tools.cross_build")
+    assert "fuchsia_tools.cross_build" in loaded
+    assert [m for m in loaded if m.split(".")[0] == "zxpy"] == []
+
+
+def test_the_wheel_ships_the_binding_only() -> None:
+    """setup.py packages exactly ``zxpy``, and the zxpy under test (an installed wheel's, in tox and CI) holds
+    no tooling module."""
+    tree = ast.parse((REPO / "setup.py").read_text(encoding="utf-8"))
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "setup"]
+    assert len(calls) == 1
+    packages = next(k.value for k in calls[0].keywords if k.arg == "packages")
+    assert ast.literal_eval(packages) == ["zxpy"]
+    shipped = {p.stem for p in ZXPY_DIR.iterdir()}
+    assert sorted(shipped & set(TOOLING)) == []
+    assert not (ZXPY_DIR.parent / "fuchsia_tools").exists() or ZXPY_DIR.parent == REPO
