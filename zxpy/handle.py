@@ -28,7 +28,7 @@ from ._info import InfoQuery, info_query
 from ._ints import as_int
 from ._time import to_deadline
 from .enums import ObjType, Rights, Signals, obj_type
-from .errors import ZxError, error_class
+from .errors import ZxError, from_status
 
 __all__ = ["AUTO", "Handle", "HandleBasicInfo", "wrap_handle"]
 
@@ -264,7 +264,7 @@ class Handle:
         if self._owned:
             status = _handle_close(raw)
             if status:
-                raise error_class(status)(status, "zx_handle_close", self._koid)
+                raise from_status(status, "zx_handle_close", self._koid)
 
     def _take(self) -> int:
         """Take the raw value and mark this wrapper closed, atomically: exactly one caller gets it (else -1)."""
@@ -339,10 +339,13 @@ class Handle:
         self._koid = int(info.koid)
         return self._koid
 
-    def _error(self, status: int, syscall: str) -> ZxError:
-        """The ZxError for a failed call on this handle."""
+    def _error(self, status: int, syscall: str, detail: str | None = None) -> ZxError:
+        """The ZxError for a failed call on this handle (:func:`~zxpy.errors.from_status` with its koid).
+
+        No koid for BAD_HANDLE: the value names no object (any cached koid may be stale).
+        """
         koid = None if status == _ERR_BAD_HANDLE else self._koid_or_none()
-        return error_class(status)(status, syscall, koid)
+        return from_status(status, syscall, koid, detail)
 
     # ---------------------------------------------------------------- handle ops
 
@@ -383,7 +386,7 @@ class Handle:
         raw = self._consume()  # another thread may have closed or replaced it since the check above
         status = _handle_replace(raw, rights, out)
         if status:
-            raise error_class(status)(status, "zx_handle_replace", koid)
+            raise from_status(status, "zx_handle_replace", koid)
         new = _wrap_same(self, out[0])
         new._koid = koid
         return new
@@ -396,7 +399,7 @@ class Handle:
         info = _new(_BASIC_PTR)
         status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, _BASIC_SIZE, _NULL, _NULL)
         if status:
-            raise error_class(status)(status, "zx_object_get_info", None)
+            raise from_status(status, "zx_object_get_info")
         self._koid = koid = int(info.koid)
         return HandleBasicInfo(
             koid=koid,
@@ -607,7 +610,7 @@ def wrap_handle(raw: int, *, owned: bool | _Auto = AUTO) -> Handle:
         # Not a valid value, so not a runtime handle either.
         if owned is not False:
             _handle_close(raw)
-        raise error_class(status)(status, "zx_object_get_info", None)
+        raise from_status(status, "zx_object_get_info")
     obj_type = int(info.type)
     keep = _ownership(raw, owned, obj_type)
     cls = Handle._BY_TYPE.get(obj_type, Handle)
