@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from . import _raw
 from ._info import info_query
 from ._time import to_deadline
-from .enums import ExceptionChannelType, ObjType, Rights, Signals, ThreadState
+from .enums import ExceptionChannelType, ObjType, Rights, Signals, ThreadState, exception_channel_type, thread_state
 from .errors import AccessDeniedError, BadStateError, TimedOutError, ZxError
 from .handle import AUTO, Handle, _Auto, check_u64
 from .task import SuspendToken, Task
@@ -70,20 +70,6 @@ _INFO_HANDLE_BASIC: int = _BASIC.topic
 _BASIC_PTR: Any = _BASIC.ptr_type
 _BASIC_SIZE: int = _BASIC.size
 _WAIT_RIGHTS = int(Rights.WAIT | Rights.INSPECT)
-
-
-def _exc_type(value: int) -> ExceptionChannelType | int:
-    try:
-        return ExceptionChannelType(value)
-    except ValueError:
-        return value
-
-
-def _state(value: int) -> ThreadState | int:
-    try:
-        return ThreadState(value)
-    except ValueError:
-        return value
 
 
 @dataclass(frozen=True)
@@ -163,8 +149,8 @@ class Thread(Task):
         for i in range(len(words)):
             mask |= int(words[i]) << (64 * i)
         return ThreadInfo(
-            state=_state(buf.state),
-            wait_exception_channel_type=_exc_type(buf.wait_exception_channel_type),
+            state=thread_state(buf.state),
+            wait_exception_channel_type=exception_channel_type(buf.wait_exception_channel_type),
             cpu_affinity_mask=mask,
         )
 
