@@ -42,8 +42,7 @@ from __future__ import annotations
 import builtins
 import errno as _errno
 import os
-from operator import index as _index
-from typing import Any, ClassVar, NoReturn, SupportsIndex, cast
+from typing import Any, ClassVar, NoReturn
 
 from ._ints import as_int
 from .enums import Status
@@ -173,11 +172,10 @@ class ZxError(Exception):
         target = cls
         if cls is ZxError:
             status = args[0] if args else kwargs.get("status")
-            if not isinstance(status, bool) and hasattr(type(status), "__index__"):
-                try:
-                    target = _BY_STATUS.get(_index(cast(SupportsIndex, status)), ZxError)
-                except TypeError:
-                    pass  # __init__ reports it
+            try:
+                target = _BY_STATUS.get(as_int(status, "status"), ZxError)
+            except TypeError:
+                pass  # __init__ reports it
         try:
             return super(ZxError, target).__new__(target)
         except TypeError:
