@@ -17,8 +17,8 @@ from typing import Any, ClassVar, Union
 from . import _raw
 from ._info import info_query
 from .enums import ObjType, Rights, SpawnAction, SpawnFlags
-from .handle import check_u32, wrap_handle
-from .process import Process, encode_name
+from .handle import check_u32, encode_name, wrap_handle
+from .process import Process
 from .task import Task
 
 __all__ = ["Job", "JobInfo"]
