@@ -114,6 +114,13 @@ def check_u64(value: object, what: str) -> int:
     return number
 
 
+def check_bool(value: object, what: str) -> bool:
+    """Validate a flag: exactly True or False (not 0/1, not a truthy object); TypeError naming ``what``."""
+    if value is not True and value is not False:
+        raise TypeError(f"{what} must be a bool, not {type(value).__name__}")
+    return value
+
+
 def encode_name(name: object) -> bytes:
     """Validate an object name (str or bytes, no NUL); the kernel truncates it."""
     if isinstance(name, str):
@@ -178,13 +185,12 @@ def _ownership(raw: int, owned: object, obj_type: int | None) -> bool:
     """
     if owned is AUTO:
         return _runtime_handle(raw, obj_type) is None
-    if owned is not True and owned is not False:
-        raise TypeError(f"owned must be a bool, not {type(owned).__name__}")
-    if owned:
+    if check_bool(owned, "owned"):
         call = _runtime_handle(raw, obj_type)
         if call is not None:
             raise ValueError(f"{raw:#x} is {call}, which the runtime owns: it can only be borrowed (owned=False)")
-    return owned
+        return True
+    return False
 
 
 class Handle:
@@ -609,8 +615,8 @@ def wrap_handle(raw: int, *, owned: bool | _Auto = AUTO) -> Handle:
     (it is then closed).
     """
     raw = check_u32(raw, "raw handle")
-    if owned is not AUTO and owned is not True and owned is not False:
-        raise TypeError(f"owned must be a bool, not {type(owned).__name__}")
+    if owned is not AUTO:
+        check_bool(owned, "owned")  # before the lookup, which closes an owned value that fails
     info = _new(_BASIC_PTR)
     status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, _BASIC_SIZE, _NULL, _NULL)
     if status:

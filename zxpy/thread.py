@@ -36,7 +36,7 @@ from ._info import info_query
 from ._time import to_deadline
 from .enums import ExceptionChannelType, ObjType, Rights, Signals, ThreadState, exception_channel_type, thread_state
 from .errors import AccessDeniedError, BadStateError, ZxError
-from .handle import AUTO, Handle, _Auto, check_u64
+from .handle import AUTO, Handle, _Auto, check_bool, check_u64
 from .task import SuspendToken, Task
 
 __all__ = ["Thread", "ThreadInfo", "ThreadStatsInfo"]
@@ -194,8 +194,7 @@ class Thread(Task):
         lacking either raises :class:`~zxpy.errors.AccessDeniedError` up
         front, before anything is suspended; ``wait=False`` needs only WRITE.
         """
-        if not isinstance(wait, bool):
-            raise TypeError(f"wait must be a bool, not {type(wait).__name__}")
+        check_bool(wait, "wait")
         zx_deadline = to_deadline(timeout, deadline)
         if wait:
             _check_wait_rights(self)
@@ -297,8 +296,7 @@ def _check_wait_rights(thread: Handle) -> None:
 
 
 def _entry_address(entry: Any, raw_ok: object) -> int:
-    if not isinstance(raw_ok, bool):
-        raise TypeError(f"raw_entry_address must be a bool, not {type(raw_ok).__name__}")
+    check_bool(raw_ok, "raw_entry_address")
     if isinstance(entry, _ffi.CData):
         if _ffi.typeof(entry) is not _ENTRY_TYPE:
             raise TypeError(f"entry must be a void(*)(uintptr_t, uintptr_t), not {_ffi.typeof(entry).cname}")
