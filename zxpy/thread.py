@@ -56,11 +56,6 @@ _STATE_NEW: int = ThreadState.NEW
 _DEFAULT_STACK_SIZE = 64 * 1024
 _SAME_RIGHTS = Rights.SAME_RIGHTS
 _ENTRY_TYPE = _ffi.typeof("void(*)(uintptr_t, uintptr_t)")
-_object_get_info = _raw.object_get_info
-_BASIC = info_query("ZX_INFO_HANDLE_BASIC")
-_INFO_HANDLE_BASIC: int = _BASIC.topic
-_BASIC_PTR: Any = _BASIC.ptr_type
-_BASIC_SIZE: int = _BASIC.size
 _WAIT_RIGHTS = int(Rights.WAIT | Rights.INSPECT)
 
 
@@ -279,17 +274,13 @@ class Thread(Task):
 
 def _check_wait_rights(thread: Handle) -> None:
     """AccessDeniedError unless ``thread`` has WAIT and INSPECT (what a waiting suspend needs)."""
-    raw = thread.raw
-    info = _new(_BASIC_PTR)
-    status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, _BASIC_SIZE, _raw.NULL, _raw.NULL)
-    if status:
-        raise thread._error(status, "zx_object_get_info")
+    info = thread.basic_info()  # needs no right: only a bad handle fails (BAD_HANDLE, no koid)
     missing = _WAIT_RIGHTS & ~int(info.rights)
     if missing:
         raise AccessDeniedError(
             None,
             "zx_object_wait_one" if missing & Rights.WAIT else "zx_object_get_info",
-            int(info.koid),
+            info.koid,
             f"suspend(wait=True) needs {Rights(_WAIT_RIGHTS)!r}; the handle lacks {Rights(missing)!r}"
             " (nothing was suspended; wait=False suspends without waiting)",
         )
