@@ -31,7 +31,8 @@ from collections.abc import Callable
 from typing import Any
 
 import zxpy
-from zxpy import Job, Process, ProgressWorker, Signals, ffi, lib
+from zxpy import Job, Process, Signals, ffi, lib
+from zxpy.testing import ProgressWorker
 
 RESULTS: list[dict[str, Any]] = []
 

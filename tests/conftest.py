@@ -25,7 +25,8 @@ import pytest
 from conftest_robustness import pytest_addoption, pytest_configure  # noqa: F401
 
 import zxpy
-from zxpy import Job, Process, ProgressWorker, Thread
+from zxpy import Job, Process, Thread
+from zxpy.testing import ProgressWorker
 
 HELPERS = Path(__file__).parent / "helpers"
 

@@ -27,7 +27,6 @@ from zxpy import (
     Handle,
     Job,
     Process,
-    ProgressWorker,
     Rights,
     Signals,
     Thread,
@@ -35,6 +34,7 @@ from zxpy import (
     wrap_handle,
 )
 from zxpy.errors import ZxError
+from zxpy.testing import ProgressWorker
 
 
 class Index:

@@ -34,7 +34,6 @@ from zxpy import (
     NotFoundError,
     NotSupportedError,
     Process,
-    ProgressWorker,
     Rights,
     Signals,
     SuspendToken,
@@ -43,6 +42,7 @@ from zxpy import (
     WrongTypeError,
     ZxError,
 )
+from zxpy.testing import ProgressWorker
 
 ENTRY = zxpy.ffi.addressof(zxpy.lib, "zxpy_progress_entry")
 U32_MAX = 0xFFFFFFFF

@@ -180,6 +180,22 @@ def test_check_and_raise_status() -> None:
     assert info.value.syscall == "zx_thing" and info.value.koid == 3
     with pytest.raises(WrongTypeError):
         errors.raise_status(int(Status.ERR_WRONG_TYPE))
+    with pytest.raises(NotFoundError) as found:
+        errors.check(int(Status.ERR_NOT_FOUND), "fdio_spawn_etc", None, "'/x': no such file")
+    assert str(found.value) == "fdio_spawn_etc: ZX_ERR_NOT_FOUND (-25): '/x': no such file"
+
+
+def test_from_status_is_what_the_constructor_gives() -> None:
+    """The one status-to-exception path zxpy's calls use: as ZxError(...), not raised."""
+    for status in [*all_error_statuses(), -12345]:
+        made = errors.from_status(int(status), "zx_x", 7, "why")
+        built = ZxError(int(status), "zx_x", 7, "why")
+        assert type(made) is type(built)
+        assert (made.status, made.syscall, made.koid, made.detail) == (int(status), "zx_x", 7, "why")
+        assert getattr(made, "errno", None) == getattr(built, "errno", None)
+        assert str(made) == str(built)
+    with pytest.raises(TypeError):
+        errors.from_status("x")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- raised by real calls

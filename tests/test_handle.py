@@ -327,11 +327,11 @@ def test_suspend_token_is_a_handle_subclass() -> None:
 def test_unclosed_handles_at_interpreter_exit_are_quiet() -> None:
     """__del__ at shutdown: no traceback, no crash, exit status 0."""
     code = (
-        "import zxpy\n"
+        "import zxpy, zxpy.testing\n"
         "event = zxpy.Event.create()\n"
         "class Holder: pass\n"
         "h = Holder(); h.job = zxpy.Job.default().create_job(); h.me = h\n"
-        "worker = zxpy.ProgressWorker()\n"
+        "worker = zxpy.testing.ProgressWorker()\n"
     )
     for mode in ("default", "always", "error"):
         result = subprocess.run([sys.executable, "-W", f"{mode}::ResourceWarning", "-c", code],

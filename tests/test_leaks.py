@@ -28,7 +28,8 @@ from conftest_robustness import reporter, scaled
 from test_faults import faulty  # noqa: F401 - the session fixture compiling the fault programs
 
 import zxpy
-from zxpy import Event, Job, Process, ProgressWorker, Rights, Signals, Thread, ZxError
+from zxpy import Event, Job, Process, Rights, Signals, Thread, ZxError
+from zxpy.testing import ProgressWorker
 
 SLEEP = "/bin/sleep"
 

@@ -17,13 +17,13 @@ from zxpy import (
     ObjType,
     Process,
     ProcessInfoFlags,
-    ProgressWorker,
     Rights,
     Signals,
     Thread,
     TimedOutError,
     WrongTypeError,
 )
+from zxpy.testing import ProgressWorker
 
 KILL = zxpy.TASK_RETCODE_SYSCALL_KILL
 #: RFC-0074's record (flags, start_time); the 2021 record has bools only.

@@ -26,7 +26,6 @@ from zxpy import (
     Event,
     Job,
     Process,
-    ProgressWorker,
     Rights,
     Task,
     TaskRuntimeInfo,
@@ -35,6 +34,7 @@ from zxpy import (
     ThreadStatsInfo,
     WrongTypeError,
 )
+from zxpy.testing import ProgressWorker
 
 BUSY = ["/bin/sh", "-c", "while :; do :; done"]
 #: A task that never ran; the v2 fields are None in a build whose record lacks them.

@@ -33,13 +33,13 @@ from zxpy import (
     Handle,
     Job,
     Process,
-    ProgressWorker,
     Signals,
     SuspendToken,
     Task,
     Thread,
     ZxError,
 )
+from zxpy.testing import ProgressWorker
 
 LIMIT = 180.0  # a deadlock bound, not a speed goal
 SLEEP = "/bin/sleep"

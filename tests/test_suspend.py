@@ -21,7 +21,6 @@ from zxpy import (
     InvalidArgsError,
     Job,
     ObjType,
-    ProgressWorker,
     Rights,
     Signals,
     SuspendToken,
@@ -31,6 +30,7 @@ from zxpy import (
     TimedOutError,
     WrongTypeError,
 )
+from zxpy.testing import ProgressWorker
 
 
 def assert_running(worker: ProgressWorker) -> None:

@@ -20,7 +20,8 @@ import pytest
 from conftest import LONG
 
 import zxpy
-from zxpy import Event, Job, ProgressWorker, Signals, Thread, ThreadState, _raw
+from zxpy import Event, Job, Signals, Thread, ThreadState, _raw
+from zxpy.testing import ProgressWorker
 
 S = ThreadState
 

@@ -14,10 +14,14 @@ bundled host kernel; the same module builds for Fuchsia against an SDK.
             proc.wait_terminated(timeout=10)
             assert proc.info().return_code == zxpy.TASK_RETCODE_SYSCALL_KILL
 
-The raw CFFI module stays reachable as ``zxpy.ffi`` and ``zxpy.lib``.
+The raw CFFI module stays reachable as ``zxpy.ffi`` and ``zxpy.lib``.  Helpers
+for tests and demos (``ProgressWorker``) live in :mod:`zxpy.testing`.
 """
 
 from __future__ import annotations
+
+import warnings
+from typing import Any
 
 from . import errors
 from ._raw import ffi, lib
@@ -76,7 +80,7 @@ from .handle import Handle, HandleBasicInfo, wrap_handle
 from .job import Job, JobInfo
 from .process import Process, ProcessInfo, TaskStatsInfo
 from .task import SuspendToken, Task, TaskRuntimeInfo
-from .thread import ProgressWorker, Thread, ThreadInfo, ThreadStatsInfo
+from .thread import Thread, ThreadInfo, ThreadStatsInfo
 
 __all__ = [
     "ffi",
@@ -146,6 +150,17 @@ __all__ = [
     "Thread",
     "ThreadInfo",
     "ThreadStatsInfo",
-    "ProgressWorker",
     "Event",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``zxpy.ProgressWorker``, deprecated: it moved to :mod:`zxpy.testing` (imported on first use)."""
+    if name == "ProgressWorker":
+        warnings.warn(
+            "zxpy.ProgressWorker moved to zxpy.testing.ProgressWorker", DeprecationWarning, stacklevel=2
+        )
+        from .testing import ProgressWorker
+
+        return ProgressWorker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

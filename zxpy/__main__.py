@@ -21,12 +21,12 @@ from . import (
     Job,
     NotSupportedError,
     Process,
-    ProgressWorker,
     Signals,
     Thread,
     ZxError,
     __version__,
 )
+from .testing import ProgressWorker
 
 #: Bounds for asynchronous effects (not speed goals).
 _LONG = 30.0

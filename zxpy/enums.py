@@ -395,8 +395,16 @@ def obj_type(value: int) -> ObjType | int:
 
 
 def thread_state(value: int) -> ThreadState | int:
-    """Return ``ThreadState(value)``, or the plain int for an unknown state."""
+    """Return ``ThreadState(value)``, or the plain int for an unknown state (``ZX_INFO_THREAD``'s ``state``)."""
     try:
         return ThreadState(value)
+    except ValueError:
+        return value
+
+
+def exception_channel_type(value: int) -> ExceptionChannelType | int:
+    """Return ``ExceptionChannelType(value)``, or the plain int for an unknown one."""
+    try:
+        return ExceptionChannelType(value)
     except ValueError:
         return value

@@ -42,8 +42,7 @@ from __future__ import annotations
 import builtins
 import errno as _errno
 import os
-from operator import index as _index
-from typing import Any, ClassVar, NoReturn, SupportsIndex, cast
+from typing import Any, ClassVar, NoReturn
 
 from ._ints import as_int
 from .enums import Status
@@ -51,6 +50,7 @@ from .enums import Status
 __all__ = [
     "ZxError",
     "error_class",
+    "from_status",
     "check",
     "raise_status",
     # Subclasses (one per ZX_ERR_*), listed so `from zxpy.errors import *` works.
@@ -172,11 +172,10 @@ class ZxError(Exception):
         target = cls
         if cls is ZxError:
             status = args[0] if args else kwargs.get("status")
-            if not isinstance(status, bool) and hasattr(type(status), "__index__"):
-                try:
-                    target = _BY_STATUS.get(_index(cast(SupportsIndex, status)), ZxError)
-                except TypeError:
-                    pass  # __init__ reports it
+            try:
+                target = _BY_STATUS.get(as_int(status, "status"), ZxError)
+            except TypeError:
+                pass  # __init__ reports it
         try:
             return super(ZxError, target).__new__(target)
         except TypeError:
@@ -255,15 +254,32 @@ def error_class(status: int) -> type[ZxError]:
     return _BY_STATUS.get(_check_status(status), ZxError)
 
 
-def raise_status(status: int, syscall: str | None = None, koid: int | None = None) -> NoReturn:
-    """Raise the ZxError subclass for ``status``."""
-    raise _BY_STATUS.get(status, ZxError)(status, syscall, koid)
+def from_status(
+    status: int, syscall: str | None = None, koid: int | None = None, detail: str | None = None
+) -> ZxError:
+    """The exception for a call that returned ``status``: the one place zxpy turns a status into an error.
+
+    As ``ZxError(status, syscall, koid, detail)`` (the subclass for ``status``), with the class looked
+    up once.  Call sites guard with ``if status:`` so ZX_OK costs no call.
+    """
+    return _BY_STATUS.get(status, ZxError)(status, syscall, koid, detail)
 
 
-def check(status: int, syscall: str | None = None, koid: int | None = None) -> None:
-    """Return if ``status`` is ZX_OK, else raise its ZxError subclass."""
+def raise_status(
+    status: int, syscall: str | None = None, koid: int | None = None, detail: str | None = None
+) -> NoReturn:
+    """Raise the ZxError subclass for ``status`` (:func:`from_status`)."""
+    raise from_status(status, syscall, koid, detail)
+
+
+def check(status: int, syscall: str | None = None, koid: int | None = None, detail: str | None = None) -> None:
+    """Return if ``status`` is ZX_OK, else raise its ZxError subclass (:func:`from_status`).
+
+    For callers of ``zxpy.lib``; zxpy's own call sites test ``if status:`` inline and raise
+    :func:`from_status`, which saves this call on success.
+    """
     if status:
-        raise _BY_STATUS.get(status, ZxError)(status, syscall, koid)
+        raise from_status(status, syscall, koid, detail)
 
 
 # One class per ZX_ERR_*.  The status is looked up by name in Status (whose

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from . import _raw
 from .enums import ObjType, Signals
+from .errors import from_status
 from .handle import Handle, check_u32
 
 __all__ = ["Event"]
@@ -33,9 +34,7 @@ class Event(Handle):
         out = _new(_HANDLE_PTR)
         status = _event_create(options, out)
         if status:
-            from .errors import error_class
-
-            raise error_class(status)(status, "zx_event_create", None)
+            raise from_status(status, "zx_event_create")
         return cls._adopt(out[0])
 
     def set(self) -> None:

@@ -28,7 +28,7 @@ from ._info import InfoQuery, info_query
 from ._ints import as_int
 from ._time import to_deadline
 from .enums import ObjType, Rights, Signals, obj_type
-from .errors import ZxError, error_class
+from .errors import ZxError, from_status
 
 __all__ = ["AUTO", "Handle", "HandleBasicInfo", "wrap_handle"]
 
@@ -114,6 +114,13 @@ def check_u64(value: object, what: str) -> int:
     return number
 
 
+def check_bool(value: object, what: str) -> bool:
+    """Validate a flag: exactly True or False (not 0/1, not a truthy object); TypeError naming ``what``."""
+    if value is not True and value is not False:
+        raise TypeError(f"{what} must be a bool, not {type(value).__name__}")
+    return value
+
+
 def encode_name(name: object) -> bytes:
     """Validate an object name (str or bytes, no NUL); the kernel truncates it."""
     if isinstance(name, str):
@@ -128,6 +135,13 @@ def encode_name(name: object) -> bytes:
 
 
 def _closed_error() -> ValueError:
+    """What any use of a closed wrapper raises.
+
+    A closed wrapper holds a negative ``_raw`` (``_take``).  Each call tests it inline,
+    ``raw = self._raw; if raw < 0: raise _closed_error()``, rather than through an accessor
+    method: a Python call costs about 28 ns on every successful syscall (the ``raw`` property
+    about 45 ns), a tenth of ``signal()``'s 400 ns.
+    """
     return ValueError("handle is closed")
 
 
@@ -171,13 +185,12 @@ def _ownership(raw: int, owned: object, obj_type: int | None) -> bool:
     """
     if owned is AUTO:
         return _runtime_handle(raw, obj_type) is None
-    if owned is not True and owned is not False:
-        raise TypeError(f"owned must be a bool, not {type(owned).__name__}")
-    if owned:
+    if check_bool(owned, "owned"):
         call = _runtime_handle(raw, obj_type)
         if call is not None:
             raise ValueError(f"{raw:#x} is {call}, which the runtime owns: it can only be borrowed (owned=False)")
-    return owned
+        return True
+    return False
 
 
 class Handle:
@@ -264,7 +277,7 @@ class Handle:
         if self._owned:
             status = _handle_close(raw)
             if status:
-                raise error_class(status)(status, "zx_handle_close", self._koid)
+                raise from_status(status, "zx_handle_close", self._koid)
 
     def _take(self) -> int:
         """Take the raw value and mark this wrapper closed, atomically: exactly one caller gets it (else -1)."""
@@ -339,10 +352,13 @@ class Handle:
         self._koid = int(info.koid)
         return self._koid
 
-    def _error(self, status: int, syscall: str) -> ZxError:
-        """The ZxError for a failed call on this handle."""
+    def _error(self, status: int, syscall: str, detail: str | None = None) -> ZxError:
+        """The ZxError for a failed call on this handle (:func:`~zxpy.errors.from_status` with its koid).
+
+        No koid for BAD_HANDLE: the value names no object (any cached koid may be stale).
+        """
         koid = None if status == _ERR_BAD_HANDLE else self._koid_or_none()
-        return error_class(status)(status, syscall, koid)
+        return from_status(status, syscall, koid, detail)
 
     # ---------------------------------------------------------------- handle ops
 
@@ -383,7 +399,7 @@ class Handle:
         raw = self._consume()  # another thread may have closed or replaced it since the check above
         status = _handle_replace(raw, rights, out)
         if status:
-            raise error_class(status)(status, "zx_handle_replace", koid)
+            raise from_status(status, "zx_handle_replace", koid)
         new = _wrap_same(self, out[0])
         new._koid = koid
         return new
@@ -396,7 +412,7 @@ class Handle:
         info = _new(_BASIC_PTR)
         status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, _BASIC_SIZE, _NULL, _NULL)
         if status:
-            raise error_class(status)(status, "zx_object_get_info", None)
+            raise from_status(status, "zx_object_get_info")
         self._koid = koid = int(info.koid)
         return HandleBasicInfo(
             koid=koid,
@@ -599,15 +615,15 @@ def wrap_handle(raw: int, *, owned: bool | _Auto = AUTO) -> Handle:
     (it is then closed).
     """
     raw = check_u32(raw, "raw handle")
-    if owned is not AUTO and owned is not True and owned is not False:
-        raise TypeError(f"owned must be a bool, not {type(owned).__name__}")
+    if owned is not AUTO:
+        check_bool(owned, "owned")  # before the lookup, which closes an owned value that fails
     info = _new(_BASIC_PTR)
     status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, _BASIC_SIZE, _NULL, _NULL)
     if status:
         # Not a valid value, so not a runtime handle either.
         if owned is not False:
             _handle_close(raw)
-        raise error_class(status)(status, "zx_object_get_info", None)
+        raise from_status(status, "zx_object_get_info")
     obj_type = int(info.type)
     keep = _ownership(raw, owned, obj_type)
     cls = Handle._BY_TYPE.get(obj_type, Handle)

@@ -17,9 +17,8 @@ from typing import Any, ClassVar, Union
 from . import _raw
 from ._info import info_query
 from .enums import ObjType, Rights, SpawnAction, SpawnFlags
-from .errors import error_class
-from .handle import check_u32, wrap_handle
-from .process import Process, encode_name
+from .handle import check_u32, encode_name, wrap_handle
+from .process import Process
 from .task import Task
 
 __all__ = ["Job", "JobInfo"]
@@ -231,7 +230,7 @@ class Job(Task):
             shown = os.fsdecode(path_b)
             # Name the path once: fdio's own message usually names it already.
             detail = message if shown in message else repr(shown) + (f": {message}" if message else "")
-            err = error_class(status)(status, "fdio_spawn_etc", self._koid_or_none(), detail)
+            err = self._error(status, "fdio_spawn_etc", detail)
             if isinstance(err, OSError):
                 err.filename = os.fsdecode(path_b)
             raise err

@@ -35,6 +35,9 @@ _HANDLE_PTR = _raw.HANDLE_PTR
 _SIGNALS_PTR = _raw.SIGNALS_PTR
 _task_kill = _raw.task_kill
 _task_suspend = _raw.task_suspend
+_object_wait_one = _raw.object_wait_one
+_INFINITE_PAST = _raw.TIME_INFINITE_PAST
+_ERR_TIMED_OUT: int = _raw.lib.ZX_ERR_TIMED_OUT
 _TERMINATED = Signals.TASK_TERMINATED
 _INFO_TASK_RUNTIME = info_query("ZX_INFO_TASK_RUNTIME")
 _RUNTIME_V2 = _INFO_TASK_RUNTIME.has("page_fault_time")
@@ -141,7 +144,7 @@ class Task(Handle):
         if raw < 0:
             raise _closed_error()
         observed = _new(_SIGNALS_PTR)
-        status = _raw.object_wait_one(raw, 0, _raw.TIME_INFINITE_PAST, observed)
-        if status and status != _raw.lib.ZX_ERR_TIMED_OUT:
+        status = _object_wait_one(raw, 0, _INFINITE_PAST, observed)
+        if status and status != _ERR_TIMED_OUT:
             raise self._error(status, "zx_object_wait_one")
         return bool(observed[0] & _TERMINATED)

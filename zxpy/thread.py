@@ -1,4 +1,4 @@
-"""``Thread``: a thread handle, and ``ProgressWorker``, a C thread that counts.
+"""``Thread``: a thread handle.
 
 Zircon rules surfaced here:
 
@@ -29,20 +29,17 @@ needs them until the token is closed.  See docs/self-suspend.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from . import _raw
 from ._info import info_query
 from ._time import to_deadline
-from .enums import ExceptionChannelType, ObjType, Rights, Signals, ThreadState
-from .errors import AccessDeniedError, BadStateError, TimedOutError, ZxError
-from .handle import AUTO, Handle, _Auto, check_u64
+from .enums import ExceptionChannelType, ObjType, Rights, Signals, ThreadState, exception_channel_type, thread_state
+from .errors import AccessDeniedError, BadStateError, ZxError
+from .handle import AUTO, Handle, _Auto, check_bool, check_u64
 from .task import SuspendToken, Task
 
-if TYPE_CHECKING:
-    from .process import Process
-
-__all__ = ["Thread", "ThreadInfo", "ThreadStatsInfo", "ProgressWorker"]
+__all__ = ["Thread", "ThreadInfo", "ThreadStatsInfo"]
 
 _new = _raw.new
 _SIGNALS_PTR = _raw.SIGNALS_PTR
@@ -54,36 +51,12 @@ _INFO_THREAD = info_query("ZX_INFO_THREAD")
 _INFO_THREAD_STATS = info_query("ZX_INFO_THREAD_STATS")
 _INVALID_CPU: int = _lib.ZX_INFO_INVALID_CPU
 _SUSPENDED = Signals.THREAD_SUSPENDED
-_RUNNING = Signals.THREAD_RUNNING
-_after = _raw.deadline_after
-#: How long a suspended ProgressWorker thread may take to show THREAD_RUNNING after its last token closed
-#: before stop() concludes that a token is still open.
-_RESUME_GRACE_NS = 2_000_000_000
 _TERMINATED = Signals.THREAD_TERMINATED
 _STATE_NEW: int = ThreadState.NEW
 _DEFAULT_STACK_SIZE = 64 * 1024
 _SAME_RIGHTS = Rights.SAME_RIGHTS
 _ENTRY_TYPE = _ffi.typeof("void(*)(uintptr_t, uintptr_t)")
-_object_get_info = _raw.object_get_info
-_BASIC = info_query("ZX_INFO_HANDLE_BASIC")
-_INFO_HANDLE_BASIC: int = _BASIC.topic
-_BASIC_PTR: Any = _BASIC.ptr_type
-_BASIC_SIZE: int = _BASIC.size
 _WAIT_RIGHTS = int(Rights.WAIT | Rights.INSPECT)
-
-
-def _exc_type(value: int) -> ExceptionChannelType | int:
-    try:
-        return ExceptionChannelType(value)
-    except ValueError:
-        return value
-
-
-def _state(value: int) -> ThreadState | int:
-    try:
-        return ThreadState(value)
-    except ValueError:
-        return value
 
 
 @dataclass(frozen=True)
@@ -163,8 +136,8 @@ class Thread(Task):
         for i in range(len(words)):
             mask |= int(words[i]) << (64 * i)
         return ThreadInfo(
-            state=_state(buf.state),
-            wait_exception_channel_type=_exc_type(buf.wait_exception_channel_type),
+            state=thread_state(buf.state),
+            wait_exception_channel_type=exception_channel_type(buf.wait_exception_channel_type),
             cpu_affinity_mask=mask,
         )
 
@@ -216,8 +189,7 @@ class Thread(Task):
         lacking either raises :class:`~zxpy.errors.AccessDeniedError` up
         front, before anything is suspended; ``wait=False`` needs only WRITE.
         """
-        if not isinstance(wait, bool):
-            raise TypeError(f"wait must be a bool, not {type(wait).__name__}")
+        check_bool(wait, "wait")
         zx_deadline = to_deadline(timeout, deadline)
         if wait:
             _check_wait_rights(self)
@@ -302,25 +274,20 @@ class Thread(Task):
 
 def _check_wait_rights(thread: Handle) -> None:
     """AccessDeniedError unless ``thread`` has WAIT and INSPECT (what a waiting suspend needs)."""
-    raw = thread.raw
-    info = _new(_BASIC_PTR)
-    status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, _BASIC_SIZE, _raw.NULL, _raw.NULL)
-    if status:
-        raise thread._error(status, "zx_object_get_info")
+    info = thread.basic_info()  # needs no right: only a bad handle fails (BAD_HANDLE, no koid)
     missing = _WAIT_RIGHTS & ~int(info.rights)
     if missing:
         raise AccessDeniedError(
             None,
             "zx_object_wait_one" if missing & Rights.WAIT else "zx_object_get_info",
-            int(info.koid),
+            info.koid,
             f"suspend(wait=True) needs {Rights(_WAIT_RIGHTS)!r}; the handle lacks {Rights(missing)!r}"
             " (nothing was suspended; wait=False suspends without waiting)",
         )
 
 
 def _entry_address(entry: Any, raw_ok: object) -> int:
-    if not isinstance(raw_ok, bool):
-        raise TypeError(f"raw_entry_address must be a bool, not {type(raw_ok).__name__}")
+    check_bool(raw_ok, "raw_entry_address")
     if isinstance(entry, _ffi.CData):
         if _ffi.typeof(entry) is not _ENTRY_TYPE:
             raise TypeError(f"entry must be a void(*)(uintptr_t, uintptr_t), not {_ffi.typeof(entry).cname}")
@@ -334,106 +301,3 @@ def _entry_address(entry: Any, raw_ok: object) -> int:
     if number == 0:
         raise ValueError("entry must not be 0")
     return number
-
-
-_LIVE_WORKERS: set[Any] = set()
-
-
-class ProgressWorker:
-    """A C thread that counts without holding the GIL (``csrc/workers.c``).
-
-    The thread runs ``zxpy_progress_entry``: it increments ``count`` about
-    every ``pause_ns`` (default 50 µs) until :meth:`stop`.  Because it never
-    touches the interpreter it is safe to suspend, which makes it the
-    reference subject for own-process suspension: while suspended its
-    counter stops.  Use as a context manager, or call :meth:`close`.
-    """
-
-    def __init__(
-        self,
-        process: Process | None = None,
-        name: str = "zxpy-progress",
-        pause_ns: int = 0,
-    ) -> None:
-        from .process import Process
-
-        pause_ns = check_u64(pause_ns, "pause_ns")
-        if process is not None and not isinstance(process, Process):
-            raise TypeError(f"process must be a Process, not {type(process).__name__}")
-        self._mem: Any = _new("zxpy_progress_t *")
-        self._count_ptr: Any = _ffi.addressof(self._mem, "count")
-        self._stop_ptr: Any = _ffi.addressof(self._mem, "stop")
-        proc = process if process is not None else Process.self()
-        self.thread: Thread = proc.create_thread(name)
-        self._started = False
-        try:
-            entry = _ffi.addressof(_lib, "zxpy_progress_entry")
-            self.thread.start(entry, int(_ffi.cast("uintptr_t", self._mem)), pause_ns)
-        except BaseException:
-            self.thread.close()
-            raise
-        self._started = True
-        _LIVE_WORKERS.add(self._mem)
-
-    @property
-    def count(self) -> int:
-        """The counter's current value."""
-        count: int = self._count_ptr[0]
-        return count
-
-    def stop(self, timeout: float | None = 10.0) -> None:
-        """Ask the thread to exit and wait until it has (TimedOutError if not).
-
-        A suspended worker cannot exit: if a suspend token of its thread is
-        still open (``THREAD_SUSPENDED`` is asserted and ``THREAD_RUNNING``
-        does not follow within 2 s), this raises
-        :class:`~zxpy.errors.BadStateError` saying so, instead of waiting out
-        ``timeout``.  The thread is then still asked to stop: close the token
-        and call :meth:`stop` (or :meth:`close`) again.
-        """
-        if not self._started:
-            return
-        self._stop_ptr[0] = 1
-        end = to_deadline(timeout)
-        thread = self.thread
-        while not thread.wait_one(_TERMINATED | _SUSPENDED, deadline=end) & _TERMINATED:
-            # Suspended: a token is open - or was just closed, and the thread is about to run
-            # again (resuming is asynchronous too).  Give it a moment to show THREAD_RUNNING.
-            grace = min(end, _after(_RESUME_GRACE_NS))
-            try:
-                thread.wait_one(_TERMINATED | _RUNNING, deadline=grace)
-            except TimedOutError:
-                raise BadStateError(
-                    None,
-                    None,
-                    thread._koid_or_none(),
-                    "the progress worker's thread is suspended: a suspend token of it is still open;"
-                    " close the token before stopping the worker",
-                ) from None
-        self._started = False
-        _LIVE_WORKERS.discard(self._mem)
-
-    def close(self) -> None:
-        """Stop the thread (if running) and close its handle.
-
-        If a suspend token of the thread is still open this raises
-        :class:`~zxpy.errors.BadStateError` (see :meth:`stop`) and keeps the
-        thread's handle, so that ``close()`` can be retried once the token is
-        closed.
-        """
-        if self._started and not self.thread.closed:
-            try:
-                self.stop()
-            except BadStateError:
-                raise
-            except BaseException:
-                self.thread.close()
-                raise
-        self.thread.close()
-
-    def __enter__(self) -> ProgressWorker:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
