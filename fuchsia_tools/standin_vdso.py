@@ -229,7 +229,8 @@ def _user_space(a: _Asm, name: str, spec: VdsoSpec) -> bool:
         a.begin(name)
         a("    push %rbx", "    push %r12", "    push %r13", "    mov %rdi, %rbx", "    mov %rsi, %r12",
           "1:  test %r12, %r12", "    jz 3f", f"    mov ${ZX_CPRNG_DRAW_MAX_LEN}, %r13d", "    cmp %r13, %r12",
-          "    cmovb %r12, %r13", "    mov %rbx, %rdi", "    mov %r13, %rsi", "    call CODE_SYSCALL_zx_cprng_draw_once",
+          "    cmovb %r12, %r13", "    mov %rbx, %rdi", "    mov %r13, %rsi",
+          "    call CODE_SYSCALL_zx_cprng_draw_once",
           "    test %eax, %eax", "    jnz 2f", "    add %r13, %rbx", "    sub %r13, %r12", "    jmp 1b",
           "2:  ud2", "3:  pop %r13", "    pop %r12", "    pop %rbx", "    ret")
         a.end(name)

@@ -259,7 +259,7 @@ static int read_site(const elf_t *e, const symtab_t *symtab, const symtab_t *dyn
     const char *fn = containing_function(dynsym, site->vaddr, true);
     site->exported = fn != NULL;
     if (fn == NULL) fn = containing_function(symtab, site->vaddr, false);
-    if (fn != NULL) snprintf(site->function, sizeof site->function, "%s", fn);
+    if (fn != NULL && !copy_ident(site->function, fn, strlen(fn))) site->function[0] = '\0';
     return HK_VDSO_OK;
 }
 

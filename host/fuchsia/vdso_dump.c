@@ -56,15 +56,23 @@ static int dump(const char *path) {
         return error(st, err);
     }
     printf("{\n \"machine\": %u,\n \"count\": %zu,\n \"syscalls\": {", (unsigned)v.machine, v.num_syscalls);
-    for (size_t i = 0; i < v.num_syscalls; i++)
-        printf("%s\n  \"%s\": %" PRIu32, i ? "," : "", v.syscalls[i].name, v.syscalls[i].number);
+    for (size_t i = 0; i < v.num_syscalls; i++) {
+        printf("%s\n  ", i ? "," : "");
+        json_string(v.syscalls[i].name);
+        printf(": %" PRIu32, v.syscalls[i].number);
+    }
     printf("\n },\n \"sites\": [");
     for (size_t i = 0; i < v.num_sites; i++) {
         const hk_vdso_site_t *s = &v.sites[i];
-        printf("%s\n  {\"name\": \"%s\", \"number\": %" PRIu32 ", \"via\": \"%s\", \"function\": \"%s\", "
-               "\"exported\": %s, \"vaddr\": %" PRIu64 ", \"offset\": %" PRIu64 "}",
-               i ? "," : "", s->name, s->number, s->via, s->function, s->exported ? "true" : "false", s->vaddr,
-               s->offset);
+        /* The reader admits only identifiers; escape anyway, the output must stay JSON whatever the file. */
+        printf("%s\n  {\"name\": ", i ? "," : "");
+        json_string(s->name);
+        printf(", \"number\": %" PRIu32 ", \"via\": ", s->number);
+        json_string(s->via);
+        printf(", \"function\": ");
+        json_string(s->function);
+        printf(", \"exported\": %s, \"vaddr\": %" PRIu64 ", \"offset\": %" PRIu64 "}",
+               s->exported ? "true" : "false", s->vaddr, s->offset);
     }
     printf("\n ],\n \"constants\": {\"vaddr\": %" PRIu64 ", \"offset\": %" PRIu64 ", \"size\": %" PRIu64
            ", \"segment_flags\": %" PRIu32 "}\n}\n",
