@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vintage import SDK_2021, load_by_path, real_sdk_2021, require
+from vintage import SDK_2021, real_sdk_2021, require
+
+from fuchsia_tools import standin_vdso
 
 ROOT = Path(__file__).resolve().parent.parent
 FUCHSIA = ROOT / "host" / "fuchsia"
@@ -83,9 +85,8 @@ def fuchsia_clang() -> str:
 @pytest.fixture(scope="module")
 def standin(build_dir: Path) -> tuple[Path, dict[str, Any]]:
     clang = fuchsia_clang()
-    generator = load_by_path(GENERATOR, "standin_vdso")
     out = build_dir / "standin"
-    record = generator.build(out, clang=clang)
+    record = standin_vdso.build(out, clang=clang)
     return out / "libzircon.so", record
 
 
