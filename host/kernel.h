@@ -17,7 +17,11 @@
  *   event.c, vmar.c  the two small object kinds the task calls need
  *   channel.c        channels: messages, handle transfer, zx_channel_call (used by the conformance scenarios)
  *   port.c           ports: user packets, zx_port_queue / zx_port_wait (same)
- *   linux_task.c     spawned programs: real Linux processes driven by a ptrace monitor thread
+ *   linux_*.c        spawned programs: real Linux processes driven by a ptrace monitor thread (linux_task.h):
+ *     linux_spawn.c    the spawn: fd plan, fork, the child's set-up and seccomp filter, exec
+ *     linux_monitor.c  the monitor thread: wake signal, waitpid loop, exit codes, reaping
+ *     linux_task.c     task bookkeeping: traced tasks, their programs and Zircon threads; kill
+ *     linux_stop.c     ptrace stop and resume of tasks
  *   fdio_spawn.c     fdio_spawn / fdio_spawn_etc
  *
  * Concurrency: one kernel lock (hk_lock) guards every object.  Functions documented "lock held" must be called
@@ -224,7 +228,7 @@ typedef enum { HK_PROCESS_INITIAL, HK_PROCESS_RUNNING, HK_PROCESS_DYING, HK_PROC
 typedef enum {
     HK_PROCESS_PLAIN, /* made by zx_process_create: it can never run code on the host */
     HK_PROCESS_SELF,  /* the calling Linux process */
-    HK_PROCESS_LINUX, /* a program started by fdio_spawn: a real Linux process driven by linux_task.c */
+    HK_PROCESS_LINUX, /* a program started by fdio_spawn: a real Linux process driven by linux_*.c */
 } hk_process_kind_t;
 
 struct hk_process {
@@ -255,7 +259,7 @@ typedef enum {
 typedef enum {
     HK_THREAD_UNBACKED, /* no OS thread (a new thread, or one of a process that cannot run on the host) */
     HK_THREAD_SELF,     /* an OS thread of the calling process (self_thread.c) */
-    HK_THREAD_LINUX,    /* a thread of a spawned Linux process (linux_task.c) */
+    HK_THREAD_LINUX,    /* a thread of a spawned Linux process (linux_*.c) */
 } hk_thread_kind_t;
 
 struct hk_thread {
@@ -331,7 +335,7 @@ void hk_process_task_stats(hk_process_t *p, hk_info_task_stats_v1_t *out);
 void hk_self_thread_request_stop(hk_thread_t *t);
 void hk_self_thread_request_resume(hk_thread_t *t);
 
-/* linux_task.c — the backend of spawned programs.
+/* linux_spawn.c, linux_monitor.c, linux_task.c, linux_stop.c — the backend of spawned programs (linux_task.h).
  *
  * A spawned program is a real Linux process (plus every process it forks itself: they belong to it, are killed
  * with it, and are killed when it exits), traced by one monitor thread with ptrace (PTRACE_SEIZE with EXITKILL so
@@ -353,11 +357,11 @@ typedef struct hk_spawn_request {
     const fdio_spawn_action_t *actions;
 } hk_spawn_request_t;
 
-zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char *err_msg);
-void hk_linux_kill(hk_process_t *p);            /* SIGKILL everything that belongs to p */
-void hk_linux_thread_stop(hk_thread_t *t);      /* stop the OS thread; report_stopped once really stopped */
-void hk_linux_thread_resume(hk_thread_t *t);    /* let it run; report_running once running */
-pid_t hk_linux_pid(const hk_process_t *p);      /* the program's Linux pid, 0 when none runs (lock held) */
+zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char *err_msg); /* linux_spawn.c */
+void hk_linux_kill(hk_process_t *p);            /* linux_task.c: SIGKILL everything that belongs to p */
+void hk_linux_thread_stop(hk_thread_t *t);      /* linux_stop.c: stop the OS thread; report_stopped once stopped */
+void hk_linux_thread_resume(hk_thread_t *t);    /* linux_stop.c: let it run; report_running once running */
+pid_t hk_linux_pid(const hk_process_t *p);      /* linux_task.c: the program's Linux pid, 0 when none (lock held) */
 
 /* ------------------------------------------------------------------------------------------------ properties */
 
@@ -384,7 +388,7 @@ bool hk_read_proc(const char *path, char *buf, size_t size);
  * that is blocked in a Linux system call, from /proc/<pid>/task/<tid>/{stat,syscall}; 0 when it is running, or
  * when nothing can be read. */
 uint32_t hk_thread_os_blocked_state(const hk_thread_t *t);
-/* linux_task.c — lock held.  The system call a ptrace-stop last interrupted in this thread of a spawned program
+/* linux_stop.c — lock held.  The system call a ptrace-stop last interrupted in this thread of a spawned program
  * (-1: none known): what its restart_syscall continues. */
 long hk_linux_thread_interrupted_syscall(const hk_thread_t *t);
 

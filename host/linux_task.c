@@ -1,0 +1,367 @@
+#define _GNU_SOURCE /* tgkill */
+/* Spawned programs: task bookkeeping.  The records of the programs (struct hk_linux_process) and of every Linux task
+ * they are made of (lt_task_t), found by tid in a hash; which program a new task belongs to (its creator's event,
+ * else /proc); the Zircon thread objects of the main program's threads (born, renamed by exec, dead); the end of a
+ * program (hk_process_report_exited).  The monitor (linux_monitor.c) calls all of this as it sees events; the core
+ * reaches it through hk_linux_kill and hk_linux_pid. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "kernel.h"
+#include "linux_task.h"
+
+hk_link_t lt_programs = {&lt_programs, &lt_programs};
+#define TASK_BUCKETS 256
+static lt_task_t *g_task_hash[TASK_BUCKETS];
+
+/* Tids that exited before their creator's clone/fork event was seen (killed before their first stop, or adopted
+ * early through /proc and already gone), so that the late event does not resurrect them. */
+#define GRAVEYARD 256
+static pid_t g_graveyard[GRAVEYARD];
+static unsigned g_graveyard_next;
+
+lt_task_t *lt_task_find(pid_t tid) {
+    for (lt_task_t *k = g_task_hash[(unsigned)tid % TASK_BUCKETS]; k; k = k->hash_next)
+        if (k->tid == tid) return k;
+    return NULL;
+}
+
+static void task_hash_insert(lt_task_t *k) {
+    lt_task_t **b = &g_task_hash[(unsigned)k->tid % TASK_BUCKETS];
+    k->hash_next = *b;
+    *b = k;
+}
+
+static void task_hash_remove(lt_task_t *k) {
+    for (lt_task_t **pp = &g_task_hash[(unsigned)k->tid % TASK_BUCKETS]; *pp; pp = &(*pp)->hash_next) {
+        if (*pp == k) {
+            *pp = k->hash_next;
+            return;
+        }
+    }
+}
+
+lt_task_t *lt_task_new(pid_t tid) {
+    lt_task_t *k = calloc(1, sizeof(*k));
+    if (k == NULL) return NULL;
+    k->tid = tid;
+    k->tgid = tid;
+    hk_list_init(&k->owner_link);
+    task_hash_insert(k);
+    return k;
+}
+
+static bool graveyard_take(pid_t tid) {
+    for (unsigned i = 0; i < GRAVEYARD; i++) {
+        if (g_graveyard[i] == tid) {
+            g_graveyard[i] = 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+void lt_graveyard_add(pid_t tid) {
+    g_graveyard[g_graveyard_next] = tid;
+    g_graveyard_next = (g_graveyard_next + 1) % GRAVEYARD;
+}
+
+/* Read a numeric field ("Tgid:", "PPid:") of /proc/<tid>/status; -1 if the task is gone. */
+pid_t lt_proc_status_field(pid_t tid, const char *field) {
+    char path[64], buf[2048];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+    if (!hk_read_proc(path, buf, sizeof(buf))) return -1;
+    size_t flen = strlen(field);
+    for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (strncmp(line, field, flen) == 0) return (pid_t)strtol(line + flen, NULL, 10);
+    }
+    return -1;
+}
+
+/* The Linux name of a task (comm), as the name of its Zircon thread. */
+static void read_comm(pid_t tid, char name[ZX_MAX_NAME_LEN]) {
+    char path[64];
+    name[0] = '\0';
+    snprintf(path, sizeof(path), "/proc/%d/comm", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = read(fd, name, ZX_MAX_NAME_LEN - 1);
+    close(fd);
+    if (n < 0) n = 0;
+    name[n] = '\0';
+    name[strcspn(name, "\n")] = '\0';
+}
+
+static void task_kill(lt_task_t *k) { syscall(SYS_tgkill, k->tgid, k->tid, SIGKILL); }
+
+/* Give the Zircon thread object of a new thread of the main program.  Called without the lock. */
+static void task_make_thread(lt_task_t *k) {
+    struct hk_linux_process *lp = k->owner;
+    char name[ZX_MAX_NAME_LEN];
+    read_comm(k->tid, name);
+    lt_thread_link_t *link = calloc(1, sizeof(*link));
+    if (link == NULL) return; /* the task still runs and dies with the program; it just has no thread object */
+    link->interrupted_nr = -1;
+    hk_lock();
+    hk_thread_t *t = hk_thread_new(lp->p, HK_THREAD_LINUX, name);
+    if (t == NULL) {
+        hk_unlock();
+        free(link);
+        return;
+    }
+    t->tid = k->tid;
+    t->backend = link;
+    link->task = k;
+    k->thread = t;
+    k->tlink = link;
+    /* Starts it; when the process is suspended this calls hk_linux_thread_stop at once (want_stop), and the task,
+     * still in its first ptrace-stop, is then held before running any instruction. */
+    if (hk_thread_mark_started(t) != ZX_OK) {
+        link->task = NULL;
+        k->thread = NULL;
+        k->tlink = NULL;
+        hk_object_unref(&t->base);
+    }
+    hk_unlock();
+}
+
+/* Attach a task to its program once we know it. */
+static void task_adopt(lt_task_t *k, struct hk_linux_process *lp) {
+    pid_t tgid = lt_proc_status_field(k->tid, "Tgid:");
+    k->tgid = tgid > 0 ? tgid : k->tid;
+    k->owner = lp;
+    hk_list_add_tail(&lp->tasks, &k->owner_link);
+    if (lp->kill_sent || lp->main_gone) {
+        /* Born into a dying program (or after its main program ended): it dies too. */
+        task_kill(k);
+    } else if (lp->phase == LP_RUNNING && k->tgid == lp->pid) {
+        task_make_thread(k);
+    }
+}
+
+/* k's thread has ended: its Zircon thread is dead, and the task record no longer stands for it. */
+void lt_task_thread_gone(lt_task_t *k) {
+    if (k->thread == NULL) return;
+    hk_lock();
+    hk_thread_freeze_runtime(k->thread); /* its last CPU figures, while /proc still shows it (at its exit stop) */
+    hk_thread_report_exited(k->thread);
+    k->tlink->task = NULL;
+    hk_object_unref(&k->thread->base);
+    k->thread = NULL;
+    k->tlink = NULL;
+    k->reported = false;
+    k->want_stop = false;
+    hk_unlock();
+}
+
+/* Forget k (its Linux task is gone): its Zircon thread, if any, is dead. */
+void lt_task_free(lt_task_t *k) {
+    lt_task_thread_gone(k);
+    task_hash_remove(k);
+    if (k->owner != NULL) hk_list_remove(&k->owner_link);
+    free(k);
+}
+
+/* The program a new task belongs to, from /proc: a thread joins the program of its thread group, a process the
+ * program of its parent.  NULL when neither is known (*ppid_out tells why). */
+static struct hk_linux_process *find_owner(pid_t tid, pid_t *ppid_out) {
+    pid_t tgid = lt_proc_status_field(tid, "Tgid:");
+    lt_task_t *rel = (tgid > 0 && tgid != tid) ? lt_task_find(tgid) : NULL;
+    pid_t ppid = lt_proc_status_field(tid, "PPid:");
+    if (rel == NULL && ppid > 0) rel = lt_task_find(ppid);
+    if (ppid_out != NULL) *ppid_out = ppid;
+    return rel != NULL ? rel->owner : NULL;
+}
+
+/* A held task of unknown owner whose creator will never report it (killed while forking) is killed, so nothing is
+ * left stopped forever.  A task created with CLONE_PARENT has our pid as its parent: its creator's event will come. */
+void lt_review_unknown_tasks(void) {
+    for (unsigned b = 0; b < TASK_BUCKETS; b++) {
+        for (lt_task_t *k = g_task_hash[b], *next; k; k = next) {
+            next = k->hash_next;
+            if (k->owner != NULL) continue;
+            pid_t ppid;
+            struct hk_linux_process *lp = find_owner(k->tid, &ppid);
+            if (lp != NULL) {
+                task_adopt(k, lp);
+                lt_task_settle(k);
+            } else if (ppid != getpid()) {
+                task_kill(k);
+            }
+        }
+    }
+}
+
+/* The creator k reported a new task (clone, fork or vfork event). */
+void lt_task_created(lt_task_t *k, pid_t child) {
+    lt_task_t *c = lt_task_find(child);
+    if (c != NULL) {
+        /* Its first stop came before this event. */
+        c->announced = true;
+        if (c->owner == NULL && k->owner != NULL) {
+            task_adopt(c, k->owner);
+            lt_task_settle(c);
+        }
+        return;
+    }
+    if (graveyard_take(child) || k->owner == NULL) return;
+    c = lt_task_new(child);
+    if (c == NULL) {
+        syscall(SYS_tgkill, child, child, SIGKILL); /* cannot track it, so it must not outlive the program */
+        return;
+    }
+    c->announced = true;
+    task_adopt(c, k->owner); /* its first stop will follow */
+}
+
+/* An unknown task stopped: a new task whose creator's event we have not seen yet. */
+void lt_task_first_stop(pid_t tid) {
+    lt_task_t *k = lt_task_new(tid);
+    if (k == NULL) {
+        syscall(SYS_tgkill, tid, tid, SIGKILL);
+        return;
+    }
+    k->stopped = true; /* its initial PTRACE_EVENT_STOP: nothing to re-inject */
+    struct hk_linux_process *lp = find_owner(tid, NULL);
+    if (lp != NULL) {
+        task_adopt(k, lp);
+        lt_task_settle(k);
+    } /* else: held until its creator's event names it */
+}
+
+/* A program's exec completed (PTRACE_EVENT_EXEC, reported for the thread-group leader pid). */
+lt_task_t *lt_task_exec(lt_task_t *k, pid_t former) {
+    if (former > 0 && former != k->tid) {
+        /* A non-leader thread exec'd: the old leader vanished without an exit report, and the exec'ing thread took
+         * over its tid.  The exec'ing thread keeps its Zircon thread; the old leader's thread is dead. */
+        lt_task_t *x = lt_task_find(former);
+        struct hk_linux_process *lp = k->owner;
+        pid_t pid = k->tid;
+        lt_task_free(k);
+        if (x == NULL) {
+            x = lt_task_new(pid);
+            if (x == NULL) return NULL;
+            if (lp != NULL) task_adopt(x, lp);
+        } else {
+            /* Its creator's event may still name the old tid: that one must not come back. */
+            if (!x->announced) lt_graveyard_add(former);
+            task_hash_remove(x);
+            x->tid = pid;
+            task_hash_insert(x);
+            if (x->thread != NULL) {
+                hk_lock();
+                x->thread->tid = pid;
+                hk_unlock();
+            }
+        }
+        x->announced = true;
+        k = x;
+    }
+    k->tgid = k->tid;
+    struct hk_linux_process *lp = k->owner;
+    if (lp != NULL && lp->phase == LP_STARTING && k->tid == lp->pid) {
+        /* The spawn succeeded.  A kill of the job while we were starting left the process dead: then the program
+         * must not run (the launcher's zx_process_start would have failed with BAD_STATE). */
+        char name[ZX_MAX_NAME_LEN];
+        read_comm(k->tid, name);
+        lt_thread_link_t *link = calloc(1, sizeof(*link));
+        if (link != NULL) link->interrupted_nr = -1;
+        hk_lock();
+        hk_process_t *p = lp->p;
+        hk_thread_t *t = NULL;
+        if (p->state != HK_PROCESS_INITIAL) lp->spawn_fail = ZX_ERR_BAD_STATE;
+        else if (link == NULL || (t = hk_thread_new(p, HK_THREAD_LINUX, name)) == NULL) lp->spawn_fail = ZX_ERR_NO_MEMORY;
+        if (t != NULL) {
+            t->tid = k->tid;
+            t->backend = link;
+            link->task = k;
+            k->thread = t;
+            k->tlink = link;
+            p->program = lp;
+            lp->phase = LP_RUNNING;
+            hk_process_mark_running(p);
+            hk_thread_mark_started(t); /* asks for a stop at once if the process was suspended meanwhile */
+        }
+        hk_unlock();
+        if (t == NULL) {
+            free(link);
+            lp->kill_sent = true;
+            task_kill(k); /* the spawn completes with the failure once the child is reaped */
+        } else {
+            lt_spawn_finish(lp->spawn, ZX_OK, STAGE_NONE, 0);
+            lp->spawn = NULL;
+        }
+    }
+    return k;
+}
+
+/* The system call a stopped task was in when it stopped (-1: none, or unknown). */
+/* ------------------------------------------------------------------------------------------------ programs */
+
+void lt_program_kill(struct hk_linux_process *lp) {
+    lp->kill_sent = true;
+    HK_LIST_FOR_EACH(it, &lp->tasks) task_kill(HK_CONTAINER_OF(it, lt_task_t, owner_link));
+}
+
+/* The program is over once its main program was reaped and every descendant is gone too. */
+void lt_program_check_end(struct hk_linux_process *lp) {
+    if (!lp->main_gone) return;
+    if (!hk_list_empty(&lp->tasks)) {
+        /* Descendants do not outlive the main program. */
+        if (!lp->kill_sent) lt_program_kill(lp);
+        return;
+    }
+    hk_list_remove(&lp->link);
+    if (lp->phase == LP_STARTING) {
+        lt_spawn_t *s = lp->spawn;
+        int msg[2] = {STAGE_DIED, 0};
+        if (lp->spawn_fail == ZX_OK && read(s->err[0], msg, sizeof(msg)) != (ssize_t)sizeof(msg)) {
+            msg[0] = STAGE_DIED;
+            msg[1] = 0;
+        }
+        lt_spawn_finish(s, lp->spawn_fail != ZX_OK ? lp->spawn_fail : ZX_ERR_INTERNAL,
+                        lp->spawn_fail != ZX_OK ? STAGE_NONE : msg[0], msg[1]);
+        hk_lock();
+        hk_object_unref(&lp->p->base);
+        hk_unlock();
+    } else {
+        /* Every task of the program is reaped, so every descendant's zombie has its final parent: the ones that are
+         * ours are reaped before TASK_TERMINATED, so none is left when a waiter wakes. */
+        lt_orphans_reap();
+        hk_lock();
+        hk_process_report_exited(lp->p, lp->exit_code); /* a kill's code, set earlier, wins */
+        lp->p->program = NULL;
+        hk_object_unref(&lp->p->base);
+        hk_unlock();
+    }
+    free(lp);
+}
+
+/* After fork(2) in the host program (linux_monitor.c's atfork handler): the child forgets its parent's tasks. */
+void lt_tasks_after_fork(void) {
+    hk_list_init(&lt_programs);
+    memset(g_task_hash, 0, sizeof(g_task_hash));
+}
+
+/* ------------------------------------------------------------------------------------------------ requests */
+
+void hk_linux_kill(hk_process_t *p) {
+    struct hk_linux_process *lp = p->program;
+    if (lp == NULL || lp->kill_requested) return;
+    lp->kill_requested = true;
+    lt_wake_monitor();
+}
+
+pid_t hk_linux_pid(const hk_process_t *p) {
+    /* lp->pid was written before p->program was published under the lock, and p->program is cleared (under the
+     * lock) before lp is freed. */
+    return p->program != NULL ? p->program->pid : 0;
+}
+
