@@ -23,6 +23,7 @@
  *     linux_task.c     task bookkeeping: traced tasks, their programs and Zircon threads; kill
  *     linux_stop.c     ptrace stop and resume of tasks
  *   fdio_spawn.c     fdio_spawn / fdio_spawn_etc
+ *   signals.h        every signal number the host kernel uses (the park and wake signals)
  *
  * Concurrency: one kernel lock (hk_lock) guards every object.  Functions documented "lock held" must be called
  * with it held and never block.  Blocking happens only in the wait core, with the lock released.

@@ -30,9 +30,7 @@
 
 #include "kernel.h"
 #include "linux_task.h"
-
-/* self_thread.c parks threads with SIGRTMIN+6; the monitor's wake-up signal must differ. */
-#define WAKE_SIGNAL (SIGRTMIN + 7)
+#include "signals.h"
 
 /* Monitor startup and the spawn queue. */
 static pthread_mutex_t g_mon_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -57,7 +55,7 @@ void lt_wake_monitor(void) {
         return;
     }
     if (!g_monitor_started) return; /* a child of os.fork(): its parent's programs are out of reach */
-    if (atomic_exchange(&g_wake_pending, 1) == 0) pthread_kill(g_monitor, WAKE_SIGNAL);
+    if (atomic_exchange(&g_wake_pending, 1) == 0) pthread_kill(g_monitor, HK_WAKE_SIGNAL);
 }
 
 static void wake_handler(int sig) {
@@ -336,7 +334,7 @@ static void sync_requests(void) {
 /* Block until a child or tracee has an event for us (WNOWAIT: it is not consumed).  -1/ECHILD: nothing traced.
  *
  * ThreadSanitizer runs a signal handler at once only inside a call it treats as blocking (nanosleep, pause); one
- * that lands anywhere else waits until an intercepted call returns.  Its waitid is not such a call: a WAKE_SIGNAL
+ * that lands anywhere else waits until an intercepted call returns.  Its waitid is not such a call: a wake signal
  * landing between the unblock and the wait would be held until some tracee happened to stop or exit (requests
  * coalesce in g_wake_pending, so later ones send nothing), and a suspend or kill would never be acted on.  Under
  * TSan the monitor therefore polls: a non-blocking waitid, then a 1 ms nanosleep, which runs a deferred handler
@@ -360,9 +358,9 @@ static void *monitor_main(void *arg) {
     t_is_monitor = true;
     sigset_t wake;
     sigemptyset(&wake);
-    sigaddset(&wake, WAKE_SIGNAL);
+    sigaddset(&wake, HK_WAKE_SIGNAL);
     for (;;) {
-        /* Every signal stays blocked in this thread except WAKE_SIGNAL inside the window below. */
+        /* Every signal stays blocked in this thread except HK_WAKE_SIGNAL inside the window below. */
         if (sigsetjmp(g_wake_jmp, 1) != 0) continue; /* woken: the mask saved here (all blocked) is back */
         atomic_store(&g_wake_pending, 0);
         do {
@@ -409,10 +407,10 @@ static int monitor_start(void) {
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = wake_handler;
         /* The monitor leaves the handler by siglongjmp; SA_RESTART only spares another thread that a stray
-         * process-directed WAKE_SIGNAL happens to hit an EINTR. */
+         * process-directed HK_WAKE_SIGNAL happens to hit an EINTR. */
         sa.sa_flags = SA_RESTART;
         sigemptyset(&sa.sa_mask);
-        sigaction(WAKE_SIGNAL, &sa, NULL);
+        sigaction(HK_WAKE_SIGNAL, &sa, NULL);
     }
     /* The monitor blocks every signal, so the program's own signals (Python's SIGINT) never land on it. */
     sigset_t all, old;

@@ -157,7 +157,7 @@ static _Noreturn void child_main(const lt_spawn_t *s) {
     child_fail(err_fd, STAGE_EXEC);
 }
 
-/* ------------------------------------------------------------------------------------------------ the monitor's fork */
+/* ---------------------------------------------------------------------------------------------- the monitor's fork */
 
 /* Fork and trace one queued program. */
 void lt_program_start(lt_spawn_t *s) {

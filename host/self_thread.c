@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "kernel.h"
+#include "signals.h"
 
 typedef struct self_backend self_backend_t;
 struct self_backend {
@@ -338,7 +339,7 @@ static bool g_exit_key_ready;
 
 static void setup(void) {
     g_exit_key_ready = pthread_key_create(&g_exit_key, on_os_thread_exit) == 0;
-    g_park_signal = SIGRTMIN + 6;
+    g_park_signal = HK_PARK_SIGNAL;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = park_handler;
