@@ -78,7 +78,12 @@ typedef struct hk_cpu {
 } hk_cpu_t;
 extern __thread hk_cpu_t hk_cpu __attribute__((tls_model("initial-exec")));
 
-/* self_thread.c: park the calling thread now if a stop is wanted (called by hk_unlock when deferred). */
+/* object.c: park the calling thread now, through its backend, if a stop is wanted for it (hk_thread_ops_t.park_self;
+ * nothing for a thread no backend parks).  Called without the lock: by hk_unlock when a park was deferred, and by
+ * the wait core's hk_park_if_stopped_locked. */
+void hk_park_self(void);
+
+/* self_thread.c: the SELF backend's park_self (also called directly by csrc/host_gil.c's safe points). */
 void hk_self_thread_park(void);
 
 /* self_thread.c: threads of a language runtime with a global lock (the Python GIL) park only at safe points.  The
@@ -261,7 +266,24 @@ typedef enum {
     HK_THREAD_UNBACKED, /* no OS thread (a new thread, or one of a process that cannot run on the host) */
     HK_THREAD_SELF,     /* an OS thread of the calling process (self_thread.c) */
     HK_THREAD_LINUX,    /* a thread of a spawned Linux process (linux_*.c) */
+    HK_THREAD_KIND_COUNT
 } hk_thread_kind_t;
+
+/* How the kernel drives the OS thread behind a thread object: one table per hk_thread_kind_t, registered by the
+ * backend that owns the kind, so that the core (object.c, wait.c) and the thread object (thread.c) name no backend
+ * -- as Zircon's ThreadDispatcher leaves the mechanics of stopping a thread to the thread layer below it
+ * (zircon/kernel/object/thread_dispatcher.cc Suspend -> zircon/kernel/kernel/thread.cc Thread::Suspend). */
+typedef struct hk_thread_ops {
+    /* Lock held, never block.  Ask the OS thread to stop (the backend calls hk_thread_report_stopped once it has
+     * really stopped) or to run again (hk_thread_report_running). */
+    void (*request_stop)(hk_thread_t *t);
+    void (*request_resume)(hk_thread_t *t);
+    /* Without the lock.  Park the calling OS thread (one of this backend's) now if a stop is wanted for it, until it
+     * is resumed.  NULL for backends whose threads never run host-kernel code. */
+    void (*park_self)(void);
+    /* Lock held.  zx_thread_start: run entry(arg1, arg2) on a new OS thread for t.  NULL: NOT_SUPPORTED. */
+    zx_status_t (*start)(hk_thread_t *t, zx_vaddr_t entry, uintptr_t arg1, uintptr_t arg2);
+} hk_thread_ops_t;
 
 struct hk_thread {
     hk_object_t base;
@@ -269,6 +291,7 @@ struct hk_thread {
     hk_link_t sibling;       /* in process->threads while started and not dead */
     hk_thread_state_t state;
     hk_thread_kind_t kind;
+    const hk_thread_ops_t *ops; /* its kind's backend (never NULL) */
     uint32_t blocked;        /* ZX_THREAD_STATE_BLOCKED_* while blocked in the kernel, else 0 */
     uint32_t suspend_count;  /* open thread-level suspend tokens */
     bool stop_requested;     /* the backend was asked to stop the OS thread and not yet to resume it */
@@ -302,12 +325,16 @@ void hk_process_kill(hk_process_t *p, int64_t return_code);
 void hk_process_report_exited(hk_process_t *p, int64_t return_code);
 void hk_process_mark_running(hk_process_t *p); /* INITIAL -> RUNNING, start_time */
 
+/* thread.c.  A backend registers the ops of its kind once, from a constructor (before any thread exists); a kind
+ * nobody registered acts as HK_THREAD_UNBACKED (nothing executes: a stop or resume takes effect at once). */
+void hk_thread_register_ops(hk_thread_kind_t kind, const hk_thread_ops_t *ops);
+
 /* thread.c — lock held */
 hk_thread_t *hk_thread_new(hk_process_t *p, hk_thread_kind_t kind, const char *name); /* NEW; ref for caller */
 /* Start t (NEW -> RUNNING, THREAD_RUNNING, into the process's thread list); asks the backend to stop it at once
  * when a suspension is already pending.  BAD_STATE if the process is dying or dead. */
 zx_status_t hk_thread_mark_started(hk_thread_t *t);
-/* Re-evaluate whether t must be stopped: own tokens + (process tokens > 0).  Calls the backend's stop/resume. */
+/* Re-evaluate whether t must be stopped: own tokens + (process tokens > 0).  Calls its ops' request_stop/_resume. */
 void hk_thread_update_suspension(hk_thread_t *t);
 uint32_t hk_thread_effective_suspend(const hk_thread_t *t);
 /* Backend reports (lock held). */
@@ -332,9 +359,7 @@ void hk_process_task_stats(hk_process_t *p, hk_info_task_stats_v1_t *out);
 
 /* ------------------------------------------------------------------------------------------------ backends */
 
-/* self_thread.c — lock held; never block. */
-void hk_self_thread_request_stop(hk_thread_t *t);
-void hk_self_thread_request_resume(hk_thread_t *t);
+/* The backends register their hk_thread_ops_t (self_thread.c: HK_THREAD_SELF; linux_stop.c: HK_THREAD_LINUX). */
 
 /* linux_spawn.c, linux_monitor.c, linux_task.c, linux_stop.c — the backend of spawned programs (linux_task.h).
  *
@@ -360,8 +385,6 @@ typedef struct hk_spawn_request {
 
 zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char *err_msg); /* linux_spawn.c */
 void hk_linux_kill(hk_process_t *p);            /* linux_task.c: SIGKILL everything that belongs to p */
-void hk_linux_thread_stop(hk_thread_t *t);      /* linux_stop.c: stop the OS thread; report_stopped once stopped */
-void hk_linux_thread_resume(hk_thread_t *t);    /* linux_stop.c: let it run; report_running once running */
 pid_t hk_linux_pid(const hk_process_t *p);      /* linux_task.c: the program's Linux pid, 0 when none (lock held) */
 
 /* ------------------------------------------------------------------------------------------------ properties */

@@ -1,9 +1,10 @@
 #define _GNU_SOURCE /* ptrace requests */
-/* Spawned programs: ptrace stop and resume of their tasks.  The core asks for a thread to stop or run
- * (hk_linux_thread_stop / _resume, under the kernel lock): the request is noted in the task record and the monitor
- * woken, since only the tracer thread may call ptrace.  The monitor then interrupts the task (PTRACE_INTERRUPT) and,
- * once waitpid shows it in a ptrace-stop, reports THREAD_SUSPENDED (lt_task_settle); a resume ends the stop the way
- * that matches what caused it (PTRACE_LISTEN for a job-control stop, PTRACE_CONT re-injecting a signal otherwise). */
+/* Spawned programs: ptrace stop and resume of their tasks.  The core asks for a thread to stop or run (through
+ * linux_ops, the hk_thread_ops_t of HK_THREAD_LINUX, under the kernel lock): the request is noted in the task record
+ * and the monitor woken, since only the tracer thread may call ptrace.  The monitor then interrupts the task
+ * (PTRACE_INTERRUPT) and, once waitpid shows it in a ptrace-stop, reports THREAD_SUSPENDED (lt_task_settle); a
+ * resume ends the stop the way that matches what caused it (PTRACE_LISTEN for a job-control stop, PTRACE_CONT
+ * re-injecting a signal otherwise). */
 #include <stdbool.h>
 #include <sys/ptrace.h>
 #include <sys/types.h>
@@ -61,18 +62,30 @@ void lt_task_sync_locked(lt_task_t *k) {
 
 /* ------------------------------------------------------------------------------------------------ requests */
 
-void hk_linux_thread_stop(hk_thread_t *t) {
+static void linux_request_stop(hk_thread_t *t) {
     lt_thread_link_t *link = t->backend;
     if (link == NULL || link->task == NULL) return;
     link->task->want_stop = true;
     lt_wake_monitor();
 }
 
-void hk_linux_thread_resume(hk_thread_t *t) {
+static void linux_request_resume(hk_thread_t *t) {
     lt_thread_link_t *link = t->backend;
     if (link == NULL || link->task == NULL) return;
     link->task->want_stop = false;
     lt_wake_monitor();
+}
+
+/* A spawned program's threads never run host-kernel code, and are started by the program itself. */
+static const hk_thread_ops_t linux_ops = {
+    .request_stop = linux_request_stop,
+    .request_resume = linux_request_resume,
+    .park_self = NULL,
+    .start = NULL,
+};
+
+__attribute__((constructor)) static void register_linux_ops(void) {
+    hk_thread_register_ops(HK_THREAD_LINUX, &linux_ops);
 }
 
 long hk_linux_thread_interrupted_syscall(const hk_thread_t *t) {

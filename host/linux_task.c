@@ -121,7 +121,7 @@ static void task_make_thread(lt_task_t *k) {
     link->task = k;
     k->thread = t;
     k->tlink = link;
-    /* Starts it; when the process is suspended this calls hk_linux_thread_stop at once (want_stop), and the task,
+    /* Starts it; when the process is suspended this asks linux_stop.c for a stop at once (want_stop), and the task,
      * still in its first ptrace-stop, is then held before running any instruction. */
     if (hk_thread_mark_started(t) != ZX_OK) {
         link->task = NULL;

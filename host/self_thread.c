@@ -386,7 +386,7 @@ zx_handle_t zx_thread_self(void) {
     return h;
 }
 
-void hk_self_thread_request_stop(hk_thread_t *t) {
+static void self_request_stop(hk_thread_t *t) {
     self_backend_t *b = backend_of(t);
     if (b == NULL) return;
     atomic_store(&b->park_word, 1);
@@ -401,7 +401,7 @@ void hk_self_thread_request_stop(hk_thread_t *t) {
     syscall(SYS_tgkill, getpid(), t->tid, g_park_signal);
 }
 
-void hk_self_thread_request_resume(hk_thread_t *t) {
+static void self_request_resume(hk_thread_t *t) {
     self_backend_t *b = backend_of(t);
     if (b == NULL) return;
     unlist_locked(b);
@@ -423,7 +423,7 @@ static void *start_trampoline(void *arg) {
     zx_thread_exit();
 }
 
-zx_status_t hk_self_thread_start(hk_thread_t *t, zx_vaddr_t entry, uintptr_t arg1, uintptr_t arg2) {
+static zx_status_t self_start(hk_thread_t *t, zx_vaddr_t entry, uintptr_t arg1, uintptr_t arg2) {
     pthread_once(&g_setup_once, setup);
     start_args_t *args = malloc(sizeof(*args));
     if (args == NULL || backend_of(t) == NULL) {
@@ -446,6 +446,15 @@ zx_status_t hk_self_thread_start(hk_thread_t *t, zx_vaddr_t entry, uintptr_t arg
     /* The new thread waits for the kernel lock we hold, so it is RUNNING (or parked) before it runs. */
     return hk_thread_mark_started(t);
 }
+
+static const hk_thread_ops_t self_ops = {
+    .request_stop = self_request_stop,
+    .request_resume = self_request_resume,
+    .park_self = hk_self_thread_park,
+    .start = self_start,
+};
+
+__attribute__((constructor)) static void register_self_ops(void) { hk_thread_register_ops(HK_THREAD_SELF, &self_ops); }
 
 void zx_thread_exit(void) {
     hk_thread_t *t = hk_cpu.thread;
