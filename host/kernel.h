@@ -15,8 +15,11 @@
  *   object_info.c    zx_object_get_info (every version of each topic: info_topics.h), zx_object_get_child
  *   task_stats.c     CPU time and memory figures of tasks, read from Linux (runtime, thread and task stats)
  *   event.c, vmar.c  the two small object kinds the task calls need
- *   channel.c        channels: messages, handle transfer, zx_channel_call (used by the conformance scenarios)
- *   port.c           ports: user packets, zx_port_queue / zx_port_wait (same)
+ *   ipc/channel.c    channels: messages, handle transfer, zx_channel_call
+ *   ipc/port.c       ports: user packets, zx_port_queue / zx_port_wait
+ *                    (ipc/ is compiled only where used -- the conformance suite and tests/sanitize -- never into the
+ *                    Python module; like every object kind they reach the core only through hk_object_ops_t and the
+ *                    calls below, and nothing in the core names them)
  *   linux_*.c        spawned programs: real Linux processes driven by a ptrace monitor thread (linux_task.h):
  *     linux_spawn.c    the spawn: fd plan, fork, the child's set-up and seccomp filter, exec
  *     linux_monitor.c  the monitor thread: wake signal, waitpid loop, exit codes, reaping
