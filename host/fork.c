@@ -10,11 +10,12 @@
  * koid the parent saw names a different object in the child.
  *
  * The parent's spawned programs stay the parent's: they are traced by the parent's monitor thread, which does
- * not exist in the child, and nothing in the child can reach them (linux_task.c forgets them; the child starts a
- * monitor of its own at its first spawn).  The kernel lock is held across the fork (object.c's handlers), so the
- * state copied into the child is consistent; this handler runs in the child before any other thread exists and
- * touches that state without the lock (it may still be held by the forking thread at this point, depending on the
- * order the handlers were registered in).  It makes no allocation: the new objects are created at first use.
+ * not exist in the child, and nothing in the child can reach them (linux_monitor.c's fork handler forgets them;
+ * the child starts a monitor of its own at its first spawn).  The kernel lock is held across the fork (object.c's
+ * handlers), so the state copied into the child is consistent; this handler runs in the child before any other
+ * thread exists and touches that state without the lock (it may still be held by the forking thread at this point,
+ * depending on the order the handlers were registered in).  It makes no allocation: the new objects are created at
+ * first use.
  */
 #include <pthread.h>
 

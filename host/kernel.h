@@ -15,10 +15,18 @@
  *   object_info.c    zx_object_get_info (every version of each topic: info_topics.h), zx_object_get_child
  *   task_stats.c     CPU time and memory figures of tasks, read from Linux (runtime, thread and task stats)
  *   event.c, vmar.c  the two small object kinds the task calls need
- *   channel.c        channels: messages, handle transfer, zx_channel_call (used by the conformance scenarios)
- *   port.c           ports: user packets, zx_port_queue / zx_port_wait (same)
- *   linux_task.c     spawned programs: real Linux processes driven by a ptrace monitor thread
+ *   ipc/channel.c    channels: messages, handle transfer, zx_channel_call
+ *   ipc/port.c       ports: user packets, zx_port_queue / zx_port_wait
+ *                    (ipc/ is compiled only where used -- the conformance suite and tests/sanitize -- never into the
+ *                    Python module; like every object kind they reach the core only through hk_object_ops_t and the
+ *                    calls below, and nothing in the core names them)
+ *   linux_*.c        spawned programs: real Linux processes driven by a ptrace monitor thread (linux_task.h):
+ *     linux_spawn.c    the spawn: fd plan, fork, the child's set-up and seccomp filter, exec
+ *     linux_monitor.c  the monitor thread: wake signal, waitpid loop, exit codes, reaping
+ *     linux_task.c     task bookkeeping: traced tasks, their programs and Zircon threads; kill
+ *     linux_stop.c     ptrace stop and resume of tasks
  *   fdio_spawn.c     fdio_spawn / fdio_spawn_etc
+ *   signals.h        every signal number the host kernel uses (the park and wake signals)
  *
  * Concurrency: one kernel lock (hk_lock) guards every object.  Functions documented "lock held" must be called
  * with it held and never block.  Blocking happens only in the wait core, with the lock released.
@@ -73,7 +81,12 @@ typedef struct hk_cpu {
 } hk_cpu_t;
 extern __thread hk_cpu_t hk_cpu __attribute__((tls_model("initial-exec")));
 
-/* self_thread.c: park the calling thread now if a stop is wanted (called by hk_unlock when deferred). */
+/* object.c: park the calling thread now, through its backend, if a stop is wanted for it (hk_thread_ops_t.park_self;
+ * nothing for a thread no backend parks).  Called without the lock: by hk_unlock when a park was deferred, and by
+ * the wait core's hk_park_if_stopped_locked. */
+void hk_park_self(void);
+
+/* self_thread.c: the SELF backend's park_self (also called directly by csrc/host_gil.c's safe points). */
 void hk_self_thread_park(void);
 
 /* self_thread.c: threads of a language runtime with a global lock (the Python GIL) park only at safe points.  The
@@ -224,7 +237,7 @@ typedef enum { HK_PROCESS_INITIAL, HK_PROCESS_RUNNING, HK_PROCESS_DYING, HK_PROC
 typedef enum {
     HK_PROCESS_PLAIN, /* made by zx_process_create: it can never run code on the host */
     HK_PROCESS_SELF,  /* the calling Linux process */
-    HK_PROCESS_LINUX, /* a program started by fdio_spawn: a real Linux process driven by linux_task.c */
+    HK_PROCESS_LINUX, /* a program started by fdio_spawn: a real Linux process driven by linux_*.c */
 } hk_process_kind_t;
 
 struct hk_process {
@@ -255,8 +268,25 @@ typedef enum {
 typedef enum {
     HK_THREAD_UNBACKED, /* no OS thread (a new thread, or one of a process that cannot run on the host) */
     HK_THREAD_SELF,     /* an OS thread of the calling process (self_thread.c) */
-    HK_THREAD_LINUX,    /* a thread of a spawned Linux process (linux_task.c) */
+    HK_THREAD_LINUX,    /* a thread of a spawned Linux process (linux_*.c) */
+    HK_THREAD_KIND_COUNT
 } hk_thread_kind_t;
+
+/* How the kernel drives the OS thread behind a thread object: one table per hk_thread_kind_t, registered by the
+ * backend that owns the kind, so that the core (object.c, wait.c) and the thread object (thread.c) name no backend
+ * -- as Zircon's ThreadDispatcher leaves the mechanics of stopping a thread to the thread layer below it
+ * (zircon/kernel/object/thread_dispatcher.cc Suspend -> zircon/kernel/kernel/thread.cc Thread::Suspend). */
+typedef struct hk_thread_ops {
+    /* Lock held, never block.  Ask the OS thread to stop (the backend calls hk_thread_report_stopped once it has
+     * really stopped) or to run again (hk_thread_report_running). */
+    void (*request_stop)(hk_thread_t *t);
+    void (*request_resume)(hk_thread_t *t);
+    /* Without the lock.  Park the calling OS thread (one of this backend's) now if a stop is wanted for it, until it
+     * is resumed.  NULL for backends whose threads never run host-kernel code. */
+    void (*park_self)(void);
+    /* Lock held.  zx_thread_start: run entry(arg1, arg2) on a new OS thread for t.  NULL: NOT_SUPPORTED. */
+    zx_status_t (*start)(hk_thread_t *t, zx_vaddr_t entry, uintptr_t arg1, uintptr_t arg2);
+} hk_thread_ops_t;
 
 struct hk_thread {
     hk_object_t base;
@@ -264,6 +294,7 @@ struct hk_thread {
     hk_link_t sibling;       /* in process->threads while started and not dead */
     hk_thread_state_t state;
     hk_thread_kind_t kind;
+    const hk_thread_ops_t *ops; /* its kind's backend (never NULL) */
     uint32_t blocked;        /* ZX_THREAD_STATE_BLOCKED_* while blocked in the kernel, else 0 */
     uint32_t suspend_count;  /* open thread-level suspend tokens */
     bool stop_requested;     /* the backend was asked to stop the OS thread and not yet to resume it */
@@ -297,12 +328,16 @@ void hk_process_kill(hk_process_t *p, int64_t return_code);
 void hk_process_report_exited(hk_process_t *p, int64_t return_code);
 void hk_process_mark_running(hk_process_t *p); /* INITIAL -> RUNNING, start_time */
 
+/* thread.c.  A backend registers the ops of its kind once, from a constructor (before any thread exists); a kind
+ * nobody registered acts as HK_THREAD_UNBACKED (nothing executes: a stop or resume takes effect at once). */
+void hk_thread_register_ops(hk_thread_kind_t kind, const hk_thread_ops_t *ops);
+
 /* thread.c — lock held */
 hk_thread_t *hk_thread_new(hk_process_t *p, hk_thread_kind_t kind, const char *name); /* NEW; ref for caller */
 /* Start t (NEW -> RUNNING, THREAD_RUNNING, into the process's thread list); asks the backend to stop it at once
  * when a suspension is already pending.  BAD_STATE if the process is dying or dead. */
 zx_status_t hk_thread_mark_started(hk_thread_t *t);
-/* Re-evaluate whether t must be stopped: own tokens + (process tokens > 0).  Calls the backend's stop/resume. */
+/* Re-evaluate whether t must be stopped: own tokens + (process tokens > 0).  Calls its ops' request_stop/_resume. */
 void hk_thread_update_suspension(hk_thread_t *t);
 uint32_t hk_thread_effective_suspend(const hk_thread_t *t);
 /* Backend reports (lock held). */
@@ -327,11 +362,9 @@ void hk_process_task_stats(hk_process_t *p, hk_info_task_stats_v1_t *out);
 
 /* ------------------------------------------------------------------------------------------------ backends */
 
-/* self_thread.c — lock held; never block. */
-void hk_self_thread_request_stop(hk_thread_t *t);
-void hk_self_thread_request_resume(hk_thread_t *t);
+/* The backends register their hk_thread_ops_t (self_thread.c: HK_THREAD_SELF; linux_stop.c: HK_THREAD_LINUX). */
 
-/* linux_task.c — the backend of spawned programs.
+/* linux_spawn.c, linux_monitor.c, linux_task.c, linux_stop.c — the backend of spawned programs (linux_task.h).
  *
  * A spawned program is a real Linux process (plus every process it forks itself: they belong to it, are killed
  * with it, and are killed when it exits), traced by one monitor thread with ptrace (PTRACE_SEIZE with EXITKILL so
@@ -353,11 +386,9 @@ typedef struct hk_spawn_request {
     const fdio_spawn_action_t *actions;
 } hk_spawn_request_t;
 
-zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char *err_msg);
-void hk_linux_kill(hk_process_t *p);            /* SIGKILL everything that belongs to p */
-void hk_linux_thread_stop(hk_thread_t *t);      /* stop the OS thread; report_stopped once really stopped */
-void hk_linux_thread_resume(hk_thread_t *t);    /* let it run; report_running once running */
-pid_t hk_linux_pid(const hk_process_t *p);      /* the program's Linux pid, 0 when none runs (lock held) */
+zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char *err_msg); /* linux_spawn.c */
+void hk_linux_kill(hk_process_t *p);            /* linux_task.c: SIGKILL everything that belongs to p */
+pid_t hk_linux_pid(const hk_process_t *p);      /* linux_task.c: the program's Linux pid, 0 when none (lock held) */
 
 /* ------------------------------------------------------------------------------------------------ properties */
 
@@ -384,7 +415,7 @@ bool hk_read_proc(const char *path, char *buf, size_t size);
  * that is blocked in a Linux system call, from /proc/<pid>/task/<tid>/{stat,syscall}; 0 when it is running, or
  * when nothing can be read. */
 uint32_t hk_thread_os_blocked_state(const hk_thread_t *t);
-/* linux_task.c — lock held.  The system call a ptrace-stop last interrupted in this thread of a spawned program
+/* linux_stop.c — lock held.  The system call a ptrace-stop last interrupted in this thread of a spawned program
  * (-1: none known): what its restart_syscall continues. */
 long hk_linux_thread_interrupted_syscall(const hk_thread_t *t);
 

@@ -1,10 +1,202 @@
-/* Declarations private to the spawn backend (linux_task.c) and fdio_spawn.c. */
+/* The spawn backend's internal interface: the records of spawned programs and their traced tasks, and the calls
+ * between the files that make up the backend:
+ *
+ *   linux_spawn.c    the requesting side of hk_linux_spawn (the fd plan, errors), and the child: fork, its fd set-up,
+ *                    the seccomp filter, exec; the monitor's fork-and-seize of it (lt_program_start)
+ *   linux_monitor.c  the monitor thread: its wake signal, the wait loop, exit codes, reaping of orphans, acting on
+ *                    requests; the spawn queue between requesters and the monitor
+ *   linux_task.c     task bookkeeping: the traced tasks, the programs they belong to, their Zircon threads, and the
+ *                    core's kill request (hk_linux_kill) and pid look-up (hk_linux_pid)
+ *   linux_stop.c     ptrace stop and resume of tasks, and the core's stop/resume requests for their threads
+ *
+ * fdio_spawn.c includes it for the fdio limits below.  Every declaration here is private to the backend (hidden:
+ * none is exported from the Python module).
+ *
+ * Why ptrace (PTRACE_SEIZE + PTRACE_INTERRUPT) rather than SIGSTOP/SIGCONT or the cgroup freezer, all three tried and
+ * measured on a Linux host:
+ *   - Zircon suspends *threads*: a thread token stops exactly one thread, a process token stops all of them, and
+ *     ZX_THREAD_SUSPENDED must mean the thread really stopped.  SIGSTOP/SIGCONT act on the whole thread group only,
+ *     cannot stop one thread, and collide with the program's own job control (a program's SIGCONT would undo a
+ *     suspension, and our SIGCONT would undo the program's own stop).  The cgroup freezer is whole-group too
+ *     (v1 even leaves frozen tasks unkillable in state D, and cgroups may not be writable on CI machines).
+ *   - PTRACE_INTERRUPT stops a single thread (6.6 us measured), the stop is observed through waitpid (so
+ *     THREAD_SUSPENDED is reported only once the thread is really in a ptrace-stop), and resuming is exact:
+ *     PTRACE_CONT re-injects a signal caught at a signal-delivery-stop, PTRACE_LISTEN keeps a job-control stop.
+ *   - PTRACE_O_EXITKILL kills every tracee when the tracer dies, even by SIGKILL: nothing survives the owning
+ *     program.  TRACECLONE/FORK/VFORK auto-attach new threads and descendants before they run, so a thread born
+ *     while its process is suspended can be held before its first instruction, and descendants can be killed.
+ *     Only clone(CLONE_UNTRACED) could create a task that is not attached: a seccomp filter, installed in the
+ *     child before exec and inherited by everything it starts, refuses it (g_untraced_filter).
+ *   - TRACEEXIT reports each thread's end while the thread still exists, so its Zircon thread dies then; without it
+ *     a main thread that calls pthread_exit would linger (a zombie no stop request can reach) until the program
+ *     ends.
+ *   - Cost: one tracer thread, a ptrace-stop (microseconds) at each clone/fork/exec and each signal the program
+ *     receives, and a program may not be traced by anyone else (no gdb/strace on it).
+ *
+ * Structure.  Every ptrace request must come from the tracer thread, so one long-lived monitor thread (started at
+ * the first spawn, never exiting: tracees are killed when their tracer thread ends) does every fork, ptrace call
+ * and wait.  Other threads only record what they want under the kernel lock (a stop, a resume, a kill) or queue a
+ * spawn, then wake the monitor.  The monitor reports back into the core under the kernel lock and never holds it
+ * across fork or wait.
+ *
+ * Descendants.  Processes the program forks are traced too (auto-attached), belong to it, are killed with it and
+ * when its main process ends, and are not Zircon threads.  Suspending the process does not freeze them: Zircon
+ * suspends a process's own threads, and a process it started is another process; freezing a vfork child would also
+ * leave its parent, waiting uninterruptibly for the child, impossible to stop.
+ */
 #ifndef ZXPY_HOST_LINUX_TASK_H_
 #define ZXPY_HOST_LINUX_TASK_H_
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "kernel.h"
 
 /* fdio's <lib/fdio/limits.h> values, which the spawn action rules depend on: target fds must be below
  * FDIO_MAX_FD, and a target fd flagged FDIO_FLAG_USE_FOR_STDIO also serves as stdio when fds 0-2 are not given. */
 #define HK_FDIO_MAX_FD 1024
 #define HK_FDIO_FLAG_USE_FOR_STDIO 0x8000
+
+#pragma GCC visibility push(hidden)
+
+/* ------------------------------------------------------------------------------------------------ records */
+
+typedef struct lt_task lt_task_t;
+typedef struct lt_spawn lt_spawn_t;
+
+/* t->backend of a Linux thread.  The core frees it with the thread object, which may outlive the Linux task, so it
+ * only points at the task record; the monitor clears the pointer (under the kernel lock) when the task is gone. */
+typedef struct {
+    lt_task_t *task;
+    /* Lock: the system call a stop last interrupted (-1: none), for ZX_INFO_THREAD while the thread continues it
+     * through restart_syscall (hk_linux_thread_interrupted_syscall). */
+    long interrupted_nr;
+} lt_thread_link_t;
+
+typedef enum { LP_STARTING, LP_RUNNING } lp_phase_t;
+
+/* One spawned program: its main Linux process and every descendant it forked.  Monitor-private, except the
+ * fields marked "lock" which requesters write under the kernel lock. */
+struct hk_linux_process {
+    hk_link_t link;         /* in lt_programs */
+    hk_process_t *p;        /* holds a reference until the program is over */
+    pid_t pid;              /* the main program (our child) */
+    lp_phase_t phase;
+    hk_link_t tasks;        /* every live traced task of the program (lt_task_t.owner_link) */
+    bool kill_sent;         /* SIGKILL went to everything known; later arrivals are killed on sight */
+    bool main_gone;         /* the main program was reaped */
+    int64_t exit_code;      /* from the main program's wait status */
+    lt_spawn_t *spawn;      /* while STARTING: the request to complete */
+    zx_status_t spawn_fail; /* STARTING: why the spawn must fail although exec succeeded */
+    /* Lock: zx_task_kill asked for the kill.  Atomic and apart from the monitor's own flags, which the monitor
+     * reads without the lock, so that no widened load of those can race with a requester's store. */
+    atomic_bool kill_requested;
+};
+
+/* One traced Linux task (a thread of the main program or of a descendant). */
+struct lt_task {
+    lt_task_t *hash_next;
+    /* Lock: the core asked for a stop.  Atomic and between pointers, apart from the monitor's own flags below
+     * (which it touches without the lock), so that no widened access to those can race with a requester. */
+    atomic_bool want_stop;
+    hk_link_t owner_link;
+    pid_t tid;
+    pid_t tgid;
+    struct hk_linux_process *owner; /* NULL until we know which program it belongs to (it is held meanwhile) */
+    hk_thread_t *thread;            /* the Zircon thread (threads of the main program only); holds a reference */
+    lt_thread_link_t *tlink;
+    bool stopped;      /* in a ptrace-stop that we have not ended */
+    bool group_stop;   /* ...which is a job-control group-stop: end it with PTRACE_LISTEN */
+    int stop_sig;      /* ...which is a signal-delivery-stop for this signal: re-inject it */
+    bool interrupting; /* PTRACE_INTERRUPT sent, stop not yet seen */
+    bool reported;     /* the core was told THREAD_SUSPENDED */
+    bool announced;    /* its creator's clone/fork event was seen (or we forked it ourselves) */
+};
+
+/* A queued fdio_spawn.  Prepared by the requesting thread, run by the monitor. */
+struct lt_spawn {
+    hk_link_t link; /* in g_spawn_queue */
+    hk_process_t *p;
+    /* What the child needs, prepared before fork so the child only makes async-signal-safe calls. */
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    size_t nfds;
+    int *fd_src, *fd_dst;  /* dup2 fd_src[i] -> fd_dst[i] */
+    int stdio[3];          /* STDIO_INHERIT, STDIO_NULL or an index into fd_src */
+    int devnull;
+    int base;              /* fds >= base are free for temporaries (above every target) */
+    int *keep;             /* sorted targets >= 3: everything else >= 3 is closed at exec */
+    size_t nkeep;
+    int fallback_max_fd;   /* upper bound for the CLOEXEC loop when close_range is missing */
+    pid_t parent_pid;
+    int go[2];             /* the child waits on go[0] until it is traced */
+    int err[2];            /* CLOEXEC: the child reports a failure before exec as {stage, errno} */
+    /* Results (written by the monitor under g_mon_mutex). */
+    bool done;
+    zx_status_t status;
+    int fail_stage, fail_errno;
+};
+
+enum { STDIO_INHERIT = -1, STDIO_NULL = -2 };
+enum {
+    STAGE_NONE = 0,
+    STAGE_SETUP = 1,
+    STAGE_EXEC = 2,
+    STAGE_DIED = 3,
+    STAGE_PTRACE = 4,
+    STAGE_FORK = 5,
+    STAGE_SECCOMP = 6,
+};
+
+/* ------------------------------------------------------------------------------------------------ linux_task.c */
+
+/* Monitor-private: every program not yet over (struct hk_linux_process.link). */
+extern hk_link_t lt_programs;
+/* The record of a traced task, or NULL. */
+lt_task_t *lt_task_find(pid_t tid);
+/* A new record (owner unknown, tgid = tid), in the hash; NULL when out of memory. */
+lt_task_t *lt_task_new(pid_t tid);
+/* tid exited before its creator's clone/fork event was seen: that event must not resurrect it. */
+void lt_graveyard_add(pid_t tid);
+/* A numeric field ("Tgid:", "PPid:") of /proc/<tid>/status; -1 if the task is gone. */
+pid_t lt_proc_status_field(pid_t tid, const char *field);
+void lt_task_thread_gone(lt_task_t *k);        /* its Linux thread ended: the Zircon thread is dead */
+void lt_task_free(lt_task_t *k);               /* its Linux task is gone: forget it */
+void lt_review_unknown_tasks(void);            /* adopt or kill held tasks of unknown owner */
+void lt_task_created(lt_task_t *k, pid_t child); /* k's clone/fork/vfork event named child */
+void lt_task_first_stop(pid_t tid);            /* an unknown task stopped */
+lt_task_t *lt_task_exec(lt_task_t *k, pid_t former); /* PTRACE_EVENT_EXEC; the record that stands for it now */
+void lt_program_kill(struct hk_linux_process *lp);      /* SIGKILL every task of lp */
+void lt_program_check_end(struct hk_linux_process *lp); /* lp is over once its main program and descendants are gone */
+void lt_tasks_after_fork(void);             /* a forked child of this program forgets the parent's tasks */
+
+/* ------------------------------------------------------------------------------------------------ linux_stop.c */
+
+/* Lock held.  Ask for a stop if the core wants one and none is on its way; else settle k (below). */
+void lt_task_sync_locked(lt_task_t *k);
+/* Bring a stopped task in line with what the core wants: hold it (and report the stop) or let it run.  Takes the
+ * lock. */
+void lt_task_settle(lt_task_t *k);
+
+/* ------------------------------------------------------------------------------------------------ linux_monitor.c */
+
+/* Wake the monitor to act on a request (from the monitor itself: make it look again before it sleeps). */
+void lt_wake_monitor(void);
+/* Hand s to the monitor (starting it if needed) and wait until it is done; an errno if the monitor cannot start. */
+int lt_monitor_run_spawn(lt_spawn_t *s);
+/* Monitor: complete the spawn s, waking its requester. */
+void lt_spawn_finish(lt_spawn_t *s, zx_status_t status, int fail_stage, int fail_errno);
+/* Reap the followed zombies that are ours now (a no-op when none is followed). */
+void lt_orphans_reap(void);
+
+/* ------------------------------------------------------------------------------------------------ linux_spawn.c */
+
+/* Monitor: fork and trace one queued program. */
+void lt_program_start(lt_spawn_t *s);
+
+#pragma GCC visibility pop
 
 #endif /* ZXPY_HOST_LINUX_TASK_H_ */

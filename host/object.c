@@ -23,8 +23,14 @@ void hk_unlock(void) {
     atomic_signal_fence(memory_order_seq_cst);
     if (--hk_cpu.in_kernel == 0 && hk_cpu.park_pending) {
         /* Like Zircon, a suspended thread stops on its way back to "user mode". */
-        hk_self_thread_park();
+        hk_park_self();
     }
+}
+
+void hk_park_self(void) {
+    hk_thread_t *t = hk_cpu.thread;
+    if (t != NULL && t->ops->park_self != NULL) t->ops->park_self();
+    else hk_cpu.park_pending = 0; /* no backend parks this thread (any more): nothing to do */
 }
 
 /* A child forked by any thread (Python's os.fork, or the spawn monitor) must not inherit a held lock. */

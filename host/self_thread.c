@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "kernel.h"
+#include "signals.h"
 
 typedef struct self_backend self_backend_t;
 struct self_backend {
@@ -338,7 +339,7 @@ static bool g_exit_key_ready;
 
 static void setup(void) {
     g_exit_key_ready = pthread_key_create(&g_exit_key, on_os_thread_exit) == 0;
-    g_park_signal = SIGRTMIN + 6;
+    g_park_signal = HK_PARK_SIGNAL;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = park_handler;
@@ -385,7 +386,7 @@ zx_handle_t zx_thread_self(void) {
     return h;
 }
 
-void hk_self_thread_request_stop(hk_thread_t *t) {
+static void self_request_stop(hk_thread_t *t) {
     self_backend_t *b = backend_of(t);
     if (b == NULL) return;
     atomic_store(&b->park_word, 1);
@@ -400,7 +401,7 @@ void hk_self_thread_request_stop(hk_thread_t *t) {
     syscall(SYS_tgkill, getpid(), t->tid, g_park_signal);
 }
 
-void hk_self_thread_request_resume(hk_thread_t *t) {
+static void self_request_resume(hk_thread_t *t) {
     self_backend_t *b = backend_of(t);
     if (b == NULL) return;
     unlist_locked(b);
@@ -422,7 +423,7 @@ static void *start_trampoline(void *arg) {
     zx_thread_exit();
 }
 
-zx_status_t hk_self_thread_start(hk_thread_t *t, zx_vaddr_t entry, uintptr_t arg1, uintptr_t arg2) {
+static zx_status_t self_start(hk_thread_t *t, zx_vaddr_t entry, uintptr_t arg1, uintptr_t arg2) {
     pthread_once(&g_setup_once, setup);
     start_args_t *args = malloc(sizeof(*args));
     if (args == NULL || backend_of(t) == NULL) {
@@ -445,6 +446,15 @@ zx_status_t hk_self_thread_start(hk_thread_t *t, zx_vaddr_t entry, uintptr_t arg
     /* The new thread waits for the kernel lock we hold, so it is RUNNING (or parked) before it runs. */
     return hk_thread_mark_started(t);
 }
+
+static const hk_thread_ops_t self_ops = {
+    .request_stop = self_request_stop,
+    .request_resume = self_request_resume,
+    .park_self = hk_self_thread_park,
+    .start = self_start,
+};
+
+__attribute__((constructor)) static void register_self_ops(void) { hk_thread_register_ops(HK_THREAD_SELF, &self_ops); }
 
 void zx_thread_exit(void) {
     hk_thread_t *t = hk_cpu.thread;

@@ -21,7 +21,7 @@
  *   - memory: /proc/<pid>/statm (the mapped size) and /proc/<pid>/smaps_rollup (private, shared, proportional).
  *     A process made by zx_process_create has no address space on the host: its figures are 0.
  * Once a thread is dead its last sample is kept: the backends take that sample while the OS thread still exists
- * (self_thread.c as the thread leaves, linux_task.c before it reaps the task), and hk_thread_report_exited takes
+ * (self_thread.c as the thread leaves, linux_monitor.c before it reaps the task), and hk_thread_report_exited takes
  * one if they did not.
  *
  * Everything here runs with the kernel lock held.  Reading /proc does not block on anything the kernel holds.

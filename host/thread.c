@@ -31,6 +31,18 @@ static const hk_object_ops_t thread_ops = {
     .related_koid = thread_related_koid,
 };
 
+/* Nothing executes, so a stop or resume is immediate. */
+static const hk_thread_ops_t unbacked_ops = {
+    .request_stop = hk_thread_report_stopped,
+    .request_resume = hk_thread_report_running,
+    .park_self = NULL,
+    .start = NULL,
+};
+
+static const hk_thread_ops_t *g_thread_ops[HK_THREAD_KIND_COUNT];
+
+void hk_thread_register_ops(hk_thread_kind_t kind, const hk_thread_ops_t *ops) { g_thread_ops[kind] = ops; }
+
 hk_thread_t *hk_thread_new(hk_process_t *p, hk_thread_kind_t kind, const char *name) {
     hk_thread_t *t = calloc(1, sizeof(*t));
     if (t == NULL) return NULL;
@@ -40,6 +52,7 @@ hk_thread_t *hk_thread_new(hk_process_t *p, hk_thread_kind_t kind, const char *n
     hk_object_ref(&p->base);
     t->state = HK_THREAD_NEW;
     t->kind = kind;
+    t->ops = g_thread_ops[kind] != NULL ? g_thread_ops[kind] : &unbacked_ops;
     snprintf(t->name, sizeof(t->name), "%s", name ? name : "");
     return t;
 }
@@ -67,23 +80,11 @@ void hk_thread_update_suspension(hk_thread_t *t) {
     bool want_stop = hk_thread_effective_suspend(t) > 0;
     if (want_stop == t->stop_requested) return;
     t->stop_requested = want_stop;
-    switch (t->kind) {
-    case HK_THREAD_SELF:
-        /* A wait_one in progress ends with INTR_RETRY and is issued again after the resume (wait.c). */
-        if (want_stop) hk_wait_interrupt_thread(t);
-        if (want_stop) hk_self_thread_request_stop(t);
-        else hk_self_thread_request_resume(t);
-        break;
-    case HK_THREAD_LINUX:
-        if (want_stop) hk_linux_thread_stop(t);
-        else hk_linux_thread_resume(t);
-        break;
-    case HK_THREAD_UNBACKED:
-        /* Nothing executes, so the stop is immediate. */
-        if (want_stop) hk_thread_report_stopped(t);
-        else hk_thread_report_running(t);
-        break;
-    }
+    /* A wait_one in progress ends with INTR_RETRY and is issued again after the resume (wait.c); only threads that
+     * run host-kernel code (self_thread.c's) ever have one. */
+    if (want_stop) hk_wait_interrupt_thread(t);
+    if (want_stop) t->ops->request_stop(t);
+    else t->ops->request_resume(t);
 }
 
 void hk_thread_report_stopped(hk_thread_t *t) {
@@ -158,9 +159,6 @@ zx_status_t zx_thread_create(zx_handle_t process, const char *name, size_t name_
     return status;
 }
 
-/* self_thread.c: run entry(arg1, arg2) on a new OS thread for t (lock held). */
-zx_status_t hk_self_thread_start(hk_thread_t *t, zx_vaddr_t entry, uintptr_t arg1, uintptr_t arg2);
-
 /* The highest user address + 1 on x86-64 and arm64 (48-bit user address spaces). */
 #define HK_USER_ADDRESS_END ((zx_vaddr_t)1 << 47)
 
@@ -188,8 +186,8 @@ zx_status_t zx_thread_start(zx_handle_t handle, zx_vaddr_t thread_entry, zx_vadd
     if (status == ZX_OK && t->state != HK_THREAD_NEW) status = ZX_ERR_BAD_STATE;
     if (status == ZX_OK && thread_entry == 0) status = ZX_ERR_INVALID_ARGS;
     /* A process made by zx_process_create has no address space on the host to run code in. */
-    if (status == ZX_OK && t->kind != HK_THREAD_SELF) status = ZX_ERR_NOT_SUPPORTED;
-    if (status == ZX_OK) status = hk_self_thread_start(t, thread_entry, arg1, arg2);
+    if (status == ZX_OK && t->ops->start == NULL) status = ZX_ERR_NOT_SUPPORTED;
+    if (status == ZX_OK) status = t->ops->start(t, thread_entry, arg1, arg2);
     hk_unlock();
     return status;
 }

@@ -122,8 +122,10 @@ static void global_unlink(hk_waiter_t *w) {
     w->gprev = w->gnext = NULL;
 }
 
+/* A stop is requested for the calling thread, and its backend parks it (hk_park_self). */
 static bool stop_requested_for_me(void) {
-    return hk_cpu.thread != NULL && hk_cpu.thread->kind == HK_THREAD_SELF && hk_cpu.thread->stop_requested;
+    hk_thread_t *t = hk_cpu.thread;
+    return t != NULL && t->ops->park_self != NULL && t->stop_requested;
 }
 
 /* Mark the calling thread (when it is a thread object) as blocked for ZX_INFO_THREAD. */
@@ -212,9 +214,9 @@ void hk_sleeper_wake(hk_sleeper_t *s) {
 
 void hk_park_if_stopped_locked(void) {
     /* stop_requested is set under the lock by zx_task_suspend, before the park signal is even sent. */
-    while (hk_cpu.thread != NULL && hk_cpu.thread->kind == HK_THREAD_SELF && hk_cpu.thread->stop_requested) {
+    while (stop_requested_for_me()) {
         hk_unlock(); /* parks here if the park signal already arrived */
-        hk_self_thread_park(); /* else here (it returns at once once resumed) */
+        hk_park_self(); /* else here (it returns at once once resumed) */
         hk_lock();
     }
 }

@@ -340,7 +340,7 @@ def _diagnostics(overlay: Path) -> list[str]:
     """gcc's diagnostics for every host/ and csrc/ source against an SDK overlay, locations in
     headers dropped (line numbers differ; what is said does not)."""
     lines = []
-    for src in sorted([*ROOT.glob("host/*.c"), *ROOT.glob("csrc/*.c")]):
+    for src in sorted([*ROOT.glob("host/*.c"), *ROOT.glob("host/ipc/*.c"), *ROOT.glob("csrc/*.c")]):
         proc = subprocess.run(["gcc", "-std=gnu11", "-Wall", "-Wextra", "-fsyntax-only", f"-I{overlay}",
                                f"-I{ROOT / 'host'}", f"-I{ROOT / 'csrc'}", str(src)],
                               capture_output=True, text=True, cwd=ROOT, timeout=120)

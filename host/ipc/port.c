@@ -15,6 +15,10 @@
  *
  * Host limitations: no zx_object_wait_async (no signal packets), no zx_port_cancel, no interrupt binding (the
  * option is accepted and means nothing: the host has no interrupt objects).
+ *
+ * Built only where used (build_ffi.py compiles host's top-level .c files only, not host/ipc/): the
+ * conformance suite (conformance/Makefile IPC_SRCS) and the core stress (tests/sanitize).  The core knows ports
+ * only through their hk_object_ops_t.
  */
 #include <stdlib.h>
 #include <string.h>

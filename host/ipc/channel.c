@@ -20,6 +20,10 @@
  * Host limitations: ZX_CHANNEL_WRITE_USE_IOVEC is NOT_SUPPORTED; there is no pending-message limit (Zircon
  * raises a policy exception past 3500); waits made through a handle that is written into a channel are canceled
  * when it leaves the table (Zircon cancels them when the message is read or destroyed).
+ *
+ * Built only where used (build_ffi.py compiles host's top-level .c files only, not host/ipc/): the
+ * conformance suite (conformance/Makefile IPC_SRCS) and the core stress (tests/sanitize).  The core knows channels
+ * only through their hk_object_ops_t.
  */
 #include <stdlib.h>
 #include <string.h>
