@@ -94,8 +94,8 @@ def test_suspend_timeout_closes_the_token() -> None:
     """A suspend that cannot be confirmed in time leaves nothing suspended.
 
     The subject is a Python thread that blocks the host kernel's park signal
-    (SIGRTMIN+6, host/self_thread.c) and then waits without the GIL: it can
-    never reach THREAD_SUSPENDED, so the wait must time out every time, close
+    (SIGRTMIN+6: HK_PARK_SIGNAL in host/signals.h, reserved as README says) and
+    then waits without the GIL: it can never reach THREAD_SUSPENDED, so the wait must time out every time, close
     the token and leave the thread RUNNING.  When it unblocks the signal
     afterwards, the stale park request finds nothing to do.
     """
