@@ -9,7 +9,8 @@
  *   job.c            job objects and the job tree, zx_job_create, zx_job_default
  *   process.c        process objects, zx_process_create, zx_process_self
  *   thread.c         thread objects, suspension bookkeeping, zx_thread_create / start / self / exit
- *   self_thread.c    real threads of the calling program: adoption, parking with a real-time signal
+ *   self_thread.c    real threads of the calling program: adoption, parking with a real-time signal; the calling
+ *                    process's ops (kill, pid)
  *   suspend_token.c  suspend tokens, zx_task_suspend
  *   task.c           zx_task_kill
  *   object_info.c    zx_object_get_info (every version of each topic: info_topics.h), zx_object_get_child
@@ -238,7 +239,19 @@ typedef enum {
     HK_PROCESS_PLAIN, /* made by zx_process_create: it can never run code on the host */
     HK_PROCESS_SELF,  /* the calling Linux process */
     HK_PROCESS_LINUX, /* a program started by fdio_spawn: a real Linux process driven by linux_*.c */
+    HK_PROCESS_KIND_COUNT
 } hk_process_kind_t;
+
+/* What lies behind a process object: one table per hk_process_kind_t, registered by the backend that owns the kind
+ * (self_thread.c: HK_PROCESS_SELF; linux_task.c: HK_PROCESS_LINUX), so that process.c and the /proc readers
+ * (task_stats.c, thread_state.c) name no backend.  Both lock held, never block. */
+typedef struct hk_process_ops {
+    /* Kill everything p runs.  true: something runs, and the backend reports with hk_process_report_exited once it
+     * is all gone and reaped; false: nothing runs (p dies at once).  Does not return for the calling process. */
+    bool (*kill)(hk_process_t *p);
+    /* The Linux pid whose /proc entries describe p, 0 when none. */
+    pid_t (*pid)(const hk_process_t *p);
+} hk_process_ops_t;
 
 struct hk_process {
     hk_object_t base;
@@ -247,6 +260,7 @@ struct hk_process {
     hk_link_t threads;       /* started, not yet dead threads (each holds a reference from this list) */
     hk_process_state_t state;
     hk_process_kind_t kind;
+    const hk_process_ops_t *ops; /* its kind's backend (never NULL) */
     int64_t return_code;
     zx_time_t start_time;
     uint32_t suspend_count;  /* open process-level suspend tokens */
@@ -286,6 +300,9 @@ typedef struct hk_thread_ops {
     void (*park_self)(void);
     /* Lock held.  zx_thread_start: run entry(arg1, arg2) on a new OS thread for t.  NULL: NOT_SUPPORTED. */
     zx_status_t (*start)(hk_thread_t *t, zx_vaddr_t entry, uintptr_t arg1, uintptr_t arg2);
+    /* Lock held.  The system call a stop last interrupted in t (-1: none known), which its restart_syscall continues
+     * (thread_state.c).  NULL: never known. */
+    long (*interrupted_syscall)(const hk_thread_t *t);
 } hk_thread_ops_t;
 
 struct hk_thread {
@@ -328,6 +345,10 @@ void hk_process_kill(hk_process_t *p, int64_t return_code);
 void hk_process_report_exited(hk_process_t *p, int64_t return_code);
 void hk_process_mark_running(hk_process_t *p); /* INITIAL -> RUNNING, start_time */
 
+/* process.c.  As hk_thread_register_ops, for processes: once, from a constructor; a kind nobody registered acts as
+ * HK_PROCESS_PLAIN (nothing runs, no pid). */
+void hk_process_register_ops(hk_process_kind_t kind, const hk_process_ops_t *ops);
+
 /* thread.c.  A backend registers the ops of its kind once, from a constructor (before any thread exists); a kind
  * nobody registered acts as HK_THREAD_UNBACKED (nothing executes: a stop or resume takes effect at once). */
 void hk_thread_register_ops(hk_thread_kind_t kind, const hk_thread_ops_t *ops);
@@ -362,7 +383,8 @@ void hk_process_task_stats(hk_process_t *p, hk_info_task_stats_v1_t *out);
 
 /* ------------------------------------------------------------------------------------------------ backends */
 
-/* The backends register their hk_thread_ops_t (self_thread.c: HK_THREAD_SELF; linux_stop.c: HK_THREAD_LINUX). */
+/* The backends register their hk_thread_ops_t (self_thread.c: HK_THREAD_SELF; linux_stop.c: HK_THREAD_LINUX) and
+ * hk_process_ops_t (self_thread.c: HK_PROCESS_SELF; linux_task.c: HK_PROCESS_LINUX). */
 
 /* linux_spawn.c, linux_monitor.c, linux_task.c, linux_stop.c — the backend of spawned programs (linux_task.h).
  *
@@ -374,9 +396,9 @@ void hk_process_task_stats(hk_process_t *p, hk_info_task_stats_v1_t *out);
  * the process is RUNNING with its initial thread started.  On failure a message goes to err_msg (may be NULL,
  * else FDIO_SPAWN_ERR_MSG_MAX_LENGTH bytes) and the process is left for the caller to kill.
  * On failure the failed child is already reaped and p->program is NULL (so a kill makes p DEAD at once).
- * The others are called with the lock held, never block, and act asynchronously; the monitor reports back with
- * hk_thread_report_* / hk_process_report_exited under the lock, and creates thread objects for new threads with
- * hk_thread_new + hk_thread_mark_started (which itself asks for a stop when the process is suspended). */
+ * Its ops (kill, stop, resume) are called with the lock held, never block, and act asynchronously; the monitor
+ * reports back with hk_thread_report_* / hk_process_report_exited under the lock, and creates thread objects for new
+ * threads with hk_thread_new + hk_thread_mark_started (which itself asks for a stop when the process is suspended). */
 typedef struct hk_spawn_request {
     uint32_t flags;                  /* FDIO_SPAWN_* */
     const char *path;
@@ -387,8 +409,6 @@ typedef struct hk_spawn_request {
 } hk_spawn_request_t;
 
 zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char *err_msg); /* linux_spawn.c */
-void hk_linux_kill(hk_process_t *p);            /* linux_task.c: SIGKILL everything that belongs to p */
-pid_t hk_linux_pid(const hk_process_t *p);      /* linux_task.c: the program's Linux pid, 0 when none (lock held) */
 
 /* ------------------------------------------------------------------------------------------------ properties */
 
@@ -415,8 +435,5 @@ bool hk_read_proc(const char *path, char *buf, size_t size);
  * that is blocked in a Linux system call, from /proc/<pid>/task/<tid>/{stat,syscall}; 0 when it is running, or
  * when nothing can be read. */
 uint32_t hk_thread_os_blocked_state(const hk_thread_t *t);
-/* linux_stop.c — lock held.  The system call a ptrace-stop last interrupted in this thread of a spawned program
- * (-1: none known): what its restart_syscall continues. */
-long hk_linux_thread_interrupted_syscall(const hk_thread_t *t);
 
 #endif /* ZXPY_HOST_KERNEL_H_ */

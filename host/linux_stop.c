@@ -77,19 +77,20 @@ static void linux_request_resume(hk_thread_t *t) {
 }
 
 /* A spawned program's threads never run host-kernel code, and are started by the program itself. */
+static long linux_interrupted_syscall(const hk_thread_t *t) {
+    const lt_thread_link_t *link = t->backend;
+    return link != NULL ? link->interrupted_nr : -1;
+}
+
 static const hk_thread_ops_t linux_ops = {
     .request_stop = linux_request_stop,
     .request_resume = linux_request_resume,
     .park_self = NULL,
     .start = NULL,
+    .interrupted_syscall = linux_interrupted_syscall,
 };
 
 __attribute__((constructor)) static void register_linux_ops(void) {
     hk_thread_register_ops(HK_THREAD_LINUX, &linux_ops);
-}
-
-long hk_linux_thread_interrupted_syscall(const hk_thread_t *t) {
-    const lt_thread_link_t *link = t->backend;
-    return link != NULL ? link->interrupted_nr : -1;
 }
 

@@ -3,7 +3,7 @@
  * they are made of (lt_task_t), found by tid in a hash; which program a new task belongs to (its creator's event,
  * else /proc); the Zircon thread objects of the main program's threads (born, renamed by exec, dead); the end of a
  * program (hk_process_report_exited).  The monitor (linux_monitor.c) calls all of this as it sees events; the core
- * reaches it through hk_linux_kill and hk_linux_pid. */
+ * reaches it through the ops of HK_PROCESS_LINUX (kill, pid). */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -352,16 +352,29 @@ void lt_tasks_after_fork(void) {
 
 /* ------------------------------------------------------------------------------------------------ requests */
 
-void hk_linux_kill(hk_process_t *p) {
+/* The core's kill: SIGKILL everything that belongs to p (the monitor does it).  Once the spawn has failed, or the
+ * program is over, p->program is NULL and nothing runs. */
+static bool linux_kill(hk_process_t *p) {
     struct hk_linux_process *lp = p->program;
-    if (lp == NULL || lp->kill_requested) return;
-    lp->kill_requested = true;
-    lt_wake_monitor();
+    if (lp == NULL) return false;
+    if (!lp->kill_requested) {
+        lp->kill_requested = true;
+        lt_wake_monitor();
+    }
+    return true;
 }
 
-pid_t hk_linux_pid(const hk_process_t *p) {
+static pid_t linux_pid(const hk_process_t *p) {
     /* lp->pid was written before p->program was published under the lock, and p->program is cleared (under the
      * lock) before lp is freed. */
     return p->program != NULL ? p->program->pid : 0;
 }
 
+static const hk_process_ops_t linux_process_ops = {
+    .kill = linux_kill,
+    .pid = linux_pid,
+};
+
+__attribute__((constructor)) static void register_linux_process_ops(void) {
+    hk_process_register_ops(HK_PROCESS_LINUX, &linux_process_ops);
+}

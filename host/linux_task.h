@@ -6,7 +6,7 @@
  *   linux_monitor.c  the monitor thread: its wake signal, the wait loop, exit codes, reaping of orphans, acting on
  *                    requests; the spawn queue between requesters and the monitor
  *   linux_task.c     task bookkeeping: the traced tasks, the programs they belong to, their Zircon threads, and the
- *                    core's kill request (hk_linux_kill) and pid look-up (hk_linux_pid)
+ *                    core's kill request and pid look-up (the hk_process_ops_t of HK_PROCESS_LINUX)
  *   linux_stop.c     ptrace stop and resume of tasks, and the core's stop/resume requests for their threads
  *
  * fdio_spawn.c includes it for the fdio limits below.  Every declaration here is private to the backend (hidden:
@@ -71,7 +71,7 @@ typedef struct lt_spawn lt_spawn_t;
 typedef struct {
     lt_task_t *task;
     /* Lock: the system call a stop last interrupted (-1: none), for ZX_INFO_THREAD while the thread continues it
-     * through restart_syscall (hk_linux_thread_interrupted_syscall). */
+     * through restart_syscall (the interrupted_syscall op of HK_THREAD_LINUX). */
     long interrupted_nr;
 } lt_thread_link_t;
 

@@ -7,11 +7,9 @@
  * leaves its job, and then a job it is critical to (zx_job_set_critical) is killed.  Closing the last handle of a
  * never-started process kills it; a started one lives on.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "kernel.h"
 
@@ -42,6 +40,26 @@ static const hk_object_ops_t process_ops = {
     .related_koid = process_related_koid,
 };
 
+/* Nothing runs and nothing backs it on the host. */
+static bool plain_kill(hk_process_t *p) {
+    (void)p;
+    return false;
+}
+
+static pid_t plain_pid(const hk_process_t *p) {
+    (void)p;
+    return 0;
+}
+
+static const hk_process_ops_t plain_ops = {
+    .kill = plain_kill,
+    .pid = plain_pid,
+};
+
+static const hk_process_ops_t *g_process_ops[HK_PROCESS_KIND_COUNT];
+
+void hk_process_register_ops(hk_process_kind_t kind, const hk_process_ops_t *ops) { g_process_ops[kind] = ops; }
+
 hk_process_t *hk_process_new(hk_job_t *job, hk_process_kind_t kind, const char *name) {
     if (job->state != HK_JOB_READY) return NULL;
     hk_process_t *p = calloc(1, sizeof(*p));
@@ -51,6 +69,7 @@ hk_process_t *hk_process_new(hk_job_t *job, hk_process_kind_t kind, const char *
     hk_list_init(&p->threads);
     p->state = HK_PROCESS_INITIAL;
     p->kind = kind;
+    p->ops = g_process_ops[kind] != NULL ? g_process_ops[kind] : &plain_ops;
     p->job = job;
     hk_object_ref(&job->base);
     snprintf(p->name, sizeof(p->name), "%s", name ? name : "");
@@ -79,19 +98,15 @@ static void process_finish_dead(hk_process_t *p) {
 void hk_process_kill(hk_process_t *p, int64_t return_code) {
     if (p->state == HK_PROCESS_DEAD) return;
     if (p->state != HK_PROCESS_DYING) p->return_code = return_code;
-    if (p->kind == HK_PROCESS_SELF) {
-        /* Killing the calling process does not return (task_kill.md): the program dies as if killed. */
-        kill(getpid(), SIGKILL);
-        for (;;) pause();
-    }
-    if (p->kind == HK_PROCESS_LINUX && p->program != NULL) {
+    /* The backend acts asynchronously (the lock is held throughout); for the calling process it does not return
+     * (task_kill.md: the program dies as if killed). */
+    if (p->ops->kill(p)) {
         /* A real program: DYING until the backend has reaped everything it ran. */
         p->state = HK_PROCESS_DYING;
         HK_LIST_FOR_EACH(it, &p->threads) {
             hk_thread_t *t = HK_CONTAINER_OF(it, hk_thread_t, sibling);
             t->state = HK_THREAD_DYING;
         }
-        hk_linux_kill(p);
         return;
     }
     /* Nothing runs: no thread of such a process was ever started, so it is dead at once. */

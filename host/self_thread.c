@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* gettid, REG_RIP */
-/* Real threads of the calling program: adoption (zx_thread_self), zx_thread_start, zx_thread_exit, and parking.
+/* Real threads of the calling program: adoption (zx_thread_self), zx_thread_start, zx_thread_exit, and parking; and
+ * the calling process's own ops (kill, pid: the hk_process_ops_t of HK_PROCESS_SELF).
  *
  * Parking: a suspend request sends the target OS thread a real-time signal whose handler sleeps on a futex until
  * the last token is closed.  The handler holds no lock while it sleeps, and a thread inside the kernel lock only
@@ -454,7 +455,28 @@ static const hk_thread_ops_t self_ops = {
     .start = self_start,
 };
 
-__attribute__((constructor)) static void register_self_ops(void) { hk_thread_register_ops(HK_THREAD_SELF, &self_ops); }
+/* The calling process itself: killing it does not return (task_kill.md: the program dies as if killed). */
+static bool self_process_kill(hk_process_t *p) {
+    (void)p;
+    kill(getpid(), SIGKILL);
+    for (;;) pause();
+    return true; /* not reached */
+}
+
+static pid_t self_process_pid(const hk_process_t *p) {
+    (void)p;
+    return getpid();
+}
+
+static const hk_process_ops_t self_process_ops = {
+    .kill = self_process_kill,
+    .pid = self_process_pid,
+};
+
+__attribute__((constructor)) static void register_self_ops(void) {
+    hk_thread_register_ops(HK_THREAD_SELF, &self_ops);
+    hk_process_register_ops(HK_PROCESS_SELF, &self_process_ops);
+}
 
 void zx_thread_exit(void) {
     hk_thread_t *t = hk_cpu.thread;

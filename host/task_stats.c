@@ -157,9 +157,7 @@ static uint64_t rollup_kb(const char *text, const char *name) {
 
 void hk_process_task_stats(hk_process_t *p, hk_info_task_stats_v1_t *out) {
     memset(out, 0, sizeof(*out));
-    pid_t pid = 0;
-    if (p->kind == HK_PROCESS_SELF) pid = getpid();
-    else if (p->kind == HK_PROCESS_LINUX) pid = hk_linux_pid(p);
+    pid_t pid = p->ops->pid(p);
     if (pid <= 0) return;
     char path[64], buf[2048];
     long page = sysconf(_SC_PAGESIZE);

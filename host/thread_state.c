@@ -92,10 +92,8 @@ static uint32_t state_of_syscall(long nr, const unsigned long args[2]) {
 }
 
 uint32_t hk_thread_os_blocked_state(const hk_thread_t *t) {
-    pid_t pid;
-    if (t->kind == HK_THREAD_SELF) pid = getpid();
-    else if (t->kind == HK_THREAD_LINUX) pid = hk_linux_pid(t->process);
-    else return 0;
+    if (t->kind == HK_THREAD_UNBACKED) return 0;
+    pid_t pid = t->process->ops->pid(t->process); /* a backed thread's process is of the same backend */
     if (pid <= 0 || t->tid <= 0) return 0;
 
     char path[96], buf[512];
@@ -129,7 +127,7 @@ uint32_t hk_thread_os_blocked_state(const hk_thread_t *t) {
          * which hides the original call (only nanosleep, poll and timed futex waits restart so); its arguments are
          * still in the registers.  For a spawned program the monitor saw the call at the stop; otherwise where the
          * thread sleeps (wchan, a kernel function name) tells which, where the kernel shows it. */
-        long orig = t->kind == HK_THREAD_LINUX ? hk_linux_thread_interrupted_syscall(t) : -1;
+        long orig = t->ops->interrupted_syscall != NULL ? t->ops->interrupted_syscall(t) : -1;
         if (orig >= 0 && orig != SYS_restart_syscall) return state_of_syscall(orig, args);
         snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", (int)pid, (int)t->tid);
         if (!hk_read_proc(path, buf, sizeof(buf))) return ZX_THREAD_STATE_BLOCKED_WAIT_ONE;
