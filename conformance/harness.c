@@ -303,6 +303,14 @@ void t_defer_signal(zx_handle_t event) {
     t_defer(signal_cleanup, event);
 }
 
+zx_handle_t t_waiter_run(const char *name, tf_ctl_t *ctl) {
+    ctl->handle = t_event();
+    zx_handle_t th = t_thread_run(name, tf_wait, ctl);
+    t_defer_signal(ctl->handle);
+    t_wait_thread_state(th, ZX_THREAD_STATE_BLOCKED_WAIT_ONE);
+    return th;
+}
+
 /* ---------------------------------------------------------------------------------------------- spawning */
 
 const char *t_helper_path(const char *name) {

@@ -108,6 +108,9 @@ void t_thread_start(zx_handle_t thread, tf_entry_t entry, tf_ctl_t *ctl);
 zx_status_t t_thread_start_raw(zx_handle_t thread, tf_entry_t entry, tf_ctl_t *ctl);
 /* create + start. */
 zx_handle_t t_thread_run(const char *name, tf_entry_t entry, tf_ctl_t *ctl);
+/* A waiter: a thread running tf_wait on a fresh event (owned, left in ctl->handle; ctl->deadline as the caller set
+ * it), returned once it is BLOCKED_WAIT_ONE.  USER_SIGNAL_0 on the event, which releases it, is deferred. */
+zx_handle_t t_waiter_run(const char *name, tf_ctl_t *ctl);
 
 /* Zeroed memory shared with started threads.  It lives until the end of the run (a scenario's stack frame is
  * gone while its cleanups still stop and join its threads), and is never freed if a thread was not joined. */
@@ -193,6 +196,7 @@ void t_at(const char *file, int line);
 #define t_thread_create(...) T_AT_(t_thread_create, __VA_ARGS__)
 #define t_thread_start(...) T_AT_(t_thread_start, __VA_ARGS__)
 #define t_thread_run(...) T_AT_(t_thread_run, __VA_ARGS__)
+#define t_waiter_run(...) T_AT_(t_waiter_run, __VA_ARGS__)
 #define t_spawn(...) T_AT_(t_spawn, __VA_ARGS__)
 #define t_spawn_program(...) T_AT_(t_spawn_program, __VA_ARGS__)
 #define t_progress(...) T_AT_(t_progress, __VA_ARGS__)

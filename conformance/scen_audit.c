@@ -342,12 +342,9 @@ void a_job_lifetime(void) {
  * original deadline still holds. */
 void a_wait_suspend(void) {
     /* A pulse while suspended is missed: the wait goes on after the resume and ends on the next real signal. */
-    zx_handle_t ev = t_event();
     tf_ctl_t *ctl = t_ctl();
-    ctl->handle = ev;
-    zx_handle_t th = t_thread_run("waiter", tf_wait, ctl);
-    t_defer_signal(ev);
-    t_wait_thread_state(th, ZX_THREAD_STATE_BLOCKED_WAIT_ONE);
+    zx_handle_t th = t_waiter_run("waiter", ctl);
+    zx_handle_t ev = ctl->handle;
     zx_handle_t token = ZX_HANDLE_INVALID;
     T_OK(zx_task_suspend(th, &token));
     t_own(token);
@@ -364,13 +361,9 @@ void a_wait_suspend(void) {
     T_OK(t_load_s32(&ctl->status));
 
     /* The deadline passes while suspended: nothing happens until the resume, then TIMED_OUT. */
-    zx_handle_t ev2 = t_event();
     tf_ctl_t *ctl2 = t_ctl();
-    ctl2->handle = ev2;
     ctl2->deadline = zx_deadline_after(MS(1000));
-    zx_handle_t th2 = t_thread_run("deadline", tf_wait, ctl2);
-    t_defer_signal(ev2);
-    t_wait_thread_state(th2, ZX_THREAD_STATE_BLOCKED_WAIT_ONE);
+    zx_handle_t th2 = t_waiter_run("deadline", ctl2);
     T_OK(zx_task_suspend(th2, &token));
     t_own(token);
     t_wait(th2, ZX_THREAD_SUSPENDED);

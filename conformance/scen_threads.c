@@ -199,12 +199,9 @@ void s08_get_info_runtime(void) {
 /* 9. ResumeSuspended: a thread blocked in wait_one goes back to BLOCKED_WAIT_ONE after a resume; a signal that
  * arrives while it is suspended is acted on only after the resume. */
 void s09_resume_suspended(void) {
-    zx_handle_t ev = t_event();
     tf_ctl_t *ctl = t_ctl();
-    ctl->handle = ev;
-    zx_handle_t th = t_thread_run("waiter", tf_wait, ctl);
-    t_defer_signal(ev);
-    t_wait_thread_state(th, ZX_THREAD_STATE_BLOCKED_WAIT_ONE);
+    zx_handle_t th = t_waiter_run("waiter", ctl);
+    zx_handle_t ev = ctl->handle;
 
     /* Suspend and resume at once. */
     zx_handle_t token = suspend(th);
