@@ -55,6 +55,9 @@ _ffi = _raw.ffi
 _object_get_property = _lib.zx_object_get_property
 _object_set_property = _lib.zx_object_set_property
 _NAME_BUF = _ffi.typeof("char[]")
+#: ZX_INFO_HANDLE_BASIC is read inline (``_new(_BASIC_PTR)`` + ``_object_get_info``) in ``basic_info``,
+#: ``wrap_handle``, ``_runtime_handle`` and ``_koid_or_none``: a shared reader function was measured (issue 13)
+#: at +48 ns on ``basic_info()`` (2.42 -> 2.47 us), +43 ns on ``wrap_handle`` and +60 ns on ``Handle(raw)``.
 _BASIC = info_query("ZX_INFO_HANDLE_BASIC")
 _INFO_HANDLE_BASIC: int = _BASIC.topic
 _BASIC_PTR: Any = _BASIC.ptr_type
