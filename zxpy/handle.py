@@ -27,7 +27,7 @@ from . import _raw
 from ._info import InfoQuery, info_query
 from ._ints import as_int
 from ._time import to_deadline
-from .enums import ObjType, Rights, Signals, obj_type
+from .enums import MAX_NAME_LEN, ObjType, Rights, Signals, obj_type
 from .errors import ZxError, from_status
 
 __all__ = ["AUTO", "Handle", "HandleBasicInfo", "wrap_handle"]
@@ -65,7 +65,6 @@ _BASIC_SIZE: int = _BASIC.size
 _INFO_HANDLE_VALID: int = _lib.ZX_INFO_HANDLE_VALID
 _OBJ_TYPE_THREAD: int = _lib.ZX_OBJ_TYPE_THREAD
 _PROP_NAME: int = _lib.ZX_PROP_NAME
-_MAX_NAME_LEN: int = _lib.ZX_MAX_NAME_LEN
 _SAME_RIGHTS = Rights.SAME_RIGHTS
 _ERR_BAD_HANDLE: int = _lib.ZX_ERR_BAD_HANDLE
 _ERR_TIMED_OUT: int = _lib.ZX_ERR_TIMED_OUT
@@ -446,8 +445,8 @@ class Handle:
         raw = self._raw
         if raw < 0:
             raise _closed_error()
-        buf = _new(_NAME_BUF, _MAX_NAME_LEN)
-        status = _object_get_property(raw, _PROP_NAME, buf, _MAX_NAME_LEN)
+        buf = _new(_NAME_BUF, MAX_NAME_LEN)
+        status = _object_get_property(raw, _PROP_NAME, buf, MAX_NAME_LEN)
         if status:
             raise self._error(status, "zx_object_get_property")
         name: bytes = _ffi.string(buf)
