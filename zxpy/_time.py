@@ -25,8 +25,6 @@ import math
 import numbers
 from decimal import Decimal
 from fractions import Fraction
-from operator import index as _index
-from typing import SupportsIndex, cast
 
 from . import _raw
 from ._ints import as_int
@@ -94,8 +92,8 @@ def _real(timeout: object) -> int | float | Fraction | Decimal:
         return timeout
     if hasattr(type(timeout), "__index__"):
         try:
-            return _index(cast(SupportsIndex, timeout))
-        except TypeError:  # an __index__ that refuses (numpy.bool_)
+            return as_int(timeout, "timeout")
+        except TypeError:  # an __index__ that refuses (numpy.bool_): the timeout message, not as_int's
             raise _not_a_timeout(timeout) from None
     if isinstance(timeout, numbers.Real):
         return float(timeout)

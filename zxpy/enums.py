@@ -27,6 +27,7 @@ from typing import Any
 
 from . import _abi
 from ._raw import lib
+from .errors import FeatureMissingError
 
 __all__ = [
     "Status",
@@ -89,8 +90,6 @@ class _ZirconEnumType(enum.EnumMeta):
         if not name.startswith("_"):
             for prefix in _C_PREFIXES.get(cls.__name__, ()):
                 if prefix + name in _ABSENT:
-                    from .errors import FeatureMissingError
-
                     raise FeatureMissingError.for_constant(prefix + name, f"{cls.__name__}.{name}")
         raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
 

@@ -44,8 +44,9 @@ import errno as _errno
 import os
 from typing import Any, ClassVar, NoReturn
 
+from . import _abi
 from ._ints import as_int
-from .enums import Status
+from ._raw import BUILD_INFO, lib
 
 __all__ = [
     "ZxError",
@@ -137,11 +138,16 @@ def _oserror_state(err: object) -> dict[str, Any]:
     return {attr: getattr(err, attr) for attr in _OSERROR_ATTRS}
 
 
+#: The C name of each status in the table (``_abi``'s "status" group, which ``enums.Status`` mirrors), by the
+#: value the compiled headers give it.  Read from the table, not from ``enums``, so that ``enums`` can raise
+#: ``FeatureMissingError`` without an import cycle.
+_STATUS_NAMES: dict[int, str] = {
+    int(getattr(lib, c.name)): c.name for c in _abi.CONSTANTS if c.group == "status"
+}
+
+
 def _status_name(status: int) -> str:
-    try:
-        return Status(status).c_name
-    except ValueError:
-        return f"ZX_ERR_UNKNOWN({status})"
+    return _STATUS_NAMES.get(status, f"ZX_ERR_UNKNOWN({status})")
 
 
 class ZxError(Exception):
@@ -282,7 +288,7 @@ def check(status: int, syscall: str | None = None, koid: int | None = None, deta
         raise from_status(status, syscall, koid, detail)
 
 
-# One class per ZX_ERR_*.  The status is looked up by name in Status (whose
+# One class per ZX_ERR_*.  The status is looked up by name in _STATUS_NAMES (whose
 # values come from the compiled headers); nothing numeric is typed here.
 
 
@@ -321,8 +327,6 @@ class FeatureMissingError(NotSupportedError, AttributeError):
     @classmethod
     def for_feature(cls, feature: str, what: str) -> FeatureMissingError:
         """The error for ``what`` (a call or name) needing ``feature``, naming the SDK."""
-        from ._raw import BUILD_INFO
-
         sdk = BUILD_INFO["sdk"].get("description") or "unknown headers"
         err = cls(
             None,
@@ -336,9 +340,7 @@ class FeatureMissingError(NotSupportedError, AttributeError):
     @classmethod
     def for_constant(cls, name: str, what: str) -> FeatureMissingError:
         """The error for ``what`` needing the constant ``name`` (or the feature gating it)."""
-        from ._abi import CONSTANTS
-
-        gate = next((c.gate for c in CONSTANTS if c.name == name), None)
+        gate = next((c.gate for c in _abi.CONSTANTS if c.name == name), None)
         feature = name if gate in (None, "optional") else str(gate)
         return cls.for_feature(feature, what if feature == name else f"{what} ({name})")
 
@@ -564,22 +566,23 @@ _ERRNO_BY_NAME = {
 
 
 def _bind_classes() -> None:
-    """Tie each Status to its class; make one for any status the file lacks."""
+    """Tie each status to its class; make one for any status the file lacks."""
     module = globals()
-    for member in Status:
-        if member is Status.OK:
+    for status, c_name in _STATUS_NAMES.items():
+        if c_name == "ZX_OK":
             continue
-        cls_name = _camel(member.name)
+        name = c_name.removeprefix("ZX_")
+        cls_name = _camel(name)
         found = module.get(cls_name)
         if isinstance(found, type) and issubclass(found, ZxError):
             cls: type[ZxError] = found
         else:
-            cls = type(cls_name, (ZxError,), {"__doc__": f"{member.c_name}.", "__module__": __name__})
+            cls = type(cls_name, (ZxError,), {"__doc__": f"{c_name}.", "__module__": __name__})
             module[cls_name] = cls
-        cls.STATUS = int(member)
-        _BY_STATUS[int(member)] = cls
+        cls.STATUS = status
+        _BY_STATUS[status] = cls
         if issubclass(cls, OSError):
-            cls.ERRNO = _ERRNO_BY_NAME.get(member.name, _errno.EIO)
+            cls.ERRNO = _ERRNO_BY_NAME.get(name, _errno.EIO)
 
 
 _bind_classes()

@@ -27,7 +27,7 @@ from . import _raw
 from ._info import InfoQuery, info_query
 from ._ints import as_int
 from ._time import to_deadline
-from .enums import ObjType, Rights, Signals, obj_type
+from .enums import MAX_NAME_LEN, ObjType, Rights, Signals, obj_type
 from .errors import ZxError, from_status
 
 __all__ = ["AUTO", "Handle", "HandleBasicInfo", "wrap_handle"]
@@ -55,6 +55,9 @@ _ffi = _raw.ffi
 _object_get_property = _lib.zx_object_get_property
 _object_set_property = _lib.zx_object_set_property
 _NAME_BUF = _ffi.typeof("char[]")
+#: ZX_INFO_HANDLE_BASIC is read inline (``_new(_BASIC_PTR)`` + ``_object_get_info``) in ``basic_info``,
+#: ``wrap_handle``, ``_runtime_handle`` and ``_koid_or_none``: a shared reader function was measured (issue 13)
+#: at +48 ns on ``basic_info()`` (2.42 -> 2.47 us), +43 ns on ``wrap_handle`` and +60 ns on ``Handle(raw)``.
 _BASIC = info_query("ZX_INFO_HANDLE_BASIC")
 _INFO_HANDLE_BASIC: int = _BASIC.topic
 _BASIC_PTR: Any = _BASIC.ptr_type
@@ -62,7 +65,6 @@ _BASIC_SIZE: int = _BASIC.size
 _INFO_HANDLE_VALID: int = _lib.ZX_INFO_HANDLE_VALID
 _OBJ_TYPE_THREAD: int = _lib.ZX_OBJ_TYPE_THREAD
 _PROP_NAME: int = _lib.ZX_PROP_NAME
-_MAX_NAME_LEN: int = _lib.ZX_MAX_NAME_LEN
 _SAME_RIGHTS = Rights.SAME_RIGHTS
 _ERR_BAD_HANDLE: int = _lib.ZX_ERR_BAD_HANDLE
 _ERR_TIMED_OUT: int = _lib.ZX_ERR_TIMED_OUT
@@ -443,8 +445,8 @@ class Handle:
         raw = self._raw
         if raw < 0:
             raise _closed_error()
-        buf = _new(_NAME_BUF, _MAX_NAME_LEN)
-        status = _object_get_property(raw, _PROP_NAME, buf, _MAX_NAME_LEN)
+        buf = _new(_NAME_BUF, MAX_NAME_LEN)
+        status = _object_get_property(raw, _PROP_NAME, buf, MAX_NAME_LEN)
         if status:
             raise self._error(status, "zx_object_get_property")
         name: bytes = _ffi.string(buf)

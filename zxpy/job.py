@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Union
 
 from . import _raw
 from ._info import info_query
-from .enums import ObjType, Rights, SpawnAction, SpawnFlags
+from .enums import SPAWN_ERR_MSG_MAX_LENGTH, ObjType, Rights, SpawnAction, SpawnFlags
 from .handle import check_u32, encode_name, wrap_handle
 from .process import Process
 from .task import Task
@@ -35,7 +35,6 @@ _FD_MAX = 2**31 - 1
 _INFO_JOB = info_query("ZX_INFO_JOB")
 _INFO_JOB_CHILDREN: int = _lib.ZX_INFO_JOB_CHILDREN
 _INFO_JOB_PROCESSES: int = _lib.ZX_INFO_JOB_PROCESSES
-_ERR_MSG_MAX: int = _lib.FDIO_SPAWN_ERR_MSG_MAX_LENGTH
 
 
 @dataclass(frozen=True)
@@ -220,7 +219,7 @@ class Job(Task):
 
         raw = self.raw
         out = _new(_HANDLE_PTR)
-        err_msg = _new("char[]", _ERR_MSG_MAX)
+        err_msg = _new("char[]", SPAWN_ERR_MSG_MAX_LENGTH)
         c_path = cstr(path_b)
         status = _raw.fdio_spawn_etc(
             raw, flags, c_path, c_argv, c_env, len(actions_py), c_actions, out, err_msg

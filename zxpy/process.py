@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from . import _raw
 from ._info import info_query
-from .enums import ObjType, ProcessInfoFlags, Rights, obj_type
+from .enums import OBJ_TYPE_UPPER_BOUND, ObjType, ProcessInfoFlags, Rights, obj_type
 from .handle import check_u32, encode_name, wrap_handle
 from .task import Task
 from .thread import Thread
@@ -36,7 +36,6 @@ _INFO_PROCESS_THREADS: int = _lib.ZX_INFO_PROCESS_THREADS
 _INFO_PROCESS_HANDLE_STATS = info_query("ZX_INFO_PROCESS_HANDLE_STATS")
 _INFO_TASK_STATS = info_query("ZX_INFO_TASK_STATS")
 _STATS_FRACTION = _INFO_TASK_STATS.has("mem_fractional_scaled_shared_bytes")
-_OBJ_TYPE_UPPER_BOUND: int = _lib.ZX_OBJ_TYPE_UPPER_BOUND
 # ZX_INFO_PROCESS_FLAG_* exist only with info_process_v2 (read only then).
 _FLAG_STARTED: int = getattr(_lib, "ZX_INFO_PROCESS_FLAG_STARTED", 0)
 _FLAG_EXITED: int = getattr(_lib, "ZX_INFO_PROCESS_FLAG_EXITED", 0)
@@ -154,7 +153,7 @@ class Process(Task):
         """
         buf = self._read_info(_INFO_PROCESS_HANDLE_STATS)
         counts = buf.handle_count
-        return {obj_type(i): int(counts[i]) for i in range(_OBJ_TYPE_UPPER_BOUND) if counts[i]}
+        return {obj_type(i): int(counts[i]) for i in range(OBJ_TYPE_UPPER_BOUND) if counts[i]}
 
     def task_stats(self) -> TaskStatsInfo:
         """``ZX_INFO_TASK_STATS``: the process's memory (needs ``INSPECT``).
