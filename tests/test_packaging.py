@@ -66,3 +66,25 @@ def test_the_wheel_ships_the_binding_only() -> None:
     shipped = {p.stem for p in ZXPY_DIR.iterdir()}
     assert sorted(shipped & set(TOOLING)) == []
     assert not (ZXPY_DIR.parent / "fuchsia_tools").exists() or ZXPY_DIR.parent == REPO
+
+
+def test_a_compiled_module_from_another_tree_is_refused(tmp_path: Path) -> None:
+    """A Python layer never runs on another tree's ``_zx`` (an editable install's import hook can supply one to an
+    unbuilt checkout, and the versions alike prove nothing): importing zxpy says which tree to build."""
+    copy = tmp_path / "zxpy"
+    copy.mkdir()
+    for source in ZXPY_DIR.glob("*.py"):
+        (copy / source.name).write_bytes(source.read_bytes())
+    module = zxpy._raw._zx.__file__
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('zxpy._zx', {module!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); sys.modules['zxpy._zx'] = m\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import zxpy\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode != 0
+    assert "ImportError" in proc.stderr and "in another tree" in proc.stderr, proc.stderr
+    assert str(copy) in proc.stderr

@@ -2,8 +2,9 @@
 
 Everything else in zxpy reaches the compiled module ``zxpy._zx`` through this
 file.  Hot syscalls are bound to plain module globals here so a wrapper costs
-one global lookup instead of ``lib.<name>`` attribute chains (see the call
-overhead figures in the project notes: about 35 ns per attribute lookup).
+one global lookup instead of ``lib.<name>`` attribute chains (an attribute
+lookup on a CFFI ``lib`` costs about 35 ns; ``benchmarks/`` measures the
+layers side by side).
 Nothing here validates arguments; the Pythonic modules do that.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +29,14 @@ except ModuleNotFoundError as err:  # pragma: no cover - depends on how zxpy was
         "Install with `pip install -e .` (builds it in place), or run from outside the "
         "source tree so the installed zxpy is imported."
     ) from err
+
+if os.path.dirname(os.path.abspath(str(_zx.__file__))) != os.path.dirname(os.path.abspath(__file__)):
+    # An import hook (an editable install of another checkout) supplied the module of a different tree: its
+    # cdef and host kernel need not match this tree's Python layer, whatever version both claim.
+    raise ImportError(
+        f"zxpy at {os.path.dirname(os.path.abspath(__file__))} found its compiled module at {_zx.__file__}, "
+        "in another tree: build this one (`python build_ffi.py` or `pip install -e .`) or run from outside it"
+    )
 
 #: The cffi ``FFI`` instance of the compiled module.
 ffi: Any = _zx.ffi
@@ -54,7 +64,6 @@ FEATURES: frozenset[str] = frozenset(BUILD_INFO["features"])
 task_kill: Callable[[int], int] = lib.zx_task_kill
 task_suspend: Callable[[int, Any], int] = lib.zx_task_suspend
 handle_close: Callable[[int], int] = lib.zx_handle_close
-handle_close_many: Callable[[Any, int], int] = lib.zx_handle_close_many
 handle_duplicate: Callable[[int, int, Any], int] = lib.zx_handle_duplicate
 handle_replace: Callable[[int, int, Any], int] = lib.zx_handle_replace
 object_wait_one: Callable[[int, int, int, Any], int] = lib.zx_object_wait_one
