@@ -93,7 +93,7 @@ class Task(Handle):
         """
         raw = self._raw
         if raw < 0:
-            raise _closed_error()
+            raise _closed_error("zx_task_kill")
         status = _task_kill(raw)
         if status:
             raise self._error(status, "zx_task_kill")
@@ -105,7 +105,7 @@ class Task(Handle):
         """
         raw = self._raw
         if raw < 0:
-            raise _closed_error()
+            raise _closed_error("zx_task_suspend")
         out = _new(_HANDLE_PTR)
         status = _task_suspend(raw, out)
         if status:
@@ -142,7 +142,7 @@ class Task(Handle):
         """Whether ``TASK_TERMINATED`` is asserted now (one poll)."""
         raw = self._raw
         if raw < 0:
-            raise _closed_error()
+            raise _closed_error("zx_object_wait_one")
         observed = _new(_SIGNALS_PTR)
         status = _object_wait_one(raw, 0, _INFINITE_PAST, observed)
         if status and status != _ERR_TIMED_OUT:
