@@ -28,6 +28,13 @@ import zxpy
 from zxpy import Job, Process, Thread
 from zxpy.testing import ProgressWorker
 
+# fuchsia_tools/ (never installed with zxpy) is imported from the checkout.  Appended, not prepended: where the
+# suite runs against an installed zxpy (tox, .ci/run), the source tree's zxpy/ must not shadow it.  pytest loads
+# this file before any test module, so no test depends on its import order for this.
+_CHECKOUT = str(Path(__file__).resolve().parent.parent)
+if _CHECKOUT not in sys.path:
+    sys.path.append(_CHECKOUT)
+
 HELPERS = Path(__file__).parent / "helpers"
 
 # Generous limits: these bound waits for asynchronous effects, they are not

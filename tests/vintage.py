@@ -6,15 +6,14 @@ without ``info_process_v2`` is of the 2021 vintage, the only older one zxpy
 supports.  Tests of a newer feature are marked :func:`needs_feature`, so a
 2021 build skips them by name, never by accident.
 
-Importing this module also makes the checkout's ``fuchsia_tools`` (the SDK and
-emulator tooling, never installed with zxpy) importable by the tests.
+(``fuchsia_tools``, the SDK and emulator tooling, is importable from the
+checkout: tests/conftest.py puts it on the path.)
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,11 +23,6 @@ from zxpy.buildinfo import features, sdk
 
 #: The checkout these tests belong to.
 REPO = Path(__file__).resolve().parent.parent
-# fuchsia_tools/ is imported from the checkout.  Appended, not prepended: where the suite runs against an
-# installed zxpy (tox, .ci/run), the source tree's zxpy/ must not shadow it.  Test modules import
-# fuchsia_tools after this module (isort puts the first-party import after `from vintage import ...`).
-if str(REPO) not in sys.path:
-    sys.path.append(str(REPO))
 
 DATA = Path(__file__).parent / "data"
 CURRENT: dict[str, Any] = json.loads((DATA / "zircon_abi.json").read_text())
