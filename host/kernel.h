@@ -13,8 +13,11 @@
  *                    process's ops (kill, pid)
  *   suspend_token.c  suspend tokens, zx_task_suspend
  *   task.c           zx_task_kill
+ *   property.c       zx_object_get_property / zx_object_set_property (ZX_PROP_NAME)
  *   object_info.c    zx_object_get_info (every version of each topic: info_topics.h), zx_object_get_child
  *   task_stats.c     CPU time and memory figures of tasks, read from Linux (runtime, thread and task stats)
+ *   thread_state.c   ZX_INFO_THREAD's blocked state of a thread blocked in Linux rather than in the host kernel
+ *   fork.c           fork(2) in the calling program: the child starts with a fresh, empty host kernel
  *   event.c, vmar.c  the two small object kinds the task calls need
  *   ipc/channel.c    channels: messages, handle transfer, zx_channel_call
  *   ipc/port.c       ports: user packets, zx_port_queue / zx_port_wait
@@ -28,6 +31,12 @@
  *     linux_stop.c     ptrace stop and resume of tasks
  *   fdio_spawn.c     fdio_spawn / fdio_spawn_etc
  *   signals.h        every signal number the host kernel uses (the park and wake signals)
+ *   info_topics.h    the ZX_INFO_* records of every version the host kernel answers
+ *   include/         zxpy's own zircon/ and lib/fdio/ headers (an SDK's replace them in an SDK build)
+ *   fuchsia/         groundwork for running Fuchsia ELF programs: vdso.c reads a Zircon vDSO (syscall numbers,
+ *                    constants) and recognises Fuchsia executables, vdso_dump.c prints what it read as JSON; built
+ *                    into nothing but their tests (tests/test_fuchsia_vdso.py): neither the Python module nor the
+ *                    conformance suite nor tests/sanitize compiles fuchsia/
  *
  * Concurrency: one kernel lock (hk_lock) guards every object.  Functions documented "lock held" must be called
  * with it held and never block.  Blocking happens only in the wait core, with the lock released.
