@@ -89,6 +89,7 @@ static int64_t exit_code_of(int status) {
 
 /* ------------------------------------------------------------------------------------------------ events */
 
+/* The system call a stopped task was in when it stopped (-1: none, or unknown). */
 static long stopped_syscall(pid_t tid) {
     char path[64], buf[64];
     snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);

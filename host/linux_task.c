@@ -302,7 +302,6 @@ lt_task_t *lt_task_exec(lt_task_t *k, pid_t former) {
     return k;
 }
 
-/* The system call a stopped task was in when it stopped (-1: none, or unknown). */
 /* ------------------------------------------------------------------------------------------------ programs */
 
 void lt_program_kill(struct hk_linux_process *lp) {
