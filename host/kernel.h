@@ -18,6 +18,7 @@
  *   task_stats.c     CPU time and memory figures of tasks, read from Linux (runtime, thread and task stats)
  *   thread_state.c   ZX_INFO_THREAD's blocked state of a thread blocked in Linux rather than in the host kernel
  *   fork.c           fork(2) in the calling program: the child starts with a fresh, empty host kernel
+ *   procfs.c         reading Linux's /proc for tasks, the one place: names, system calls, status fields
  *   event.c, vmar.c  the two small object kinds the task calls need
  *   ipc/channel.c    channels: messages, handle transfer, zx_channel_call
  *   ipc/port.c       ports: user packets, zx_port_queue / zx_port_wait
@@ -44,6 +45,7 @@
 #ifndef ZXPY_HOST_KERNEL_H_
 #define ZXPY_HOST_KERNEL_H_
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -436,9 +438,29 @@ void hk_job_after_fork(void);
 void hk_process_after_fork(void);
 void hk_self_thread_after_fork(void);
 
-/* task_stats.c: read a small /proc file into buf (NUL-terminated, retried on EINTR); false if it cannot be read
- * (the task is gone).  Shared by every Linux backend that reads /proc. */
+/* ------------------------------------------------------------------------------------------------ /proc */
+
+/* procfs.c: reading Linux's /proc for tasks, for the kind files and the backends alike.  Without the lock or with
+ * it (nothing here blocks on the kernel); a task that is gone gives nothing. */
+
+/* Read a small /proc file into buf (NUL-terminated, retried on EINTR); false if it cannot be read (the task is
+ * gone). */
 bool hk_read_proc(const char *path, char *buf, size_t size);
+
+/* A task's Linux name (comm, no newline), as the name of its Zircon object; "" if it cannot be read.  tid is a
+ * Linux task id, or HK_PROC_SELF (the calling process: /proc/self) or HK_PROC_THREAD_SELF (the calling thread). */
+#define HK_PROC_SELF 0
+#define HK_PROC_THREAD_SELF (-1)
+void hk_proc_comm(pid_t tid, char name[ZX_MAX_NAME_LEN]);
+
+/* The system call task tid of process pid is in, from /proc/<pid>/task/<tid>/syscall; false if that cannot be
+ * read.  *nr is the call's number (its first two arguments into args, unless NULL), -1 outside a call, or
+ * HK_PROC_SYSCALL_RUNNING when the task runs (it is in no call /proc can show). */
+#define HK_PROC_SYSCALL_RUNNING LONG_MIN
+bool hk_proc_syscall(pid_t pid, pid_t tid, long *nr, unsigned long args[2]);
+
+/* A numeric field ("Tgid:", "PPid:") of /proc/<tid>/status; -1 if the task is gone. */
+pid_t hk_proc_status_field(pid_t tid, const char *field);
 
 /* thread_state.c — lock held, never blocks.  The ZX_THREAD_STATE_BLOCKED_* of a backed thread (SELF or LINUX)
  * that is blocked in a Linux system call, from /proc/<pid>/task/<tid>/{stat,syscall}; 0 when it is running, or

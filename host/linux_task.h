@@ -161,8 +161,6 @@ lt_task_t *lt_task_find(pid_t tid);
 lt_task_t *lt_task_new(pid_t tid);
 /* tid exited before its creator's clone/fork event was seen: that event must not resurrect it. */
 void lt_graveyard_add(pid_t tid);
-/* A numeric field ("Tgid:", "PPid:") of /proc/<tid>/status; -1 if the task is gone. */
-pid_t lt_proc_status_field(pid_t tid, const char *field);
 void lt_task_thread_gone(lt_task_t *k);        /* its Linux thread ended: the Zircon thread is dead */
 void lt_task_free(lt_task_t *k);               /* its Linux task is gone: forget it */
 void lt_review_unknown_tasks(void);            /* adopt or kill held tasks of unknown owner */

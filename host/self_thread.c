@@ -37,7 +37,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -355,19 +354,11 @@ static void bind_os_thread(hk_thread_t *t) {
     pthread_setspecific(g_exit_key, t);
 }
 
-static void read_thread_name(char name[ZX_MAX_NAME_LEN]) {
-    name[0] = '\0';
-    FILE *f = fopen("/proc/thread-self/comm", "r");
-    if (f == NULL) return;
-    if (fgets(name, ZX_MAX_NAME_LEN, f) != NULL) name[strcspn(name, "\n")] = '\0';
-    fclose(f);
-}
-
 zx_handle_t zx_thread_self(void) {
     if (hk_cpu.self_handle != ZX_HANDLE_INVALID) return hk_cpu.self_handle;
     pthread_once(&g_setup_once, setup);
     char name[ZX_MAX_NAME_LEN];
-    read_thread_name(name);
+    hk_proc_comm(HK_PROC_THREAD_SELF, name);
     hk_lock();
     if (hk_cpu.thread == NULL) {
         hk_thread_t *t = hk_thread_new(hk_self_process(), HK_THREAD_SELF, name);

@@ -27,7 +27,6 @@
  * Everything here runs with the kernel lock held.  Reading /proc does not block on anything the kernel holds.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,21 +40,6 @@ void hk_runtime_add(hk_info_task_runtime_v1_t *sum, const hk_info_task_runtime_v
     sum->queue_time += add->queue_time;
     sum->page_fault_time += add->page_fault_time;
     sum->lock_contention_time += add->lock_contention_time;
-}
-
-bool hk_read_proc(const char *path, char *buf, size_t size) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    size_t len = 0;
-    while (len + 1 < size) {
-        ssize_t n = read(fd, buf + len, size - 1 - len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        len += (size_t)n;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return len > 0;
 }
 
 /* The /proc directory of one Linux thread, whichever process it belongs to. */
