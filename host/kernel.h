@@ -298,7 +298,8 @@ typedef enum {
 } hk_thread_kind_t;
 
 /* How the kernel drives the OS thread behind a thread object: one table per hk_thread_kind_t, registered by the
- * backend that owns the kind, so that the core (object.c, wait.c) and the thread object (thread.c) name no backend
+ * backend that owns the kind, so that the core (object.c, wait.c), the thread object (thread.c) and the /proc
+ * readers (task_stats.c, thread_state.c) name no backend
  * -- as Zircon's ThreadDispatcher leaves the mechanics of stopping a thread to the thread layer below it
  * (zircon/kernel/object/thread_dispatcher.cc Suspend -> zircon/kernel/kernel/thread.cc Thread::Suspend). */
 typedef struct hk_thread_ops {
@@ -314,6 +315,9 @@ typedef struct hk_thread_ops {
     /* Lock held.  The system call a stop last interrupted in t (-1: none known), which its restart_syscall continues
      * (thread_state.c).  NULL: never known. */
     long (*interrupted_syscall)(const hk_thread_t *t);
+    /* Lock held, never block.  The CPU time t's OS thread has used, exactly (task_stats.c); false if it cannot be
+     * read.  NULL: the scheduler's figure in /proc stands (it can lag a running thread by a tick). */
+    bool (*cpu_time)(const hk_thread_t *t, zx_duration_t *out);
 } hk_thread_ops_t;
 
 struct hk_thread {
