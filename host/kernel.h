@@ -414,6 +414,12 @@ void hk_process_task_stats(hk_process_t *p, hk_info_task_stats_v1_t *out);
  * Its ops (kill, stop, resume) are called with the lock held, never block, and act asynchronously; the monitor
  * reports back with hk_thread_report_* / hk_process_report_exited under the lock, and creates thread objects for new
  * threads with hk_thread_new + hk_thread_mark_started (which itself asks for a stop when the process is suspended). */
+/* fdio's values that the spawn action rules depend on (fdio_spawn.c checks them, linux_spawn.c applies them): target
+ * fds must be below FDIO_MAX_FD (<lib/fdio/limits.h>, 1024), and a target fd flagged FDIO_FLAG_USE_FOR_STDIO
+ * (<lib/fdio/io.h>, 0x8000) also serves as stdio when fds 0-2 are not given.  Defined here, not taken from those
+ * headers: zxpy's own headers (host/include) and the stand-in SDKs carry only <lib/fdio/spawn.h>. */
+#define HK_FDIO_MAX_FD 1024
+#define HK_FDIO_FLAG_USE_FOR_STDIO 0x8000
 typedef struct hk_spawn_request {
     uint32_t flags;                  /* FDIO_SPAWN_* */
     const char *path;

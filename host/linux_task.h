@@ -54,11 +54,6 @@
 
 #include "kernel.h"
 
-/* fdio's <lib/fdio/limits.h> values, which the spawn action rules depend on: target fds must be below
- * FDIO_MAX_FD, and a target fd flagged FDIO_FLAG_USE_FOR_STDIO also serves as stdio when fds 0-2 are not given. */
-#define HK_FDIO_MAX_FD 1024
-#define HK_FDIO_FLAG_USE_FOR_STDIO 0x8000
-
 #pragma GCC visibility push(hidden)
 
 /* ------------------------------------------------------------------------------------------------ records */
