@@ -57,7 +57,6 @@
 #include <zircon/syscalls.h>
 #include <zircon/syscalls/exception.h>
 #include <zircon/syscalls/object.h>
-#include <zircon/syscalls/port.h>
 #include <zircon/types.h>
 
 #include "info_topics.h"
@@ -375,7 +374,6 @@ hk_thread_t *hk_thread_new(hk_process_t *p, hk_thread_kind_t kind, const char *n
 zx_status_t hk_thread_mark_started(hk_thread_t *t);
 /* Re-evaluate whether t must be stopped: own tokens + (process tokens > 0).  Calls its ops' request_stop/_resume. */
 void hk_thread_update_suspension(hk_thread_t *t);
-uint32_t hk_thread_effective_suspend(const hk_thread_t *t);
 /* Backend reports (lock held). */
 void hk_thread_report_stopped(hk_thread_t *t); /* RUNNING -> SUSPENDED: THREAD_SUSPENDED asserted */
 void hk_thread_report_running(hk_thread_t *t); /* SUSPENDED -> RUNNING: THREAD_RUNNING asserted */
@@ -430,12 +428,6 @@ typedef struct hk_spawn_request {
 } hk_spawn_request_t;
 
 zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char *err_msg); /* linux_spawn.c */
-
-/* ------------------------------------------------------------------------------------------------ properties */
-
-/* property.c: zx_object_get_property / zx_object_set_property (ZX_PROP_NAME).  Lock held.  The name buffer of an
- * object that has a name (job, process, thread), or NULL for the types Zircon gives none (WRONG_TYPE). */
-char *hk_object_name(hk_object_t *obj);
 
 /* ------------------------------------------------------------------------------------------------ fork, OS states */
 
