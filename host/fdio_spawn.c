@@ -42,7 +42,6 @@
 #include <unistd.h>
 
 #include "kernel.h"
-#include "linux_task.h"
 
 static void report(char *err_msg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void report(char *err_msg, const char *fmt, ...) {

@@ -13,8 +13,12 @@
  *                    process's ops (kill, pid)
  *   suspend_token.c  suspend tokens, zx_task_suspend
  *   task.c           zx_task_kill
+ *   property.c       zx_object_get_property / zx_object_set_property (ZX_PROP_NAME)
  *   object_info.c    zx_object_get_info (every version of each topic: info_topics.h), zx_object_get_child
  *   task_stats.c     CPU time and memory figures of tasks, read from Linux (runtime, thread and task stats)
+ *   thread_state.c   ZX_INFO_THREAD's blocked state of a thread blocked in Linux rather than in the host kernel
+ *   fork.c           fork(2) in the calling program: the child starts with a fresh, empty host kernel
+ *   procfs.c         reading Linux's /proc for tasks, the one place: names, system calls, status fields
  *   event.c, vmar.c  the two small object kinds the task calls need
  *   ipc/channel.c    channels: messages, handle transfer, zx_channel_call
  *   ipc/port.c       ports: user packets, zx_port_queue / zx_port_wait
@@ -28,6 +32,12 @@
  *     linux_stop.c     ptrace stop and resume of tasks
  *   fdio_spawn.c     fdio_spawn / fdio_spawn_etc
  *   signals.h        every signal number the host kernel uses (the park and wake signals)
+ *   info_topics.h    the ZX_INFO_* records of every version the host kernel answers
+ *   include/         zxpy's own zircon/ and lib/fdio/ headers (an SDK's replace them in an SDK build)
+ *   fuchsia/         groundwork for running Fuchsia ELF programs: vdso.c reads a Zircon vDSO (syscall numbers,
+ *                    constants) and recognises Fuchsia executables, vdso_dump.c prints what it read as JSON; built
+ *                    into nothing but their tests (tests/test_fuchsia_vdso.py): neither the Python module nor the
+ *                    conformance suite nor tests/sanitize compiles fuchsia/
  *
  * Concurrency: one kernel lock (hk_lock) guards every object.  Functions documented "lock held" must be called
  * with it held and never block.  Blocking happens only in the wait core, with the lock released.
@@ -35,6 +45,7 @@
 #ifndef ZXPY_HOST_KERNEL_H_
 #define ZXPY_HOST_KERNEL_H_
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -46,7 +57,6 @@
 #include <zircon/syscalls.h>
 #include <zircon/syscalls/exception.h>
 #include <zircon/syscalls/object.h>
-#include <zircon/syscalls/port.h>
 #include <zircon/types.h>
 
 #include "info_topics.h"
@@ -287,7 +297,8 @@ typedef enum {
 } hk_thread_kind_t;
 
 /* How the kernel drives the OS thread behind a thread object: one table per hk_thread_kind_t, registered by the
- * backend that owns the kind, so that the core (object.c, wait.c) and the thread object (thread.c) name no backend
+ * backend that owns the kind, so that the core (object.c, wait.c), the thread object (thread.c) and the /proc
+ * readers (task_stats.c, thread_state.c) name no backend
  * -- as Zircon's ThreadDispatcher leaves the mechanics of stopping a thread to the thread layer below it
  * (zircon/kernel/object/thread_dispatcher.cc Suspend -> zircon/kernel/kernel/thread.cc Thread::Suspend). */
 typedef struct hk_thread_ops {
@@ -303,6 +314,9 @@ typedef struct hk_thread_ops {
     /* Lock held.  The system call a stop last interrupted in t (-1: none known), which its restart_syscall continues
      * (thread_state.c).  NULL: never known. */
     long (*interrupted_syscall)(const hk_thread_t *t);
+    /* Lock held, never block.  The CPU time t's OS thread has used, exactly (task_stats.c); false if it cannot be
+     * read.  NULL: the scheduler's figure in /proc stands (it can lag a running thread by a tick). */
+    bool (*cpu_time)(const hk_thread_t *t, zx_duration_t *out);
 } hk_thread_ops_t;
 
 struct hk_thread {
@@ -360,7 +374,6 @@ hk_thread_t *hk_thread_new(hk_process_t *p, hk_thread_kind_t kind, const char *n
 zx_status_t hk_thread_mark_started(hk_thread_t *t);
 /* Re-evaluate whether t must be stopped: own tokens + (process tokens > 0).  Calls its ops' request_stop/_resume. */
 void hk_thread_update_suspension(hk_thread_t *t);
-uint32_t hk_thread_effective_suspend(const hk_thread_t *t);
 /* Backend reports (lock held). */
 void hk_thread_report_stopped(hk_thread_t *t); /* RUNNING -> SUSPENDED: THREAD_SUSPENDED asserted */
 void hk_thread_report_running(hk_thread_t *t); /* SUSPENDED -> RUNNING: THREAD_RUNNING asserted */
@@ -399,6 +412,12 @@ void hk_process_task_stats(hk_process_t *p, hk_info_task_stats_v1_t *out);
  * Its ops (kill, stop, resume) are called with the lock held, never block, and act asynchronously; the monitor
  * reports back with hk_thread_report_* / hk_process_report_exited under the lock, and creates thread objects for new
  * threads with hk_thread_new + hk_thread_mark_started (which itself asks for a stop when the process is suspended). */
+/* fdio's values that the spawn action rules depend on (fdio_spawn.c checks them, linux_spawn.c applies them): target
+ * fds must be below FDIO_MAX_FD (<lib/fdio/limits.h>, 1024), and a target fd flagged FDIO_FLAG_USE_FOR_STDIO
+ * (<lib/fdio/io.h>, 0x8000) also serves as stdio when fds 0-2 are not given.  Defined here, not taken from those
+ * headers: zxpy's own headers (host/include) and the stand-in SDKs carry only <lib/fdio/spawn.h>. */
+#define HK_FDIO_MAX_FD 1024
+#define HK_FDIO_FLAG_USE_FOR_STDIO 0x8000
 typedef struct hk_spawn_request {
     uint32_t flags;                  /* FDIO_SPAWN_* */
     const char *path;
@@ -409,12 +428,6 @@ typedef struct hk_spawn_request {
 } hk_spawn_request_t;
 
 zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char *err_msg); /* linux_spawn.c */
-
-/* ------------------------------------------------------------------------------------------------ properties */
-
-/* property.c: zx_object_get_property / zx_object_set_property (ZX_PROP_NAME).  Lock held.  The name buffer of an
- * object that has a name (job, process, thread), or NULL for the types Zircon gives none (WRONG_TYPE). */
-char *hk_object_name(hk_object_t *obj);
 
 /* ------------------------------------------------------------------------------------------------ fork, OS states */
 
@@ -427,9 +440,29 @@ void hk_job_after_fork(void);
 void hk_process_after_fork(void);
 void hk_self_thread_after_fork(void);
 
-/* task_stats.c: read a small /proc file into buf (NUL-terminated, retried on EINTR); false if it cannot be read
- * (the task is gone).  Shared by every Linux backend that reads /proc. */
+/* ------------------------------------------------------------------------------------------------ /proc */
+
+/* procfs.c: reading Linux's /proc for tasks, for the kind files and the backends alike.  Without the lock or with
+ * it (nothing here blocks on the kernel); a task that is gone gives nothing. */
+
+/* Read a small /proc file into buf (NUL-terminated, retried on EINTR); false if it cannot be read (the task is
+ * gone). */
 bool hk_read_proc(const char *path, char *buf, size_t size);
+
+/* A task's Linux name (comm, no newline), as the name of its Zircon object; "" if it cannot be read.  tid is a
+ * Linux task id, or HK_PROC_SELF (the calling process: /proc/self) or HK_PROC_THREAD_SELF (the calling thread). */
+#define HK_PROC_SELF 0
+#define HK_PROC_THREAD_SELF (-1)
+void hk_proc_comm(pid_t tid, char name[ZX_MAX_NAME_LEN]);
+
+/* The system call task tid of process pid is in, from /proc/<pid>/task/<tid>/syscall; false if that cannot be
+ * read.  *nr is the call's number (its first two arguments into args, unless NULL), -1 outside a call, or
+ * HK_PROC_SYSCALL_RUNNING when the task runs (it is in no call /proc can show). */
+#define HK_PROC_SYSCALL_RUNNING LONG_MIN
+bool hk_proc_syscall(pid_t pid, pid_t tid, long *nr, unsigned long args[2]);
+
+/* A numeric field ("Tgid:", "PPid:") of /proc/<tid>/status; -1 if the task is gone. */
+pid_t hk_proc_status_field(pid_t tid, const char *field);
 
 /* thread_state.c — lock held, never blocks.  The ZX_THREAD_STATE_BLOCKED_* of a backed thread (SELF or LINUX)
  * that is blocked in a Linux system call, from /proc/<pid>/task/<tid>/{stat,syscall}; 0 when it is running, or

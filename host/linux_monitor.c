@@ -89,13 +89,10 @@ static int64_t exit_code_of(int status) {
 
 /* ------------------------------------------------------------------------------------------------ events */
 
+/* The system call a stopped task was in when it stopped (-1: none, or unknown). */
 static long stopped_syscall(pid_t tid) {
-    char path[64], buf[64];
-    snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
-    if (!hk_read_proc(path, buf, sizeof(buf))) return -1;
-    char *end;
-    long nr = strtol(buf, &end, 10);
-    return end == buf ? -1 : nr;
+    long nr;
+    return hk_proc_syscall(tid, tid, &nr, NULL) && nr >= 0 ? nr : -1;
 }
 
 static void handle_wait_status(pid_t pid, int status) {
@@ -224,7 +221,7 @@ static void orphan_watch(pid_t pid) {
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (fd < 0) {
         /* EINVAL: a thread, not a process (threads leave no zombie).  ENOSYS: an old kernel. */
-        if (errno != ENOSYS || lt_proc_status_field(pid, "PPid:") != getpid()) return;
+        if (errno != ENOSYS || hk_proc_status_field(pid, "PPid:") != getpid()) return;
     }
     if (g_orphan_count == g_orphan_cap) {
         size_t cap = g_orphan_cap ? 2 * g_orphan_cap : 16;
@@ -261,7 +258,7 @@ void lt_orphans_reap(void) {
         /* ECHILD: not our child.  Still there, with a parent that is a traced task?  Then look again later.  Its
          * parent may have died since the waitid: if it is ours now, try again at once. */
         if (syscall(SYS_pidfd_send_signal, o->fd, 0, NULL, 0) == 0) {
-            pid_t ppid = lt_proc_status_field(o->pid, "PPid:");
+            pid_t ppid = hk_proc_status_field(o->pid, "PPid:");
             if (ppid == getpid()) continue;
             if (ppid > 0 && lt_task_find(ppid) != NULL) {
                 i++;

@@ -76,12 +76,14 @@ static void linux_request_resume(hk_thread_t *t) {
     lt_wake_monitor();
 }
 
-/* A spawned program's threads never run host-kernel code, and are started by the program itself. */
+/* The system call the task's last stop interrupted, as the monitor read it at that stop (-1: none, or unknown). */
 static long linux_interrupted_syscall(const hk_thread_t *t) {
     const lt_thread_link_t *link = t->backend;
     return link != NULL ? link->interrupted_nr : -1;
 }
 
+/* A spawned program's threads never run host-kernel code (no park_self), and are started by the program itself (no
+ * start). */
 static const hk_thread_ops_t linux_ops = {
     .request_stop = linux_request_stop,
     .request_resume = linux_request_resume,

@@ -4,10 +4,8 @@
  * else /proc); the Zircon thread objects of the main program's threads (born, renamed by exec, dead); the end of a
  * program (hk_process_report_exited).  The monitor (linux_monitor.c) calls all of this as it sees events; the core
  * reaches it through the ops of HK_PROCESS_LINUX (kill, pid). */
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -73,39 +71,13 @@ void lt_graveyard_add(pid_t tid) {
     g_graveyard_next = (g_graveyard_next + 1) % GRAVEYARD;
 }
 
-/* Read a numeric field ("Tgid:", "PPid:") of /proc/<tid>/status; -1 if the task is gone. */
-pid_t lt_proc_status_field(pid_t tid, const char *field) {
-    char path[64], buf[2048];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-    if (!hk_read_proc(path, buf, sizeof(buf))) return -1;
-    size_t flen = strlen(field);
-    for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        if (strncmp(line, field, flen) == 0) return (pid_t)strtol(line + flen, NULL, 10);
-    }
-    return -1;
-}
-
-/* The Linux name of a task (comm), as the name of its Zircon thread. */
-static void read_comm(pid_t tid, char name[ZX_MAX_NAME_LEN]) {
-    char path[64];
-    name[0] = '\0';
-    snprintf(path, sizeof(path), "/proc/%d/comm", (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    ssize_t n = read(fd, name, ZX_MAX_NAME_LEN - 1);
-    close(fd);
-    if (n < 0) n = 0;
-    name[n] = '\0';
-    name[strcspn(name, "\n")] = '\0';
-}
-
 static void task_kill(lt_task_t *k) { syscall(SYS_tgkill, k->tgid, k->tid, SIGKILL); }
 
 /* Give the Zircon thread object of a new thread of the main program.  Called without the lock. */
 static void task_make_thread(lt_task_t *k) {
     struct hk_linux_process *lp = k->owner;
     char name[ZX_MAX_NAME_LEN];
-    read_comm(k->tid, name);
+    hk_proc_comm(k->tid, name);
     lt_thread_link_t *link = calloc(1, sizeof(*link));
     if (link == NULL) return; /* the task still runs and dies with the program; it just has no thread object */
     link->interrupted_nr = -1;
@@ -134,7 +106,7 @@ static void task_make_thread(lt_task_t *k) {
 
 /* Attach a task to its program once we know it. */
 static void task_adopt(lt_task_t *k, struct hk_linux_process *lp) {
-    pid_t tgid = lt_proc_status_field(k->tid, "Tgid:");
+    pid_t tgid = hk_proc_status_field(k->tid, "Tgid:");
     k->tgid = tgid > 0 ? tgid : k->tid;
     k->owner = lp;
     hk_list_add_tail(&lp->tasks, &k->owner_link);
@@ -172,9 +144,9 @@ void lt_task_free(lt_task_t *k) {
 /* The program a new task belongs to, from /proc: a thread joins the program of its thread group, a process the
  * program of its parent.  NULL when neither is known (*ppid_out tells why). */
 static struct hk_linux_process *find_owner(pid_t tid, pid_t *ppid_out) {
-    pid_t tgid = lt_proc_status_field(tid, "Tgid:");
+    pid_t tgid = hk_proc_status_field(tid, "Tgid:");
     lt_task_t *rel = (tgid > 0 && tgid != tid) ? lt_task_find(tgid) : NULL;
-    pid_t ppid = lt_proc_status_field(tid, "PPid:");
+    pid_t ppid = hk_proc_status_field(tid, "PPid:");
     if (rel == NULL && ppid > 0) rel = lt_task_find(ppid);
     if (ppid_out != NULL) *ppid_out = ppid;
     return rel != NULL ? rel->owner : NULL;
@@ -270,7 +242,7 @@ lt_task_t *lt_task_exec(lt_task_t *k, pid_t former) {
         /* The spawn succeeded.  A kill of the job while we were starting left the process dead: then the program
          * must not run (the launcher's zx_process_start would have failed with BAD_STATE). */
         char name[ZX_MAX_NAME_LEN];
-        read_comm(k->tid, name);
+        hk_proc_comm(k->tid, name);
         lt_thread_link_t *link = calloc(1, sizeof(*link));
         if (link != NULL) link->interrupted_nr = -1;
         hk_lock();
@@ -302,7 +274,6 @@ lt_task_t *lt_task_exec(lt_task_t *k, pid_t former) {
     return k;
 }
 
-/* The system call a stopped task was in when it stopped (-1: none, or unknown). */
 /* ------------------------------------------------------------------------------------------------ programs */
 
 void lt_program_kill(struct hk_linux_process *lp) {

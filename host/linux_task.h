@@ -54,11 +54,6 @@
 
 #include "kernel.h"
 
-/* fdio's <lib/fdio/limits.h> values, which the spawn action rules depend on: target fds must be below
- * FDIO_MAX_FD, and a target fd flagged FDIO_FLAG_USE_FOR_STDIO also serves as stdio when fds 0-2 are not given. */
-#define HK_FDIO_MAX_FD 1024
-#define HK_FDIO_FLAG_USE_FOR_STDIO 0x8000
-
 #pragma GCC visibility push(hidden)
 
 /* ------------------------------------------------------------------------------------------------ records */
@@ -161,8 +156,6 @@ lt_task_t *lt_task_find(pid_t tid);
 lt_task_t *lt_task_new(pid_t tid);
 /* tid exited before its creator's clone/fork event was seen: that event must not resurrect it. */
 void lt_graveyard_add(pid_t tid);
-/* A numeric field ("Tgid:", "PPid:") of /proc/<tid>/status; -1 if the task is gone. */
-pid_t lt_proc_status_field(pid_t tid, const char *field);
 void lt_task_thread_gone(lt_task_t *k);        /* its Linux thread ended: the Zircon thread is dead */
 void lt_task_free(lt_task_t *k);               /* its Linux task is gone: forget it */
 void lt_review_unknown_tasks(void);            /* adopt or kill held tasks of unknown owner */

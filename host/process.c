@@ -9,7 +9,6 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "kernel.h"
 
@@ -124,12 +123,8 @@ void hk_process_report_exited(hk_process_t *p, int64_t return_code) {
 
 hk_process_t *hk_self_process(void) {
     if (g_self_process == NULL) {
-        char name[ZX_MAX_NAME_LEN] = "";
-        FILE *f = fopen("/proc/self/comm", "r");
-        if (f != NULL) {
-            if (fgets(name, sizeof(name), f) != NULL) name[strcspn(name, "\n")] = '\0';
-            fclose(f);
-        }
+        char name[ZX_MAX_NAME_LEN];
+        hk_proc_comm(HK_PROC_SELF, name);
         g_self_process = hk_process_new(hk_root_job(), HK_PROCESS_SELF, name);
         if (g_self_process == NULL) abort(); /* no memory before anything ran: nothing sane to do */
         hk_process_mark_running(g_self_process);

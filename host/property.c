@@ -17,7 +17,9 @@
 
 #include "kernel.h"
 
-char *hk_object_name(hk_object_t *obj) {
+/* Lock held.  The name buffer of an object that has a name (job, process, thread), or NULL for the types Zircon
+ * gives none (WRONG_TYPE). */
+static char *object_name(hk_object_t *obj) {
     switch (obj->type) {
         case ZX_OBJ_TYPE_JOB:
             return HK_CONTAINER_OF(obj, hk_job_t, base)->name;
@@ -42,7 +44,7 @@ zx_status_t zx_object_get_property(zx_handle_t handle, uint32_t property, void *
         } else if (value_size < ZX_MAX_NAME_LEN) {
             status = ZX_ERR_BUFFER_TOO_SMALL;
         } else {
-            const char *own = hk_object_name(obj);
+            const char *own = object_name(obj);
             if (own == NULL) {
                 status = ZX_ERR_WRONG_TYPE;
             } else {
@@ -65,7 +67,7 @@ zx_status_t zx_object_set_property(zx_handle_t handle, uint32_t property, const 
     hk_object_t *obj;
     zx_status_t status = hk_handle_get(handle, ZX_OBJ_TYPE_NONE, ZX_RIGHT_SET_PROPERTY, &obj, NULL);
     if (status == ZX_OK) {
-        char *own = property == ZX_PROP_NAME ? hk_object_name(obj) : NULL;
+        char *own = property == ZX_PROP_NAME ? object_name(obj) : NULL;
         if (property != ZX_PROP_NAME) {
             status = ZX_ERR_NOT_SUPPORTED;
         } else if (own == NULL) {

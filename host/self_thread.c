@@ -37,7 +37,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -355,19 +354,11 @@ static void bind_os_thread(hk_thread_t *t) {
     pthread_setspecific(g_exit_key, t);
 }
 
-static void read_thread_name(char name[ZX_MAX_NAME_LEN]) {
-    name[0] = '\0';
-    FILE *f = fopen("/proc/thread-self/comm", "r");
-    if (f == NULL) return;
-    if (fgets(name, ZX_MAX_NAME_LEN, f) != NULL) name[strcspn(name, "\n")] = '\0';
-    fclose(f);
-}
-
 zx_handle_t zx_thread_self(void) {
     if (hk_cpu.self_handle != ZX_HANDLE_INVALID) return hk_cpu.self_handle;
     pthread_once(&g_setup_once, setup);
     char name[ZX_MAX_NAME_LEN];
-    read_thread_name(name);
+    hk_proc_comm(HK_PROC_THREAD_SELF, name);
     hk_lock();
     if (hk_cpu.thread == NULL) {
         hk_thread_t *t = hk_thread_new(hk_self_process(), HK_THREAD_SELF, name);
@@ -448,11 +439,24 @@ static zx_status_t self_start(hk_thread_t *t, zx_vaddr_t entry, uintptr_t arg1, 
     return hk_thread_mark_started(t);
 }
 
+/* Linux's clockid of a thread's CPU clock (CPUCLOCK_SCHED, per thread), as glibc's pthread_getcpuclockid builds it,
+ * from the tid: t's pthread_t may already be gone.  Valid only for threads of the calling process. */
+static clockid_t thread_cpu_clock(pid_t tid) { return (clockid_t)((~(unsigned)tid << 3) | 4u | 2u); }
+
+/* The thread's CPU clock, exact to the nanosecond (schedstat can lag a running thread by a scheduler tick). */
+static bool self_cpu_time(const hk_thread_t *t, zx_duration_t *out) {
+    struct timespec ts;
+    if (clock_gettime(thread_cpu_clock(t->tid), &ts) != 0) return false;
+    *out = (zx_duration_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return true;
+}
+
 static const hk_thread_ops_t self_ops = {
     .request_stop = self_request_stop,
     .request_resume = self_request_resume,
     .park_self = hk_self_thread_park,
     .start = self_start,
+    .cpu_time = self_cpu_time,
 };
 
 /* The calling process itself: killing it does not return (task_kill.md: the program dies as if killed). */

@@ -11,9 +11,10 @@
  *   - ZX_INFO_TASK_STATS gives the memory of a process's address space.
  *
  * Where the figures come from on Linux:
- *   - cpu_time: the thread's CPU clock (clock_gettime) for threads of this process, exact to the nanosecond; for
- *     threads of a spawned program, the first field of /proc/<tid>/task/<tid>/schedstat (the scheduler's
- *     sum_exec_runtime, which can lag a running thread by up to one scheduler tick);
+ *   - cpu_time: the backend's exact figure where it has one (hk_thread_ops_t.cpu_time: the thread's CPU clock for
+ *     threads of this process, self_thread.c); otherwise -- threads of a spawned program -- the first field of
+ *     /proc/<tid>/task/<tid>/schedstat (the scheduler's sum_exec_runtime, which can lag a running thread by up to
+ *     one scheduler tick);
  *   - queue_time: the second schedstat field (run_delay: time spent runnable, waiting for a CPU).  Linux counts it
  *     from the moment the thread is queued, so a thread that found a CPU free at once may show 0;
  *   - page_fault_time and lock_contention_time: Linux keeps no such per-thread figure, so they are 0;
@@ -27,11 +28,9 @@
  * Everything here runs with the kernel lock held.  Reading /proc does not block on anything the kernel holds.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "kernel.h"
@@ -43,29 +42,10 @@ void hk_runtime_add(hk_info_task_runtime_v1_t *sum, const hk_info_task_runtime_v
     sum->lock_contention_time += add->lock_contention_time;
 }
 
-bool hk_read_proc(const char *path, char *buf, size_t size) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    size_t len = 0;
-    while (len + 1 < size) {
-        ssize_t n = read(fd, buf + len, size - 1 - len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        len += (size_t)n;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return len > 0;
-}
-
 /* The /proc directory of one Linux thread, whichever process it belongs to. */
 static void task_path(char *out, size_t size, pid_t tid, const char *file) {
     snprintf(out, size, "/proc/%d/task/%d/%s", (int)tid, (int)tid, file);
 }
-
-/* Linux's clockid of a thread's CPU clock (CPUCLOCK_SCHED, per thread), as glibc's pthread_getcpuclockid builds it.
- * Valid only for threads of the calling process. */
-static clockid_t thread_cpu_clock(pid_t tid) { return (clockid_t)((~(unsigned)tid << 3) | 4u | 2u); }
 
 /* Sample t's OS thread into *out; false if nothing could be read. */
 static bool sample_thread(const hk_thread_t *t, hk_info_task_runtime_v1_t *out) {
@@ -80,9 +60,9 @@ static bool sample_thread(const hk_thread_t *t, hk_info_task_runtime_v1_t *out) 
         out->queue_time = (zx_duration_t)wait_ns;
         have = true;
     }
-    struct timespec ts;
-    if (t->kind == HK_THREAD_SELF && clock_gettime(thread_cpu_clock(t->tid), &ts) == 0) {
-        out->cpu_time = (zx_duration_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    zx_duration_t cpu;
+    if (t->ops->cpu_time != NULL && t->ops->cpu_time(t, &cpu)) { /* the backend's exact figure, where it has one */
+        out->cpu_time = cpu;
         have = true;
     }
     return have;

@@ -57,7 +57,8 @@ hk_thread_t *hk_thread_new(hk_process_t *p, hk_thread_kind_t kind, const char *n
     return t;
 }
 
-uint32_t hk_thread_effective_suspend(const hk_thread_t *t) {
+/* Lock held.  What holds t stopped: its own tokens, plus one while its process has any. */
+static uint32_t thread_effective_suspend(const hk_thread_t *t) {
     return t->suspend_count + (t->process->suspend_count > 0 ? 1u : 0u);
 }
 
@@ -77,7 +78,7 @@ zx_status_t hk_thread_mark_started(hk_thread_t *t) {
 
 void hk_thread_update_suspension(hk_thread_t *t) {
     if (t->state != HK_THREAD_RUNNING && t->state != HK_THREAD_SUSPENDED) return;
-    bool want_stop = hk_thread_effective_suspend(t) > 0;
+    bool want_stop = thread_effective_suspend(t) > 0;
     if (want_stop == t->stop_requested) return;
     t->stop_requested = want_stop;
     /* A wait_one in progress ends with INTR_RETRY and is issued again after the resume (wait.c); only threads that

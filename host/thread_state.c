@@ -37,7 +37,6 @@
  */
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -104,14 +103,11 @@ uint32_t hk_thread_os_blocked_state(const hk_thread_t *t) {
     char letter = close_paren[2];
     if (letter != 'S' && letter != 'D') return 0;
 
-    /* "nr arg0 .. arg5 sp pc" while blocked in a call; "-1 sp pc" outside one; "running" if it woke meanwhile. */
-    snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)t->tid);
-    if (!hk_read_proc(path, buf, sizeof(buf)))
+    long nr;
+    unsigned long args[2];
+    if (!hk_proc_syscall(pid, t->tid, &nr, args))
         return letter == 'D' ? ZX_THREAD_STATE_BLOCKED_CHANNEL : ZX_THREAD_STATE_BLOCKED_WAIT_ONE;
-    if (strncmp(buf, "running", 7) == 0) return 0;
-    char *end;
-    long nr = strtol(buf, &end, 10);
-    if (end == buf) return 0;
+    if (nr == HK_PROC_SYSCALL_RUNNING) return 0; /* it woke meanwhile */
     if (nr < 0) return letter == 'D' ? ZX_THREAD_STATE_BLOCKED_PAGER : ZX_THREAD_STATE_BLOCKED_WAIT_ONE;
     if (letter == 'D') {
 #ifdef SYS_vfork
@@ -120,8 +116,6 @@ uint32_t hk_thread_os_blocked_state(const hk_thread_t *t) {
         if (nr == SYS_clone || nr == SYS_clone3) return ZX_THREAD_STATE_BLOCKED_WAIT_ONE;
         return ZX_THREAD_STATE_BLOCKED_CHANNEL;
     }
-    unsigned long args[2] = {0, 0};
-    for (int i = 0; i < 2; i++) args[i] = strtoul(end, &end, 16);
     if (nr == SYS_restart_syscall) {
         /* A sleep that a stop interrupted (a suspension's ptrace-stop, a signal) continues through restart_syscall,
          * which hides the original call (only nanosleep, poll and timed futex waits restart so); its arguments are

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zircon/syscalls/port.h>
+
 #include "kernel.h"
 
 #define MAX_USER_PACKETS 2048u /* Zircon: kMaxAllocatedPacketCount / 8, checked before queueing one more */
