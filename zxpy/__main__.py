@@ -360,9 +360,13 @@ def _run(path: str, argv: Sequence[str], timeout: float, name: str | None, as_js
                     continue
             # PROG ended, or is to end: its job goes with it, and everything in it.
             job.kill()
-            job.wait_terminated(timeout=_LONG)
+            try:
+                job.wait_terminated(timeout=_LONG)
+                return_code = proc.wait(timeout=_LONG)
+            except TimedOutError:
+                _err(f"job {job.koid} did not end within {_LONG:g} s of its kill")
+                return EXIT_FAILED
             end_wall, end = time.time(), time.monotonic()
-            return_code = proc.wait(timeout=_LONG)
             if got:
                 status = 128 + got[0]
             elif timed_out:
