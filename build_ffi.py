@@ -11,8 +11,13 @@ Targets
 -------
 host (default; what ``pip install .`` / ``setup.py`` build via ``cffi_modules``)
     Compiles the host kernel (``host/*.c``) and the binding's helpers
-    (``csrc/*.c``) into the module, with ``-std=gnu11 -Wall -Wextra -Werror``
-    and ``-lpthread``.  The zircon/fdio headers come from ``host/include`` --
+    (``csrc/*.c``) into the module, with ``-std=gnu11 -Wall -Wextra`` (and
+    ``-Werror`` when ``ZXPY_WERROR=1``, as CI, tox and the contributor
+    instructions set: a user's ``pip install`` never fails on a warning that a
+    newer compiler invents) and ``-lpthread``.  Without a C compiler the build
+    stops with one line saying what to install.  The module is built for one
+    Python version, not the limited API (see :func:`make_ffibuilder`).
+    The zircon/fdio headers come from ``host/include`` --
     unless ``fuchsia_sdk.cfg`` names an SDK: then ``zircon/`` comes from the
     SDK sysroot and ``lib/fdio/`` from ``pkg/fdio/include`` (see
     :func:`_sdk_header_overlay`), so the host kernel and the cdef are compiled
@@ -262,6 +267,20 @@ def _host_compiler() -> list[str]:
     return shlex.split(cc)
 
 
+def _require_compiler(compiler: list[str]) -> None:
+    """Stop with one line naming what to install when the host module's compiler is missing."""
+    if not compiler or shutil.which(compiler[0]) is None:
+        origin = "$CC" if os.environ.get("CC") else "Python's build configuration"
+        name = compiler[0] if compiler else "(empty)"
+        raise SystemExit(f"error: zxpy needs a C compiler to build its host kernel, and {name!r} (from {origin})"
+                         " was not found: install gcc (apt install gcc libc6-dev) or clang")
+
+
+def warning_flags() -> list[str]:
+    """``-Wall -Wextra``, plus ``-Werror`` in CI and development builds (``ZXPY_WERROR=1``), never in a user's."""
+    return ["-Wall", "-Wextra", *(["-Werror"] if os.environ.get("ZXPY_WERROR") == "1" else [])]
+
+
 def sdk_summary(cfg: object | None) -> dict[str, object]:
     """What a build was compiled against, for ``zxpy_build_info()`` and build-info.json."""
     if cfg is None or not cfg.configured:  # type: ignore[attr-defined]
@@ -304,7 +323,9 @@ def make_ffibuilder(
         headers = HOST_DIR / "include"
         scratch = ROOT / "build" / "probe" / "host"
     include_dirs = [str(headers), str(HOST_DIR), str(CSRC_DIR)]
-    found = detect(_host_compiler(), ["-std=gnu11", *(f"-I{d}" for d in include_dirs)], scratch)
+    compiler = _host_compiler()
+    _require_compiler(compiler)
+    found = detect(compiler, ["-std=gnu11", *(f"-I{d}" for d in include_dirs)], scratch)
     sdk = sdk_summary(cfg)
     ffi.cdef(make_cdef(found))
     sources = sorted(HOST_DIR.glob("*.c")) + sorted(CSRC_DIR.glob("*.c"))
@@ -313,8 +334,12 @@ def make_ffibuilder(
         _preamble() + build_info_source(found, {**sdk, "target": "host"}),
         sources=[str(p) if absolute_sources else _rel(p) for p in sources],
         include_dirs=include_dirs,
-        extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Werror"],
+        extra_compile_args=["-std=gnu11", *warning_flags()],
         libraries=["pthread"],
+        # Not the limited API (CFFI's default, which names the file _zx.abi3.so): csrc/host_gil.c reads
+        # PyThreadState's fields and calls _PyThreadState_UncheckedGet, _Py_IsFinalizing and _PyEval_SetTrace,
+        # so the module is only good for the Python it was compiled by (3.13 has none of those symbols).
+        py_limited_api=False,
     )
     return ffi
 
@@ -324,8 +349,8 @@ def build_host_inplace(verbose: bool = False) -> Path:
     tmp = ROOT / "build" / "host"
     so = Path(make_ffibuilder("host", absolute_sources=True).compile(tmpdir=str(tmp), verbose=verbose))
     dest = ROOT / "zxpy" / so.name
-    # A stale module under another suffix (e.g. _zx.abi3.so from `pip install -e .`)
-    # could be imported instead of this one: keep exactly one.
+    # A stale module under another suffix (e.g. _zx.abi3.so from an older `pip install -e .`,
+    # or another Python's) could be imported instead of this one: keep exactly one.
     for old in (ROOT / "zxpy").glob("_zx.*.so"):
         old.unlink()
     shutil.copy2(so, dest)

@@ -88,3 +88,30 @@ def test_a_compiled_module_from_another_tree_is_refused(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "ImportError" in proc.stderr and "in another tree" in proc.stderr, proc.stderr
     assert str(copy) in proc.stderr
+
+
+# ------------------------------------------------------------------------------------------------ the build
+
+
+def _build_ffi_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CC", "ZXPY_WERROR")}
+    return {**env, **extra}
+
+
+def test_no_compiler_is_one_line_naming_what_to_install() -> None:
+    """A build without a C compiler stops before compiling anything, with one line on stderr."""
+    proc = subprocess.run([sys.executable, str(REPO / "build_ffi.py")], cwd=REPO, env=_build_ffi_env(CC="/nonexistent"),
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode != 0
+    assert proc.stderr == ("error: zxpy needs a C compiler to build its host kernel, and '/nonexistent' (from $CC)"
+                           " was not found: install gcc (apt install gcc libc6-dev) or clang\n")
+
+
+def test_werror_only_when_asked() -> None:
+    """-Werror is for CI and development (ZXPY_WERROR=1): a user's pip install never fails on a new warning."""
+    code = "import build_ffi; print(' '.join(build_ffi.warning_flags()))"
+    for env, flags in ((_build_ffi_env(), "-Wall -Wextra"), (_build_ffi_env(ZXPY_WERROR="1"), "-Wall -Wextra -Werror")):
+        proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == flags

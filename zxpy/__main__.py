@@ -1,4 +1,23 @@
-"""Command line: ``python -m zxpy demo`` and ``python -m zxpy info``.
+"""Command line: ``zxpy run``, ``zxpy demo`` and ``zxpy info`` (also ``python -m zxpy``).
+
+``run [--timeout S] [--name N] [--json] -- PROG ARGS`` runs PROG in a fresh
+child job of the default job, with the caller's stdin, stdout, stderr,
+environment and working directory, and exits with PROG's status.  When the
+timeout passes, or zxpy gets SIGINT, SIGTERM or SIGHUP, it kills the job:
+PROG and everything it started, daemonized grandchildren included (they stay
+in the job whatever they do with sessions and process groups).  When PROG
+exits by itself the job is killed too, so nothing it started outlives it.
+
+Exit statuses of ``run`` (see :data:`EXIT_STATUSES`): PROG's own exit code
+(0-255); 137 if PROG was killed (``ZX_TASK_RETCODE_SYSCALL_KILL`` and the
+other ``*_KILL`` codes but one: on Linux, any non-fault fatal signal from
+outside -- SIGKILL, SIGTERM, SIGHUP alike: the Zircon return code does not
+say which); 139 if it crashed (``ZX_TASK_RETCODE_EXCEPTION_KILL``: on Linux
+SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP or SIGSYS); 124 on
+timeout, as timeout(1); 128+N when zxpy got signal N (130 SIGINT, 143
+SIGTERM, 129 SIGHUP); 125 when zxpy itself failed, 126 when PROG could not
+be started, 127 when it was not found, 2 on a usage error, 141 when zxpy's
+own stdout was a closed pipe.
 
 ``demo`` walks through the task-control calls on real tasks: it builds a job
 tree, starts a C worker thread that counts, suspends it (the count stops),
@@ -10,19 +29,32 @@ It exits 0 only if every effect was observed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import shutil
+import signal
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any
 
 from . import (
+    TASK_RETCODE_CRITICAL_PROCESS_KILL,
+    TASK_RETCODE_EXCEPTION_KILL,
+    TASK_RETCODE_OOM_KILL,
+    TASK_RETCODE_POLICY_KILL,
     TASK_RETCODE_SYSCALL_KILL,
+    TASK_RETCODE_VDSO_KILL,
     Job,
+    NotFoundError,
     NotSupportedError,
     Process,
     Signals,
     Thread,
+    TimedOutError,
     ZxError,
     __version__,
 )
@@ -208,17 +240,233 @@ def info() -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m zxpy", description="zxpy command line")
-    sub = parser.add_subparsers(dest="command", required=True)
+# ------------------------------------------------------------------------------------------------ run
+
+#: ``zxpy run``'s exit statuses other than PROG's own exit code (README.md, "Command line").
+EXIT_TIMEOUT = 124  # --timeout passed (timeout(1)'s status)
+EXIT_FAILED = 125  # zxpy itself failed (timeout(1)'s status)
+EXIT_CANNOT_EXECUTE = 126  # PROG was found but could not be started (as shells)
+EXIT_NOT_FOUND = 127  # PROG was not found (as shells)
+EXIT_KILLED = 128 + signal.SIGKILL  # 137: PROG was killed (a *_KILL return code)
+EXIT_CRASHED = 128 + signal.SIGSEGV  # 139: PROG crashed (ZX_TASK_RETCODE_EXCEPTION_KILL)
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # 141: zxpy's own stdout was a closed pipe
+#: zxpy got signal N: 128 + N, as shells report a program killed by N.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+_KILL_CODES = frozenset({TASK_RETCODE_SYSCALL_KILL, TASK_RETCODE_OOM_KILL, TASK_RETCODE_POLICY_KILL,
+                         TASK_RETCODE_VDSO_KILL, TASK_RETCODE_CRITICAL_PROCESS_KILL})
+#: How often ``run`` looks at its timeout and the signals it got (a latency, not a speed goal).
+_POLL = 0.05
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([smhd]?)")
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def exit_status(return_code: int) -> int:
+    """The shell exit status for a Zircon return code of PROG (README.md, "Command line")."""
+    if 0 <= return_code <= 255:
+        return return_code
+    if return_code == TASK_RETCODE_EXCEPTION_KILL:
+        return EXIT_CRASHED
+    if return_code in _KILL_CODES:
+        return EXIT_KILLED
+    return 255 if return_code < 0 else 1  # Zircon's exit codes are int64; Linux's are 0-255
+
+
+def _duration(text: str) -> float:
+    """``--timeout``'s argument: seconds, or a number with timeout(1)'s suffix s, m, h or d; 0 means none."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (seconds, or a number with s, m, h or d)")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _find_program(prog: str) -> str | None:
+    """PROG as the shell finds it: a path if it has a slash, else the first match on $PATH."""
+    if "/" in prog:
+        return prog if os.path.exists(prog) else None
+    return shutil.which(prog)
+
+
+def _err(text: str) -> None:
+    print(f"zxpy run: {text}", file=sys.stderr, flush=True)
+
+
+def run(argv: Sequence[str], *, timeout: float = 0.0, name: str | None = None, as_json: bool = False) -> int:
+    """``zxpy run``: PROG in a fresh child job of the default job; returns the exit status."""
+    path = _find_program(argv[0])
+    if path is None:
+        _err(f"{argv[0]}: command not found")
+        return EXIT_NOT_FOUND
+    got: list[int] = []
+
+    def stop(signo: int, frame: FrameType | None) -> None:
+        got.append(signo)
+
+    previous = {signo: signal.signal(signo, stop) for signo in STOP_SIGNALS}
+    try:
+        return _run(path, argv, timeout, name, as_json, got)
+    finally:
+        for signo, handler in previous.items():
+            signal.signal(signo, handler)
+
+
+def _spawn(job: Job, path: str, argv: Sequence[str], name: str | None) -> Process:
+    # Python ignores SIGPIPE and SIGXFSZ, and a program inherits ignored signals: give PROG the defaults, as
+    # subprocess's restore_signals does (else `zxpy run -- yes | head -1` would never end `yes`).
+    restore = {}
+    for signame in ("SIGPIPE", "SIGXFSZ"):
+        signo = getattr(signal, signame, None)
+        if signo is not None:
+            restore[signo] = signal.signal(signo, signal.SIG_DFL)
+    try:
+        return job.spawn(list(argv), path=path, name=name)
+    finally:
+        for signo, handler in restore.items():
+            signal.signal(signo, handler)
+
+
+def _run(path: str, argv: Sequence[str], timeout: float, name: str | None, as_json: bool, got: list[int]) -> int:
+    try:
+        job = Job.default().create_job()
+    except ZxError as err:
+        _err(f"cannot create a job: {err}")
+        return EXIT_FAILED
+    with job:
+        if name is not None:
+            job.set_name(name)
+        start_wall, start = time.time(), time.monotonic()
+        try:
+            proc = _spawn(job, path, argv, name)
+        except NotFoundError as err:
+            _err(f"{argv[0]}: {err}")
+            job.kill()
+            return EXIT_NOT_FOUND
+        except (ZxError, OSError) as err:
+            _err(f"{argv[0]}: cannot run: {err}")
+            job.kill()
+            return EXIT_CANNOT_EXECUTE
+        timed_out = False
+        with proc:
+            deadline = start + timeout if timeout > 0 else None
+            while not got:
+                left = _POLL if deadline is None else min(_POLL, deadline - time.monotonic())
+                if left <= 0:
+                    timed_out = True
+                    break
+                try:
+                    proc.wait_terminated(timeout=left)
+                    break
+                except TimedOutError:
+                    continue
+            # PROG ended, or is to end: its job goes with it, and everything in it.
+            job.kill()
+            try:
+                job.wait_terminated(timeout=_LONG)
+                return_code = proc.wait(timeout=_LONG)
+            except TimedOutError:
+                _err(f"job {job.koid} did not end within {_LONG:g} s of its kill")
+                return EXIT_FAILED
+            end_wall, end = time.time(), time.monotonic()
+            if got:
+                status = 128 + got[0]
+            elif timed_out:
+                status = EXIT_TIMEOUT
+            else:
+                status = exit_status(return_code)
+            if as_json:
+                report: dict[str, Any] = {
+                    "argv": list(argv),
+                    "path": path,
+                    "job_koid": job.koid,
+                    "process_koid": proc.koid,
+                    "return_code": return_code,
+                    "exit_status": status,
+                    "timed_out": timed_out,
+                    "signal": signal.Signals(got[0]).name if got else None,
+                    "start_time": start_wall,
+                    "end_time": end_wall,
+                    "duration": end - start,
+                }
+                print(json.dumps(report), flush=True)
+            return status
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    parser = argparse.ArgumentParser(
+        prog="zxpy", description="Zircon task control on this machine: run a program in a job, demo, info.",
+        epilog="Without a command zxpy prints this help on stderr and exits 2. See README.md, 'Command line'.")
+    parser.add_argument("--version", action="version", version=f"zxpy {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run_p = sub.add_parser(
+        "run", help="run a program in a fresh job; kill the whole job tree on timeout, SIGINT or SIGTERM",
+        description="Run PROG in a fresh child job of the default job, with this terminal's stdin, stdout and "
+        "stderr, and exit with its status. On --timeout, SIGINT, SIGTERM or SIGHUP the whole job is killed: PROG "
+        "and everything it started, daemonized grandchildren included.",
+        epilog="Exit status: PROG's exit code; 137 if PROG was killed, 139 if it crashed; 124 on timeout; 128+N "
+        "when zxpy got signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP); 125 if zxpy failed, 126 if PROG could not "
+        "be started, 127 if it was not found, 2 on a usage error.")
+    run_p.add_argument("--timeout", type=_duration, default=0.0, metavar="S",
+                       help="kill the job after S seconds (suffix s, m, h or d as timeout(1); 0: never) and exit 124")
+    run_p.add_argument("--kill-after", metavar="S",
+                       help="not supported: zx_task_kill ends every process of the job at once, without a grace "
+                       "period (zxpy refuses it rather than ignore it)")
+    run_p.add_argument("--name", metavar="N", help="name of the job and of PROG's process (ZX_PROP_NAME)")
+    run_p.add_argument("--json", action="store_true",
+                       help="when PROG has ended, print one JSON object on stdout: return code, exit status, "
+                       "times, whether it timed out, the koids")
+    run_p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- PROG ARGS")
     sub.add_parser("demo", help="suspend, resume and kill real tasks, printing what happens")
     sub.add_parser("info", help="show the runtime's job, process and thread")
+    return parser, run_p
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    parser, run_p = _parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    if args.command == "run":
+        prog = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+        if args.kill_after is not None:
+            run_p.error("--kill-after is not supported: zx_task_kill ends every process of the job at once "
+                        "(SIGKILL on Linux), so there is no TERM grace period to bound")
+        if not prog:
+            run_p.error("no program given (zxpy run [options] -- PROG ARGS)")
+        return run(prog, timeout=args.timeout, name=args.name, as_json=args.json)
     try:
         return demo() if args.command == "demo" else info()
     except DemoError as err:
         print(f"demo failed: {err}", file=sys.stderr)
         return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``zxpy`` console script and ``python -m zxpy``; returns the exit status.
+
+    A closed stdout (``zxpy info | head -1``) ends zxpy quietly with status 141, 128 + SIGPIPE, as a
+    shell reports a program SIGPIPE ended: stdout is pointed at /dev/null so that the interpreter's final
+    flush fails no more (the Python documentation's recipe, "Note on SIGPIPE").
+    """
+    try:
+        try:
+            status = _main(argv)
+        except SystemExit as exc:  # argparse: --help, --version, usage errors
+            code = exc.code
+            if isinstance(code, str):
+                print(code, file=sys.stderr)
+                status = 1
+            else:
+                status = 0 if code is None else code
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return status
 
 
 if __name__ == "__main__":
