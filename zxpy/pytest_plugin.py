@@ -34,6 +34,7 @@ from .errors import TimedOutError, ZxError
 from .handle import Handle
 from .job import Job, StrOrBytesPath
 from .process import Process
+from .thread import Thread
 
 __all__ = ["ZxJobCheck", "ZxSpawn", "job_tree"]
 
@@ -66,7 +67,11 @@ def _stat(pid: int) -> tuple[str, str, int, int] | None:
 
 
 def _all_pids() -> list[int]:
-    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+    """Every pid in /proc (none where there is no /proc: then only the kernel's TASK_TERMINATED is checked)."""
+    try:
+        return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return []
 
 
 def _alive(proc: _Pid) -> bool:
@@ -219,6 +224,8 @@ class ZxJobCheck:
         self.owned.append((handle, self.in_call))
 
     def begin_call(self) -> None:
+        # The runtime's own handles (zx_thread_self's for this thread, made on first use) exist before the count.
+        Thread.self()
         gc.collect()
         self._stats_before = Process.self().handle_stats()
         self._count_before = sum(self._stats_before.values())
