@@ -176,6 +176,38 @@ def test_a_survivor_fails_the_test_and_is_killed(pytester: pytest.Pytester) -> N
     assert not pid_alive(pid)
 
 
+def test_programs_started_before_the_test_are_not_taken_for_its_own(pytester: pytest.Pytester) -> None:
+    # Also when the call never begins: a fixture after zx_job fails its setup.
+    pytester.makepyfile(
+        """
+        import pytest, zxpy
+
+        @pytest.fixture(scope="module")
+        def server():
+            job = zxpy.Job.default().create_job()
+            proc = job.spawn(["/bin/sleep", "60"], name="server")
+            yield proc
+            job.kill()
+            proc.wait(timeout=30)
+            proc.close()
+            job.close()
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("setup fails on purpose")
+
+        def test_setup_fails(server, zx_job, broken):
+            pass
+
+        def test_server_still_runs(server, zx_job, zx_spawn):
+            zx_spawn(["/bin/sleep", "60"])
+            assert not server.info().exited
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=1, errors=1)
+
+
 _TREE_TESTS = """
     import pytest
 

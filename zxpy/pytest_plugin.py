@@ -218,7 +218,9 @@ class ZxJobCheck:
         self.tree_before_kill: str | None = None
         self._count_before = 0
         self._stats_before: dict[ObjType | int, int] = {}
-        self._traced_before: set[_Pid] = set()
+        # Set again as the call begins; from here if it never does (a later fixture's setup failed), so that
+        # programs started before this test are never taken for its own.
+        self._traced_before: set[_Pid] = _traced_by_us()
 
     def own(self, handle: Handle) -> None:
         self.owned.append((handle, self.in_call))
