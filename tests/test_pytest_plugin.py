@@ -146,7 +146,7 @@ def test_a_leaked_handle_fails_the_test_and_names_the_leak(pytester: pytest.Pyte
         [
             "*_ test_leaks _*",
             "zx_job: the test leaked 1 handle(s)*by type: EVENT +1)",
-            "FAILED *::test_leaks - Failed: zx_job: the test leaked 1 handle(s)*",
+            "FAILED *::test_leaks*",  # the summary's reason is cut to the terminal's width, sometimes to nothing
         ]
     )
     assert "ERROR" not in result.stdout.str()

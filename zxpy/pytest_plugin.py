@@ -27,6 +27,7 @@ import time
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
+import pluggy
 import pytest
 
 from .enums import ObjType
@@ -47,6 +48,9 @@ SURVIVOR_GRACE = 2.0
 _STATE = pytest.StashKey["ZxJobCheck"]()
 _TREE_OPTION = "--zx-tree-on-failure"
 _TREE_SECTION = "zx job tree"
+#: The hooks are new-style wrappers (pluggy 1.1, every pytest 8).  pytest loads this plugin in every run where zxpy
+#: is installed, so with an older pluggy it registers no hook and its fixtures refuse, rather than breaking the run.
+_PLUGGY_OK = tuple(int(part) for part in pluggy.__version__.split(".")[:2] if part.isdigit()) >= (1, 1)
 
 # A Linux process, identified across pid reuse: (pid, start time in clock ticks since boot).
 _Pid = tuple[int, int]
@@ -340,6 +344,9 @@ class ZxSpawn:
 @pytest.fixture
 def zx_job(request: pytest.FixtureRequest) -> Iterator[Job]:
     """A fresh child job of the default job; killed and checked when the test function returns."""
+    if not _PLUGGY_OK:
+        pytest.fail(f"zxpy's pytest fixtures need pluggy >= 1.1 (pytest >= 8); this is pluggy {pluggy.__version__}",
+                    pytrace=False)
     job = Job.default().create_job()
     try:
         job.set_name(f"zx_job {request.node.name}")  # the kernel cuts it to 31 bytes
@@ -380,8 +387,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "zx_tree: on failure, add a report section listing the test's zx_job tree")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+def _runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     check = item.stash.get(_STATE, None)
     if check is not None:
         check.begin_call()
@@ -393,8 +399,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     return result
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+def _runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
     wanted = item.config.getoption(_TREE_OPTION) or item.get_closest_marker("zx_tree") is not None
     if report.failed and report.when in ("call", "teardown") and wanted:
@@ -409,3 +414,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 text += "\nnow:\n" + _tree_text(check.job)
         report.sections.append((_TREE_SECTION, text))
     return report
+
+
+if _PLUGGY_OK:  # found by name: with an older pluggy the plugin has no hooks (and its fixtures say why)
+    pytest_runtest_call = pytest.hookimpl(wrapper=True)(_runtest_call)
+    pytest_runtest_makereport = pytest.hookimpl(wrapper=True)(_runtest_makereport)
