@@ -418,6 +418,7 @@ void hk_process_task_stats(hk_process_t *p, hk_info_task_stats_v1_t *out);
  * headers: zxpy's own headers (host/include) and the stand-in SDKs carry only <lib/fdio/spawn.h>. */
 #define HK_FDIO_MAX_FD 1024
 #define HK_FDIO_FLAG_USE_FOR_STDIO 0x8000
+struct lt_fuchsia_ops; /* linux_task.h */
 typedef struct hk_spawn_request {
     uint32_t flags;                  /* FDIO_SPAWN_* */
     const char *path;
@@ -425,6 +426,9 @@ typedef struct hk_spawn_request {
     const char *const *environ;      /* NULL: empty, or the caller's when FDIO_SPAWN_CLONE_ENVIRON */
     size_t action_count;
     const fdio_spawn_action_t *actions;
+    /* A Fuchsia ELF image instead of a Linux executable (host/fuchsia/runner.c; NULL: exec path). */
+    const struct lt_fuchsia_ops *fuchsia_ops;
+    const void *fuchsia_start;
 } hk_spawn_request_t;
 
 zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char *err_msg); /* linux_spawn.c */
