@@ -7,6 +7,8 @@
  *   FL_EXIT      debug_write a greeting, check cprng_draw and the clock, exit with 42
  *   FL_TICK      "tick N\n" through debug_write every 10 ms, for ever (for suspend and kill tests)
  *   FL_UNSERVED  zx_handle_close(12345), which the runner does not serve: exit with the status it returned
+ *   FL_BADSYSCALL  issue `syscall` (process_exit's number) from the image's own code, not from the vDSO: Zircon
+ *                kills the process with a policy exception, so the exit must never happen
  *
  * Built with clang --target=x86_64-unknown-fuchsia -fuse-ld=lld -nostdlib -ffreestanding -fPIE -Wl,-pie
  * -Wl,--no-dynamic-linker (tests/test_fuchsia_first_light.py).  x86-64 only.
@@ -120,7 +122,25 @@ void _start(zx_handle_t bootstrap, void *vdso) {
     zx_status_t (*handle_close)(zx_handle_t) = (zx_status_t (*)(zx_handle_t))vdso_sym(base, "_zx_handle_close");
     if (handle_close == NULL) zx_process_exit(2);
     zx_process_exit(handle_close(12345));
+#elif defined(FL_BADSYSCALL)
+    /* The number is taken from the vDSO's own process_exit stub (mov $N,%eax; syscall): the right number, from the
+     * wrong place. */
+    const uint8_t *stub = (const uint8_t *)zx_process_exit;
+    uint32_t nr = 0;
+    for (int i = 0; i < 64; i++) {
+        if (stub[i] == 0xb8 && stub[i + 5] == 0x0f && stub[i + 6] == 0x05) {
+            nr = (uint32_t)stub[i + 1] | (uint32_t)stub[i + 2] << 8 | (uint32_t)stub[i + 3] << 16 |
+                 (uint32_t)stub[i + 4] << 24;
+            break;
+        }
+    }
+    say("issuing a syscall from outside the vDSO\n");
+    register uint64_t rdi __asm__("rdi") = 7;
+    uint64_t rax = nr;
+    __asm__ volatile("syscall" : "+a"(rax) : "r"(rdi) : "rcx", "r11", "memory");
+    say("still alive after a bad syscall\n");
+    zx_process_exit(8);
 #else
-#error "define FL_EXIT, FL_TICK or FL_UNSERVED"
+#error "define FL_EXIT, FL_TICK, FL_UNSERVED or FL_BADSYSCALL"
 #endif
 }
