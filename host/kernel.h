@@ -34,10 +34,12 @@
  *   signals.h        every signal number the host kernel uses (the park and wake signals)
  *   info_topics.h    the ZX_INFO_* records of every version the host kernel answers
  *   include/         zxpy's own zircon/ and lib/fdio/ headers (an SDK's replace them in an SDK build)
- *   fuchsia/         groundwork for running Fuchsia ELF programs: vdso.c reads a Zircon vDSO (syscall numbers,
- *                    constants) and recognises Fuchsia executables, vdso_dump.c prints what it read as JSON; built
- *                    into nothing but their tests (tests/test_fuchsia_vdso.py): neither the Python module nor the
- *                    conformance suite nor tests/sanitize compiles fuchsia/
+ *   fuchsia/         running Fuchsia ELF programs: vdso.c reads a Zircon vDSO (syscall numbers, constants) and
+ *                    recognises Fuchsia executables, vdso_dump.c prints what it read as JSON, runner.c starts a
+ *                    Fuchsia image as a spawned program under PTRACE_SYSEMU and serves its syscalls (reached by the
+ *                    spawn backend through lt_fuchsia_ops only); built into nothing but their tests
+ *                    (tests/test_fuchsia_vdso.py, tests/test_fuchsia_first_light.py): neither the Python module nor
+ *                    the conformance suite nor tests/sanitize compiles fuchsia/
  *
  * Concurrency: one kernel lock (hk_lock) guards every object.  Functions documented "lock held" must be called
  * with it held and never block.  Blocking happens only in the wait core, with the lock released.

@@ -2,7 +2,8 @@
  * between the files that make up the backend:
  *
  *   linux_spawn.c    the requesting side of hk_linux_spawn (the fd plan, errors), and the child: fork, its fd set-up,
- *                    the seccomp filter, exec; the monitor's fork-and-seize of it (lt_program_start)
+ *                    the seccomp filter, exec (or, for a Fuchsia image, lt_fuchsia_ops.child: host/fuchsia/runner.c);
+ *                    the monitor's fork-and-seize of it (lt_program_start)
  *   linux_monitor.c  the monitor thread: its wake signal, the wait loop, exit codes, reaping of orphans, acting on
  *                    requests; the spawn queue between requesters and the monitor
  *   linux_task.c     task bookkeeping: the traced tasks, the programs they belong to, their Zircon threads, and the
