@@ -254,7 +254,8 @@ static uint8_t *child_map(const image_t *im, int err_fd, const fuchsia_start_t *
     return base;
 }
 
-static _Noreturn void fuchsia_child(const void *start, int err_fd) {
+static void fuchsia_child(const void *start, int err_fd) __attribute__((noreturn));
+static void fuchsia_child(const void *start, int err_fd) {
     const fuchsia_start_t *fs = start;
     uint8_t *image = child_map(&fs->image, err_fd, NULL);
     uint8_t *vdso = child_map(&fs->vdso, err_fd, fs);
