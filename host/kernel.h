@@ -34,10 +34,12 @@
  *   signals.h        every signal number the host kernel uses (the park and wake signals)
  *   info_topics.h    the ZX_INFO_* records of every version the host kernel answers
  *   include/         zxpy's own zircon/ and lib/fdio/ headers (an SDK's replace them in an SDK build)
- *   fuchsia/         groundwork for running Fuchsia ELF programs: vdso.c reads a Zircon vDSO (syscall numbers,
- *                    constants) and recognises Fuchsia executables, vdso_dump.c prints what it read as JSON; built
- *                    into nothing but their tests (tests/test_fuchsia_vdso.py): neither the Python module nor the
- *                    conformance suite nor tests/sanitize compiles fuchsia/
+ *   fuchsia/         running Fuchsia ELF programs: vdso.c reads a Zircon vDSO (syscall numbers, constants) and
+ *                    recognises Fuchsia executables, vdso_dump.c prints what it read as JSON, runner.c starts a
+ *                    Fuchsia image as a spawned program under PTRACE_SYSEMU and serves its syscalls (reached by the
+ *                    spawn backend through lt_fuchsia_ops only); built into nothing but their tests
+ *                    (tests/test_fuchsia_vdso.py, tests/test_fuchsia_first_light.py): neither the Python module nor
+ *                    the conformance suite nor tests/sanitize compiles fuchsia/
  *
  * Concurrency: one kernel lock (hk_lock) guards every object.  Functions documented "lock held" must be called
  * with it held and never block.  Blocking happens only in the wait core, with the lock released.
@@ -418,6 +420,7 @@ void hk_process_task_stats(hk_process_t *p, hk_info_task_stats_v1_t *out);
  * headers: zxpy's own headers (host/include) and the stand-in SDKs carry only <lib/fdio/spawn.h>. */
 #define HK_FDIO_MAX_FD 1024
 #define HK_FDIO_FLAG_USE_FOR_STDIO 0x8000
+struct lt_fuchsia_ops; /* linux_task.h */
 typedef struct hk_spawn_request {
     uint32_t flags;                  /* FDIO_SPAWN_* */
     const char *path;
@@ -425,6 +428,9 @@ typedef struct hk_spawn_request {
     const char *const *environ;      /* NULL: empty, or the caller's when FDIO_SPAWN_CLONE_ENVIRON */
     size_t action_count;
     const fdio_spawn_action_t *actions;
+    /* A Fuchsia ELF image instead of a Linux executable (host/fuchsia/runner.c; NULL: exec path). */
+    const struct lt_fuchsia_ops *fuchsia_ops;
+    const void *fuchsia_start;
 } hk_spawn_request_t;
 
 zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char *err_msg); /* linux_spawn.c */

@@ -107,7 +107,7 @@ static void handle_wait_status(pid_t pid, int status) {
         if (lp != NULL && pid == lp->pid) {
             /* The main program's leader is reported last, with the status of the whole thread group. */
             lp->main_gone = true;
-            lp->exit_code = exit_code_of(status);
+            lp->exit_code = lp->code_fixed ? lp->fixed_code : exit_code_of(status);
         }
         lt_task_free(k);
         if (lp != NULL) lt_program_check_end(lp);
@@ -126,6 +126,26 @@ static void handle_wait_status(pid_t pid, int status) {
     k->stopped = true;
     k->group_stop = false;
     k->stop_sig = 0;
+    struct hk_linux_process *owner = k->owner;
+    if (event == 0 && sig == (SIGTRAP | 0x80) && owner != NULL && owner->fuchsia != NULL) {
+        /* A syscall-stop of a Fuchsia program (only those have PTRACE_O_TRACESYSGOOD): the runner serves it. */
+        owner->fuchsia_ops->syscall_stop(owner->fuchsia, k);
+        lt_task_settle(k);
+        return;
+    }
+    if (event == 0 && sig == SIGSTOP && owner != NULL && owner->fuchsia != NULL && owner->phase == LP_STARTING &&
+        k->tid == owner->pid) {
+        /* The Fuchsia image is mapped and its child stopped itself: the SIGSTOP is consumed, and from here on the
+         * task runs under PTRACE_SYSEMU, so the image's first instruction already runs with it. */
+        if (!owner->fuchsia_ops->started(owner->fuchsia, k)) {
+            owner->kill_sent = true;
+            kill(pid, SIGKILL); /* the spawn fails once it is reaped */
+            return;
+        }
+        k->resume = LT_RESUME_SYSEMU;
+        if (lt_program_started(owner, k)) lt_task_settle(k);
+        return;
+    }
     switch (event) {
     case 0: k->stop_sig = sig; break;                              /* signal-delivery-stop */
     case PTRACE_EVENT_STOP: k->group_stop = is_stop_signal(sig); break; /* SIGTRAP: interrupt or first stop */

@@ -152,6 +152,9 @@ static _Noreturn void child_main(const lt_spawn_t *s) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 
+    /* A Fuchsia image is mapped, not exec'd (host/fuchsia/runner.c).  It needs no seccomp filter: every system call
+     * it makes stops under PTRACE_SYSEMU and none reaches Linux, so it can start nothing untraced. */
+    if (s->fuchsia_ops != NULL) s->fuchsia_ops->child(s->fuchsia_start, err_fd);
     if (install_untraced_filter() != 0) child_fail(err_fd, STAGE_SECCOMP);
     execve(s->path, s->argv, s->envp);
     child_fail(err_fd, STAGE_EXEC);
@@ -170,6 +173,12 @@ void lt_program_start(lt_spawn_t *s) {
         fail_errno = ENOMEM;
         goto fail;
     }
+    if (s->fuchsia_ops != NULL && (lp->fuchsia = s->fuchsia_ops->program_new(s->fuchsia_start)) == NULL) {
+        fail_stage = STAGE_FORK;
+        fail_errno = ENOMEM;
+        goto fail;
+    }
+    lp->fuchsia_ops = s->fuchsia_ops;
     /* _Fork skips pthread_atfork handlers (and their locks): the child only execs. */
     pid = _Fork();
     if (pid == 0) child_main(s);
@@ -181,7 +190,10 @@ void lt_program_start(lt_spawn_t *s) {
     close(s->go[0]);
     close(s->err[1]);
     s->go[0] = s->err[1] = -1;
-    if (ptrace(PTRACE_SEIZE, pid, 0, (void *)(long)TRACE_OPTIONS) != 0) {
+    /* A Fuchsia program's syscall-stops are told apart from SIGTRAPs (SIGTRAP | 0x80); a Linux program never has
+     * any (it is never resumed with PTRACE_SYSCALL or PTRACE_SYSEMU). */
+    long options = TRACE_OPTIONS | (s->fuchsia_ops != NULL ? PTRACE_O_TRACESYSGOOD : 0);
+    if (ptrace(PTRACE_SEIZE, pid, 0, (void *)options) != 0) {
         /* No ptrace here (a seccomp or Yama policy, a container without CAP_SYS_PTRACE): nothing to drive the
          * program with, so it must not run. */
         fail_stage = STAGE_PTRACE;
@@ -217,6 +229,7 @@ void lt_program_start(lt_spawn_t *s) {
     s->go[1] = -1;
     return;
 fail:
+    if (lp != NULL && lp->fuchsia != NULL) s->fuchsia_ops->program_free(lp->fuchsia);
     free(lp);
     lt_spawn_finish(s, fail_errno == ENOMEM ? ZX_ERR_NO_MEMORY : fail_stage == STAGE_PTRACE ? ZX_ERR_NOT_SUPPORTED
                                                                                         : ZX_ERR_NO_RESOURCES,
@@ -280,6 +293,8 @@ zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char 
     s.p = p;
     s.path = req->path;
     s.argv = (char *const *)req->argv;
+    s.fuchsia_ops = req->fuchsia_ops;
+    s.fuchsia_start = req->fuchsia_start;
     s.parent_pid = getpid();
     zx_status_t status = ZX_OK;
     const char *what = "prepare";

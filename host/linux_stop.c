@@ -19,8 +19,11 @@ static void task_resume_locked(lt_task_t *k) {
          * end it (PTRACE_CONT here would silently override the program's own SIGSTOP). */
         ptrace(PTRACE_LISTEN, k->tid, 0, 0);
     } else {
-        /* Re-inject the signal of a signal-delivery-stop so the program's own signals are never lost. */
-        ptrace(PTRACE_CONT, k->tid, 0, (void *)(long)k->stop_sig);
+        /* Re-inject the signal of a signal-delivery-stop so the program's own signals are never lost.  A Fuchsia
+         * program's task goes on under PTRACE_SYSEMU (or PTRACE_SYSCALL while a real call runs for it). */
+        int req = k->resume == LT_RESUME_SYSEMU ? PTRACE_SYSEMU : k->resume == LT_RESUME_SYSCALL ? PTRACE_SYSCALL
+                                                                                              : PTRACE_CONT;
+        ptrace((enum __ptrace_request)req, k->tid, 0, (void *)(long)k->stop_sig);
     }
     /* ESRCH means the task died meanwhile; its exit comes through waitpid. */
     k->stopped = false;

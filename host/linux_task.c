@@ -238,43 +238,46 @@ lt_task_t *lt_task_exec(lt_task_t *k, pid_t former) {
     }
     k->tgid = k->tid;
     struct hk_linux_process *lp = k->owner;
-    if (lp != NULL && lp->phase == LP_STARTING && k->tid == lp->pid) {
-        /* The spawn succeeded.  A kill of the job while we were starting left the process dead: then the program
-         * must not run (the launcher's zx_process_start would have failed with BAD_STATE). */
-        char name[ZX_MAX_NAME_LEN];
-        hk_proc_comm(k->tid, name);
-        lt_thread_link_t *link = calloc(1, sizeof(*link));
-        if (link != NULL) link->interrupted_nr = -1;
-        hk_lock();
-        hk_process_t *p = lp->p;
-        hk_thread_t *t = NULL;
-        if (p->state != HK_PROCESS_INITIAL) lp->spawn_fail = ZX_ERR_BAD_STATE;
-        else if (link == NULL || (t = hk_thread_new(p, HK_THREAD_LINUX, name)) == NULL) lp->spawn_fail = ZX_ERR_NO_MEMORY;
-        if (t != NULL) {
-            t->tid = k->tid;
-            t->backend = link;
-            link->task = k;
-            k->thread = t;
-            k->tlink = link;
-            p->program = lp;
-            lp->phase = LP_RUNNING;
-            hk_process_mark_running(p);
-            hk_thread_mark_started(t); /* asks for a stop at once if the process was suspended meanwhile */
-        }
-        hk_unlock();
-        if (t == NULL) {
-            free(link);
-            lp->kill_sent = true;
-            task_kill(k); /* the spawn completes with the failure once the child is reaped */
-        } else {
-            lt_spawn_finish(lp->spawn, ZX_OK, STAGE_NONE, 0);
-            lp->spawn = NULL;
-        }
-    }
+    if (lp != NULL && lp->phase == LP_STARTING && k->tid == lp->pid) lt_program_started(lp, k);
     return k;
 }
 
 /* ------------------------------------------------------------------------------------------------ programs */
+
+bool lt_program_started(struct hk_linux_process *lp, lt_task_t *k) {
+    /* The spawn succeeded.  A kill of the job while we were starting left the process dead: then the program must
+     * not run (the launcher's zx_process_start would have failed with BAD_STATE). */
+    char name[ZX_MAX_NAME_LEN];
+    hk_proc_comm(k->tid, name);
+    lt_thread_link_t *link = calloc(1, sizeof(*link));
+    if (link != NULL) link->interrupted_nr = -1;
+    hk_lock();
+    hk_process_t *p = lp->p;
+    hk_thread_t *t = NULL;
+    if (p->state != HK_PROCESS_INITIAL) lp->spawn_fail = ZX_ERR_BAD_STATE;
+    else if (link == NULL || (t = hk_thread_new(p, HK_THREAD_LINUX, name)) == NULL) lp->spawn_fail = ZX_ERR_NO_MEMORY;
+    if (t != NULL) {
+        t->tid = k->tid;
+        t->backend = link;
+        link->task = k;
+        k->thread = t;
+        k->tlink = link;
+        p->program = lp;
+        lp->phase = LP_RUNNING;
+        hk_process_mark_running(p);
+        hk_thread_mark_started(t); /* asks for a stop at once if the process was suspended meanwhile */
+    }
+    hk_unlock();
+    if (t == NULL) {
+        free(link);
+        lp->kill_sent = true;
+        task_kill(k); /* the spawn completes with the failure once the child is reaped */
+        return false;
+    }
+    lt_spawn_finish(lp->spawn, ZX_OK, STAGE_NONE, 0);
+    lp->spawn = NULL;
+    return true;
+}
 
 void lt_program_kill(struct hk_linux_process *lp) {
     lp->kill_sent = true;
@@ -312,6 +315,7 @@ void lt_program_check_end(struct hk_linux_process *lp) {
         hk_object_unref(&lp->p->base);
         hk_unlock();
     }
+    if (lp->fuchsia != NULL) lp->fuchsia_ops->program_free(lp->fuchsia);
     free(lp);
 }
 

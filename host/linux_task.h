@@ -2,7 +2,8 @@
  * between the files that make up the backend:
  *
  *   linux_spawn.c    the requesting side of hk_linux_spawn (the fd plan, errors), and the child: fork, its fd set-up,
- *                    the seccomp filter, exec; the monitor's fork-and-seize of it (lt_program_start)
+ *                    the seccomp filter, exec (or, for a Fuchsia image, lt_fuchsia_ops.child: host/fuchsia/runner.c);
+ *                    the monitor's fork-and-seize of it (lt_program_start)
  *   linux_monitor.c  the monitor thread: its wake signal, the wait loop, exit codes, reaping of orphans, acting on
  *                    requests; the spawn queue between requesters and the monitor
  *   linux_task.c     task bookkeeping: the traced tasks, the programs they belong to, their Zircon threads, and the
@@ -72,6 +73,29 @@ typedef struct {
 
 typedef enum { LP_STARTING, LP_RUNNING } lp_phase_t;
 
+/* How a stopped task is let go (lt_task_t.resume): PTRACE_CONT for Linux programs; a Fuchsia program's task
+ * resumes with PTRACE_SYSEMU (every `syscall` stops before it runs, and none reaches Linux), or with PTRACE_SYSCALL
+ * while the runner lets one real Linux call run for it (host/fuchsia/runner.c). */
+typedef enum { LT_RESUME_CONT = 0, LT_RESUME_SYSEMU, LT_RESUME_SYSCALL } lt_resume_t;
+
+/* A program that is no Linux executable: a Fuchsia ELF image started by host/fuchsia/runner.c.  The backend
+ * reaches the runner only through these ops (host/fuchsia/ is not part of the Python module), given with the spawn
+ * (hk_spawn_request_t.fuchsia_ops).  All of them run on the monitor thread, except child. */
+struct lt_fuchsia_ops {
+    /* Before the fork: the program record (lp->fuchsia) from the request's start data; NULL when out of memory. */
+    void *(*program_new)(const void *start);
+    /* In the forked child, traced, after the fd set-up and the signal reset, instead of exec: map the image, stop
+     * with SIGSTOP, then jump to the entry.  Only raw system calls (the parent is multi-threaded).  On failure it
+     * writes {stage, errno} to err_fd and exits. */
+    void (*child)(const void *start, int err_fd) __attribute__((noreturn));
+    /* The child's SIGSTOP came (the main task k is in its signal-delivery-stop): read what the child reports
+     * there; false fails the spawn. */
+    bool (*started)(void *program, lt_task_t *k);
+    /* A syscall-stop of task k (PTRACE_O_TRACESYSGOOD): serve it; it leaves k->resume as the task must go on. */
+    void (*syscall_stop)(void *program, lt_task_t *k);
+    void (*program_free)(void *program);
+};
+
 /* One spawned program: its main Linux process and every descendant it forked.  Monitor-private, except the
  * fields marked "lock" which requesters write under the kernel lock. */
 struct hk_linux_process {
@@ -88,6 +112,13 @@ struct hk_linux_process {
     /* Lock: zx_task_kill asked for the kill.  Atomic and apart from the monitor's own flags, which the monitor
      * reads without the lock, so that no widened load of those can race with a requester's store. */
     atomic_bool kill_requested;
+    /* A Fuchsia program (host/fuchsia/runner.c): its ops and record; NULL for a Linux program. */
+    const struct lt_fuchsia_ops *fuchsia_ops;
+    void *fuchsia;
+    /* The return code is fixed (zx_process_exit's full 64-bit code, or a policy kill's), whatever the wait status
+     * says; a kill's code, set by the core first, still wins. */
+    bool code_fixed;
+    int64_t fixed_code;
 };
 
 /* One traced Linux task (a thread of the main program or of a descendant). */
@@ -108,6 +139,7 @@ struct lt_task {
     bool interrupting; /* PTRACE_INTERRUPT sent, stop not yet seen */
     bool reported;     /* the core was told THREAD_SUSPENDED */
     bool announced;    /* its creator's clone/fork event was seen (or we forked it ourselves) */
+    lt_resume_t resume; /* how it is let go: PTRACE_CONT, or for a Fuchsia program SYSEMU / SYSCALL */
 };
 
 /* A queued fdio_spawn.  Prepared by the requesting thread, run by the monitor. */
@@ -118,6 +150,8 @@ struct lt_spawn {
     const char *path;
     char *const *argv;
     char *const *envp;
+    const struct lt_fuchsia_ops *fuchsia_ops; /* a Fuchsia image instead of exec (NULL: exec path) */
+    const void *fuchsia_start;
     size_t nfds;
     int *fd_src, *fd_dst;  /* dup2 fd_src[i] -> fd_dst[i] */
     int stdio[3];          /* STDIO_INHERIT, STDIO_NULL or an index into fd_src */
@@ -165,6 +199,9 @@ lt_task_t *lt_task_exec(lt_task_t *k, pid_t former); /* PTRACE_EVENT_EXEC; the r
 void lt_program_kill(struct hk_linux_process *lp);      /* SIGKILL every task of lp */
 void lt_program_check_end(struct hk_linux_process *lp); /* lp is over once its main program and descendants are gone */
 void lt_tasks_after_fork(void);             /* a forked child of this program forgets the parent's tasks */
+/* The main task k of a STARTING program has started (its exec, or a Fuchsia image's start stop): its Zircon thread,
+ * the process RUNNING, the spawn completed; false if the spawn fails instead (k is then killed). */
+bool lt_program_started(struct hk_linux_process *lp, lt_task_t *k);
 
 /* ------------------------------------------------------------------------------------------------ linux_stop.c */
 

@@ -1,0 +1,37 @@
+/* Running a Fuchsia x86-64 ELF image on the host kernel (docs/fuchsia-elf.md, "What runs now").
+ *
+ * hk_fuchsia_spawn creates a process in a job and starts the image in it the way Zircon's launcher starts a
+ * program: only the start image (a static PIE, or ld.so.1: an image without PT_INTERP) and the vDSO are mapped,
+ * the vDSO's DATA_CONSTANTS are filled, and the first thread enters the image's entry with rdi = the bootstrap
+ * channel handle (ZX_HANDLE_INVALID for now: the host kernel has no channels in the runner yet) and rsi = the vDSO
+ * base.  The program is a Linux process of the spawn backend (linux_*.c) whose task resumes with PTRACE_SYSEMU:
+ * each `syscall` it issues stops before it runs, and the monitor thread serves it here.
+ *
+ * Not part of the Python module (host/fuchsia/ is not compiled into it); x86-64 Linux only.
+ */
+#ifndef ZXPY_HOST_FUCHSIA_RUNNER_H_
+#define ZXPY_HOST_FUCHSIA_RUNNER_H_
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zircon/types.h>
+
+/* Start the Fuchsia image at image_path with the vDSO at vdso_path (its syscall numbers are read from that file)
+ * as a new process of job, named name.  debug_write output goes to stderr_fd (duplicated; -1: this program's
+ * fd 2).  Blocks until the image is mapped and about to run its first instruction, or the spawn failed.  On
+ * failure err_msg (FDIO_SPAWN_ERR_MSG_MAX_LENGTH bytes, may be NULL) says why.
+ *   ZX_ERR_IO / ZX_ERR_NOT_SUPPORTED  a file that cannot be read or is no image this runner maps (ld.so.1-style
+ *                                      static ET_DYN without PT_INTERP, no relocations are applied; a vDSO that
+ *                                      hk_vdso_check rejects)
+ *   otherwise as fdio_spawn: BAD_HANDLE, WRONG_TYPE, ACCESS_DENIED, BAD_STATE for the job; NO_MEMORY, ... */
+zx_status_t hk_fuchsia_spawn(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
+                             int stderr_fd, zx_handle_t *process_out, char *err_msg);
+
+/* How many times syscall `name` (without "zx_") was answered ZX_ERR_NOT_SUPPORTED because the runner does not
+ * serve it, over every Fuchsia program this host program ran. */
+uint64_t hk_fuchsia_unserved_count(const char *name);
+/* Every unserved name with its count, "name=count" separated by ',', NUL-terminated in buf (truncated to size);
+ * the number of names. */
+size_t hk_fuchsia_unserved_list(char *buf, size_t size);
+
+#endif /* ZXPY_HOST_FUCHSIA_RUNNER_H_ */

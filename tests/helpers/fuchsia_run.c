@@ -1,0 +1,161 @@
+/* fuchsia_run: drive host/fuchsia/runner.c (hk_fuchsia_spawn) from C, linked with the host kernel, and print one
+ * JSON object for tests/test_fuchsia_first_light.py.
+ *
+ *   fuchsia_run exit IMAGE VDSO   run IMAGE to its end: its return code (ZX_INFO_PROCESS after TASK_TERMINATED),
+ *                                 its debug_write output, the unserved syscalls counted by the runner
+ *   fuchsia_run tick IMAGE VDSO   IMAGE prints "tick N" lines for ever: suspend the process (the lines stop),
+ *                                 close the token (they resume), kill its job (TASK_TERMINATED, return code, the
+ *                                 Linux pid is gone)
+ *
+ * The image's debug_write output goes to a pipe that a reader thread drains and counts.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fuchsia/runner.h"
+#include "kernel.h"
+
+static char g_out[1 << 16];
+static atomic_size_t g_out_len;
+static atomic_int g_lines;
+static int g_pipe[2];
+
+static void *reader(void *arg) {
+    (void)arg;
+    char buf[512];
+    for (;;) {
+        ssize_t n = read(g_pipe[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return NULL;
+        size_t at = atomic_load(&g_out_len);
+        for (ssize_t i = 0; i < n; i++) {
+            if (at < sizeof g_out - 1) g_out[at++] = buf[i];
+            if (buf[i] == '\n') atomic_fetch_add(&g_lines, 1);
+        }
+        atomic_store(&g_out_len, at);
+    }
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Wait until the tick count exceeds `than`, at most ms; the count. */
+static int wait_lines_above(int than, long ms) {
+    for (long waited = 0; waited < ms && atomic_load(&g_lines) <= than; waited += 5) sleep_ms(5);
+    return atomic_load(&g_lines);
+}
+
+static void json_string(const char *s, size_t n) {
+    putchar('"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c == '\n') printf("\\n");
+        else if (c < 0x20 || c >= 0x7f) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+static pid_t process_pid(zx_handle_t proc) {
+    hk_object_t *obj;
+    pid_t pid = 0;
+    hk_lock();
+    if (hk_handle_get(proc, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_NONE, &obj, NULL) == ZX_OK) {
+        hk_process_t *p = HK_CONTAINER_OF(obj, hk_process_t, base);
+        pid = p->ops->pid(p);
+    }
+    hk_unlock();
+    return pid;
+}
+
+static int64_t return_code(zx_handle_t proc, zx_status_t *status) {
+    zx_info_process_t info;
+    memset(&info, 0, sizeof info);
+    *status = zx_object_get_info(proc, ZX_INFO_PROCESS, &info, sizeof info, NULL, NULL);
+    return info.return_code;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4 || (strcmp(argv[1], "exit") != 0 && strcmp(argv[1], "tick") != 0)) {
+        fprintf(stderr, "usage: fuchsia_run exit|tick IMAGE VDSO\n");
+        return 2;
+    }
+    alarm(60); /* a hang fails the test instead of blocking it */
+    if (pipe2(g_pipe, O_CLOEXEC) != 0) return perror("pipe"), 2;
+    pthread_t rt;
+    pthread_create(&rt, NULL, reader, NULL);
+
+    zx_handle_t job;
+    zx_status_t st = zx_job_create(zx_job_default(), 0, &job);
+    if (st != ZX_OK) return fprintf(stderr, "zx_job_create: %d\n", st), 2;
+    zx_handle_t proc = ZX_HANDLE_INVALID;
+    char err[FDIO_SPAWN_ERR_MSG_MAX_LENGTH];
+    st = hk_fuchsia_spawn(job, argv[2], argv[3], "first-light", g_pipe[1], &proc, err);
+    printf("{\"spawn\": %d, \"spawn_error\": ", st);
+    json_string(err, strlen(err));
+    if (st != ZX_OK) {
+        printf("}\n");
+        return 0;
+    }
+    pid_t pid = process_pid(proc);
+    printf(", \"pid_positive\": %s", pid > 0 ? "true" : "false");
+
+    if (strcmp(argv[1], "tick") == 0) {
+        int before = wait_lines_above(2, 5000);
+        zx_handle_t token;
+        zx_status_t s_suspend = zx_task_suspend(proc, &token);
+        sleep_ms(100); /* the stop takes effect; a line in flight lands */
+        int held0 = atomic_load(&g_lines);
+        sleep_ms(300);
+        int held1 = atomic_load(&g_lines);
+        zx_status_t s_close = zx_handle_close(token);
+        int resumed = wait_lines_above(held1, 2000);
+        zx_status_t s_kill = zx_task_kill(job);
+        zx_signals_t seen = 0;
+        zx_status_t s_wait = zx_object_wait_one(proc, ZX_TASK_TERMINATED, zx_deadline_after(10ll * 1000 * 1000 * 1000), &seen);
+        zx_status_t s_info;
+        int64_t rc = return_code(proc, &s_info);
+        bool gone = kill(pid, 0) != 0 && errno == ESRCH;
+        printf(", \"before\": %d, \"suspend\": %d, \"held0\": %d, \"held1\": %d, \"close\": %d, \"resumed\": %d, "
+               "\"kill\": %d, \"wait\": %d, \"terminated\": %s, \"info\": %d, \"return_code\": %" PRId64
+               ", \"pid_gone\": %s",
+               before, s_suspend, held0, held1, s_close, resumed, s_kill, s_wait,
+               (seen & ZX_TASK_TERMINATED) ? "true" : "false", s_info, rc, gone ? "true" : "false");
+    } else {
+        zx_signals_t seen = 0;
+        zx_status_t s_wait = zx_object_wait_one(proc, ZX_TASK_TERMINATED, zx_deadline_after(20ll * 1000 * 1000 * 1000), &seen);
+        zx_status_t s_info;
+        int64_t rc = return_code(proc, &s_info);
+        bool gone = kill(pid, 0) != 0 && errno == ESRCH;
+        printf(", \"wait\": %d, \"terminated\": %s, \"info\": %d, \"return_code\": %" PRId64 ", \"pid_gone\": %s",
+               s_wait, (seen & ZX_TASK_TERMINATED) ? "true" : "false", s_info, rc, gone ? "true" : "false");
+    }
+    zx_handle_close(proc);
+    zx_handle_close(job);
+    close(g_pipe[1]);
+    sleep_ms(20);
+    char list[4096];
+    hk_fuchsia_unserved_list(list, sizeof list);
+    printf(", \"unserved\": ");
+    json_string(list, strlen(list));
+    printf(", \"output\": ");
+    size_t n = atomic_load(&g_out_len);
+    json_string(g_out, n);
+    printf("}\n");
+    fflush(stdout);
+    _exit(0); /* the reader thread may still hold the pipe */
+}
