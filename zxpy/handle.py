@@ -26,8 +26,9 @@ from typing import Any, ClassVar, Final, TypeVar
 from . import _raw
 from ._info import InfoQuery, info_query
 from ._ints import as_int
+from ._record import record_maker
 from ._time import to_deadline
-from .enums import MAX_NAME_LEN, ObjType, Rights, Signals, obj_type
+from .enums import MAX_NAME_LEN, OBJ_TYPES, RIGHTS, SIGNALS, ObjType, Rights, Signals
 from .errors import ZxError, from_status
 
 __all__ = ["AUTO", "Handle", "HandleBasicInfo", "wrap_handle"]
@@ -66,6 +67,8 @@ _INFO_HANDLE_VALID: int = _lib.ZX_INFO_HANDLE_VALID
 _OBJ_TYPE_THREAD: int = _lib.ZX_OBJ_TYPE_THREAD
 _PROP_NAME: int = _lib.ZX_PROP_NAME
 _SAME_RIGHTS = Rights.SAME_RIGHTS
+_SAME_RIGHTS_INT = int(_SAME_RIGHTS)
+_INFINITE_PAST: int = _raw.TIME_INFINITE_PAST
 _ERR_BAD_HANDLE: int = _lib.ZX_ERR_BAD_HANDLE
 _ERR_TIMED_OUT: int = _lib.ZX_ERR_TIMED_OUT
 _ERR_CANCELED: int = _lib.ZX_ERR_CANCELED
@@ -100,8 +103,12 @@ class HandleBasicInfo:
     related_koid: int
 
 
+_make_basic_info = record_maker(HandleBasicInfo)
+
 def check_u32(value: object, what: str) -> int:
     """Validate a ``uint32_t`` argument: any ``__index__`` integer but bool, in 0..2**32-1."""
+    if type(value) is int and 0 <= value <= _U32_MAX:  # the common case, without as_int's call
+        return value
     number = as_int(value, what)
     if not 0 <= number <= _U32_MAX:
         raise ValueError(f"{what} must be in 0..0xFFFFFFFF, got {number}")
@@ -110,6 +117,8 @@ def check_u32(value: object, what: str) -> int:
 
 def check_u64(value: object, what: str) -> int:
     """Validate a ``uint64_t`` argument: any ``__index__`` integer but bool, in 0..2**64-1."""
+    if type(value) is int and 0 <= value <= _U64_MAX:  # the common case, without as_int's call
+        return value
     number = as_int(value, what)
     if not 0 <= number <= _U64_MAX:
         raise ValueError(f"{what} must be in 0..2**64-1, got {number}")
@@ -371,7 +380,7 @@ class Handle:
         ``Rights.SAME_RIGHTS`` (INVALID_ARGS otherwise); the handle needs
         ``DUPLICATE`` (ACCESS_DENIED otherwise; suspend tokens never have it).
         """
-        rights = check_u32(rights, "rights")
+        rights = _SAME_RIGHTS_INT if rights is _SAME_RIGHTS else check_u32(rights, "rights")
         raw = self._raw
         if raw < 0:
             raise _closed_error("zx_handle_duplicate")
@@ -390,7 +399,7 @@ class Handle:
         consumes it either way; for the last handle of a suspend token that
         means the task resumes).  Rights must be a subset or SAME_RIGHTS.
         """
-        rights = check_u32(rights, "rights")
+        rights = _SAME_RIGHTS_INT if rights is _SAME_RIGHTS else check_u32(rights, "rights")
         raw = self._raw
         if raw < 0:
             raise _closed_error("zx_handle_replace")
@@ -415,13 +424,8 @@ class Handle:
         status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, _BASIC_SIZE, _NULL, _NULL)
         if status:
             raise from_status(status, "zx_object_get_info")
-        self._koid = koid = int(info.koid)
-        return HandleBasicInfo(
-            koid=koid,
-            rights=Rights(info.rights),
-            type=obj_type(info.type),
-            related_koid=int(info.related_koid),
-        )
+        self._koid = koid = info.koid  # cffi gives plain ints for integer fields
+        return _make_basic_info(koid, RIGHTS[info.rights], OBJ_TYPES[info.type], info.related_koid)
 
     @property
     def koid(self) -> int:
@@ -489,16 +493,23 @@ class Handle:
         :class:`~zxpy.errors.CanceledError` when the handle is closed during
         the wait; both carry ``observed``.  Needs ``Rights.WAIT``.
         """
-        signals = check_u32(signals, "signals")
-        zx_deadline = to_deadline(timeout, deadline)
+        if type(signals) is not int or not 0 <= signals <= _U32_MAX:  # exact ints in range skip the call
+            signals = check_u32(signals, "signals")
+        if deadline is None and (timeout == 0 if type(timeout) is int or type(timeout) is float else False):
+            zx_deadline = _INFINITE_PAST  # the poll, without to_deadline (what it gives for 0)
+        else:
+            zx_deadline = to_deadline(timeout, deadline)
         raw = self._raw
         if raw < 0:
             raise _closed_error("zx_object_wait_one")
         observed = _new(_SIGNALS_PTR)
-        status = self._wait(raw, signals, zx_deadline, observed)
+        if zx_deadline == _INFINITE_PAST or _get_ident() != _MAIN_THREAD_IDENT:
+            status = _object_wait_one(raw, signals, zx_deadline, observed)  # a poll, or not the main thread
+        else:
+            status = self._wait(raw, signals, zx_deadline, observed)
         if status:
             raise self._wait_error(status, observed[0])
-        return Signals(observed[0])
+        return SIGNALS[observed[0]]
 
     def _wait_error(self, status: int, observed: int) -> ZxError:
         """The error of a failed wait; a canceled one observed ``HANDLE_CLOSED``.
@@ -511,7 +522,7 @@ class Handle:
         err = self._error(status, "zx_object_wait_one")
         if status == _ERR_CANCELED:
             observed |= _HANDLE_CLOSED
-        err.observed = Signals(observed)
+        err.observed = SIGNALS[observed]
         return err
 
     def _wait(self, raw: int, signals: int, deadline: int, observed: Any) -> int:

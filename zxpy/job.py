@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Union
 
 from . import _raw
 from ._info import info_query
+from ._record import record_maker
 from .enums import SPAWN_ERR_MSG_MAX_LENGTH, ObjType, Rights, SpawnAction, SpawnFlags
 from .handle import check_u32, encode_name, wrap_handle
 from .process import Process
@@ -50,6 +51,8 @@ class JobInfo:
     kill_on_oom: bool
     debugger_attached: bool
 
+
+_make_job_info = record_maker(JobInfo)
 
 def _fs(value: object, what: str) -> bytes:
     if isinstance(value, (str, bytes, os.PathLike)):
@@ -116,11 +119,8 @@ class Job(Task):
     def info(self) -> JobInfo:
         """``ZX_INFO_JOB`` (needs ``INSPECT``)."""
         buf = self._read_info(_INFO_JOB)
-        return JobInfo(
-            return_code=int(buf.return_code),
-            exited=bool(buf.exited),
-            kill_on_oom=bool(buf.kill_on_oom),
-            debugger_attached=bool(buf.debugger_attached),
+        return _make_job_info(
+            buf.return_code, bool(buf.exited), bool(buf.kill_on_oom), bool(buf.debugger_attached)
         )
 
     def children(self) -> list[int]:

@@ -19,7 +19,8 @@ from typing import ClassVar
 
 from . import _raw
 from ._info import info_query
-from .enums import OBJ_TYPE_UPPER_BOUND, ObjType, ProcessInfoFlags, Rights, obj_type
+from ._record import record_maker
+from .enums import OBJ_TYPE_UPPER_BOUND, OBJ_TYPES, PROCESS_INFO_FLAGS, ObjType, ProcessInfoFlags, Rights
 from .handle import check_u32, encode_name, wrap_handle
 from .task import Task
 from .thread import Thread
@@ -60,6 +61,8 @@ class ProcessInfo:
     debugger_attached: bool
 
 
+_make_process_info = record_maker(ProcessInfo)
+
 @dataclass(frozen=True)
 class TaskStatsInfo:
     """``ZX_INFO_TASK_STATS`` (``zx_info_task_stats_t``): a process's memory, in bytes, read fresh.
@@ -82,6 +85,8 @@ class TaskStatsInfo:
     mem_scaled_shared_bytes: int
     mem_fractional_scaled_shared_bytes: int | None
 
+
+_make_task_stats = record_maker(TaskStatsInfo)
 
 class Process(Task):
     """A process handle."""
@@ -113,23 +118,19 @@ class Process(Task):
     def info(self) -> ProcessInfo:
         """``ZX_INFO_PROCESS`` (needs ``INSPECT``)."""
         buf = self._read_info(_INFO_PROCESS)
+        # cffi gives plain ints (and bools for C bools) for the record's fields; flags are masked as ints.
         if not _PROCESS_V2:
-            return ProcessInfo(
-                return_code=int(buf.return_code),
-                start_time=None,
-                flags=None,
-                started=bool(buf.started),
-                exited=bool(buf.exited),
-                debugger_attached=bool(buf.debugger_attached),
+            return _make_process_info(
+                buf.return_code, None, None, bool(buf.started), bool(buf.exited), bool(buf.debugger_attached)
             )
-        bits = int(buf.flags)
-        return ProcessInfo(
-            return_code=int(buf.return_code),
-            start_time=int(buf.start_time),
-            flags=ProcessInfoFlags(bits),
-            started=bool(bits & _FLAG_STARTED),
-            exited=bool(bits & _FLAG_EXITED),
-            debugger_attached=bool(bits & _FLAG_DEBUGGER),
+        bits = buf.flags
+        return _make_process_info(
+            buf.return_code,
+            buf.start_time,
+            PROCESS_INFO_FLAGS[bits],
+            bool(bits & _FLAG_STARTED),
+            bool(bits & _FLAG_EXITED),
+            bool(bits & _FLAG_DEBUGGER),
         )
 
     def threads(self) -> list[int]:
@@ -153,7 +154,7 @@ class Process(Task):
         """
         buf = self._read_info(_INFO_PROCESS_HANDLE_STATS)
         counts = buf.handle_count
-        return {obj_type(i): int(counts[i]) for i in range(OBJ_TYPE_UPPER_BOUND) if counts[i]}
+        return {OBJ_TYPES[i]: int(counts[i]) for i in range(OBJ_TYPE_UPPER_BOUND) if counts[i]}
 
     def task_stats(self) -> TaskStatsInfo:
         """``ZX_INFO_TASK_STATS``: the process's memory (needs ``INSPECT``).
@@ -162,14 +163,12 @@ class Process(Task):
         has no address space left: BadStateError.
         """
         buf = self._read_info(_INFO_TASK_STATS)
-        return TaskStatsInfo(
-            mem_mapped_bytes=int(buf.mem_mapped_bytes),
-            mem_private_bytes=int(buf.mem_private_bytes),
-            mem_shared_bytes=int(buf.mem_shared_bytes),
-            mem_scaled_shared_bytes=int(buf.mem_scaled_shared_bytes),
-            mem_fractional_scaled_shared_bytes=(
-                int(buf.mem_fractional_scaled_shared_bytes) if _STATS_FRACTION else None
-            ),
+        return _make_task_stats(
+            buf.mem_mapped_bytes,
+            buf.mem_private_bytes,
+            buf.mem_shared_bytes,
+            buf.mem_scaled_shared_bytes,
+            buf.mem_fractional_scaled_shared_bytes if _STATS_FRACTION else None,
         )
 
     def wait(self, timeout: float | None = None, deadline: int | None = None) -> int:

@@ -33,8 +33,17 @@ from typing import Any, ClassVar
 
 from . import _raw
 from ._info import info_query
+from ._record import record_maker
 from ._time import to_deadline
-from .enums import ExceptionChannelType, ObjType, Rights, Signals, ThreadState, exception_channel_type, thread_state
+from .enums import (
+    THREAD_STATES,
+    ExceptionChannelType,
+    ObjType,
+    Rights,
+    Signals,
+    ThreadState,
+    exception_channel_type,
+)
 from .errors import AccessDeniedError, BadStateError, ZxError
 from .handle import AUTO, Handle, _Auto, check_bool, check_u64
 from .task import SuspendToken, Task
@@ -50,8 +59,8 @@ _lib = _raw.lib
 _INFO_THREAD = info_query("ZX_INFO_THREAD")
 _INFO_THREAD_STATS = info_query("ZX_INFO_THREAD_STATS")
 _INVALID_CPU: int = _lib.ZX_INFO_INVALID_CPU
-_SUSPENDED = Signals.THREAD_SUSPENDED
-_TERMINATED = Signals.THREAD_TERMINATED
+_SUSPENDED = int(Signals.THREAD_SUSPENDED)  # plain ints: masks on IntFlag members cost ~600 ns each
+_TERMINATED = int(Signals.THREAD_TERMINATED)
 _STATE_NEW: int = ThreadState.NEW
 _DEFAULT_STACK_SIZE = 64 * 1024
 _SAME_RIGHTS = Rights.SAME_RIGHTS
@@ -91,6 +100,9 @@ class ThreadStatsInfo:
     total_runtime: int
     last_scheduled_cpu: int | None
 
+
+_make_thread_info = record_maker(ThreadInfo)
+_make_thread_stats = record_maker(ThreadStatsInfo)
 
 class Thread(Task):
     """A thread handle."""
@@ -135,10 +147,8 @@ class Thread(Task):
         words = buf.cpu_affinity_mask.mask
         for i in range(len(words)):
             mask |= int(words[i]) << (64 * i)
-        return ThreadInfo(
-            state=thread_state(buf.state),
-            wait_exception_channel_type=exception_channel_type(buf.wait_exception_channel_type),
-            cpu_affinity_mask=mask,
+        return _make_thread_info(
+            THREAD_STATES[buf.state], exception_channel_type(buf.wait_exception_channel_type), mask
         )
 
     def stats(self) -> ThreadStatsInfo:
@@ -149,10 +159,7 @@ class Thread(Task):
         """
         buf = self._read_info(_INFO_THREAD_STATS)
         cpu = int(buf.last_scheduled_cpu)
-        return ThreadStatsInfo(
-            total_runtime=int(buf.total_runtime),
-            last_scheduled_cpu=None if cpu == _INVALID_CPU else cpu,
-        )
+        return _make_thread_stats(buf.total_runtime, None if cpu == _INVALID_CPU else cpu)
 
     def kill(self) -> None:
         """Always fails: Zircon cannot kill a single thread.
