@@ -7,8 +7,11 @@
 Each timing is the minimum over ``--repeat`` runs of ``number`` calls,
 reported per call (or per round trip).  ``lib`` rows call the CFFI
 functions directly, with the function bound to a local name and a
-pre-allocated out-parameter - the floor for any Python binding; ``zxpy``
-rows are the public API.  The memory rows run 100,000 suspend/resume cycles
+pre-allocated out-parameter - the floor for any Python binding; ``ctypes``
+rows make the same calls into the same compiled module through ``ctypes``
+(``argtypes``/``restype`` set, out-parameters pre-allocated): what a
+hand-written ctypes binding pays at least; ``zxpy`` rows are the public API.
+A summary table at the end gives zxpy/lib and zxpy/ctypes ratios.  The memory rows run 100,000 suspend/resume cycles
 and report the growth of resident memory, of Python-level allocations
 (tracemalloc) and of the handle table.
 
@@ -19,6 +22,7 @@ assertions.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import os
@@ -51,6 +55,56 @@ def section(title: str) -> None:
     print(f"\n{title}")
 
 
+def ctypes_lib() -> Any:
+    """The compiled module zxpy uses (``zxpy._zx``), loaded again through ctypes with prototypes set."""
+    from zxpy import _zx  # type: ignore[attr-defined]
+
+    so = ctypes.CDLL(_zx.__file__)
+    u32, i32, i64, size_t, vp = ctypes.c_uint32, ctypes.c_int32, ctypes.c_int64, ctypes.c_size_t, ctypes.c_void_p
+    u32p, sizep = ctypes.POINTER(u32), ctypes.POINTER(size_t)
+    for name, args in {
+        "zx_task_kill": [u32],
+        "zx_task_suspend": [u32, u32p],
+        "zx_handle_close": [u32],
+        "zx_handle_duplicate": [u32, u32, u32p],
+        "zx_object_wait_one": [u32, u32, i64, u32p],
+        "zx_object_get_info": [u32, u32, vp, size_t, sizep, sizep],
+    }.items():
+        fn = getattr(so, name)
+        fn.argtypes = args
+        fn.restype = i32
+    return so
+
+
+def summary() -> None:
+    """zxpy/lib and zxpy/ctypes per call, from the rows of ``call_costs``."""
+    by = {r["name"]: r["ns"] for r in RESULTS if "ns" in r}
+    section("summary (ns per call; ratios of zxpy to the bare calls)")
+    print(f"  {'call':<34} {'lib':>8} {'ctypes':>8} {'zxpy':>8} {'zxpy/lib':>9} {'zxpy/ct':>8}")
+    for label, key in SUMMARY:
+        lib_ns, ct_ns, zx_ns = by.get(f"lib: {key}"), by.get(f"ctypes: {key}"), by.get(f"zxpy: {key}")
+        if zx_ns is None:
+            continue
+        cells = [f"{v:8.1f}" if v else f"{'':>8}" for v in (lib_ns, ct_ns, zx_ns)]
+        ratios = [f"{zx_ns / v:8.2f}x" if v else f"{'':>9}" for v in (lib_ns, ct_ns)]
+        print(f"  {label:<34} {' '.join(cells)} {' '.join(ratios)}")
+        RESULTS.append({"name": f"summary: {label}", "lib": lib_ns, "ctypes": ct_ns, "zxpy": zx_ns})
+
+
+#: (label, key): the rows ``lib: key``, ``ctypes: key`` and ``zxpy: key`` of one call.
+SUMMARY = [
+    ("kill a dead process", "kill"),
+    ("suspend + close the token", "suspend + close"),
+    ("with task.suspend(): pass", "with suspend"),
+    ("wait_one poll", "wait_one poll"),
+    ("one poll of TASK_TERMINATED", "terminated"),
+    ("duplicate + close", "duplicate + close"),
+    ("ZX_INFO_HANDLE_BASIC", "basic_info"),
+    ("ZX_INFO_PROCESS", "process info"),
+    ("a failing call (WRONG_TYPE)", "failing call"),
+]
+
+
 def call_costs(n: int, repeat: int) -> None:
     job = Job.default().create_job()
     proc = job.create_process("bench")  # never started: suspend is a pure kernel-object path
@@ -64,15 +118,27 @@ def call_costs(n: int, repeat: int) -> None:
     same, past = zxpy.Rights.SAME_RIGHTS, lib.ZX_TIME_INFINITE_PAST
     no_proc = int(Signals.JOB_NO_JOBS)
 
+    so = ctypes_lib()
+    c_kill, c_suspend, c_close = so.zx_task_kill, so.zx_task_suspend, so.zx_handle_close
+    c_dup, c_wait, c_info = so.zx_handle_duplicate, so.zx_object_wait_one, so.zx_object_get_info
+    c_out, c_obs = ctypes.c_uint32(), ctypes.c_uint32()
+    c_out_p, c_obs_p = ctypes.byref(c_out), ctypes.byref(c_obs)
+    c_same, c_past = int(same), int(past)
+
     section("kill (a dead process: ZX_OK, nothing else happens)")
-    bench("lib.zx_task_kill(h)", lambda: kill(draw), n, repeat)
-    bench("zxpy: process.kill()", dead.kill, n, repeat)
+    bench("lib: kill", lambda: kill(draw), n, repeat)
+    bench("ctypes: kill", lambda: c_kill(draw), n, repeat)
+    bench("zxpy: kill", dead.kill, n, repeat)
 
     section("suspend + resume (an unstarted process: token made and closed)")
 
     def lib_suspend() -> None:
         suspend(praw, out)
         close(out[0])
+
+    def ct_suspend() -> None:
+        c_suspend(praw, c_out_p)
+        c_close(c_out.value)
 
     def zx_suspend() -> None:
         proc.suspend().close()
@@ -81,14 +147,16 @@ def call_costs(n: int, repeat: int) -> None:
         with proc.suspend():
             pass
 
-    bench("lib: zx_task_suspend + zx_handle_close", lib_suspend, n, repeat)
-    bench("zxpy: process.suspend().close()", zx_suspend, n, repeat)
-    bench("zxpy: with process.suspend(): pass", zx_with, n, repeat)
+    bench("lib: suspend + close", lib_suspend, n, repeat)
+    bench("ctypes: suspend + close", ct_suspend, n, repeat)
+    bench("zxpy: suspend + close", zx_suspend, n, repeat)
+    bench("zxpy: with suspend", zx_with, n, repeat)
 
     section("wait_one poll (signal already active)")
-    bench("lib.zx_object_wait_one(h, s, INFINITE_PAST, &obs)", lambda: wait(jraw, no_proc, past, observed), n, repeat)
-    bench("zxpy: job.wait_one(s, timeout=0)", lambda: job.wait_one(no_proc, timeout=0), n, repeat)
-    bench("zxpy: process.terminated", lambda: dead.terminated, n, repeat)
+    bench("lib: wait_one poll", lambda: wait(jraw, no_proc, past, observed), n, repeat)
+    bench("ctypes: wait_one poll", lambda: c_wait(jraw, no_proc, c_past, c_obs_p), n, repeat)
+    bench("zxpy: wait_one poll", lambda: job.wait_one(no_proc, timeout=0), n, repeat)
+    bench("zxpy: terminated", lambda: dead.terminated, n, repeat)
 
     section("handle duplicate + close")
 
@@ -96,19 +164,32 @@ def call_costs(n: int, repeat: int) -> None:
         dup(jraw, same, out)
         close(out[0])
 
+    def ct_dup() -> None:
+        c_dup(jraw, c_same, c_out_p)
+        c_close(c_out.value)
+
     def zx_dup() -> None:
         job.duplicate().close()
 
-    bench("lib: zx_handle_duplicate + zx_handle_close", lib_dup, n, repeat)
-    bench("zxpy: job.duplicate().close()", zx_dup, n, repeat)
+    bench("lib: duplicate + close", lib_dup, n, repeat)
+    bench("ctypes: duplicate + close", ct_dup, n, repeat)
+    bench("zxpy: duplicate + close", zx_dup, n, repeat)
 
     section("get_info")
     info = ffi.new("zx_info_handle_basic_t *")
     get_info, basic = lib.zx_object_get_info, lib.ZX_INFO_HANDLE_BASIC
-    bench("lib: zx_object_get_info(HANDLE_BASIC)", lambda: get_info(jraw, basic, info, 32, ffi.NULL, ffi.NULL),
-          n, repeat)
-    bench("zxpy: job.basic_info()", job.basic_info, n, repeat)
-    bench("zxpy: process.info()", dead.info, n, repeat)
+    pinfo_size = ffi.sizeof("zx_info_process_t")
+    pinfo = ffi.new("char[]", pinfo_size)
+    ptopic = lib.ZX_INFO_PROCESS
+    c_basic = ctypes.create_string_buffer(ffi.sizeof("zx_info_handle_basic_t"))
+    c_pinfo = ctypes.create_string_buffer(pinfo_size)
+    bsize = ctypes.sizeof(c_basic)
+    bench("lib: basic_info", lambda: get_info(jraw, basic, info, bsize, ffi.NULL, ffi.NULL), n, repeat)
+    bench("ctypes: basic_info", lambda: c_info(jraw, basic, c_basic, bsize, None, None), n, repeat)
+    bench("zxpy: basic_info", job.basic_info, n, repeat)
+    bench("lib: process info", lambda: get_info(draw, ptopic, pinfo, pinfo_size, ffi.NULL, ffi.NULL), n, repeat)
+    bench("ctypes: process info", lambda: c_info(draw, ptopic, c_pinfo, pinfo_size, None, None), n, repeat)
+    bench("zxpy: process info", dead.info, n, repeat)
 
     section("errors (the raise and catch of a ZxError)")
 
@@ -118,8 +199,9 @@ def call_costs(n: int, repeat: int) -> None:
         except zxpy.WrongTypeError:
             pass
 
-    bench("lib: zx_task_suspend(job) -> status", lambda: suspend(jraw, out), n, repeat)
-    bench("zxpy: job.suspend() raising WrongTypeError, caught", zx_error, n // 4, repeat)
+    bench("lib: failing call", lambda: suspend(jraw, out), n, repeat)
+    bench("ctypes: failing call", lambda: c_suspend(jraw, c_out_p), n, repeat)
+    bench("zxpy: failing call", zx_error, n // 4, repeat)
 
     for h in (proc, dead):
         h.close()
@@ -225,6 +307,7 @@ def main() -> int:
     call_costs(n, args.repeat)
     round_trips(n, args.repeat)
     memory(cycles)
+    summary()
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"python": sys.version, "results": RESULTS}, f, indent=1)
