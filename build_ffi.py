@@ -1,7 +1,7 @@
 """CFFI builder for ``zxpy._zx`` (out-of-line API mode) -- the only one.
 
 One ``cdef`` serves every target.  It declares exactly the types, structs and
-functions of the binding's contract (README.md, "What zxpy binds"); every
+functions of the binding's contract (docs/binding.md, "What zxpy binds"); every
 constant is ``#define NAME ...``, so its value is read from the C headers when
 the module is compiled and never typed in Python.  Struct layouts are declared
 field by field (no ``...;``), so CFFI checks them against the headers at build

@@ -2,7 +2,7 @@
 
 Kill and suspend jobs, processes and threads, with handles, rights, koids,
 signals and waits as Zircon defines them.  On Linux the calls run against the
-bundled host kernel; the same module builds for Fuchsia against an SDK.
+bundled host kernel; the same module builds for Fuchsia against an SDK::
 
     import zxpy
 

@@ -9,7 +9,8 @@ Everything else is derived from these tables or checked against them by a test:
 * ``zxpy/enums.py`` has a member for each constant of its group that the
   build has (``tests/test_binding_table.py`` checks it);
 * ``tests/test_abi.py`` takes its lists from here;
-* README's "What zxpy binds" table is checked against :func:`readme_rows`.
+* the "What zxpy binds" and feature tables of docs/binding.md are checked
+  against it by ``tests/test_binding_table.py``.
 
 Fuchsia's ABI moves: info topics get new versions (RFC-0074: a topic's
 number carries its version in bits 28-31, and the kernel keeps answering the
