@@ -32,9 +32,16 @@ def _names(text: str) -> set[str]:
     return set(re.findall(r"`((?:zx|fdio|zxpy)_\w+)`", text))
 
 
+#: docs/asyncio.md lists the port calls (issue 14) until README's table carries them: README is being rewritten
+#: elsewhere, and this test reads both so that neither change waits for the other.
+ASYNCIO_DOC = (Path(__file__).resolve().parent.parent / "docs" / "asyncio.md").read_text(encoding="utf-8")
+
+
 def test_readme_functions_are_the_table_functions() -> None:
     rows = _rows("What zxpy binds")
     listed = set().union(*(_names(k + v) for k, v in rows.items() if k != "the binding's own"))
+    start = ASYNCIO_DOC.index("## What zxpy binds for ports\n")
+    listed |= {n for n in _names(ASYNCIO_DOC[start:ASYNCIO_DOC.index("\n## ", start + 1)]) if not n.endswith("_t")}
     own = _names(rows["the binding's own"])
     table = {f.name for f in _abi.FUNCTIONS}
     assert listed | (own & table) == table
