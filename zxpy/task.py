@@ -112,6 +112,10 @@ class Task(Handle):
             raise self._error(status, "zx_task_suspend")
         return SuspendToken._adopt(out[0])
 
+    async def wait_terminated_async(self, timeout: float | None = None, deadline: int | None = None) -> Signals:
+        """``await``-able :meth:`wait_terminated` (:mod:`zxpy.aio`)."""
+        return await self.wait_one_async(_TERMINATED, timeout, deadline)
+
     def wait_terminated(self, timeout: float | None = None, deadline: int | None = None) -> Signals:
         """Wait for ``Signals.TASK_TERMINATED``; return the observed signals.
 
