@@ -428,3 +428,132 @@ void r_port_close_during_wait(void) {
     T_STATUS(ZX_ERR_TIMED_OUT, t_load_s32(&ctl->status));
     T_TRUE(ctl->woke_at >= ctl->deadline);
 }
+
+/* zx_object_wait_async (syscalls/object_wait.cc sys_object_wait_async, port_dispatcher.cc PortObserver): the check
+ * order -- options, then the port (BAD_HANDLE, WRONG_TYPE, WRITE), then the handle (BAD_HANDLE, WAIT) -- and one
+ * signal packet per wait: at once when a wanted signal is already active, else when one becomes active; trigger is
+ * what was asked, observed every signal active then, count 1, timestamp 0 unless ZX_WAIT_ASYNC_TIMESTAMP. */
+void r_wait_async_rules(void) {
+    zx_handle_t p = port(), ev = t_event(), ev2 = t_event();
+    T_STATUS(ZX_ERR_INVALID_ARGS, zx_object_wait_async(ev, p, 1, ZX_USER_SIGNAL_0, 0x80u));
+    T_STATUS(ZX_ERR_INVALID_ARGS, zx_object_wait_async(ZX_HANDLE_INVALID, ZX_HANDLE_INVALID, 1, 0, 0x80u));
+    T_STATUS(ZX_ERR_BAD_HANDLE, zx_object_wait_async(ZX_HANDLE_INVALID, ZX_HANDLE_INVALID, 1, ZX_USER_SIGNAL_0, 0));
+    T_STATUS(ZX_ERR_BAD_HANDLE, zx_object_wait_async(ev, ZX_HANDLE_INVALID, 1, ZX_USER_SIGNAL_0, 0));
+    T_STATUS(ZX_ERR_WRONG_TYPE, zx_object_wait_async(ZX_HANDLE_INVALID, ev2, 1, ZX_USER_SIGNAL_0, 0));
+    zx_handle_t reader = t_dup(p, ZX_RIGHT_READ);
+    T_STATUS(ZX_ERR_ACCESS_DENIED, zx_object_wait_async(ZX_HANDLE_INVALID, reader, 1, ZX_USER_SIGNAL_0, 0));
+    T_STATUS(ZX_ERR_BAD_HANDLE, zx_object_wait_async(ZX_HANDLE_INVALID, p, 1, ZX_USER_SIGNAL_0, 0));
+    zx_handle_t no_wait = t_dup(ev, ZX_RIGHT_DUPLICATE | ZX_RIGHT_SIGNAL);
+    T_STATUS(ZX_ERR_ACCESS_DENIED, zx_object_wait_async(no_wait, p, 1, ZX_USER_SIGNAL_0, 0));
+    T_STATUS(ZX_ERR_ACCESS_DENIED, zx_object_wait_async(p, p, 1, ZX_USER_SIGNAL_0, 0)); /* no WAIT on a port */
+
+    zx_port_packet_t packet;
+    /* Not yet active: nothing queued until the signal is raised; then exactly one packet. */
+    T_OK(zx_object_wait_async(ev, p, 7, ZX_USER_SIGNAL_0 | ZX_USER_SIGNAL_1, 0));
+    T_STATUS(ZX_ERR_TIMED_OUT, zx_port_wait(p, 0, &packet));
+    T_OK(zx_object_signal(ev, 0, ZX_USER_SIGNAL_2));
+    T_STATUS(ZX_ERR_TIMED_OUT, zx_port_wait(p, 0, &packet));
+    T_OK(zx_object_signal(ev, 0, ZX_USER_SIGNAL_1));
+    memset(&packet, 0xff, sizeof packet);
+    T_OK(zx_port_wait(p, 0, &packet));
+    T_EQ(7, packet.key);
+    T_EQ(ZX_PKT_TYPE_SIGNAL_ONE, packet.type);
+    T_EQ(ZX_OK, packet.status);
+    T_EQ(ZX_USER_SIGNAL_0 | ZX_USER_SIGNAL_1, packet.signal.trigger);
+    T_EQ(ZX_USER_SIGNAL_1 | ZX_USER_SIGNAL_2, packet.signal.observed);
+    T_EQ(1, packet.signal.count);
+    T_EQ(0, packet.signal.timestamp);
+    T_OK(zx_object_signal(ev, ZX_USER_SIGNAL_1, 0)); /* one shot: no second packet */
+    T_OK(zx_object_signal(ev, 0, ZX_USER_SIGNAL_1));
+    T_STATUS(ZX_ERR_TIMED_OUT, zx_port_wait(p, 0, &packet));
+
+    /* Already active: queued at once; with ZX_WAIT_ASYNC_TIMESTAMP the time it fired. */
+    zx_time_t before = zx_clock_get_monotonic();
+    T_OK(zx_object_wait_async(ev, p, 8, ZX_USER_SIGNAL_2, ZX_WAIT_ASYNC_TIMESTAMP));
+    zx_time_t after = zx_clock_get_monotonic();
+    T_OK(zx_port_wait(p, 0, &packet));
+    T_EQ(8, packet.key);
+    T_EQ(ZX_USER_SIGNAL_1 | ZX_USER_SIGNAL_2, packet.signal.observed);
+    T_TRUE((zx_time_t)packet.signal.timestamp >= before && (zx_time_t)packet.signal.timestamp <= after);
+    T_STATUS(ZX_ERR_TIMED_OUT, zx_port_wait(p, 0, &packet));
+
+    /* A thread blocked in zx_port_wait gets the packet of an object signalled later. */
+    T_OK(zx_object_wait_async(ev2, p, 9, ZX_EVENT_SIGNALED, 0));
+    T_OK(zx_object_signal(ev2, 0, ZX_EVENT_SIGNALED));
+    T_OK(zx_port_wait(p, zx_deadline_after(T_LONG_NS), &packet));
+    T_EQ(9, packet.key);
+    T_EQ(ZX_EVENT_SIGNALED, packet.signal.observed);
+
+#ifdef ZX_WAIT_ASYNC_EDGE
+    /* EDGE: an active signal does not fire it; its next rise does. */
+    T_OK(zx_object_wait_async(ev, p, 10, ZX_USER_SIGNAL_1, ZX_WAIT_ASYNC_EDGE));
+    T_STATUS(ZX_ERR_TIMED_OUT, zx_port_wait(p, 0, &packet));
+    T_OK(zx_object_signal(ev, ZX_USER_SIGNAL_1, 0));
+    T_STATUS(ZX_ERR_TIMED_OUT, zx_port_wait(p, 0, &packet));
+    T_OK(zx_object_signal(ev, 0, ZX_USER_SIGNAL_1));
+    T_OK(zx_port_wait(p, 0, &packet));
+    T_EQ(10, packet.key);
+#endif
+}
+
+/* zx_port_cancel (syscalls/port.cc sys_port_cancel): the port (WRITE), then the source (BAD_HANDLE, WAIT); it
+ * removes the armed observer and any queued packet of that handle and key, NOT_FOUND when neither exists.  Closing
+ * the waited handle ends its waits (no packet later) but leaves a queued packet; the port losing its last handle
+ * drops its observers (the object is still signalled afterwards, harmlessly). */
+void r_port_cancel_rules(void) {
+    zx_handle_t p = port(), ev = t_event();
+    zx_port_packet_t packet;
+    T_STATUS(ZX_ERR_BAD_HANDLE, zx_port_cancel(ZX_HANDLE_INVALID, ev, 1));
+    T_STATUS(ZX_ERR_WRONG_TYPE, zx_port_cancel(ev, ev, 1));
+    zx_handle_t reader = t_dup(p, ZX_RIGHT_READ);
+    T_STATUS(ZX_ERR_ACCESS_DENIED, zx_port_cancel(reader, ev, 1));
+    T_STATUS(ZX_ERR_BAD_HANDLE, zx_port_cancel(p, ZX_HANDLE_INVALID, 1));
+    zx_handle_t no_wait = t_dup(ev, ZX_RIGHT_DUPLICATE | ZX_RIGHT_SIGNAL);
+    T_STATUS(ZX_ERR_ACCESS_DENIED, zx_port_cancel(p, no_wait, 1));
+    T_STATUS(ZX_ERR_NOT_FOUND, zx_port_cancel(p, ev, 1));
+
+    /* Armed observer: cancelled, so the signal queues nothing; a second cancel finds nothing. */
+    T_OK(zx_object_wait_async(ev, p, 1, ZX_USER_SIGNAL_0, 0));
+    T_STATUS(ZX_ERR_NOT_FOUND, zx_port_cancel(p, ev, 2)); /* another key */
+    T_OK(zx_port_cancel(p, ev, 1));
+    T_OK(zx_object_signal(ev, 0, ZX_USER_SIGNAL_0));
+    T_STATUS(ZX_ERR_TIMED_OUT, zx_port_wait(p, 0, &packet));
+    T_STATUS(ZX_ERR_NOT_FOUND, zx_port_cancel(p, ev, 1));
+
+    /* Queued packet: removed by the cancel, user packets with the same key untouched. */
+    zx_port_packet_t q = user_packet(3);
+    T_OK(zx_port_queue(p, &q));
+    T_OK(zx_object_wait_async(ev, p, 3, ZX_USER_SIGNAL_0, 0)); /* fires at once */
+    T_OK(zx_port_cancel(p, ev, 3));
+    T_OK(zx_port_wait(p, 0, &packet));
+    T_EQ(ZX_PKT_TYPE_USER, packet.type);
+    T_STATUS(ZX_ERR_TIMED_OUT, zx_port_wait(p, 0, &packet));
+
+    /* Through another handle to the same object: a different source, not found. */
+    zx_handle_t ev_dup = t_dup(ev, ZX_RIGHT_SAME_RIGHTS);
+    T_OK(zx_object_signal(ev, ZX_USER_SIGNAL_0, 0));
+    T_OK(zx_object_wait_async(ev_dup, p, 4, ZX_USER_SIGNAL_0, 0));
+    T_STATUS(ZX_ERR_NOT_FOUND, zx_port_cancel(p, ev, 4));
+    /* Closing that handle ends the wait: no packet when the signal comes. */
+    t_close(ev_dup);
+    T_OK(zx_object_signal(ev, 0, ZX_USER_SIGNAL_0));
+    T_STATUS(ZX_ERR_TIMED_OUT, zx_port_wait(p, 0, &packet));
+
+    /* A packet queued before its handle is closed stays. */
+    zx_handle_t ev_dup2 = t_dup(ev, ZX_RIGHT_SAME_RIGHTS);
+    T_OK(zx_object_wait_async(ev_dup2, p, 5, ZX_USER_SIGNAL_0, 0));
+    t_close(ev_dup2);
+    T_OK(zx_port_wait(p, 0, &packet));
+    T_EQ(5, packet.key);
+    T_EQ(ZX_PKT_TYPE_SIGNAL_ONE, packet.type);
+
+    /* The port's last handle goes with an observer armed and a signal packet queued. */
+    zx_handle_t p2 = ZX_HANDLE_INVALID, ev2 = t_event();
+    T_OK(zx_port_create(0, &p2));
+    T_OK(zx_object_wait_async(ev2, p2, 6, ZX_USER_SIGNAL_1, 0));
+    T_OK(zx_object_wait_async(ev2, p2, 7, ZX_USER_SIGNAL_0, 0));
+    T_OK(zx_object_signal(ev2, 0, ZX_USER_SIGNAL_0));
+    T_OK(zx_handle_close(p2));
+    T_OK(zx_object_signal(ev2, 0, ZX_USER_SIGNAL_1));
+    T_STATUS(ZX_ERR_BAD_HANDLE, zx_port_cancel(p2, ev2, 6));
+}

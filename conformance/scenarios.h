@@ -30,6 +30,8 @@ void r_kill_thread_wrong_type(void);
 void r_kill_unstarted_and_dead(void);
 void r_port_close_during_wait(void);
 void r_port_rules(void);
+void r_port_cancel_rules(void);
+void r_wait_async_rules(void);
 void r_property_name(void);
 void r_suspend_dead_process(void);
 void r_suspend_errors(void);

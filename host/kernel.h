@@ -21,10 +21,11 @@
  *   procfs.c         reading Linux's /proc for tasks, the one place: names, system calls, status fields
  *   event.c, vmar.c  the two small object kinds the task calls need
  *   ipc/channel.c    channels: messages, handle transfer, zx_channel_call
- *   ipc/port.c       ports: user packets, zx_port_queue / zx_port_wait
- *                    (ipc/ is compiled only where used -- the conformance suite and tests/sanitize -- never into the
- *                    Python module; like every object kind they reach the core only through hk_object_ops_t and the
- *                    calls below, and nothing in the core names them)
+ *   ipc/port.c       ports: zx_port_create / queue / wait / cancel, zx_object_wait_async (signal packets, through
+ *                    the core's asynchronous observers: hk_wait_async_*)
+ *                    (port.c is in the Python module; channel.c is compiled only where used -- the conformance suite
+ *                    and tests/sanitize; like every object kind they reach the core only through hk_object_ops_t and
+ *                    the calls below, and nothing in the core names them)
  *   linux_*.c        spawned programs: real Linux processes driven by a ptrace monitor thread (linux_task.h):
  *     linux_spawn.c    the spawn: fd plan, fork, the child's set-up and seccomp filter, exec
  *     linux_monitor.c  the monitor thread: wake signal, waitpid loop, exit codes, reaping
@@ -190,8 +191,40 @@ void hk_handle_count_by_type(uint32_t counts[ZX_OBJ_TYPE_UPPER_BOUND]);
 /* Lock held.  Clear then set signal bits and wake every waiter whose wanted signals are now active. */
 void hk_signal_update(hk_object_t *obj, zx_signals_t clear, zx_signals_t set);
 
-/* Lock held.  Cancel the waits made through handle value h (it is being closed). */
+/* Lock held.  Cancel the waits made through handle value h (it is being closed): a blocked wait_one ends CANCELED,
+ * an asynchronous observer is removed without firing (Zircon: closing the handle ends its async waits; packets
+ * already queued stay). */
 void hk_wait_cancel_handle(hk_object_t *obj, zx_handle_t h);
+
+/* A waiter: a blocked zx_object_wait_one (on the waiting thread's stack, fire == NULL) or an asynchronous observer
+ * (zx_object_wait_async: owned by the object kind that made it, fire != NULL).  Linked into obj->waiters while
+ * armed.  The core calls an observer's fire hook (lock held, the observer already unlinked, never block) when a
+ * wanted signal becomes active -- or, for a level-triggered one, already is when it is added -- or with canceled =
+ * true when its handle is closed or hk_wait_async_cancel matches it; it fires at most once, and the owner may free
+ * it in the hook.  The core never looks at owner or key beyond comparing them, so it names no object kind. */
+struct hk_waiter {
+    hk_waiter_t *prev, *next;
+    zx_handle_t handle;        /* the handle value the wait was made through */
+    zx_signals_t wanted;
+    zx_signals_t observed;
+    _Atomic uint32_t word;     /* wait_one only */
+    hk_object_t *obj;          /* the object waited on (an observer: NULL once unlinked) */
+    hk_thread_t *thread;       /* wait_one: the waiting thread object, or NULL for a thread unknown to the kernel */
+    hk_waiter_t *gprev, *gnext; /* wait_one: in the core's list of blocked waits */
+    void (*fire)(hk_waiter_t *w, bool canceled, zx_signals_t observed); /* observers only */
+    const void *owner;         /* observers: who made it (a port), for hk_wait_async_cancel */
+    uint64_t key;              /* observers: the owner's key */
+    bool edge;                 /* observers: fire only on a wanted signal's transition to active */
+};
+
+/* Lock held.  Arm the asynchronous observer w on obj (the caller has set handle, wanted, fire, owner, key, edge).
+ * A level-triggered observer whose wanted signal is already active fires before this returns. */
+void hk_wait_async_add(hk_object_t *obj, hk_waiter_t *w);
+/* Lock held.  Disarm an observer that may still be linked (its owner is going away); never fires it. */
+void hk_wait_async_remove(hk_waiter_t *w);
+/* Lock held.  Cancel (fire with canceled = true) every armed observer on obj made through handle h by owner with
+ * key; true if there was one. */
+bool hk_wait_async_cancel(hk_object_t *obj, zx_handle_t h, const void *owner, uint64_t key);
 
 /* Monotonic clock in nanoseconds (zx_clock_get_monotonic). */
 zx_time_t hk_now(void);

@@ -1,4 +1,5 @@
-/* Signals and waits: zx_object_wait_one, zx_object_signal, the monotonic clock and zx_nanosleep.
+/* Signals and waits: zx_object_wait_one, zx_object_signal, asynchronous observers (the core of
+ * zx_object_wait_async, whose port side is ipc/port.c), the monotonic clock and zx_nanosleep.
  *
  * A waiter lives on the waiting thread's stack, linked into the object's list under the kernel lock.  It sleeps
  * on its own futex word with the lock released, so a waker never blocks and a waiting thread holds nothing while
@@ -24,16 +25,6 @@
 
 enum { WAIT_PENDING = 0, WAIT_SATISFIED = 1, WAIT_CANCELED = 2, WAIT_INTERRUPTED = 3 };
 
-struct hk_waiter {
-    hk_waiter_t *prev, *next;
-    zx_handle_t handle;
-    zx_signals_t wanted;
-    zx_signals_t observed;
-    _Atomic uint32_t word;
-    hk_object_t *obj;          /* the object waited on */
-    hk_thread_t *thread;       /* the waiting thread object, or NULL for a thread unknown to the kernel */
-    hk_waiter_t *gprev, *gnext; /* in g_wait_ones */
-};
 
 /* Every zx_object_wait_one blocked right now (lock held), so a suspension can find its thread's wait. */
 static hk_waiter_t *g_wait_ones;
@@ -78,17 +69,24 @@ static void unlink_waiter(hk_object_t *obj, hk_waiter_t *w) {
 static void finish_waiter(hk_object_t *obj, hk_waiter_t *w, uint32_t how, zx_signals_t observed) {
     unlink_waiter(obj, w);
     w->observed = observed;
+    if (w->fire != NULL) { /* an asynchronous observer: its owner takes it from here (and may free it) */
+        w->obj = NULL;
+        w->fire(w, how == WAIT_CANCELED, observed);
+        return;
+    }
     atomic_store(&w->word, how);
     futex_wake(&w->word);
 }
 
 void hk_signal_update(hk_object_t *obj, zx_signals_t clear, zx_signals_t set) {
-    zx_signals_t signals = (obj->signals & ~clear) | set;
+    zx_signals_t before = obj->signals;
+    zx_signals_t signals = (before & ~clear) | set;
     obj->signals = signals;
+    zx_signals_t rising = signals & ~before;
     hk_waiter_t *w = obj->waiters;
     while (w != NULL) {
         hk_waiter_t *next = w->next;
-        if (w->wanted & signals) finish_waiter(obj, w, WAIT_SATISFIED, signals);
+        if (w->wanted & (w->edge ? rising : signals)) finish_waiter(obj, w, WAIT_SATISFIED, signals);
         w = next;
     }
 }
@@ -100,6 +98,42 @@ void hk_wait_cancel_handle(hk_object_t *obj, zx_handle_t h) {
         if (w->handle == h) finish_waiter(obj, w, WAIT_CANCELED, obj->signals | ZX_SIGNAL_HANDLE_CLOSED);
         w = next;
     }
+}
+
+static void link_waiter(hk_object_t *obj, hk_waiter_t *w) {
+    w->prev = NULL;
+    w->next = obj->waiters;
+    if (obj->waiters) obj->waiters->prev = w;
+    obj->waiters = w;
+}
+
+/* Zircon's PortObserver, generalised: Dispatcher::AddObserver calls OnInitialize with the current state (a level
+ * trigger already met queues at once), OnStateChange on every update, OnCancel when the handle is closed and
+ * OnCancelByKey for zx_port_cancel (zircon/kernel/object/port_dispatcher.cc). */
+void hk_wait_async_add(hk_object_t *obj, hk_waiter_t *w) {
+    w->obj = obj;
+    link_waiter(obj, w);
+    if (!w->edge && (obj->signals & w->wanted)) finish_waiter(obj, w, WAIT_SATISFIED, obj->signals);
+}
+
+void hk_wait_async_remove(hk_waiter_t *w) {
+    if (w->obj == NULL) return;
+    unlink_waiter(w->obj, w);
+    w->obj = NULL;
+}
+
+bool hk_wait_async_cancel(hk_object_t *obj, zx_handle_t h, const void *owner, uint64_t key) {
+    bool found = false;
+    hk_waiter_t *w = obj->waiters;
+    while (w != NULL) {
+        hk_waiter_t *next = w->next;
+        if (w->fire != NULL && w->handle == h && w->owner == owner && w->key == key) {
+            finish_waiter(obj, w, WAIT_CANCELED, obj->signals);
+            found = true;
+        }
+        w = next;
+    }
+    return found;
 }
 
 void hk_wait_interrupt_thread(hk_thread_t *t) {
@@ -158,11 +192,9 @@ zx_status_t zx_object_wait_one(zx_handle_t handle, zx_signals_t signals, zx_time
             hk_park_if_stopped_locked();
             continue;
         }
-        hk_waiter_t w = {.prev = NULL, .next = obj->waiters, .handle = handle, .wanted = signals, .obj = obj,
-                         .thread = hk_cpu.thread};
+        hk_waiter_t w = {.handle = handle, .wanted = signals, .obj = obj, .thread = hk_cpu.thread};
         atomic_init(&w.word, WAIT_PENDING);
-        if (obj->waiters) obj->waiters->prev = &w;
-        obj->waiters = &w;
+        link_waiter(obj, &w);
         global_link(&w);
         hk_object_ref(obj);
         set_blocked(ZX_THREAD_STATE_BLOCKED_WAIT_ONE);

@@ -61,12 +61,24 @@ MODULE_STRUCTS = tuple(
 MODULE_TYPES = tuple(t.name for t in _abi.TYPEDEFS if built(t.gate))
 MODULE_FUNCTIONS = tuple(f.name for f in _abi.FUNCTIONS if f.library != "zxpy" and built(f.gate))
 
-#: Signatures the reference does not list (zx_object_signal, zx_event_create), spelled out here.
+#: Signatures the reference does not list (zx_object_signal, zx_event_create, the port calls), spelled out here
+#: (the port calls as the 2021 SDK declares them; their ABI has not changed since).
 EXTRA_SIGNATURES = {
     "zx_object_signal": ("zx_status_t", ["zx_handle_t", "uint32_t", "uint32_t"]),
     "zx_event_create": ("zx_status_t", ["uint32_t", "zx_handle_t*"]),
     "zx_object_set_property": ("zx_status_t", ["zx_handle_t", "uint32_t", "const void*", "size_t"]),
+    "zx_port_create": ("zx_status_t", ["uint32_t", "zx_handle_t*"]),
+    "zx_port_queue": ("zx_status_t", ["zx_handle_t", "const zx_port_packet_t*"]),
+    "zx_port_wait": ("zx_status_t", ["zx_handle_t", "zx_time_t", "zx_port_packet_t*"]),
+    "zx_port_cancel": ("zx_status_t", ["zx_handle_t", "zx_handle_t", "uint64_t"]),
+    "zx_object_wait_async": ("zx_status_t", ["zx_handle_t", "zx_handle_t", "uint64_t", "zx_signals_t", "uint32_t"]),
 }
+
+#: Port names and records today's reference (zircon_abi.json) does not carry: their values and layouts are taken
+#: from the 2021 SDK record, unchanged since (zircon/syscalls/port.h).
+PORT_CONSTANTS_2021 = ("ZX_DEFAULT_PORT_RIGHTS ZX_PKT_TYPE_USER ZX_PKT_TYPE_SIGNAL_ONE ZX_WAIT_ASYNC_ONCE "
+                       "ZX_WAIT_ASYNC_TIMESTAMP ZX_WAIT_ASYNC_EDGE").split()
+PORT_STRUCTS_2021 = ("zx_packet_user_t", "zx_packet_signal_t", "zx_port_packet_t")
 
 
 def _value(entry: Any) -> int | None:
@@ -93,6 +105,8 @@ def reference_constants() -> dict[str, int]:
     for sub in ("flags", "actions"):
         out.update(fdio[sub])
     out["FDIO_SPAWN_ERR_MSG_MAX_LENGTH"] = fdio["FDIO_SPAWN_ERR_MSG_MAX_LENGTH"]
+    for name in PORT_CONSTANTS_2021:
+        out.setdefault(name, SDK_2021["constants"][name])
     return out
 
 
@@ -127,6 +141,7 @@ def contract_constants() -> set[str]:
     )
     fdio = ABI["syscalls"]["_fdio_spawn_constants"]
     names |= set(fdio["flags"]) | set(fdio["actions"])
+    names |= set(PORT_CONSTANTS_2021)
     return names
 
 
@@ -215,7 +230,7 @@ def _fields(struct: dict[str, Any]) -> Iterator[tuple[list[str], int, int | None
 
 @pytest.mark.parametrize("name", MODULE_STRUCTS)
 def test_struct_layout_matches(name: str) -> None:
-    struct = (SDK_2021 if VINTAGE_2021 else ABI)["structs"][name]
+    struct = (SDK_2021 if VINTAGE_2021 or name in PORT_STRUCTS_2021 else ABI)["structs"][name]
     assert ffi.sizeof(name) == struct["size"]
     if "alignment" in struct:
         assert ffi.alignof(name) == struct["alignment"]

@@ -78,6 +78,7 @@ from .errors import (
 from .event import Event
 from .handle import Handle, HandleBasicInfo, wrap_handle
 from .job import Job, JobInfo
+from .port import Port, PortPacket
 from .process import Process, ProcessInfo, TaskStatsInfo
 from .task import SuspendToken, Task, TaskRuntimeInfo
 from .thread import Thread, ThreadInfo, ThreadStatsInfo
@@ -144,6 +145,8 @@ __all__ = [
     "SuspendToken",
     "Job",
     "JobInfo",
+    "Port",
+    "PortPacket",
     "Process",
     "ProcessInfo",
     "TaskStatsInfo",

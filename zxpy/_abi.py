@@ -164,6 +164,7 @@ class Struct:
     fields: str
     gate: Gate = None
     legacy: str | None = None
+    kind: Literal["struct", "union"] = "struct"
 
     def layout(self, have: frozenset[str]) -> str | None:
         """The field declarations for a build with features ``have``, or None if absent."""
@@ -236,6 +237,19 @@ STRUCTS: tuple[Struct, ...] = (
         " struct { uint32_t id; zx_handle_t handle; } h;"
         " struct { const char* data; } name; struct { const char* prefix; } dir; };",
     ),
+    # Ports (zxpy.port, zxpy.aio).  The packet's union is declared with the two payloads the binding reads
+    # (user, signal): every payload is 32 bytes, so the layout is the headers' (CFFI checks each offset).
+    Struct("zx_packet_user_t", "zx_packet_user",
+           "uint64_t u64[4]; uint32_t u32[8]; uint16_t u16[16]; uint8_t c8[32];", kind="union"),
+    Struct(
+        "zx_packet_signal_t", "zx_packet_signal",
+        "zx_signals_t trigger; zx_signals_t observed; uint64_t count; uint64_t timestamp; uint64_t reserved1;",
+    ),
+    Struct(
+        "zx_port_packet_t", "zx_port_packet",
+        "uint64_t key; uint32_t type; zx_status_t status;"
+        " union { zx_packet_user_t user; zx_packet_signal_t signal; };",
+    ),
     # zxpy's own (csrc/workers.h), not Zircon's.
     Struct(
         "zxpy_progress_t", "zxpy_progress",
@@ -287,6 +301,14 @@ FUNCTIONS: tuple[Function, ...] = tuple(
          "zx_status_t zx_object_set_property(zx_handle_t handle, uint32_t property, const void* value,"
          " size_t value_size);"),
         ("libzircon.so", "zx_status_t zx_event_create(uint32_t options, zx_handle_t* out);"),
+        ("libzircon.so", "zx_status_t zx_port_create(uint32_t options, zx_handle_t* out);"),
+        ("libzircon.so", "zx_status_t zx_port_queue(zx_handle_t handle, const zx_port_packet_t* packet);"),
+        ("libzircon.so",
+         "zx_status_t zx_port_wait(zx_handle_t handle, zx_time_t deadline, zx_port_packet_t* packet);"),
+        ("libzircon.so", "zx_status_t zx_port_cancel(zx_handle_t handle, zx_handle_t source, uint64_t key);"),
+        ("libzircon.so",
+         "zx_status_t zx_object_wait_async(zx_handle_t handle, zx_handle_t port, uint64_t key,"
+         " zx_signals_t signals, uint32_t options);"),
         ("libzircon.so",
          "zx_status_t zx_job_create(zx_handle_t parent_job, uint32_t options, zx_handle_t* out);"),
         ("libzircon.so",
@@ -401,6 +423,10 @@ CONSTANTS: tuple[Const, ...] = (
     + _group("misc", """ZX_HANDLE_INVALID ZX_HANDLE_FIXED_BITS_MASK ZX_KOID_INVALID
         ZX_KOID_KERNEL ZX_TIME_INFINITE ZX_TIME_INFINITE_PAST ZX_MAX_NAME_LEN""")
     + _group("properties", "ZX_PROP_NAME")
+    # Ports and zx_object_wait_async: all in the 2021 SDK (ZX_WAIT_ASYNC_EDGE too).
+    + _group("port_misc", "ZX_DEFAULT_PORT_RIGHTS")
+    + _group("packet_types", "ZX_PKT_TYPE_USER ZX_PKT_TYPE_SIGNAL_ONE")
+    + _group("wait_async_options", "ZX_WAIT_ASYNC_ONCE ZX_WAIT_ASYNC_TIMESTAMP ZX_WAIT_ASYNC_EDGE")
     + _group("process_options", "ZX_PROCESS_SHARED", "process_shared")
     + _group("spawn_flags", """FDIO_SPAWN_CLONE_JOB FDIO_SPAWN_DEFAULT_LDSVC
         FDIO_SPAWN_CLONE_NAMESPACE FDIO_SPAWN_CLONE_STDIO FDIO_SPAWN_CLONE_ENVIRON

@@ -516,6 +516,31 @@ class Handle:
             raise self._wait_error(status, observed[0])
         return SIGNALS[observed[0]]
 
+    async def wait_one_async(
+        self,
+        signals: int,
+        timeout: float | None = None,
+        deadline: int | None = None,
+    ) -> Signals:
+        """``await``-able :meth:`wait_one`, through the running event loop's port (:mod:`zxpy.aio`).
+
+        A timeout raises :class:`~zxpy.errors.TimedOutError` (a ``TimeoutError``); cancelling the awaiting
+        task cancels the kernel wait (``zx_port_cancel``).
+        """
+        from .aio import wait_raw_async  # imported on first use: asyncio is not loaded by `import zxpy`
+
+        signals = check_u32(signals, "signals")
+        zx_deadline = to_deadline(timeout, deadline)
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error("zx_object_wait_async")
+        try:
+            return Signals(await wait_raw_async(raw, signals, zx_deadline, self._error))
+        except ZxError as err:
+            if isinstance(getattr(err, "observed", None), int):
+                err.observed = Signals(err.observed)
+            raise
+
     def _wait_error(self, status: int, observed: int) -> ZxError:
         """The error of a failed wait; a canceled one observed ``HANDLE_CLOSED``.
 

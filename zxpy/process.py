@@ -171,6 +171,11 @@ class Process(Task):
             buf.mem_fractional_scaled_shared_bytes if _STATS_FRACTION else None,
         )
 
+    async def wait_async(self, timeout: float | None = None, deadline: int | None = None) -> int:
+        """``await``-able :meth:`wait`: the return code once the process has terminated (:mod:`zxpy.aio`)."""
+        await self.wait_terminated_async(timeout, deadline)
+        return self.info().return_code
+
     def wait(self, timeout: float | None = None, deadline: int | None = None) -> int:
         """Wait for the process to terminate and return its return code.
 

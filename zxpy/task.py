@@ -121,6 +121,10 @@ class Task(Handle):
         token._koid = None
         return token
 
+    async def wait_terminated_async(self, timeout: float | None = None, deadline: int | None = None) -> Signals:
+        """``await``-able :meth:`wait_terminated` (:mod:`zxpy.aio`)."""
+        return await self.wait_one_async(_TERMINATED, timeout, deadline)
+
     def wait_terminated(self, timeout: float | None = None, deadline: int | None = None) -> Signals:
         """Wait for ``Signals.TASK_TERMINATED``; return the observed signals.
 

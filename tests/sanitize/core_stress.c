@@ -147,7 +147,7 @@ static void new_top_job(uint64_t *r) {
 
 static void one_op(uint64_t *r) {
     zx_handle_t h, out = ZX_HANDLE_INVALID;
-    switch (rnd(r) % 25) {
+    switch (rnd(r) % 26) {
     case 0:
         new_top_job(r);
         break;
@@ -321,6 +321,23 @@ static void one_op(uint64_t *r) {
         } else {
             check("zx_port_wait", zx_port_wait(peek(r), zx_deadline_after(rnd(r) % 200000), &packet),
                   ALLOW(ZX_OK, ZX_ERR_TIMED_OUT, ZX_ERR_BAD_HANDLE, ZX_ERR_WRONG_TYPE, ZX_ERR_ACCESS_DENIED));
+        }
+        break;
+    }
+    case 25: {
+        /* Asynchronous waits: observers armed on random objects for random ports, fired, cancelled, or removed
+         * when a handle or the port goes (zx_object_wait_async, zx_port_cancel). */
+        uint64_t key = rnd(r) % 4;
+        zx_signals_t signals = rnd(r) % 2 ? ZX_USER_SIGNAL_0 : (zx_signals_t)rnd(r);
+        if (rnd(r) % 3) {
+            check("zx_object_wait_async",
+                  zx_object_wait_async(peek(r), peek(r), key, signals, rnd(r) % 4 ? 0 : (uint32_t)(rnd(r) % 4)),
+                  ALLOW(ZX_OK, ZX_ERR_BAD_HANDLE, ZX_ERR_WRONG_TYPE, ZX_ERR_ACCESS_DENIED, ZX_ERR_NOT_SUPPORTED,
+                        ZX_ERR_INVALID_ARGS));
+        } else {
+            check("zx_port_cancel", zx_port_cancel(peek(r), peek(r), key),
+                  ALLOW(ZX_OK, ZX_ERR_NOT_FOUND, ZX_ERR_BAD_HANDLE, ZX_ERR_WRONG_TYPE, ZX_ERR_ACCESS_DENIED,
+                        ZX_ERR_NOT_SUPPORTED));
         }
         break;
     }

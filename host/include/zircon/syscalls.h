@@ -88,6 +88,9 @@ zx_status_t zx_channel_call(zx_handle_t handle, uint32_t options, zx_instant_mon
 zx_status_t zx_port_create(uint32_t options, zx_handle_t* out);
 zx_status_t zx_port_queue(zx_handle_t handle, const zx_port_packet_t* packet);
 zx_status_t zx_port_wait(zx_handle_t handle, zx_instant_mono_t deadline, zx_port_packet_t* packet);
+zx_status_t zx_port_cancel(zx_handle_t handle, zx_handle_t source, uint64_t key);
+zx_status_t zx_object_wait_async(zx_handle_t handle, zx_handle_t port, uint64_t key, zx_signals_t signals,
+                                 uint32_t options);
 
 /* ---- time ------------------------------------------------------------ */
 zx_instant_mono_t zx_clock_get_monotonic(void);

@@ -1,7 +1,7 @@
 /* zxpy rendition of <zircon/syscalls/port.h>: port packet types and the
  * 48-byte zx_port_packet_t (key, type, status, then a 32-byte union of the
  * per-type payloads).  Names, values and layouts are Zircon's; the host
- * kernel only ever produces ZX_PKT_TYPE_USER packets (zx_port_queue).
+ * kernel produces ZX_PKT_TYPE_USER (zx_port_queue) and ZX_PKT_TYPE_SIGNAL_ONE (zx_object_wait_async) packets.
  */
 #ifndef ZXPY_ZIRCON_SYSCALLS_PORT_H_
 #define ZXPY_ZIRCON_SYSCALLS_PORT_H_
