@@ -9,9 +9,9 @@ import time
 import pytest
 
 import zxpy
-from zxpy import Event, Job, Port, Rights, Signals
+from zxpy import Event, Job, Rights, Signals
 from zxpy.aio import loop_waiter_stats
-from zxpy.errors import AccessDeniedError, NotFoundError, TimedOutError
+from zxpy.errors import AccessDeniedError, TimedOutError
 
 U0, U1 = Signals.USER_SIGNAL_0, Signals.USER_SIGNAL_1
 

@@ -7,7 +7,12 @@ import pytest
 import zxpy
 from zxpy import Event, Port, Rights, Signals
 from zxpy.errors import (
-    AccessDeniedError, BadHandleError, InvalidArgsError, NotFoundError, TimedOutError, WrongTypeError,
+    AccessDeniedError,
+    BadHandleError,
+    InvalidArgsError,
+    NotFoundError,
+    TimedOutError,
+    WrongTypeError,
 )
 from zxpy.port import PACKET_SIGNAL_ONE, PACKET_USER
 
