@@ -537,8 +537,9 @@ class Handle:
         try:
             return Signals(await wait_raw_async(raw, signals, zx_deadline, self._error))
         except ZxError as err:
-            if isinstance(getattr(err, "observed", None), int):
-                err.observed = Signals(err.observed)
+            observed = getattr(err, "observed", None)
+            if isinstance(observed, int):
+                err.observed = Signals(observed)
             raise
 
     def _wait_error(self, status: int, observed: int) -> ZxError:
