@@ -71,6 +71,11 @@ object_signal: Callable[[int, int, int], int] = lib.zx_object_signal
 object_get_info: Callable[[int, int, Any, int, Any, Any], int] = lib.zx_object_get_info
 object_get_child: Callable[[int, int, int, Any], int] = lib.zx_object_get_child
 event_create: Callable[[int, Any], int] = lib.zx_event_create
+port_create: Callable[[int, Any], int] = lib.zx_port_create
+port_queue: Callable[[int, Any], int] = lib.zx_port_queue
+port_wait: Callable[[int, int, Any], int] = lib.zx_port_wait
+port_cancel: Callable[[int, int, int], int] = lib.zx_port_cancel
+object_wait_async: Callable[[int, int, int, int, int], int] = lib.zx_object_wait_async
 job_create: Callable[[int, int, Any], int] = lib.zx_job_create
 process_create: Callable[[int, bytes, int, int, Any, Any], int] = lib.zx_process_create
 thread_create: Callable[[int, bytes, int, int, Any], int] = lib.zx_thread_create
@@ -99,6 +104,7 @@ sizeof: Callable[[Any], int] = ffi.sizeof
 # skips parsing the type string).
 HANDLE_PTR: Any = ffi.typeof("zx_handle_t *")
 SIGNALS_PTR: Any = ffi.typeof("zx_signals_t *")
+PACKET_PTR: Any = ffi.typeof("zx_port_packet_t *")
 
 
 __all__ = ["ffi", "lib", "NULL"]

@@ -32,12 +32,12 @@ _lib = _raw.lib
 _ffi = _raw.ffi
 _new = _raw.new
 _HANDLE_PTR = _raw.HANDLE_PTR
-_PACKET_PTR = _ffi.typeof("zx_port_packet_t*")
-_port_create = _lib.zx_port_create
-_port_queue = _lib.zx_port_queue
-_port_wait = _lib.zx_port_wait
-_port_cancel = _lib.zx_port_cancel
-_object_wait_async = _lib.zx_object_wait_async
+_PACKET_PTR = _raw.PACKET_PTR
+_port_create = _raw.port_create
+_port_queue = _raw.port_queue
+_port_wait = _raw.port_wait
+_port_cancel = _raw.port_cancel
+_object_wait_async = _raw.object_wait_async
 
 #: ``zx_port_packet_t.type`` of a packet queued by :meth:`Port.queue`.
 PACKET_USER: int = _lib.ZX_PKT_TYPE_USER
