@@ -297,6 +297,13 @@ class Handle:
             if status:
                 raise from_status(status, "zx_handle_close", self._koid)
 
+    def _raw_or_raise(self, what: str) -> int:
+        """The raw value, or ``_closed_error(what)``: for calls off the hot paths, which test ``_raw`` inline."""
+        raw = self._raw
+        if raw < 0:
+            raise _closed_error(what)
+        return raw
+
     def _take(self) -> int:
         """Take the raw value and mark this wrapper closed, atomically: exactly one caller gets it (else -1)."""
         _lock()

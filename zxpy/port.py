@@ -24,7 +24,7 @@ from . import _raw
 from ._time import to_deadline
 from .enums import ObjType, Signals
 from .errors import from_status
-from .handle import Handle, _closed_error, check_u32, check_u64
+from .handle import Handle, check_u32, check_u64
 
 __all__ = ["PACKET_SIGNAL_ONE", "PACKET_USER", "Port", "PortPacket", "WAIT_ASYNC_EDGE", "WAIT_ASYNC_TIMESTAMP"]
 
@@ -98,12 +98,6 @@ class Port(Handle):
             raise from_status(status, "zx_port_create")
         return cls._adopt(out[0])
 
-    def _raw_or_raise(self, what: str) -> int:
-        raw = self._raw
-        if raw < 0:
-            raise _closed_error(what)
-        return raw
-
     def queue(self, key: int, payload: bytes | bytearray | memoryview = b"", status: int = 0) -> None:
         """``zx_port_queue``: queue a user packet (``payload`` at most 32 bytes, zero-padded).
 
@@ -154,9 +148,7 @@ class Port(Handle):
         signals = check_u32(signals, "signals")
         options = (WAIT_ASYNC_TIMESTAMP if timestamp else 0) | (WAIT_ASYNC_EDGE if edge else 0)
         raw = self._raw_or_raise("zx_object_wait_async")
-        source = handle._raw
-        if source < 0:
-            raise _closed_error("zx_object_wait_async")
+        source = handle._raw_or_raise("zx_object_wait_async")
         err = _object_wait_async(source, raw, key, signals, options)
         if err:
             raise handle._error(err, "zx_object_wait_async")
@@ -168,9 +160,7 @@ class Port(Handle):
             raise TypeError(f"source must be a zxpy Handle, not {type(source).__name__}")
         key = check_u64(key, "key")
         raw = self._raw_or_raise("zx_port_cancel")
-        src = source._raw
-        if src < 0:
-            raise _closed_error("zx_port_cancel")
+        src = source._raw_or_raise("zx_port_cancel")
         err = _port_cancel(raw, src, key)
         if err:
             raise self._error(err, "zx_port_cancel")
