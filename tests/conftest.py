@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import mmap
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import pytest
 
 # The robustness tests' --slow option (long runs), registered for every run of the suite.
 from conftest_robustness import pytest_addoption, pytest_configure  # noqa: F401
+from vintage import host_cc
 
 import zxpy
 from zxpy import Job, Process, Thread
@@ -177,12 +177,12 @@ def helper_bin(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], str]
     """Compile tests/helpers/<name>.c once; return the executable's path."""
     out_dir = tmp_path_factory.mktemp("helpers")
     built: dict[str, str] = {}
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or "cc"
+    cc = host_cc()
 
     def build(name: str) -> str:
         if name not in built:
             exe = out_dir / name
-            cmd = [*cc.split(), "-O2", "-Wall", "-Wextra", "-Werror", "-pthread",
+            cmd = [*cc, "-O2", "-Wall", "-Wextra", "-Werror", "-pthread",
                    str(HELPERS / f"{name}.c"), "-o", str(exe)]
             subprocess.run(cmd, check=True)
             built[name] = str(exe)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 import pytest
 from conftest import LONG, pid_alive, wait_until
 from conftest_robustness import scaled
+from vintage import host_cc
 
 import zxpy
 from zxpy import BadStateError, CanceledError, Job, Process, Signals, Thread
@@ -45,8 +45,7 @@ FAULTS = Path(__file__).parent / "fault_programs"
 @pytest.fixture(scope="session")
 def faulty(tmp_path_factory: pytest.TempPathFactory) -> str:
     out = tmp_path_factory.mktemp("faulty") / "faulty"
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or "cc"
-    subprocess.run([*cc.split(), "-O0", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
+    subprocess.run([*host_cc(), "-O0", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
                     str(FAULTS / "faulty.c"), "-o", str(out)], check=True)
     return str(out)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import struct
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vintage import SDK_2021, real_sdk_2021, require
+from vintage import SDK_2021, fuchsia_clang, host_cc, real_sdk_2021, require
 
 from fuchsia_tools import standin_vdso
 
@@ -40,14 +39,10 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux" or platform.machine() no
                                 reason="the runner runs x86-64 Fuchsia images on x86-64 Linux")
 
 
-def _cc() -> str:
-    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or "cc"
-
-
 def _build_driver(out: Path, *flags: str) -> Path:
     sources = [HELPERS / "fuchsia_run.c", *sorted(HOST.glob("*.c")), HOST / "fuchsia" / "vdso.c",
                HOST / "fuchsia" / "runner.c"]
-    cmd = [*_cc().split(), "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
+    cmd = [*host_cc(), "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
            f"-I{HOST / 'include'}", f"-I{HOST}", *flags, *map(str, sources), "-o", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out
@@ -60,10 +55,7 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def clang() -> str:
-    found = shutil.which(os.environ.get("ZXPY_CLANG", "clang"))
-    require(found and shutil.which("ld.lld"), "clang and ld.lld are needed to link for x86_64-unknown-fuchsia")
-    assert found is not None
-    return found
+    return fuchsia_clang()
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +69,8 @@ def driver_asan(build_dir: Path) -> Path:
         return _build_driver(build_dir / "fuchsia_run_asan", "-fsanitize=address,undefined",
                              "-fno-sanitize-recover=all", "-fno-omit-frame-pointer")
     except subprocess.CalledProcessError as exc:
-        require(False, f"{_cc()} cannot build with -fsanitize=address,undefined: {exc.stderr.strip()[:200]}")
+        cc = " ".join(host_cc())
+        require(False, f"{cc} cannot build with -fsanitize=address,undefined: {exc.stderr.strip()[:200]}")
         raise
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vintage import SDK_2021, real_sdk_2021, require
+from vintage import SDK_2021, fuchsia_clang, host_cc, real_sdk_2021, require
 
 from fuchsia_tools import standin_vdso
 
@@ -34,12 +34,8 @@ PF_R = 4
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the reader's tests run on Linux")
 
 
-def _cc() -> str:
-    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or "cc"
-
-
 def _compile(out: Path, sources: list[Path], *flags: str) -> Path:
-    cmd = [*_cc().split(), "-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", *flags,
+    cmd = [*host_cc(), "-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", *flags,
            *map(str, sources), "-o", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return out
@@ -61,7 +57,8 @@ def dump_asan(build_dir: Path) -> Path:
         return _compile(build_dir / "vdso_dump_asan", [FUCHSIA / "vdso_dump.c", FUCHSIA / "vdso.c"],
                         "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer")
     except subprocess.CalledProcessError as exc:
-        require(False, f"{_cc()} cannot build with -fsanitize=address,undefined: {exc.stderr.strip()[:200]}")
+        cc = " ".join(host_cc())
+        require(False, f"{cc} cannot build with -fsanitize=address,undefined: {exc.stderr.strip()[:200]}")
         raise
 
 
@@ -72,14 +69,6 @@ def run_dump(tool: Path, *args: str | Path) -> tuple[int, dict[str, Any]]:
     assert proc.returncode in (0, 1), f"{tool.name} {args}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     assert proc.stderr == "", proc.stderr
     return proc.returncode, json.loads(proc.stdout)
-
-
-def fuchsia_clang() -> str:
-    """clang that links for x86_64-unknown-fuchsia with lld; skips (fails under CI=true) without it."""
-    clang = shutil.which(os.environ.get("ZXPY_CLANG", "clang"))
-    require(clang and shutil.which("ld.lld"), "clang and ld.lld are needed to link for x86_64-unknown-fuchsia")
-    assert clang is not None
-    return clang
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +136,7 @@ def test_standin_links_like_a_vdso(standin: tuple[Path, dict[str, Any]]) -> None
 
 @pytest.fixture(scope="module")
 def trap(build_dir: Path) -> Path:
-    cmd = [*_cc().split(), "-O2", "-Wall", "-Wextra", "-Werror", str(HELPERS / "vdso_trap.c"), "-o",
+    cmd = [*host_cc(), "-O2", "-Wall", "-Wextra", "-Werror", str(HELPERS / "vdso_trap.c"), "-o",
            str(build_dir / "vdso_trap")]
     subprocess.run(cmd, check=True)
     return build_dir / "vdso_trap"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -80,6 +81,19 @@ def require(ok: object, reason: str) -> None:
         if IN_CI:
             pytest.fail(f"CI=true and {reason} (.ci/run must install it)")
         pytest.skip(reason)
+
+
+def host_cc() -> list[str]:
+    """The host C compiler command: ``$CC`` (split), else cc, else gcc."""
+    return (os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or "cc").split()
+
+
+def fuchsia_clang() -> str:
+    """clang that links for x86_64-unknown-fuchsia with lld; skips (fails under CI=true) without it."""
+    clang = shutil.which(os.environ.get("ZXPY_CLANG", "clang"))
+    require(clang and shutil.which("ld.lld"), "clang and ld.lld are needed to link for x86_64-unknown-fuchsia")
+    assert clang is not None
+    return clang
 
 
 def real_sdk_2021() -> Path:
