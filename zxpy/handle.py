@@ -542,11 +542,11 @@ class Handle:
         if raw < 0:
             raise _closed_error("zx_object_wait_async")
         try:
-            return Signals(await wait_raw_async(raw, signals, zx_deadline, self._error))
+            return SIGNALS[await wait_raw_async(raw, signals, zx_deadline, self._error)]
         except ZxError as err:
             observed = getattr(err, "observed", None)
             if isinstance(observed, int):
-                err.observed = Signals(observed)
+                err.observed = SIGNALS[observed]
             raise
 
     def _wait_error(self, status: int, observed: int) -> ZxError:

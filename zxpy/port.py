@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from . import _raw
 from ._time import to_deadline
-from .enums import ObjType, Signals
+from .enums import SIGNALS, ObjType, Signals
 from .errors import from_status
 from .handle import Handle, check_u32, check_u64
 
@@ -77,8 +77,8 @@ class PortPacket:
     def _from_c(cls, pkt: Any) -> PortPacket:
         if pkt.type == PACKET_SIGNAL_ONE:
             sig = pkt.signal
-            return cls(int(pkt.key), int(pkt.type), int(pkt.status), None, Signals(sig.trigger),
-                       Signals(sig.observed), int(sig.count), int(sig.timestamp))
+            return cls(int(pkt.key), int(pkt.type), int(pkt.status), None, SIGNALS[sig.trigger],
+                       SIGNALS[sig.observed], int(sig.count), int(sig.timestamp))
         return cls(int(pkt.key), int(pkt.type), int(pkt.status), bytes(_ffi.buffer(pkt.user.c8)))
 
 
