@@ -92,18 +92,22 @@ class Detected:
     name that is not in ``sys.modules``, where a dataclass cannot be made.
     """
 
-    __slots__ = ("features", "constants")
+    __slots__ = ("features", "constants", "arch")
 
-    def __init__(self, features: frozenset[str], constants: frozenset[str]) -> None:
+    def __init__(self, features: frozenset[str], constants: frozenset[str], arch: str | None = None) -> None:
         self.features = features
         self.constants = constants
+        #: The architecture the headers are for (``x64``, ``arm64``; None: another one), which picks the
+        #: register records of ``<zircon/syscalls/debug.h>`` (``Struct.arch``).
+        self.arch = arch
 
     @classmethod
-    def everything(cls) -> Detected:
+    def everything(cls, arch: str | None = "x64") -> Detected:
         """Every feature and constant (the newest ABI; used only to emit code)."""
         return cls(
             frozenset(f.name for f in ABI.FEATURES),
             frozenset(c.name for c in ABI.CONSTANTS if c.gate == "optional"),
+            arch,
         )
 
     def has(self, gate: str | None, name: str = "") -> bool:
@@ -123,7 +127,7 @@ def make_cdef(found: Detected) -> str:
     """The cdef for a build whose headers have ``found``."""
     parts = [f"typedef {t.base} {t.name};" for t in ABI.TYPEDEFS if found.has(t.gate)]
     for struct in ABI.STRUCTS:
-        fields = struct.layout(found.features)
+        fields = struct.layout(found.features, found.arch)
         if fields is not None:
             parts.append(f"typedef {struct.kind} {struct.tag} {{ {fields} }} {struct.name};")
     parts += [f.decl for f in ABI.FUNCTIONS if found.has(f.gate)]
@@ -184,7 +188,18 @@ def detect(compiler: list[str], flags: list[str], scratch: Path) -> Detected:
         raise SystemExit(f"error: preprocessing the constant probe failed: {shlex.join(compiler)}")
     marked = {line.strip() for line in proc.stdout.splitlines()}
     constants = {n for i, n in enumerate(optional) if f"zxpy_have_{i}" in marked}
-    return Detected(frozenset(features), frozenset(constants))
+    arch = None
+    for name, member in _ARCH_PROBES:
+        probe = scratch / f"zxpy_probe_arch_{name}.c"
+        probe.write_text(head + f"char zxpy_probe[offsetof(zx_thread_state_general_regs_t, {member})];\n",
+                         encoding="utf-8")
+        if _run_quiet([*compiler, *flags, "-fsyntax-only", str(probe)], scratch).returncode == 0:
+            arch = name
+    return Detected(frozenset(features), frozenset(constants), arch)
+
+
+#: Which architecture's ``zx_thread_state_general_regs_t`` the headers define: a member only it has.
+_ARCH_PROBES = (("x64", "rflags"), ("arm64", "tpidr"))
 
 
 def build_info_source(found: Detected, sdk: dict[str, object]) -> str:
@@ -193,6 +208,7 @@ def build_info_source(found: Detected, sdk: dict[str, object]) -> str:
         "version": VERSION,
         "features": sorted(found.features),
         "constants": sorted(found.constants),
+        "arch": found.arch,
         "sdk": sdk,
     }
     return (
@@ -210,6 +226,7 @@ def _preamble() -> str:
         "#include <zircon/syscalls/object.h>",
         "#include <zircon/syscalls/exception.h>",
         "#include <zircon/syscalls/port.h>",
+        "#include <zircon/syscalls/debug.h>",
         "#include <zircon/process.h>",
         "#include <lib/fdio/spawn.h>",
     ]

@@ -13,7 +13,9 @@
  *                    process's ops (kill, pid)
  *   suspend_token.c  suspend tokens, zx_task_suspend
  *   task.c           zx_task_kill
- *   property.c       zx_object_get_property / zx_object_set_property (ZX_PROP_NAME)
+ *   property.c       zx_object_get_property / zx_object_set_property (ZX_PROP_NAME, the debugger's process properties)
+ *   debugger.c       zx_thread_read_state / zx_thread_write_state (through the thread's backend),
+ *                    zx_process_read_memory / zx_process_write_memory (/proc/<pid>/mem)
  *   object_info.c    zx_object_get_info (every version of each topic: info_topics.h), zx_object_get_child
  *   task_stats.c     CPU time and memory figures of tasks, read from Linux (runtime, thread and task stats)
  *   thread_state.c   ZX_INFO_THREAD's blocked state of a thread blocked in Linux rather than in the host kernel
@@ -31,6 +33,7 @@
  *     linux_monitor.c  the monitor thread: wake signal, waitpid loop, exit codes, reaping
  *     linux_task.c     task bookkeeping: traced tasks, their programs and Zircon threads; kill
  *     linux_stop.c     ptrace stop and resume of tasks
+ *     linux_regs.c     registers of stopped tasks (ptrace, on the monitor thread), single-step
  *   fdio_spawn.c     fdio_spawn / fdio_spawn_etc
  *   signals.h        every signal number the host kernel uses (the park and wake signals)
  *   info_topics.h    the ZX_INFO_* records of every version the host kernel answers
@@ -58,6 +61,7 @@
 #include <lib/fdio/spawn.h>
 #include <zircon/process.h>
 #include <zircon/syscalls.h>
+#include <zircon/syscalls/debug.h>
 #include <zircon/syscalls/exception.h>
 #include <zircon/syscalls/object.h>
 #include <zircon/types.h>
@@ -352,6 +356,13 @@ typedef struct hk_thread_ops {
     /* Lock held, never block.  The CPU time t's OS thread has used, exactly (task_stats.c); false if it cannot be
      * read.  NULL: the scheduler's figure in /proc stands (it can lag a running thread by a tick). */
     bool (*cpu_time)(const hk_thread_t *t, zx_duration_t *out);
+    /* Without the lock (may block: a spawned program's registers are reached through its tracer).  Read or write
+     * register set `kind` (ZX_THREAD_STATE_*: thread_debug.c has checked the kind, the size and that the registers
+     * are available) of t, into or from buf (the set's exact size).  The backend checks hk_thread_regs_available
+     * again, under the lock, where it touches the registers: BAD_STATE if t was resumed meanwhile.  NULL: the
+     * backend cannot reach its threads' registers (NOT_SUPPORTED). */
+    zx_status_t (*read_state)(hk_thread_t *t, uint32_t kind, void *buf);
+    zx_status_t (*write_state)(hk_thread_t *t, uint32_t kind, const void *buf);
 } hk_thread_ops_t;
 
 struct hk_thread {
@@ -369,6 +380,7 @@ struct hk_thread {
     void *backend;           /* per-kind data */
     hk_info_task_runtime_v1_t runtime; /* last sample of the OS thread's times; final once runtime_final */
     bool runtime_final;      /* the thread died: runtime no longer changes (task_stats.c) */
+    bool trap_held;          /* held by its backend at a single-step trap (linux_regs.c): registers available */
 };
 
 /* The root of everything: created at first use (job.c, process.c). */
@@ -414,6 +426,10 @@ void hk_thread_report_stopped(hk_thread_t *t); /* RUNNING -> SUSPENDED: THREAD_S
 void hk_thread_report_running(hk_thread_t *t); /* SUSPENDED -> RUNNING: THREAD_RUNNING asserted */
 void hk_thread_report_exited(hk_thread_t *t);  /* -> DEAD: THREAD_TERMINATED; leaves the thread list */
 zx_thread_state_t hk_thread_info_state(const hk_thread_t *t);
+/* Zircon's SuspendedOrInExceptionLocked (zircon/kernel/object/thread_dispatcher.cc): the one test of "t's registers
+ * may be read and written" for zx_thread_read_state / write_state.  Today: really stopped by a suspension, or held
+ * at a single-step trap; an exception's wait is to join it. */
+bool hk_thread_regs_available(const hk_thread_t *t);
 
 /* task_stats.c — lock held.  Runtime as Zircon aggregates it: a thread's own CPU and run-queue time (0 before start,
  * kept after death); a process's = its dead threads' + its live threads'; a job's = its dead child processes' + its

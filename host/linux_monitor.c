@@ -38,6 +38,7 @@ static pthread_cond_t g_spawn_done = PTHREAD_COND_INITIALIZER;
 static bool g_monitor_started;
 static pthread_t g_monitor;
 static hk_link_t g_spawn_queue = {&g_spawn_queue, &g_spawn_queue};
+static hk_link_t g_call_queue = {&g_call_queue, &g_call_queue}; /* lt_monitor_call requests */
 static atomic_int g_wake_pending;
 
 /* Monitor-private. */
@@ -146,6 +147,11 @@ static void handle_wait_status(pid_t pid, int status) {
         if (lt_program_started(owner, k)) lt_task_settle(k);
         return;
     }
+    if (event == 0 && sig == SIGTRAP && k->stepping && lt_task_step_trap(k)) {
+        lt_task_settle(k); /* the trap of a single-step: held, not delivered */
+        return;
+    }
+    k->stepping = false;
     switch (event) {
     case 0: k->stop_sig = sig; break;                              /* signal-delivery-stop */
     case PTRACE_EVENT_STOP: k->group_stop = is_stop_signal(sig); break; /* SIGTRAP: interrupt or first stop */
@@ -319,7 +325,55 @@ static void drain_events(void) {
 
 /* ------------------------------------------------------------------------------------------------ the loop */
 
-/* Act on everything requested since the last pass: queued spawns, kills, stops and resumes. */
+/* ------------------------------------------------------------------------------------------------ monitor calls
+ *
+ * Work that only the tracer may do for another thread (ptrace requests on a stopped task: linux_regs.c): queued
+ * under g_mon_mutex, run by the monitor at its next pass, before it looks at stops and resumes. */
+
+typedef struct {
+    hk_link_t link;
+    void (*fn)(void *arg);
+    void *arg;
+    bool done;
+} lt_call_t;
+
+static void run_calls(void) {
+    for (;;) {
+        pthread_mutex_lock(&g_mon_mutex);
+        if (hk_list_empty(&g_call_queue)) {
+            pthread_mutex_unlock(&g_mon_mutex);
+            return;
+        }
+        lt_call_t *c = HK_CONTAINER_OF(g_call_queue.next, lt_call_t, link);
+        hk_list_remove(&c->link);
+        pthread_mutex_unlock(&g_mon_mutex);
+        c->fn(c->arg);
+        pthread_mutex_lock(&g_mon_mutex);
+        c->done = true;
+        pthread_cond_broadcast(&g_spawn_done);
+        pthread_mutex_unlock(&g_mon_mutex);
+    }
+}
+
+bool lt_monitor_call(void (*fn)(void *arg), void *arg) {
+    if (t_is_monitor) {
+        fn(arg);
+        return true;
+    }
+    lt_call_t c = {.fn = fn, .arg = arg, .done = false};
+    pthread_mutex_lock(&g_mon_mutex);
+    if (!g_monitor_started) {
+        pthread_mutex_unlock(&g_mon_mutex);
+        return false; /* nothing is traced by this program (a child of os.fork) */
+    }
+    hk_list_add_tail(&g_call_queue, &c.link);
+    lt_wake_monitor();
+    while (!c.done) pthread_cond_wait(&g_spawn_done, &g_mon_mutex);
+    pthread_mutex_unlock(&g_mon_mutex);
+    return true;
+}
+
+/* Act on everything requested since the last pass: queued spawns and calls, kills, stops and resumes. */
 static void sync_requests(void) {
     pthread_mutex_lock(&g_mon_mutex);
     hk_link_t queue;
@@ -335,6 +389,7 @@ static void sync_requests(void) {
         hk_list_remove(it);
         lt_program_start(HK_CONTAINER_OF(it, lt_spawn_t, link));
     }
+    run_calls();
 
     /* ptrace and kill never block, so they may run under the kernel lock. */
     hk_lock();
@@ -408,6 +463,7 @@ static void atfork_child(void) {
         if (g_orphans[i].fd >= 0) close(g_orphans[i].fd);
     g_orphan_count = 0;
     hk_list_init(&g_spawn_queue);
+    hk_list_init(&g_call_queue);
     lt_tasks_after_fork();
     atomic_store(&g_wake_pending, 0);
     pthread_mutex_unlock(&g_mon_mutex);

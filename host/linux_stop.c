@@ -23,6 +23,11 @@ static void task_resume_locked(lt_task_t *k) {
          * program's task goes on under PTRACE_SYSEMU (or PTRACE_SYSCALL while a real call runs for it). */
         int req = k->resume == LT_RESUME_SYSEMU ? PTRACE_SYSEMU : k->resume == LT_RESUME_SYSCALL ? PTRACE_SYSCALL
                                                                                               : PTRACE_CONT;
+        /* ZX_THREAD_STATE_SINGLE_STEP set: one instruction, then the trap (linux_regs.c). */
+        if (k->single_step && k->thread != NULL && req == PTRACE_CONT) {
+            req = PTRACE_SINGLESTEP;
+            k->stepping = true;
+        }
         ptrace((enum __ptrace_request)req, k->tid, 0, (void *)(long)k->stop_sig);
     }
     /* ESRCH means the task died meanwhile; its exit comes through waitpid. */
@@ -36,11 +41,13 @@ static void task_settle_locked(lt_task_t *k) {
     if (!k->stopped || k->owner == NULL) return; /* tasks of unknown owner stay held until we know them */
     if (k->thread != NULL && k->want_stop) {
         if (!k->reported) {
+            k->thread->trap_held = false; /* a suspension takes over the hold of a single-step trap */
             hk_thread_report_stopped(k->thread); /* it is really in a ptrace-stop now */
             k->reported = true;
         }
         return;
     }
+    if (k->thread != NULL && k->thread->trap_held) return; /* held at its single-step trap (linux_regs.c) */
     task_resume_locked(k);
     if (k->reported) {
         hk_thread_report_running(k->thread);
@@ -93,6 +100,8 @@ static const hk_thread_ops_t linux_ops = {
     .park_self = NULL,
     .start = NULL,
     .interrupted_syscall = linux_interrupted_syscall,
+    .read_state = lt_thread_read_state,
+    .write_state = lt_thread_write_state,
 };
 
 __attribute__((constructor)) static void register_linux_ops(void) {

@@ -140,6 +140,11 @@ struct lt_task {
     bool reported;     /* the core was told THREAD_SUSPENDED */
     bool announced;    /* its creator's clone/fork event was seen (or we forked it ourselves) */
     lt_resume_t resume; /* how it is let go: PTRACE_CONT, or for a Fuchsia program SYSEMU / SYSCALL */
+    /* Single-step (ZX_THREAD_STATE_SINGLE_STEP, linux_regs.c).  Lock: single_step is the thread's flag: every
+     * resume is a PTRACE_SINGLESTEP while it is set.  Monitor: stepping, such a resume is under way; its trap
+     * (SIGTRAP) holds the task (thread->trap_held) until the thread is suspended and resumed again. */
+    bool single_step;
+    bool stepping;
 };
 
 /* A queued fdio_spawn.  Prepared by the requesting thread, run by the monitor. */
@@ -211,7 +216,19 @@ void lt_task_sync_locked(lt_task_t *k);
  * lock. */
 void lt_task_settle(lt_task_t *k);
 
+/* ------------------------------------------------------------------------------------------------ linux_regs.c */
+
+/* The register ops of HK_THREAD_LINUX (hk_thread_ops_t.read_state / write_state): the request runs on the monitor
+ * thread (lt_monitor_call), the tracer. */
+zx_status_t lt_thread_read_state(hk_thread_t *t, uint32_t kind, void *buf);
+zx_status_t lt_thread_write_state(hk_thread_t *t, uint32_t kind, const void *buf);
+/* Monitor.  k stopped with SIGTRAP: true if that is the trap of its single-step (the task is then held). */
+bool lt_task_step_trap(lt_task_t *k);
+
 /* ------------------------------------------------------------------------------------------------ linux_monitor.c */
+
+/* Run fn(arg) on the monitor thread and wait for it; false (fn not run) if this program has no monitor. */
+bool lt_monitor_call(void (*fn)(void *arg), void *arg);
 
 /* Wake the monitor to act on a request (from the monitor itself: make it look again before it sleeps). */
 void lt_wake_monitor(void);

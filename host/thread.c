@@ -105,6 +105,7 @@ void hk_thread_report_exited(hk_thread_t *t) {
     t->state = HK_THREAD_DEAD;
     t->stop_requested = false;
     t->blocked = 0;
+    t->trap_held = false;
     /* Its runtime stays readable and fixed, and counts in its process's from now on (RemoveThread).  A last sample
      * is taken unless the backend already took it (the OS thread may be gone: then the previous sample stays). */
     hk_thread_freeze_runtime(t);
@@ -120,6 +121,8 @@ zx_thread_state_t hk_thread_info_state(const hk_thread_t *t) {
     switch (t->state) {
     case HK_THREAD_NEW: return ZX_THREAD_STATE_NEW;
     case HK_THREAD_RUNNING: {
+        /* Held at a single-step trap: what Zircon shows for a thread waiting on its single-step exception. */
+        if (t->trap_held) return ZX_THREAD_STATE_BLOCKED_EXCEPTION;
         /* Blocked in the host kernel (recorded exactly), else maybe blocked in Linux (thread_state.c). */
         uint32_t blocked = t->blocked ? t->blocked : hk_thread_os_blocked_state(t);
         return blocked ? blocked : ZX_THREAD_STATE_RUNNING;
@@ -129,6 +132,10 @@ zx_thread_state_t hk_thread_info_state(const hk_thread_t *t) {
     case HK_THREAD_DEAD: return ZX_THREAD_STATE_DEAD;
     }
     return ZX_THREAD_STATE_DEAD;
+}
+
+bool hk_thread_regs_available(const hk_thread_t *t) {
+    return t->state == HK_THREAD_SUSPENDED || (t->state == HK_THREAD_RUNNING && t->trap_held);
 }
 
 /* sys_thread_create (zircon/kernel/lib/syscalls/task.cc): options must be 0, then the name (copy_user_string:

@@ -56,6 +56,7 @@ from .enums import (
     SpawnFlags,
     Status,
     ThreadState,
+    ThreadStateKind,
 )
 from .errors import (
     AccessDeniedError,
@@ -80,6 +81,7 @@ from .handle import Handle, HandleBasicInfo, wrap_handle
 from .job import Job, JobInfo
 from .port import Port, PortPacket
 from .process import Process, ProcessInfo, TaskStatsInfo
+from .regs import Arm64GeneralRegs, GeneralRegs, X64GeneralRegs
 from .task import SuspendToken, Task, TaskRuntimeInfo
 from .thread import Thread, ThreadInfo, ThreadStatsInfo
 
@@ -95,6 +97,7 @@ __all__ = [
     "Signals",
     "ObjType",
     "ThreadState",
+    "ThreadStateKind",
     "ExceptionChannelType",
     "ProcessInfoFlags",
     "RetCode",
@@ -152,6 +155,9 @@ __all__ = [
     "TaskStatsInfo",
     "Thread",
     "ThreadInfo",
+    "GeneralRegs",
+    "X64GeneralRegs",
+    "Arm64GeneralRegs",
     "ThreadStatsInfo",
     "Event",
 ]

@@ -146,6 +146,9 @@ TYPEDEFS: tuple[Typedef, ...] = tuple(
         ("zx_instant_mono_t", "int64_t", "mono_time_types"),
         ("zx_duration_mono_t", "int64_t", "mono_time_types"),
         ("zx_vaddr_t", "uintptr_t", None),
+        # Debugger (<zircon/syscalls/debug.h>): in every supported SDK.
+        ("zx_thread_state_single_step_t", "uint32_t", None),
+        ("zx_thread_state_topic_t", "uint32_t", None),
     )
 )
 
@@ -157,6 +160,10 @@ class Struct:
     ``fields`` is the layout with ``gate``; ``legacy`` the layout without it
     (None: the struct is absent without the feature).  Fields use base types
     where the typedef is gated, so one spelling serves every vintage.
+    ``arch`` names the one architecture whose headers define this layout
+    (``"x64"`` or ``"arm64"``: the register records of
+    ``<zircon/syscalls/debug.h>``); a build declares the layout of the
+    architecture its headers are for (``build_ffi.detect``).
     """
 
     name: str
@@ -165,9 +172,12 @@ class Struct:
     gate: Gate = None
     legacy: str | None = None
     kind: Literal["struct", "union"] = "struct"
+    arch: Literal["x64", "arm64"] | None = None
 
-    def layout(self, have: frozenset[str]) -> str | None:
-        """The field declarations for a build with features ``have``, or None if absent."""
+    def layout(self, have: frozenset[str], arch: str | None = None) -> str | None:
+        """The field declarations for a build with features ``have`` for ``arch``, or None if absent."""
+        if self.arch is not None and self.arch != arch:
+            return None
         if self.gate is None or self.gate in have:
             return self.fields
         return self.legacy
@@ -249,6 +259,39 @@ STRUCTS: tuple[Struct, ...] = (
         "zx_port_packet_t", "zx_port_packet",
         "uint64_t key; uint32_t type; zx_status_t status;"
         " union { zx_packet_user_t user; zx_packet_signal_t signal; };",
+    ),
+    # ---- Debugger: thread state (<zircon/syscalls/debug.h>; the same layouts in the 2021 SDK and today).  Each
+    # architecture's records; a build declares those of the architecture its headers are for.
+    Struct(
+        "zx_thread_state_general_regs_t", "zx_thread_state_general_regs",
+        "uint64_t rax; uint64_t rbx; uint64_t rcx; uint64_t rdx; uint64_t rsi; uint64_t rdi; uint64_t rbp;"
+        " uint64_t rsp; uint64_t r8; uint64_t r9; uint64_t r10; uint64_t r11; uint64_t r12; uint64_t r13;"
+        " uint64_t r14; uint64_t r15; uint64_t rip; uint64_t rflags; uint64_t fs_base; uint64_t gs_base;",
+        arch="x64",
+    ),
+    Struct(
+        "zx_thread_state_fp_regs_t", "zx_thread_state_fp_regs",
+        "uint16_t fcw; uint16_t fsw; uint8_t ftw; uint8_t reserved; uint16_t fop; uint64_t fip; uint64_t fdp;"
+        # st is __ALIGNED(16) in the header, which a cdef cannot say: "...;" lets the compiler give the record's
+        # 16-byte alignment (every field is still declared, and its offset checked by tests/test_abi.py).
+        " uint8_t padding1[8]; struct { uint64_t low; uint64_t high; } st[8]; ...;",
+        arch="x64",
+    ),
+    Struct(
+        "zx_thread_state_vector_regs_t", "zx_thread_state_vector_regs",
+        "struct { uint64_t v[8]; } zmm[32]; uint64_t opmask[8]; uint32_t mxcsr; uint8_t padding1[4];",
+        arch="x64",
+    ),
+    Struct(
+        "zx_thread_state_general_regs_t", "zx_thread_state_general_regs",
+        "uint64_t r[30]; uint64_t lr; uint64_t sp; uint64_t pc; uint64_t cpsr; uint64_t tpidr;",
+        arch="arm64",
+    ),
+    Struct("zx_thread_state_fp_regs_t", "zx_thread_state_fp_regs", "uint32_t unused;", arch="arm64"),
+    Struct(
+        "zx_thread_state_vector_regs_t", "zx_thread_state_vector_regs",
+        "uint32_t fpcr; uint32_t fpsr; struct { uint64_t low; uint64_t high; } v[32];",
+        arch="arm64",
     ),
     # zxpy's own (csrc/workers.h), not Zircon's.
     Struct(
@@ -334,6 +377,18 @@ FUNCTIONS: tuple[Function, ...] = tuple(
          "zx_status_t fdio_spawn_etc(zx_handle_t job, uint32_t flags, const char* path,"
          " const char* const* argv, const char* const* environ, size_t action_count,"
          " const fdio_spawn_action_t* actions, zx_handle_t* process_out, char* err_msg_out);"),
+        # Debugger: thread state and process memory (in every supported SDK).
+        ("libzircon.so",
+         "zx_status_t zx_thread_read_state(zx_handle_t handle, uint32_t kind, void* buffer, size_t buffer_size);"),
+        ("libzircon.so",
+         "zx_status_t zx_thread_write_state(zx_handle_t handle, uint32_t kind, const void* buffer,"
+         " size_t buffer_size);"),
+        ("libzircon.so",
+         "zx_status_t zx_process_read_memory(zx_handle_t handle, zx_vaddr_t vaddr, void* buffer,"
+         " size_t buffer_size, size_t* actual);"),
+        ("libzircon.so",
+         "zx_status_t zx_process_write_memory(zx_handle_t handle, zx_vaddr_t vaddr, const void* buffer,"
+         " size_t buffer_size, size_t* actual);"),
         ("zxpy", "void zxpy_progress_entry(uintptr_t progress, uintptr_t arg2);"),
     )
 )
@@ -435,6 +490,10 @@ CONSTANTS: tuple[Const, ...] = (
         FDIO_SPAWN_ACTION_ADD_NS_ENTRY FDIO_SPAWN_ACTION_ADD_HANDLE FDIO_SPAWN_ACTION_SET_NAME
         FDIO_SPAWN_ACTION_CLONE_DIR""")
     + _group("spawn_misc", "FDIO_SPAWN_ERR_MSG_MAX_LENGTH")
+    # Debugger: the kinds of zx_thread_read_state / write_state, the process properties a debugger uses.
+    + _group("thread_state_kinds", """ZX_THREAD_STATE_GENERAL_REGS ZX_THREAD_STATE_FP_REGS
+        ZX_THREAD_STATE_VECTOR_REGS ZX_THREAD_STATE_DEBUG_REGS ZX_THREAD_STATE_SINGLE_STEP""")
+    + _group("properties", "ZX_PROP_PROCESS_DEBUG_ADDR ZX_PROP_PROCESS_BREAK_ON_LOAD")
 )
 
 

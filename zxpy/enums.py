@@ -38,6 +38,7 @@ __all__ = [
     "ThreadState",
     "ExceptionChannelType",
     "ProcessInfoFlags",
+    "ThreadStateKind",
     "RetCode",
     "SpawnFlags",
     "SpawnAction",
@@ -325,6 +326,16 @@ class ProcessInfoFlags(_ZirconIntFlag):
         STARTED = lib.ZX_INFO_PROCESS_FLAG_STARTED
         EXITED = lib.ZX_INFO_PROCESS_FLAG_EXITED
         DEBUGGER_ATTACHED = lib.ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED
+
+
+class ThreadStateKind(enum.IntEnum):
+    """The ``kind`` of ``zx_thread_read_state`` / ``zx_thread_write_state`` (``zircon/syscalls/debug.h``)."""
+
+    GENERAL_REGS = lib.ZX_THREAD_STATE_GENERAL_REGS
+    FP_REGS = lib.ZX_THREAD_STATE_FP_REGS
+    VECTOR_REGS = lib.ZX_THREAD_STATE_VECTOR_REGS
+    DEBUG_REGS = lib.ZX_THREAD_STATE_DEBUG_REGS
+    SINGLE_STEP = lib.ZX_THREAD_STATE_SINGLE_STEP
 
 
 class RetCode(enum.IntEnum):

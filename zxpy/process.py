@@ -21,7 +21,8 @@ from . import _raw
 from ._info import info_query
 from ._record import record_maker
 from .enums import OBJ_TYPE_UPPER_BOUND, OBJ_TYPES, PROCESS_INFO_FLAGS, ObjType, ProcessInfoFlags, Rights
-from .handle import check_u32, encode_name, wrap_handle
+from ._ints import as_int
+from .handle import check_u32, check_u64, encode_name, wrap_handle
 from .task import Task
 from .thread import Thread
 
@@ -41,6 +42,11 @@ _STATS_FRACTION = _INFO_TASK_STATS.has("mem_fractional_scaled_shared_bytes")
 _FLAG_STARTED: int = getattr(_lib, "ZX_INFO_PROCESS_FLAG_STARTED", 0)
 _FLAG_EXITED: int = getattr(_lib, "ZX_INFO_PROCESS_FLAG_EXITED", 0)
 _FLAG_DEBUGGER: int = getattr(_lib, "ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED", 0)
+_process_read_memory = _lib.zx_process_read_memory
+_process_write_memory = _lib.zx_process_write_memory
+_SIZE_PTR = _raw.ffi.typeof("size_t *")
+#: kMaxDebugReadBlock / kMaxDebugWriteBlock (zircon/kernel/lib/syscalls/task.cc): more is INVALID_ARGS.
+MAX_DEBUG_BLOCK = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,50 @@ class Process(Task):
             buf.mem_scaled_shared_bytes,
             buf.mem_fractional_scaled_shared_bytes if _STATS_FRACTION else None,
         )
+
+    # ---------------------------------------------------------------- debugger: memory
+
+    def read_memory(self, address: int, size: int) -> bytes:
+        """``zx_process_read_memory``: up to ``size`` bytes at ``address`` (needs ``READ`` and ``WRITE``).
+
+        As on Zircon the read stops at the end of the mapping that holds
+        ``address``, so the result can be shorter than ``size``; nothing mapped
+        there is :class:`~zxpy.errors.NoMemoryError`, a dead process
+        BadStateError.  ``size`` 0 is INVALID_ARGS from the kernel; a negative
+        one, or one over 64 MiB (the kernel's limit), ValueError.
+        """
+        address = check_u64(address, "address")
+        size = as_int(size, "size")
+        if not 0 <= size <= MAX_DEBUG_BLOCK:
+            raise ValueError(f"size must be in 0..{MAX_DEBUG_BLOCK} (64 MiB), got {size}")
+        raw = self._raw_or_raise("zx_process_read_memory")
+        buf = _new("char[]", max(size, 1))
+        actual = _new(_SIZE_PTR)
+        status = _process_read_memory(raw, address, buf, size, actual)
+        if status:
+            raise self._error(status, "zx_process_read_memory")
+        return _raw.ffi.buffer(buf, actual[0])[:]
+
+    def write_memory(self, address: int, data: bytes | bytearray | memoryview) -> int:
+        """``zx_process_write_memory``: write ``data`` at ``address``; returns how many bytes were written.
+
+        Needs ``WRITE``.  Read-only code can be written (a debugger plants a
+        breakpoint that way); the write stops at the end of the mapping, as
+        :meth:`read_memory`; the vDSO is ACCESS_DENIED.
+        """
+        address = check_u64(address, "address")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
+        payload = bytes(data)
+        if len(payload) > MAX_DEBUG_BLOCK:
+            raise ValueError(f"data must be at most {MAX_DEBUG_BLOCK} bytes (64 MiB), got {len(payload)}")
+        raw = self._raw_or_raise("zx_process_write_memory")
+        actual = _new(_SIZE_PTR)
+        status = _process_write_memory(raw, address, _raw.ffi.from_buffer(payload) if payload else _raw.NULL,
+                                       len(payload), actual)
+        if status:
+            raise self._error(status, "zx_process_write_memory")
+        return int(actual[0])
 
     async def wait_async(self, timeout: float | None = None, deadline: int | None = None) -> int:
         """``await``-able :meth:`wait`: the return code once the process has terminated (:mod:`zxpy.aio`)."""

@@ -45,7 +45,8 @@ from .enums import (
     exception_channel_type,
 )
 from .errors import AccessDeniedError, BadStateError, ZxError
-from .handle import AUTO, Handle, _Auto, check_bool, check_u64
+from .handle import AUTO, Handle, _Auto, check_bool, check_u32, check_u64
+from .regs import Arm64GeneralRegs, GeneralRegs, X64GeneralRegs
 from .task import SuspendToken, Task
 
 __all__ = ["Thread", "ThreadInfo", "ThreadStatsInfo"]
@@ -66,6 +67,26 @@ _DEFAULT_STACK_SIZE = 64 * 1024
 _SAME_RIGHTS = Rights.SAME_RIGHTS
 _ENTRY_TYPE = _ffi.typeof("void(*)(uintptr_t, uintptr_t)")
 _WAIT_RIGHTS = int(Rights.WAIT | Rights.INSPECT)
+_thread_read_state = _lib.zx_thread_read_state
+_thread_write_state = _lib.zx_thread_write_state
+_GENERAL_REGS: int = _lib.ZX_THREAD_STATE_GENERAL_REGS
+_SINGLE_STEP: int = _lib.ZX_THREAD_STATE_SINGLE_STEP
+_STEP_SIZE: int = _ffi.sizeof("zx_thread_state_single_step_t")
+#: The record size of each kind of this build (DEBUG_REGS is not declared: read it as bytes of this size).
+_STATE_SIZES: dict[int, int] = {
+    int(_lib.ZX_THREAD_STATE_SINGLE_STEP): _ffi.sizeof("zx_thread_state_single_step_t"),
+    **(
+        {
+            int(_lib.ZX_THREAD_STATE_GENERAL_REGS): _ffi.sizeof("zx_thread_state_general_regs_t"),
+            int(_lib.ZX_THREAD_STATE_FP_REGS): _ffi.sizeof("zx_thread_state_fp_regs_t"),
+            int(_lib.ZX_THREAD_STATE_VECTOR_REGS): _ffi.sizeof("zx_thread_state_vector_regs_t"),
+            # zx_thread_state_debug_regs_t: 48 bytes on x86-64, 528 on arm64 (zircon/syscalls/debug.h).
+            int(_lib.ZX_THREAD_STATE_DEBUG_REGS): 48 if _raw.BUILD_INFO.get("arch") == "x64" else 528,
+        }
+        if GeneralRegs is not None
+        else {}
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -223,6 +244,89 @@ class Thread(Task):
             token.close()
             raise
         return token
+
+    # ---------------------------------------------------------------- debugger: registers
+
+    def read_state(self) -> X64GeneralRegs | Arm64GeneralRegs:
+        """``zx_thread_read_state(ZX_THREAD_STATE_GENERAL_REGS)``: the thread's general registers.
+
+        Needs ``Rights.READ``.  The thread must be suspended (``THREAD_SUSPENDED``
+        asserted: hold a :meth:`suspend` token) or held at a single-step trap,
+        else :class:`~zxpy.errors.BadStateError`.  Threads of this interpreter
+        are NOT_SUPPORTED on the host (docs/debugging.md).
+        """
+        if GeneralRegs is None:
+            raise self._error(_lib.ZX_ERR_NOT_SUPPORTED, "zx_thread_read_state",
+                              "no general-register record for this architecture")
+        buf = _new("zx_thread_state_general_regs_t *")
+        self._read_state_into(_GENERAL_REGS, buf, _ffi.sizeof(buf[0]))
+        return GeneralRegs._from_c(buf)
+
+    def write_state(self, regs: X64GeneralRegs | Arm64GeneralRegs) -> None:
+        """``zx_thread_write_state(ZX_THREAD_STATE_GENERAL_REGS)``: set every general register.
+
+        ``regs`` is this architecture's record, typically ``thread.read_state().replace(...)``
+        (TypeError otherwise).  Needs ``Rights.WRITE`` and a suspended thread, as :meth:`read_state`.
+        """
+        if GeneralRegs is None or type(regs) is not GeneralRegs:
+            want = GeneralRegs.__name__ if GeneralRegs is not None else "a general-register record"
+            raise TypeError(f"regs must be a {want}, not {type(regs).__name__}")
+        buf = regs._to_c()
+        self._write_state_from(_GENERAL_REGS, buf, _ffi.sizeof(buf[0]))
+
+    def read_state_bytes(self, kind: int) -> bytes:
+        """``zx_thread_read_state(kind)`` as the raw record (``ThreadStateKind.FP_REGS``, ``VECTOR_REGS``, ...).
+
+        The record is ``zircon/syscalls/debug.h``'s for the build's architecture
+        (``zxpy.ffi.from_buffer`` / ``ffi.cast`` read it as
+        ``zx_thread_state_vector_regs_t``).  An unknown kind is INVALID_ARGS from
+        the kernel; ``DEBUG_REGS`` is NOT_SUPPORTED on the host.
+        """
+        kind = check_u32(kind, "kind")
+        size = _STATE_SIZES.get(kind, 8)
+        buf = _new("uint64_t[]", (size + 7) // 8)  # 8-byte aligned, as the kernel's records want
+        self._read_state_into(kind, buf, size)
+        return bytes(_ffi.buffer(buf, size))
+
+    def write_state_bytes(self, kind: int, data: bytes | bytearray | memoryview) -> None:
+        """``zx_thread_write_state(kind, data)`` with a raw record (see :meth:`read_state_bytes`)."""
+        kind = check_u32(kind, "kind")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes-like, not {type(data).__name__}")
+        raw = bytes(data)
+        buf = _new("uint64_t[]", max(1, (len(raw) + 7) // 8))
+        _ffi.memmove(buf, raw, len(raw))
+        self._write_state_from(kind, buf, len(raw))
+
+    def read_single_step(self) -> bool:
+        """``ZX_THREAD_STATE_SINGLE_STEP``: whether each resume runs a single instruction."""
+        buf = _new("zx_thread_state_single_step_t *")
+        self._read_state_into(_SINGLE_STEP, buf, _STEP_SIZE)
+        return bool(buf[0])
+
+    def write_single_step(self, on: bool) -> None:
+        """Set ``ZX_THREAD_STATE_SINGLE_STEP`` (needs a suspended thread and ``Rights.WRITE``).
+
+        While it is set, each resume of the thread runs one instruction, after
+        which the host kernel holds the thread at the trap
+        (``ThreadState.BLOCKED_EXCEPTION``, registers readable) until it is
+        suspended and resumed again (docs/debugging.md).
+        """
+        check_bool(on, "on")
+        buf = _new("zx_thread_state_single_step_t *", 1 if on else 0)
+        self._write_state_from(_SINGLE_STEP, buf, _STEP_SIZE)
+
+    def _read_state_into(self, kind: int, buf: Any, size: int) -> None:
+        raw = self._raw_or_raise("zx_thread_read_state")
+        status = _thread_read_state(raw, kind, buf, size)
+        if status:
+            raise self._error(status, "zx_thread_read_state")
+
+    def _write_state_from(self, kind: int, buf: Any, size: int) -> None:
+        raw = self._raw_or_raise("zx_thread_write_state")
+        status = _thread_write_state(raw, kind, buf, size)
+        if status:
+            raise self._error(status, "zx_thread_write_state")
 
     def _state_is_new(self) -> bool:
         try:

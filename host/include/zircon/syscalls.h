@@ -49,6 +49,16 @@ zx_status_t zx_thread_start(zx_handle_t handle, zx_vaddr_t thread_entry,
                             zx_vaddr_t stack, uintptr_t arg1, uintptr_t arg2);
 ZXPY_SYSCALL_NORETURN_ void zx_thread_exit(void);
 
+/* ---- debugging: thread state and process memory (<zircon/syscalls/debug.h>) ---- */
+zx_status_t zx_thread_read_state(zx_handle_t handle, uint32_t kind, void* buffer,
+                                 size_t buffer_size);
+zx_status_t zx_thread_write_state(zx_handle_t handle, uint32_t kind, const void* buffer,
+                                  size_t buffer_size);
+zx_status_t zx_process_read_memory(zx_handle_t handle, zx_vaddr_t vaddr, void* buffer,
+                                   size_t buffer_size, size_t* actual);
+zx_status_t zx_process_write_memory(zx_handle_t handle, zx_vaddr_t vaddr, const void* buffer,
+                                    size_t buffer_size, size_t* actual);
+
 /* ---- handles --------------------------------------------------------- */
 zx_status_t zx_handle_close(zx_handle_t handle);
 zx_status_t zx_handle_close_many(const zx_handle_t* handles, size_t num_handles);
