@@ -318,6 +318,8 @@ struct hk_process {
     hk_info_task_runtime_v1_t exited_runtime; /* runtime of the threads that died */
     hk_job_t *critical_job;  /* zx_job_set_critical: killed when p dies (holds a reference); set once */
     bool critical_retcode_nonzero; /* ...only when p's return code is not 0 */
+    uintptr_t debug_addr;    /* ZX_PROP_PROCESS_DEBUG_ADDR (property.c): stored, never read by the host kernel */
+    uintptr_t break_on_load; /* ZX_PROP_PROCESS_BREAK_ON_LOAD: likewise */
 };
 
 typedef enum {

@@ -19,9 +19,9 @@ from typing import ClassVar
 
 from . import _raw
 from ._info import info_query
+from ._ints import as_int
 from ._record import record_maker
 from .enums import OBJ_TYPE_UPPER_BOUND, OBJ_TYPES, PROCESS_INFO_FLAGS, ObjType, ProcessInfoFlags, Rights
-from ._ints import as_int
 from .handle import check_u32, check_u64, encode_name, wrap_handle
 from .task import Task
 from .thread import Thread
@@ -45,6 +45,10 @@ _FLAG_DEBUGGER: int = getattr(_lib, "ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED", 0)
 _process_read_memory = _lib.zx_process_read_memory
 _process_write_memory = _lib.zx_process_write_memory
 _SIZE_PTR = _raw.ffi.typeof("size_t *")
+_object_get_property = _lib.zx_object_get_property
+_object_set_property = _lib.zx_object_set_property
+_PROP_DEBUG_ADDR: int = _lib.ZX_PROP_PROCESS_DEBUG_ADDR
+_PROP_BREAK_ON_LOAD: int = _lib.ZX_PROP_PROCESS_BREAK_ON_LOAD
 #: kMaxDebugReadBlock / kMaxDebugWriteBlock (zircon/kernel/lib/syscalls/task.cc): more is INVALID_ARGS.
 MAX_DEBUG_BLOCK = 64 * 1024 * 1024
 
@@ -198,7 +202,8 @@ class Process(Task):
         status = _process_read_memory(raw, address, buf, size, actual)
         if status:
             raise self._error(status, "zx_process_read_memory")
-        return _raw.ffi.buffer(buf, actual[0])[:]
+        data: bytes = _raw.ffi.buffer(buf, actual[0])[:]
+        return data
 
     def write_memory(self, address: int, data: bytes | bytearray | memoryview) -> int:
         """``zx_process_write_memory``: write ``data`` at ``address``; returns how many bytes were written.
@@ -220,6 +225,43 @@ class Process(Task):
         if status:
             raise self._error(status, "zx_process_write_memory")
         return int(actual[0])
+
+    # ---------------------------------------------------------------- debugger: properties
+
+    def get_debug_addr(self) -> int:
+        """``ZX_PROP_PROCESS_DEBUG_ADDR``: where the dynamic linker's ``r_debug`` is (0 until set).
+
+        Needs ``GET_PROPERTY``.  On Fuchsia ld.so sets it; on the host nothing does
+        (docs/debugging.md).
+        """
+        return self._get_word(_PROP_DEBUG_ADDR)
+
+    def set_debug_addr(self, address: int) -> None:
+        """Set ``ZX_PROP_PROCESS_DEBUG_ADDR``: 0 is INVALID_ARGS, and once set it cannot change (ACCESS_DENIED)."""
+        self._set_word(_PROP_DEBUG_ADDR, check_u64(address, "address"))
+
+    def get_break_on_load(self) -> int:
+        """``ZX_PROP_PROCESS_BREAK_ON_LOAD``: non-zero asks the dynamic linker to trap after each load."""
+        return self._get_word(_PROP_BREAK_ON_LOAD)
+
+    def set_break_on_load(self, value: int) -> None:
+        """Set ``ZX_PROP_PROCESS_BREAK_ON_LOAD`` (stored only, on the host: no Linux loader reads it)."""
+        self._set_word(_PROP_BREAK_ON_LOAD, check_u64(value, "value"))
+
+    def _get_word(self, prop: int) -> int:
+        raw = self._raw_or_raise("zx_object_get_property")
+        buf = _new("uintptr_t *")
+        status = _object_get_property(raw, prop, buf, _raw.ffi.sizeof("uintptr_t"))
+        if status:
+            raise self._error(status, "zx_object_get_property")
+        return int(buf[0])
+
+    def _set_word(self, prop: int, value: int) -> None:
+        raw = self._raw_or_raise("zx_object_set_property")
+        buf = _new("uintptr_t *", value)
+        status = _object_set_property(raw, prop, buf, _raw.ffi.sizeof("uintptr_t"))
+        if status:
+            raise self._error(status, "zx_object_set_property")
 
     async def wait_async(self, timeout: float | None = None, deadline: int | None = None) -> int:
         """``await``-able :meth:`wait`: the return code once the process has terminated (:mod:`zxpy.aio`)."""

@@ -223,6 +223,8 @@ typedef struct zx_info_handle_extended {
 #define ZX_PROP_REGISTER_FS ((uint32_t)4u)
 #endif
 #define ZX_PROP_PROCESS_DEBUG_ADDR ((uint32_t)5u)
+/* The value of ZX_PROP_PROCESS_DEBUG_ADDR that asks the dynamic linker to trap once it has set the real one. */
+#define ZX_PROCESS_DEBUG_ADDR_BREAK_ON_SET ((uintptr_t)1u)
 #define ZX_PROP_PROCESS_VDSO_BASE_ADDRESS ((uint32_t)6u)
 #define ZX_PROP_PROCESS_BREAK_ON_LOAD ((uint32_t)7u)
 #define ZX_PROP_PROCESS_HW_TRACE_CONTEXT_ID ((uint32_t)8u)
