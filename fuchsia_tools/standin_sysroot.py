@@ -210,7 +210,10 @@ def c_field(field: dict[str, Any]) -> str:
     ftype, name = field["type"], field["name"]
     if not name:
         return f"  {ftype};"
-    base, bracket, dim = ftype.partition("[")
+    # The array bound follows the type, which may itself be an anonymous struct with arrays inside.
+    close = ftype.rfind("}") + 1
+    base, bracket, dim = ftype[close:].partition("[")
+    base = ftype[:close] + base
     return f"  {base} {name}{bracket}{dim};" if bracket else f"  {ftype} {name};"
 
 

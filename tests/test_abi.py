@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from zxpy import _abi
+from zxpy._raw import BUILD_INFO
 from zxpy._zx import ffi, lib
 from zxpy.buildinfo import features, optional_constants
 
@@ -50,11 +51,14 @@ def built(gate: str | None, name: str = "") -> bool:
     return gate in features
 
 
+#: The architecture the module was compiled for (picks the register records of zircon/syscalls/debug.h).
+ARCH = BUILD_INFO.get("arch")
+
 #: The binding's contract as built: derived from the one table (zxpy/_abi.py).
 MODULE_STRUCTS = tuple(
     s.name
     for s in _abi.STRUCTS
-    if s.layout(features) is not None
+    if s.layout(features, ARCH) is not None
     # zxpy's own record and the handle-stats array have tests of their own below.
     and s.name not in ("zxpy_progress_t", "zx_info_process_handle_stats_t")
 )
@@ -72,6 +76,11 @@ EXTRA_SIGNATURES = {
     "zx_port_wait": ("zx_status_t", ["zx_handle_t", "zx_time_t", "zx_port_packet_t*"]),
     "zx_port_cancel": ("zx_status_t", ["zx_handle_t", "zx_handle_t", "uint64_t"]),
     "zx_object_wait_async": ("zx_status_t", ["zx_handle_t", "zx_handle_t", "uint64_t", "zx_signals_t", "uint32_t"]),
+    # The debugger's calls (zircon/syscalls.h of the 2021 SDK and today, unchanged).
+    "zx_thread_read_state": ("zx_status_t", ["zx_handle_t", "uint32_t", "void*", "size_t"]),
+    "zx_thread_write_state": ("zx_status_t", ["zx_handle_t", "uint32_t", "const void*", "size_t"]),
+    "zx_process_read_memory": ("zx_status_t", ["zx_handle_t", "zx_vaddr_t", "void*", "size_t", "size_t*"]),
+    "zx_process_write_memory": ("zx_status_t", ["zx_handle_t", "zx_vaddr_t", "const void*", "size_t", "size_t*"]),
 }
 
 #: Port names and records today's reference (zircon_abi.json) does not carry: their values and layouts are taken
@@ -79,6 +88,21 @@ EXTRA_SIGNATURES = {
 PORT_CONSTANTS_2021 = ("ZX_DEFAULT_PORT_RIGHTS ZX_PKT_TYPE_USER ZX_PKT_TYPE_SIGNAL_ONE ZX_WAIT_ASYNC_ONCE "
                        "ZX_WAIT_ASYNC_TIMESTAMP ZX_WAIT_ASYNC_EDGE").split()
 PORT_STRUCTS_2021 = ("zx_packet_user_t", "zx_packet_signal_t", "zx_port_packet_t")
+#: The x86-64 register records: the 2021 SDK record (x64), the same layouts today (zircon/syscalls/debug.h).
+DEBUG_STRUCTS_2021 = ("zx_thread_state_general_regs_t", "zx_thread_state_fp_regs_t", "zx_thread_state_vector_regs_t")
+#: The arm64 ones, which no record here carries: (size, [(field, offset)]) from zircon/syscalls/debug.h.
+DEBUG_STRUCTS_ARM64 = {
+    "zx_thread_state_general_regs_t": (280, [("r", 0), ("lr", 240), ("sp", 248), ("pc", 256), ("cpsr", 264),
+                                             ("tpidr", 272)]),
+    "zx_thread_state_fp_regs_t": (4, [("unused", 0)]),
+    "zx_thread_state_vector_regs_t": (520, [("fpcr", 0), ("fpsr", 4), ("v", 8)]),
+}
+
+#: The debugger's names today's reference does not carry either (zircon/syscalls/debug.h): the kinds of
+#: zx_thread_read_state, taken from the 2021 SDK record, unchanged since; and the process properties.
+DEBUG_CONSTANTS_2021 = ("ZX_THREAD_STATE_GENERAL_REGS ZX_THREAD_STATE_FP_REGS ZX_THREAD_STATE_VECTOR_REGS "
+                        "ZX_THREAD_STATE_DEBUG_REGS ZX_THREAD_STATE_SINGLE_STEP ZX_PROP_PROCESS_DEBUG_ADDR "
+                        "ZX_PROP_PROCESS_BREAK_ON_LOAD").split()
 
 
 def _value(entry: Any) -> int | None:
@@ -105,7 +129,7 @@ def reference_constants() -> dict[str, int]:
     for sub in ("flags", "actions"):
         out.update(fdio[sub])
     out["FDIO_SPAWN_ERR_MSG_MAX_LENGTH"] = fdio["FDIO_SPAWN_ERR_MSG_MAX_LENGTH"]
-    for name in PORT_CONSTANTS_2021:
+    for name in (*PORT_CONSTANTS_2021, *DEBUG_CONSTANTS_2021):
         out.setdefault(name, SDK_2021["constants"][name])
     return out
 
@@ -142,6 +166,7 @@ def contract_constants() -> set[str]:
     fdio = ABI["syscalls"]["_fdio_spawn_constants"]
     names |= set(fdio["flags"]) | set(fdio["actions"])
     names |= set(PORT_CONSTANTS_2021)
+    names |= set(DEBUG_CONSTANTS_2021)
     return names
 
 
@@ -175,7 +200,9 @@ def test_table_gates_exactly_what_the_2021_sdk_lacks() -> None:
     for struct in _abi.STRUCTS:
         if struct.name == "zxpy_progress_t":
             continue
-        legacy = struct.layout(frozenset())
+        if struct.arch == "arm64":
+            continue  # the 2021 record is the x64 SDK's
+        legacy = struct.layout(frozenset(), "x64")
         assert (legacy is not None) == (struct.name in SDK_2021["structs"]), struct.name
     assert {t.name for t in _abi.TYPEDEFS if t.gate is None} <= set(SDK_2021["types"])
 
@@ -215,7 +242,8 @@ def test_no_job_no_children_signal() -> None:
 
 @pytest.mark.parametrize("name", MODULE_TYPES)
 def test_typedef_matches(name: str) -> None:
-    expected = (SDK_2021["types"] if VINTAGE_2021 else ABI["types"])[name]
+    types = SDK_2021["types"] if VINTAGE_2021 or name not in ABI["types"] else ABI["types"]
+    expected = types[name]
     assert ffi.typeof(name) == ffi.typeof(expected), (name, expected)
 
 
@@ -230,7 +258,12 @@ def _fields(struct: dict[str, Any]) -> Iterator[tuple[list[str], int, int | None
 
 @pytest.mark.parametrize("name", MODULE_STRUCTS)
 def test_struct_layout_matches(name: str) -> None:
-    struct = (SDK_2021 if VINTAGE_2021 or name in PORT_STRUCTS_2021 else ABI)["structs"][name]
+    if ARCH == "arm64" and name in DEBUG_STRUCTS_ARM64:
+        size, offsets = DEBUG_STRUCTS_ARM64[name]
+        assert ffi.sizeof(name) == size
+        assert [(n, ffi.offsetof(name, n)) for n, _ in offsets] == offsets
+        return
+    struct = (SDK_2021 if VINTAGE_2021 or name in PORT_STRUCTS_2021 + DEBUG_STRUCTS_2021 else ABI)["structs"][name]
     assert ffi.sizeof(name) == struct["size"]
     if "alignment" in struct:
         assert ffi.alignof(name) == struct["alignment"]
@@ -319,6 +352,7 @@ def header_check_source() -> str:
         "#include <zircon/syscalls.h>",
         "#include <zircon/syscalls/object.h>",
         "#include <zircon/syscalls/exception.h>",
+        "#include <zircon/syscalls/debug.h>",
         "#include <zircon/process.h>",
         "#include <lib/fdio/spawn.h>",
         "#define SAME(T, U) _Generic((T){0}, U: 1, default: 0)",

@@ -22,6 +22,7 @@ from zxpy import (
     SpawnFlags,
     Status,
     ThreadState,
+    ThreadStateKind,
     _abi,
 )
 
@@ -182,6 +183,7 @@ ENUM_GROUPS: dict[str, tuple[type[enum.Enum], tuple[str, ...]]] = {
     "spawn_flags": (SpawnFlags, ("FDIO_SPAWN_",)),
     "spawn_actions": (SpawnAction, ("FDIO_SPAWN_ACTION_",)),
     "status": (Status, ("ZX_",)),
+    "thread_state_kinds": (ThreadStateKind, ("ZX_THREAD_STATE_",)),
 }
 
 
