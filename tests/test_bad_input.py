@@ -12,6 +12,7 @@ API closes the file.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -137,6 +138,14 @@ def int_params(o: Objects) -> list[tuple[str, Callable[[Any], object], list[int]
         ("Thread.start(stack)", lambda v: o.thread.start(ENTRY, stack=v if v is not None else "none"), BAD_U64),
         ("Thread.start(stack_size)", lambda v: o.thread.start(ENTRY, stack_size=v), BAD_U64),
         ("ProgressWorker(pause_ns)", lambda v: ProgressWorker(pause_ns=v), BAD_U64),
+        # The debugger's calls (docs/debugging.md).
+        ("read_memory(address)", lambda v: o.process.read_memory(v, 8), BAD_U64),
+        ("read_memory(size)", lambda v: o.process.read_memory(0x1000, v), [-1, 64 * 2**20 + 1, 2**64]),
+        ("write_memory(address)", lambda v: o.process.write_memory(v, b"x"), BAD_U64),
+        ("read_state_bytes(kind)", lambda v: o.thread.read_state_bytes(v), BAD_U32),
+        ("write_state_bytes(kind)", lambda v: o.thread.write_state_bytes(v, b"x"), BAD_U32),
+        ("set_debug_addr(address)", lambda v: o.process.set_debug_addr(v), BAD_U64),
+        ("set_break_on_load(value)", lambda v: o.process.set_break_on_load(v), BAD_U64),
         ("ZxError(status)", lambda v: ZxError(v), []),
     ]
 
@@ -284,6 +293,33 @@ def test_bad_spawn_arguments(objs: Objects, tmp_path: Any) -> None:
     assert job.processes() == [objs.process.koid]  # nothing was spawned by the refused calls
 
 
+def test_debugger_bad_arguments(objs: Objects) -> None:
+    """Registers and memory: wrong types are TypeError before any call; what only the kernel judges is its status."""
+    for bad in (None, "data", 5, [1, 2], object()):
+        raises(TypeError, objs.process.write_memory, 0x1000, bad)
+        raises(TypeError, objs.thread.write_state_bytes, 0, bad)
+        raises(TypeError, objs.thread.write_state, bad)
+        raises(TypeError, objs.thread.write_single_step, bad)
+    raises(ValueError, objs.process.write_memory, 0x1000, bytes(64 * 2**20 + 1))
+    regs = zxpy.GeneralRegs
+    assert regs is not None
+    fields = {f.name: 0 for f in dataclasses.fields(regs)}
+    if "r" in fields:
+        fields["r"] = (0,) * 30  # type: ignore[assignment]
+    record = regs(**fields)  # type: ignore[arg-type]
+    name = "rip" if "rip" in fields else "pc"
+    raises(ValueError, record.replace, **{name: -1})
+    raises(ValueError, record.replace, **{name: 2**64})
+    raises(TypeError, record.replace, **{name: "0"})
+    raises(TypeError, record.replace, no_such_register=1)
+    # The kernel's answers: nothing mapped, a zero size, a thread that cannot run (BAD_STATE before anything else).
+    raises(zxpy.NoMemoryError, objs.process.read_memory, 0x1000, 8)
+    raises(InvalidArgsError, objs.process.read_memory, 0x1000, 0)
+    raises(InvalidArgsError, objs.process.write_memory, 0x1000, b"")
+    raises(zxpy.BadStateError, objs.thread.read_state)
+    raises(zxpy.BadStateError, objs.thread.write_state, record)
+
+
 def test_thread_suspend_wait_must_be_a_bool(objs: Objects) -> None:
     for value in ("no", 0, 1, None):
         raises(TypeError, objs.thread.suspend, wait=value)
@@ -348,6 +384,12 @@ def every_method(h: Handle) -> list[tuple[str, Callable[[], object]]]:
         ("thread start", lambda: Thread.start(h, ENTRY)),  # type: ignore[arg-type]
         ("event set", lambda: Event.set(h)),  # type: ignore[arg-type]
         ("event clear", lambda: Event.clear(h)),  # type: ignore[arg-type]
+        ("read_state", lambda: Thread.read_state(h)),  # type: ignore[arg-type]
+        ("read_state_bytes", lambda: Thread.read_state_bytes(h, 1)),  # type: ignore[arg-type]
+        ("write_single_step", lambda: Thread.write_single_step(h, False)),  # type: ignore[arg-type]
+        ("read_memory", lambda: Process.read_memory(h, 0x1000, 8)),  # type: ignore[arg-type]
+        ("write_memory", lambda: Process.write_memory(h, 0x1000, b"x")),  # type: ignore[arg-type]
+        ("get_debug_addr", lambda: Process.get_debug_addr(h)),  # type: ignore[arg-type]
     ]
 
 
@@ -578,6 +620,15 @@ METHODS: list[tuple[str, type, st.SearchStrategy[tuple[Any, ...]], Callable[...,
      lambda h, e, a: Thread.start(h, e, a)),
     ("spawn", Job, st.tuples(ARGV, ANY_VALUE), lambda h, a, f: Job.spawn(h, a, flags=f)),
     ("event set", Event, st.tuples(), lambda h: Event.set(h)),
+    ("read_state", Thread, st.tuples(), lambda h: Thread.read_state(h)),
+    ("write_state", Thread, st.tuples(ANY_VALUE), lambda h, r: Thread.write_state(h, r)),
+    ("read_state_bytes", Thread, st.tuples(ANY_VALUE), lambda h, k: Thread.read_state_bytes(h, k)),
+    ("write_state_bytes", Thread, st.tuples(ANY_VALUE, ANY_VALUE), lambda h, k, d: Thread.write_state_bytes(h, k, d)),
+    ("single_step", Thread, st.tuples(ANY_VALUE), lambda h, on: Thread.write_single_step(h, on)),
+    # No target is this process: memory writes only ever reach the fuzz's own plain process (nothing mapped).
+    ("read_memory", Process, st.tuples(ANY_VALUE, ANY_VALUE), lambda h, a, n: Process.read_memory(h, a, n)),
+    ("write_memory", Process, st.tuples(ANY_VALUE, ANY_VALUE), lambda h, a, d: Process.write_memory(h, a, d)),
+    ("debug_addr", Process, st.tuples(ANY_VALUE), lambda h, a: Process.set_debug_addr(h, a)),
     ("wrap_handle", object, st.tuples(ANY_VALUE), lambda h, raw: zxpy.wrap_handle(raw, owned=False)),
     ("Handle", object, st.tuples(ANY_VALUE), lambda h, raw: Handle(raw, owned=False)),
     ("ZxError", object, st.tuples(ANY_VALUE, ANY_VALUE),

@@ -22,7 +22,7 @@ from ._info import info_query
 from ._ints import as_int
 from ._record import record_maker
 from .enums import OBJ_TYPE_UPPER_BOUND, OBJ_TYPES, PROCESS_INFO_FLAGS, ObjType, ProcessInfoFlags, Rights
-from .handle import check_u32, check_u64, encode_name, wrap_handle
+from .handle import Handle, check_u32, check_u64, encode_name, wrap_handle
 from .task import Task
 from .thread import Thread
 
@@ -234,34 +234,19 @@ class Process(Task):
         Needs ``GET_PROPERTY``.  On Fuchsia ld.so sets it; on the host nothing does
         (docs/debugging.md).
         """
-        return self._get_word(_PROP_DEBUG_ADDR)
+        return _get_word(self, _PROP_DEBUG_ADDR)
 
     def set_debug_addr(self, address: int) -> None:
         """Set ``ZX_PROP_PROCESS_DEBUG_ADDR``: 0 is INVALID_ARGS, and once set it cannot change (ACCESS_DENIED)."""
-        self._set_word(_PROP_DEBUG_ADDR, check_u64(address, "address"))
+        _set_word(self, _PROP_DEBUG_ADDR, check_u64(address, "address"))
 
     def get_break_on_load(self) -> int:
         """``ZX_PROP_PROCESS_BREAK_ON_LOAD``: non-zero asks the dynamic linker to trap after each load."""
-        return self._get_word(_PROP_BREAK_ON_LOAD)
+        return _get_word(self, _PROP_BREAK_ON_LOAD)
 
     def set_break_on_load(self, value: int) -> None:
         """Set ``ZX_PROP_PROCESS_BREAK_ON_LOAD`` (stored only, on the host: no Linux loader reads it)."""
-        self._set_word(_PROP_BREAK_ON_LOAD, check_u64(value, "value"))
-
-    def _get_word(self, prop: int) -> int:
-        raw = self._raw_or_raise("zx_object_get_property")
-        buf = _new("uintptr_t *")
-        status = _object_get_property(raw, prop, buf, _raw.ffi.sizeof("uintptr_t"))
-        if status:
-            raise self._error(status, "zx_object_get_property")
-        return int(buf[0])
-
-    def _set_word(self, prop: int, value: int) -> None:
-        raw = self._raw_or_raise("zx_object_set_property")
-        buf = _new("uintptr_t *", value)
-        status = _object_set_property(raw, prop, buf, _raw.ffi.sizeof("uintptr_t"))
-        if status:
-            raise self._error(status, "zx_object_set_property")
+        _set_word(self, _PROP_BREAK_ON_LOAD, check_u64(value, "value"))
 
     async def wait_async(self, timeout: float | None = None, deadline: int | None = None) -> int:
         """``await``-able :meth:`wait`: the return code once the process has terminated (:mod:`zxpy.aio`)."""
@@ -278,3 +263,20 @@ class Process(Task):
         """
         self.wait_terminated(timeout, deadline)
         return self.info().return_code
+
+
+def _get_word(process: Handle, prop: int) -> int:
+    raw = process._raw_or_raise("zx_object_get_property")
+    buf = _new("uintptr_t *")
+    status = _object_get_property(raw, prop, buf, _raw.ffi.sizeof("uintptr_t"))
+    if status:
+        raise process._error(status, "zx_object_get_property")
+    return int(buf[0])
+
+
+def _set_word(process: Handle, prop: int, value: int) -> None:
+    raw = process._raw_or_raise("zx_object_set_property")
+    buf = _new("uintptr_t *", value)
+    status = _object_set_property(raw, prop, buf, _raw.ffi.sizeof("uintptr_t"))
+    if status:
+        raise process._error(status, "zx_object_set_property")

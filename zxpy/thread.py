@@ -259,7 +259,7 @@ class Thread(Task):
             raise self._error(_lib.ZX_ERR_NOT_SUPPORTED, "zx_thread_read_state",
                               "no general-register record for this architecture")
         buf = _new("zx_thread_state_general_regs_t *")
-        self._read_state_into(_GENERAL_REGS, buf, _ffi.sizeof(buf[0]))
+        _read_state_into(self, _GENERAL_REGS, buf, _ffi.sizeof(buf[0]))
         return GeneralRegs._from_c(buf)
 
     def write_state(self, regs: X64GeneralRegs | Arm64GeneralRegs) -> None:
@@ -272,7 +272,7 @@ class Thread(Task):
             want = GeneralRegs.__name__ if GeneralRegs is not None else "a general-register record"
             raise TypeError(f"regs must be a {want}, not {type(regs).__name__}")
         buf = regs._to_c()
-        self._write_state_from(_GENERAL_REGS, buf, _ffi.sizeof(buf[0]))
+        _write_state_from(self, _GENERAL_REGS, buf, _ffi.sizeof(buf[0]))
 
     def read_state_bytes(self, kind: int) -> bytes:
         """``zx_thread_read_state(kind)`` as the raw record (``ThreadStateKind.FP_REGS``, ``VECTOR_REGS``, ...).
@@ -285,7 +285,7 @@ class Thread(Task):
         kind = check_u32(kind, "kind")
         size = _STATE_SIZES.get(kind, 8)
         buf = _new("uint64_t[]", (size + 7) // 8)  # 8-byte aligned, as the kernel's records want
-        self._read_state_into(kind, buf, size)
+        _read_state_into(self, kind, buf, size)
         return bytes(_ffi.buffer(buf, size))
 
     def write_state_bytes(self, kind: int, data: bytes | bytearray | memoryview) -> None:
@@ -296,12 +296,12 @@ class Thread(Task):
         raw = bytes(data)
         buf = _new("uint64_t[]", max(1, (len(raw) + 7) // 8))
         _ffi.memmove(buf, raw, len(raw))
-        self._write_state_from(kind, buf, len(raw))
+        _write_state_from(self, kind, buf, len(raw))
 
     def read_single_step(self) -> bool:
         """``ZX_THREAD_STATE_SINGLE_STEP``: whether each resume runs a single instruction."""
         buf = _new("zx_thread_state_single_step_t *")
-        self._read_state_into(_SINGLE_STEP, buf, _STEP_SIZE)
+        _read_state_into(self, _SINGLE_STEP, buf, _STEP_SIZE)
         return bool(buf[0])
 
     def write_single_step(self, on: bool) -> None:
@@ -314,19 +314,7 @@ class Thread(Task):
         """
         check_bool(on, "on")
         buf = _new("zx_thread_state_single_step_t *", 1 if on else 0)
-        self._write_state_from(_SINGLE_STEP, buf, _STEP_SIZE)
-
-    def _read_state_into(self, kind: int, buf: Any, size: int) -> None:
-        raw = self._raw_or_raise("zx_thread_read_state")
-        status = _thread_read_state(raw, kind, buf, size)
-        if status:
-            raise self._error(status, "zx_thread_read_state")
-
-    def _write_state_from(self, kind: int, buf: Any, size: int) -> None:
-        raw = self._raw_or_raise("zx_thread_write_state")
-        status = _thread_write_state(raw, kind, buf, size)
-        if status:
-            raise self._error(status, "zx_thread_write_state")
+        _write_state_from(self, _SINGLE_STEP, buf, _STEP_SIZE)
 
     def _state_is_new(self) -> bool:
         try:
@@ -381,6 +369,20 @@ class Thread(Task):
         if status:
             raise self._error(status, "zx_thread_start")
         self._stack = keep
+
+
+def _read_state_into(thread: Handle, kind: int, buf: Any, size: int) -> None:
+    raw = thread._raw_or_raise("zx_thread_read_state")
+    status = _thread_read_state(raw, kind, buf, size)
+    if status:
+        raise thread._error(status, "zx_thread_read_state")
+
+
+def _write_state_from(thread: Handle, kind: int, buf: Any, size: int) -> None:
+    raw = thread._raw_or_raise("zx_thread_write_state")
+    status = _thread_write_state(raw, kind, buf, size)
+    if status:
+        raise thread._error(status, "zx_thread_write_state")
 
 
 def _check_wait_rights(thread: Handle) -> None:
