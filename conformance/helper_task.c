@@ -11,6 +11,10 @@
  *   churn PATH           like `spin PATH 1`, while a second thread keeps creating and joining short-lived
  *                        threads (threads are always dying while the process is suspended)
  *   crash                die of an unhandled fault (Zircon: ZX_TASK_RETCODE_EXCEPTION_KILL)
+ *   spinreg              for a debugger (scen_debug.c): spin in two instructions ("cmp $0, R; branch back") until
+ *                        register R (x86-64 r12, arm64 x19), zeroed first, is non-zero, while register A (x86-64
+ *                        r13, arm64 x20) holds the address of a uint64 variable `poke` (0); then exit with
+ *                        R + poke.  A debugger that writes R and *A sees its values come back as the exit code.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -63,8 +67,38 @@ static void *churn_main(void *arg) {
     return NULL;
 }
 
+static volatile uint64_t poke;
+
+/* The spinreg loop; returns R + poke (see the comment at the top). */
+static uint64_t spinreg(void) {
+    uint64_t r;
+#if defined(__x86_64__)
+    __asm__ volatile("mov %1, %%r13\n"
+                     "xor %%r12, %%r12\n"
+                     "1: cmp $0, %%r12\n"
+                     "je 1b\n"
+                     "mov %%r12, %0\n"
+                     : "=r"(r)
+                     : "r"(&poke)
+                     : "r12", "r13", "cc", "memory");
+#elif defined(__aarch64__)
+    __asm__ volatile("mov x20, %1\n"
+                     "mov x19, #0\n"
+                     "1: cmp x19, #0\n"
+                     "b.eq 1b\n"
+                     "mov %0, x19\n"
+                     : "=r"(r)
+                     : "r"(&poke)
+                     : "x19", "x20", "cc", "memory");
+#else
+    r = 1;
+#endif
+    return r + poke;
+}
+
 static int usage(void) {
-    fprintf(stderr, "usage: conformance_helper exit CODE | sleep MS | block | spin PATH NTHREADS | churn PATH | crash\n");
+    fprintf(stderr, "usage: conformance_helper exit CODE | sleep MS | block | spin PATH NTHREADS | churn PATH | crash"
+                    " | spinreg\n");
     return 64;
 }
 
@@ -107,5 +141,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(mode, "crash") == 0 && argc == 2)
         __builtin_trap();
+    if (strcmp(mode, "spinreg") == 0 && argc == 2)
+        return (int)spinreg();
     return usage();
 }

@@ -43,8 +43,8 @@ const t_scenario t_scenarios[] = {
     RUN("s20", "KillSuspendedThread, today: kill a suspended process", s20_kill_suspended_process),
     RUN("s21", "test_kill_busy_thread, today: kill a busy process", s21_kill_busy_process),
     RUN("s22", "test_thread_kills_itself, today: a process kills itself", s22_process_kills_itself),
-    SKIP("s23", "Threads.SyscallSuspendedRegisterState/SyscallDebuggerModifyResult",
-         "needs zx_thread_read_state/write_state (debugger registers), outside the binding's contract"),
+    RUN("s23", "Threads.SyscallSuspendedRegisterState/SyscallDebuggerModifyResult (a spawned program's registers "
+        "and memory)", s23_suspended_register_state),
     RUN("s24", "Threads.X86AcFlagUserCopy (a fault: EXCEPTION_KILL)", s24_crash_exception_kill),
     /* process/process.cc */
     RUN("s25", "Process.ProcessStartNoHandle (exit codes)", s25_process_exit_code),
@@ -121,6 +121,10 @@ const t_scenario t_scenarios[] = {
         r_info_task_runtime_versions),
     RUN("r22", "property: ZX_PROP_NAME get/set (NULL, handle, rights, size, unknown property, truncation)",
         r_property_name),
+    RUN("r25", "thread_read_state/write_state: handle, kind, size, then BAD_STATE unless suspended; single-step 0/1",
+        r_thread_state_rules),
+    RUN("r26", "process_read_memory/write_memory: size, handle, rights, NO_MEMORY, BAD_STATE once dead",
+        r_process_memory_rules),
     /* the audit rows of docs/kernel-audit.md that the scenarios above do not cover */
     RUN("a01", "audit: job_create (options, handle, rights, state; the rights it hands out)", a_job_create),
     RUN("a02", "audit: process_create (options incl. SHARED, NULL name, handle, state; process and VMAR rights)",
