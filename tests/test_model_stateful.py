@@ -792,6 +792,23 @@ class ZirconMachine(RuleBasedStateMachine):
         same(model, real, f"get_info({e.label}, {topic:#x})")
 
     @rule(data=st.data())
+    def read_state(self, data: st.DataObject) -> None:
+        """zx_thread_read_state (registers only while suspended) and zx_process_read_memory at an unmapped address:
+        statuses must agree once every task has settled (a suspension is asynchronous)."""
+        e = self._pick(data, prefer=(OBJ.THREAD, OBJ.PROCESS))
+        if e is None:
+            return
+        self._settle()
+        if isinstance(e.real, Process) or data.draw(st.booleans(), label="memory"):
+            model = self.k.process_read_memory_unmapped(e.mh)
+            real = outcome(lambda: Process.read_memory(e.real, 0x1000, 8), "zx_process_read_memory")  # type: ignore[arg-type]
+            same(model, real, f"read_memory({e.label})")
+            return
+        model = self.k.thread_read_state(e.mh)
+        real = outcome(lambda: Thread.read_state(e.real), "zx_thread_read_state")  # type: ignore[arg-type]
+        same(model, real, f"read_state({e.label})")
+
+    @rule(data=st.data())
     def get_child(self, data: st.DataObject) -> None:
         e = self._pick(data, prefer=(OBJ.JOB, OBJ.PROCESS))
         if e is None:

@@ -116,6 +116,7 @@ NOT_SUPPORTED = "ZX_ERR_NOT_SUPPORTED"
 NOT_FOUND = "ZX_ERR_NOT_FOUND"
 OUT_OF_RANGE = "ZX_ERR_OUT_OF_RANGE"
 TIMED_OUT = "ZX_ERR_TIMED_OUT"
+NO_MEMORY = "ZX_ERR_NO_MEMORY"
 
 # Lifecycle states ({job,process,thread}_dispatcher.cc).  The model keeps settled states, so DYING never
 # remains after a call returns; it exists for readability of the rules.
@@ -739,6 +740,28 @@ class Kernel:
         t.state = RUNNING
         p.threads.append(t)
         return self._new_handle(p, RIGHTS.DEFAULT_PROCESS_RIGHTS)
+
+    @_syscall
+    def thread_read_state(self, h: int) -> None:
+        """task.cc sys_thread_read_state: typed THREAD needing READ; thread_dispatcher.cc ReadState: the registers
+        only of a suspended thread (BAD_STATE otherwise: new, running, dead).  Host: only a spawned program's
+        threads have registers to read (NOT_SUPPORTED for this process's)."""
+        t = self._get(h, _O["THREAD"], _R["READ"]).obj
+        assert isinstance(t, Thread)
+        if t.state != SUSPENDED:
+            raise _fail(BAD_STATE)
+        if t.process.kind != PROGRAM:
+            raise _fail(NOT_SUPPORTED)
+
+    @_syscall
+    def process_read_memory_unmapped(self, h: int) -> None:
+        """task.cc sys_process_read_memory at an address nothing maps: typed PROCESS needing READ and WRITE, a dead
+        process BAD_STATE (no address space), else NO_MEMORY."""
+        p = self._get(h, _O["PROCESS"], _R["READ"] | _R["WRITE"]).obj
+        assert isinstance(p, Process)
+        if p.state == DEAD:
+            raise _fail(BAD_STATE)
+        raise _fail(NO_MEMORY)
 
     # ------------------------------------------------------------------ events outside syscalls
 
