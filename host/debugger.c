@@ -12,7 +12,8 @@
  *   4. write: the buffer is copied in (NULL: INVALID_ARGS, as a faulting copy_from_user);
  *   5. the registers must be available (SuspendedOrInExceptionLocked, here hk_thread_regs_available): else BAD_STATE;
  *   6. write SINGLE_STEP: a value other than 0 or 1 is INVALID_ARGS (arch_set_single_step);
- *   7. the backend moves the registers (NOT_SUPPORTED where it cannot: threads of this program, DEBUG_REGS);
+ *   7. the backend moves the registers (NOT_SUPPORTED where it cannot: DEBUG_REGS; threads of this program but
+ *      for the general registers of one parked in its park signal's handler, self_thread.c);
  *   8. read: the record is copied out (NULL: INVALID_ARGS, as a faulting copy_to_user).
  * Zircon refuses to write DEBUG_REGS and SINGLE_STEP (kind & ZX_THREAD_STATE_DEBUG_REGS) with NOT_SUPPORTED unless
  * the kernel was booted with debugging syscalls enabled; the host kernel is a debugging kernel in that respect.

@@ -58,6 +58,12 @@ struct self_backend {
     /* The list of threads signalled to stop and not yet resumed (lock held); the park helper scans it. */
     self_backend_t *next_wanted;
     bool listed;
+    /* Registers (zx_thread_read_state): while the thread is parked by the park signal's handler, the context the
+     * signal interrupted (sigreturn restores it, so a write there is what the thread resumes with), and its
+     * thread-pointer registers, which the context lacks (x86-64 fs/gs base, arm64 tpidr_el0).  NULL when it
+     * parked anywhere else (at hk_unlock, at a runtime safe point): its registers are then the kernel's own. */
+    ucontext_t *_Atomic uctx;
+    uint64_t tls[2];
 };
 
 typedef struct {
@@ -156,6 +162,24 @@ static void note_handled(void) {
     futex_wake_all(&g_handled);
 }
 
+/* The thread-pointer registers of the calling thread, which a signal context does not carry. */
+static void save_tls(self_backend_t *b) {
+#if defined(__x86_64__)
+    unsigned long fs = 0, gs = 0;
+    syscall(SYS_arch_prctl, 0x1003 /* ARCH_GET_FS */, &fs);
+    syscall(SYS_arch_prctl, 0x1004 /* ARCH_GET_GS */, &gs);
+    b->tls[0] = fs;
+    b->tls[1] = gs;
+#elif defined(__aarch64__)
+    uint64_t tpidr;
+    __asm__ volatile("mrs %0, tpidr_el0" : "=r"(tpidr));
+    b->tls[0] = tpidr;
+    b->tls[1] = 0;
+#else
+    b->tls[0] = b->tls[1] = 0;
+#endif
+}
+
 static void park_handler(int sig, siginfo_t *info, void *ctx) {
     (void)sig;
     (void)info;
@@ -167,7 +191,10 @@ static void park_handler(int sig, siginfo_t *info, void *ctx) {
             hk_cpu.park_pending = 1; /* parks at hk_unlock */
         } else if (may_park_here(ctx)) {
             note_handled();
+            save_tls(b);
+            atomic_store(&b->uctx, (ucontext_t *)ctx);
             hk_self_thread_park();
+            atomic_store(&b->uctx, NULL);
             errno = saved_errno;
             return;
         } else if (atomic_load(&b->park_word) != 0) {
@@ -451,12 +478,82 @@ static bool self_cpu_time(const hk_thread_t *t, zx_duration_t *out) {
     return true;
 }
 
+/* ------------------------------------------------------------------------------------------------ registers */
+
+/* zx_thread_read_state / write_state of a thread of this program: its general registers, in the context its park
+ * signal interrupted, while it is parked in the signal's handler.  Anything else -- another kind, a thread parked
+ * elsewhere -- is NOT_SUPPORTED: its registers there are the kernel's own, not the thread's.  Single-step would
+ * trap into this very program, and is NOT_SUPPORTED too. */
+static zx_status_t self_state(hk_thread_t *t, uint32_t kind, void *out, const void *in) {
+    zx_status_t status = ZX_ERR_NOT_SUPPORTED;
+    hk_lock();
+    self_backend_t *b = t->backend;
+    ucontext_t *uc = b != NULL ? atomic_load(&b->uctx) : NULL;
+    if (!hk_thread_regs_available(t)) {
+        status = ZX_ERR_BAD_STATE; /* resumed meanwhile */
+    } else if (uc != NULL && kind == ZX_THREAD_STATE_GENERAL_REGS) {
+#if defined(__x86_64__)
+        greg_t *g = uc->uc_mcontext.gregs;
+        static const int k_order[] = {REG_RAX, REG_RBX, REG_RCX, REG_RDX, REG_RSI, REG_RDI, REG_RBP, REG_RSP,
+                                      REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15,
+                                      REG_RIP, REG_EFL};
+        uint64_t *regs = out != NULL ? out : (uint64_t *)(uintptr_t)in; /* the record is 20 uint64_t */
+        if (out != NULL) {
+            for (size_t i = 0; i < 18; i++) regs[i] = (uint64_t)g[k_order[i]];
+            regs[18] = b->tls[0];
+            regs[19] = b->tls[1];
+            status = ZX_OK;
+        } else if (regs[18] != b->tls[0] || regs[19] != b->tls[1]) {
+            status = ZX_ERR_NOT_SUPPORTED; /* the thread pointer of a thread of this program stays */
+        } else if (regs[16] >= ((uint64_t)1 << 47)) {
+            status = ZX_ERR_INVALID_ARGS; /* not a user address (arch_set_general_regs) */
+        } else {
+            for (size_t i = 0; i < 17; i++) g[k_order[i]] = (greg_t)regs[i];
+            /* Only the flags user code may change (sigreturn keeps the others, as Zircon does). */
+            const uint64_t user_flags = 0x0cd5; /* CF PF AF ZF SF DF OF */
+            g[REG_EFL] = (greg_t)(((uint64_t)g[REG_EFL] & ~user_flags) | (regs[17] & user_flags));
+            status = ZX_OK;
+        }
+#elif defined(__aarch64__)
+        zx_thread_state_general_regs_t *r = out != NULL ? out : (zx_thread_state_general_regs_t *)(uintptr_t)in;
+        if (out != NULL) {
+            memcpy(r->r, uc->uc_mcontext.regs, sizeof r->r);
+            r->lr = uc->uc_mcontext.regs[30];
+            r->sp = uc->uc_mcontext.sp;
+            r->pc = uc->uc_mcontext.pc;
+            r->cpsr = uc->uc_mcontext.pstate & 0xf0000000u;
+            r->tpidr = b->tls[0];
+            status = ZX_OK;
+        } else if (r->tpidr != b->tls[0]) {
+            status = ZX_ERR_NOT_SUPPORTED;
+        } else {
+            memcpy(uc->uc_mcontext.regs, r->r, sizeof r->r);
+            uc->uc_mcontext.regs[30] = r->lr;
+            uc->uc_mcontext.sp = r->sp;
+            uc->uc_mcontext.pc = r->pc;
+            uc->uc_mcontext.pstate = (uc->uc_mcontext.pstate & ~0xf0000000ull) | (r->cpsr & 0xf0000000u);
+            status = ZX_OK;
+        }
+#endif
+    }
+    hk_unlock();
+    return status;
+}
+
+static zx_status_t self_read_state(hk_thread_t *t, uint32_t kind, void *buf) { return self_state(t, kind, buf, NULL); }
+
+static zx_status_t self_write_state(hk_thread_t *t, uint32_t kind, const void *buf) {
+    return self_state(t, kind, NULL, buf);
+}
+
 static const hk_thread_ops_t self_ops = {
     .request_stop = self_request_stop,
     .request_resume = self_request_resume,
     .park_self = hk_self_thread_park,
     .start = self_start,
     .cpu_time = self_cpu_time,
+    .read_state = self_read_state,
+    .write_state = self_write_state,
 };
 
 /* The calling process itself: killing it does not return (task_kill.md: the program dies as if killed). */

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Callable, Iterator
 from typing import IO
 
@@ -255,12 +256,54 @@ def test_a_killed_program_has_no_registers(regloop: Loop) -> None:
     assert regloop.thread.info().state == ThreadState.DEAD
 
 
-def test_threads_of_this_process_are_not_supported(worker: ProgressWorker) -> None:
+def test_threads_of_this_process_parked_in_the_handler(worker: ProgressWorker) -> None:
+    """A C worker of this process parks in its park signal's handler: its general registers are the context the
+    signal interrupted (written back by sigreturn); other kinds and its thread pointer are NOT_SUPPORTED."""
     with worker.thread.suspend(timeout=LONG):
+        regs = worker.thread.read_state()
+        assert worker.thread.read_state() == regs
+        assert regs.pc != 0 and regs.sp != 0
+        worker.thread.write_state(regs)  # unchanged: the worker goes on as before
+        if isinstance(regs, X64GeneralRegs):
+            with pytest.raises(NotSupportedError):
+                worker.thread.write_state(regs.replace(fs_base=regs.fs_base + 8))
         with pytest.raises(NotSupportedError):
-            worker.thread.read_state()
+            worker.thread.read_state_bytes(ThreadStateKind.FP_REGS)
+        with pytest.raises(NotSupportedError):
+            worker.thread.write_single_step(True)
+        count = worker.count
+    wait_until(lambda: worker.count > count, what="the worker counting again")
     with pytest.raises(BadStateError):  # running: the state check comes first
         worker.thread.read_state()
+
+
+def test_a_python_thread_parked_at_a_bytecode_has_no_registers() -> None:
+    """A busy Python thread parks at its next bytecode, not in the park signal's handler (docs/self-suspend.md):
+    there is no interrupted context of its own to show, so NOT_SUPPORTED rather than the kernel's registers."""
+    stop = threading.Event()
+    koids: list[int] = []
+
+    def spin() -> None:
+        koids.append(Thread.self().koid)
+        n = 0
+        while not stop.is_set():
+            n += 1
+
+    runner = threading.Thread(target=spin)
+    runner.start()
+    try:
+        wait_until(lambda: koids, what="the Python thread adopted")
+        with Process.self().child(koids[0]) as thread, thread.suspend(timeout=LONG):
+            with pytest.raises(NotSupportedError):
+                thread.read_state()
+    finally:
+        stop.set()
+        runner.join()
+
+
+def test_the_calling_thread_has_no_registers() -> None:
+    with pytest.raises(BadStateError):  # it is running (it cannot suspend itself: NOT_SUPPORTED there)
+        Thread.self().read_state()
 
 
 # ---------------------------------------------------------------------------------------------- memory

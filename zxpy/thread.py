@@ -252,8 +252,10 @@ class Thread(Task):
 
         Needs ``Rights.READ``.  The thread must be suspended (``THREAD_SUSPENDED``
         asserted: hold a :meth:`suspend` token) or held at a single-step trap,
-        else :class:`~zxpy.errors.BadStateError`.  Threads of this interpreter
-        are NOT_SUPPORTED on the host (docs/debugging.md).
+        else :class:`~zxpy.errors.BadStateError`.  Of this process's threads the
+        host reads only those parked in their park signal's handler (a C worker,
+        a thread blocked in a system call); others are NOT_SUPPORTED
+        (docs/debugging.md).
         """
         if GeneralRegs is None:
             raise self._error(_lib.ZX_ERR_NOT_SUPPORTED, "zx_thread_read_state",
