@@ -12,16 +12,16 @@
 #include "scenarios.h"
 
 #if defined(__x86_64__)
-#define SPIN_REG(r) ((r).r12)
-#define POKE_REG(r) ((r).r13)
-#define PC(r) ((r).rip)
+#define SPIN_REG(g) ((g).r12)
+#define POKE_REG(g) ((g).r13)
+#define PC(g) ((g).rip)
 /* cmp $0x0, %r12 ; je back */
 static const uint8_t k_cmp[] = {0x49, 0x83, 0xfc, 0x00};
 static const uint8_t k_branch[] = {0x74, 0xfa};
 #elif defined(__aarch64__)
-#define SPIN_REG(r) ((r).r[19])
-#define POKE_REG(r) ((r).r[20])
-#define PC(r) ((r).pc)
+#define SPIN_REG(g) ((g).r[19])
+#define POKE_REG(g) ((g).r[20])
+#define PC(g) ((g).pc)
 /* cmp x19, #0 ; b.eq back */
 static const uint8_t k_cmp[] = {0x7f, 0x02, 0x00, 0xf1};
 static const uint8_t k_branch[] = {0xe0, 0xff, 0xff, 0x54};

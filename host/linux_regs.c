@@ -188,8 +188,8 @@ static zx_status_t set_vector(pid_t tid, const zx_thread_state_vector_regs_t *i)
 
 #elif defined(__aarch64__)
 
-#include <asm/ptrace.h>
-
+/* glibc's <sys/user.h>: struct user_regs_struct {regs[31], sp, pc, pstate} (NT_PRSTATUS) and
+ * struct user_fpsimd_struct {vregs[32], fpsr, fpcr} (NT_PRFPREG). */
 #define ARM64_NZCV 0xf0000000u /* the user-visible flags of cpsr (Zircon's kUserVisibleFlags) */
 
 static zx_status_t regset(pid_t tid, bool set, int note, void *buf, size_t size) {
@@ -199,7 +199,7 @@ static zx_status_t regset(pid_t tid, bool set, int note, void *buf, size_t size)
 }
 
 static zx_status_t get_general(pid_t tid, zx_thread_state_general_regs_t *o) {
-    struct user_pt_regs r;
+    struct user_regs_struct r;
     uint64_t tls = 0;
     zx_status_t st = regset(tid, false, NT_PRSTATUS, &r, sizeof r);
     if (st == ZX_OK) st = regset(tid, false, NT_ARM_TLS, &tls, sizeof tls);
@@ -210,7 +210,7 @@ static zx_status_t get_general(pid_t tid, zx_thread_state_general_regs_t *o) {
 }
 
 static zx_status_t set_general(pid_t tid, const zx_thread_state_general_regs_t *i) {
-    struct user_pt_regs r;
+    struct user_regs_struct r;
     zx_status_t st = regset(tid, false, NT_PRSTATUS, &r, sizeof r);
     if (st != ZX_OK) return st;
     memcpy(r.regs, i->r, sizeof i->r);
@@ -233,7 +233,7 @@ static zx_status_t set_fp(pid_t tid, const zx_thread_state_fp_regs_t *i) {
 }
 
 static zx_status_t get_vector(pid_t tid, zx_thread_state_vector_regs_t *o) {
-    struct user_fpsimd_state f;
+    struct user_fpsimd_struct f;
     zx_status_t st = regset(tid, false, NT_PRFPREG, &f, sizeof f);
     if (st != ZX_OK) return st;
     o->fpcr = f.fpcr, o->fpsr = f.fpsr;
@@ -242,7 +242,7 @@ static zx_status_t get_vector(pid_t tid, zx_thread_state_vector_regs_t *o) {
 }
 
 static zx_status_t set_vector(pid_t tid, const zx_thread_state_vector_regs_t *i) {
-    struct user_fpsimd_state f;
+    struct user_fpsimd_struct f;
     zx_status_t st = regset(tid, false, NT_PRFPREG, &f, sizeof f);
     if (st != ZX_OK) return st;
     f.fpcr = i->fpcr, f.fpsr = i->fpsr;
