@@ -117,6 +117,9 @@ NOT_FOUND = "ZX_ERR_NOT_FOUND"
 OUT_OF_RANGE = "ZX_ERR_OUT_OF_RANGE"
 TIMED_OUT = "ZX_ERR_TIMED_OUT"
 NO_MEMORY = "ZX_ERR_NO_MEMORY"
+#: thread_read_state's answer for a suspended thread of this process: OK if it parked in its park signal's handler
+#: (the interrupted context is its registers), NOT_SUPPORTED if it parked elsewhere.
+SELF_CONTEXT = "self context"
 
 # Lifecycle states ({job,process,thread}_dispatcher.cc).  The model keeps settled states, so DYING never
 # remains after a call returns; it exists for readability of the rules.
@@ -742,16 +745,20 @@ class Kernel:
         return self._new_handle(p, RIGHTS.DEFAULT_PROCESS_RIGHTS)
 
     @_syscall
-    def thread_read_state(self, h: int) -> None:
+    def thread_read_state(self, h: int) -> str | None:
         """task.cc sys_thread_read_state: typed THREAD needing READ; thread_dispatcher.cc ReadState: the registers
-        only of a suspended thread (BAD_STATE otherwise: new, running, dead).  Host: only a spawned program's
-        threads have registers to read (NOT_SUPPORTED for this process's)."""
+        only of a suspended thread (BAD_STATE otherwise: new, running, dead).  Host: a spawned program's threads
+        have them; a thread of this process has them where it parked in its park signal's handler, which the
+        model does not know (SELF_CONTEXT: OK or NOT_SUPPORTED)."""
         t = self._get(h, _O["THREAD"], _R["READ"]).obj
         assert isinstance(t, Thread)
         if t.state != SUSPENDED:
             raise _fail(BAD_STATE)
+        if t.process.kind == SELF:
+            return SELF_CONTEXT
         if t.process.kind != PROGRAM:
             raise _fail(NOT_SUPPORTED)
+        return None
 
     @_syscall
     def process_read_memory_unmapped(self, h: int) -> None:
