@@ -300,7 +300,12 @@ zx_status_t lt_thread_write_state(hk_thread_t *t, uint32_t kind, const void *buf
 bool lt_task_step_trap(lt_task_t *k) {
     k->stepping = false;
     siginfo_t si;
-    if (ptrace(PTRACE_GETSIGINFO, k->tid, 0, &si) != 0 || si.si_code != TRAP_TRACE) return false;
+    if (ptrace(PTRACE_GETSIGINFO, k->tid, 0, &si) != 0) return false;
+    /* The step's trap: TRAP_TRACE after an ordinary instruction; after a system call instruction Linux reports
+     * the step from the call's exit instead (user_single_step_report: TRAP_BRKPT on x86-64, a kernel SI_USER
+     * with no sender elsewhere).  An int3 is SI_KERNEL, another process's SIGTRAP names its sender: delivered. */
+    bool step = si.si_code == TRAP_TRACE || si.si_code == TRAP_BRKPT || (si.si_code == SI_USER && si.si_pid == 0);
+    if (!step) return false;
     k->stop_sig = 0; /* the trap is ours: never delivered to the program */
     hk_lock();
     if (k->thread != NULL && k->thread->state == HK_THREAD_RUNNING) k->thread->trap_held = true;

@@ -29,6 +29,7 @@ from zxpy import (
     NotSupportedError,
     Process,
     Rights,
+    Signals,
     Thread,
     ThreadState,
     ThreadStateKind,
@@ -82,6 +83,10 @@ def regloop(job: Job, helper_bin: Callable[[str], str]) -> Iterator[Loop]:
     try:
         loop, value, message = (int(x, 16) for x in out.readline().split())
         thread = proc.child(proc.threads()[0])
+        while True:  # until it spins (it may still be returning from the write of its first line)
+            with thread.suspend(timeout=LONG):
+                if thread.read_state().pc in (loop, loop + CMP_LEN):
+                    break
         yield Loop(proc, thread, out, loop, value, message)
         thread.close()
         proc.close()
@@ -97,6 +102,7 @@ def wait_state(thread: Thread, state: ThreadState) -> None:
 
 
 def test_registers_of_a_suspended_program_stay_put(regloop: Loop) -> None:
+    wait_state(regloop.thread, ThreadState.RUNNING)
     with pytest.raises(BadStateError) as info:  # running: no registers (Zircon's SuspendedOrInExceptionLocked)
         regloop.thread.read_state()
     assert info.value.syscall == "zx_thread_read_state"
@@ -246,6 +252,34 @@ def test_single_step_runs_one_instruction_per_resume(regloop: Loop) -> None:
     assert regloop.result() == "reg=7 value=1 message=original"
 
 
+def test_single_step_over_a_system_call(job: Job, helper_bin: Callable[[str], str]) -> None:
+    """Stepping a `syscall` / `svc` instruction: Linux reports that step from the call's exit (not as TRAP_TRACE),
+    and it is still the step's trap, never a SIGTRAP delivered to the program (which would kill it)."""
+    r, w = os.pipe()
+    try:
+        proc = job.spawn([helper_bin("regloop"), "syscall"], fds={1: w})
+    finally:
+        os.close(w)
+    with os.fdopen(r) as out, proc, proc.child(proc.threads()[0]) as thread:
+        loop = int(out.readline(), 16)
+        while True:  # until it is in the loop (it may still be returning from the write of its output)
+            with thread.suspend(timeout=LONG):
+                if loop <= thread.read_state().pc < loop + 16:
+                    thread.write_single_step(True)
+                    break
+        pcs = []
+        for _ in range(9):
+            wait_state(thread, ThreadState.BLOCKED_EXCEPTION)
+            pcs.append(thread.read_state().pc)
+            with thread.suspend(timeout=LONG):
+                pass
+        assert not proc.info().exited
+        assert len(set(pcs)) == 3, [hex(p) for p in pcs]  # the three instructions, round and round
+        assert pcs[:3] * 3 == pcs
+        proc.kill()
+        proc.wait(timeout=LONG)
+
+
 def test_a_killed_program_has_no_registers(regloop: Loop) -> None:
     with regloop.thread.suspend(timeout=LONG):
         regloop.thread.read_state()
@@ -256,25 +290,64 @@ def test_a_killed_program_has_no_registers(regloop: Loop) -> None:
     assert regloop.thread.info().state == ThreadState.DEAD
 
 
-def test_threads_of_this_process_parked_in_the_handler(worker: ProgressWorker) -> None:
-    """A C worker of this process parks in its park signal's handler: its general registers are the context the
-    signal interrupted (written back by sigreturn); other kinds and its thread pointer are NOT_SUPPORTED."""
-    with worker.thread.suspend(timeout=LONG):
-        regs = worker.thread.read_state()
-        assert worker.thread.read_state() == regs
-        assert regs.pc != 0 and regs.sp != 0
-        worker.thread.write_state(regs)  # unchanged: the worker goes on as before
-        if isinstance(regs, X64GeneralRegs):
-            with pytest.raises(NotSupportedError):
-                worker.thread.write_state(regs.replace(fs_base=regs.fs_base + 8))
-        with pytest.raises(NotSupportedError):
-            worker.thread.read_state_bytes(ThreadStateKind.FP_REGS)
-        with pytest.raises(NotSupportedError):
-            worker.thread.write_single_step(True)
-        count = worker.count
+def test_threads_of_this_process_parked_in_the_handler() -> None:
+    """A Python thread blocked in os.read parks in its park signal's handler: its general registers are the context
+    the signal interrupted (sigreturn resumes it with them, and the read goes on); other kinds, its thread pointer
+    and single-step are NOT_SUPPORTED."""
+    r, w = os.pipe()
+    koids: list[int] = []
+    got: list[bytes] = []
+
+    def reader() -> None:
+        koids.append(Thread.self().koid)
+        got.append(os.read(r, 16))
+
+    runner = threading.Thread(target=reader)
+    runner.start()
+    try:
+        wait_until(lambda: koids, what="the reader adopted")
+        with Process.self().child(koids[0]) as thread:
+            # In the read: a BLOCKED_* state (that of a thread blocked in Linux, docs/thread-states.md).
+            wait_until(lambda: thread.info().state.basic == ThreadState.BLOCKED, what="the reader blocked")
+            with thread.suspend(timeout=LONG):
+                regs = thread.read_state()
+                assert thread.read_state() == regs
+                assert regs.pc != 0 and regs.sp != 0
+                thread.write_state(regs)  # unchanged: the read goes on as before
+                if isinstance(regs, X64GeneralRegs):
+                    with pytest.raises(NotSupportedError):
+                        thread.write_state(regs.replace(fs_base=regs.fs_base + 8))
+                with pytest.raises(NotSupportedError):
+                    thread.read_state_bytes(ThreadStateKind.FP_REGS)
+                with pytest.raises(NotSupportedError):
+                    thread.write_single_step(True)
+            thread.wait_one(Signals.THREAD_RUNNING, timeout=LONG)  # it resumes itself, right after the close
+            with pytest.raises(BadStateError):  # running again: the state check comes first
+                thread.read_state()
+        os.write(w, b"after")
+        runner.join(timeout=LONG)
+        assert got == [b"after"]
+    finally:
+        os.close(w)
+        runner.join(timeout=LONG)
+        os.close(r)
+
+
+def test_a_worker_of_this_process_shows_registers_only_where_it_parked_in_the_handler(
+        worker: ProgressWorker) -> None:
+    """A C worker sleeps in zx_nanosleep most of the time, and a thread suspended inside the host kernel parks
+    there, not in the handler: each suspension shows its registers or says NOT_SUPPORTED, never anything else."""
+    seen = set()
+    for _ in range(20):
+        with worker.thread.suspend(timeout=LONG):
+            try:
+                worker.thread.read_state()
+                seen.add("registers")
+            except NotSupportedError:
+                seen.add("not supported")
+    assert seen
+    count = worker.count
     wait_until(lambda: worker.count > count, what="the worker counting again")
-    with pytest.raises(BadStateError):  # running: the state check comes first
-        worker.thread.read_state()
 
 
 def test_a_python_thread_parked_at_a_bytecode_has_no_registers() -> None:

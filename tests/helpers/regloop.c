@@ -1,6 +1,10 @@
 /* Test helper for the debugger calls: a loop that spins on a register, a value in memory and a read-only string.
  *
- * usage: regloop
+ * usage: regloop [syscall]
+ *
+ * With "syscall" it prints the address of sys_loop and loops there forever on a getpid system call instead (three
+ * instructions: load the call number, the system call instruction, the branch back), for single-stepping over a
+ * system call.
  *
  * Prints "LOOP VALUE MESSAGE" (the addresses of the spin loop's first instruction, of a uint64 variable holding 1
  * and of a string constant in read-only data), then spins in spin() until its register (x86-64: r12, arm64: x19),
@@ -46,7 +50,31 @@ __asm__(".text\n"
 volatile uint64_t value = 1;
 static const char message[] = "original";
 
-int main(void) {
+extern void sys_loop(void);
+
+#if defined(__x86_64__)
+__asm__(".text\n"
+        ".globl sys_loop\n"
+        "sys_loop:\n"
+        "  mov $39, %eax\n"
+        "  syscall\n"
+        "  jmp sys_loop\n");
+#elif defined(__aarch64__)
+__asm__(".text\n"
+        ".globl sys_loop\n"
+        "sys_loop:\n"
+        "  mov x8, #172\n"
+        "  svc #0\n"
+        "  b sys_loop\n");
+#endif
+
+int main(int argc, char **argv) {
+    if (argc > 1 && argv[1][0] == 's') {
+        printf("%p\n", (void *)sys_loop);
+        fflush(stdout);
+        sys_loop();
+        return 1;
+    }
     printf("%p %p %p\n", (void *)spin_loop, (void *)&value, (void *)message);
     fflush(stdout);
     uint64_t reg = spin();
