@@ -495,10 +495,10 @@ void r_wait_async_rules(void) {
     T_EQ(10, packet.key);
     T_EQ(1, packet.signal.count);
 
-    /* count is 1 even for a channel armed while it holds three messages.  The kernels that accept
-     * ZX_WAIT_ASYNC_EDGE (Dispatcher::TriggerMode, PortObserver::OnMatch) set it to 1 in PortDispatcher::Queue
-     * ("deprecated ... set to 1 for backwards compatibility"); older ones reported the queued message count
-     * here (ChannelDispatcher::AddObserver's CountInfo). */
+    /* count is 1 even for a channel armed while it holds three messages.  The kernels that know
+     * ZX_WAIT_ASYNC_EDGE have PortObserver::OnMatch (RFC-0009 dates it before EDGE), which passes no count, and
+     * PortDispatcher::Queue sets 1 ("deprecated ... set to 1 for backwards compatibility"); the older
+     * OnInitialize observers reported the queued message count here (ChannelDispatcher::AddObserver's CountInfo). */
     zx_handle_t ca, cb;
     channel(&ca, &cb);
     t_own(ca);

@@ -314,8 +314,8 @@ def test_close_during_port_wait_runs_to_the_deadline(where: str) -> None:
 
 def test_signal_packet_count_is_one(port: Port, event: Event) -> None:
     """``count`` is 1 in every signal packet: armed on an active signal, fired later, EDGE, TIMESTAMP, and for
-    a task's TERMINATED (Zircon's PortDispatcher::Queue since the observer rework that brought
-    ZX_WAIT_ASYNC_EDGE; docs/asyncio.md has the history)."""
+    a task's TERMINATED (Zircon's PortDispatcher::Queue in every kernel that knows ZX_WAIT_ASYNC_EDGE;
+    docs/asyncio.md has the history)."""
     event.signal(0, U0)
     port.wait_async(event, 1, U0)  # already active: queued at once
     port.wait_async(event, 2, U1)  # fired later

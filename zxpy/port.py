@@ -63,8 +63,8 @@ class PortPacket:
     ``type`` is :data:`PACKET_USER` or :data:`PACKET_SIGNAL_ONE`.  A user
     packet carries ``payload`` (32 bytes); a signal packet ``trigger`` (the
     signals asked for), ``observed`` (every signal active when it fired),
-    ``count`` (always 1: Zircon's ``PortDispatcher::Queue`` since ``ZX_WAIT_ASYNC_EDGE``,
-    see docs/asyncio.md) and ``timestamp`` (ns of :func:`zxpy.monotonic`, 0 unless the
+    ``count`` (always 1: Zircon's ``PortDispatcher::Queue`` in every kernel that knows
+    ``ZX_WAIT_ASYNC_EDGE``, see docs/asyncio.md) and ``timestamp`` (ns of :func:`zxpy.monotonic`, 0 unless the
     wait asked for :data:`WAIT_ASYNC_TIMESTAMP`); the other fields are None.
     """
 

@@ -27,9 +27,10 @@
  * ACCESS_DENIED without WAIT, NOT_SUPPORTED if not waitable); removes the armed observers and the queued packets
  * made through that handle with that key; NOT_FOUND when there was neither.
  *
- * count is 1 in every signal packet, channels included: so it is in the kernels that accept ZX_WAIT_ASYNC_EDGE
- * (PortDispatcher::Queue sets it to 1, the field being deprecated); only older kernels, without EDGE, reported a
- * channel's queued message count for a wait armed while it was readable (docs/asyncio.md).
+ * count is 1 in every signal packet, channels included, as in every kernel that knows ZX_WAIT_ASYNC_EDGE: its
+ * PortObserver::OnMatch has no count and PortDispatcher::Queue sets 1 (the field is deprecated; RFC-0009 dates
+ * OnMatch before EDGE).  Only the older OnInitialize/CountInfo observers reported a channel's queued message
+ * count for a wait armed while it was readable (docs/asyncio.md).
  *
  * Host limitations: no interrupt binding (the option is accepted and means nothing: the host has no interrupt
  * objects).
