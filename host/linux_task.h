@@ -1,9 +1,10 @@
 /* The spawn backend's internal interface: the records of spawned programs and their traced tasks, and the calls
  * between the files that make up the backend:
  *
- *   linux_spawn.c    the requesting side of hk_linux_spawn (the fd plan, errors), and the child: fork, its fd set-up,
- *                    the seccomp filter, exec (or, for a Fuchsia image, lt_fuchsia_ops.child: host/fuchsia/runner.c);
- *                    the monitor's fork-and-seize of it (lt_program_start)
+ *   linux_spawn.c    the requesting side of hk_linux_spawn (the fd plan, errors), and the child: clone(CLONE_VM),
+ *                    its fd set-up, the seccomp filter, exec (or, for a Fuchsia image, lt_fuchsia_ops.child:
+ *                    host/fuchsia/runner.c);
+ *                    the monitor's start-and-seize of it (lt_program_start)
  *   linux_monitor.c  the monitor thread: its wake signal, the wait loop, exit codes, reaping of orphans, acting on
  *                    requests; the spawn queue between requesters and the monitor
  *   linux_task.c     task bookkeeping: the traced tasks, the programs they belong to, their Zircon threads, and the
@@ -163,6 +164,9 @@ struct lt_spawn {
     pid_t parent_pid;
     int go[2];             /* the child waits on go[0] until it is traced */
     int err[2];            /* CLOEXEC: the child reports a failure before exec as {stage, errno} */
+    int exec_fd;           /* >= 0: the child execs this fd (execveat AT_EMPTY_PATH) instead of path */
+    void *child_mem;       /* the child's stack and its copy of this request (lt_program_start), until done */
+    size_t child_mem_size;
     /* Results (written by the monitor under g_mon_mutex). */
     bool done;
     zx_status_t status;
