@@ -1,4 +1,4 @@
-#define _GNU_SOURCE /* _Fork, pipe2, close_range */
+#define _GNU_SOURCE /* pipe2, close_range, execveat */
 /* Spawned programs, the spawn itself: hk_linux_spawn prepares what the child needs (environment, the fd plan) and
  * queues it for the monitor (linux_monitor.c), which starts the child and seizes it with ptrace (lt_program_start);
  * the child sets up its fds, installs the seccomp filter that keeps everything it starts traced, and execs.  Its
@@ -213,10 +213,6 @@ static CHILD_CODE int child_main(void *arg) {
     }
     SYS4(rt_sigprocmask, SIG_SETMASK, &dfl[3], 0, 8);
 
-    /* A Fuchsia image is mapped, not exec'd (host/fuchsia/runner.c), in a forked child (lt_program_start) that may call
-     * libc.  It needs no seccomp filter: every system call it makes stops under PTRACE_SYSEMU and none reaches
-     * Linux, so it can start nothing untraced. */
-    if (s->fuchsia_ops != NULL) s->fuchsia_ops->child(s->fuchsia_start, err_fd);
     if ((r = install_untraced_filter()) != 0) child_fail(err_fd, STAGE_SECCOMP, r);
     /* A Fuchsia image starts from the runner's trampoline (host/fuchsia/runner.c), an executable memfd. */
     if (exec_fd >= 0) r = SYS5(execveat, exec_fd, "", s->argv, s->envp, AT_EMPTY_PATH);
@@ -314,17 +310,11 @@ void lt_program_start(lt_spawn_t *s) {
     lt_child_t *c = (lt_child_t *)(mem + size - sizeof(lt_child_t) - s->nfds * sizeof(int));
     c->s = *s;
     uint8_t *stack_top = (uint8_t *)((uintptr_t)c & ~(uintptr_t)63);
-    /* No CLONE_VFORK: see the top of this file.  A Fuchsia image is still
-     * mapped by a forked child (_Fork skips pthread_atfork handlers and their locks). */
-    if (s->fuchsia_ops != NULL) {
-        pid = _Fork();
-        if (pid == 0) child_main(c);
-    } else {
-        pid = clone_vm(child_main, c, stack_top);
-        if (pid < 0) {
-            errno = -pid;
-            pid = -1;
-        }
+    /* No CLONE_VFORK: see the top of this file. */
+    pid = clone_vm(child_main, c, stack_top);
+    if (pid < 0) {
+        errno = -pid;
+        pid = -1;
     }
     if (pid < 0) {
         fail_stage = STAGE_FORK;
@@ -440,6 +430,7 @@ zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char 
     s.argv = (char *const *)req->argv;
     s.fuchsia_ops = req->fuchsia_ops;
     s.fuchsia_start = req->fuchsia_start;
+    if (s.fuchsia_ops != NULL) s.exec_fd = s.fuchsia_ops->exec_fd(s.fuchsia_start);
     s.parent_pid = getpid();
     zx_status_t status = ZX_OK;
     const char *what = "prepare";
@@ -546,7 +537,8 @@ zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char 
         default:
             snprintf(err_msg, FDIO_SPAWN_ERR_MSG_MAX_LENGTH, "%s: %s", s.path,
                      status == ZX_ERR_BAD_STATE ? "the process was killed while it was starting"
-                                                : "out of memory while starting it");
+                     : status == ZX_ERR_NO_MEMORY ? "out of memory while starting it"
+                                                  : "its address space could not be built (a Linux call failed)");
             break;
         }
     }

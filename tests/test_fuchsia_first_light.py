@@ -41,7 +41,7 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux" or platform.machine() no
 
 def _build_driver(out: Path, *flags: str) -> Path:
     sources = [HELPERS / "fuchsia_run.c", *sorted(HOST.glob("*.c")), HOST / "fuchsia" / "vdso.c",
-               HOST / "fuchsia" / "runner.c"]
+               HOST / "fuchsia" / "runner.c", HOST / "fuchsia" / "inject.c"]
     cmd = [*host_cc(), "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
            f"-I{HOST / 'include'}", f"-I{HOST}", *flags, *map(str, sources), "-o", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -211,6 +211,49 @@ def test_numbers_are_read_from_the_vdso(driver: Path, programs: dict[str, Path],
     assert r["return_code"] == ZX_ERR_NOT_SUPPORTED and unserved(r) == {"handle_close": 1}
 
 
+def _maps(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, name) of each line of a /proc/PID/maps text."""
+    out = []
+    for line in text.splitlines():
+        fields = line.split(maxsplit=5)
+        lo, hi = (int(x, 16) for x in fields[0].split("-"))
+        out.append((lo, hi, fields[5] if len(fields) > 5 else ""))
+    return out
+
+
+def test_address_space_holds_only_the_image_vdso_and_stack(driver: Path, programs: dict[str, Path],
+                                                          standin: Path) -> None:
+    """The program's Linux process exec'd the trampoline, which the runner replaced by the Fuchsia address space:
+    nothing of the host program (its libraries, heap, stack, fds) nor of Linux's exec (the trampoline, Linux's own
+    stack, vDSO and vvar pages) is left.  Only [vsyscall], which is no mapping and cannot be removed, is."""
+    check_address_space(run(driver, "maps", programs["TICK"], standin))
+
+
+def check_address_space(r: dict[str, Any]) -> None:
+    print(r["maps"])
+    assert r["layout"] == 0 and r["lines"] >= 1, r
+    spans = {"image": r["image"], "vdso": r["vdso"], "stack": r["stack"]}
+    assert spans["stack"][1] == 256 * 1024
+    seen = set()
+    for lo, hi, name in _maps(r["maps"]):
+        if name == "[vsyscall]":
+            continue
+        owner = [k for k, (base, size) in spans.items() if base <= lo and hi <= base + size]
+        assert owner, f"a mapping of neither the image, the vDSO nor the stack: {lo:x}-{hi:x} {name}"
+        seen.add(owner[0])
+        assert "trampoline" not in name and not name.startswith("[") and ".so" not in name, name
+    assert seen == {"image", "vdso", "stack"}
+    # The image and the vDSO are mapped from memfds of their checked bytes, executable where their segments are.
+    text = r["maps"]
+    assert "/memfd:fuchsia:first-light" in text and "/memfd:fuchsia:vdso" in text
+    assert any(line.split()[1] == "r-xp" and "fuchsia:vdso" in line for line in text.splitlines())
+    # fds: stdio only.  The driver held the memfds' and an inheritable extra fd: none is left.
+    assert set(r["fds"]) == {"0", "1", "2"}, r["fds"]
+    assert r["extra_fd"] > 2
+    assert r["comm"] == "first-light\n"
+    assert r["terminated"]
+
+
 def test_exit_42_under_asan(driver_asan: Path, programs: dict[str, Path], standin: Path) -> None:
     r = run(driver_asan, "exit", programs["EXIT"], standin)
     assert r["return_code"] == 42
@@ -221,11 +264,13 @@ def test_exit_42_under_asan(driver_asan: Path, programs: dict[str, Path], standi
 
 # ------------------------------------------------------------------------------------------ the real 2021 vDSO
 
-@pytest.mark.parametrize("mode", ["EXIT", "TICK", "UNSERVED"])
+@pytest.mark.parametrize("mode", ["EXIT", "TICK", "UNSERVED", "MAPS"])
 def test_real_2021_vdso(driver: Path, programs: dict[str, Path], mode: str) -> None:
     vdso = real_sdk_2021() / REAL_VDSO
     assert vdso.is_file(), f"{vdso} is missing"
-    if mode == "TICK":
+    if mode == "MAPS":
+        check_address_space(run(driver, "maps", programs["TICK"], vdso))
+    elif mode == "TICK":
         r = run(driver, "tick", programs[mode], vdso)
         assert r["held0"] == r["held1"] and r["resumed"] > r["held1"]
         assert r["return_code"] == ZX_TASK_RETCODE_SYSCALL_KILL and r["pid_gone"]
