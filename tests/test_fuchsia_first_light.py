@@ -29,7 +29,7 @@ HOST = ROOT / "host"
 HELPERS = Path(__file__).parent / "helpers"
 PROGRAM = HELPERS / "fuchsia_first_light.c"
 REAL_VDSO = Path("arch/x64/sysroot/lib/libzircon.so")
-MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL")
+MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO")
 
 ZX_ERR_NOT_SUPPORTED = -2
 ZX_TASK_RETCODE_SYSCALL_KILL = -1024
@@ -41,7 +41,8 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux" or platform.machine() no
 
 def _build_driver(out: Path, *flags: str) -> Path:
     sources = [HELPERS / "fuchsia_run.c", *sorted(HOST.glob("*.c")), HOST / "fuchsia" / "vdso.c",
-               HOST / "fuchsia" / "runner.c", HOST / "fuchsia" / "inject.c"]
+               HOST / "fuchsia" / "runner.c", HOST / "fuchsia" / "inject.c",
+               HOST / "fuchsia" / "vm.c"]
     cmd = [*host_cc(), "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
            f"-I{HOST / 'include'}", f"-I{HOST}", *flags, *map(str, sources), "-o", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -201,6 +202,17 @@ def test_syscall_from_outside_the_vdso_kills_the_process(driver: Path, programs:
     assert r["pid_gone"]
 
 
+def test_vmos(driver: Path, programs: dict[str, Path], standin: Path) -> None:
+    """zx_vmo_create/read/write/get_size/set_size from a Fuchsia program, served by host/fuchsia/vm.c (memfds): the
+    program checks each result and each error in Zircon's order, and exits with the number of the first that
+    differs."""
+    r = run(driver, "exit", programs["VMO"], standin)
+    assert r["return_code"] == 0, f"check {r['return_code']} of fuchsia_first_light.c FL_VMO failed"
+    assert r["output"] == "VMOs as Zircon has them\n"
+    assert unserved(r) == {}
+    assert r["vmo_handles_left"] == 0  # the program's VMOs are released when it ends
+
+
 def test_numbers_are_read_from_the_vdso(driver: Path, programs: dict[str, Path],
                                         shuffled: tuple[Path, dict[str, int]]) -> None:
     vdso, numbers = shuffled
@@ -260,16 +272,22 @@ def test_exit_42_under_asan(driver_asan: Path, programs: dict[str, Path], standi
     r = run(driver_asan, "tick", programs["TICK"], standin)
     assert r["held0"] == r["held1"] and r["resumed"] > r["held1"]
     assert r["return_code"] == ZX_TASK_RETCODE_SYSCALL_KILL and r["pid_gone"]
+    r = run(driver_asan, "exit", programs["VMO"], standin)
+    assert r["return_code"] == 0
+    check_address_space(run(driver_asan, "maps", programs["TICK"], standin))
 
 
 # ------------------------------------------------------------------------------------------ the real 2021 vDSO
 
-@pytest.mark.parametrize("mode", ["EXIT", "TICK", "UNSERVED", "MAPS"])
+@pytest.mark.parametrize("mode", ["EXIT", "TICK", "UNSERVED", "MAPS", "VMO"])
 def test_real_2021_vdso(driver: Path, programs: dict[str, Path], mode: str) -> None:
     vdso = real_sdk_2021() / REAL_VDSO
     assert vdso.is_file(), f"{vdso} is missing"
     if mode == "MAPS":
         check_address_space(run(driver, "maps", programs["TICK"], vdso))
+    elif mode == "VMO":
+        r = run(driver, "exit", programs[mode], vdso)
+        assert r["return_code"] == 0 and r["output"] == "VMOs as Zircon has them\n"
     elif mode == "TICK":
         r = run(driver, "tick", programs[mode], vdso)
         assert r["held0"] == r["held1"] and r["resumed"] > r["held1"]

@@ -43,6 +43,7 @@
 #include "inject.h"
 #include "runner.h"
 #include "vdso.h"
+#include "vm.h"
 
 #if !defined(__x86_64__)
 #error "host/fuchsia/runner.c runs x86-64 Fuchsia images on x86-64 Linux only"
@@ -295,6 +296,7 @@ typedef struct fuchsia_program {
     /* A real Linux call runs for the (only) task: the registers to restore at its exit stop, with rax = result. */
     bool in_real_call;
     struct user_regs_struct saved;
+    hk_fuchsia_vm_t vm; /* its VMOs (vm.c) */
 } fuchsia_program_t;
 
 /* ------------------------------------------------------------------------------------------------ the monitor */
@@ -324,6 +326,7 @@ static void *program_new(const void *start) {
 
 static void program_free(void *program) {
     fuchsia_program_t *fp = program;
+    hk_fuchsia_vm_release(&fp->vm);
     free(fp->sites);
     free(fp->syscalls);
     if (fp->stderr_fd >= 0) close(fp->stderr_fd);
@@ -674,6 +677,8 @@ static void syscall_stop(void *program, lt_task_t *k) {
         ret = (int64_t)rdtsc();
     } else if (strcmp(name, "cprng_draw_once") == 0) {
         ret = serve_cprng_draw_once(k, a[0], a[1]);
+    } else if (hk_fuchsia_vm_serve(&fp->vm, name, k->tid, a, &ret)) {
+        /* vmo_*: vm.c */
     } else {
         count_unserved(name);
         ret = ZX_ERR_NOT_SUPPORTED;

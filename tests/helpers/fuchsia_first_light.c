@@ -9,6 +9,8 @@
  *   FL_UNSERVED  zx_handle_close(12345), which the runner does not serve: exit with the status it returned
  *   FL_BADSYSCALL  issue `syscall` (process_exit's number) from the image's own code, not from the vDSO: Zircon
  *                kills the process with a policy exception, so the exit must never happen
+ *   FL_VMO       VMOs: create, write, read back, sizes, resize, and each call's errors in Zircon's order; exit 0, or
+ *                the number of the first check that failed
  *
  * Built with clang --target=x86_64-unknown-fuchsia -fuse-ld=lld -nostdlib -ffreestanding -fPIE -Wl,-pie
  * -Wl,--no-dynamic-linker (tests/test_fuchsia_first_light.py).  x86-64 only.
@@ -140,7 +142,51 @@ void _start(zx_handle_t bootstrap, void *vdso) {
     __asm__ volatile("syscall" : "+a"(rax) : "r"(rdi) : "rcx", "r11", "memory");
     say("still alive after a bad syscall\n");
     zx_process_exit(8);
+#elif defined(FL_VMO)
+    zx_status_t (*vmo_create)(uint64_t, uint32_t, zx_handle_t *) =
+        (zx_status_t (*)(uint64_t, uint32_t, zx_handle_t *))vdso_sym(base, "_zx_vmo_create");
+    zx_status_t (*vmo_read)(zx_handle_t, void *, uint64_t, size_t) =
+        (zx_status_t (*)(zx_handle_t, void *, uint64_t, size_t))vdso_sym(base, "_zx_vmo_read");
+    zx_status_t (*vmo_write)(zx_handle_t, const void *, uint64_t, size_t) =
+        (zx_status_t (*)(zx_handle_t, const void *, uint64_t, size_t))vdso_sym(base, "_zx_vmo_write");
+    zx_status_t (*vmo_get_size)(zx_handle_t, uint64_t *) =
+        (zx_status_t (*)(zx_handle_t, uint64_t *))vdso_sym(base, "_zx_vmo_get_size");
+    zx_status_t (*vmo_set_size)(zx_handle_t, uint64_t) =
+        (zx_status_t (*)(zx_handle_t, uint64_t))vdso_sym(base, "_zx_vmo_set_size");
+    if (!vmo_create || !vmo_read || !vmo_write || !vmo_get_size || !vmo_set_size) zx_process_exit(2);
+    enum { OK = 0, BAD_HANDLE = -11, INVALID_ARGS = -10, OUT_OF_RANGE = -14, UNAVAILABLE = -28,
+           RESIZABLE = 2 };
+    zx_handle_t h = 0, r = 0;
+    uint64_t size = 0;
+    char out[16];
+    static const char msg[] = "hello, VMO";
+    /* A size is rounded up to a page; only ZX_VMO_RESIZABLE is an option. */
+    if (vmo_create(10000, 0, &h) != OK || h == 0) zx_process_exit(10);
+    if (vmo_get_size(h, &size) != OK || size != 12288) zx_process_exit(11);
+    if (vmo_create(4096, 1, &r) != INVALID_ARGS) zx_process_exit(12);
+    if (vmo_create(UINT64_MAX - 100, 0, &r) != OUT_OF_RANGE) zx_process_exit(13);
+    /* Bytes across a page boundary come back; fresh pages read as zeros. */
+    if (vmo_write(h, msg, 4090, sizeof msg) != OK) zx_process_exit(20);
+    for (size_t i = 0; i < sizeof out; i++) out[i] = 'x';
+    if (vmo_read(h, out, 4090, sizeof msg) != OK || !streq(out, msg)) zx_process_exit(21);
+    if (vmo_read(h, out, 8192, 4) != OK || out[0] || out[1] || out[2] || out[3]) zx_process_exit(22);
+    /* The range: past the end, or overflowing, is OUT_OF_RANGE; a bad buffer INVALID_ARGS; the handle first. */
+    if (vmo_write(h, msg, 12288 - 2, 4) != OUT_OF_RANGE) zx_process_exit(30);
+    if (vmo_read(h, out, UINT64_MAX, 2) != OUT_OF_RANGE) zx_process_exit(31);
+    if (vmo_read(h, (void *)16, 0, 4) != INVALID_ARGS) zx_process_exit(32);
+    if (vmo_get_size(h, (uint64_t *)16) != INVALID_ARGS) zx_process_exit(33);
+    if (vmo_read(h ^ 0x100000, out, UINT64_MAX, 2) != BAD_HANDLE) zx_process_exit(34);
+    /* Not resizable: UNAVAILABLE.  A resizable one grows (zero-filled) and shrinks (its tail is dropped). */
+    if (vmo_set_size(h, 5000) != UNAVAILABLE) zx_process_exit(40);
+    if (vmo_create(4096, RESIZABLE, &r) != OK) zx_process_exit(41);
+    if (vmo_set_size(r, 5000) != OK || vmo_get_size(r, &size) != OK || size != 8192) zx_process_exit(42);
+    if (vmo_write(r, msg, 8000, sizeof msg) != OK) zx_process_exit(43);
+    if (vmo_set_size(r, 4096) != OK || vmo_read(r, out, 8000, 1) != OUT_OF_RANGE) zx_process_exit(44);
+    if (vmo_set_size(r, 8192) != OK || vmo_read(r, out, 8000, 4) != OK || out[0] || out[3]) zx_process_exit(45);
+    if (vmo_set_size(r, UINT64_MAX) != OUT_OF_RANGE) zx_process_exit(46);
+    say("VMOs as Zircon has them\n");
+    zx_process_exit(0);
 #else
-#error "define FL_EXIT, FL_TICK, FL_UNSERVED or FL_BADSYSCALL"
+#error "define FL_EXIT, FL_TICK, FL_UNSERVED, FL_BADSYSCALL or FL_VMO"
 #endif
 }

@@ -192,6 +192,16 @@ int main(int argc, char **argv) {
         bool gone = kill(pid, 0) != 0 && errno == ESRCH;
         printf(", \"wait\": %d, \"terminated\": %s, \"info\": %d, \"return_code\": %" PRId64 ", \"pid_gone\": %s",
                s_wait, (seen & ZX_TASK_TERMINATED) ? "true" : "false", s_info, rc, gone ? "true" : "false");
+        /* The VMO handles the program made live in this program's table until the runner releases them, just
+         * after TASK_TERMINATED. */
+        zx_info_process_handle_stats_t stats;
+        for (int i = 0; i < 200; i++) {
+            memset(&stats, 0, sizeof stats);
+            zx_object_get_info(zx_process_self(), ZX_INFO_PROCESS_HANDLE_STATS, &stats, sizeof stats, NULL, NULL);
+            if (stats.handle_count[ZX_OBJ_TYPE_VMO] == 0) break;
+            sleep_ms(5);
+        }
+        printf(", \"vmo_handles_left\": %u", stats.handle_count[ZX_OBJ_TYPE_VMO]);
     }
     zx_handle_close(proc);
     zx_handle_close(job);
