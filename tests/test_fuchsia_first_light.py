@@ -29,7 +29,7 @@ HOST = ROOT / "host"
 HELPERS = Path(__file__).parent / "helpers"
 PROGRAM = HELPERS / "fuchsia_first_light.c"
 REAL_VDSO = Path("arch/x64/sysroot/lib/libzircon.so")
-MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO")
+MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO", "VMAR")
 
 ZX_ERR_NOT_SUPPORTED = -2
 ZX_TASK_RETCODE_SYSCALL_KILL = -1024
@@ -213,6 +213,18 @@ def test_vmos(driver: Path, programs: dict[str, Path], standin: Path) -> None:
     assert r["vmo_handles_left"] == 0  # the program's VMOs are released when it ends
 
 
+def test_vmar_map_and_unmap(driver: Path, programs: dict[str, Path], standin: Path) -> None:
+    """zx_vmar_map/unmap on the program's root VMAR (host/fuchsia/vm.c), the VMO's memfd mapped into the program by
+    Linux calls run in it: the program sees the VMO's bytes through the mapping and its stores in the VMO, checks
+    vmar_map's errors in Zircon's order, and maps again at a specific place once unmapped."""
+    r = run(driver, "vmar", programs["VMAR"], standin)
+    assert r["root_vmar"] == 0 and r["handed"], r
+    assert r["return_code"] == 0, f"check {r['return_code']} of fuchsia_first_light.c FL_VMAR failed"
+    assert r["output"].endswith("mapped VMOs as Zircon does\n")
+    assert unserved(r) == {}
+    assert r["vmo_handles_left"] == 0
+
+
 def test_numbers_are_read_from_the_vdso(driver: Path, programs: dict[str, Path],
                                         shuffled: tuple[Path, dict[str, int]]) -> None:
     vdso, numbers = shuffled
@@ -274,12 +286,14 @@ def test_exit_42_under_asan(driver_asan: Path, programs: dict[str, Path], standi
     assert r["return_code"] == ZX_TASK_RETCODE_SYSCALL_KILL and r["pid_gone"]
     r = run(driver_asan, "exit", programs["VMO"], standin)
     assert r["return_code"] == 0
+    r = run(driver_asan, "vmar", programs["VMAR"], standin)
+    assert r["return_code"] == 0 and r["vmo_handles_left"] == 0
     check_address_space(run(driver_asan, "maps", programs["TICK"], standin))
 
 
 # ------------------------------------------------------------------------------------------ the real 2021 vDSO
 
-@pytest.mark.parametrize("mode", ["EXIT", "TICK", "UNSERVED", "MAPS", "VMO"])
+@pytest.mark.parametrize("mode", ["EXIT", "TICK", "UNSERVED", "MAPS", "VMO", "VMAR"])
 def test_real_2021_vdso(driver: Path, programs: dict[str, Path], mode: str) -> None:
     vdso = real_sdk_2021() / REAL_VDSO
     assert vdso.is_file(), f"{vdso} is missing"
@@ -288,6 +302,9 @@ def test_real_2021_vdso(driver: Path, programs: dict[str, Path], mode: str) -> N
     elif mode == "VMO":
         r = run(driver, "exit", programs[mode], vdso)
         assert r["return_code"] == 0 and r["output"] == "VMOs as Zircon has them\n"
+    elif mode == "VMAR":
+        r = run(driver, "vmar", programs[mode], vdso)
+        assert r["return_code"] == 0 and r["output"].endswith("mapped VMOs as Zircon does\n")
     elif mode == "TICK":
         r = run(driver, "tick", programs[mode], vdso)
         assert r["held0"] == r["held1"] and r["resumed"] > r["held1"]

@@ -659,6 +659,7 @@ static void syscall_stop(void *program, lt_task_t *k) {
         return;
     }
     int64_t ret;
+    int sig = 0;
     bool deferred = false;
     if (strcmp(name, "process_exit") == 0) {
         /* Linux keeps 8 bits of an exit status: the full code is the return code. */
@@ -677,8 +678,10 @@ static void syscall_stop(void *program, lt_task_t *k) {
         ret = (int64_t)rdtsc();
     } else if (strcmp(name, "cprng_draw_once") == 0) {
         ret = serve_cprng_draw_once(k, a[0], a[1]);
-    } else if (hk_fuchsia_vm_serve(&fp->vm, name, k->tid, a, &ret)) {
-        /* vmo_*: vm.c */
+    } else if (hk_fuchsia_vm_serve(&fp->vm, name, k->tid, info.instruction_pointer - 2, r.rsp, a, &ret, &sig)) {
+        /* vmo_*, vmar_map/unmap: vm.c.  A signal that came while it ran Linux calls in the task is delivered when
+         * the task goes on. */
+        if (sig != 0) k->stop_sig = sig;
     } else {
         count_unserved(name);
         ret = ZX_ERR_NOT_SUPPORTED;
@@ -707,6 +710,17 @@ zx_status_t hk_fuchsia_layout(zx_handle_t process, hk_fuchsia_layout_t *out) {
         *out = (hk_fuchsia_layout_t){fp->image_base, fp->image_span, fp->vdso_base, fp->vdso_span, fp->stack_base,
                                      STACK_SIZE};
     }
+    hk_unlock();
+    return status;
+}
+
+zx_status_t hk_fuchsia_root_vmar(zx_handle_t process, zx_handle_t *out) {
+    hk_object_t *obj;
+    hk_lock();
+    zx_status_t status = hk_handle_get(process, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_INSPECT, &obj, NULL);
+    struct hk_linux_process *lp = status == ZX_OK ? HK_CONTAINER_OF(obj, hk_process_t, base)->program : NULL;
+    if (status == ZX_OK && (lp == NULL || lp->fuchsia_ops != &g_fuchsia_ops)) status = ZX_ERR_BAD_STATE;
+    if (status == ZX_OK) status = hk_fuchsia_vm_root_vmar_locked(&((fuchsia_program_t *)lp->fuchsia)->vm, out);
     hk_unlock();
     return status;
 }

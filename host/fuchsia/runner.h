@@ -38,6 +38,10 @@ typedef struct hk_fuchsia_layout {
 } hk_fuchsia_layout_t;
 zx_status_t hk_fuchsia_layout(zx_handle_t process, hk_fuchsia_layout_t *out);
 
+/* A new handle to the running Fuchsia program's root VMAR, for the program to use (until it gets one through its
+ * bootstrap channel); closed when the program ends.  ZX_ERR_BAD_STATE: not a running Fuchsia program. */
+zx_status_t hk_fuchsia_root_vmar(zx_handle_t process, zx_handle_t *out);
+
 /* How many times syscall `name` (without "zx_") was answered ZX_ERR_NOT_SUPPORTED because the runner does not
  * serve it, over every Fuchsia program this host program ran. */
 uint64_t hk_fuchsia_unserved_count(const char *name);

@@ -6,6 +6,8 @@
  *   fuchsia_run tick IMAGE VDSO   IMAGE prints "tick N" lines for ever: suspend the process (the lines stop),
  *                                 close the token (they resume), kill its job (TASK_TERMINATED, return code, the
  *                                 Linux pid is gone)
+ *   fuchsia_run vmar IMAGE VDSO   IMAGE prints "vmar@0x<address>": a new handle to its root VMAR is written there
+ *                                 (process_vm_writev: this program is its tracer's), then as exit
  *   fuchsia_run maps IMAGE VDSO   IMAGE prints "tick N" lines for ever: once it runs, its layout (hk_fuchsia_layout),
  *                                 /proc/PID/maps, its open fds and its Linux name; then kill its job.  This program
  *                                 holds an extra fd without close-on-exec meanwhile, which the image must not get.
@@ -25,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 #include <dirent.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "fuchsia/runner.h"
@@ -96,8 +99,9 @@ static int64_t return_code(zx_handle_t proc, zx_status_t *status) {
 
 int main(int argc, char **argv) {
     bool maps = argc == 4 && strcmp(argv[1], "maps") == 0;
-    if (argc != 4 || (strcmp(argv[1], "exit") != 0 && strcmp(argv[1], "tick") != 0 && !maps)) {
-        fprintf(stderr, "usage: fuchsia_run exit|tick|maps IMAGE VDSO\n");
+    bool vmar = argc == 4 && strcmp(argv[1], "vmar") == 0;
+    if (argc != 4 || (strcmp(argv[1], "exit") != 0 && strcmp(argv[1], "tick") != 0 && !maps && !vmar)) {
+        fprintf(stderr, "usage: fuchsia_run exit|tick|maps|vmar IMAGE VDSO\n");
         return 2;
     }
     alarm(60); /* a hang fails the test instead of blocking it */
@@ -185,6 +189,25 @@ int main(int argc, char **argv) {
                before, s_suspend, held0, held1, s_close, resumed, s_kill, s_wait,
                (seen & ZX_TASK_TERMINATED) ? "true" : "false", s_info, rc, gone ? "true" : "false");
     } else {
+        if (vmar) {
+            /* Wait for the address, then hand the program its root VMAR handle. */
+            const char *tag = NULL;
+            for (int i = 0; i < 1000 && tag == NULL; i++) {
+                size_t n = atomic_load(&g_out_len);
+                g_out[n] = '\0';
+                tag = strstr(g_out, "vmar@0x");
+                if (tag == NULL || strchr(tag, '\n') == NULL) {
+                    tag = NULL;
+                    sleep_ms(5);
+                }
+            }
+            zx_handle_t root = ZX_HANDLE_INVALID;
+            zx_status_t s_root = tag != NULL ? hk_fuchsia_root_vmar(proc, &root) : ZX_ERR_TIMED_OUT;
+            unsigned long long where = tag != NULL ? strtoull(tag + 5, NULL, 16) : 0;
+            struct iovec local = {&root, sizeof root}, remote = {(void *)(uintptr_t)where, sizeof root};
+            ssize_t put = s_root == ZX_OK ? process_vm_writev(pid, &local, 1, &remote, 1, 0) : -1;
+            printf(", \"root_vmar\": %d, \"handed\": %s", s_root, put == (ssize_t)sizeof root ? "true" : "false");
+        }
         zx_signals_t seen = 0;
         zx_status_t s_wait = zx_object_wait_one(proc, ZX_TASK_TERMINATED, zx_deadline_after(20ll * 1000 * 1000 * 1000), &seen);
         zx_status_t s_info;
