@@ -41,7 +41,9 @@
  *   fuchsia/         running Fuchsia ELF programs: vdso.c reads a Zircon vDSO (syscall numbers, constants) and
  *                    recognises Fuchsia executables, vdso_dump.c prints what it read as JSON, runner.c starts a
  *                    Fuchsia image as a spawned program under PTRACE_SYSEMU and serves its syscalls (reached by the
- *                    spawn backend through lt_fuchsia_ops only); built into nothing but their tests
+ *                    spawn backend through lt_fuchsia_ops only), inject.c runs Linux calls inside a stopped
+ *                    program (how runner.c builds its address space), vm.c serves VMOs (memfds) and their mappings;
+ *                    built into nothing but their tests
  *                    (tests/test_fuchsia_vdso.py, tests/test_fuchsia_first_light.py): neither the Python module nor
  *                    the conformance suite nor tests/sanitize compiles fuchsia/
  *

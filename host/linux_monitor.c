@@ -1,6 +1,6 @@
 #define _GNU_SOURCE /* waitid flags, ptrace events, pidfds */
-/* Spawned programs: the monitor thread, which does every fork, ptrace call and wait of the spawn backend (see
- * linux_task.h for why ptrace, and for the other files of the backend).
+/* Spawned programs: the monitor thread, which starts every child and makes every ptrace call and wait of the spawn
+ * backend (see linux_task.h for why ptrace, and for the other files of the backend).
  *
  * Waking.  The monitor sleeps in a blocking waitid(WNOWAIT) over its own children and tracees (__WNOTHREAD: it
  * never sees, let alone reaps, children of other threads such as Python's subprocess), so ptrace-stops and exits
@@ -132,19 +132,6 @@ static void handle_wait_status(pid_t pid, int status) {
         /* A syscall-stop of a Fuchsia program (only those have PTRACE_O_TRACESYSGOOD): the runner serves it. */
         owner->fuchsia_ops->syscall_stop(owner->fuchsia, k);
         lt_task_settle(k);
-        return;
-    }
-    if (event == 0 && sig == SIGSTOP && owner != NULL && owner->fuchsia != NULL && owner->phase == LP_STARTING &&
-        k->tid == owner->pid) {
-        /* The Fuchsia image is mapped and its child stopped itself: the SIGSTOP is consumed, and from here on the
-         * task runs under PTRACE_SYSEMU, so the image's first instruction already runs with it. */
-        if (!owner->fuchsia_ops->started(owner->fuchsia, k)) {
-            owner->kill_sent = true;
-            kill(pid, SIGKILL); /* the spawn fails once it is reaped */
-            return;
-        }
-        k->resume = LT_RESUME_SYSEMU;
-        if (lt_program_started(owner, k)) lt_task_settle(k);
         return;
     }
     if (event == 0 && sig == SIGTRAP && k->stepping && lt_task_step_trap(k)) {

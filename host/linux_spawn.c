@@ -1,9 +1,19 @@
-#define _GNU_SOURCE /* _Fork, pipe2, close_range */
+#define _GNU_SOURCE /* pipe2, close_range, execveat */
 /* Spawned programs, the spawn itself: hk_linux_spawn prepares what the child needs (environment, the fd plan) and
- * queues it for the monitor (linux_monitor.c), which forks the child and seizes it with ptrace (lt_program_start); the
- * child sets up its fds, installs the seccomp filter that keeps everything it starts traced, and execs.  Its
+ * queues it for the monitor (linux_monitor.c), which starts the child and seizes it with ptrace (lt_program_start);
+ * the child sets up its fds, installs the seccomp filter that keeps everything it starts traced, and execs.  Its
  * PTRACE_EVENT_EXEC (linux_task.c) completes the spawn; a child that dies first fails it with the stage and errno it
- * wrote to its error pipe. */
+ * wrote to its error pipe.
+ *
+ * The child shares the host program's memory (clone(CLONE_VM) on a stack of its own), so a spawn costs the same
+ * whatever the caller's heap: fork() copied the page tables of the whole caller (issue 11: 1.65 ms with nothing
+ * extra, 19.9 ms with 1 GiB).  posix_spawn does the same with CLONE_VM|CLONE_VFORK; CLONE_VFORK is left out
+ * because the parent (the monitor thread) must seize the child before the child runs anything, and a vfork parent
+ * is blocked until the exec.  Without CLONE_VFORK the monitor runs on while the child does its set-up, in the same
+ * memory and with the monitor's thread pointer, so the child (child_main and what it calls) writes nothing but its
+ * own stack: raw system calls only (no libc wrapper: those set errno, a thread-local of the monitor), no sanitizer
+ * instrumentation (its shadow and thread state are the monitor's), and it reads only its private copy of the
+ * request (lt_child_t) and the arrays the requester keeps unchanged until the spawn is done. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -34,18 +46,63 @@
 
 /* ------------------------------------------------------------------------------------------------ the child */
 
-/* Mark every fd in [lo, hi] close-on-exec.  close_range(CLOEXEC) needs Linux 5.11; older kernels get a loop up to
- * the open-file limit (fd_limit_for_loop). */
-static void cloexec_range(const lt_spawn_t *s, unsigned lo, unsigned hi) {
-    if (syscall(SYS_close_range, lo, hi, CLOSE_RANGE_CLOEXEC) == 0) return;
-    for (unsigned fd = lo; fd <= hi && fd <= (unsigned)s->fallback_max_fd; fd++) fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+/* What the child runs is compiled without sanitizer instrumentation: it shares the monitor's memory and thread
+ * pointer, so a shadow-memory update or a ThreadSanitizer event there would be the monitor's. */
+#define CHILD_CODE __attribute__((no_sanitize("address", "thread", "undefined")))
+
+/* A Linux system call without libc: the result, or -errno (the caller's errno, the monitor's, is never touched). */
+static inline CHILD_CODE long child_sys(long nr, long a0, long a1, long a2, long a3, long a4) {
+#if defined(__x86_64__)
+    register long r10 __asm__("r10") = a3;
+    register long r8 __asm__("r8") = a4;
+    long ret;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8)
+                     : "rcx", "r11", "memory");
+    return ret;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = nr;
+    register long x0 __asm__("x0") = a0;
+    register long x1 __asm__("x1") = a1;
+    register long x2 __asm__("x2") = a2;
+    register long x3 __asm__("x3") = a3;
+    register long x4 __asm__("x4") = a4;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
+    return x0;
+#else
+#error "host kernel: spawned programs need x86_64 or aarch64"
+#endif
+}
+#define SYS0(nr) child_sys(SYS_##nr, 0, 0, 0, 0, 0)
+#define SYS1(nr, a) child_sys(SYS_##nr, (long)(a), 0, 0, 0, 0)
+#define SYS2(nr, a, b) child_sys(SYS_##nr, (long)(a), (long)(b), 0, 0, 0)
+#define SYS3(nr, a, b, c) child_sys(SYS_##nr, (long)(a), (long)(b), (long)(c), 0, 0)
+#define SYS4(nr, a, b, c, d) child_sys(SYS_##nr, (long)(a), (long)(b), (long)(c), (long)(d), 0)
+#define SYS5(nr, a, b, c, d, e) child_sys(SYS_##nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e))
+
+/* The child's private copy of the request, with room for its temporaries, at the top of its stack mapping. */
+typedef struct lt_child {
+    lt_spawn_t s;
+    int tmp[]; /* s.nfds */
+} lt_child_t;
+
+static CHILD_CODE _Noreturn void child_exit(void) {
+    for (;;) SYS1(exit_group, 127);
 }
 
-static _Noreturn void child_fail(int err_fd, int stage) {
-    int msg[2] = {stage, errno};
-    ssize_t n = write(err_fd, msg, sizeof(msg));
-    (void)n;
-    _exit(127);
+/* Report {stage, errno} of a failed step (ret = -errno) and die. */
+static CHILD_CODE _Noreturn void child_fail(int err_fd, int stage, long ret) {
+    int msg[2] = {stage, (int)-ret};
+    SYS3(write, err_fd, msg, sizeof(msg));
+    child_exit();
+}
+
+/* Mark every fd in [lo, hi] close-on-exec.  close_range(CLOEXEC) needs Linux 5.11; older kernels get a loop up to
+ * the open-file limit (fd_limit_for_loop). */
+static CHILD_CODE void cloexec_range(const lt_spawn_t *s, unsigned lo, unsigned hi) {
+    if (SYS3(close_range, lo, hi, CLOSE_RANGE_CLOEXEC) == 0) return;
+    for (unsigned fd = lo; fd <= hi && fd <= (unsigned)s->fallback_max_fd; fd++) SYS3(fcntl, fd, F_SETFD, FD_CLOEXEC);
 }
 
 /* The seccomp filter every spawned program runs under (it is inherited by everything the program forks, and kept
@@ -93,45 +150,50 @@ static const struct sock_filter g_untraced_filter[] = {
     /* 15 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS), /* an ABI this CPU does not have */
 };
 
-/* In the child, just before exec: no_new_privs (which an unprivileged filter needs), then the filter. */
-static int install_untraced_filter(void) {
-    struct sock_fprog prog = {
-        .len = (unsigned short)(sizeof(g_untraced_filter) / sizeof(g_untraced_filter[0])),
-        .filter = (struct sock_filter *)g_untraced_filter,
-    };
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
-    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+/* In the child, just before exec: no_new_privs (which an unprivileged filter needs), then the filter; 0 or -errno. */
+static CHILD_CODE long install_untraced_filter(void) {
+    struct sock_fprog prog;
+    prog.len = (unsigned short)(sizeof(g_untraced_filter) / sizeof(g_untraced_filter[0]));
+    prog.filter = (struct sock_filter *)g_untraced_filter;
+    long r = SYS5(prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    return r != 0 ? r : SYS3(prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
 
-/* Runs in the forked child: only async-signal-safe calls (the parent is multi-threaded). */
-static _Noreturn void child_main(const lt_spawn_t *s) {
-    close(s->go[1]);
-    close(s->err[0]);
+/* The child, started by clone(CLONE_VM) on its own stack: see the top of this file for what it may do. */
+static CHILD_CODE int child_main(void *arg) {
+    lt_child_t *c = arg;
+    const lt_spawn_t *s = &c->s;
+    long r;
+    SYS1(close, s->go[1]);
+    SYS1(close, s->err[0]);
     /* Die with the monitor thread (our parent thread), and do not start at all if it is already gone. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != s->parent_pid) _exit(127);
+    if (SYS2(prctl, PR_SET_PDEATHSIG, SIGKILL) != 0 || SYS0(getppid) != s->parent_pid) child_exit();
     /* Wait until the monitor has seized us, so that nothing we do escapes the tracer. */
     char b;
-    ssize_t n;
-    do n = read(s->go[0], &b, 1);
-    while (n < 0 && errno == EINTR);
-    if (n != 1) _exit(127);
-    close(s->go[0]);
+    do r = SYS3(read, s->go[0], &b, 1);
+    while (r == -EINTR);
+    if (r != 1) child_exit();
+    SYS1(close, s->go[0]);
 
     /* Move everything we still need above every target fd, so the dup2s below cannot clobber a source. */
-    int err_fd = fcntl(s->err[1], F_DUPFD_CLOEXEC, s->base);
-    if (err_fd < 0) _exit(127);
-    int devnull = -1;
-    if (s->devnull >= 0 && (devnull = fcntl(s->devnull, F_DUPFD_CLOEXEC, s->base)) < 0) child_fail(err_fd, STAGE_SETUP);
-    int tmp[s->nfds ? s->nfds : 1];
+    int err_fd = (int)SYS3(fcntl, s->err[1], F_DUPFD_CLOEXEC, s->base);
+    if (err_fd < 0) child_exit();
+    int devnull = -1, exec_fd = -1;
+    if (s->devnull >= 0 && (r = devnull = (int)SYS3(fcntl, s->devnull, F_DUPFD_CLOEXEC, s->base)) < 0)
+        child_fail(err_fd, STAGE_SETUP, r);
+    if (s->exec_fd >= 0 && (r = exec_fd = (int)SYS3(fcntl, s->exec_fd, F_DUPFD_CLOEXEC, s->base)) < 0)
+        child_fail(err_fd, STAGE_SETUP, r);
     for (size_t i = 0; i < s->nfds; i++) {
-        if ((tmp[i] = fcntl(s->fd_src[i], F_DUPFD_CLOEXEC, s->base)) < 0) child_fail(err_fd, STAGE_SETUP);
+        if ((r = c->tmp[i] = (int)SYS3(fcntl, s->fd_src[i], F_DUPFD_CLOEXEC, s->base)) < 0)
+            child_fail(err_fd, STAGE_SETUP, r);
     }
+    /* dup3 (dup2 is missing on arm64): every source is >= base, above every target, so never equal to it. */
     for (size_t i = 0; i < s->nfds; i++) {
-        if (dup2(tmp[i], s->fd_dst[i]) < 0) child_fail(err_fd, STAGE_SETUP);
+        if ((r = SYS3(dup3, c->tmp[i], s->fd_dst[i], 0)) < 0) child_fail(err_fd, STAGE_SETUP, r);
     }
     for (int fd = 0; fd < 3; fd++) {
-        int src = s->stdio[fd] == STDIO_NULL ? devnull : s->stdio[fd] >= 0 ? tmp[s->stdio[fd]] : -1;
-        if (src >= 0 && dup2(src, fd) < 0) child_fail(err_fd, STAGE_SETUP);
+        int src = s->stdio[fd] == STDIO_NULL ? devnull : s->stdio[fd] >= 0 ? c->tmp[s->stdio[fd]] : -1;
+        if (src >= 0 && (r = SYS3(dup3, src, fd, 0)) < 0) child_fail(err_fd, STAGE_SETUP, r);
     }
     /* A Fuchsia process gets only the handles it is given: nothing else above stdio and the targets survives. */
     unsigned lo = 3;
@@ -141,28 +203,80 @@ static _Noreturn void child_main(const lt_spawn_t *s) {
     }
     cloexec_range(s, lo, ~0u);
 
-    /* A fresh signal state: default dispositions (Python ignores SIGPIPE, for one), nothing blocked. */
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++) {
-        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
+    /* A fresh signal state: default dispositions (Python ignores SIGPIPE, for one), nothing blocked.  Every signal
+     * is blocked until then (the monitor's mask, inherited), so no handler of the host program runs here.  The
+     * kernel's struct sigaction, all zero: SIG_DFL, no flags, no restorer, an empty mask. */
+    unsigned long dfl[4];
+    dfl[0] = dfl[1] = dfl[2] = dfl[3] = 0;
+    for (int sig = 1; sig <= 64; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) SYS4(rt_sigaction, sig, dfl, 0, 8);
     }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    SYS4(rt_sigprocmask, SIG_SETMASK, &dfl[3], 0, 8);
 
-    /* A Fuchsia image is mapped, not exec'd (host/fuchsia/runner.c).  It needs no seccomp filter: every system call
-     * it makes stops under PTRACE_SYSEMU and none reaches Linux, so it can start nothing untraced. */
-    if (s->fuchsia_ops != NULL) s->fuchsia_ops->child(s->fuchsia_start, err_fd);
-    if (install_untraced_filter() != 0) child_fail(err_fd, STAGE_SECCOMP);
-    execve(s->path, s->argv, s->envp);
-    child_fail(err_fd, STAGE_EXEC);
+    if ((r = install_untraced_filter()) != 0) child_fail(err_fd, STAGE_SECCOMP, r);
+    /* A Fuchsia image starts from the runner's trampoline (host/fuchsia/runner.c), an executable memfd. */
+    if (exec_fd >= 0) r = SYS5(execveat, exec_fd, "", s->argv, s->envp, AT_EMPTY_PATH);
+    else r = SYS3(execve, s->path, s->argv, s->envp);
+    child_fail(err_fd, STAGE_EXEC, r);
 }
 
-/* ---------------------------------------------------------------------------------------------- the monitor's fork */
+/* ---------------------------------------------------------------------------------------------- the monitor's start */
 
-/* Fork and trace one queued program. */
+/* clone(CLONE_VM | SIGCHLD) running fn(arg) on stack_top (16-byte aligned) in the child, which exits with fn's
+ * result; the child's pid, or -errno.  Made here rather than through glibc's clone(): ThreadSanitizer intercepts
+ * that as a fork of a multi-threaded program and kills the child. */
+static pid_t clone_vm(int (*fn)(void *), void *arg, uint8_t *stack_top) {
+    void **sp = (void **)stack_top - 2;
+    sp[0] = (void *)fn;
+    sp[1] = arg;
+    long flags = CLONE_VM | SIGCHLD;
+#if defined(__x86_64__)
+    register long r10 __asm__("r10") = 0; /* child_tid */
+    register long r8 __asm__("r8") = 0;   /* tls */
+    long ret;
+    __asm__ volatile("syscall\n\t"
+                     "test %%rax, %%rax\n\t"
+                     "jnz 1f\n\t"
+                     "xor %%ebp, %%ebp\n\t" /* the child, on sp: fn(arg), then exit_group(result) */
+                     "pop %%rax\n\t"
+                     "pop %%rdi\n\t"
+                     "call *%%rax\n\t"
+                     "mov %%eax, %%edi\n\t"
+                     "mov %[exit], %%eax\n\t"
+                     "syscall\n\t"
+                     "hlt\n"
+                     "1:"
+                     : "=a"(ret)
+                     : "a"((long)SYS_clone), "D"(flags), "S"(sp), "d"(0L), "r"(r10), "r"(r8),
+                       [exit] "i"(SYS_exit_group)
+                     : "rcx", "r11", "memory");
+    return (pid_t)ret;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = SYS_clone;
+    register long x0 __asm__("x0") = flags;
+    register long x1 __asm__("x1") = (long)sp;
+    register long x2 __asm__("x2") = 0; /* parent_tid */
+    register long x3 __asm__("x3") = 0; /* tls */
+    register long x4 __asm__("x4") = 0; /* child_tid */
+    __asm__ volatile("svc 0\n\t"
+                     "cbnz x0, 1f\n\t"
+                     "mov x29, xzr\n\t" /* the child, on sp: fn(arg), then exit_group(result) */
+                     "ldp x9, x0, [sp], #16\n\t"
+                     "blr x9\n\t"
+                     "mov x8, %[exit]\n\t"
+                     "svc 0\n\t"
+                     "brk #0\n"
+                     "1:"
+                     : "+r"(x0)
+                     : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), [exit] "i"(SYS_exit_group)
+                     : "x9", "x30", "memory");
+    return (pid_t)x0;
+#endif
+}
+
+#define CHILD_STACK_SIZE (64u * 1024u) /* child_main's frames: well under 1 KiB */
+
+/* Start and trace one queued program. */
 void lt_program_start(lt_spawn_t *s) {
     int fail_stage = STAGE_NONE, fail_errno = 0;
     struct hk_linux_process *lp = calloc(1, sizeof(*lp));
@@ -179,9 +293,29 @@ void lt_program_start(lt_spawn_t *s) {
         goto fail;
     }
     lp->fuchsia_ops = s->fuchsia_ops;
-    /* _Fork skips pthread_atfork handlers (and their locks): the child only execs. */
-    pid = _Fork();
-    if (pid == 0) child_main(s);
+    /* The child's memory: a guard page, its stack, then its copy of the request and its temporaries.  Freed by the
+     * requester (spawn_release) once the spawn is done: by then the child has exec'd (into memory of its own) or
+     * died. */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t size = (page + CHILD_STACK_SIZE + sizeof(lt_child_t) + s->nfds * sizeof(int) + page - 1) & ~(page - 1);
+    uint8_t *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (mem == MAP_FAILED) {
+        fail_stage = STAGE_FORK;
+        fail_errno = errno;
+        goto fail;
+    }
+    s->child_mem = mem;
+    s->child_mem_size = size;
+    mprotect(mem, page, PROT_NONE); /* an overflow faults instead of writing below the stack */
+    lt_child_t *c = (lt_child_t *)(mem + size - sizeof(lt_child_t) - s->nfds * sizeof(int));
+    c->s = *s;
+    uint8_t *stack_top = (uint8_t *)((uintptr_t)c & ~(uintptr_t)63);
+    /* No CLONE_VFORK: see the top of this file. */
+    pid = clone_vm(child_main, c, stack_top);
+    if (pid < 0) {
+        errno = -pid;
+        pid = -1;
+    }
     if (pid < 0) {
         fail_stage = STAGE_FORK;
         fail_errno = errno;
@@ -277,6 +411,7 @@ static zx_status_t status_of_errno(int err) {
 }
 
 static void spawn_release(lt_spawn_t *s) {
+    if (s->child_mem != NULL) munmap(s->child_mem, s->child_mem_size);
     int fds[] = {s->go[0], s->go[1], s->err[0], s->err[1], s->devnull};
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
         if (fds[i] >= 0) close(fds[i]);
@@ -289,12 +424,13 @@ static void spawn_release(lt_spawn_t *s) {
 zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char *err_msg) {
     lt_spawn_t s;
     memset(&s, 0, sizeof(s));
-    s.go[0] = s.go[1] = s.err[0] = s.err[1] = s.devnull = -1;
+    s.go[0] = s.go[1] = s.err[0] = s.err[1] = s.devnull = s.exec_fd = -1;
     s.p = p;
     s.path = req->path;
     s.argv = (char *const *)req->argv;
     s.fuchsia_ops = req->fuchsia_ops;
     s.fuchsia_start = req->fuchsia_start;
+    if (s.fuchsia_ops != NULL) s.exec_fd = s.fuchsia_ops->exec_fd(s.fuchsia_start);
     s.parent_pid = getpid();
     zx_status_t status = ZX_OK;
     const char *what = "prepare";
@@ -401,7 +537,8 @@ zx_status_t hk_linux_spawn(hk_process_t *p, const hk_spawn_request_t *req, char 
         default:
             snprintf(err_msg, FDIO_SPAWN_ERR_MSG_MAX_LENGTH, "%s: %s", s.path,
                      status == ZX_ERR_BAD_STATE ? "the process was killed while it was starting"
-                                                : "out of memory while starting it");
+                     : status == ZX_ERR_NO_MEMORY ? "out of memory while starting it"
+                                                  : "its address space could not be built (a Linux call failed)");
             break;
         }
     }

@@ -238,7 +238,21 @@ lt_task_t *lt_task_exec(lt_task_t *k, pid_t former) {
     }
     k->tgid = k->tid;
     struct hk_linux_process *lp = k->owner;
-    if (lp != NULL && lp->phase == LP_STARTING && k->tid == lp->pid) lt_program_started(lp, k);
+    if (lp != NULL && lp->phase == LP_STARTING && k->tid == lp->pid) {
+        if (lp->fuchsia != NULL) {
+            /* A Fuchsia program exec'd the runner's trampoline: the runner builds the program in it now, before its
+             * first instruction, and from here on the task runs under PTRACE_SYSEMU. */
+            zx_status_t status = lp->fuchsia_ops->started(lp->fuchsia, k);
+            if (status != ZX_OK) {
+                lp->spawn_fail = status;
+                lp->kill_sent = true;
+                task_kill(k); /* the spawn completes with the failure once the child is reaped */
+                return k;
+            }
+            k->resume = LT_RESUME_SYSEMU;
+        }
+        lt_program_started(lp, k);
+    }
     return k;
 }
 

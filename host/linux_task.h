@@ -1,9 +1,10 @@
 /* The spawn backend's internal interface: the records of spawned programs and their traced tasks, and the calls
  * between the files that make up the backend:
  *
- *   linux_spawn.c    the requesting side of hk_linux_spawn (the fd plan, errors), and the child: fork, its fd set-up,
- *                    the seccomp filter, exec (or, for a Fuchsia image, lt_fuchsia_ops.child: host/fuchsia/runner.c);
- *                    the monitor's fork-and-seize of it (lt_program_start)
+ *   linux_spawn.c    the requesting side of hk_linux_spawn (the fd plan, errors), and the child: clone(CLONE_VM),
+ *                    its fd set-up, the seccomp filter, exec (for a Fuchsia image, of lt_fuchsia_ops.exec_fd:
+ *                    host/fuchsia/runner.c's trampoline);
+ *                    the monitor's start-and-seize of it (lt_program_start)
  *   linux_monitor.c  the monitor thread: its wake signal, the wait loop, exit codes, reaping of orphans, acting on
  *                    requests; the spawn queue between requesters and the monitor
  *   linux_task.c     task bookkeeping: the traced tasks, the programs they belong to, their Zircon threads, and the
@@ -84,13 +85,11 @@ typedef enum { LT_RESUME_CONT = 0, LT_RESUME_SYSEMU, LT_RESUME_SYSCALL } lt_resu
 struct lt_fuchsia_ops {
     /* Before the fork: the program record (lp->fuchsia) from the request's start data; NULL when out of memory. */
     void *(*program_new)(const void *start);
-    /* In the forked child, traced, after the fd set-up and the signal reset, instead of exec: map the image, stop
-     * with SIGSTOP, then jump to the entry.  Only raw system calls (the parent is multi-threaded).  On failure it
-     * writes {stage, errno} to err_fd and exits. */
-    void (*child)(const void *start, int err_fd) __attribute__((noreturn));
-    /* The child's SIGSTOP came (the main task k is in its signal-delivery-stop): read what the child reports
-     * there; false fails the spawn. */
-    bool (*started)(void *program, lt_task_t *k);
+    /* On the requesting thread: the fd the child execs instead of the request's path (the runner's trampoline). */
+    int (*exec_fd)(const void *start);
+    /* The main task k is in the exec stop of that fd: build the program in it and leave its registers at the
+     * program's entry (it then goes on under PTRACE_SYSEMU); a failure status fails the spawn. */
+    zx_status_t (*started)(void *program, lt_task_t *k);
     /* A syscall-stop of task k (PTRACE_O_TRACESYSGOOD): serve it; it leaves k->resume as the task must go on. */
     void (*syscall_stop)(void *program, lt_task_t *k);
     void (*program_free)(void *program);
@@ -168,6 +167,9 @@ struct lt_spawn {
     pid_t parent_pid;
     int go[2];             /* the child waits on go[0] until it is traced */
     int err[2];            /* CLOEXEC: the child reports a failure before exec as {stage, errno} */
+    int exec_fd;           /* >= 0: the child execs this fd (execveat AT_EMPTY_PATH) instead of path */
+    void *child_mem;       /* the child's stack and its copy of this request (lt_program_start), until done */
+    size_t child_mem_size;
     /* Results (written by the monitor under g_mon_mutex). */
     bool done;
     zx_status_t status;

@@ -29,7 +29,7 @@ HOST = ROOT / "host"
 HELPERS = Path(__file__).parent / "helpers"
 PROGRAM = HELPERS / "fuchsia_first_light.c"
 REAL_VDSO = Path("arch/x64/sysroot/lib/libzircon.so")
-MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL")
+MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO", "VMAR")
 
 ZX_ERR_NOT_SUPPORTED = -2
 ZX_TASK_RETCODE_SYSCALL_KILL = -1024
@@ -41,7 +41,8 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux" or platform.machine() no
 
 def _build_driver(out: Path, *flags: str) -> Path:
     sources = [HELPERS / "fuchsia_run.c", *sorted(HOST.glob("*.c")), HOST / "fuchsia" / "vdso.c",
-               HOST / "fuchsia" / "runner.c"]
+               HOST / "fuchsia" / "runner.c", HOST / "fuchsia" / "inject.c",
+               HOST / "fuchsia" / "vm.c"]
     cmd = [*host_cc(), "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
            f"-I{HOST / 'include'}", f"-I{HOST}", *flags, *map(str, sources), "-o", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -201,6 +202,29 @@ def test_syscall_from_outside_the_vdso_kills_the_process(driver: Path, programs:
     assert r["pid_gone"]
 
 
+def test_vmos(driver: Path, programs: dict[str, Path], standin: Path) -> None:
+    """zx_vmo_create/read/write/get_size/set_size from a Fuchsia program, served by host/fuchsia/vm.c (memfds): the
+    program checks each result and each error in Zircon's order, and exits with the number of the first that
+    differs."""
+    r = run(driver, "exit", programs["VMO"], standin)
+    assert r["return_code"] == 0, f"check {r['return_code']} of fuchsia_first_light.c FL_VMO failed"
+    assert r["output"] == "VMOs as Zircon has them\n"
+    assert unserved(r) == {}
+    assert r["vmo_handles_left"] == 0  # the program's VMOs are released when it ends
+
+
+def test_vmar_map_and_unmap(driver: Path, programs: dict[str, Path], standin: Path) -> None:
+    """zx_vmar_map/unmap on the program's root VMAR (host/fuchsia/vm.c), the VMO's memfd mapped into the program by
+    Linux calls run in it: the program sees the VMO's bytes through the mapping and its stores in the VMO, checks
+    vmar_map's errors in Zircon's order, and maps again at a specific place once unmapped."""
+    r = run(driver, "vmar", programs["VMAR"], standin)
+    assert r["root_vmar"] == 0 and r["handed"], r
+    assert r["return_code"] == 0, f"check {r['return_code']} of fuchsia_first_light.c FL_VMAR failed"
+    assert r["output"].endswith("mapped VMOs as Zircon does\n")
+    assert unserved(r) == {}
+    assert r["vmo_handles_left"] == 0
+
+
 def test_numbers_are_read_from_the_vdso(driver: Path, programs: dict[str, Path],
                                         shuffled: tuple[Path, dict[str, int]]) -> None:
     vdso, numbers = shuffled
@@ -211,21 +235,77 @@ def test_numbers_are_read_from_the_vdso(driver: Path, programs: dict[str, Path],
     assert r["return_code"] == ZX_ERR_NOT_SUPPORTED and unserved(r) == {"handle_close": 1}
 
 
+def _maps(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, name) of each line of a /proc/PID/maps text."""
+    out = []
+    for line in text.splitlines():
+        fields = line.split(maxsplit=5)
+        lo, hi = (int(x, 16) for x in fields[0].split("-"))
+        out.append((lo, hi, fields[5] if len(fields) > 5 else ""))
+    return out
+
+
+def test_address_space_holds_only_the_image_vdso_and_stack(driver: Path, programs: dict[str, Path],
+                                                          standin: Path) -> None:
+    """The program's Linux process exec'd the trampoline, which the runner replaced by the Fuchsia address space:
+    nothing of the host program (its libraries, heap, stack, fds) nor of Linux's exec (the trampoline, Linux's own
+    stack, vDSO and vvar pages) is left.  Only [vsyscall], which is no mapping and cannot be removed, is."""
+    check_address_space(run(driver, "maps", programs["TICK"], standin))
+
+
+def check_address_space(r: dict[str, Any]) -> None:
+    print(r["maps"])
+    assert r["layout"] == 0 and r["lines"] >= 1, r
+    spans = {"image": r["image"], "vdso": r["vdso"], "stack": r["stack"]}
+    assert spans["stack"][1] == 256 * 1024
+    seen = set()
+    for lo, hi, name in _maps(r["maps"]):
+        if name == "[vsyscall]":
+            continue
+        owner = [k for k, (base, size) in spans.items() if base <= lo and hi <= base + size]
+        assert owner, f"a mapping of neither the image, the vDSO nor the stack: {lo:x}-{hi:x} {name}"
+        seen.add(owner[0])
+        assert "trampoline" not in name and not name.startswith("[") and ".so" not in name, name
+    assert seen == {"image", "vdso", "stack"}
+    # The image and the vDSO are mapped from memfds of their checked bytes, executable where their segments are.
+    text = r["maps"]
+    assert "/memfd:fuchsia:first-light" in text and "/memfd:fuchsia:vdso" in text
+    assert any(line.split()[1] == "r-xp" and "fuchsia:vdso" in line for line in text.splitlines())
+    # fds: stdio only.  The driver held the memfds' and an inheritable extra fd: none is left.
+    assert set(r["fds"]) == {"0", "1", "2"}, r["fds"]
+    assert r["extra_fd"] > 2
+    assert r["comm"] == "first-light\n"
+    assert r["terminated"]
+
+
 def test_exit_42_under_asan(driver_asan: Path, programs: dict[str, Path], standin: Path) -> None:
     r = run(driver_asan, "exit", programs["EXIT"], standin)
     assert r["return_code"] == 42
     r = run(driver_asan, "tick", programs["TICK"], standin)
     assert r["held0"] == r["held1"] and r["resumed"] > r["held1"]
     assert r["return_code"] == ZX_TASK_RETCODE_SYSCALL_KILL and r["pid_gone"]
+    r = run(driver_asan, "exit", programs["VMO"], standin)
+    assert r["return_code"] == 0
+    r = run(driver_asan, "vmar", programs["VMAR"], standin)
+    assert r["return_code"] == 0 and r["vmo_handles_left"] == 0
+    check_address_space(run(driver_asan, "maps", programs["TICK"], standin))
 
 
 # ------------------------------------------------------------------------------------------ the real 2021 vDSO
 
-@pytest.mark.parametrize("mode", ["EXIT", "TICK", "UNSERVED"])
+@pytest.mark.parametrize("mode", ["EXIT", "TICK", "UNSERVED", "MAPS", "VMO", "VMAR"])
 def test_real_2021_vdso(driver: Path, programs: dict[str, Path], mode: str) -> None:
     vdso = real_sdk_2021() / REAL_VDSO
     assert vdso.is_file(), f"{vdso} is missing"
-    if mode == "TICK":
+    if mode == "MAPS":
+        check_address_space(run(driver, "maps", programs["TICK"], vdso))
+    elif mode == "VMO":
+        r = run(driver, "exit", programs[mode], vdso)
+        assert r["return_code"] == 0 and r["output"] == "VMOs as Zircon has them\n"
+    elif mode == "VMAR":
+        r = run(driver, "vmar", programs[mode], vdso)
+        assert r["return_code"] == 0 and r["output"].endswith("mapped VMOs as Zircon does\n")
+    elif mode == "TICK":
         r = run(driver, "tick", programs[mode], vdso)
         assert r["held0"] == r["held1"] and r["resumed"] > r["held1"]
         assert r["return_code"] == ZX_TASK_RETCODE_SYSCALL_KILL and r["pid_gone"]

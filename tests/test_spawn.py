@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import LONG, Counters, advances, pid_alive, stays_still, task_states, wait_until
+from conftest import LONG, Counters, advances, child_pids, pid_alive, stays_still, task_states, wait_until
 from vintage import VINTAGE_2021
 
 import zxpy
@@ -273,6 +273,34 @@ def test_program_exit_status_is_its_return_code(job: Job) -> None:
         assert info.started and info.exited and info.return_code == 7
         assert proc.wait_terminated(timeout=0) & Signals.PROCESS_TERMINATED
         assert proc.koid not in job.processes()
+
+
+def _status_mask(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1], 16)
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def test_program_starts_with_default_signals_and_no_inherited_fds(job: Job) -> None:
+    """The child (clone(CLONE_VM), raw system calls only) resets what exec keeps: Python ignores SIGPIPE and the
+    monitor thread blocks every signal, and an ignored or blocked signal survives exec.  An inheritable fd of the
+    caller is closed at the exec."""
+    assert signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN  # the caller's state that must not leak
+    extra = os.dup(0)
+    os.set_inheritable(extra, True)
+    try:
+        before = child_pids("sleep")
+        with job.spawn(["/bin/sleep", "60"]) as proc:
+            (pid,) = child_pids("sleep") - before
+            assert _status_mask(pid, "SigIgn") == 0
+            assert _status_mask(pid, "SigBlk") == 0
+            assert set(os.listdir(f"/proc/{pid}/fd")) <= {"0", "1", "2"}
+            proc.kill()
+            assert proc.wait(timeout=LONG) == zxpy.TASK_RETCODE_SYSCALL_KILL
+    finally:
+        os.close(extra)
 
 
 def test_environ_replaces_the_environment(job: Job) -> None:

@@ -1,12 +1,14 @@
-#define _GNU_SOURCE /* process_vm_readv, ptrace requests, MAP_STACK */
-/* Running a Fuchsia x86-64 ELF image on the host kernel: the start (mapping the image and the vDSO in a forked
- * child of the monitor) and the syscall service under PTRACE_SYSEMU (see runner.h and docs/fuchsia-elf.md).
+#define _GNU_SOURCE /* process_vm_readv, ptrace requests, MAP_STACK, memfd_create */
+/* Running a Fuchsia x86-64 ELF image on the host kernel: the start (a clean address space built in an exec'd
+ * trampoline) and the syscall service under PTRACE_SYSEMU (see runner.h and docs/fuchsia-elf.md).
  *
- * The program is an ordinary program of the spawn backend (linux_*.c: the same fork-and-seize, task records, kill,
- * stop and resume); the backend reaches this file only through lt_fuchsia_ops (linux_task.h), because host/fuchsia/
- * is not compiled into the Python module.  What differs:
- *   - the child maps the image instead of exec'ing, stops itself with SIGSTOP, then jumps to the entry; at that
- *     stop the monitor switches the task to PTRACE_SYSEMU (lt_task_t.resume) before the image runs at all;
+ * The program is an ordinary program of the spawn backend (linux_*.c: the same start-and-seize, fd set-up, seccomp
+ * filter, task records, kill, stop and resume); the backend reaches this file only through lt_fuchsia_ops
+ * (linux_task.h), because host/fuchsia/ is not compiled into the Python module.  What differs:
+ *   - the child execs the runner's trampoline (a one-page static ELF in a memfd) instead of a path; at its exec
+ *     stop, before any instruction of it runs, the monitor maps the image, the vDSO and a stack by running Linux
+ *     calls in the task (inject.h), unmaps everything else, sets the entry registers (entry_registers: the one
+ *     hand-off point) and lets the task go under PTRACE_SYSEMU (lt_task_t.resume);
  *   - at every syscall-stop (syscall_stop) the call is served here and its result written to rax.  A call the
  *     runner has Linux do for the task (the sleep of zx_nanosleep, the exit of zx_process_exit) is made by moving
  *     rip back onto the `syscall` instruction with Linux's number and arguments: the task runs it for real, as a
@@ -38,8 +40,10 @@
 
 #include "../kernel.h"
 #include "../linux_task.h"
+#include "inject.h"
 #include "runner.h"
 #include "vdso.h"
+#include "vm.h"
 
 #if !defined(__x86_64__)
 #error "host/fuchsia/runner.c runs x86-64 Fuchsia images on x86-64 Linux only"
@@ -200,13 +204,79 @@ static int64_t program_monotonic(void) {
     return (int64_t)(((unsigned __int128)rdtsc() * g_clock.num) / g_clock.den);
 }
 
+/* ------------------------------------------------------------------------------------------------ the trampoline */
+
+/* The program's Linux process execs this first: a static ELF of one read-execute page, generated here and run from a
+ * sealed memfd (execveat AT_EMPTY_PATH), so no file has to be built or installed.  None of its instructions runs
+ * under the monitor: at the exec stop, before its first instruction, the monitor builds the Fuchsia address space
+ * by running mmap, munmap and friends in the task from its `syscall` instruction (inject.h), then unmaps it with
+ * everything else Linux put there.  Run untraced, it would only exit_group(127). */
+#define TRAMPOLINE_VADDR 0x1000000u
+#define TRAMPOLINE_CODE (sizeof(Elf64_Ehdr) + sizeof(Elf64_Phdr))
+static const uint8_t g_trampoline_code[] = {
+    0xb8, 0xe7, 0x00, 0x00, 0x00, /* mov $231, %eax (exit_group) */
+    0xbf, 0x7f, 0x00, 0x00, 0x00, /* mov $127, %edi */
+    0x0f, 0x05,                   /* syscall: the injection site */
+    0x0f, 0x0b,                   /* ud2 */
+};
+#define TRAMPOLINE_ENTRY (TRAMPOLINE_VADDR + TRAMPOLINE_CODE)
+#define TRAMPOLINE_SITE (TRAMPOLINE_ENTRY + 10u)
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010u /* Linux 6.3: an executable memfd even where vm.memfd_noexec makes them noexec */
+#endif
+
+static int g_trampoline_fd = -1;
+static int g_trampoline_errno;
+static pthread_once_t g_trampoline_once = PTHREAD_ONCE_INIT;
+
+static void trampoline_create(void) {
+    uint8_t elf[TRAMPOLINE_CODE + sizeof g_trampoline_code];
+    memset(elf, 0, sizeof elf);
+    Elf64_Ehdr eh = {
+        .e_ident = {ELFMAG0, ELFMAG1, ELFMAG2, ELFMAG3, ELFCLASS64, ELFDATA2LSB, EV_CURRENT, ELFOSABI_SYSV},
+        .e_type = ET_EXEC,
+        .e_machine = EM_X86_64,
+        .e_version = EV_CURRENT,
+        .e_entry = TRAMPOLINE_ENTRY,
+        .e_phoff = sizeof(Elf64_Ehdr),
+        .e_ehsize = sizeof(Elf64_Ehdr),
+        .e_phentsize = sizeof(Elf64_Phdr),
+        .e_phnum = 1,
+    };
+    Elf64_Phdr ph = {
+        .p_type = PT_LOAD,
+        .p_flags = PF_R | PF_X,
+        .p_offset = 0,
+        .p_vaddr = TRAMPOLINE_VADDR,
+        .p_paddr = TRAMPOLINE_VADDR,
+        .p_filesz = sizeof elf,
+        .p_memsz = sizeof elf,
+        .p_align = PAGE,
+    };
+    memcpy(elf, &eh, sizeof eh);
+    memcpy(elf + sizeof eh, &ph, sizeof ph);
+    memcpy(elf + TRAMPOLINE_CODE, g_trampoline_code, sizeof g_trampoline_code);
+    unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+    int fd = memfd_create("zxpy-fuchsia-trampoline", flags | MFD_EXEC);
+    if (fd < 0 && errno == EINVAL) fd = memfd_create("zxpy-fuchsia-trampoline", flags); /* before Linux 6.3 */
+    if (fd < 0 || write(fd, elf, sizeof elf) != (ssize_t)sizeof elf || fchmod(fd, 0500) != 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0) {
+        g_trampoline_errno = errno;
+        if (fd >= 0) close(fd);
+        return;
+    }
+    g_trampoline_fd = fd; /* for the host program's life: every spawn execs it */
+}
+
 /* ------------------------------------------------------------------------------------------------ start data */
 
-/* What the child needs, prepared by the requesting thread before the fork. */
+/* What the monitor needs to start the program, prepared by the requesting thread (which waits until the start is
+ * over, so this outlives it). */
 typedef struct fuchsia_start {
     image_t image, vdso;
-    uint64_t constants_vaddr;
-    uint8_t constants[HK_VDSO_CONSTANTS_SIZE];
+    int image_fd, vdso_fd;          /* memfds of the exact bytes checked: the image, the vDSO with its constants */
+    int image_target, vdso_target;  /* their fd numbers in the program until it is started */
     char name[16]; /* the Linux task name (comm) */
     hk_vdso_t table;
     int stderr_fd;
@@ -214,81 +284,20 @@ typedef struct fuchsia_start {
 
 /* The monitor's record of one running Fuchsia program (lp->fuchsia). */
 typedef struct fuchsia_program {
+    const fuchsia_start_t *start; /* until started */
     hk_vdso_site_t *sites; /* the vDSO's syscall sites and names (copied from the start data) */
     size_t num_sites;
     hk_vdso_syscall_t *syscalls;
     size_t num_syscalls;
-    uint64_t vdso_base, image_base;
+    uint64_t vdso_base, image_base, stack_base; /* where start_address_space put them */
+    uint64_t vdso_span, image_span;
+    uint64_t entry;
     int stderr_fd;
     /* A real Linux call runs for the (only) task: the registers to restore at its exit stop, with rax = result. */
     bool in_real_call;
     struct user_regs_struct saved;
+    hk_fuchsia_vm_t vm; /* its VMOs (vm.c) */
 } fuchsia_program_t;
-
-/* ------------------------------------------------------------------------------------------------ the child */
-
-static _Noreturn void child_fail(int err_fd, int stage) {
-    int msg[2] = {stage, errno};
-    ssize_t n = write(err_fd, msg, sizeof msg);
-    (void)n;
-    _exit(127);
-}
-
-/* Map im at a fresh base: reserve the span, copy the file's bytes in, let fill() write into it, then give each
- * segment its own protection. */
-static uint8_t *child_map(const image_t *im, int err_fd, const fuchsia_start_t *fs) {
-    uint8_t *base = mmap(NULL, im->span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED) child_fail(err_fd, STAGE_SETUP);
-    for (size_t i = 0; i < im->nsegs; i++)
-        memcpy(base + (im->segs[i].vaddr - im->lo), im->data + im->segs[i].offset, im->segs[i].filesz);
-    if (fs != NULL) memcpy(base + fs->constants_vaddr, fs->constants, sizeof fs->constants);
-    if (mprotect(base, im->span, PROT_NONE) != 0) child_fail(err_fd, STAGE_SETUP);
-    for (size_t i = 0; i < im->nsegs; i++) {
-        const segment_t *s = &im->segs[i];
-        uint64_t from = (s->vaddr - im->lo) & ~(uint64_t)(PAGE - 1);
-        uint64_t to = (s->vaddr - im->lo + s->memsz + PAGE - 1) & ~(uint64_t)(PAGE - 1);
-        int prot = ((s->flags & PF_R) ? PROT_READ : 0) | ((s->flags & PF_W) ? PROT_WRITE : 0) |
-                   ((s->flags & PF_X) ? PROT_EXEC : 0);
-        if (mprotect(base + from, to - from, prot) != 0) child_fail(err_fd, STAGE_SETUP);
-    }
-    return base;
-}
-
-static void fuchsia_child(const void *start, int err_fd) __attribute__((noreturn));
-static void fuchsia_child(const void *start, int err_fd) {
-    const fuchsia_start_t *fs = start;
-    uint8_t *image = child_map(&fs->image, err_fd, NULL);
-    uint8_t *vdso = child_map(&fs->vdso, err_fd, fs);
-    uint8_t *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) child_fail(err_fd, STAGE_SETUP);
-    prctl(PR_SET_NAME, fs->name, 0, 0, 0);
-    /* The x86-64 psABI's entry state: rsp % 16 == 8, as if a return address had been pushed. */
-    uint64_t sp = (((uint64_t)(uintptr_t)(stack + STACK_SIZE)) & ~(uint64_t)15) - 8;
-    /* Everything the monitor reads at the stop is in registers; nothing below touches memory the image could
-     * see, and no Linux call follows the kill: from the stop on, any `syscall` is the image's. */
-    register uint64_t r_sp __asm__("r12") = sp;
-    register uint64_t r_vdso __asm__("r13") = (uint64_t)(uintptr_t)vdso;
-    register uint64_t r_entry __asm__("r14") = (uint64_t)(uintptr_t)image + fs->image.entry - fs->image.lo;
-    register uint64_t r_pid __asm__("r15") = (uint64_t)getpid();
-    register uint64_t r_image __asm__("rbx") = (uint64_t)(uintptr_t)image;
-    __asm__ volatile("mov %%r15, %%rdi\n\t"
-                     "mov $19, %%esi\n\t" /* SIGSTOP */
-                     "mov $62, %%eax\n\t" /* SYS_kill */
-                     "syscall\n\t"
-                     "mov %%r12, %%rsp\n\t"
-                     "push %%r14\n\t"
-                     "mov %%r13, %%rsi\n\t" /* the vDSO base */
-                     "xor %%edi, %%edi\n\t" /* ZX_HANDLE_INVALID: no bootstrap channel yet */
-                     "xor %%eax, %%eax\n\txor %%ebx, %%ebx\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\t"
-                     "xor %%ebp, %%ebp\n\txor %%r8d, %%r8d\n\txor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\t"
-                     "xor %%r11d, %%r11d\n\txor %%r12d, %%r12d\n\txor %%r13d, %%r13d\n\txor %%r14d, %%r14d\n\t"
-                     "xor %%r15d, %%r15d\n\t"
-                     "ret"
-                     :
-                     : "r"(r_sp), "r"(r_vdso), "r"(r_entry), "r"(r_pid), "r"(r_image)
-                     : "memory");
-    __builtin_unreachable();
-}
 
 /* ------------------------------------------------------------------------------------------------ the monitor */
 
@@ -296,6 +305,7 @@ static void *program_new(const void *start) {
     const fuchsia_start_t *fs = start;
     fuchsia_program_t *fp = calloc(1, sizeof *fp);
     if (fp == NULL) return NULL;
+    fp->start = fs;
     fp->stderr_fd = -1;
     fp->sites = malloc(fs->table.num_sites * sizeof *fp->sites);
     fp->syscalls = malloc(fs->table.num_syscalls * sizeof *fp->syscalls);
@@ -316,19 +326,169 @@ static void *program_new(const void *start) {
 
 static void program_free(void *program) {
     fuchsia_program_t *fp = program;
+    hk_fuchsia_vm_release(&fp->vm);
     free(fp->sites);
     free(fp->syscalls);
     if (fp->stderr_fd >= 0) close(fp->stderr_fd);
     free(fp);
 }
 
-static bool started(void *program, lt_task_t *k) {
+static int exec_fd(const void *start) {
+    (void)start;
+    return g_trampoline_fd;
+}
+
+/* Run one Linux call in the task while it is being started; false on failure, with *status: ZX_ERR_BAD_STATE if
+ * the task is no longer ours to drive (killed meanwhile: fdio_spawn's answer for a process killed while starting),
+ * ZX_ERR_NO_MEMORY for ENOMEM, ZX_ERR_INTERNAL for any other error of the call. */
+static bool inject(hk_inject_t *in, zx_status_t *status, int64_t *out, long nr, uint64_t a0, uint64_t a1,
+                   uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5) {
+    if (!hk_inject_syscall(in, nr, a0, a1, a2, a3, a4, a5, out)) {
+        *status = ZX_ERR_BAD_STATE;
+        return false;
+    }
+    if ((uint64_t)*out >= (uint64_t)-4095) {
+        *status = *out == -ENOMEM ? ZX_ERR_NO_MEMORY : ZX_ERR_INTERNAL;
+        return false;
+    }
+    return true;
+}
+#define INJECT(in, status, out, nr, a0, a1, a2, a3, a4, a5)                                                        \
+    inject((in), (status), (out), (nr), (uint64_t)(a0), (uint64_t)(a1), (uint64_t)(a2), (uint64_t)(a3),            \
+           (uint64_t)(a4), (uint64_t)(a5))
+
+/* Map im from fd (its exact bytes, in the task's fd table) at a base the task's kernel picks: the span reserved
+ * PROT_NONE, then each segment's file pages MAP_FIXED from fd and its zero-fill pages anonymous, writable while the
+ * tail of a last file page is cleared, then its own protection.  Segments are page-aligned in the file as in
+ * memory (image_read checks vaddr % PAGE == offset % PAGE), so each is one mmap of the file. */
+static zx_status_t map_image(hk_inject_t *in, const image_t *im, int fd, uint64_t *base_out) {
+    zx_status_t status = ZX_OK;
+    int64_t rv = 0;
+    if (!INJECT(in, &status, &rv, SYS_mmap, 0, im->span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+        return status;
+    uint64_t base = (uint64_t)rv;
+    for (size_t i = 0; i < im->nsegs; i++) {
+        const segment_t *sg = &im->segs[i];
+        uint64_t start = base + ((sg->vaddr - im->lo) & ~(uint64_t)(PAGE - 1));
+        uint64_t file_end = base + (sg->vaddr - im->lo) + sg->filesz;
+        uint64_t file_pages_end = (file_end + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+        uint64_t end = (base + (sg->vaddr - im->lo) + sg->memsz + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+        int prot = ((sg->flags & PF_R) ? PROT_READ : 0) | ((sg->flags & PF_W) ? PROT_WRITE : 0) |
+                   ((sg->flags & PF_X) ? PROT_EXEC : 0);
+        if (sg->filesz > 0 &&
+            !INJECT(in, &status, &rv, SYS_mmap, start, file_pages_end - start, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_FIXED, fd, sg->offset & ~(uint64_t)(PAGE - 1)))
+            return status;
+        if (sg->filesz == 0) file_pages_end = start;
+        if (sg->memsz > sg->filesz && file_end < file_pages_end) {
+            static const uint8_t zeros[PAGE];
+            if (!hk_inject_write(in, file_end, zeros, file_pages_end - file_end)) return ZX_ERR_INTERNAL;
+        }
+        if (end > file_pages_end &&
+            !INJECT(in, &status, &rv, SYS_mmap, file_pages_end, end - file_pages_end, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0))
+            return status;
+        if (!INJECT(in, &status, &rv, SYS_mprotect, start, end - start, prot, 0, 0, 0)) return status;
+    }
+    *base_out = base;
+    return ZX_OK;
+}
+
+/* Is [lo, hi) inside [base, base + len)? */
+static bool within(uint64_t lo, uint64_t hi, uint64_t base, uint64_t len) { return lo >= base && hi <= base + len; }
+
+/* Unmap everything of the task that start_address_space did not put there: what Linux's exec made (its stack, its
+ * vDSO and vvar pages, the heap's start) and, last, the trampoline, whose page holds the injection site.  The
+ * [vsyscall] page is no mapping (it cannot be unmapped) and stays. */
+static zx_status_t unmap_the_rest(hk_inject_t *in, const fuchsia_program_t *fp) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)in->tid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL) return ZX_ERR_INTERNAL;
+    uint64_t lo[64], hi[64], tramp_lo = 0, tramp_hi = 0;
+    size_t n = 0;
+    char line[512];
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long long a, b;
+        if (sscanf(line, "%llx-%llx", &a, &b) != 2) continue;
+        if (strstr(line, "[vsyscall]") != NULL || within(a, b, fp->image_base, fp->image_span) ||
+            within(a, b, fp->vdso_base, fp->vdso_span) || within(a, b, fp->stack_base, STACK_SIZE))
+            continue;
+        if (TRAMPOLINE_SITE >= a && TRAMPOLINE_SITE < b) {
+            tramp_lo = a;
+            tramp_hi = b;
+        } else if (n < sizeof lo / sizeof lo[0]) {
+            lo[n] = a;
+            hi[n++] = b;
+        } else {
+            fclose(f);
+            return ZX_ERR_INTERNAL;
+        }
+    }
+    fclose(f);
+    if (tramp_lo == 0) return ZX_ERR_INTERNAL;
+    zx_status_t status = ZX_OK;
+    int64_t rv;
+    for (size_t i = 0; i < n; i++)
+        if (!INJECT(in, &status, &rv, SYS_munmap, lo[i], hi[i] - lo[i], 0, 0, 0, 0)) return status;
+    if (!INJECT(in, &status, &rv, SYS_munmap, tramp_lo, tramp_hi - tramp_lo, 0, 0, 0, 0)) return status;
+    return ZX_OK;
+}
+
+/* The hand-off to the program: the registers its first thread starts with.  Zircon's zx_process_start(process,
+ * thread, entry, stack, arg1, arg2): rip = entry, rsp = stack (rsp % 16 == 8, as if a return address had been
+ * pushed: the x86-64 psABI's entry state), rdi = arg1 = the bootstrap channel handle (ZX_HANDLE_INVALID: the
+ * runner has no channels yet), rsi = arg2 = the vDSO base; every other register zero, no fs or gs base
+ * (docs/reference/syscalls/process_start.md, zircon/kernel/arch/x86/thread.cc arch_setup_uspace_iframe). */
+static void entry_registers(const fuchsia_program_t *fp, struct user_regs_struct *r) {
+    struct user_regs_struct z;
+    memset(&z, 0, sizeof z);
+    z.cs = r->cs;
+    z.ss = r->ss;
+    z.ds = r->ds;
+    z.es = r->es;
+    z.eflags = 0x202; /* IF, and the reserved bit 1 */
+    z.orig_rax = (uint64_t)-1;
+    z.rip = fp->entry;
+    z.rsp = fp->stack_base + STACK_SIZE - 8;
+    z.rdi = ZX_HANDLE_INVALID;
+    z.rsi = fp->vdso_base;
+    *r = z;
+}
+
+/* At the trampoline's exec stop: build the Fuchsia address space in the task -- the image, the vDSO (its
+ * DATA_CONSTANTS already in the memfd), the stack -- name it, close the memfds' fds, unmap the rest, and leave it
+ * about to enter the image under PTRACE_SYSEMU. */
+static zx_status_t started(void *program, lt_task_t *k) {
     fuchsia_program_t *fp = program;
-    struct user_regs_struct r;
-    if (ptrace(PTRACE_GETREGS, k->tid, 0, &r) != 0) return false;
-    fp->vdso_base = r.r13;
-    fp->image_base = r.rbx;
-    return fp->vdso_base != 0 && (fp->vdso_base % PAGE) == 0;
+    const fuchsia_start_t *fs = fp->start;
+    hk_inject_t in;
+    if (fs == NULL || !hk_inject_begin(&in, k->tid, TRAMPOLINE_SITE)) return ZX_ERR_BAD_STATE;
+    if (in.regs.rip != TRAMPOLINE_ENTRY) return ZX_ERR_INTERNAL; /* not our trampoline */
+    zx_status_t status = map_image(&in, &fs->image, fs->image_target, &fp->image_base);
+    if (status == ZX_OK) status = map_image(&in, &fs->vdso, fs->vdso_target, &fp->vdso_base);
+    int64_t rv = 0;
+    if (status == ZX_OK && INJECT(&in, &status, &rv, SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0))
+        fp->stack_base = (uint64_t)rv;
+    fp->image_span = fs->image.span;
+    fp->vdso_span = fs->vdso.span;
+    fp->entry = fp->image_base + fs->image.entry - fs->image.lo;
+    /* The Linux task name: written at the stack's top, set, then cleared again. */
+    char name[sizeof fs->name];
+    memset(name, 0, sizeof name);
+    uint64_t at = fp->stack_base + STACK_SIZE - sizeof name;
+    if (status == ZX_OK && !hk_inject_write(&in, at, fs->name, sizeof fs->name)) status = ZX_ERR_INTERNAL;
+    if (status == ZX_OK) INJECT(&in, &status, &rv, SYS_prctl, PR_SET_NAME, at, 0, 0, 0, 0);
+    if (status == ZX_OK && !hk_inject_write(&in, at, name, sizeof name)) status = ZX_ERR_INTERNAL;
+    if (status == ZX_OK) INJECT(&in, &status, &rv, SYS_close, fs->image_target, 0, 0, 0, 0, 0);
+    if (status == ZX_OK) INJECT(&in, &status, &rv, SYS_close, fs->vdso_target, 0, 0, 0, 0, 0);
+    if (status == ZX_OK) status = unmap_the_rest(&in, fp);
+    if (status != ZX_OK) return status;
+    fp->start = NULL;
+    struct user_regs_struct r = in.regs;
+    entry_registers(fp, &r);
+    return ptrace(PTRACE_SETREGS, k->tid, 0, &r) == 0 ? ZX_OK : ZX_ERR_BAD_STATE;
 }
 
 /* Is addr (an address in the task) the `syscall` instruction of a site of syscall nr in the program's vDSO?
@@ -499,6 +659,7 @@ static void syscall_stop(void *program, lt_task_t *k) {
         return;
     }
     int64_t ret;
+    int sig = 0;
     bool deferred = false;
     if (strcmp(name, "process_exit") == 0) {
         /* Linux keeps 8 bits of an exit status: the full code is the return code. */
@@ -517,6 +678,10 @@ static void syscall_stop(void *program, lt_task_t *k) {
         ret = (int64_t)rdtsc();
     } else if (strcmp(name, "cprng_draw_once") == 0) {
         ret = serve_cprng_draw_once(k, a[0], a[1]);
+    } else if (hk_fuchsia_vm_serve(&fp->vm, name, k->tid, info.instruction_pointer - 2, r.rsp, a, &ret, &sig)) {
+        /* vmo_*, vmar_map/unmap: vm.c.  A signal that came while it ran Linux calls in the task is delivered when
+         * the task goes on. */
+        if (sig != 0) k->stop_sig = sig;
     } else {
         count_unserved(name);
         ret = ZX_ERR_NOT_SUPPORTED;
@@ -527,17 +692,44 @@ static void syscall_stop(void *program, lt_task_t *k) {
 
 static const struct lt_fuchsia_ops g_fuchsia_ops = {
     .program_new = program_new,
-    .child = fuchsia_child,
+    .exec_fd = exec_fd,
     .started = started,
     .syscall_stop = syscall_stop,
     .program_free = program_free,
 };
 
+zx_status_t hk_fuchsia_layout(zx_handle_t process, hk_fuchsia_layout_t *out) {
+    hk_object_t *obj;
+    hk_lock();
+    zx_status_t status = hk_handle_get(process, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_INSPECT, &obj, NULL);
+    /* p->program is cleared under the lock before the program record is freed. */
+    struct hk_linux_process *lp = status == ZX_OK ? HK_CONTAINER_OF(obj, hk_process_t, base)->program : NULL;
+    if (status == ZX_OK && (lp == NULL || lp->fuchsia_ops != &g_fuchsia_ops)) status = ZX_ERR_BAD_STATE;
+    if (status == ZX_OK) {
+        const fuchsia_program_t *fp = lp->fuchsia;
+        *out = (hk_fuchsia_layout_t){fp->image_base, fp->image_span, fp->vdso_base, fp->vdso_span, fp->stack_base,
+                                     STACK_SIZE};
+    }
+    hk_unlock();
+    return status;
+}
+
+zx_status_t hk_fuchsia_root_vmar(zx_handle_t process, zx_handle_t *out) {
+    hk_object_t *obj;
+    hk_lock();
+    zx_status_t status = hk_handle_get(process, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_INSPECT, &obj, NULL);
+    struct hk_linux_process *lp = status == ZX_OK ? HK_CONTAINER_OF(obj, hk_process_t, base)->program : NULL;
+    if (status == ZX_OK && (lp == NULL || lp->fuchsia_ops != &g_fuchsia_ops)) status = ZX_ERR_BAD_STATE;
+    if (status == ZX_OK) status = hk_fuchsia_vm_root_vmar_locked(&((fuchsia_program_t *)lp->fuchsia)->vm, out);
+    hk_unlock();
+    return status;
+}
+
 /* ------------------------------------------------------------------------------------------------ the request */
 
-static void fill_constants(fuchsia_start_t *fs) {
-    uint8_t *c = fs->constants;
-    memset(c, 0, sizeof fs->constants);
+/* DATA_CONSTANTS for this host (the layout in vdso.h). */
+static void fill_constants(uint8_t c[HK_VDSO_CONSTANTS_SIZE]) {
+    memset(c, 0, HK_VDSO_CONSTANTS_SIZE);
     long cpus = sysconf(_SC_NPROCESSORS_CONF);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     uint32_t u32;
@@ -557,6 +749,31 @@ static void fill_constants(fuchsia_start_t *fs) {
     memcpy(c + HK_VDSO_CONST_VERSION_STRING, VERSION_STRING, sizeof VERSION_STRING);
 }
 
+/* A memfd holding data, with the constants written at constants_offset when constants != NULL; -1 on failure
+ * (errno). */
+static int memfd_of(const char *name, const uint8_t *data, size_t size, const uint8_t *constants,
+                    uint64_t constants_offset) {
+    char label[64];
+    snprintf(label, sizeof label, "fuchsia:%s", name);
+    int fd = memfd_create(label, MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = write(fd, data + done, size - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += (size_t)n;
+    }
+    if (done != size || (constants != NULL && pwrite(fd, constants, HK_VDSO_CONSTANTS_SIZE, (off_t)constants_offset) !=
+                                                  (ssize_t)HK_VDSO_CONSTANTS_SIZE)) {
+        int err = done != size ? EIO : errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
 zx_status_t hk_fuchsia_spawn(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
                              int stderr_fd, zx_handle_t *process_out, char *err_msg) {
     if (err_msg != NULL) err_msg[0] = '\0';
@@ -565,20 +782,37 @@ zx_status_t hk_fuchsia_spawn(zx_handle_t job, const char *image_path, const char
     pthread_once(&g_clock_once, clock_calibrate);
     fuchsia_start_t *fs = calloc(1, sizeof *fs);
     if (fs == NULL) return ZX_ERR_NO_MEMORY;
+    fs->image_fd = fs->vdso_fd = -1;
     zx_status_t status = image_read(image_path, &fs->image, false, err_msg);
     if (status == ZX_OK) status = image_read(vdso_path, &fs->vdso, true, err_msg);
     char why[200];
     if (status == ZX_OK && (hk_vdso_read(vdso_path, &fs->table, why, sizeof why) != HK_VDSO_OK ||
                             hk_vdso_check(&fs->table, why, sizeof why) != HK_VDSO_OK))
         status = report(err_msg, ZX_ERR_NOT_SUPPORTED, "%s is no vDSO this runner can serve: %s", vdso_path, why);
-    if (status == ZX_OK && fs->table.constants_vaddr + HK_VDSO_CONSTANTS_SIZE > fs->vdso.span)
+    if (status == ZX_OK && (fs->table.constants_vaddr + HK_VDSO_CONSTANTS_SIZE > fs->vdso.span ||
+                            fs->table.constants_offset + HK_VDSO_CONSTANTS_SIZE > fs->vdso.size))
         status = report(err_msg, ZX_ERR_NOT_SUPPORTED, "%s: DATA_CONSTANTS outside its segments", vdso_path);
     if (status == ZX_OK) {
-        fs->constants_vaddr = fs->table.constants_vaddr;
-        fill_constants(fs);
         const char *base = strrchr(name, '/');
         snprintf(fs->name, sizeof fs->name, "%s", base != NULL ? base + 1 : name);
         fs->stderr_fd = stderr_fd >= 0 ? stderr_fd : STDERR_FILENO;
+    }
+    /* The trampoline, and the bytes the program maps: the image exactly as checked, the vDSO with DATA_CONSTANTS
+     * written in, as Zircon writes them into the vDSO's VMO (zircon/kernel/lib/userabi/vdso.cc). */
+    pthread_once(&g_trampoline_once, trampoline_create);
+    if (status == ZX_OK && g_trampoline_fd < 0)
+        status = report(err_msg, ZX_ERR_NOT_SUPPORTED, "cannot create the start trampoline (an executable memfd): %s",
+                        strerror(g_trampoline_errno));
+    if (status == ZX_OK) {
+        uint8_t constants[HK_VDSO_CONSTANTS_SIZE];
+        fill_constants(constants);
+        fs->image_fd = memfd_of(fs->name, fs->image.data, fs->image.size, NULL, 0);
+        fs->vdso_fd = fs->image_fd < 0 ? -1
+                                       : memfd_of("vdso", fs->vdso.data, fs->vdso.size, constants,
+                                                  fs->table.constants_offset);
+        if (fs->vdso_fd < 0)
+            status = report(err_msg, errno == ENOMEM ? ZX_ERR_NO_MEMORY : ZX_ERR_NO_RESOURCES,
+                            "cannot create the memfds of the image and the vDSO: %s", strerror(errno));
     }
 
     /* The process, as fdio_spawn makes one: what zx_process_create checks on the job. */
@@ -596,11 +830,21 @@ zx_status_t hk_fuchsia_spawn(zx_handle_t job, const char *image_path, const char
     if (status == ZX_OK) {
         const char *argv[] = {fs->name, NULL};
         const char *envp[] = {NULL};
+        /* The memfds go to the program as its fds 3 and 4 (above every target: it is given no other fd), where the
+         * injected mmaps find them; they are closed there before the image runs. */
+        fs->image_target = 3;
+        fs->vdso_target = 4;
+        const fdio_spawn_action_t actions[] = {
+            {.action = FDIO_SPAWN_ACTION_CLONE_FD, .fd = {.local_fd = fs->image_fd, .target_fd = fs->image_target}},
+            {.action = FDIO_SPAWN_ACTION_CLONE_FD, .fd = {.local_fd = fs->vdso_fd, .target_fd = fs->vdso_target}},
+        };
         hk_spawn_request_t req = {
             .flags = FDIO_SPAWN_CLONE_STDIO,
             .path = image_path,
             .argv = argv,
             .environ = envp,
+            .action_count = sizeof actions / sizeof actions[0],
+            .actions = actions,
             .fuchsia_ops = &g_fuchsia_ops,
             .fuchsia_start = fs,
         };
@@ -614,6 +858,8 @@ zx_status_t hk_fuchsia_spawn(zx_handle_t job, const char *image_path, const char
         hk_object_unref(&p->base);
         hk_unlock();
     }
+    if (fs->image_fd >= 0) close(fs->image_fd);
+    if (fs->vdso_fd >= 0) close(fs->vdso_fd);
     free(fs->image.data);
     free(fs->vdso.data);
     hk_vdso_free(&fs->table);

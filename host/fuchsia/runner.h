@@ -1,7 +1,8 @@
 /* Running a Fuchsia x86-64 ELF image on the host kernel (docs/fuchsia-elf.md, "What runs now").
  *
  * hk_fuchsia_spawn creates a process in a job and starts the image in it the way Zircon's launcher starts a
- * program: only the start image (a static PIE, or ld.so.1: an image without PT_INTERP) and the vDSO are mapped,
+ * program: only the start image (a static PIE, or ld.so.1: an image without PT_INTERP), the vDSO and a stack are
+ * mapped, in a Linux process that exec'd a one-page trampoline and then lost every mapping but those,
  * the vDSO's DATA_CONSTANTS are filled, and the first thread enters the image's entry with rdi = the bootstrap
  * channel handle (ZX_HANDLE_INVALID for now: the host kernel has no channels in the runner yet) and rsi = the vDSO
  * base.  The program is a Linux process of the spawn backend (linux_*.c) whose task resumes with PTRACE_SYSEMU:
@@ -26,6 +27,20 @@
  *   otherwise as fdio_spawn: BAD_HANDLE, WRONG_TYPE, ACCESS_DENIED, BAD_STATE for the job; NO_MEMORY, ... */
 zx_status_t hk_fuchsia_spawn(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
                              int stderr_fd, zx_handle_t *process_out, char *err_msg);
+
+/* Where the runner put a running Fuchsia program: the image's and the vDSO's whole spans and the first thread's
+ * stack, in its address space.  ZX_ERR_BAD_STATE: not a running Fuchsia program; as zx_object_get_info for the
+ * handle otherwise. */
+typedef struct hk_fuchsia_layout {
+    uint64_t image_base, image_size;
+    uint64_t vdso_base, vdso_size;
+    uint64_t stack_base, stack_size;
+} hk_fuchsia_layout_t;
+zx_status_t hk_fuchsia_layout(zx_handle_t process, hk_fuchsia_layout_t *out);
+
+/* A new handle to the running Fuchsia program's root VMAR, for the program to use (until it gets one through its
+ * bootstrap channel); closed when the program ends.  ZX_ERR_BAD_STATE: not a running Fuchsia program. */
+zx_status_t hk_fuchsia_root_vmar(zx_handle_t process, zx_handle_t *out);
 
 /* How many times syscall `name` (without "zx_") was answered ZX_ERR_NOT_SUPPORTED because the runner does not
  * serve it, over every Fuchsia program this host program ran. */
