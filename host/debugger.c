@@ -89,7 +89,7 @@ static zx_status_t state_transfer(hk_thread_t *t, uint32_t kind, state_buf_t *bu
     zx_status_t status = ZX_OK;
     if (!hk_thread_regs_available(t)) status = ZX_ERR_BAD_STATE;
     else if (write && kind == ZX_THREAD_STATE_SINGLE_STEP && buf->single_step > 1) status = ZX_ERR_INVALID_ARGS;
-    else if ((write ? (void *)t->ops->write_state : (void *)t->ops->read_state) == NULL) status = ZX_ERR_NOT_SUPPORTED;
+    else if (write ? t->ops->write_state == NULL : t->ops->read_state == NULL) status = ZX_ERR_NOT_SUPPORTED;
     hk_unlock();
     if (status == ZX_OK) status = write ? t->ops->write_state(t, kind, buf) : t->ops->read_state(t, kind, buf);
     hk_lock();

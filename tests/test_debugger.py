@@ -83,10 +83,12 @@ def regloop(job: Job, helper_bin: Callable[[str], str]) -> Iterator[Loop]:
     try:
         loop, value, message = (int(x, 16) for x in out.readline().split())
         thread = proc.child(proc.threads()[0])
-        while True:  # until it spins (it may still be returning from the write of its first line)
+        for _ in range(10_000):  # until it spins (it may still be returning from the write of its first line)
             with thread.suspend(timeout=LONG):
                 if thread.read_state().pc in (loop, loop + CMP_LEN):
                     break
+        else:
+            pytest.fail("regloop never reached its loop")
         yield Loop(proc, thread, out, loop, value, message)
         thread.close()
         proc.close()
@@ -262,11 +264,13 @@ def test_single_step_over_a_system_call(job: Job, helper_bin: Callable[[str], st
         os.close(w)
     with os.fdopen(r) as out, proc, proc.child(proc.threads()[0]) as thread:
         loop = int(out.readline(), 16)
-        while True:  # until it is in the loop (it may still be returning from the write of its output)
+        for _ in range(10_000):  # until it is in the loop (it may still be returning from the write of its output)
             with thread.suspend(timeout=LONG):
                 if loop <= thread.read_state().pc < loop + 16:
                     thread.write_single_step(True)
                     break
+        else:
+            pytest.fail("regloop never reached its system call loop")
         pcs = []
         for _ in range(9):
             wait_state(thread, ThreadState.BLOCKED_EXCEPTION)
