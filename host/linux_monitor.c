@@ -147,7 +147,10 @@ static void handle_wait_status(pid_t pid, int status) {
         return;
     }
     switch (event) {
-    case 0: k->stop_sig = sig; break;                              /* signal-delivery-stop */
+    case 0:                                                        /* signal-delivery-stop */
+        k->stop_sig = sig;
+        lt_task_fault(k, sig); /* a CPU fault: an exception, the task held until it is over (linux_exception.c) */
+        break;
     case PTRACE_EVENT_STOP: k->group_stop = is_stop_signal(sig); break; /* SIGTRAP: interrupt or first stop */
     case PTRACE_EVENT_CLONE:
     case PTRACE_EVENT_FORK:
