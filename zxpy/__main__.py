@@ -275,7 +275,8 @@ def _show_exception(exc: ExceptionHandle) -> None:
     thread = exc.thread
     assert isinstance(thread, Thread)  # a Task by its annotation (zxpy.exception sits below zxpy.thread)
     info = thread.info()
-    _say(f"  thread state {info.state!r}, held by the {info.wait_exception_channel_type.name} channel")
+    holder = info.wait_exception_channel_type
+    _say(f"  thread state {info.state!r}, held by the {getattr(holder, 'name', holder)} channel")
     read_state = getattr(thread, "read_state", None)
     if read_state is not None:  # thread state (zx_thread_read_state) where this build has it
         regs = read_state()
