@@ -24,8 +24,9 @@
  * disposition decides, as before exceptions existed.  Until then the task is held: a suspension neither resumes it
  * nor shows it SUSPENDED (linux_stop.c; Zircon suspends a thread in an exception only once the exception is over).
  *
- * A new thread of the main program raises ZX_EXCP_THREAD_STARTING in its first stop, before its first instruction
- * (to the process's debugger channel only: ipc/exception.c).
+ * A new thread of the main program raises ZX_EXCP_THREAD_STARTING in its first stop, before its first instruction,
+ * and each thread ZX_EXCP_THREAD_EXITING at its exit stop (to the process's debugger channel only: ipc/exception.c;
+ * the exiting thread does not wait for it).
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -117,6 +118,17 @@ void lt_task_thread_starting_locked(lt_task_t *k) {
         k->in_exception = true;
         k->exc_resolution = LT_EXC_PENDING;
     }
+}
+
+void lt_task_thread_exiting(lt_task_t *k) {
+    if (k->thread == NULL) return;
+    zx_exception_report_t report;
+    memset(&report, 0, sizeof(report));
+    report.header.size = sizeof(report);
+    report.header.type = ZX_EXCP_THREAD_EXITING;
+    hk_lock();
+    if (k->thread != NULL && !k->in_exception) hk_thread_raise_exception(k->thread, &report); /* never held */
+    hk_unlock();
 }
 
 void lt_exception_resolved(hk_thread_t *t, bool handled) {

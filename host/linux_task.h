@@ -225,6 +225,8 @@ void lt_task_settle(lt_task_t *k);
 bool lt_task_fault(lt_task_t *k, int sig);
 /* Monitor, lock held: k's Zircon thread was just made (its first stop): ZX_EXCP_THREAD_STARTING to the debugger. */
 void lt_task_thread_starting_locked(lt_task_t *k);
+/* Monitor, without the lock: k is at its exit stop: ZX_EXCP_THREAD_EXITING to the debugger (k is not held). */
+void lt_task_thread_exiting(lt_task_t *k);
 /* The HK_THREAD_LINUX op exception_resolved (lock held). */
 void lt_exception_resolved(hk_thread_t *t, bool handled);
 /* Lock held, k stopped: true while k must stay held for its exception; once it is over, the stop is made ready to

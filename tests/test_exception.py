@@ -93,9 +93,16 @@ def test_int3_resumed_as_handled_runs_on(zx_job: Job, helper_bin: Callable[[str]
         assert exc.type == ExceptionType.SW_BREAKPOINT
         if X86_64:
             assert exc.report().vector == 3
+        tid = exc.tid
         exc.handle()
         assert exc.closed
-        assert proc.wait(timeout=10) == 0
+        # The thread's exit is reported to the debugger, which the exiting thread does not wait for.
+        with ch.receive(timeout=10) as exiting:
+            assert exiting.type == ExceptionType.THREAD_EXITING
+            assert exiting.tid == tid
+            assert proc.wait(timeout=10) == 0
+            with pytest.raises(BadStateError):
+                exiting.report()
 
 
 def test_undefined_instruction(zx_job: Job, helper_bin: Callable[[str], str]) -> None:

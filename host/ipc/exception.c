@@ -26,7 +26,9 @@
  * - Properties (sys_object_get/set_property): a value under 4 bytes is BUFFER_TOO_SMALL, any object other than an
  *   exception WRONG_TYPE, an unknown value INVALID_ARGS.
  *
- * Host differences: an exception whose chain had no channel at all is not the kernel's to end -- the raise says so
+ * Host differences: ZX_EXCP_THREAD_EXITING reaches the debugger channel, but the thread does not wait for it to be
+ * handled (Linux has already begun ending it: on Zircon, likewise, a thread of a dying process does not wait); an
+ * exception whose chain had no channel at all is not the kernel's to end -- the raise says so
  * (false) and the backend lets the Linux signal take its course, as before exceptions existed (so a program's own
  * signal handler still runs); ZX_EXCEPTION_STATE_THREAD_EXIT is NOT_SUPPORTED (Linux cannot end one thread of a
  * program from outside).
@@ -202,6 +204,11 @@ static bool exception_raise(hk_thread_t *t, const zx_exception_report_t *report)
     t->exception_report.header.size = sizeof(*report);
     hk_object_ref(&e->base);
     bool sent = deliver_next(e);
+    if (sent && e->type == ZX_EXCP_THREAD_EXITING) {
+        /* The debugger is told, but the thread does not wait: on the host it is already on its way out (see the
+         * header comment), as a thread of a dying process does not wait on Zircon. */
+        sent = false;
+    }
     if (!sent) {
         /* Nobody ever saw it: not the kernel's to end on the host (the header comment). */
         e->over = true;
