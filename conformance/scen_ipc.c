@@ -493,6 +493,22 @@ void r_wait_async_rules(void) {
     T_OK(zx_object_signal(ev, 0, ZX_USER_SIGNAL_1));
     T_OK(zx_port_wait(p, 0, &packet));
     T_EQ(10, packet.key);
+    T_EQ(1, packet.signal.count);
+
+    /* count is 1 even for a channel armed while it holds three messages.  The kernels that know
+     * ZX_WAIT_ASYNC_EDGE have PortObserver::OnMatch (RFC-0009 dates it before EDGE), which passes no count, and
+     * PortDispatcher::Queue sets 1 ("deprecated ... set to 1 for backwards compatibility"); the older
+     * OnInitialize observers reported the queued message count here (ChannelDispatcher::AddObserver's CountInfo). */
+    zx_handle_t ca, cb;
+    channel(&ca, &cb);
+    t_own(ca);
+    t_own(cb);
+    for (int i = 0; i < 3; i++) T_OK(zx_channel_write(ca, 0, "m", 1, NULL, 0));
+    T_OK(zx_object_wait_async(cb, p, 11, ZX_CHANNEL_READABLE, 0));
+    T_OK(zx_port_wait(p, 0, &packet));
+    T_EQ(11, packet.key);
+    T_TRUE(packet.signal.observed & ZX_CHANNEL_READABLE);
+    T_EQ(1, packet.signal.count);
 #endif
 }
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
 import threading
 import time
+import traceback
+from collections.abc import Callable
 
 import pytest
+from conftest import LONG
 
 import zxpy
 from zxpy import Event, Job, Rights, Signals
@@ -188,3 +194,160 @@ def test_thousand_sleepers(job: Job, capsys: pytest.CaptureFixture[str]) -> None
         print(f"\n[asyncio] {n} sleepers: spawned in {seen['spawn_s']:.2f} s; after job.kill() all {n} awaits "
               f"completed in {seen['complete_s']:.3f} s; Python threads {threads_before} before, "
               f"{int(seen['threads_during'])} during, {threading.active_count()} after")
+
+
+# ------------------------------------------------------------------------------------------------ os.fork()
+
+
+def _report_and_exit(w: int, body: Callable[[], dict[str, object]]) -> None:  # pragma: no cover - the child
+    """In a fork child: run ``body``, send what it returned (or the traceback) to the parent, never return."""
+    code = 0
+    try:
+        out = body()
+    except BaseException:  # noqa: BLE001 - everything goes back to the parent
+        out = {"exception": traceback.format_exc()}
+        code = 1
+    try:
+        os.write(w, json.dumps(out).encode())
+    finally:
+        os._exit(code)
+
+
+def _child_result(pid: int, r: int) -> dict[str, object]:
+    """Wait (at most LONG) for the fork child ``pid`` and return what it reported on pipe ``r``."""
+    end = time.monotonic() + LONG
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > end:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the fork child did not finish (a wait that never ends?)")
+        time.sleep(0.02)
+    data = b""
+    while chunk := os.read(r, 65536):
+        data += chunk
+    os.close(r)
+    result: dict[str, object] = json.loads(data) if data else {"exception": f"no report, status {status}"}
+    assert "exception" not in result, result["exception"]
+    return result
+
+
+# Python 3.12+ warns about fork() in a process with threads: these tests fork one on purpose.
+_FORK_WITH_THREADS = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+
+
+@_FORK_WITH_THREADS
+def test_fork_inside_a_waiting_loop() -> None:
+    """A fork while an await is in progress: in the child that await fails at once with BadHandleError (it was
+    made in the parent's kernel, and its loop's port and thread are not in the child); where the child may go on
+    using the loop (before Python 3.12, which forgets the running loop in a fork child), a new await there
+    makes a new port and thread and works.  The parent's await is untouched."""
+
+    async def main() -> dict[str, object]:
+        loop = asyncio.get_running_loop()
+        with Event.create() as ev:
+            task = loop.create_task(ev.wait_one_async(Signals.EVENT_SIGNALED, timeout=30))
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert loop_waiter_stats() == {"pending": 1, "threads": 1}
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child
+                os.close(r)
+                out: dict[str, object] = {}
+                for _ in range(5):
+                    await asyncio.sleep(0)
+                out["done"] = task.done()
+                exc = task.exception() if task.done() else None
+                out["error"] = f"{type(exc).__name__}: {exc}"
+                try:
+                    asyncio.get_running_loop()
+                except RuntimeError:
+                    out["new_wait"] = "no running loop in a fork child (Python >= 3.12)"
+                else:
+                    with Event.create() as ev2:
+                        loop.call_later(0.05, ev2.signal, 0, U0)
+                        got = await ev2.wait_one_async(U0, timeout=10)
+                        out["new_wait"] = int(got)
+                        out["threads"] = [t.name for t in threading.enumerate()]
+                _report_and_exit(w, lambda: out)
+            os.close(w)
+            ev.set()
+            observed = await task
+            return {"parent": int(observed), "child": _child_result(pid, r)}
+
+    result = run(main())
+    assert result["parent"] & Signals.EVENT_SIGNALED
+    child = result["child"]
+    assert isinstance(child, dict)
+    assert child["done"] is True
+    assert str(child["error"]).startswith("BadHandleError: zx_object_wait_async: ZX_ERR_BAD_HANDLE")
+    assert "before os.fork()" in str(child["error"])
+    if isinstance(child["new_wait"], int):
+        assert child["new_wait"] & U0
+        assert child["threads"] == ["MainThread", "zxpy-aio-port"]  # one new waiter thread, none inherited
+
+
+@_FORK_WITH_THREADS
+def test_fork_then_asyncio_run_in_the_child() -> None:
+    """The usual case: the parent has a loop with a wait in progress in another thread (its waiter thread and
+    port exist) and another thread is inside aio's bookkeeping lock at the fork; the child's own
+    ``asyncio.run`` still gets a port and thread of its own, and leaves none behind."""
+    from zxpy import aio
+
+    started = threading.Event()
+    parent_result: list[object] = []
+
+    with Event.create() as ev:
+
+        async def parent_loop() -> None:
+            task = asyncio.get_running_loop().create_task(ev.wait_one_async(Signals.EVENT_SIGNALED, timeout=30))
+            await asyncio.sleep(0.01)
+            started.set()
+            parent_result.append(await task)
+
+        t = threading.Thread(target=run, args=(parent_loop(),))
+        t.start()
+        assert started.wait(LONG)
+        # Another thread holds aio's lock at the fork, as if it were making a loop's waiter just then: the
+        # child has the lock but not the thread that would release it.
+        holding, release = threading.Event(), threading.Event()
+
+        def hold_lock() -> None:
+            with aio._WAITERS_LOCK:
+                holding.set()
+                release.wait(LONG)
+
+        holder = threading.Thread(target=hold_lock)
+        holder.start()
+        assert holding.wait(LONG)
+        r, w = os.pipe()
+        pid = os.fork()
+        release.set()
+        if pid == 0:  # pragma: no cover - the child
+
+            def child() -> dict[str, object]:
+                async def main() -> dict[str, object]:
+                    with Event.create() as ev2:
+                        asyncio.get_running_loop().call_later(0.05, ev2.signal, 0, U1)
+                        got = await ev2.wait_one_async(U1, timeout=10)
+                        return {"got": int(got), "during": loop_waiter_stats()}
+
+                out = asyncio.run(main())
+                out["after"] = len(aio._WAITERS)
+                out["threads"] = [th.name for th in threading.enumerate()]
+                return out
+
+            _report_and_exit(w, child)
+        os.close(w)
+        holder.join(LONG)
+        result = _child_result(pid, r)
+        ev.set()
+        t.join(LONG)
+    assert parent_result and parent_result[0] & Signals.EVENT_SIGNALED
+    assert result["got"] & U1
+    assert result["during"] == {"pending": 0, "threads": 1}
+    assert result["after"] == 0
+    assert result["threads"] == ["MainThread"]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
 import pytest
 
 import zxpy
@@ -188,3 +193,140 @@ def test_raw_bad_handles() -> None:
     assert lib.zx_port_cancel(0, 0, 1) == lib.ZX_ERR_BAD_HANDLE
     with pytest.raises(BadHandleError):
         Port(0xFFFF_FFF3, owned=False).wait(0)
+
+
+# ------------------------------------------------------------------------------------- Ctrl-C and signal handlers
+
+
+@pytest.fixture
+def sigint_handler() -> Iterator[None]:
+    """Python's own SIGINT handler (KeyboardInterrupt) for the test, whatever the runner installed."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _sigint_main_thread_after(seconds: float) -> threading.Timer:
+    timer = threading.Timer(seconds, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    timer.start()
+    return timer
+
+
+def test_ctrl_c_interrupts_an_infinite_port_wait(port: Port, sigint_handler: None) -> None:
+    """SIGINT reaches the main thread blocked in ``Port.wait()`` with no deadline, promptly, and leaves nothing
+    behind: the interrupted wait took no packet and holds no handle; the port works on."""
+    assert threading.current_thread() is threading.main_thread()
+    from zxpy.pytest_plugin import handle_count
+
+    handles = handle_count()
+    timer = _sigint_main_thread_after(0.3)
+    start = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            port.wait()
+    finally:
+        timer.join()
+    elapsed = time.monotonic() - start
+    assert 0.25 <= elapsed < 1.5, elapsed  # within about one 100 ms slice of the signal
+    assert handle_count() == handles
+    port.queue(5, b"after")
+    assert port.wait(timeout=0).key == 5  # the packet goes to the next wait: the interrupted one took nothing
+    with pytest.raises(TimedOutError):
+        port.wait(timeout=0)
+
+
+def test_python_signal_handler_runs_during_port_wait(port: Port) -> None:
+    """A handler that does not raise runs while the main thread waits, and the wait goes on to take the packet
+    queued later; one that raises ends the wait with its exception."""
+    ran = threading.Event()
+
+    def record(signum: int, frame: object) -> None:
+        ran.set()
+
+    def feed() -> None:  # the packet comes only once the handler has run: so the handler ran during the wait
+        if ran.wait(10):
+            port.queue(11, b"late")
+
+    old = signal.signal(signal.SIGUSR1, record)
+    try:
+        main = threading.main_thread().ident
+        assert main is not None
+        kick = threading.Timer(0.25, signal.pthread_kill, (main, signal.SIGUSR1))
+        feeder = threading.Thread(target=feed)
+        kick.start()
+        feeder.start()
+        pkt = port.wait(timeout=10)
+        kick.join()
+        feeder.join()
+        assert pkt.key == 11 and ran.is_set()
+
+        class Stop(Exception):
+            pass
+
+        def stop(signum: int, frame: object) -> None:
+            raise Stop
+
+        signal.signal(signal.SIGUSR1, stop)
+        kick = threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGUSR1))
+        kick.start()
+        with pytest.raises(Stop):
+            port.wait(timeout=10)
+        kick.join()
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+
+
+@pytest.mark.parametrize("where", ["main thread", "other thread"])
+def test_close_during_port_wait_runs_to_the_deadline(where: str) -> None:
+    """Zircon: closing a port's (last) handle does not wake its waiter; the wait ends TIMED_OUT at its deadline.
+    The main thread's sliced wait and another thread's single kernel wait agree."""
+    p = Port.create()
+    outcome: list[object] = []
+
+    def waiter() -> None:
+        start = time.monotonic()
+        try:
+            p.wait(timeout=0.6)
+            outcome.append("packet")
+        except Exception as err:  # noqa: BLE001 - the outcome is the assertion
+            outcome.append(err)
+        outcome.append(time.monotonic() - start)
+
+    closer = threading.Timer(0.25, p.close)
+    closer.start()
+    if where == "main thread":
+        waiter()
+    else:
+        t = threading.Thread(target=waiter)
+        t.start()
+        t.join(10)
+    closer.join()
+    err, elapsed = outcome
+    assert isinstance(err, TimedOutError), err
+    assert isinstance(elapsed, float) and elapsed >= 0.59, elapsed
+    assert p.closed
+
+
+# ------------------------------------------------------------------------------------- zx_packet_signal_t.count
+
+
+def test_signal_packet_count_is_one(port: Port, event: Event) -> None:
+    """``count`` is 1 in every signal packet: armed on an active signal, fired later, EDGE, TIMESTAMP, and for
+    a task's TERMINATED (Zircon's PortDispatcher::Queue in every kernel that knows ZX_WAIT_ASYNC_EDGE;
+    docs/asyncio.md has the history)."""
+    event.signal(0, U0)
+    port.wait_async(event, 1, U0)  # already active: queued at once
+    port.wait_async(event, 2, U1)  # fired later
+    port.wait_async(event, 3, U0, edge=True, timestamp=True)
+    event.signal(0, U1)
+    event.signal(U0, 0)
+    event.signal(0, U0)
+    packets = [port.wait(timeout=0) for _ in range(3)]
+    assert sorted(p.key for p in packets) == [1, 2, 3]
+    assert [p.count for p in packets] == [1, 1, 1]
+    with zxpy.Job.default().create_job() as job, job.spawn(["/bin/true"]) as proc:
+        port.wait_async(proc, 4, Signals.TASK_TERMINATED)
+        pkt = port.wait(timeout=30)
+        assert (pkt.key, pkt.count) == (4, 1) and pkt.observed & Signals.TASK_TERMINATED

@@ -8,7 +8,7 @@ PROG and everything it started, daemonized grandchildren included (they stay
 in the job whatever they do with sessions and process groups).  When PROG
 exits by itself the job is killed too, so nothing it started outlives it.
 
-Exit statuses of ``run`` (see :data:`EXIT_STATUSES`): PROG's own exit code
+Exit statuses of ``run`` (the ``EXIT_*`` constants here): PROG's own exit code
 (0-255); 137 if PROG was killed (``ZX_TASK_RETCODE_SYSCALL_KILL`` and the
 other ``*_KILL`` codes but one: on Linux, any non-fault fatal signal from
 outside -- SIGKILL, SIGTERM, SIGHUP alike: the Zircon return code does not

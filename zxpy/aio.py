@@ -25,12 +25,18 @@ observers, one port and one thread.
   iteration after its last wait ends (``asyncio.run`` runs that iteration
   before it closes the loop), so a process that is done awaiting holds no
   extra handle.
+* After ``os.fork()`` the child has a fresh host kernel (none of the parent's
+  handles, the loops' ports included) and only the forking thread: an await
+  the parent had in progress raises :class:`zxpy.errors.BadHandleError`
+  (saying it was made before the fork) in the child, and the child's next
+  wait, on any loop, makes a new port and thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import threading
 from collections.abc import Callable
 
@@ -61,6 +67,7 @@ _PKT_SIGNAL_ONE: int = _lib.ZX_PKT_TYPE_SIGNAL_ONE
 _RIGHT_SAME: int = _lib.ZX_RIGHT_SAME_RIGHTS
 _ERR_NOT_FOUND: int = _lib.ZX_ERR_NOT_FOUND
 _ERR_TIMED_OUT: int = _lib.ZX_ERR_TIMED_OUT
+_ERR_BAD_HANDLE: int = _lib.ZX_ERR_BAD_HANDLE
 _STOP_KEY = 0  # a user packet with key 0 tells the thread to stop; waits use keys from 1
 
 
@@ -114,8 +121,25 @@ class _LoopWaiter:
         self.teardown_scheduled = False
         if self.pending:
             return
-        _WAITERS.pop(self.loop, None)
+        if _WAITERS.get(self.loop) is self:  # after a fork the loop may have a new waiter: leave it be
+            del _WAITERS[self.loop]
         self.close()
+
+    def _orphan_after_fork(self) -> None:
+        """In a fork child: the port and every kernel wait belong to the parent's kernel, and the thread was not
+        copied.  Touch neither; end the awaits in progress with an error that says so."""
+        self.closed = True
+        pending, self.pending = self.pending, {}
+        for fut in pending.values():
+            if fut.done():
+                continue
+            err = from_status(_ERR_BAD_HANDLE, "zx_object_wait_async", None,
+                              "this wait was made before os.fork(): the child's host kernel is a fresh one, "
+                              "without the parent's handles or the event loop's port")
+            try:
+                fut.set_exception(err)
+            except RuntimeError:  # the loop is closed, or (debug mode) ran in a thread the child does not have
+                pass
 
     def close(self) -> None:
         """Stop the thread (a stop packet), join it, close the port."""
@@ -131,6 +155,20 @@ class _LoopWaiter:
 
 _WAITERS: dict[asyncio.AbstractEventLoop, _LoopWaiter] = {}
 _WAITERS_LOCK = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    """``os.register_at_fork(after_in_child=...)``: forget the parent's waiters (their ports are not in the
+    child's kernel, their threads were not copied) and the lock another thread may have held at the fork."""
+    global _WAITERS_LOCK
+    _WAITERS_LOCK = threading.Lock()
+    waiters = list(_WAITERS.values())
+    _WAITERS.clear()
+    for w in waiters:
+        w._orphan_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _waiter() -> _LoopWaiter:

@@ -23,12 +23,13 @@ KNOWN_FEATURES: frozenset[str] = frozenset(f.name for f in _abi.FEATURES)
 features: frozenset[str] = FEATURES
 #: The optional constants (single names detected on their own) this build has.
 optional_constants: frozenset[str] = frozenset(BUILD_INFO["constants"])
-#: The headers of this build: ``description``, ``id``, ``layout``, ``stand_in``, ``vintage``, ``path``, ``target``.
+#: The headers of this build, with the keys ``description``, ``id``, ``layout``, ``stand_in``, ``vintage``,
+#: ``path`` and ``target``.
 sdk: MappingProxyType[str, Any] = MappingProxyType(dict(BUILD_INFO["sdk"]))
 
 
 def require_feature(feature: str, what: str | None = None) -> None:
-    """Return if this build has ``feature``, else raise :class:`FeatureMissingError`.
+    """Return if this build has ``feature``, else raise :class:`~zxpy.errors.FeatureMissingError`.
 
     ValueError for a name that is no feature of the binding's table.
     """

@@ -219,7 +219,7 @@ class Handle:
 
     __slots__ = ("__weakref__", "_koid", "_owned", "_raw")
 
-    #: The object type a subclass wraps (None: any).
+    #: The object type a subclass wraps, or None for any.
     OBJ_TYPE: ClassVar[int | None] = None
     _BY_TYPE: ClassVar[dict[int, type[Handle]]] = {}
 

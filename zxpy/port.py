@@ -17,6 +17,7 @@ port per event loop.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -24,7 +25,7 @@ from . import _raw
 from ._time import to_deadline
 from .enums import SIGNALS, ObjType, Signals
 from .errors import from_status
-from .handle import Handle, check_u32, check_u64
+from .handle import _MAIN_THREAD_IDENT, _WAIT_SLICE_NS, Handle, check_u32, check_u64
 
 __all__ = ["PACKET_SIGNAL_ONE", "PACKET_USER", "Port", "PortPacket", "WAIT_ASYNC_EDGE", "WAIT_ASYNC_TIMESTAMP"]
 
@@ -38,6 +39,12 @@ _port_queue = _raw.port_queue
 _port_wait = _raw.port_wait
 _port_cancel = _raw.port_cancel
 _object_wait_async = _raw.object_wait_async
+_nanosleep = _raw.nanosleep
+_now = _raw.clock_get_monotonic
+_get_ident = threading.get_ident
+_INFINITE_PAST: int = _raw.TIME_INFINITE_PAST
+_ERR_TIMED_OUT: int = _lib.ZX_ERR_TIMED_OUT
+_ERR_BAD_HANDLE: int = _lib.ZX_ERR_BAD_HANDLE
 
 #: ``zx_port_packet_t.type`` of a packet queued by :meth:`Port.queue`.
 PACKET_USER: int = _lib.ZX_PKT_TYPE_USER
@@ -56,7 +63,8 @@ class PortPacket:
     ``type`` is :data:`PACKET_USER` or :data:`PACKET_SIGNAL_ONE`.  A user
     packet carries ``payload`` (32 bytes); a signal packet ``trigger`` (the
     signals asked for), ``observed`` (every signal active when it fired),
-    ``count`` and ``timestamp`` (ns of :func:`zxpy.monotonic`, 0 unless the
+    ``count`` (always 1: Zircon's ``PortDispatcher::Queue`` in every kernel that knows
+    ``ZX_WAIT_ASYNC_EDGE``, see docs/asyncio.md) and ``timestamp`` (ns of :func:`zxpy.monotonic`, 0 unless the
     wait asked for :data:`WAIT_ASYNC_TIMESTAMP`); the other fields are None.
     """
 
@@ -125,14 +133,48 @@ class Port(Handle):
 
         ``timeout`` / ``deadline`` as every zxpy wait; :class:`~zxpy.errors.TimedOutError` when it passes
         with the port empty (a queued packet is returned even past the deadline).  Needs ``Rights.READ``.
+        On the main thread a long wait runs in slices, so Ctrl-C (KeyboardInterrupt) and other Python
+        signal handlers interrupt it; an interrupted wait has taken no packet.  Closing the port's handle
+        does not end a wait (Zircon's rule): it runs to its deadline.
         """
         zx_deadline = to_deadline(timeout, deadline)
         raw = self._raw_or_raise("zx_port_wait")
         pkt = _new(_PACKET_PTR)
-        err = _port_wait(raw, zx_deadline, pkt)
+        if zx_deadline == _INFINITE_PAST or _get_ident() != _MAIN_THREAD_IDENT:
+            err = _port_wait(raw, zx_deadline, pkt)  # a poll, or not the main thread: one kernel wait
+        else:
+            err = self._wait_sliced(raw, zx_deadline, pkt)
         if err:
             raise self._error(err, "zx_port_wait")
         return PortPacket._from_c(pkt)
+
+    def _wait_sliced(self, raw: int, deadline: int, pkt: Any) -> int:
+        """``zx_port_wait`` on the main thread, in slices of ``_WAIT_SLICE_NS``: Python runs its signal
+        handlers (KeyboardInterrupt) only between calls, as for :meth:`Handle.wait_one`.  Returns the status.
+
+        A close of this port's handle does not end a Zircon port wait (``sys_port_wait`` holds a reference to
+        the ``PortDispatcher``, and the last handle's ``on_zero_handles`` drops the packets and observers but
+        wakes no waiter: zircon/kernel/lib/syscalls/port.cc, zircon/kernel/object/port_dispatcher.cc).  So a
+        close that lands between two slices lets the wait run to its deadline and end TIMED_OUT, as the
+        kernel wait does when the handle was the port's last one.
+        """
+        closed = waited = False
+        while True:
+            slice_end = _now() + _WAIT_SLICE_NS
+            end = deadline if slice_end >= deadline else slice_end
+            if closed:
+                _nanosleep(end)  # no handle left to wait through: the rest of the wait can take nothing
+                status = _ERR_TIMED_OUT
+            else:
+                status = _port_wait(raw, end, pkt)
+                if status == _ERR_BAD_HANDLE and waited and self._raw != raw:
+                    closed = True  # closed after the check below, before this slice looked the handle up
+                    continue
+            if status != _ERR_TIMED_OUT or end == deadline:
+                return status
+            waited = True
+            if self._raw != raw:
+                closed = True
 
     def wait_async(self, handle: Handle, key: int, signals: int, *, timestamp: bool = False,
                    edge: bool = False) -> None:

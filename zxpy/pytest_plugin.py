@@ -214,7 +214,7 @@ class ZxJobCheck:
         self.job = job
         # A private duplicate: the plugin can still kill the job if the test closes ``zx_job``.
         self._killer = job.duplicate()
-        #: The fixtures' handles: (handle, opened during the call).
+        #: The fixtures' handles, as (handle, opened during the call) pairs.
         self.owned: list[tuple[Handle, bool]] = [(job, False), (self._killer, False)]
         self.pids: dict[int, _Pid] = {}  # koid of a program spawned by zx_spawn -> its Linux process
         self.in_call = False

@@ -27,8 +27,13 @@
  * ACCESS_DENIED without WAIT, NOT_SUPPORTED if not waitable); removes the armed observers and the queued packets
  * made through that handle with that key; NOT_FOUND when there was neither.
  *
+ * count is 1 in every signal packet, channels included, as in every kernel that knows ZX_WAIT_ASYNC_EDGE: its
+ * PortObserver::OnMatch has no count and PortDispatcher::Queue sets 1 (the field is deprecated; RFC-0009 dates
+ * OnMatch before EDGE).  Only the older OnInitialize/CountInfo observers reported a channel's queued message
+ * count for a wait armed while it was readable (docs/asyncio.md).
+ *
  * Host limitations: no interrupt binding (the option is accepted and means nothing: the host has no interrupt
- * objects); a signal packet's count is always 1 (Zircon counts channel messages).
+ * objects).
  *
  * Compiled into the Python module (build_ffi.py names it), the conformance suite (conformance/Makefile IPC_SRCS)
  * and the core stress (tests/sanitize).  The core knows ports only through their hk_object_ops_t and the observer
@@ -227,7 +232,7 @@ static void observer_fire(hk_waiter_t *w, bool canceled, zx_signals_t observed) 
     }
     zx_packet_signal_t *sig = &o->pkt.packet.signal;
     sig->observed = observed;
-    sig->count = 1;
+    sig->count = 1; /* PortDispatcher::Queue: always 1 (see the top of this file) */
     if (o->options & ZX_WAIT_ASYNC_TIMESTAMP) sig->timestamp = (uint64_t)hk_now();
     enqueue(o->port, &o->pkt);
 }
