@@ -91,7 +91,7 @@ class ExceptionReport:
 
     @property
     def fault_address(self) -> int:
-        """The faulting data address: ``far`` on arm64, ``cr2`` on x86-64."""
+        """The faulting data address (``far`` on arm64, ``cr2`` on x86-64)."""
         return self.far if _ARM64 else self.cr2
 
 
