@@ -47,7 +47,6 @@ _ffi = _raw.ffi
 _new = _raw.new
 _NULL = _raw.NULL
 _HANDLE_PTR = _raw.HANDLE_PTR
-_SIGNALS_PTR = _raw.SIGNALS_PTR
 _U32_PTR = _ffi.typeof("uint32_t *")
 _INFO_PTR = _ffi.typeof("zx_exception_info_t *")
 _INFO_SIZE: int = _ffi.sizeof("zx_exception_info_t")
@@ -210,10 +209,8 @@ class ExceptionChannel(Channel):
             status = _lib.zx_channel_read(raw, 0, info, hs, _INFO_SIZE, 1, nbytes, nhandles)
             if status != _ERR_SHOULD_WAIT:
                 break
-            observed = _new(_SIGNALS_PTR)
-            wait = _raw.object_wait_one(raw, _READABLE | _PEER_CLOSED, zx_deadline, observed)
-            if wait:
-                raise self._error(wait, "zx_object_wait_one")
+            # Handle.wait_one: sliced on the main thread, so Ctrl-C and signal handlers run during a long wait.
+            self.wait_one(_READABLE | _PEER_CLOSED, deadline=zx_deadline)
         if status:
             raise self._error(status, "zx_channel_read")
         exc = ExceptionHandle._adopt(int(hs[0]))
