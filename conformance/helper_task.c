@@ -11,6 +11,9 @@
  *   churn PATH           like `spin PATH 1`, while a second thread keeps creating and joining short-lived
  *                        threads (threads are always dying while the process is suspended)
  *   crash                die of an unhandled fault (Zircon: ZX_TASK_RETCODE_EXCEPTION_KILL)
+ *   fault PATH KIND      wait until PATH is not empty (the scenario bound its exception channels meanwhile), then
+ *                        take one exception: KIND null (read through a NULL pointer: a page fault at 0) or trap (a
+ *                        software breakpoint, int3 / brk #0); exit 0 if the thread is resumed after it
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,8 +67,34 @@ static void *churn_main(void *arg) {
     return NULL;
 }
 
+static int usage(void);
+static volatile int *volatile null_ptr;
+
+static int fault_mode(const char *path, const char *kind) {
+    for (;;) {
+        struct stat st;
+        if (stat(path, &st) == 0 && st.st_size > 0)
+            break;
+        sleep_ms(1);
+    }
+    if (strcmp(kind, "null") == 0)
+        return *null_ptr == 0 ? 0 : 1;
+    if (strcmp(kind, "trap") == 0) {
+#if defined(__x86_64__)
+        __asm__ volatile("int3");
+#elif defined(__aarch64__)
+        __asm__ volatile("brk #0");
+#else
+        __builtin_trap();
+#endif
+        return 0;
+    }
+    return usage();
+}
+
 static int usage(void) {
-    fprintf(stderr, "usage: conformance_helper exit CODE | sleep MS | block | spin PATH NTHREADS | churn PATH | crash\n");
+    fprintf(stderr, "usage: conformance_helper exit CODE | sleep MS | block | spin PATH NTHREADS | churn PATH | crash |"
+                    " fault PATH null|trap\n");
     return 64;
 }
 
@@ -107,5 +137,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(mode, "crash") == 0 && argc == 2)
         __builtin_trap();
+    if (strcmp(mode, "fault") == 0 && argc == 4)
+        return fault_mode(argv[2], argv[3]);
     return usage();
 }

@@ -12,6 +12,8 @@
  *   zircon/kernel/object/include/object/dispatcher.h; kernels before 2023 read "" and refused a set with
  *   NOT_SUPPORTED).  Jobs, processes and threads have names (JobDispatcher, ProcessDispatcher, ThreadDispatcher);
  *   events, suspend tokens, VMARs, channels and ports do not.
+ * ZX_PROP_EXCEPTION_STATE and ZX_PROP_EXCEPTION_STRATEGY are the exception object's (ipc/exception.c, through
+ * hk_exception_ops_t; NOT_SUPPORTED like any unknown property where exceptions are not built in).
  * The name is copied through a local buffer, so no caller memory is touched with the kernel lock held. */
 #include <string.h>
 
@@ -38,8 +40,12 @@ zx_status_t zx_object_get_property(zx_handle_t handle, uint32_t property, void *
     hk_lock();
     hk_object_t *obj;
     zx_status_t status = hk_handle_get(handle, ZX_OBJ_TYPE_NONE, ZX_RIGHT_GET_PROPERTY, &obj, NULL);
+    uint32_t word = 0;
+    bool exception_prop = property == ZX_PROP_EXCEPTION_STATE || property == ZX_PROP_EXCEPTION_STRATEGY;
     if (status == ZX_OK) {
-        if (property != ZX_PROP_NAME) {
+        if (exception_prop && hk_exception_ops != NULL) {
+            status = hk_exception_ops->get_property(obj, property, &word, value_size);
+        } else if (property != ZX_PROP_NAME) {
             status = ZX_ERR_NOT_SUPPORTED;
         } else if (value_size < ZX_MAX_NAME_LEN) {
             status = ZX_ERR_BUFFER_TOO_SMALL;
@@ -54,7 +60,8 @@ zx_status_t zx_object_get_property(zx_handle_t handle, uint32_t property, void *
         }
     }
     hk_unlock();
-    if (status == ZX_OK) memcpy(value, name, ZX_MAX_NAME_LEN);
+    if (status == ZX_OK && exception_prop) memcpy(value, &word, sizeof(word));
+    else if (status == ZX_OK) memcpy(value, name, ZX_MAX_NAME_LEN);
     return status;
 }
 
@@ -63,10 +70,15 @@ zx_status_t zx_object_set_property(zx_handle_t handle, uint32_t property, const 
     char name[ZX_MAX_NAME_LEN] = {0};
     size_t size = value_size < ZX_MAX_NAME_LEN ? value_size : ZX_MAX_NAME_LEN - 1;
     if (property == ZX_PROP_NAME) memcpy(name, value, size); /* copied in before the lock */
+    bool exception_prop = property == ZX_PROP_EXCEPTION_STATE || property == ZX_PROP_EXCEPTION_STRATEGY;
+    uint32_t word = 0;
+    if (exception_prop && value_size >= sizeof(word)) memcpy(&word, value, sizeof(word));
     hk_lock();
     hk_object_t *obj;
     zx_status_t status = hk_handle_get(handle, ZX_OBJ_TYPE_NONE, ZX_RIGHT_SET_PROPERTY, &obj, NULL);
-    if (status == ZX_OK) {
+    if (status == ZX_OK && exception_prop && hk_exception_ops != NULL) {
+        status = hk_exception_ops->set_property(obj, property, &word, value_size);
+    } else if (status == ZX_OK) {
         char *own = property == ZX_PROP_NAME ? object_name(obj) : NULL;
         if (property != ZX_PROP_NAME) {
             status = ZX_ERR_NOT_SUPPORTED;

@@ -72,6 +72,14 @@ EXTRA_SIGNATURES = {
     "zx_port_wait": ("zx_status_t", ["zx_handle_t", "zx_time_t", "zx_port_packet_t*"]),
     "zx_port_cancel": ("zx_status_t", ["zx_handle_t", "zx_handle_t", "uint64_t"]),
     "zx_object_wait_async": ("zx_status_t", ["zx_handle_t", "zx_handle_t", "uint64_t", "zx_signals_t", "uint32_t"]),
+    "zx_channel_create": ("zx_status_t", ["uint32_t", "zx_handle_t*", "zx_handle_t*"]),
+    "zx_channel_read": ("zx_status_t", ["zx_handle_t", "uint32_t", "void*", "zx_handle_t*", "uint32_t", "uint32_t",
+                                        "uint32_t*", "uint32_t*"]),
+    "zx_channel_write": ("zx_status_t", ["zx_handle_t", "uint32_t", "const void*", "uint32_t", "const zx_handle_t*",
+                                         "uint32_t"]),
+    "zx_task_create_exception_channel": ("zx_status_t", ["zx_handle_t", "uint32_t", "zx_handle_t*"]),
+    "zx_exception_get_thread": ("zx_status_t", ["zx_handle_t", "zx_handle_t*"]),
+    "zx_exception_get_process": ("zx_status_t", ["zx_handle_t", "zx_handle_t*"]),
 }
 
 #: Port names and records today's reference (zircon_abi.json) does not carry: their values and layouts are taken
@@ -79,6 +87,15 @@ EXTRA_SIGNATURES = {
 PORT_CONSTANTS_2021 = ("ZX_DEFAULT_PORT_RIGHTS ZX_PKT_TYPE_USER ZX_PKT_TYPE_SIGNAL_ONE ZX_WAIT_ASYNC_ONCE "
                        "ZX_WAIT_ASYNC_TIMESTAMP ZX_WAIT_ASYNC_EDGE").split()
 PORT_STRUCTS_2021 = ("zx_packet_user_t", "zx_packet_signal_t", "zx_port_packet_t")
+#: Likewise the exception types and records and the channel limits (zircon/syscalls/exception.h, types.h), from the
+#: 2021 SDK record, unchanged since but for riscv64's member of the context's union (as large as the others).
+EXCEPTION_CONSTANTS_2021 = ("ZX_EXCP_GENERAL ZX_EXCP_FATAL_PAGE_FAULT ZX_EXCP_UNDEFINED_INSTRUCTION "
+                            "ZX_EXCP_SW_BREAKPOINT ZX_EXCP_HW_BREAKPOINT ZX_EXCP_UNALIGNED_ACCESS ZX_EXCP_SYNTH "
+                            "ZX_EXCP_THREAD_STARTING ZX_EXCP_THREAD_EXITING ZX_EXCP_POLICY_ERROR "
+                            "ZX_EXCP_PROCESS_STARTING ZX_CHANNEL_READ_MAY_DISCARD ZX_CHANNEL_MAX_MSG_BYTES "
+                            "ZX_CHANNEL_MAX_MSG_HANDLES").split()
+PORT_STRUCTS_2021 += ("zx_x86_64_exc_data_t", "zx_arm64_exc_data_t", "zx_exception_context_t",
+                      "zx_exception_header_t", "zx_exception_report_t", "zx_exception_info_t")
 
 
 def _value(entry: Any) -> int | None:
@@ -105,7 +122,7 @@ def reference_constants() -> dict[str, int]:
     for sub in ("flags", "actions"):
         out.update(fdio[sub])
     out["FDIO_SPAWN_ERR_MSG_MAX_LENGTH"] = fdio["FDIO_SPAWN_ERR_MSG_MAX_LENGTH"]
-    for name in PORT_CONSTANTS_2021:
+    for name in (*PORT_CONSTANTS_2021, *EXCEPTION_CONSTANTS_2021):
         out.setdefault(name, SDK_2021["constants"][name])
     return out
 
@@ -142,6 +159,15 @@ def contract_constants() -> set[str]:
     fdio = ABI["syscalls"]["_fdio_spawn_constants"]
     names |= set(fdio["flags"]) | set(fdio["actions"])
     names |= set(PORT_CONSTANTS_2021)
+    # Channels and exceptions (zxpy.exception).
+    names |= set(EXCEPTION_CONSTANTS_2021)
+    names |= set(
+        "ZX_DEFAULT_CHANNEL_RIGHTS ZX_DEFAULT_EXCEPTION_RIGHTS ZX_CHANNEL_READABLE ZX_CHANNEL_WRITABLE "
+        "ZX_CHANNEL_PEER_CLOSED ZX_INFO_THREAD_EXCEPTION_REPORT ZX_INFO_THREAD_EXCEPTION_REPORT_V1 "
+        "ZX_EXCEPTION_CHANNEL_DEBUGGER ZX_PROP_EXCEPTION_STATE ZX_PROP_EXCEPTION_STRATEGY ZX_EXCEPTION_STATE_TRY_NEXT "
+        "ZX_EXCEPTION_STATE_HANDLED ZX_EXCEPTION_STATE_THREAD_EXIT ZX_EXCEPTION_STRATEGY_FIRST_CHANCE "
+        "ZX_EXCEPTION_STRATEGY_SECOND_CHANCE".split()
+    )
     return names
 
 

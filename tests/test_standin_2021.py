@@ -112,7 +112,8 @@ def assertions(data: dict[str, Any], header: str | None = None) -> str:
                 for m in members:
                     out.append(f'_Static_assert(offsetof({name}, {m}) == {f["offset"]}, '
                                f'"offsetof({name}, {m}) == {f["offset"]}");')
-                if f["name"]:
+                # A member of an unnamed struct or union type (zx_exception_context_t.arch) has no type to name.
+                if f["name"] and not f["type"].startswith(("struct {", "union {")):
                     out.append(f'_Static_assert(SAME((({name}*)0)->{f["name"]}, {f["type"]}), '
                                f'"{name}.{f["name"]} is {f["type"]}");')
     for name in data["absent"]:

@@ -47,6 +47,9 @@ from .enums import (
     TIME_INFINITE,
     TIME_INFINITE_PAST,
     ExceptionChannelType,
+    ExceptionState,
+    ExceptionStrategy,
+    ExceptionType,
     ObjType,
     ProcessInfoFlags,
     RetCode,
@@ -76,6 +79,7 @@ from .errors import (
     ZxError,
 )
 from .event import Event
+from .exception import Channel, ExceptionChannel, ExceptionHandle, ExceptionReport
 from .handle import Handle, HandleBasicInfo, wrap_handle
 from .job import Job, JobInfo
 from .port import Port, PortPacket
@@ -96,6 +100,9 @@ __all__ = [
     "ObjType",
     "ThreadState",
     "ExceptionChannelType",
+    "ExceptionState",
+    "ExceptionStrategy",
+    "ExceptionType",
     "ProcessInfoFlags",
     "RetCode",
     "SpawnFlags",
@@ -154,6 +161,10 @@ __all__ = [
     "ThreadInfo",
     "ThreadStatsInfo",
     "Event",
+    "Channel",
+    "ExceptionChannel",
+    "ExceptionHandle",
+    "ExceptionReport",
 ]
 
 
