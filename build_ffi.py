@@ -10,7 +10,7 @@ and import time.
 Targets
 -------
 host (default; what ``pip install .`` / ``setup.py`` build via ``cffi_modules``)
-    Compiles the host kernel (``host/*.c`` and ``host/ipc/port.c``) and the binding's helpers
+    Compiles the host kernel (``host/*.c`` and ``host/ipc/*.c``) and the binding's helpers
     (``csrc/*.c``) into the module, with ``-std=gnu11 -Wall -Wextra`` (and
     ``-Werror`` when ``ZXPY_WERROR=1``, as CI, tox and the contributor
     instructions set: a user's ``pip install`` never fails on a warning that a
@@ -346,8 +346,8 @@ def make_ffibuilder(
     found = detect(compiler, ["-std=gnu11", *(f"-I{d}" for d in include_dirs)], scratch)
     sdk = sdk_summary(cfg)
     ffi.cdef(make_cdef(found))
-    # host/ipc/port.c too (ports and zx_object_wait_async, for zxpy.port and zxpy.aio); host/ipc/channel.c is not bound.
-    sources = sorted(HOST_DIR.glob("*.c")) + [HOST_DIR / "ipc" / "port.c"] + sorted(CSRC_DIR.glob("*.c"))
+    # host/ipc/ too: ports (zxpy.port, zxpy.aio), channels (zxpy.Channel) and exceptions (zxpy.exception).
+    sources = sorted(HOST_DIR.glob("*.c")) + sorted((HOST_DIR / "ipc").glob("*.c")) + sorted(CSRC_DIR.glob("*.c"))
     ffi.set_source(
         MODULE_NAME,
         _preamble() + build_info_source(found, {**sdk, "target": "host"}),

@@ -15,6 +15,9 @@
  *                        register R (x86-64 r12, arm64 x19), zeroed first, is non-zero, while register A (x86-64
  *                        r13, arm64 x20) holds the address of a uint64 variable `poke` (0); then exit with
  *                        R + poke.  A debugger that writes R and *A sees its values come back as the exit code.
+ *   fault PATH KIND      wait until PATH is not empty (the scenario bound its exception channels meanwhile), then
+ *                        take one exception: KIND null (read through a NULL pointer: a page fault at 0) or trap (a
+ *                        software breakpoint, int3 / brk #0); exit 0 if the thread is resumed after it
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,9 +100,34 @@ static uint64_t spinreg(void) {
     return r + poke;
 }
 
+static int usage(void);
+static volatile int *volatile null_ptr;
+
+static int fault_mode(const char *path, const char *kind) {
+    for (;;) {
+        struct stat st;
+        if (stat(path, &st) == 0 && st.st_size > 0)
+            break;
+        sleep_ms(1);
+    }
+    if (strcmp(kind, "null") == 0)
+        return *null_ptr == 0 ? 0 : 1;
+    if (strcmp(kind, "trap") == 0) {
+#if defined(__x86_64__)
+        __asm__ volatile("int3");
+#elif defined(__aarch64__)
+        __asm__ volatile("brk #0");
+#else
+        __builtin_trap();
+#endif
+        return 0;
+    }
+    return usage();
+}
+
 static int usage(void) {
-    fprintf(stderr, "usage: conformance_helper exit CODE | sleep MS | block | spin PATH NTHREADS | churn PATH | crash"
-                    " | spinreg\n");
+    fprintf(stderr, "usage: conformance_helper exit CODE | sleep MS | block | spin PATH NTHREADS | churn PATH | crash |"
+                    " fault PATH null|trap | spinreg\n");
     return 64;
 }
 
@@ -143,5 +172,7 @@ int main(int argc, char **argv) {
         __builtin_trap();
     if (strcmp(mode, "spinreg") == 0 && argc == 2)
         return (int)spinreg();
+    if (strcmp(mode, "fault") == 0 && argc == 4)
+        return fault_mode(argv[2], argv[3]);
     return usage();
 }

@@ -61,6 +61,14 @@ void s21_kill_busy_process(void);
 void s22_process_kills_itself(void);
 void s23_suspended_register_state(void);
 void s24_crash_exception_kill(void);
+/* scen_exceptions.c */
+void s14_suspend_multiple_in_exception(void);
+void r_exception_chain(void);
+void r_exception_channel_rules(void);
+void r_exception_handled_resumes(void);
+void r_exception_object(void);
+void r_exception_unread_passes_on(void);
+void r_exception_kill_while_out(void);
 void s25_process_exit_code(void);
 void s27_process_not_killed_by_close(void);
 void s29_kill_job_ends_unreferenced_processes(void);

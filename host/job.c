@@ -58,6 +58,8 @@ static void job_settle(hk_job_t *job) {
     if (job_has_children(job)) return;
     if (job->state == HK_JOB_KILLING) {
         job->state = HK_JOB_DEAD;
+        /* Its exception channels are shut down at death (JobDispatcher::FinishDeadTransition). */
+        for (int i = 0; i < HK_EXCEPTIONATE_KINDS; i++) hk_exceptionate_shutdown(&job->exceptionates[i]);
         job_update_signals(job);
         job_detach(job);
     }
@@ -65,6 +67,7 @@ static void job_settle(hk_job_t *job) {
 
 static void job_destroy(hk_object_t *obj) {
     hk_job_t *job = as_job(obj);
+    for (int i = 0; i < HK_EXCEPTIONATE_KINDS; i++) hk_exceptionate_shutdown(&job->exceptionates[i]);
     /* ~JobDispatcher: leave the parent's list if still in it (a live job nobody references any more). */
     job_detach(job);
     if (job->parent != NULL) hk_object_unref(&job->parent->base);

@@ -23,17 +23,21 @@
  *   procfs.c         reading Linux's /proc for tasks, the one place: names, system calls, status fields
  *   event.c, vmar.c  the two small object kinds the task calls need
  *   ipc/channel.c    channels: messages, handle transfer, zx_channel_call
+ *   ipc/exception.c  exceptions: exception channels of threads, processes and jobs, the exception object, its
+ *                    handler chain and properties (through hk_exception_ops_t and the channel calls below)
  *   ipc/port.c       ports: zx_port_create / queue / wait / cancel, zx_object_wait_async (signal packets, through
  *                    the core's asynchronous observers: hk_wait_async_*)
- *                    (port.c is in the Python module; channel.c is compiled only where used -- the conformance suite
- *                    and tests/sanitize; like every object kind they reach the core only through hk_object_ops_t and
- *                    the calls below, and nothing in the core names them)
+ *                    (port.c, channel.c and exception.c are in the Python module and the conformance suite; the
+ *                    helper programs that carry a host kernel of their own link the top-level host files only;
+ *                    like every object kind they reach the core only through hk_object_ops_t and the calls
+ *                    below, and nothing in the core names them)
  *   linux_*.c        spawned programs: real Linux processes driven by a ptrace monitor thread (linux_task.h):
  *     linux_spawn.c    the spawn: fd plan, fork, the child's set-up and seccomp filter, exec
  *     linux_monitor.c  the monitor thread: wake signal, waitpid loop, exit codes, reaping
  *     linux_task.c     task bookkeeping: traced tasks, their programs and Zircon threads; kill
  *     linux_stop.c     ptrace stop and resume of tasks
  *     linux_regs.c     registers of stopped tasks (ptrace, on the monitor thread), single-step
+ *     linux_exception.c  fault signals as exceptions (through ipc/exception.c), the task held meanwhile
  *   fdio_spawn.c     fdio_spawn / fdio_spawn_etc
  *   signals.h        every signal number the host kernel uses (the park and wake signals)
  *   info_topics.h    the ZX_INFO_* records of every version the host kernel answers
@@ -252,6 +256,20 @@ void hk_park_if_stopped_locked(void);
  * wait once resumed), as Zircon interrupts a blocked thread it suspends. */
 void hk_wait_interrupt_thread(hk_thread_t *t);
 
+/* ------------------------------------------------------------------------------------------------ exceptions */
+
+/* An exception channel slot of a task (Zircon's Exceptionate, zircon/kernel/object/exceptionate.cc): the kernel's end
+ * of the channel (a handle share, hk_handle_drop'ped to unbind, so the user's end sees PEER_CLOSED) and the rights
+ * the task handles of its exceptions get.  A thread has one; processes and jobs a standard and a debugger one. */
+typedef struct hk_exceptionate {
+    hk_object_t *channel;
+    zx_rights_t thread_rights, process_rights;
+    bool shutdown; /* the task is dead: nothing binds any more (BAD_STATE) */
+} hk_exceptionate_t;
+enum { HK_EXCEPTIONATE_STANDARD = 0, HK_EXCEPTIONATE_DEBUGGER = 1, HK_EXCEPTIONATE_KINDS = 2 };
+/* Lock held.  The task is dead (or destroyed): unbind the channel for good.  Idempotent. */
+void hk_exceptionate_shutdown(hk_exceptionate_t *e);
+
 /* ------------------------------------------------------------------------------------------------ tasks */
 
 typedef struct hk_job hk_job_t;
@@ -282,6 +300,7 @@ struct hk_job {
     uint32_t max_height;
     hk_info_task_runtime_v1_t exited_runtime; /* runtime of the child processes that left (dead) */
     char name[ZX_MAX_NAME_LEN]; /* ZX_PROP_NAME (property.c); "" until set */
+    hk_exceptionate_t exceptionates[HK_EXCEPTIONATE_KINDS]; /* its exception channels (ipc/exception.c) */
 };
 
 typedef enum { HK_PROCESS_INITIAL, HK_PROCESS_RUNNING, HK_PROCESS_DYING, HK_PROCESS_DEAD } hk_process_state_t;
@@ -322,6 +341,7 @@ struct hk_process {
     bool critical_retcode_nonzero; /* ...only when p's return code is not 0 */
     uintptr_t debug_addr;    /* ZX_PROP_PROCESS_DEBUG_ADDR (property.c): stored, never read by the host kernel */
     uintptr_t break_on_load; /* ZX_PROP_PROCESS_BREAK_ON_LOAD: likewise */
+    hk_exceptionate_t exceptionates[HK_EXCEPTIONATE_KINDS]; /* its exception channels (ipc/exception.c) */
 };
 
 typedef enum {
@@ -367,6 +387,10 @@ typedef struct hk_thread_ops {
      * backend cannot reach its threads' registers (NOT_SUPPORTED). */
     zx_status_t (*read_state)(hk_thread_t *t, uint32_t kind, void *buf);
     zx_status_t (*write_state)(hk_thread_t *t, uint32_t kind, const void *buf);
+    /* Lock held, never block.  The exception t was held in is over and t may run again (when nothing else holds it):
+     * handled (ZX_EXCEPTION_STATE_HANDLED: the cause of the exception is dropped, a Linux fault signal is not
+     * delivered) or not (the backend lets the cause take its course).  NULL: no exception is ever raised. */
+    void (*exception_resolved)(hk_thread_t *t, bool handled);
 } hk_thread_ops_t;
 
 struct hk_thread {
@@ -385,6 +409,14 @@ struct hk_thread {
     hk_info_task_runtime_v1_t runtime; /* last sample of the OS thread's times; final once runtime_final */
     bool runtime_final;      /* the thread died: runtime no longer changes (task_stats.c) */
     bool trap_held;          /* held by its backend at a single-step trap (linux_regs.c): registers available */
+    /* Exceptions (ipc/exception.c, through hk_exception_ops_t).  exception: the exception the thread is in (a
+     * reference), NULL when none: hk_thread_in_exception.  exception_channel_type: the ZX_EXCEPTION_CHANNEL_TYPE_*
+     * of the channel that holds it now (ZX_INFO_THREAD), NONE between handlers.  exception_report: its report
+     * (ZX_INFO_THREAD_EXCEPTION_REPORT). */
+    hk_exceptionate_t exceptionate;
+    hk_object_t *exception;
+    uint32_t exception_channel_type;
+    zx_exception_report_t exception_report;
 };
 
 /* The root of everything: created at first use (job.c, process.c). */
@@ -432,8 +464,42 @@ void hk_thread_report_exited(hk_thread_t *t);  /* -> DEAD: THREAD_TERMINATED; le
 zx_thread_state_t hk_thread_info_state(const hk_thread_t *t);
 /* Zircon's SuspendedOrInExceptionLocked (zircon/kernel/object/thread_dispatcher.cc): the one test of "t's registers
  * may be read and written" for zx_thread_read_state / write_state.  Today: really stopped by a suspension, or held
- * at a single-step trap; an exception's wait is to join it. */
+ * at a single-step trap, or in an exception (hk_thread_in_exception). */
 bool hk_thread_regs_available(const hk_thread_t *t);
+
+/* Exceptions: ipc/exception.c registers its ops from a constructor; without it (a program that links the top-level host files only)
+ * no exception is ever raised and exception objects do not exist.  All lock held, never block.
+ *   raise: t (stopped by its backend) takes an exception with this report: it goes down Zircon's handler chain; true
+ *     when a handler got it (t stays held until its backend's exception_resolved), false when no channel is bound
+ *     (the backend lets the cause take its course: a Linux fault signal is delivered, as before exceptions).
+ *   get_property / set_property: ZX_PROP_EXCEPTION_STATE / _STRATEGY of an exception object (obj of type
+ *     ZX_OBJ_TYPE_EXCEPTION), for property.c.
+ *   thread_dead: t died while in an exception (killed): the exception is over without resuming it. */
+typedef struct hk_exception_ops {
+    bool (*raise)(hk_thread_t *t, const zx_exception_report_t *report);
+    zx_status_t (*get_property)(hk_object_t *obj, uint32_t property, void *value, size_t value_size);
+    zx_status_t (*set_property)(hk_object_t *obj, uint32_t property, const void *value, size_t value_size);
+    void (*thread_dead)(hk_thread_t *t);
+} hk_exception_ops_t;
+void hk_exception_register_ops(const hk_exception_ops_t *ops); /* thread.c */
+extern const hk_exception_ops_t *hk_exception_ops;             /* thread.c; NULL until registered */
+/* thread.c — lock held.  hk_exception_ops->raise, or false when exceptions are not built in. */
+bool hk_thread_raise_exception(hk_thread_t *t, const zx_exception_report_t *report);
+/* Lock held.  t is in an exception (its registers are those of the exception: a debugger may read and write them,
+ * as of a suspended thread). */
+bool hk_thread_in_exception(const hk_thread_t *t);
+
+/* ipc/channel.c — lock held.  The kernel's side of channels, for exception channels:
+ *   hk_channel_create_kernel: a new pair, each end as a handle share (hk_handle_give installs one, hk_handle_drop
+ *     closes one);
+ *   hk_channel_peer_closed: obj's peer lost its last handle;
+ *   hk_channel_write_kernel: queue a message of num_bytes bytes and one handle (a share of handle_obj with rights,
+ *     taken here) at the peer of obj; PEER_CLOSED when it is gone, NO_MEMORY (the share is dropped either way on
+ *     failure). */
+zx_status_t hk_channel_create_kernel(hk_object_t **kernel_end, hk_object_t **user_end);
+bool hk_channel_peer_closed(const hk_object_t *obj);
+zx_status_t hk_channel_write_kernel(hk_object_t *obj, const void *bytes, uint32_t num_bytes, hk_object_t *handle_obj,
+                                    zx_rights_t rights);
 
 /* task_stats.c — lock held.  Runtime as Zircon aggregates it: a thread's own CPU and run-queue time (0 before start,
  * kept after death); a process's = its dead threads' + its live threads'; a job's = its dead child processes' + its

@@ -140,7 +140,10 @@ static void handle_wait_status(pid_t pid, int status) {
     }
     k->stepping = false;
     switch (event) {
-    case 0: k->stop_sig = sig; break;                              /* signal-delivery-stop */
+    case 0:                                                        /* signal-delivery-stop */
+        k->stop_sig = sig;
+        lt_task_fault(k, sig); /* a CPU fault: an exception, the task held until it is over (linux_exception.c) */
+        break;
     case PTRACE_EVENT_STOP: k->group_stop = is_stop_signal(sig); break; /* SIGTRAP: interrupt or first stop */
     case PTRACE_EVENT_CLONE:
     case PTRACE_EVENT_FORK:
@@ -152,7 +155,9 @@ static void handle_wait_status(pid_t pid, int status) {
          * thread is DEAD from now on and leaves PROCESS_THREADS, as on Zircon.  This matters for a main thread that
          * ends alone (pthread_exit): Linux keeps it as a zombie, which no PTRACE_INTERRUPT can stop, until the whole
          * program ends.  The record itself stays until the task is reaped (a main thread's id may yet be taken
-         * over by a thread that execs), and the task is let go at once: an exit is never held. */
+         * over by a thread that execs), and the task is let go at once: an exit is never held (a debugger hears of
+         * it first: ZX_EXCP_THREAD_EXITING, linux_exception.c). */
+        lt_task_thread_exiting(k);
         lt_task_thread_gone(k);
         ptrace(PTRACE_CONT, pid, 0, 0); /* ESRCH: it died meanwhile; its exit comes through waitpid */
         k->stopped = false;

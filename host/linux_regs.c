@@ -21,7 +21,7 @@
  *
  * Single-step (ZX_THREAD_STATE_SINGLE_STEP, the thread's flag as on Zircon: x86's TF, arm64's MDSCR_EL1.SS): while
  * it is set, each resume of the thread is a PTRACE_SINGLESTEP (linux_stop.c).  On Zircon the trap that follows is a
- * ZX_EXCP_HW_BREAKPOINT exception; until the host kernel delivers exceptions the task is held at the trap instead:
+ * ZX_EXCP_HW_BREAKPOINT exception; the host kernel does not raise that one (yet): the task is held at the trap instead:
  * the thread shows ZX_THREAD_STATE_BLOCKED_EXCEPTION, its registers are available (hk_thread_regs_available), and
  * it stays there until it is suspended and resumed again, which steps the next instruction. */
 #include <elf.h>

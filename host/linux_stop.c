@@ -39,6 +39,8 @@ static void task_resume_locked(lt_task_t *k) {
 /* Lock held.  Bring a stopped task in line with what the core wants: hold it (and report the stop) or let it run. */
 static void task_settle_locked(lt_task_t *k) {
     if (!k->stopped || k->owner == NULL) return; /* tasks of unknown owner stay held until we know them */
+    /* In an exception: held, and not shown SUSPENDED before the exception is over (linux_exception.c). */
+    if (lt_task_exception_settle_locked(k)) return;
     if (k->thread != NULL && k->want_stop) {
         if (!k->reported) {
             k->thread->trap_held = false; /* a suspension takes over the hold of a single-step trap */
@@ -102,6 +104,7 @@ static const hk_thread_ops_t linux_ops = {
     .interrupted_syscall = linux_interrupted_syscall,
     .read_state = lt_thread_read_state,
     .write_state = lt_thread_write_state,
+    .exception_resolved = lt_exception_resolved,
 };
 
 __attribute__((constructor)) static void register_linux_ops(void) {

@@ -100,6 +100,8 @@ static void task_make_thread(lt_task_t *k) {
         k->thread = NULL;
         k->tlink = NULL;
         hk_object_unref(&t->base);
+    } else {
+        lt_task_thread_starting_locked(k); /* held before its first instruction while a debugger looks */
     }
     hk_unlock();
 }

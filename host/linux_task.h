@@ -10,6 +10,7 @@
  *   linux_task.c     task bookkeeping: the traced tasks, the programs they belong to, their Zircon threads, and the
  *                    core's kill request and pid look-up (the hk_process_ops_t of HK_PROCESS_LINUX)
  *   linux_stop.c     ptrace stop and resume of tasks, and the core's stop/resume requests for their threads
+ *   linux_exception.c  fault signals raised as Zircon exceptions, the task held while one is out
  *
  * fdio_spawn.c includes it for the fdio limits below.  Every declaration here is private to the backend (hidden:
  * none is exported from the Python module).
@@ -144,7 +145,13 @@ struct lt_task {
      * (SIGTRAP) holds the task (thread->trap_held) until the thread is suspended and resumed again. */
     bool single_step;
     bool stepping;
+    /* linux_exception.c.  in_exception: held in its stop while its Zircon thread is in an exception (monitor, under
+     * the lock).  exc_resolution: how it ended (lock: written by the core's exception_resolved). */
+    bool in_exception;
+    int exc_resolution;
 };
+
+enum { LT_EXC_NONE = 0, LT_EXC_PENDING, LT_EXC_HANDLED, LT_EXC_UNHANDLED };
 
 /* A queued fdio_spawn.  Prepared by the requesting thread, run by the monitor. */
 struct lt_spawn {
@@ -226,6 +233,20 @@ zx_status_t lt_thread_read_state(hk_thread_t *t, uint32_t kind, void *buf);
 zx_status_t lt_thread_write_state(hk_thread_t *t, uint32_t kind, const void *buf);
 /* Monitor.  k stopped with SIGTRAP: true if that is the trap of its single-step (the task is then held). */
 bool lt_task_step_trap(lt_task_t *k);
+/* ------------------------------------------------------------------------------------------------ linux_exception.c */
+
+/* Monitor, without the lock: k is in a signal-delivery-stop for sig.  A CPU fault of a Zircon thread is raised as
+ * an exception; true when a handler has it (k is held, in_exception). */
+bool lt_task_fault(lt_task_t *k, int sig);
+/* Monitor, lock held: k's Zircon thread was just made (its first stop): ZX_EXCP_THREAD_STARTING to the debugger. */
+void lt_task_thread_starting_locked(lt_task_t *k);
+/* Monitor, without the lock: k is at its exit stop: ZX_EXCP_THREAD_EXITING to the debugger (k is not held). */
+void lt_task_thread_exiting(lt_task_t *k);
+/* The HK_THREAD_LINUX op exception_resolved (lock held). */
+void lt_exception_resolved(hk_thread_t *t, bool handled);
+/* Lock held, k stopped: true while k must stay held for its exception; once it is over, the stop is made ready to
+ * end (a handled fault's signal dropped) and false. */
+bool lt_task_exception_settle_locked(lt_task_t *k);
 
 /* ------------------------------------------------------------------------------------------------ linux_monitor.c */
 

@@ -85,3 +85,13 @@ zx_status_t hk_copy_name(char out[ZX_MAX_NAME_LEN], const char *name, size_t nam
     out[n] = '\0';
     return ZX_OK;
 }
+
+/* ------------------------------------------------------------------------------------------------ exceptionates */
+
+void hk_exceptionate_shutdown(hk_exceptionate_t *e) {
+    e->shutdown = true;
+    hk_object_t *ch = e->channel;
+    if (ch == NULL) return;
+    e->channel = NULL;
+    hk_handle_drop(ch); /* the kernel's end loses its share: the user's end sees PEER_CLOSED */
+}

@@ -90,13 +90,29 @@ static zx_status_t info_thread(hk_thread_t *t, info_out_t *out) {
     zx_info_thread_t info;
     memset(&info, 0, sizeof(info));
     info.state = hk_thread_info_state(t);
-    info.wait_exception_channel_type = ZX_EXCEPTION_CHANNEL_TYPE_NONE;
+    /* NONE unless the thread is in an exception and a handler's channel holds it (ipc/exception.c). */
+    info.wait_exception_channel_type = t->exception != NULL ? t->exception_channel_type : ZX_EXCEPTION_CHANNEL_TYPE_NONE;
     if (t->state != HK_THREAD_DEAD) { /* the mask reads 0 once the thread is gone */
         long cpus = sysconf(_SC_NPROCESSORS_CONF);
         for (long cpu = 0; cpu < cpus && cpu < ZX_CPU_SET_MAX_CPUS; cpu++)
             info.cpu_affinity_mask.mask[cpu / ZX_CPU_SET_BITS_PER_WORD] |= 1ull << (cpu % ZX_CPU_SET_BITS_PER_WORD);
     }
     return put_record(out, &info, sizeof(info));
+}
+
+/* ZX_INFO_THREAD_EXCEPTION_REPORT (ThreadDispatcher::GetExceptionReport): BAD_STATE unless the thread is in an
+ * exception.  Topic 11 (_V1) is the report before the context gained synth_code/synth_data: its first 32 bytes,
+ * header.size saying so. */
+#define HK_EXCEPTION_REPORT_V0_SIZE 32u
+static zx_status_t info_exception_report(hk_thread_t *t, uint32_t topic, info_out_t *out) {
+    if (t->exception == NULL) return ZX_ERR_BAD_STATE;
+    zx_exception_report_t report = t->exception_report;
+    if (topic == ZX_INFO_THREAD_EXCEPTION_REPORT_V1) {
+        report.header.size = HK_EXCEPTION_REPORT_V0_SIZE;
+        return put_record(out, &report, HK_EXCEPTION_REPORT_V0_SIZE);
+    }
+    report.header.size = sizeof(report);
+    return put_record(out, &report, sizeof(report));
 }
 
 static zx_status_t info_job(hk_job_t *job, info_out_t *out) {
@@ -198,6 +214,10 @@ static zx_status_t get_info_locked(zx_handle_t h, uint32_t topic, info_out_t *ou
     case ZX_INFO_THREAD_STATS:
         if ((status = typed(h, ZX_OBJ_TYPE_THREAD, ZX_RIGHT_INSPECT, &obj)) != ZX_OK) return status;
         return info_thread_stats(HK_CONTAINER_OF(obj, hk_thread_t, base), out);
+    case ZX_INFO_THREAD_EXCEPTION_REPORT_V1:
+    case ZX_INFO_THREAD_EXCEPTION_REPORT:
+        if ((status = typed(h, ZX_OBJ_TYPE_THREAD, ZX_RIGHT_INSPECT, &obj)) != ZX_OK) return status;
+        return info_exception_report(HK_CONTAINER_OF(obj, hk_thread_t, base), topic, out);
     case HK_INFO_TASK_STATS_V0:
     case HK_INFO_TASK_STATS_V1:
         if ((status = typed(h, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_INSPECT, &obj)) != ZX_OK) return status;
@@ -240,6 +260,8 @@ static bool topic_known(uint32_t topic) {
     case ZX_INFO_JOB_CHILDREN:
     case ZX_INFO_JOB_PROCESSES:
     case ZX_INFO_THREAD_STATS:
+    case ZX_INFO_THREAD_EXCEPTION_REPORT_V1:
+    case ZX_INFO_THREAD_EXCEPTION_REPORT:
     case HK_INFO_TASK_STATS_V0:
     case HK_INFO_TASK_STATS_V1:
     case HK_INFO_TASK_RUNTIME_V0:

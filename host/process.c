@@ -24,6 +24,7 @@ static void process_on_zero_handles(hk_object_t *obj) {
 
 static void process_destroy(hk_object_t *obj) {
     hk_process_t *p = as_process(obj);
+    for (int i = 0; i < HK_EXCEPTIONATE_KINDS; i++) hk_exceptionate_shutdown(&p->exceptionates[i]);
     if (p->critical_job != NULL) hk_object_unref(&p->critical_job->base);
     hk_object_unref(&p->job->base);
     free(p);
@@ -88,6 +89,8 @@ static void process_finish_dead(hk_process_t *p) {
     /* Threads that never started stay NEW (they are not in the process's thread list); the started ones are already
      * gone. */
     hk_signal_update(&p->base, 0, ZX_TASK_TERMINATED);
+    /* FinishDeadTransition shuts its exception channels down: their user ends see PEER_CLOSED. */
+    for (int i = 0; i < HK_EXCEPTIONATE_KINDS; i++) hk_exceptionate_shutdown(&p->exceptionates[i]);
     hk_object_ref(&p->base); /* leaving the job drops the job list's reference, which may be the last */
     hk_job_remove_process(p->job, p);
     hk_job_critical_process_died(p);

@@ -20,6 +20,8 @@
  *   (ProcessDispatcher::set_debug_addr, zircon/kernel/object/process_dispatcher.cc); BREAK_ON_LOAD takes any
  *   value.  On Fuchsia ld.so sets the one and honours the other; on the host they are only stored: no Linux
  *   loader reads or writes them (a debugger finds a Linux program's r_debug through its DT_DEBUG).
+ * ZX_PROP_EXCEPTION_STATE and ZX_PROP_EXCEPTION_STRATEGY are the exception object's (ipc/exception.c, through
+ * hk_exception_ops_t; NOT_SUPPORTED like any unknown property where exceptions are not built in).
  * Values are copied through local buffers, so no caller memory is touched with the kernel lock held. */
 #include <string.h>
 
@@ -53,20 +55,24 @@ static bool is_process_word(uint32_t property) {
 zx_status_t zx_object_get_property(zx_handle_t handle, uint32_t property, void *value, size_t value_size) {
     if (value == NULL) return ZX_ERR_INVALID_ARGS;
     char name[ZX_MAX_NAME_LEN];
-    uintptr_t word = 0;
+    uintptr_t pword = 0;
     hk_lock();
     hk_object_t *obj;
     zx_status_t status = hk_handle_get(handle, ZX_OBJ_TYPE_NONE, ZX_RIGHT_GET_PROPERTY, &obj, NULL);
+    uint32_t word = 0;
+    bool exception_prop = property == ZX_PROP_EXCEPTION_STATE || property == ZX_PROP_EXCEPTION_STRATEGY;
     if (status == ZX_OK && is_process_word(property)) {
         if (value_size < sizeof(uintptr_t)) status = ZX_ERR_BUFFER_TOO_SMALL;
         else if (obj->type != ZX_OBJ_TYPE_PROCESS) status = ZX_ERR_WRONG_TYPE;
-        else word = *process_word(obj, property);
+        else pword = *process_word(obj, property);
         hk_unlock();
-        if (status == ZX_OK) memcpy(value, &word, sizeof word);
+        if (status == ZX_OK) memcpy(value, &pword, sizeof pword);
         return status;
     }
     if (status == ZX_OK) {
-        if (property != ZX_PROP_NAME) {
+        if (exception_prop && hk_exception_ops != NULL) {
+            status = hk_exception_ops->get_property(obj, property, &word, value_size);
+        } else if (property != ZX_PROP_NAME) {
             status = ZX_ERR_NOT_SUPPORTED;
         } else if (value_size < ZX_MAX_NAME_LEN) {
             status = ZX_ERR_BUFFER_TOO_SMALL;
@@ -81,7 +87,8 @@ zx_status_t zx_object_get_property(zx_handle_t handle, uint32_t property, void *
         }
     }
     hk_unlock();
-    if (status == ZX_OK) memcpy(value, name, ZX_MAX_NAME_LEN);
+    if (status == ZX_OK && exception_prop) memcpy(value, &word, sizeof(word));
+    else if (status == ZX_OK) memcpy(value, name, ZX_MAX_NAME_LEN);
     return status;
 }
 
@@ -90,29 +97,34 @@ zx_status_t zx_object_set_property(zx_handle_t handle, uint32_t property, const 
     char name[ZX_MAX_NAME_LEN] = {0};
     size_t size = value_size < ZX_MAX_NAME_LEN ? value_size : ZX_MAX_NAME_LEN - 1;
     if (property == ZX_PROP_NAME) memcpy(name, value, size); /* copied in before the lock */
-    uintptr_t word = 0;
-    if (is_process_word(property) && value_size >= sizeof word) memcpy(&word, value, sizeof word);
+    bool exception_prop = property == ZX_PROP_EXCEPTION_STATE || property == ZX_PROP_EXCEPTION_STRATEGY;
+    uint32_t word = 0;
+    if (exception_prop && value_size >= sizeof(word)) memcpy(&word, value, sizeof(word));
+    uintptr_t pword = 0;
+    if (is_process_word(property) && value_size >= sizeof pword) memcpy(&pword, value, sizeof pword);
     hk_lock();
     hk_object_t *obj;
     zx_status_t status = hk_handle_get(handle, ZX_OBJ_TYPE_NONE, ZX_RIGHT_SET_PROPERTY, &obj, NULL);
     if (status == ZX_OK && is_process_word(property)) {
-        if (value_size < sizeof word) {
+        if (value_size < sizeof pword) {
             status = ZX_ERR_BUFFER_TOO_SMALL;
         } else if (obj->type != ZX_OBJ_TYPE_PROCESS) {
             status = ZX_ERR_WRONG_TYPE;
         } else if (property == ZX_PROP_PROCESS_BREAK_ON_LOAD) {
-            *process_word(obj, property) = word;
-        } else if (word == 0) {
+            *process_word(obj, property) = pword;
+        } else if (pword == 0) {
             status = ZX_ERR_INVALID_ARGS;
         } else {
             uintptr_t *addr = process_word(obj, property);
             if (*addr != 0 && *addr != ZX_PROCESS_DEBUG_ADDR_BREAK_ON_SET) status = ZX_ERR_ACCESS_DENIED;
-            else *addr = word;
+            else *addr = pword;
         }
         hk_unlock();
         return status;
     }
-    if (status == ZX_OK) {
+    if (status == ZX_OK && exception_prop && hk_exception_ops != NULL) {
+        status = hk_exception_ops->set_property(obj, property, &word, value_size);
+    } else if (status == ZX_OK) {
         char *own = property == ZX_PROP_NAME ? object_name(obj) : NULL;
         if (property != ZX_PROP_NAME) {
             status = ZX_ERR_NOT_SUPPORTED;

@@ -16,6 +16,7 @@ static hk_thread_t *as_thread(hk_object_t *obj) { return HK_CONTAINER_OF(obj, hk
 
 static void thread_destroy(hk_object_t *obj) {
     hk_thread_t *t = as_thread(obj);
+    hk_exceptionate_shutdown(&t->exceptionate);
     hk_object_unref(&t->process->base);
     free(t->backend);
     free(t);
@@ -106,6 +107,10 @@ void hk_thread_report_exited(hk_thread_t *t) {
     t->stop_requested = false;
     t->blocked = 0;
     t->trap_held = false;
+    /* Killed in an exception: it is over without a resume.  At DEAD its exception channel is shut down
+     * (ThreadDispatcher's exceptionate_.Shutdown in SetStateLocked(DEAD)). */
+    if (t->exception != NULL && hk_exception_ops != NULL) hk_exception_ops->thread_dead(t);
+    hk_exceptionate_shutdown(&t->exceptionate);
     /* Its runtime stays readable and fixed, and counts in its process's from now on (RemoveThread).  A last sample
      * is taken unless the backend already took it (the OS thread may be gone: then the previous sample stays). */
     hk_thread_freeze_runtime(t);
@@ -123,6 +128,9 @@ zx_thread_state_t hk_thread_info_state(const hk_thread_t *t) {
     case HK_THREAD_RUNNING: {
         /* Held at a single-step trap: what Zircon shows for a thread waiting on its single-step exception. */
         if (t->trap_held) return ZX_THREAD_STATE_BLOCKED_EXCEPTION;
+        /* In an exception (ThreadDispatcher::AutoBlocked(EXCEPTION) in dispatch_user_exception): it stays so while
+         * suspend tokens are taken (it is not SUSPENDED before the exception is over). */
+        if (t->exception != NULL) return ZX_THREAD_STATE_BLOCKED_EXCEPTION;
         /* Blocked in the host kernel (recorded exactly), else maybe blocked in Linux (thread_state.c). */
         uint32_t blocked = t->blocked ? t->blocked : hk_thread_os_blocked_state(t);
         return blocked ? blocked : ZX_THREAD_STATE_RUNNING;
@@ -134,8 +142,21 @@ zx_thread_state_t hk_thread_info_state(const hk_thread_t *t) {
     return ZX_THREAD_STATE_DEAD;
 }
 
+/* ------------------------------------------------------------------------------------------------ exceptions */
+
+const hk_exception_ops_t *hk_exception_ops;
+
+void hk_exception_register_ops(const hk_exception_ops_t *ops) { hk_exception_ops = ops; }
+
+bool hk_thread_raise_exception(hk_thread_t *t, const zx_exception_report_t *report) {
+    return hk_exception_ops != NULL && hk_exception_ops->raise(t, report);
+}
+
+bool hk_thread_in_exception(const hk_thread_t *t) { return t->exception != NULL; }
+
 bool hk_thread_regs_available(const hk_thread_t *t) {
-    return t->state == HK_THREAD_SUSPENDED || (t->state == HK_THREAD_RUNNING && t->trap_held);
+    if (t->state == HK_THREAD_SUSPENDED) return true;
+    return t->state == HK_THREAD_RUNNING && (t->trap_held || hk_thread_in_exception(t));
 }
 
 /* sys_thread_create (zircon/kernel/lib/syscalls/task.cc): options must be 0, then the name (copy_user_string:

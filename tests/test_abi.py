@@ -81,6 +81,14 @@ EXTRA_SIGNATURES = {
     "zx_thread_write_state": ("zx_status_t", ["zx_handle_t", "uint32_t", "const void*", "size_t"]),
     "zx_process_read_memory": ("zx_status_t", ["zx_handle_t", "zx_vaddr_t", "void*", "size_t", "size_t*"]),
     "zx_process_write_memory": ("zx_status_t", ["zx_handle_t", "zx_vaddr_t", "const void*", "size_t", "size_t*"]),
+    "zx_channel_create": ("zx_status_t", ["uint32_t", "zx_handle_t*", "zx_handle_t*"]),
+    "zx_channel_read": ("zx_status_t", ["zx_handle_t", "uint32_t", "void*", "zx_handle_t*", "uint32_t", "uint32_t",
+                                        "uint32_t*", "uint32_t*"]),
+    "zx_channel_write": ("zx_status_t", ["zx_handle_t", "uint32_t", "const void*", "uint32_t", "const zx_handle_t*",
+                                         "uint32_t"]),
+    "zx_task_create_exception_channel": ("zx_status_t", ["zx_handle_t", "uint32_t", "zx_handle_t*"]),
+    "zx_exception_get_thread": ("zx_status_t", ["zx_handle_t", "zx_handle_t*"]),
+    "zx_exception_get_process": ("zx_status_t", ["zx_handle_t", "zx_handle_t*"]),
 }
 
 #: Port names and records today's reference (zircon_abi.json) does not carry: their values and layouts are taken
@@ -103,6 +111,15 @@ DEBUG_STRUCTS_ARM64 = {
 DEBUG_CONSTANTS_2021 = ("ZX_THREAD_STATE_GENERAL_REGS ZX_THREAD_STATE_FP_REGS ZX_THREAD_STATE_VECTOR_REGS "
                         "ZX_THREAD_STATE_DEBUG_REGS ZX_THREAD_STATE_SINGLE_STEP ZX_PROP_PROCESS_DEBUG_ADDR "
                         "ZX_PROP_PROCESS_BREAK_ON_LOAD").split()
+#: Likewise the exception types and records and the channel limits (zircon/syscalls/exception.h, types.h), from the
+#: 2021 SDK record, unchanged since but for riscv64's member of the context's union (as large as the others).
+EXCEPTION_CONSTANTS_2021 = ("ZX_EXCP_GENERAL ZX_EXCP_FATAL_PAGE_FAULT ZX_EXCP_UNDEFINED_INSTRUCTION "
+                            "ZX_EXCP_SW_BREAKPOINT ZX_EXCP_HW_BREAKPOINT ZX_EXCP_UNALIGNED_ACCESS ZX_EXCP_SYNTH "
+                            "ZX_EXCP_THREAD_STARTING ZX_EXCP_THREAD_EXITING ZX_EXCP_POLICY_ERROR "
+                            "ZX_EXCP_PROCESS_STARTING ZX_CHANNEL_READ_MAY_DISCARD ZX_CHANNEL_MAX_MSG_BYTES "
+                            "ZX_CHANNEL_MAX_MSG_HANDLES").split()
+PORT_STRUCTS_2021 += ("zx_x86_64_exc_data_t", "zx_arm64_exc_data_t", "zx_exception_context_t",
+                      "zx_exception_header_t", "zx_exception_report_t", "zx_exception_info_t")
 
 
 def _value(entry: Any) -> int | None:
@@ -129,7 +146,7 @@ def reference_constants() -> dict[str, int]:
     for sub in ("flags", "actions"):
         out.update(fdio[sub])
     out["FDIO_SPAWN_ERR_MSG_MAX_LENGTH"] = fdio["FDIO_SPAWN_ERR_MSG_MAX_LENGTH"]
-    for name in (*PORT_CONSTANTS_2021, *DEBUG_CONSTANTS_2021):
+    for name in (*PORT_CONSTANTS_2021, *EXCEPTION_CONSTANTS_2021, *DEBUG_CONSTANTS_2021):
         out.setdefault(name, SDK_2021["constants"][name])
     return out
 
@@ -167,6 +184,15 @@ def contract_constants() -> set[str]:
     names |= set(fdio["flags"]) | set(fdio["actions"])
     names |= set(PORT_CONSTANTS_2021)
     names |= set(DEBUG_CONSTANTS_2021)
+    # Channels and exceptions (zxpy.exception).
+    names |= set(EXCEPTION_CONSTANTS_2021)
+    names |= set(
+        "ZX_DEFAULT_CHANNEL_RIGHTS ZX_DEFAULT_EXCEPTION_RIGHTS ZX_CHANNEL_READABLE ZX_CHANNEL_WRITABLE "
+        "ZX_CHANNEL_PEER_CLOSED ZX_INFO_THREAD_EXCEPTION_REPORT ZX_INFO_THREAD_EXCEPTION_REPORT_V1 "
+        "ZX_EXCEPTION_CHANNEL_DEBUGGER ZX_PROP_EXCEPTION_STATE ZX_PROP_EXCEPTION_STRATEGY ZX_EXCEPTION_STATE_TRY_NEXT "
+        "ZX_EXCEPTION_STATE_HANDLED ZX_EXCEPTION_STATE_THREAD_EXIT ZX_EXCEPTION_STRATEGY_FIRST_CHANCE "
+        "ZX_EXCEPTION_STRATEGY_SECOND_CHANCE".split()
+    )
     return names
 
 

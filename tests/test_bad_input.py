@@ -562,6 +562,46 @@ def test_raw_layer_survives_bad_values(objs: Objects) -> None:
     assert p == objs.process.raw and objs.process.is_valid()
 
 
+def test_bad_exception_and_channel_input(objs: Objects) -> None:
+    """Exception channels and channels: Python types first, then what only the kernel judges."""
+    for bad in (None, 0, 1, "yes"):
+        raises(TypeError, objs.process.exception_channel, bad)
+    raises(InvalidArgsError, objs.thread.exception_channel, True)  # a thread has no debugger channel
+    raises(AccessDeniedError, zxpy.exception.create_exception_channel, objs.event)  # rights before type
+    raises(zxpy.BadStateError, objs.thread.exception_report)  # a NEW thread is in no exception
+    with objs.process.exception_channel(debugger=True) as ch:
+        raises(zxpy.errors.AlreadyBoundError, objs.process.exception_channel, True)
+        for timeout in NOT_TIMEOUTS:
+            raises(TypeError, ch.receive, timeout)
+        raises(ValueError, ch.receive, -1)
+        raises(zxpy.TimedOutError, ch.receive, 0)
+        raises(AccessDeniedError, ch.write, b"x")  # exception channels are read-only from userspace
+    raises(ValueError, ch.receive, 0)  # closed
+    a, b = zxpy.Channel.create()
+    with a, b:
+        for bad in (None, "text", 5, [b"x"]):
+            raises(TypeError, a.write, bad)
+        raises(TypeError, a.write, b"", [None])
+        raises(ValueError, a.write, bytes(zxpy.lib.ZX_CHANNEL_MAX_MSG_BYTES + 1))
+        raises(zxpy.errors.ShouldWaitError, b.read)
+        spare = objs.event.duplicate(Rights.WAIT)  # no TRANSFER: the write fails and the handle is consumed
+        raises(AccessDeniedError, a.write, b"x", [spare])
+        assert spare.closed
+    lib, ffi = zxpy.lib, zxpy.ffi
+    p = objs.process.raw
+    assert lib.zx_task_create_exception_channel(p, 0, ffi.NULL) == lib.ZX_ERR_INVALID_ARGS
+    assert lib.zx_task_create_exception_channel(p, 0xFF, ffi.NULL) == lib.ZX_ERR_INVALID_ARGS
+    assert lib.zx_exception_get_thread(p, ffi.NULL) == lib.ZX_ERR_WRONG_TYPE
+    assert lib.zx_exception_get_process(0xBADC0FFE, ffi.NULL) == lib.ZX_ERR_BAD_HANDLE
+    assert lib.zx_channel_create(1, ffi.NULL, ffi.NULL) == lib.ZX_ERR_INVALID_ARGS
+    value = ffi.new("uint32_t *")
+    assert lib.zx_object_get_property(objs.event.raw, lib.ZX_PROP_EXCEPTION_STATE, value, 4) in (
+        lib.ZX_ERR_ACCESS_DENIED, lib.ZX_ERR_WRONG_TYPE)
+    assert lib.zx_object_get_property(p, lib.ZX_PROP_EXCEPTION_STATE, value, 4) == lib.ZX_ERR_WRONG_TYPE
+    assert lib.zx_object_get_property(p, lib.ZX_PROP_EXCEPTION_STATE, value, 2) == lib.ZX_ERR_BUFFER_TOO_SMALL
+    assert lib.zx_object_set_property(p, lib.ZX_PROP_EXCEPTION_STRATEGY, value, 4) == lib.ZX_ERR_WRONG_TYPE
+
+
 # ---------------------------------------------------------------------------------------------- fuzz
 
 ANY_VALUE = st.one_of(
@@ -629,6 +669,9 @@ METHODS: list[tuple[str, type, st.SearchStrategy[tuple[Any, ...]], Callable[...,
     ("read_memory", Process, st.tuples(ANY_VALUE, ANY_VALUE), lambda h, a, n: Process.read_memory(h, a, n)),
     ("write_memory", Process, st.tuples(ANY_VALUE, ANY_VALUE), lambda h, a, d: Process.write_memory(h, a, d)),
     ("debug_addr", Process, st.tuples(ANY_VALUE), lambda h, a: Process.set_debug_addr(h, a)),
+    ("exception_channel", Task, st.tuples(ANY_VALUE),
+     lambda h, d: zxpy.exception.create_exception_channel(h, d)),
+    ("exception report", Thread, st.tuples(), lambda h: Thread.exception_report(h)),
     ("wrap_handle", object, st.tuples(ANY_VALUE), lambda h, raw: zxpy.wrap_handle(raw, owned=False)),
     ("Handle", object, st.tuples(ANY_VALUE), lambda h, raw: Handle(raw, owned=False)),
     ("ZxError", object, st.tuples(ANY_VALUE, ANY_VALUE),

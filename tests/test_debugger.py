@@ -284,6 +284,27 @@ def test_single_step_over_a_system_call(job: Job, helper_bin: Callable[[str], st
         proc.wait(timeout=LONG)
 
 
+def test_registers_of_a_thread_in_an_exception(job: Job, helper_bin: Callable[[str], str]) -> None:
+    """A thread held in an exception has its registers available as a suspended one (SuspendedOrInExceptionLocked):
+    a debugger reads them on its exception channel, and a written register is what the thread resumes with."""
+    r, w = os.pipe()
+    try:
+        proc = job.spawn([helper_bin("crasher"), "int3"], fds={1: w})
+    finally:
+        os.close(w)
+    with os.fdopen(r) as out, proc, proc.exception_channel(debugger=True) as channel:
+        with channel.receive(timeout=LONG) as exc:
+            assert exc.type == zxpy.ExceptionType.SW_BREAKPOINT
+            thread = exc.thread
+            regs = thread.read_state()
+            if ARCH == "x64":  # the breakpoint's trap leaves rip after the int3
+                assert proc.read_memory(regs.pc - 1, 1) == b"\xcc"
+            thread.write_state(regs)
+            exc.state = zxpy.ExceptionState.HANDLED
+        assert proc.wait(timeout=LONG) == 0
+        out.read()
+
+
 def test_a_killed_program_has_no_registers(regloop: Loop) -> None:
     with regloop.thread.suspend(timeout=LONG):
         regloop.thread.read_state()

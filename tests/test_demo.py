@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import re
 import subprocess
 import sys
@@ -54,3 +55,17 @@ def test_usage_error_without_command() -> None:
     result = run()
     assert result.returncode == 2
     assert "demo" in result.stderr
+
+
+def test_demo_debugger_catches_a_crash_and_a_breakpoint() -> None:
+    result = run("demo", "debugger")
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert re.search(r"exception FATAL_PAGE_FAULT in process \d+, thread \d+\n  fault address 0x0", out), out
+    assert "held by the DEBUGGER channel" in out
+    assert "return code -1024" in out  # killed by the debugger
+    if platform.machine() in ("x86_64", "AMD64"):
+        assert "exception SW_BREAKPOINT" in out
+        assert "program: resumed after the breakpoint\n  return code 0" in out
+    assert re.search(r"suspended thread \d+ of a spinning program: state <ThreadState.SUSPENDED", out), out
+    assert out.rstrip().endswith("ok")

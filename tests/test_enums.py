@@ -13,6 +13,9 @@ from vintage import SDK_2021, VINTAGE_2021, struct_size
 import zxpy
 from zxpy import (
     ExceptionChannelType,
+    ExceptionState,
+    ExceptionStrategy,
+    ExceptionType,
     ObjType,
     ProcessInfoFlags,
     RetCode,
@@ -180,6 +183,9 @@ ENUM_GROUPS: dict[str, tuple[type[enum.Enum], tuple[str, ...]]] = {
     "thread_states": (ThreadState, ("ZX_THREAD_STATE_",)),
     "retcodes": (RetCode, ("ZX_TASK_RETCODE_",)),
     "exception_channel_types": (ExceptionChannelType, ("ZX_EXCEPTION_CHANNEL_TYPE_",)),
+    "exception_types": (ExceptionType, ("ZX_EXCP_",)),
+    "exception_states": (ExceptionState, ("ZX_EXCEPTION_STATE_",)),
+    "exception_strategies": (ExceptionStrategy, ("ZX_EXCEPTION_STRATEGY_",)),
     "spawn_flags": (SpawnFlags, ("FDIO_SPAWN_",)),
     "spawn_actions": (SpawnAction, ("FDIO_SPAWN_ACTION_",)),
     "status": (Status, ("ZX_",)),

@@ -112,9 +112,9 @@ def assertions(data: dict[str, Any], header: str | None = None) -> str:
                 for m in members:
                     out.append(f'_Static_assert(offsetof({name}, {m}) == {f["offset"]}, '
                                f'"offsetof({name}, {m}) == {f["offset"]}");')
-                # A member of an anonymous struct type (debug.h's st[8], zmm[32]) has a type no other spelling
-                # is compatible with: its offset and the record's size are what is checked.
-                if f["name"] and "struct {" not in f["type"]:
+                # A member of an unnamed struct or union type (zx_exception_context_t.arch, debug.h's st[8] and zmm[32])
+                # has a type no other spelling is compatible with: its offset and the record's size are checked.
+                if f["name"] and "struct {" not in f["type"] and "union {" not in f["type"]:
                     out.append(f'_Static_assert(SAME((({name}*)0)->{f["name"]}, {f["type"]}), '
                                f'"{name}.{f["name"]} is {f["type"]}");')
     for name in data["absent"]:

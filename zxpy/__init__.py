@@ -47,6 +47,9 @@ from .enums import (
     TIME_INFINITE,
     TIME_INFINITE_PAST,
     ExceptionChannelType,
+    ExceptionState,
+    ExceptionStrategy,
+    ExceptionType,
     ObjType,
     ProcessInfoFlags,
     RetCode,
@@ -77,6 +80,7 @@ from .errors import (
     ZxError,
 )
 from .event import Event
+from .exception import Channel, ExceptionChannel, ExceptionHandle, ExceptionReport
 from .handle import Handle, HandleBasicInfo, wrap_handle
 from .job import Job, JobInfo
 from .port import Port, PortPacket
@@ -99,6 +103,9 @@ __all__ = [
     "ThreadState",
     "ThreadStateKind",
     "ExceptionChannelType",
+    "ExceptionState",
+    "ExceptionStrategy",
+    "ExceptionType",
     "ProcessInfoFlags",
     "RetCode",
     "SpawnFlags",
@@ -160,6 +167,10 @@ __all__ = [
     "Arm64GeneralRegs",
     "ThreadStatsInfo",
     "Event",
+    "Channel",
+    "ExceptionChannel",
+    "ExceptionHandle",
+    "ExceptionReport",
 ]
 
 

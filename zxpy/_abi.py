@@ -293,6 +293,21 @@ STRUCTS: tuple[Struct, ...] = (
         "uint32_t fpcr; uint32_t fpsr; struct { uint64_t low; uint64_t high; } v[32];",
         arch="arm64",
     ),
+    # Exceptions (zxpy.exception): all in the 2021 SDK.  The context's arch union is declared with the two payloads
+    # a host reads (x86_64, arm_64; riscv_64 is as large), so the layout is the headers' (CFFI checks each offset).
+    Struct("zx_x86_64_exc_data_t", "zx_x86_64_exc_data", "uint64_t vector; uint64_t err_code; uint64_t cr2;"),
+    Struct("zx_arm64_exc_data_t", "zx_arm64_exc_data",
+           "uint32_t esr; uint8_t padding1[4]; uint64_t far; uint8_t padding2[8];"),
+    Struct(
+        "zx_exception_context_t", "zx_exception_context",
+        "struct { union { zx_x86_64_exc_data_t x86_64; zx_arm64_exc_data_t arm_64; } u; } arch;"
+        " uint32_t synth_code; uint32_t synth_data;",
+    ),
+    Struct("zx_exception_header_t", "zx_exception_header", "uint32_t size; uint32_t type;"),
+    Struct("zx_exception_report_t", "zx_exception_report",
+           "zx_exception_header_t header; zx_exception_context_t context;"),
+    Struct("zx_exception_info_t", "zx_exception_info",
+           "zx_koid_t pid; zx_koid_t tid; uint32_t type; uint8_t padding1[4];"),
     # zxpy's own (csrc/workers.h), not Zircon's.
     Struct(
         "zxpy_progress_t", "zxpy_progress",
@@ -344,6 +359,17 @@ FUNCTIONS: tuple[Function, ...] = tuple(
          "zx_status_t zx_object_set_property(zx_handle_t handle, uint32_t property, const void* value,"
          " size_t value_size);"),
         ("libzircon.so", "zx_status_t zx_event_create(uint32_t options, zx_handle_t* out);"),
+        ("libzircon.so", "zx_status_t zx_channel_create(uint32_t options, zx_handle_t* out0, zx_handle_t* out1);"),
+        ("libzircon.so",
+         "zx_status_t zx_channel_read(zx_handle_t handle, uint32_t options, void* bytes, zx_handle_t* handles,"
+         " uint32_t num_bytes, uint32_t num_handles, uint32_t* actual_bytes, uint32_t* actual_handles);"),
+        ("libzircon.so",
+         "zx_status_t zx_channel_write(zx_handle_t handle, uint32_t options, const void* bytes, uint32_t num_bytes,"
+         " const zx_handle_t* handles, uint32_t num_handles);"),
+        ("libzircon.so",
+         "zx_status_t zx_task_create_exception_channel(zx_handle_t handle, uint32_t options, zx_handle_t* out);"),
+        ("libzircon.so", "zx_status_t zx_exception_get_thread(zx_handle_t handle, zx_handle_t* out);"),
+        ("libzircon.so", "zx_status_t zx_exception_get_process(zx_handle_t handle, zx_handle_t* out);"),
         ("libzircon.so", "zx_status_t zx_port_create(uint32_t options, zx_handle_t* out);"),
         ("libzircon.so", "zx_status_t zx_port_queue(zx_handle_t handle, const zx_port_packet_t* packet);"),
         ("libzircon.so",
@@ -456,7 +482,7 @@ CONSTANTS: tuple[Const, ...] = (
     + _group("info_topics", """ZX_INFO_HANDLE_VALID ZX_INFO_HANDLE_BASIC ZX_INFO_PROCESS
         ZX_INFO_PROCESS_THREADS ZX_INFO_JOB_CHILDREN ZX_INFO_JOB_PROCESSES ZX_INFO_THREAD
         ZX_INFO_JOB ZX_INFO_PROCESS_HANDLE_STATS ZX_INFO_THREAD_STATS ZX_INFO_TASK_STATS
-        ZX_INFO_TASK_RUNTIME""")
+        ZX_INFO_TASK_RUNTIME ZX_INFO_THREAD_EXCEPTION_REPORT ZX_INFO_THREAD_EXCEPTION_REPORT_V1""")
     + _group("info_topics", "ZX_INFO_TASK_STATS_V1", "info_task_stats_v2")
     + _group("info_topics", "ZX_INFO_TASK_RUNTIME_V1", "info_task_runtime_v2")
     + _group("info_misc", "ZX_INFO_INVALID_CPU")
@@ -477,7 +503,17 @@ CONSTANTS: tuple[Const, ...] = (
         ZX_TASK_RETCODE_CRITICAL_PROCESS_KILL""")
     + _group("misc", """ZX_HANDLE_INVALID ZX_HANDLE_FIXED_BITS_MASK ZX_KOID_INVALID
         ZX_KOID_KERNEL ZX_TIME_INFINITE ZX_TIME_INFINITE_PAST ZX_MAX_NAME_LEN""")
-    + _group("properties", "ZX_PROP_NAME")
+    + _group("properties", "ZX_PROP_NAME ZX_PROP_EXCEPTION_STATE ZX_PROP_EXCEPTION_STRATEGY")
+    # Channels and exceptions (zxpy.exception): all in the 2021 SDK but ZX_EXCEPTION_STATE_THREAD_EXIT.
+    + _group("channel_misc", """ZX_DEFAULT_CHANNEL_RIGHTS ZX_CHANNEL_READABLE ZX_CHANNEL_WRITABLE
+        ZX_CHANNEL_PEER_CLOSED ZX_CHANNEL_READ_MAY_DISCARD ZX_CHANNEL_MAX_MSG_BYTES ZX_CHANNEL_MAX_MSG_HANDLES""")
+    + _group("exception_types", """ZX_EXCP_GENERAL ZX_EXCP_FATAL_PAGE_FAULT ZX_EXCP_UNDEFINED_INSTRUCTION
+        ZX_EXCP_SW_BREAKPOINT ZX_EXCP_HW_BREAKPOINT ZX_EXCP_UNALIGNED_ACCESS ZX_EXCP_THREAD_STARTING
+        ZX_EXCP_THREAD_EXITING ZX_EXCP_POLICY_ERROR ZX_EXCP_PROCESS_STARTING""")
+    + _group("exception_misc", "ZX_EXCP_SYNTH ZX_EXCEPTION_CHANNEL_DEBUGGER ZX_DEFAULT_EXCEPTION_RIGHTS")
+    + _group("exception_states", "ZX_EXCEPTION_STATE_TRY_NEXT ZX_EXCEPTION_STATE_HANDLED")
+    + _group("exception_states", "ZX_EXCEPTION_STATE_THREAD_EXIT", "optional")
+    + _group("exception_strategies", "ZX_EXCEPTION_STRATEGY_FIRST_CHANCE ZX_EXCEPTION_STRATEGY_SECOND_CHANCE")
     # Ports and zx_object_wait_async: all in the 2021 SDK (ZX_WAIT_ASYNC_EDGE too).
     + _group("port_misc", "ZX_DEFAULT_PORT_RIGHTS")
     + _group("packet_types", "ZX_PKT_TYPE_USER ZX_PKT_TYPE_SIGNAL_ONE")
@@ -528,6 +564,7 @@ INFO_TOPICS: tuple[InfoTopic, ...] = (
     InfoTopic("ZX_INFO_THREAD_STATS", "zx_info_thread_stats_t", "Thread.stats"),
     InfoTopic("ZX_INFO_TASK_STATS", "zx_info_task_stats_t", "Process.task_stats"),
     InfoTopic("ZX_INFO_TASK_RUNTIME", "zx_info_task_runtime_t", "Task.runtime"),
+    InfoTopic("ZX_INFO_THREAD_EXCEPTION_REPORT", "zx_exception_report_t", "Thread.exception_report"),
 )
 
 

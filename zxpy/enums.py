@@ -37,6 +37,9 @@ __all__ = [
     "ObjType",
     "ThreadState",
     "ExceptionChannelType",
+    "ExceptionState",
+    "ExceptionStrategy",
+    "ExceptionType",
     "ProcessInfoFlags",
     "ThreadStateKind",
     "RetCode",
@@ -82,6 +85,7 @@ _C_PREFIXES: dict[str, tuple[str, ...]] = {
     "Rights": ("ZX_RIGHT_", "ZX_RIGHTS_"),
     "ObjType": ("ZX_OBJ_TYPE_",),
     "ProcessInfoFlags": ("ZX_INFO_PROCESS_FLAG_",),
+    "ExceptionState": ("ZX_EXCEPTION_STATE_",),
 }
 
 
@@ -317,6 +321,42 @@ class ExceptionChannelType(enum.IntEnum):
     PROCESS = lib.ZX_EXCEPTION_CHANNEL_TYPE_PROCESS
     JOB = lib.ZX_EXCEPTION_CHANNEL_TYPE_JOB
     JOB_DEBUGGER = lib.ZX_EXCEPTION_CHANNEL_TYPE_JOB_DEBUGGER
+
+
+class ExceptionType(enum.IntEnum):
+    """``zx_excp_type_t``: what an exception is (``ZX_EXCP_*``, ``zircon/syscalls/exception.h``)."""
+
+    GENERAL = lib.ZX_EXCP_GENERAL
+    FATAL_PAGE_FAULT = lib.ZX_EXCP_FATAL_PAGE_FAULT
+    UNDEFINED_INSTRUCTION = lib.ZX_EXCP_UNDEFINED_INSTRUCTION
+    SW_BREAKPOINT = lib.ZX_EXCP_SW_BREAKPOINT
+    HW_BREAKPOINT = lib.ZX_EXCP_HW_BREAKPOINT
+    UNALIGNED_ACCESS = lib.ZX_EXCP_UNALIGNED_ACCESS
+    THREAD_STARTING = lib.ZX_EXCP_THREAD_STARTING
+    THREAD_EXITING = lib.ZX_EXCP_THREAD_EXITING
+    POLICY_ERROR = lib.ZX_EXCP_POLICY_ERROR
+    PROCESS_STARTING = lib.ZX_EXCP_PROCESS_STARTING
+
+    @property
+    def is_arch(self) -> bool:
+        """``ZX_EXCP_IS_ARCH``: raised by the CPU, not synthesized by the kernel."""
+        return not self.value & lib.ZX_EXCP_SYNTH
+
+
+class ExceptionState(_ZirconIntEnum):
+    """``ZX_PROP_EXCEPTION_STATE`` values: what closing an exception does to its thread."""
+
+    TRY_NEXT = lib.ZX_EXCEPTION_STATE_TRY_NEXT
+    HANDLED = lib.ZX_EXCEPTION_STATE_HANDLED
+    if _has("ZX_EXCEPTION_STATE_THREAD_EXIT"):
+        THREAD_EXIT = lib.ZX_EXCEPTION_STATE_THREAD_EXIT
+
+
+class ExceptionStrategy(enum.IntEnum):
+    """``ZX_PROP_EXCEPTION_STRATEGY`` values (a debugger may ask for a second look)."""
+
+    FIRST_CHANCE = lib.ZX_EXCEPTION_STRATEGY_FIRST_CHANCE
+    SECOND_CHANCE = lib.ZX_EXCEPTION_STRATEGY_SECOND_CHANCE
 
 
 class ProcessInfoFlags(_ZirconIntFlag):

@@ -18,6 +18,7 @@ from . import _raw
 from ._info import info_query
 from ._record import record_maker
 from .enums import SPAWN_ERR_MSG_MAX_LENGTH, ObjType, Rights, SpawnAction, SpawnFlags
+from .exception import ExceptionChannel, create_exception_channel
 from .handle import check_u32, encode_name, wrap_handle
 from .process import Process
 from .task import Task
@@ -234,3 +235,13 @@ class Job(Task):
                 err.filename = os.fsdecode(path_b)
             raise err
         return Process._adopt(out[0])
+
+    # ---------------------------------------------------------------- exceptions (zxpy.exception)
+
+    def exception_channel(self, debugger: bool = False) -> ExceptionChannel:
+        """``zx_task_create_exception_channel``: bind this job's standard (or, ``debugger=True``,
+        debugger) exception channel; returns its reading end (:class:`~zxpy.exception.ExceptionChannel`:
+        ``receive()`` the exceptions, close it to unbind).  It gets the exceptions of every process below it
+        that no closer handler resolved.
+        """
+        return create_exception_channel(self, debugger)

@@ -22,6 +22,7 @@ from ._info import info_query
 from ._ints import as_int
 from ._record import record_maker
 from .enums import OBJ_TYPE_UPPER_BOUND, OBJ_TYPES, PROCESS_INFO_FLAGS, ObjType, ProcessInfoFlags, Rights
+from .exception import ExceptionChannel, create_exception_channel
 from .handle import Handle, check_u32, check_u64, encode_name, wrap_handle
 from .task import Task
 from .thread import Thread
@@ -263,6 +264,16 @@ class Process(Task):
         """
         self.wait_terminated(timeout, deadline)
         return self.info().return_code
+
+    # ---------------------------------------------------------------- exceptions (zxpy.exception)
+
+    def exception_channel(self, debugger: bool = False) -> ExceptionChannel:
+        """``zx_task_create_exception_channel``: bind this process's standard (or, ``debugger=True``,
+        debugger) exception channel; returns its reading end (:class:`~zxpy.exception.ExceptionChannel`:
+        ``receive()`` the exceptions, close it to unbind).  The debugger channel is the first to get each
+        exception of its threads.
+        """
+        return create_exception_channel(self, debugger)
 
 
 def _get_word(process: Handle, prop: int) -> int:

@@ -45,6 +45,7 @@ from .enums import (
     exception_channel_type,
 )
 from .errors import AccessDeniedError, BadStateError, ZxError
+from .exception import ExceptionChannel, ExceptionReport, create_exception_channel, read_exception_report
 from .handle import AUTO, Handle, _Auto, check_bool, check_u32, check_u64
 from .regs import Arm64GeneralRegs, GeneralRegs, X64GeneralRegs
 from .task import SuspendToken, Task
@@ -372,6 +373,20 @@ class Thread(Task):
             raise self._error(status, "zx_thread_start")
         self._stack = keep
 
+    # ---------------------------------------------------------------- exceptions (zxpy.exception)
+
+    def exception_channel(self, debugger: bool = False) -> ExceptionChannel:
+        """``zx_task_create_exception_channel``: bind this thread's own exception channel; returns its
+        reading end (:class:`~zxpy.exception.ExceptionChannel`: ``receive()`` the exceptions, close to unbind).
+        A thread has no debugger channel (``debugger=True``: InvalidArgsError).
+        """
+        return create_exception_channel(self, debugger)
+
+    def exception_report(self) -> ExceptionReport:
+        """``ZX_INFO_THREAD_EXCEPTION_REPORT``: the type and CPU context of the exception the thread is in
+        (``Rights.INSPECT``; BadStateError when it is in none)."""
+        return read_exception_report(self)
+
 
 def _read_state_into(thread: Handle, kind: int, buf: Any, size: int) -> None:
     raw = thread._raw_or_raise("zx_thread_read_state")
@@ -416,3 +431,4 @@ def _entry_address(entry: Any, raw_ok: object) -> int:
     if number == 0:
         raise ValueError("entry must not be 0")
     return number
+

@@ -21,9 +21,10 @@
  * raises a policy exception past 3500); waits made through a handle that is written into a channel are canceled
  * when it leaves the table (Zircon cancels them when the message is read or destroyed).
  *
- * Built only where used (build_ffi.py compiles host's top-level .c files only, not host/ipc/): the
- * conformance suite (conformance/Makefile IPC_SRCS) and the core stress (tests/sanitize).  The core knows channels
- * only through their hk_object_ops_t.
+ * In the Python module (build_ffi.py: zxpy.Channel, and the exception channels of ipc/exception.c), the conformance
+ * suite (conformance/Makefile IPC_SRCS) and the core stress (tests/sanitize).  The core knows channels only through
+ * their hk_object_ops_t; exception.c reaches the kernel's side (hk_channel_*_kernel, kernel.h) as Zircon's
+ * Exceptionate holds a KernelHandle<ChannelDispatcher> and writes into it (exceptionate.cc SendException).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -418,4 +419,58 @@ zx_status_t zx_channel_call(zx_handle_t handle, uint32_t options, zx_time_t dead
     hk_object_unref(&ch->base);
     hk_unlock();
     return status;
+}
+
+/* ------------------------------------------------------------------------------------------------ kernel side */
+
+/* A handle share of obj, as a handle in a table holds one (hk_handle_give / hk_handle_drop). */
+static void share(hk_object_t *obj) {
+    hk_object_ref(obj);
+    obj->handles++;
+}
+
+zx_status_t hk_channel_create_kernel(hk_object_t **kernel_end, hk_object_t **user_end) {
+    hk_channel_t *a = calloc(1, sizeof(*a));
+    hk_channel_t *b = calloc(1, sizeof(*b));
+    if (a == NULL || b == NULL) {
+        free(a);
+        free(b);
+        return ZX_ERR_NO_MEMORY;
+    }
+    hk_channel_t *ends[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        hk_object_init(&ends[i]->base, ZX_OBJ_TYPE_CHANNEL, &channel_ops);
+        hk_list_init(&ends[i]->waiters);
+    }
+    for (int i = 0; i < 2; i++) {
+        hk_channel_t *peer = ends[1 - i];
+        ends[i]->peer = peer;
+        ends[i]->peer_koid = peer->base.koid;
+        hk_object_ref(&peer->base);
+        hk_signal_update(&ends[i]->base, 0, ZX_CHANNEL_WRITABLE);
+    }
+    /* Each end's creation reference becomes its share. */
+    a->base.handles = 1;
+    b->base.handles = 1;
+    *kernel_end = &a->base;
+    *user_end = &b->base;
+    return ZX_OK;
+}
+
+bool hk_channel_peer_closed(const hk_object_t *obj) {
+    return HK_CONTAINER_OF(obj, const hk_channel_t, base)->peer == NULL;
+}
+
+zx_status_t hk_channel_write_kernel(hk_object_t *obj, const void *bytes, uint32_t num_bytes, hk_object_t *handle_obj,
+                                    zx_rights_t rights) {
+    hk_channel_t *ch = as_channel(obj);
+    if (ch->peer == NULL) return ZX_ERR_PEER_CLOSED;
+    hk_msg_t *m = NULL;
+    zx_status_t status = msg_create(bytes, num_bytes, 1, &m);
+    if (status != ZX_OK) return status;
+    share(handle_obj);
+    m->handles[0].obj = handle_obj;
+    m->handles[0].rights = rights;
+    write_self(ch->peer, m);
+    return ZX_OK;
 }

@@ -95,6 +95,11 @@ zx_status_t zx_channel_call(zx_handle_t handle, uint32_t options, zx_instant_mon
                             const zx_channel_call_args_t* args, uint32_t* actual_bytes,
                             uint32_t* actual_handles);
 
+/* ---- exceptions ------------------------------------------------------ */
+zx_status_t zx_task_create_exception_channel(zx_handle_t handle, uint32_t options, zx_handle_t* out);
+zx_status_t zx_exception_get_thread(zx_handle_t handle, zx_handle_t* out);
+zx_status_t zx_exception_get_process(zx_handle_t handle, zx_handle_t* out);
+
 zx_status_t zx_port_create(uint32_t options, zx_handle_t* out);
 zx_status_t zx_port_queue(zx_handle_t handle, const zx_port_packet_t* packet);
 zx_status_t zx_port_wait(zx_handle_t handle, zx_instant_mono_t deadline, zx_port_packet_t* packet);
