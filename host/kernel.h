@@ -87,11 +87,20 @@ void hk_unlock(void);
 
 /* Per-thread kernel state.  Initial-exec TLS so that the park signal handler can read it safely. */
 typedef struct hk_thread hk_thread_t;
+typedef struct hk_handle_table hk_handle_table_t;
 typedef struct hk_cpu {
     volatile int in_kernel;     /* > 0 while inside hk_lock .. hk_unlock */
     volatile int park_pending;  /* a park request arrived while in the kernel: park at hk_unlock */
-    hk_thread_t *thread;        /* this OS thread's thread object, once adopted or started */
+    hk_thread_t *thread;        /* this OS thread's thread object, once adopted or started; while it serves a
+                                 * Fuchsia program's call (host/fuchsia/), the calling thread of that program */
     zx_handle_t self_handle;    /* the runtime-owned handle zx_thread_self() returns */
+    /* The handle table every lookup uses: NULL, the host program's; while this OS thread serves a Fuchsia program's
+     * call (host/fuchsia/serve_object.c), that program's.  Set and restored without the lock (it is this thread's). */
+    hk_handle_table_t *table;
+    /* This OS thread serves a Fuchsia program's blocking call: a suspension of the caller ends the wait with
+     * ZX_ERR_INTERNAL_INTR_RETRY returned to it (the runner re-issues the call after the resume) rather than parking
+     * this OS thread. */
+    bool serving;
 } hk_cpu_t;
 extern __thread hk_cpu_t hk_cpu __attribute__((tls_model("initial-exec")));
 
@@ -183,8 +192,20 @@ zx_status_t hk_handle_take(zx_handle_t h, hk_object_t **obj, zx_rights_t *rights
 zx_status_t hk_handle_give(hk_object_t *obj, zx_rights_t rights, zx_handle_t *out);
 void hk_handle_drop(hk_object_t *obj);
 
-/* Lock held.  Count this process's handles by object type (ZX_INFO_PROCESS_HANDLE_STATS). */
-void hk_handle_count_by_type(uint32_t counts[ZX_OBJ_TYPE_UPPER_BOUND]);
+/* Lock held.  Count the handles of table t (NULL: the host program's) by object type
+ * (ZX_INFO_PROCESS_HANDLE_STATS). */
+void hk_handle_count_by_type(const hk_handle_table_t *t, uint32_t counts[ZX_OBJ_TYPE_UPPER_BOUND]);
+
+/* Per-process handle tables (a Fuchsia program's: hk_process_t.handle_table).  All lock held.
+ *   hk_handle_table_new: an empty table (NULL: no memory).
+ *   hk_handle_table_close: its process is dead: close every handle in it, as Zircon cleans a dead process's table
+ *     (waits through them canceled, suspend tokens released...); it never takes a handle again (NO_RESOURCES).
+ *   hk_handle_table_free: after close, when nothing can make it current any more.
+ *   hk_handle_table_count: how many handles it holds (NULL: the host program's). */
+hk_handle_table_t *hk_handle_table_new(void);
+void hk_handle_table_close(hk_handle_table_t *t);
+void hk_handle_table_free(hk_handle_table_t *t);
+uint32_t hk_handle_table_count(const hk_handle_table_t *t);
 
 /* ------------------------------------------------------------------------------------------------ signals, waits */
 
@@ -205,6 +226,7 @@ void hk_wait_cancel_handle(hk_object_t *obj, zx_handle_t h);
 struct hk_waiter {
     hk_waiter_t *prev, *next;
     zx_handle_t handle;        /* the handle value the wait was made through */
+    const hk_handle_table_t *table; /* ...in this table (hk_cpu.table when it was made: NULL, the host's) */
     zx_signals_t wanted;
     zx_signals_t observed;
     _Atomic uint32_t word;     /* wait_one only */
@@ -314,7 +336,16 @@ struct hk_process {
     hk_info_task_runtime_v1_t exited_runtime; /* runtime of the threads that died */
     hk_job_t *critical_job;  /* zx_job_set_critical: killed when p dies (holds a reference); set once */
     bool critical_retcode_nonzero; /* ...only when p's return code is not 0 */
+    /* Its own handle table (a Fuchsia program run by host/fuchsia/: owned, closed at DEAD, freed with p); NULL for
+     * every other process (the calling program's handles live in the host table; other processes hold none). */
+    hk_handle_table_t *handle_table;
 };
+
+/* Lock held.  p is the process the calling thread acts for: the calling program, or the Fuchsia program whose call
+ * it serves (zx_task_suspend of it is NOT_SUPPORTED, as Zircon refuses suspending the current process). */
+static inline bool hk_is_current_process(const hk_process_t *p) {
+    return hk_cpu.table != NULL ? p->handle_table == hk_cpu.table : p->kind == HK_PROCESS_SELF;
+}
 
 typedef enum {
     HK_THREAD_NEW,       /* created, not started */
