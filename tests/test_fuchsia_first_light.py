@@ -40,8 +40,8 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux" or platform.machine() no
 
 
 def _build_driver(out: Path, *flags: str) -> Path:
-    sources = [HELPERS / "fuchsia_run.c", *sorted(HOST.glob("*.c")), HOST / "fuchsia" / "vdso.c",
-               HOST / "fuchsia" / "runner.c"]
+    sources = [HELPERS / "fuchsia_run.c", *sorted(HOST.glob("*.c")), HOST / "ipc" / "channel.c",
+               HOST / "fuchsia" / "vdso.c", HOST / "fuchsia" / "runner.c", HOST / "fuchsia" / "serve_object.c"]
     cmd = [*host_cc(), "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
            f"-I{HOST / 'include'}", f"-I{HOST}", *flags, *map(str, sources), "-o", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -190,7 +190,7 @@ def test_unserved_syscall_is_not_supported_and_counted(driver: Path, programs: d
     r = run(driver, "exit", programs["UNSERVED"], standin)
     print("unserved:", unserved(r))
     assert r["terminated"] and r["return_code"] == ZX_ERR_NOT_SUPPORTED  # exit(status), the full 64-bit code
-    assert unserved(r) == {"handle_close": 1}
+    assert unserved(r) == {"system_get_event": 1}
 
 
 def test_syscall_from_outside_the_vdso_kills_the_process(driver: Path, programs: dict[str, Path],
@@ -208,7 +208,7 @@ def test_numbers_are_read_from_the_vdso(driver: Path, programs: dict[str, Path],
     r = run(driver, "exit", programs["EXIT"], vdso)
     assert r["return_code"] == 42 and r["output"].endswith("exiting with 42\n")
     r = run(driver, "exit", programs["UNSERVED"], vdso)
-    assert r["return_code"] == ZX_ERR_NOT_SUPPORTED and unserved(r) == {"handle_close": 1}
+    assert r["return_code"] == ZX_ERR_NOT_SUPPORTED and unserved(r) == {"system_get_event": 1}
 
 
 def test_exit_42_under_asan(driver_asan: Path, programs: dict[str, Path], standin: Path) -> None:
@@ -235,4 +235,4 @@ def test_real_2021_vdso(driver: Path, programs: dict[str, Path], mode: str) -> N
         assert r["output"] == "hello from a Fuchsia program\nslept, exiting with 42\n"
     else:
         r = run(driver, "exit", programs[mode], vdso)
-        assert r["return_code"] == ZX_ERR_NOT_SUPPORTED and unserved(r) == {"handle_close": 1}
+        assert r["return_code"] == ZX_ERR_NOT_SUPPORTED and unserved(r) == {"system_get_event": 1}

@@ -39,6 +39,7 @@
 #include "../kernel.h"
 #include "../linux_task.h"
 #include "runner.h"
+#include "serve.h"
 #include "vdso.h"
 
 #if !defined(__x86_64__)
@@ -210,6 +211,8 @@ typedef struct fuchsia_start {
     char name[16]; /* the Linux task name (comm) */
     hk_vdso_t table;
     int stderr_fd;
+    hk_fx_serve_t *serve;   /* the object-model calls (serve_object.c): taken by program_new */
+    zx_handle_t bootstrap;  /* the program's end of its bootstrap channel, in its own table */
 } fuchsia_start_t;
 
 /* The monitor's record of one running Fuchsia program (lp->fuchsia). */
@@ -220,6 +223,8 @@ typedef struct fuchsia_program {
     size_t num_syscalls;
     uint64_t vdso_base, image_base;
     int stderr_fd;
+    hk_fx_serve_t *serve;
+    zx_handle_t bootstrap;
     /* A real Linux call runs for the (only) task: the registers to restore at its exit stop, with rax = result. */
     bool in_real_call;
     struct user_regs_struct saved;
@@ -278,7 +283,7 @@ static void fuchsia_child(const void *start, int err_fd) {
                      "mov %%r12, %%rsp\n\t"
                      "push %%r14\n\t"
                      "mov %%r13, %%rsi\n\t" /* the vDSO base */
-                     "xor %%edi, %%edi\n\t" /* ZX_HANDLE_INVALID: no bootstrap channel yet */
+                     "mov %%r15d, %%edi\n\t" /* the bootstrap channel: the monitor put it in r15 at the stop */
                      "xor %%eax, %%eax\n\txor %%ebx, %%ebx\n\txor %%ecx, %%ecx\n\txor %%edx, %%edx\n\t"
                      "xor %%ebp, %%ebp\n\txor %%r8d, %%r8d\n\txor %%r9d, %%r9d\n\txor %%r10d, %%r10d\n\t"
                      "xor %%r11d, %%r11d\n\txor %%r12d, %%r12d\n\txor %%r13d, %%r13d\n\txor %%r14d, %%r14d\n\t"
@@ -311,11 +316,15 @@ static void *program_new(const void *start) {
     memcpy(fp->syscalls, fs->table.syscalls, fs->table.num_syscalls * sizeof *fp->syscalls);
     fp->num_sites = fs->table.num_sites;
     fp->num_syscalls = fs->table.num_syscalls;
+    fp->serve = fs->serve;
+    fp->bootstrap = fs->bootstrap;
+    ((fuchsia_start_t *)start)->serve = NULL; /* the program owns it now */
     return fp;
 }
 
 static void program_free(void *program) {
     fuchsia_program_t *fp = program;
+    hk_fx_serve_free(fp->serve);
     free(fp->sites);
     free(fp->syscalls);
     if (fp->stderr_fd >= 0) close(fp->stderr_fd);
@@ -328,6 +337,8 @@ static bool started(void *program, lt_task_t *k) {
     if (ptrace(PTRACE_GETREGS, k->tid, 0, &r) != 0) return false;
     fp->vdso_base = r.r13;
     fp->image_base = r.rbx;
+    r.r15 = fp->bootstrap; /* the child moves it to rdi as it enters the image */
+    if (ptrace(PTRACE_SETREGS, k->tid, 0, &r) != 0) return false;
     return fp->vdso_base != 0 && (fp->vdso_base % PAGE) == 0;
 }
 
@@ -518,18 +529,25 @@ static void syscall_stop(void *program, lt_task_t *k) {
     } else if (strcmp(name, "cprng_draw_once") == 0) {
         ret = serve_cprng_draw_once(k, a[0], a[1]);
     } else {
-        count_unserved(name);
-        ret = ZX_ERR_NOT_SUPPORTED;
+        hk_fx_result_t how = hk_fx_serve(fp->serve, k, name, &r, &ret);
+        if (how == HK_FX_HELD) return; /* completed later (hk_fx_serve_poll), or never: it killed itself */
+        if (how == HK_FX_UNSERVED) {
+            count_unserved(name);
+            ret = ZX_ERR_NOT_SUPPORTED;
+        }
     }
     r.rax = (uint64_t)ret;
     ptrace(PTRACE_SETREGS, k->tid, 0, &r);
 }
+
+static void poll(void *program) { hk_fx_serve_poll(((fuchsia_program_t *)program)->serve); }
 
 static const struct lt_fuchsia_ops g_fuchsia_ops = {
     .program_new = program_new,
     .child = fuchsia_child,
     .started = started,
     .syscall_stop = syscall_stop,
+    .poll = poll,
     .program_free = program_free,
 };
 
@@ -559,13 +577,32 @@ static void fill_constants(fuchsia_start_t *fs) {
 
 zx_status_t hk_fuchsia_spawn(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
                              int stderr_fd, zx_handle_t *process_out, char *err_msg) {
+    const char *argv[] = {name != NULL ? name : image_path, NULL};
+    return hk_fuchsia_spawn_etc(job, image_path, vdso_path, name, argv, NULL, NULL, NULL, 0, stderr_fd, process_out,
+                                err_msg);
+}
+
+zx_status_t hk_fuchsia_spawn_etc(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
+                                 const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
+                                 const zx_handle_t *handles, size_t num_handles, int stderr_fd,
+                                 zx_handle_t *process_out, char *err_msg) {
     if (err_msg != NULL) err_msg[0] = '\0';
-    if (image_path == NULL || vdso_path == NULL || process_out == NULL) return ZX_ERR_INVALID_ARGS;
+    if (image_path == NULL || vdso_path == NULL || process_out == NULL) {
+        if (handles != NULL) zx_handle_close_many(handles, num_handles);
+        return ZX_ERR_INVALID_ARGS;
+    }
     if (name == NULL) name = image_path;
     pthread_once(&g_clock_once, clock_calibrate);
     fuchsia_start_t *fs = calloc(1, sizeof *fs);
-    if (fs == NULL) return ZX_ERR_NO_MEMORY;
-    zx_status_t status = image_read(image_path, &fs->image, false, err_msg);
+    if (fs == NULL) {
+        if (handles != NULL) zx_handle_close_many(handles, num_handles);
+        return ZX_ERR_NO_MEMORY;
+    }
+    /* The handle table, the bootstrap channel and its message (serve_object.c); it takes the handles. */
+    zx_status_t status;
+    fs->serve = hk_fx_serve_new(job, argv, environ, handle_infos, handles, num_handles, program_monotonic, &status,
+                                err_msg);
+    if (status == ZX_OK) status = image_read(image_path, &fs->image, false, err_msg);
     if (status == ZX_OK) status = image_read(vdso_path, &fs->vdso, true, err_msg);
     char why[200];
     if (status == ZX_OK && (hk_vdso_read(vdso_path, &fs->table, why, sizeof why) != HK_VDSO_OK ||
@@ -590,6 +627,12 @@ zx_status_t hk_fuchsia_spawn(zx_handle_t job, const char *image_path, const char
         hk_job_t *j = status == ZX_OK ? HK_CONTAINER_OF(obj, hk_job_t, base) : NULL;
         if (status == ZX_OK && j->state != HK_JOB_READY) status = ZX_ERR_BAD_STATE;
         if (status == ZX_OK && (p = hk_process_new(j, HK_PROCESS_LINUX, fs->name)) == NULL) status = ZX_ERR_NO_MEMORY;
+        if (status == ZX_OK) status = hk_fx_serve_attach(fs->serve, p, &fs->bootstrap);
+        if (status != ZX_OK && p != NULL) {
+            hk_process_kill(p, ZX_TASK_RETCODE_SYSCALL_KILL);
+            hk_object_unref(&p->base);
+            p = NULL;
+        }
         hk_unlock();
         if (status != ZX_OK) report(err_msg, status, "cannot create a process in the job: %d", status);
     }
@@ -614,6 +657,7 @@ zx_status_t hk_fuchsia_spawn(zx_handle_t job, const char *image_path, const char
         hk_object_unref(&p->base);
         hk_unlock();
     }
+    hk_fx_serve_free(fs->serve); /* NULL once the program took it */
     free(fs->image.data);
     free(fs->vdso.data);
     hk_vdso_free(&fs->table);

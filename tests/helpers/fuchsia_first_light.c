@@ -6,7 +6,7 @@
  *
  *   FL_EXIT      debug_write a greeting, check cprng_draw and the clock, exit with 42
  *   FL_TICK      "tick N\n" through debug_write every 10 ms, for ever (for suspend and kill tests)
- *   FL_UNSERVED  zx_handle_close(12345), which the runner does not serve: exit with the status it returned
+ *   FL_UNSERVED  zx_system_get_event(0, 0, NULL), which the runner does not serve: exit with the status it returned
  *   FL_BADSYSCALL  issue `syscall` (process_exit's number) from the image's own code, not from the vDSO: Zircon
  *                kills the process with a policy exception, so the exit must never happen
  *
@@ -119,9 +119,10 @@ void _start(zx_handle_t bootstrap, void *vdso) {
         nanosleep(deadline_after(10 * 1000 * 1000));
     }
 #elif defined(FL_UNSERVED)
-    zx_status_t (*handle_close)(zx_handle_t) = (zx_status_t (*)(zx_handle_t))vdso_sym(base, "_zx_handle_close");
-    if (handle_close == NULL) zx_process_exit(2);
-    zx_process_exit(handle_close(12345));
+    zx_status_t (*get_event)(zx_handle_t, uint32_t, zx_handle_t *) =
+        (zx_status_t (*)(zx_handle_t, uint32_t, zx_handle_t *))vdso_sym(base, "_zx_system_get_event");
+    if (get_event == NULL) zx_process_exit(2);
+    zx_process_exit(get_event(0, 0, NULL));
 #elif defined(FL_BADSYSCALL)
     /* The number is taken from the vDSO's own process_exit stub (mov $N,%eax; syscall): the right number, from the
      * wrong place. */
