@@ -29,10 +29,14 @@ HOST = ROOT / "host"
 HELPERS = Path(__file__).parent / "helpers"
 PROGRAM = HELPERS / "fuchsia_first_light.c"
 REAL_VDSO = Path("arch/x64/sysroot/lib/libzircon.so")
-MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL")
+MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "HANDLES")
 
 ZX_ERR_NOT_SUPPORTED = -2
 ZX_TASK_RETCODE_SYSCALL_KILL = -1024
+ZX_THREAD_STATE_SUSPENDED = 0x0002
+ZX_THREAD_STATE_BLOCKED_WAIT_ONE = 0x0603
+ZX_DEFAULT_PROCESS_RIGHTS = 0x6D3CF
+ZX_DEFAULT_JOB_RIGHTS = 0x7DFCF
 ZX_TASK_RETCODE_EXCEPTION_KILL = -1028
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"),
@@ -107,11 +111,11 @@ def shuffled(build_dir: Path, clang: str) -> tuple[Path, dict[str, int]]:
     return build_dir / "shuffled" / "libzircon.so", data["vdso_syscall_numbers"]
 
 
-def run(driver: Path, mode: str, image: Path, vdso: Path) -> dict[str, Any]:
+def run(driver: Path, mode: str, image: Path, vdso: Path, *more: Path) -> dict[str, Any]:
     env = {**os.environ, "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=99",
            "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1:exitcode=98"}
-    proc = subprocess.run([str(driver), mode, str(image), str(vdso)], capture_output=True, text=True, env=env,
-                          timeout=90)
+    proc = subprocess.run([str(driver), mode, str(image), str(vdso), *map(str, more)], capture_output=True,
+                          text=True, env=env, timeout=90)
     assert proc.returncode == 0, f"{driver.name} {mode} {image.name}: exit {proc.returncode}\n{proc.stdout}\n" \
                                  f"{proc.stderr}"
     result: dict[str, Any] = json.loads(proc.stdout)
@@ -219,13 +223,82 @@ def test_exit_42_under_asan(driver_asan: Path, programs: dict[str, Path], standi
     assert r["return_code"] == ZX_TASK_RETCODE_SYSCALL_KILL and r["pid_gone"]
 
 
+# ------------------------------------------------------------------------------------------ handles (serve_object.c)
+
+def check_handles(r: dict[str, Any]) -> None:
+    """The FL_HANDLES program's "full" scenario, as the driver saw it (tests/helpers/fuchsia_run.c, mode handles)."""
+    out = r["output"]
+    # Every check inside the program passed (a failure prints "FAILED at line N" and exits with 100 + N % 100).
+    assert "FAILED" not in out, out
+    lines = out.splitlines()
+    # Its bootstrap message named its own process and job: the koids the host sees, with fdio_spawn's rights (the
+    # process: default rights; the job: the spawner's job handle, duplicated with ZX_RIGHT_SAME_RIGHTS).
+    assert f"koid={r['proc_koid']}" in lines and f"job={r['job_koid']}" in lines
+    assert f"proc-rights={ZX_DEFAULT_PROCESS_RIGHTS}" in lines and f"job-rights={ZX_DEFAULT_JOB_RIGHTS}" in lines
+    # PROC_SELF, THREAD_SELF, JOB_DEFAULT, the event, the tick process.
+    assert "handles=5" in lines
+    assert lines[-9:] == ["channel round trip", "bad pointers", "tick-suspended", "tick-held", "tick-resumed",
+                          "holding-token", "waiting", "woke", "killing-self"]
+    assert r["steps"] == [True] * 4
+    # The program's zx_task_suspend held the other program: no tick line while its token was open.
+    assert r["held0"] == r["held1"], "ticks went on while the Fuchsia program held a suspend token"
+    # Blocked in zx_object_wait_one (on a worker; the task waits in its syscall-stop): the host sees the state.
+    assert r["blocked_state"] == ZX_THREAD_STATE_BLOCKED_WAIT_ONE
+    # Suspended while blocked: THREAD_SUSPENDED, and the host's signal does not complete the call ...
+    assert r["suspend"] == 0 and r["suspended"] == 0
+    assert r["suspended_state"] == r["still_state"] == ZX_THREAD_STATE_SUSPENDED
+    assert r["signal"] == 0 and not r["woke_while_suspended"]
+    # ... until the resume, when the call is issued again and finds the signal.
+    assert r["close"] == 0 and r["woke"]
+    # zx_task_kill of its own process never returned.
+    assert "after-kill" not in out
+    assert r["wait"] == 0 and r["info"] == 0 and r["return_code"] == ZX_TASK_RETCODE_SYSCALL_KILL
+    # Everything it held was released when it died: its table is empty, the event and the tick process keep only
+    # the driver's handle, and the suspend token it kept is gone, so the tick program runs again.
+    assert r["event_handles_running"] == 2 and r["event_handles_after"] == 1
+    assert r["tick_handles_after"] == 1 and r["table_after"] == 0
+    assert r["kept0"] == r["kept_mid"], "the tick program ran while the Fuchsia program kept its token"
+    assert r["tick_resumed"] > r["kept1"] >= r["kept_mid"], "the token of a dead program still holds the tick program"
+
+
+def check_blockkill(r: dict[str, Any]) -> None:
+    assert r["blocking"] and r["blocked_state"] == ZX_THREAD_STATE_BLOCKED_WAIT_ONE
+    assert r["kill"] == 0 and r["wait"] == 0 and r["return_code"] == ZX_TASK_RETCODE_SYSCALL_KILL
+    assert "unblocked" not in r["output"]
+    # The worker that served the wait ended with the program; the event is back to the driver's one handle.
+    assert r["threads_after"] == r["threads_blocked"] - 1, r
+    assert r["event_handles_after"] == 1 and r["table_after"] == 0
+
+
+def test_object_model_calls_bootstrap_and_blocking_wait(driver: Path, programs: dict[str, Path],
+                                                        standin: Path) -> None:
+    r = run(driver, "handles", programs["HANDLES"], standin, programs["TICK"])
+    print(r)
+    check_handles(r)
+
+
+def test_kill_while_blocked_leaves_no_worker_or_handle(driver: Path, programs: dict[str, Path],
+                                                       standin: Path) -> None:
+    r = run(driver, "blockkill", programs["HANDLES"], standin)
+    print(r)
+    check_blockkill(r)
+
+
+def test_handles_under_asan(driver_asan: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_handles(run(driver_asan, "handles", programs["HANDLES"], standin, programs["TICK"]))
+    check_blockkill(run(driver_asan, "blockkill", programs["HANDLES"], standin))
+
+
 # ------------------------------------------------------------------------------------------ the real 2021 vDSO
 
-@pytest.mark.parametrize("mode", ["EXIT", "TICK", "UNSERVED"])
+@pytest.mark.parametrize("mode", ["EXIT", "TICK", "UNSERVED", "HANDLES"])
 def test_real_2021_vdso(driver: Path, programs: dict[str, Path], mode: str) -> None:
     vdso = real_sdk_2021() / REAL_VDSO
     assert vdso.is_file(), f"{vdso} is missing"
-    if mode == "TICK":
+    if mode == "HANDLES":
+        check_handles(run(driver, "handles", programs[mode], vdso, programs["TICK"]))
+        check_blockkill(run(driver, "blockkill", programs[mode], vdso))
+    elif mode == "TICK":
         r = run(driver, "tick", programs[mode], vdso)
         assert r["held0"] == r["held1"] and r["resumed"] > r["held1"]
         assert r["return_code"] == ZX_TASK_RETCODE_SYSCALL_KILL and r["pid_gone"]
