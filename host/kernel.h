@@ -4,7 +4,8 @@
  * same `zx_*` / `fdio_spawn` symbols exist on a Linux host.  Layout, as in a kernel:
  *
  *   object.c         kernel lock, per-thread kernel state, koids, object references
- *   handle_table.c   handle values, rights, close / duplicate / replace
+ *   handle_table.c   handle tables (the host program's; one per Fuchsia program: hk_cpu.table picks the current one),
+ *                    handle values, rights, close / duplicate / replace
  *   wait.c           signals, waiters, zx_object_wait_one, zx_object_signal, clocks, zx_nanosleep
  *   job.c            job objects and the job tree, zx_job_create, zx_job_default
  *   process.c        process objects, zx_process_create, zx_process_self
@@ -38,7 +39,8 @@
  *   fuchsia/         running Fuchsia ELF programs: vdso.c reads a Zircon vDSO (syscall numbers, constants) and
  *                    recognises Fuchsia executables, vdso_dump.c prints what it read as JSON, runner.c starts a
  *                    Fuchsia image as a spawned program under PTRACE_SYSEMU and serves its syscalls (reached by the
- *                    spawn backend through lt_fuchsia_ops only); built into nothing but their tests
+ *                    spawn backend through lt_fuchsia_ops only), serve_object.c serves its object-model calls from
+ *                    its own handle table (with ipc/channel.c); built into nothing but their tests
  *                    (tests/test_fuchsia_vdso.py, tests/test_fuchsia_first_light.py): neither the Python module nor
  *                    the conformance suite nor tests/sanitize compiles fuchsia/
  *

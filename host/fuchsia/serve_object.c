@@ -133,20 +133,21 @@ static zx_status_t handle_out(call_t *c, uint64_t ptr, zx_status_t status, zx_ha
 
 static zx_status_t sv_handle_close(call_t *c) { return zx_handle_close(H(0)); }
 
-/* sys_handle_close_many: the values are read in chunks of kMaxMessageHandles; a chunk that cannot be read ends the
- * call with its copy status (INVALID_ARGS), the chunks before it closed; a bad value is BAD_HANDLE, every good one
- * still closed (HandleTable::RemoveHandles). */
+/* sys_handle_close_many -> RemoveUserHandles (zircon/kernel/object/include/object/user_handles.h): the values are
+ * read in chunks of kMaxMessageHandles and each chunk closed (HandleTable::RemoveHandles: every good value closed, a
+ * bad one makes the chunk BAD_HANDLE); a chunk that cannot be read stops the call with the copy's status
+ * (INVALID_ARGS), the chunks before it closed; otherwise the result is the *last* chunk's status, as there. */
 static zx_status_t sv_handle_close_many(call_t *c) {
     uint64_t ptr = c->a[0], n = c->a[1];
-    zx_status_t result = ZX_OK;
+    zx_status_t status = ZX_OK;
     for (uint64_t off = 0; off < n; off += CLOSE_MANY_CHUNK) {
         zx_handle_t chunk[CLOSE_MANY_CHUNK];
         uint64_t len = n - off < CLOSE_MANY_CHUNK ? n - off : CLOSE_MANY_CHUNK;
         if (ptr == 0 || !copy_in(c->tid, chunk, ptr + off * sizeof(zx_handle_t), len * sizeof(zx_handle_t)))
             return ZX_ERR_INVALID_ARGS;
-        if (zx_handle_close_many(chunk, (size_t)len) != ZX_OK) result = ZX_ERR_BAD_HANDLE;
+        status = zx_handle_close_many(chunk, (size_t)len);
     }
-    return result;
+    return status;
 }
 
 static zx_status_t sv_handle_duplicate(call_t *c) {
