@@ -270,6 +270,13 @@ def check_blockkill(r: dict[str, Any]) -> None:
     assert r["event_handles_after"] == 1 and r["table_after"] == 0
 
 
+def check_exitrelease(r: dict[str, Any]) -> None:
+    assert r["output"] == "exiting\n"
+    assert r["wait"] == 0 and r["return_code"] == 5
+    # It exited holding an event of its own and a duplicate of the driver's: both are gone with its table.
+    assert r["event_handles_running"] == 2 and r["event_handles_after"] == 1 and r["table_after"] == 0
+
+
 def test_object_model_calls_bootstrap_and_blocking_wait(driver: Path, programs: dict[str, Path],
                                                         standin: Path) -> None:
     r = run(driver, "handles", programs["HANDLES"], standin, programs["TICK"])
@@ -284,9 +291,14 @@ def test_kill_while_blocked_leaves_no_worker_or_handle(driver: Path, programs: d
     check_blockkill(r)
 
 
+def test_exit_releases_its_handles(driver: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_exitrelease(run(driver, "exitrelease", programs["HANDLES"], standin))
+
+
 def test_handles_under_asan(driver_asan: Path, programs: dict[str, Path], standin: Path) -> None:
     check_handles(run(driver_asan, "handles", programs["HANDLES"], standin, programs["TICK"]))
     check_blockkill(run(driver_asan, "blockkill", programs["HANDLES"], standin))
+    check_exitrelease(run(driver_asan, "exitrelease", programs["HANDLES"], standin))
 
 
 # ------------------------------------------------------------------------------------------ the real 2021 vDSO
@@ -298,6 +310,7 @@ def test_real_2021_vdso(driver: Path, programs: dict[str, Path], mode: str) -> N
     if mode == "HANDLES":
         check_handles(run(driver, "handles", programs[mode], vdso, programs["TICK"]))
         check_blockkill(run(driver, "blockkill", programs[mode], vdso))
+        check_exitrelease(run(driver, "exitrelease", programs[mode], vdso))
     elif mode == "TICK":
         r = run(driver, "tick", programs[mode], vdso)
         assert r["held0"] == r["held1"] and r["resumed"] > r["held1"]

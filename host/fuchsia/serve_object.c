@@ -162,29 +162,54 @@ static zx_status_t sv_handle_replace(call_t *c) {
     return handle_out(c, c->a[2], st, out);
 }
 
-/* An in-out buffer: the tracee's bytes are read first, so bytes the host call leaves alone go back unchanged. */
+/* An in-out buffer.  The tracee's bytes are read first (as far as they can be), and after the host call only the
+ * prefix up to the last byte the call changed is written back: Zircon copies out exactly what the call produces,
+ * so a buffer larger than the memory behind it succeeds as long as the answer fits in that memory. */
 typedef struct {
     uint64_t ptr;
     size_t len;
-    void *buf;   /* NULL when ptr is 0 */
-    bool readable;
+    uint8_t *buf;  /* NULL when ptr is 0 */
+    uint8_t *orig; /* what was read (zeros past the readable part) */
 } inout_t;
+
+/* Read as much of [src, src + len) as is readable, from the start; the bytes read. */
+static size_t copy_in_prefix(pid_t tid, uint8_t *dst, uint64_t src, size_t len) {
+    size_t done = 0;
+    while (done < len) {
+        struct iovec local = {dst + done, len - done}, remote = {(void *)(uintptr_t)(src + done), len - done};
+        ssize_t n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+        if (n <= 0) break;
+        done += (size_t)n;
+    }
+    return done;
+}
 
 static zx_status_t inout_open(call_t *c, inout_t *io, uint64_t ptr, uint64_t len, size_t cap) {
     io->ptr = ptr;
     io->len = len < cap ? (size_t)len : cap;
-    io->buf = NULL;
-    io->readable = true;
+    io->buf = io->orig = NULL;
     if (ptr == 0) return ZX_OK;
     io->buf = calloc(1, io->len ? io->len : 1);
-    if (io->buf == NULL) return ZX_ERR_NO_MEMORY;
-    io->readable = copy_in(c->tid, io->buf, ptr, io->len);
+    io->orig = calloc(1, io->len ? io->len : 1);
+    if (io->buf == NULL || io->orig == NULL) {
+        free(io->buf);
+        free(io->orig);
+        return ZX_ERR_NO_MEMORY;
+    }
+    copy_in_prefix(c->tid, io->buf, ptr, io->len);
+    memcpy(io->orig, io->buf, io->len);
     return ZX_OK;
 }
 
 static bool inout_close(call_t *c, inout_t *io, bool write_back) {
-    bool ok = !write_back || io->ptr == 0 || (io->readable && copy_out(c->tid, io->ptr, io->buf, io->len));
+    bool ok = true;
+    if (write_back && io->ptr != 0) {
+        size_t end = io->len;
+        while (end > 0 && io->buf[end - 1] == io->orig[end - 1]) end--;
+        ok = copy_out(c->tid, io->ptr, io->buf, end);
+    }
     free(io->buf);
+    free(io->orig);
     return ok;
 }
 

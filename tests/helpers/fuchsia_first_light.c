@@ -18,6 +18,7 @@
  *                    event handed in as PA_USER0 until the host signals it; then zx_task_kill its own process
  *                    (the call never returns)
  *                  "block": block on the PA_USER0 event for ever (the host kills it meanwhile)
+ *                  "exit": make an event and duplicate the PA_USER0 one, then exit with 5 holding them
  *                Each step says what it does through debug_write; a failed check exits with 100 + its line number.
  *
  * Built with clang --target=x86_64-unknown-fuchsia -fuse-ld=lld -nostdlib -ffreestanding -fPIE -Wl,-pie
@@ -256,6 +257,13 @@ static _Noreturn void handles_main(zx_handle_t bootstrap, const uint8_t *base) {
     EXPECT(channel_read(bootstrap, 0, msg, hs, sizeof msg, 16, &nb, &nh), ZX_ERR_PEER_CLOSED);
     EXPECT(handle_close(bootstrap), ZX_OK);
 
+    if (streq(arg1, "exit")) { /* exit holding handles: the host checks they are released */
+        zx_handle_t mine = 0, dup = 0;
+        EXPECT(event_create(0, &mine), ZX_OK);
+        EXPECT(handle_duplicate(event, ZX_RIGHT_SAME_RIGHTS, &dup), ZX_OK);
+        say("exiting\n");
+        zx_process_exit(5);
+    }
     if (streq(arg1, "block")) {
         say("blocking\n");
         zx_status_t st = object_wait_one(event, ZX_USER_SIGNAL_0, ZX_TIME_INFINITE, NULL);
@@ -329,6 +337,11 @@ static _Noreturn void handles_main(zx_handle_t bootstrap, const uint8_t *base) {
     /* Bad user pointers are INVALID_ARGS (user_copy), and a handle that could not be copied out is not left. */
     basic_t b;
     EXPECT(object_get_info(proc, ZX_INFO_HANDLE_BASIC, (void *)8, sizeof b, NULL, NULL), ZX_ERR_INVALID_ARGS);
+    /* A size beyond the memory behind the buffer is fine while the answer fits (only the record is copied out). */
+    EXPECT(object_get_info(proc, ZX_INFO_HANDLE_BASIC, &b, 1u << 30, NULL, NULL), ZX_OK);
+    EXPECT(b.koid, koid_of(proc, NULL));
+    size_t *bad_actual = (size_t *)(uintptr_t)handles_main; /* read-only code */
+    EXPECT(object_get_info(proc, ZX_INFO_HANDLE_BASIC, &b, sizeof b, bad_actual, NULL), ZX_ERR_INVALID_ARGS);
     EXPECT(handle_duplicate(proc, ZX_RIGHT_SAME_RIGHTS, (zx_handle_t *)8), ZX_ERR_INVALID_ARGS);
     EXPECT(channel_create(0, &c0, (zx_handle_t *)(uintptr_t)handles_main), ZX_ERR_INVALID_ARGS); /* read-only code */
     EXPECT(event_create(0, (zx_handle_t *)16), ZX_ERR_INVALID_ARGS);

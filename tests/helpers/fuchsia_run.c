@@ -15,6 +15,8 @@
  *   fuchsia_run blockkill IMAGE VDSO   IMAGE is FL_HANDLES with argv {"handles", "block"}: it blocks on the event;
  *                                 its job is killed: it dies, the worker thread that served its wait is gone, the
  *                                 event has one handle left
+ *   fuchsia_run exitrelease IMAGE VDSO   IMAGE is FL_HANDLES with argv {"handles", "exit"}: it exits with 5 holding
+ *                                 handles; its table is empty afterwards and the event has one handle left
  *
  * The image's debug_write output goes to a pipe that a reader thread drains and counts.
  */
@@ -214,7 +216,9 @@ static int run_handles(const char *mode, const char *image, const char *vdso, co
     if (full) st = hk_fuchsia_spawn(job, tick_image, vdso, "tick", g_pipe[1], &tick, err);
     if (full && st == ZX_OK) wait_lines_above(2, 5000); /* the tick program is well under way */
     int threads_before = os_threads();
-    if (st == ZX_OK) st = spawn_handles(job, image, vdso, full ? "full" : "block", event, tick, &proc, err);
+    bool exit_scenario = strcmp(mode, "exitrelease") == 0;
+    if (st == ZX_OK)
+        st = spawn_handles(job, image, vdso, full ? "full" : exit_scenario ? "exit" : "block", event, tick, &proc, err);
     printf("{\"spawn\": %d, \"spawn_error\": ", st);
     json_string(err, strlen(err));
     if (st != ZX_OK) {
@@ -267,6 +271,14 @@ static int run_handles(const char *mode, const char *image, const char *vdso, co
         zx_task_kill(job);
         zx_object_wait_one(tick, ZX_TASK_TERMINATED, DEADLINE_S(10), &seen);
         zx_handle_close(tick);
+    } else if (exit_scenario) {
+        zx_signals_t seen = 0;
+        zx_status_t s_wait = zx_object_wait_one(proc, ZX_TASK_TERMINATED, DEADLINE_S(10), &seen);
+        zx_status_t s_info;
+        int64_t rc = return_code(proc, &s_info);
+        printf(", \"wait\": %d, \"info\": %d, \"return_code\": %" PRId64 ", \"event_handles_after\": %u, "
+               "\"table_after\": %u",
+               s_wait, s_info, rc, handle_count(event), table_count(proc));
     } else {
         bool blocking = wait_hout("blocking\n", 10000);
         sleep_ms(100);
@@ -309,7 +321,7 @@ static int64_t return_code(zx_handle_t proc, zx_status_t *status) {
 
 int main(int argc, char **argv) {
     bool handles = argc == 5 && strcmp(argv[1], "handles") == 0;
-    bool blockkill = argc == 4 && strcmp(argv[1], "blockkill") == 0;
+    bool blockkill = argc == 4 && (strcmp(argv[1], "blockkill") == 0 || strcmp(argv[1], "exitrelease") == 0);
     if (!handles && !blockkill && (argc != 4 || (strcmp(argv[1], "exit") != 0 && strcmp(argv[1], "tick") != 0))) {
         fprintf(stderr, "usage: fuchsia_run exit|tick IMAGE VDSO | handles IMAGE VDSO TICK | blockkill IMAGE VDSO\n");
         return 2;
