@@ -50,6 +50,7 @@ static int g_pipe[2];
 static char g_hout[1 << 16];
 static atomic_size_t g_hout_len;
 static int g_hpipe[2];
+static pthread_mutex_t g_hout_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 static void *hreader(void *arg) {
     (void)arg;
@@ -58,10 +59,12 @@ static void *hreader(void *arg) {
         ssize_t n = read(g_hpipe[0], buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return NULL;
+        pthread_mutex_lock(&g_hout_mutex);
         size_t at = atomic_load(&g_hout_len);
         for (ssize_t i = 0; i < n && at < sizeof g_hout - 1; i++) g_hout[at++] = buf[i];
         g_hout[at] = '\0';
         atomic_store(&g_hout_len, at);
+        pthread_mutex_unlock(&g_hout_mutex);
     }
 }
 
@@ -141,9 +144,10 @@ static uint32_t table_count(zx_handle_t proc) {
 }
 
 static bool hout_has(const char *text) {
-    size_t n = atomic_load(&g_hout_len);
-    (void)n;
-    return strstr(g_hout, text) != NULL;
+    pthread_mutex_lock(&g_hout_mutex);
+    bool found = strstr(g_hout, text) != NULL;
+    pthread_mutex_unlock(&g_hout_mutex);
+    return found;
 }
 
 static bool wait_hout(const char *text, long ms) {
@@ -306,7 +310,9 @@ static int run_handles(const char *mode, const char *image, const char *vdso, co
     close(g_pipe[1]);
     sleep_ms(20);
     printf(", \"output\": ");
+    pthread_mutex_lock(&g_hout_mutex);
     json_string(g_hout, atomic_load(&g_hout_len));
+    pthread_mutex_unlock(&g_hout_mutex);
     printf("}\n");
     fflush(stdout);
     _exit(0);
