@@ -214,7 +214,7 @@ def test_syscall_from_outside_the_vdso_kills_the_process(driver: Path, programs:
     r = run(driver, "exit", programs["BADSYSCALL"], standin)
     assert r["terminated"] and r["return_code"] == ZX_TASK_RETCODE_EXCEPTION_KILL
     assert r["output"] == "issuing a syscall from outside the vDSO\n"
-    assert r["pid_gone"]
+    assert r["pid_positive"] and r["pid_gone"]
 
 
 def test_numbers_are_read_from_the_vdso(driver: Path, programs: dict[str, Path],

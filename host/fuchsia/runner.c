@@ -7,7 +7,8 @@
  * is not compiled into the Python module.  What differs:
  *   - the child maps the image instead of exec'ing, stops itself with SIGSTOP, then jumps to the entry; at that
  *     stop the monitor switches the task to PTRACE_SYSEMU (lt_task_t.resume) before the image runs at all;
- *   - at every syscall-stop (syscall_stop) the call is served here and its result written to rax.  A call the
+ *   - at every syscall-stop (syscall_stop) the call is served here, or by serve_object.c for the object-model calls
+ *     (from the program's own handle table), and its result written to rax.  A call the
  *     runner has Linux do for the task (the sleep of zx_nanosleep, the exit of zx_process_exit) is made by moving
  *     rip back onto the `syscall` instruction with Linux's number and arguments: the task runs it for real, as a
  *     Linux task, so a suspend (PTRACE_INTERRUPT) or a kill reaches it like any other.

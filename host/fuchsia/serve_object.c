@@ -494,6 +494,10 @@ hk_fx_result_t hk_fx_serve(hk_fx_serve_t *s, lt_task_t *k, const char *name, con
                            int64_t *ret) {
     const entry_t *e = bsearch(name, g_calls, sizeof g_calls / sizeof g_calls[0], sizeof g_calls[0], entry_cmp);
     if (e == NULL) return HK_FX_UNSERVED;
+    if (k->thread == NULL) { /* no Zircon thread to act as (not a thread of the program itself) */
+        *ret = ZX_ERR_BAD_STATE;
+        return HK_FX_DONE;
+    }
     if (s->boot_pending) bootstrap_send(s, k);
     call_t c = {.s = s, .k = k, .tid = k->tid, .r = r, .a = {r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9, r->r12, r->r13}};
     cpu_save_t save;

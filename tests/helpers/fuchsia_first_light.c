@@ -369,7 +369,7 @@ static _Noreturn void handles_main(zx_handle_t bootstrap, const uint8_t *base) {
     say("tick-suspended\n");
     nanosleep_fn(deadline_after(300ll * 1000 * 1000));
     say("tick-held\n");
-    nanosleep_fn(deadline_after(200ll * 1000 * 1000)); /* the host reads the tick count meanwhile */
+    nanosleep_fn(deadline_after(500ll * 1000 * 1000)); /* the host reads the tick count meanwhile */
     EXPECT(handle_close(tok), ZX_OK);
     EXPECT(object_wait_one(other_thread, ZX_THREAD_RUNNING, deadline_after(5000ll * 1000 * 1000), &observed),
            ZX_OK);
@@ -451,6 +451,11 @@ void _start(zx_handle_t bootstrap, void *vdso) {
             break;
         }
     }
+    /* Long enough for the driver to read the Linux pid it checks is gone afterwards. */
+    zx_time_t (*deadline_after)(zx_duration_t) = (zx_time_t (*)(zx_duration_t))vdso_sym(base, "_zx_deadline_after");
+    zx_status_t (*nanosleep)(zx_time_t) = (zx_status_t (*)(zx_time_t))vdso_sym(base, "_zx_nanosleep");
+    if (deadline_after == NULL || nanosleep == NULL) zx_process_exit(2);
+    nanosleep(deadline_after(50 * 1000 * 1000));
     say("issuing a syscall from outside the vDSO\n");
     register uint64_t rdi __asm__("rdi") = 7;
     uint64_t rax = nr;

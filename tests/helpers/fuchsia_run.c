@@ -175,6 +175,16 @@ static uint32_t thread_state(zx_handle_t t) {
     return info.state;
 }
 
+/* Wait (at most ms) until thread t shows state; the last state read. */
+static uint32_t wait_state(zx_handle_t t, uint32_t state, long ms) {
+    uint32_t now = thread_state(t);
+    for (long waited = 0; waited < ms && now != state; waited += 5) {
+        sleep_ms(5);
+        now = thread_state(t);
+    }
+    return now;
+}
+
 static zx_koid_t koid_of(zx_handle_t h) {
     zx_info_handle_basic_t b;
     memset(&b, 0, sizeof b);
@@ -241,9 +251,8 @@ static int run_handles(const char *mode, const char *image, const char *vdso, co
         sleep_ms(50);
         int kept0 = atomic_load(&g_lines);
         bool s4 = wait_hout("waiting\n", 5000);
-        sleep_ms(100);
         zx_handle_t th = first_thread(proc);
-        uint32_t blocked_state = thread_state(th);
+        uint32_t blocked_state = wait_state(th, ZX_THREAD_STATE_BLOCKED_WAIT_ONE, 5000);
         zx_handle_t token;
         zx_status_t s_suspend = zx_task_suspend(proc, &token);
         zx_signals_t seen = 0;
@@ -285,9 +294,9 @@ static int run_handles(const char *mode, const char *image, const char *vdso, co
                s_wait, s_info, rc, handle_count(event), table_count(proc));
     } else {
         bool blocking = wait_hout("blocking\n", 10000);
-        sleep_ms(100);
         zx_handle_t th = first_thread(proc);
-        uint32_t blocked_state = thread_state(th);
+        /* Blocked in the wait: the worker serving it exists. */
+        uint32_t blocked_state = wait_state(th, ZX_THREAD_STATE_BLOCKED_WAIT_ONE, 5000);
         int threads_blocked = os_threads();
         zx_status_t s_kill = zx_task_kill(job);
         zx_signals_t seen = 0;
@@ -368,7 +377,7 @@ int main(int argc, char **argv) {
         zx_status_t s_wait = zx_object_wait_one(proc, ZX_TASK_TERMINATED, zx_deadline_after(10ll * 1000 * 1000 * 1000), &seen);
         zx_status_t s_info;
         int64_t rc = return_code(proc, &s_info);
-        bool gone = kill(pid, 0) != 0 && errno == ESRCH;
+        bool gone = pid > 0 && kill(pid, 0) != 0 && errno == ESRCH; /* pid 0: it ended before it was read */
         printf(", \"before\": %d, \"suspend\": %d, \"held0\": %d, \"held1\": %d, \"close\": %d, \"resumed\": %d, "
                "\"kill\": %d, \"wait\": %d, \"terminated\": %s, \"info\": %d, \"return_code\": %" PRId64
                ", \"pid_gone\": %s",
@@ -379,7 +388,7 @@ int main(int argc, char **argv) {
         zx_status_t s_wait = zx_object_wait_one(proc, ZX_TASK_TERMINATED, zx_deadline_after(20ll * 1000 * 1000 * 1000), &seen);
         zx_status_t s_info;
         int64_t rc = return_code(proc, &s_info);
-        bool gone = kill(pid, 0) != 0 && errno == ESRCH;
+        bool gone = pid > 0 && kill(pid, 0) != 0 && errno == ESRCH; /* pid 0: it ended before it was read */
         printf(", \"wait\": %d, \"terminated\": %s, \"info\": %d, \"return_code\": %" PRId64 ", \"pid_gone\": %s",
                s_wait, (seen & ZX_TASK_TERMINATED) ? "true" : "false", s_info, rc, gone ? "true" : "false");
     }
