@@ -239,8 +239,7 @@ static int run_handles(const char *mode, const char *image, const char *vdso, co
         printf("}\n");
         return 0;
     }
-    printf(", \"proc_koid\": %" PRIu64 ", \"job_koid\": %" PRIu64 ", \"event_handles_running\": %u",
-           koid_of(proc), koid_of(job), handle_count(event));
+    printf(", \"proc_koid\": %" PRIu64 ", \"job_koid\": %" PRIu64, koid_of(proc), koid_of(job));
     if (full) {
         bool s1 = wait_hout("tick-suspended\n", 10000);
         sleep_ms(50);
@@ -253,6 +252,7 @@ static int run_handles(const char *mode, const char *image, const char *vdso, co
         bool s4 = wait_hout("waiting\n", 5000);
         zx_handle_t th = first_thread(proc);
         uint32_t blocked_state = wait_state(th, ZX_THREAD_STATE_BLOCKED_WAIT_ONE, 5000);
+        uint32_t event_handles_running = handle_count(event); /* the driver's and the program's PA_USER0 */
         zx_handle_t token;
         zx_status_t s_suspend = zx_task_suspend(proc, &token);
         zx_signals_t seen = 0;
@@ -272,12 +272,14 @@ static int run_handles(const char *mode, const char *image, const char *vdso, co
         int resumed = wait_lines_above(kept1, 3000);
         sleep_ms(50);
         printf(", \"steps\": [%s, %s, %s, %s], \"held0\": %d, \"held1\": %d, \"kept0\": %d, \"kept1\": %d, "
-               "\"kept_mid\": %d, \"tick_resumed\": %d, \"blocked_state\": %u, \"suspend\": %d, \"suspended\": %d, "
+               "\"kept_mid\": %d, \"tick_resumed\": %d, \"event_handles_running\": %u, \"blocked_state\": %u, "
+               "\"suspend\": %d, \"suspended\": %d, "
                "\"suspended_state\": %u, \"still_state\": %u, \"signal\": %d, \"woke_while_suspended\": %s, "
                "\"close\": %d, \"woke\": %s, \"wait\": %d, \"info\": %d, \"return_code\": %" PRId64
                ", \"event_handles_after\": %u, \"tick_handles_after\": %u, \"table_after\": %u",
                s1 ? "true" : "false", s2 ? "true" : "false", s3 ? "true" : "false", s4 ? "true" : "false", held0,
-               held1, kept0, kept1, kept_mid, resumed, blocked_state, s_suspend, s_suspended, suspended_state, still_state,
+               held1, kept0, kept1, kept_mid, resumed, event_handles_running, blocked_state, s_suspend, s_suspended,
+               suspended_state, still_state,
                s_signal, woke_while_suspended ? "true" : "false", s_close, woke ? "true" : "false", s_wait, s_info,
                rc, handle_count(event), handle_count(tick), table_count(proc));
         zx_handle_close(th);
@@ -297,6 +299,7 @@ static int run_handles(const char *mode, const char *image, const char *vdso, co
         zx_handle_t th = first_thread(proc);
         /* Blocked in the wait: the worker serving it exists. */
         uint32_t blocked_state = wait_state(th, ZX_THREAD_STATE_BLOCKED_WAIT_ONE, 5000);
+        uint32_t event_handles_running = handle_count(event);
         int threads_blocked = os_threads();
         zx_status_t s_kill = zx_task_kill(job);
         zx_signals_t seen = 0;
@@ -305,10 +308,12 @@ static int run_handles(const char *mode, const char *image, const char *vdso, co
         int64_t rc = return_code(proc, &s_info);
         int threads_after = threads_blocked;
         for (int i = 0; i < 200 && threads_after >= threads_blocked; i++, sleep_ms(5)) threads_after = os_threads();
-        printf(", \"blocking\": %s, \"blocked_state\": %u, \"threads_before\": %d, \"threads_blocked\": %d, "
+        printf(", \"event_handles_running\": %u, \"blocking\": %s, \"blocked_state\": %u, \"threads_before\": %d, "
+               "\"threads_blocked\": %d, "
                "\"threads_after\": %d, \"kill\": %d, \"wait\": %d, \"info\": %d, \"return_code\": %" PRId64
                ", \"event_handles_after\": %u, \"table_after\": %u",
-               blocking ? "true" : "false", blocked_state, threads_before, threads_blocked, threads_after, s_kill,
+               event_handles_running, blocking ? "true" : "false", blocked_state, threads_before, threads_blocked,
+               threads_after, s_kill,
                s_wait, s_info, rc, handle_count(event), table_count(proc));
         zx_handle_close(th);
     }
