@@ -599,11 +599,7 @@ zx_status_t hk_fuchsia_spawn_etc(zx_handle_t job, const char *image_path, const 
         if (handles != NULL) zx_handle_close_many(handles, num_handles);
         return ZX_ERR_NO_MEMORY;
     }
-    /* The handle table, the bootstrap channel and its message (serve_object.c); it takes the handles. */
-    zx_status_t status;
-    fs->serve = hk_fx_serve_new(job, argv, environ, handle_infos, handles, num_handles, program_monotonic, &status,
-                                err_msg);
-    if (status == ZX_OK) status = image_read(image_path, &fs->image, false, err_msg);
+    zx_status_t status = image_read(image_path, &fs->image, false, err_msg);
     if (status == ZX_OK) status = image_read(vdso_path, &fs->vdso, true, err_msg);
     char why[200];
     if (status == ZX_OK && (hk_vdso_read(vdso_path, &fs->table, why, sizeof why) != HK_VDSO_OK ||
@@ -611,6 +607,13 @@ zx_status_t hk_fuchsia_spawn_etc(zx_handle_t job, const char *image_path, const 
         status = report(err_msg, ZX_ERR_NOT_SUPPORTED, "%s is no vDSO this runner can serve: %s", vdso_path, why);
     if (status == ZX_OK && fs->table.constants_vaddr + HK_VDSO_CONSTANTS_SIZE > fs->vdso.span)
         status = report(err_msg, ZX_ERR_NOT_SUPPORTED, "%s: DATA_CONSTANTS outside its segments", vdso_path);
+    /* The files first, as fdio_spawn checks the executable before anything else; then the handle table, the
+     * bootstrap channel and its message (serve_object.c), which take the handles whatever the result. */
+    if (status == ZX_OK)
+        fs->serve = hk_fx_serve_new(job, argv, environ, handle_infos, handles, num_handles, program_monotonic,
+                                    &status, err_msg);
+    else if (handles != NULL)
+        zx_handle_close_many(handles, num_handles);
     if (status == ZX_OK) {
         fs->constants_vaddr = fs->table.constants_vaddr;
         fill_constants(fs);

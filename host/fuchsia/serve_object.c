@@ -327,7 +327,8 @@ static zx_status_t sv_channel_write(call_t *c) {
             bytes = NULL; /* msg_create: bytes NULL with a size is INVALID_ARGS */
         }
     }
-    if (nh <= ZX_CHANNEL_MAX_MSG_HANDLES && nh > 0 && uhandles && copy_in(c->tid, handles, uhandles, nh * sizeof *handles))
+    if (nh <= ZX_CHANNEL_MAX_MSG_HANDLES && nh > 0 && uhandles &&
+        copy_in(c->tid, handles, uhandles, nh * sizeof *handles))
         hp = handles;
     zx_status_t st = zx_channel_write(H(0), U32(1), bytes, nb, hp, nh);
     free(bytes);
@@ -499,7 +500,8 @@ hk_fx_result_t hk_fx_serve(hk_fx_serve_t *s, lt_task_t *k, const char *name, con
         return HK_FX_DONE;
     }
     if (s->boot_pending) bootstrap_send(s, k);
-    call_t c = {.s = s, .k = k, .tid = k->tid, .r = r, .a = {r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9, r->r12, r->r13}};
+    call_t c = {.s = s, .k = k, .tid = k->tid, .r = r,
+                .a = {r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9, r->r12, r->r13}};
     cpu_save_t save;
     enter(s, k->thread, false, &save);
     zx_status_t st = e->fn(&c);

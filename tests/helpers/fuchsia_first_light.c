@@ -140,7 +140,8 @@ typedef struct {
 } proc_args_t; /* zx_proc_args_t */
 
 #define FN(ret, name, args) static ret(*name) args
-FN(zx_status_t, channel_read, (zx_handle_t, uint32_t, void *, zx_handle_t *, uint32_t, uint32_t, uint32_t *, uint32_t *));
+FN(zx_status_t, channel_read,
+   (zx_handle_t, uint32_t, void *, zx_handle_t *, uint32_t, uint32_t, uint32_t *, uint32_t *));
 FN(zx_status_t, channel_write, (zx_handle_t, uint32_t, const void *, uint32_t, const zx_handle_t *, uint32_t));
 FN(zx_status_t, channel_create, (uint32_t, zx_handle_t *, zx_handle_t *));
 FN(zx_status_t, handle_close, (zx_handle_t));
