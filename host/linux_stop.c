@@ -43,6 +43,13 @@ static void task_settle_locked(lt_task_t *k) {
         }
         return;
     }
+    if (k->resume == LT_RESUME_HOLD) { /* in a call completed elsewhere: blocked, not suspended */
+        if (k->reported) {
+            hk_thread_report_running(k->thread);
+            k->reported = false;
+        }
+        return;
+    }
     task_resume_locked(k);
     if (k->reported) {
         hk_thread_report_running(k->thread);
