@@ -15,8 +15,11 @@
  *
  * The bootstrap: the program's first thread starts with a handle, in its own table, to one end of a host-kernel
  * channel; the other end carries one processargs message (<zircon/processargs.h>) with argv, environ and the handles
- * PA_PROC_SELF, PA_THREAD_SELF, PA_VMAR_ROOT, PA_JOB_DEFAULT and any the spawner adds.  It is written before the program's first
- * syscall is served, so the program always finds it there.
+ * PA_PROC_SELF, PA_THREAD_SELF, PA_VMAR_ROOT, PA_JOB_DEFAULT and any the spawner adds.  It is written before the
+ * program's first syscall is served, so the program always finds it there.
+ *
+ * The VM calls (vmo_*, vmar_map/unmap: vm.h) go through the same dispatch table, so the VMO and VMAR handles a
+ * program makes or receives are in its own table too.
  *
  * Private to host/fuchsia/ (x86-64 Linux only); part of no module yet.
  */

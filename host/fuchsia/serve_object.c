@@ -485,9 +485,8 @@ static const entry_t g_calls[] = {
 static int entry_cmp(const void *key, const void *e) { return strcmp(key, ((const entry_t *)e)->name); }
 
 /* The processargs message goes out on the bootstrap channel: PA_PROC_SELF and PA_THREAD_SELF (default rights, as
- * the launcher's process and thread handles), PA_VMAR_ROOT (the root VMAR with the rights zx_process_create gives
- * it, as the launcher passes it on: zircon/system/ulib/processargs, fdio_spawn), the job and the spawner's
- * handles. */
+ * the launcher's process and thread handles), PA_VMAR_ROOT (the root VMAR handle zx_process_create returns, with
+ * its rights, which fdio_spawn's process builder passes on unchanged), the job and the spawner's handles. */
 static void bootstrap_send(hk_fx_serve_t *s, lt_task_t *k) {
     s->boot_pending = false;
     zx_handle_t handles[MAX_BOOT_HANDLES + MADE_AT_WRITE];
