@@ -1,11 +1,19 @@
-/* The handle table of the calling process: handle values, rights, and the handle syscalls.
+/* Handle tables: handle values, rights, and the handle syscalls.
  *
  * A handle value is (slot << 8) | (generation << 2) | 0x3.  The low two bits are always set, as in Zircon
  * (ZX_HANDLE_FIXED_BITS_MASK), and the 6-bit generation makes a closed value stale for the next 63 reuses of its
  * slot, so a closed handle gives ZX_ERR_BAD_HANDLE instead of naming another object.
+ *
+ * Each process owns a table, as in Zircon (zircon/kernel/object/handle_table.cc, one HandleTable per
+ * ProcessDispatcher): the host program's is g_host; a Fuchsia program run by host/fuchsia/ has its own
+ * (hk_process_t.handle_table).  Every lookup goes to the *current* table, hk_cpu.table (NULL: the host
+ * program's), which the Fuchsia runner sets while it serves one of the program's calls, so that every zx_* of
+ * the host kernel serves it unchanged, rights checks and check order included.  A value names a handle of one
+ * table only.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "kernel.h"
 
@@ -21,52 +29,68 @@ typedef struct {
     uint32_t next_free; /* slot + 1 of the next free entry, 0 for none */
 } handle_entry_t;
 
-static handle_entry_t *g_entries;
-static uint32_t g_capacity;  /* slot 0 is never used, so no valid value is small */
-static uint32_t g_free_head; /* slot + 1 */
+struct hk_handle_table {
+    uint32_t mixer;     /* XORed into every value (low two bits 0): 0 for the host's, random for a program's */
+    handle_entry_t *entries;
+    uint32_t capacity;  /* slot 0 is never used, so no valid value is small */
+    uint32_t free_head; /* slot + 1 */
+    bool closed;        /* its process is dead: no handle is ever added again */
+};
 
-static zx_handle_t encode(uint32_t slot, uint32_t generation) {
-    return (slot << SLOT_SHIFT) | ((generation & GEN_MASK) << GEN_SHIFT) | ZX_HANDLE_FIXED_BITS_MASK;
+static hk_handle_table_t g_host; /* the host program's */
+
+/* The table the calling thread acts in. */
+static inline hk_handle_table_t *cur(void) {
+    hk_handle_table_t *t = hk_cpu.table;
+    return t != NULL ? t : &g_host;
 }
 
-static handle_entry_t *decode(zx_handle_t h) {
+static zx_handle_t encode(const hk_handle_table_t *t, uint32_t slot, uint32_t generation) {
+    return ((slot << SLOT_SHIFT) | ((generation & GEN_MASK) << GEN_SHIFT) | ZX_HANDLE_FIXED_BITS_MASK) ^ t->mixer;
+}
+
+static handle_entry_t *decode(hk_handle_table_t *t, zx_handle_t h) {
     if ((h & ZX_HANDLE_FIXED_BITS_MASK) != ZX_HANDLE_FIXED_BITS_MASK) return NULL;
+    h ^= t->mixer;
     uint32_t slot = h >> SLOT_SHIFT;
-    if (slot == 0 || slot >= g_capacity) return NULL;
-    handle_entry_t *e = &g_entries[slot];
+    if (slot == 0 || slot >= t->capacity) return NULL;
+    handle_entry_t *e = &t->entries[slot];
     if (e->obj == NULL || ((e->generation & GEN_MASK) << GEN_SHIFT) != (h & (GEN_MASK << GEN_SHIFT))) return NULL;
     return e;
 }
 
-static zx_status_t grow(void) {
-    uint32_t capacity = g_capacity ? g_capacity * 2 : 256;
+static zx_status_t grow(hk_handle_table_t *t) {
+    uint32_t capacity = t->capacity ? t->capacity * 2 : 256;
     if (capacity > MAX_SLOTS) return ZX_ERR_NO_RESOURCES;
-    handle_entry_t *entries = realloc(g_entries, capacity * sizeof(*entries));
+    handle_entry_t *entries = realloc(t->entries, capacity * sizeof(*entries));
     if (entries == NULL) return ZX_ERR_NO_MEMORY;
-    uint32_t first = g_capacity ? g_capacity : 1;
-    memset(entries + g_capacity, 0, (capacity - g_capacity) * sizeof(*entries));
+    uint32_t first = t->capacity ? t->capacity : 1;
+    memset(entries + t->capacity, 0, (capacity - t->capacity) * sizeof(*entries));
     for (uint32_t slot = capacity - 1; slot >= first; slot--) {
-        entries[slot].next_free = g_free_head;
-        g_free_head = slot + 1;
+        entries[slot].next_free = t->free_head;
+        t->free_head = slot + 1;
     }
-    g_entries = entries;
-    g_capacity = capacity;
+    t->entries = entries;
+    t->capacity = capacity;
     return ZX_OK;
 }
 
-/* Put a handle's share of obj (a reference and a count in obj->handles, owned by the caller) in a free slot. */
+/* Put a handle's share of obj (a reference and a count in obj->handles, owned by the caller) in a free slot.  A
+ * closed table (its process is dead) takes none: NO_RESOURCES, as for a full one. */
 static zx_status_t install(hk_object_t *obj, zx_rights_t rights, zx_handle_t *out) {
-    if (g_free_head == 0) {
-        zx_status_t status = grow();
+    hk_handle_table_t *t = cur();
+    if (t->free_head == 0 || t->closed) {
+        if (t->closed) return ZX_ERR_NO_RESOURCES;
+        zx_status_t status = grow(t);
         if (status != ZX_OK) return status;
     }
-    uint32_t slot = g_free_head - 1;
-    handle_entry_t *e = &g_entries[slot];
-    g_free_head = e->next_free;
+    uint32_t slot = t->free_head - 1;
+    handle_entry_t *e = &t->entries[slot];
+    t->free_head = e->next_free;
     e->obj = obj;
     e->rights = rights;
     e->generation++;
-    *out = encode(slot, e->generation);
+    *out = encode(t, slot, e->generation);
     return ZX_OK;
 }
 
@@ -84,7 +108,7 @@ zx_status_t hk_handle_give(hk_object_t *obj, zx_rights_t rights, zx_handle_t *ou
 
 zx_status_t hk_handle_get(zx_handle_t h, zx_obj_type_t type, zx_rights_t rights, hk_object_t **obj,
                           zx_rights_t *handle_rights) {
-    handle_entry_t *e = decode(h);
+    handle_entry_t *e = decode(cur(), h);
     if (e == NULL) return ZX_ERR_BAD_HANDLE;
     if (type != ZX_OBJ_TYPE_NONE && e->obj->type != type) return ZX_ERR_WRONG_TYPE;
     if ((e->rights & rights) != rights) return ZX_ERR_ACCESS_DENIED;
@@ -94,13 +118,13 @@ zx_status_t hk_handle_get(zx_handle_t h, zx_obj_type_t type, zx_rights_t rights,
 }
 
 /* Take the entry out of the table.  The caller owns the reference the handle held. */
-static hk_object_t *detach(zx_handle_t h, handle_entry_t *e) {
+static hk_object_t *detach(hk_handle_table_t *t, zx_handle_t h, handle_entry_t *e) {
     hk_object_t *obj = e->obj;
-    uint32_t slot = h >> SLOT_SHIFT;
+    uint32_t slot = (h ^ t->mixer) >> SLOT_SHIFT;
     e->obj = NULL;
     e->rights = 0;
-    e->next_free = g_free_head;
-    g_free_head = slot + 1;
+    e->next_free = t->free_head;
+    t->free_head = slot + 1;
     /* Closing a handle cancels the waits made through it, even when other handles remain (Zircon). */
     hk_wait_cancel_handle(obj, h);
     return obj;
@@ -113,28 +137,31 @@ static void release(hk_object_t *obj) {
 }
 
 zx_status_t hk_handle_take(zx_handle_t h, hk_object_t **obj, zx_rights_t *rights) {
-    handle_entry_t *e = decode(h);
+    hk_handle_table_t *t = cur();
+    handle_entry_t *e = decode(t, h);
     if (e == NULL) return ZX_ERR_BAD_HANDLE;
     *rights = e->rights;
-    *obj = detach(h, e);
+    *obj = detach(t, h, e);
     return ZX_OK;
 }
 
 void hk_handle_drop(hk_object_t *obj) { release(obj); }
 
-void hk_handle_count_by_type(uint32_t counts[ZX_OBJ_TYPE_UPPER_BOUND]) {
+void hk_handle_count_by_type(const hk_handle_table_t *t, uint32_t counts[ZX_OBJ_TYPE_UPPER_BOUND]) {
+    if (t == NULL) t = &g_host;
     memset(counts, 0, sizeof(uint32_t) * ZX_OBJ_TYPE_UPPER_BOUND);
-    for (uint32_t slot = 1; slot < g_capacity; slot++) {
-        hk_object_t *obj = g_entries[slot].obj;
+    for (uint32_t slot = 1; slot < t->capacity; slot++) {
+        hk_object_t *obj = t->entries[slot].obj;
         if (obj != NULL && obj->type < ZX_OBJ_TYPE_UPPER_BOUND) counts[obj->type]++;
     }
 }
 
 zx_status_t hk_handle_close_locked(zx_handle_t h) {
     if (h == ZX_HANDLE_INVALID) return ZX_OK; /* like free(NULL) */
-    handle_entry_t *e = decode(h);
+    hk_handle_table_t *t = cur();
+    handle_entry_t *e = decode(t, h);
     if (e == NULL) return ZX_ERR_BAD_HANDLE;
-    release(detach(h, e));
+    release(detach(t, h, e));
     return ZX_OK;
 }
 
@@ -183,7 +210,8 @@ zx_status_t zx_handle_duplicate(zx_handle_t handle, zx_rights_t rights, zx_handl
 
 zx_status_t zx_handle_replace(zx_handle_t handle, zx_rights_t rights, zx_handle_t *out) {
     hk_lock();
-    handle_entry_t *e = decode(handle);
+    hk_handle_table_t *t = cur();
+    handle_entry_t *e = decode(t, handle);
     if (e == NULL) {
         hk_unlock();
         return ZX_ERR_BAD_HANDLE;
@@ -201,7 +229,9 @@ zx_status_t zx_handle_replace(zx_handle_t handle, zx_rights_t rights, zx_handle_
         hk_unlock();
         return status;
     }
-    release(detach(handle, e));
+    /* The new handle may have grown the table: find the source entry again. */
+    e = decode(t, handle);
+    release(detach(t, handle, e));
     hk_unlock();
     return status;
 }
@@ -210,11 +240,57 @@ zx_status_t zx_handle_replace(zx_handle_t handle, zx_rights_t rights, zx_handle_
  * no object (BAD_HANDLE) and stays off the free list, so no handle of the child ever takes a value that a wrapper
  * inherited from the parent still holds.  The objects are left unreachable (see fork.c). */
 void hk_handle_table_after_fork(void) {
-    for (uint32_t slot = 1; slot < g_capacity; slot++) {
-        handle_entry_t *e = &g_entries[slot];
+    for (uint32_t slot = 1; slot < g_host.capacity; slot++) {
+        handle_entry_t *e = &g_host.entries[slot];
         if (e->obj == NULL) continue;
         e->obj = NULL;
         e->rights = 0;
         e->next_free = 0;
     }
+}
+
+/* ------------------------------------------------------------------------------------------------ process tables */
+
+/* A program's values are mixed with a random secret, as Zircon's HandleTable mixes each process's
+ * (random_value_, zircon/kernel/object/handle_table.cc): a value of one table names nothing in another. */
+hk_handle_table_t *hk_handle_table_new(void) {
+    hk_handle_table_t *t = calloc(1, sizeof(hk_handle_table_t));
+    if (t == NULL) return NULL;
+    uint32_t secret = 0;
+    if (getrandom(&secret, sizeof secret, GRND_NONBLOCK) != (ssize_t)sizeof secret)
+        secret = (uint32_t)(uintptr_t)t ^ (uint32_t)hk_now();
+    t->mixer = secret & ~(uint32_t)ZX_HANDLE_FIXED_BITS_MASK;
+    return t;
+}
+
+/* Zircon's FinishDeadTransition cleans the dead process's handle table: every handle it held is closed, with all
+ * that closing a handle does (waits through it canceled, a suspend token's task resumed, a channel's peer
+ * closed), and the table takes no handle again (zircon/kernel/object/process_dispatcher.cc). */
+void hk_handle_table_close(hk_handle_table_t *t) {
+    if (t == NULL || t->closed) return;
+    t->closed = true;
+    hk_handle_table_t *saved = hk_cpu.table;
+    hk_cpu.table = t; /* detach cancels the waits made through these values, in this table */
+    for (uint32_t slot = 1; slot < t->capacity; slot++) {
+        handle_entry_t *e = &t->entries[slot];
+        if (e->obj == NULL) continue;
+        zx_handle_t h = encode(t, slot, e->generation);
+        /* Closing may run any object's last-handle code, which never touches this table: it is no longer any
+         * running code's current table but this loop's. */
+        release(detach(t, h, e));
+    }
+    hk_cpu.table = saved;
+}
+
+void hk_handle_table_free(hk_handle_table_t *t) {
+    if (t == NULL || t == &g_host) return;
+    free(t->entries);
+    free(t);
+}
+
+uint32_t hk_handle_table_count(const hk_handle_table_t *t) {
+    if (t == NULL) t = &g_host;
+    uint32_t n = 0;
+    for (uint32_t slot = 1; slot < t->capacity; slot++) n += t->entries[slot].obj != NULL;
+    return n;
 }

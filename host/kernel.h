@@ -4,7 +4,8 @@
  * same `zx_*` / `fdio_spawn` symbols exist on a Linux host.  Layout, as in a kernel:
  *
  *   object.c         kernel lock, per-thread kernel state, koids, object references
- *   handle_table.c   handle values, rights, close / duplicate / replace
+ *   handle_table.c   handle tables (the host program's; one per Fuchsia program: hk_cpu.table picks the current one),
+ *                    handle values, rights, close / duplicate / replace
  *   wait.c           signals, waiters, zx_object_wait_one, zx_object_signal, clocks, zx_nanosleep
  *   job.c            job objects and the job tree, zx_job_create, zx_job_default
  *   process.c        process objects, zx_process_create, zx_process_self
@@ -46,8 +47,9 @@
  *                    recognises Fuchsia executables, vdso_dump.c prints what it read as JSON, runner.c starts a
  *                    Fuchsia image as a spawned program under PTRACE_SYSEMU and serves its syscalls (reached by the
  *                    spawn backend through lt_fuchsia_ops only), inject.c runs Linux calls inside a stopped
- *                    program (how runner.c builds its address space), vm.c serves VMOs (memfds) and their mappings;
- *                    built into nothing but their tests
+ *                    program (how runner.c builds its address space), vm.c serves VMOs (memfds) and their mappings,
+ *                    serve_object.c serves its object-model calls; both from the program's own handle table (with
+ *                    ipc/channel.c); built into nothing but their tests
  *                    (tests/test_fuchsia_vdso.py, tests/test_fuchsia_first_light.py): neither the Python module nor
  *                    the conformance suite nor tests/sanitize compiles fuchsia/
  *
@@ -97,11 +99,20 @@ void hk_unlock(void);
 
 /* Per-thread kernel state.  Initial-exec TLS so that the park signal handler can read it safely. */
 typedef struct hk_thread hk_thread_t;
+typedef struct hk_handle_table hk_handle_table_t;
 typedef struct hk_cpu {
     volatile int in_kernel;     /* > 0 while inside hk_lock .. hk_unlock */
     volatile int park_pending;  /* a park request arrived while in the kernel: park at hk_unlock */
-    hk_thread_t *thread;        /* this OS thread's thread object, once adopted or started */
+    hk_thread_t *thread;        /* this OS thread's thread object, once adopted or started; while it serves a
+                                 * Fuchsia program's call (host/fuchsia/), the calling thread of that program */
     zx_handle_t self_handle;    /* the runtime-owned handle zx_thread_self() returns */
+    /* The handle table every lookup uses: NULL, the host program's; while this OS thread serves a Fuchsia program's
+     * call (host/fuchsia/serve_object.c), that program's.  Set and restored without the lock (it is this thread's). */
+    hk_handle_table_t *table;
+    /* This OS thread serves a Fuchsia program's blocking call: a suspension of the caller ends the wait with
+     * ZX_ERR_INTERNAL_INTR_RETRY returned to it (the runner re-issues the call after the resume) rather than parking
+     * this OS thread. */
+    bool serving;
 } hk_cpu_t;
 extern __thread hk_cpu_t hk_cpu __attribute__((tls_model("initial-exec")));
 
@@ -193,8 +204,20 @@ zx_status_t hk_handle_take(zx_handle_t h, hk_object_t **obj, zx_rights_t *rights
 zx_status_t hk_handle_give(hk_object_t *obj, zx_rights_t rights, zx_handle_t *out);
 void hk_handle_drop(hk_object_t *obj);
 
-/* Lock held.  Count this process's handles by object type (ZX_INFO_PROCESS_HANDLE_STATS). */
-void hk_handle_count_by_type(uint32_t counts[ZX_OBJ_TYPE_UPPER_BOUND]);
+/* Lock held.  Count the handles of table t (NULL: the host program's) by object type
+ * (ZX_INFO_PROCESS_HANDLE_STATS). */
+void hk_handle_count_by_type(const hk_handle_table_t *t, uint32_t counts[ZX_OBJ_TYPE_UPPER_BOUND]);
+
+/* Per-process handle tables (a Fuchsia program's: hk_process_t.handle_table).  All lock held.
+ *   hk_handle_table_new: an empty table (NULL: no memory).
+ *   hk_handle_table_close: its process is dead: close every handle in it, as Zircon cleans a dead process's table
+ *     (waits through them canceled, suspend tokens released...); it never takes a handle again (NO_RESOURCES).
+ *   hk_handle_table_free: after close, when nothing can make it current any more.
+ *   hk_handle_table_count: how many handles it holds (NULL: the host program's). */
+hk_handle_table_t *hk_handle_table_new(void);
+void hk_handle_table_close(hk_handle_table_t *t);
+void hk_handle_table_free(hk_handle_table_t *t);
+uint32_t hk_handle_table_count(const hk_handle_table_t *t);
 
 /* ------------------------------------------------------------------------------------------------ signals, waits */
 
@@ -215,6 +238,7 @@ void hk_wait_cancel_handle(hk_object_t *obj, zx_handle_t h);
 struct hk_waiter {
     hk_waiter_t *prev, *next;
     zx_handle_t handle;        /* the handle value the wait was made through */
+    const hk_handle_table_t *table; /* ...in this table (hk_cpu.table when it was made: NULL, the host's) */
     zx_signals_t wanted;
     zx_signals_t observed;
     _Atomic uint32_t word;     /* wait_one only */
@@ -342,7 +366,16 @@ struct hk_process {
     uintptr_t debug_addr;    /* ZX_PROP_PROCESS_DEBUG_ADDR (property.c): stored, never read by the host kernel */
     uintptr_t break_on_load; /* ZX_PROP_PROCESS_BREAK_ON_LOAD: likewise */
     hk_exceptionate_t exceptionates[HK_EXCEPTIONATE_KINDS]; /* its exception channels (ipc/exception.c) */
+    /* Its own handle table (a Fuchsia program run by host/fuchsia/: owned, closed at DEAD, freed with p); NULL for
+     * every other process (the calling program's handles live in the host table; other processes hold none). */
+    hk_handle_table_t *handle_table;
 };
+
+/* Lock held.  p is the process the calling thread acts for: the calling program, or the Fuchsia program whose call
+ * it serves (zx_task_suspend of it is NOT_SUPPORTED, as Zircon refuses suspending the current process). */
+static inline bool hk_is_current_process(const hk_process_t *p) {
+    return hk_cpu.table != NULL ? p->handle_table == hk_cpu.table : p->kind == HK_PROCESS_SELF;
+}
 
 typedef enum {
     HK_THREAD_NEW,       /* created, not started */

@@ -388,6 +388,7 @@ static void sync_requests(void) {
     HK_LIST_FOR_EACH(it, &lt_programs) {
         struct hk_linux_process *lp = HK_CONTAINER_OF(it, struct hk_linux_process, link);
         if (lp->kill_requested && !lp->kill_sent) lt_program_kill(lp);
+        if (lp->fuchsia != NULL && lp->fuchsia_ops->poll != NULL) lp->fuchsia_ops->poll(lp->fuchsia);
         HK_LIST_FOR_EACH(jt, &lp->tasks) lt_task_sync_locked(HK_CONTAINER_OF(jt, lt_task_t, owner_link));
     }
     hk_unlock();

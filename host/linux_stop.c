@@ -50,6 +50,13 @@ static void task_settle_locked(lt_task_t *k) {
         return;
     }
     if (k->thread != NULL && k->thread->trap_held) return; /* held at its single-step trap (linux_regs.c) */
+    if (k->resume == LT_RESUME_HOLD) { /* in a call completed elsewhere: blocked, not suspended */
+        if (k->reported) {
+            hk_thread_report_running(k->thread);
+            k->reported = false;
+        }
+        return;
+    }
     task_resume_locked(k);
     if (k->reported) {
         hk_thread_report_running(k->thread);

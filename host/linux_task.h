@@ -77,12 +77,15 @@ typedef enum { LP_STARTING, LP_RUNNING } lp_phase_t;
 
 /* How a stopped task is let go (lt_task_t.resume): PTRACE_CONT for Linux programs; a Fuchsia program's task
  * resumes with PTRACE_SYSEMU (every `syscall` stops before it runs, and none reaches Linux), or with PTRACE_SYSCALL
- * while the runner lets one real Linux call run for it (host/fuchsia/runner.c). */
-typedef enum { LT_RESUME_CONT = 0, LT_RESUME_SYSEMU, LT_RESUME_SYSCALL } lt_resume_t;
+ * while the runner lets one real Linux call run for it (host/fuchsia/runner.c).  LT_RESUME_HOLD: not at all -- the
+ * task stays in its syscall-stop while the runner completes its call elsewhere (a blocking call served on a worker
+ * thread, host/fuchsia/serve_object.c) or while it dies (it killed itself); the runner sets another mode when the
+ * call is done.  A held task is still reported SUSPENDED / RUNNING as the core asks (it is blocked in a call). */
+typedef enum { LT_RESUME_CONT = 0, LT_RESUME_SYSEMU, LT_RESUME_SYSCALL, LT_RESUME_HOLD } lt_resume_t;
 
 /* A program that is no Linux executable: a Fuchsia ELF image started by host/fuchsia/runner.c.  The backend
  * reaches the runner only through these ops (host/fuchsia/ is not part of the Python module), given with the spawn
- * (hk_spawn_request_t.fuchsia_ops).  All of them run on the monitor thread, except child. */
+ * (hk_spawn_request_t.fuchsia_ops).  All of them run on the monitor thread, except exec_fd. */
 struct lt_fuchsia_ops {
     /* Before the fork: the program record (lp->fuchsia) from the request's start data; NULL when out of memory. */
     void *(*program_new)(const void *start);
@@ -93,6 +96,9 @@ struct lt_fuchsia_ops {
     zx_status_t (*started)(void *program, lt_task_t *k);
     /* A syscall-stop of task k (PTRACE_O_TRACESYSGOOD): serve it; it leaves k->resume as the task must go on. */
     void (*syscall_stop)(void *program, lt_task_t *k);
+    /* Lock held, never blocks; may be NULL.  At every pass of the monitor over its requests, before it syncs the
+     * program's tasks: complete the calls finished elsewhere (set their result and k->resume). */
+    void (*poll)(void *program);
     void (*program_free)(void *program);
 };
 

@@ -126,8 +126,10 @@ static zx_status_t info_job(hk_job_t *job, info_out_t *out) {
 static zx_status_t info_handle_stats(hk_process_t *p, info_out_t *out) {
     zx_info_process_handle_stats_t info;
     memset(&info, 0, sizeof(info));
-    /* Only the calling process has a handle table on the host; other processes hold no handles. */
-    if (p->kind == HK_PROCESS_SELF) hk_handle_count_by_type(info.handle_count);
+    /* The calling process's handles are the host table; a Fuchsia program has its own table; other processes hold
+     * no handles. */
+    if (p->kind == HK_PROCESS_SELF) hk_handle_count_by_type(NULL, info.handle_count);
+    else if (p->handle_table != NULL) hk_handle_count_by_type(p->handle_table, info.handle_count);
     return put_record(out, &info, sizeof(info));
 }
 

@@ -25,6 +25,7 @@ static void process_on_zero_handles(hk_object_t *obj) {
 static void process_destroy(hk_object_t *obj) {
     hk_process_t *p = as_process(obj);
     for (int i = 0; i < HK_EXCEPTIONATE_KINDS; i++) hk_exceptionate_shutdown(&p->exceptionates[i]);
+    hk_handle_table_free(p->handle_table); /* closed at DEAD, or never used (a spawn that failed) */
     if (p->critical_job != NULL) hk_object_unref(&p->critical_job->base);
     hk_object_unref(&p->job->base);
     free(p);
@@ -83,9 +84,15 @@ void hk_process_mark_running(hk_process_t *p) {
     p->start_time = hk_now();
 }
 
-/* Zircon's FinishDeadTransition order: TERMINATED, leave the job, then kill the job p is critical to. */
+/* Zircon's FinishDeadTransition order: clean the handle table, TERMINATED, leave the job, then kill the job p is
+ * critical to. */
 static void process_finish_dead(hk_process_t *p) {
     p->state = HK_PROCESS_DEAD;
+    /* Every handle the process held is closed (its own table: a Fuchsia program's); DEAD first, so nothing that
+     * closing runs can kill p again. */
+    hk_object_ref(&p->base);
+    hk_handle_table_close(p->handle_table);
+    hk_object_unref(&p->base);
     /* Threads that never started stay NEW (they are not in the process's thread list); the started ones are already
      * gone. */
     hk_signal_update(&p->base, 0, ZX_TASK_TERMINATED);

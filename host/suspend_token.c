@@ -62,7 +62,7 @@ static zx_status_t check_suspendable(hk_object_t *obj) {
     }
     if (obj->type == ZX_OBJ_TYPE_PROCESS) {
         hk_process_t *p = HK_CONTAINER_OF(obj, hk_process_t, base);
-        if (p->kind == HK_PROCESS_SELF) return ZX_ERR_NOT_SUPPORTED;
+        if (hk_is_current_process(p)) return ZX_ERR_NOT_SUPPORTED;
         if (p->state == HK_PROCESS_DYING || p->state == HK_PROCESS_DEAD) return ZX_ERR_BAD_STATE;
         return ZX_OK;
     }

@@ -95,7 +95,7 @@ void hk_wait_cancel_handle(hk_object_t *obj, zx_handle_t h) {
     hk_waiter_t *w = obj->waiters;
     while (w != NULL) {
         hk_waiter_t *next = w->next;
-        if (w->handle == h) finish_waiter(obj, w, WAIT_CANCELED, obj->signals | ZX_SIGNAL_HANDLE_CLOSED);
+        if (w->handle == h && w->table == hk_cpu.table) finish_waiter(obj, w, WAIT_CANCELED, obj->signals | ZX_SIGNAL_HANDLE_CLOSED);
         w = next;
     }
 }
@@ -112,6 +112,7 @@ static void link_waiter(hk_object_t *obj, hk_waiter_t *w) {
  * OnCancelByKey for zx_port_cancel (zircon/kernel/object/port_dispatcher.cc). */
 void hk_wait_async_add(hk_object_t *obj, hk_waiter_t *w) {
     w->obj = obj;
+    w->table = hk_cpu.table; /* the handle value w->handle names a handle of the current table */
     link_waiter(obj, w);
     if (!w->edge && (obj->signals & w->wanted)) finish_waiter(obj, w, WAIT_SATISFIED, obj->signals);
 }
@@ -127,7 +128,7 @@ bool hk_wait_async_cancel(hk_object_t *obj, zx_handle_t h, const void *owner, ui
     hk_waiter_t *w = obj->waiters;
     while (w != NULL) {
         hk_waiter_t *next = w->next;
-        if (w->fire != NULL && w->handle == h && w->owner == owner && w->key == key) {
+        if (w->fire != NULL && w->handle == h && w->table == hk_cpu.table && w->owner == owner && w->key == key) {
             finish_waiter(obj, w, WAIT_CANCELED, obj->signals);
             found = true;
         }
@@ -192,7 +193,12 @@ zx_status_t zx_object_wait_one(zx_handle_t handle, zx_signals_t signals, zx_time
             hk_park_if_stopped_locked();
             continue;
         }
-        hk_waiter_t w = {.handle = handle, .wanted = signals, .obj = obj, .thread = hk_cpu.thread};
+        if (hk_cpu.serving && hk_cpu.thread != NULL && hk_cpu.thread->stop_requested) {
+            hk_unlock(); /* a Fuchsia program's call: the runner re-issues it after the resume */
+            return ZX_ERR_INTERNAL_INTR_RETRY;
+        }
+        hk_waiter_t w = {.handle = handle, .table = hk_cpu.table, .wanted = signals, .obj = obj,
+                         .thread = hk_cpu.thread};
         atomic_init(&w.word, WAIT_PENDING);
         link_waiter(obj, &w);
         global_link(&w);
@@ -208,6 +214,10 @@ zx_status_t zx_object_wait_one(zx_handle_t handle, zx_signals_t signals, zx_time
         uint32_t how = atomic_load(&w.word);
         if (how == WAIT_INTERRUPTED) { /* ZX_ERR_INTERNAL_INTR_RETRY: suspend, then issue the wait again */
             hk_object_unref(obj);
+            if (hk_cpu.serving) { /* a Fuchsia program's call: the runner re-issues it after the resume */
+                hk_unlock();
+                return ZX_ERR_INTERNAL_INTR_RETRY;
+            }
             hk_park_if_stopped_locked();
             continue;
         }

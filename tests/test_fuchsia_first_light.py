@@ -29,10 +29,15 @@ HOST = ROOT / "host"
 HELPERS = Path(__file__).parent / "helpers"
 PROGRAM = HELPERS / "fuchsia_first_light.c"
 REAL_VDSO = Path("arch/x64/sysroot/lib/libzircon.so")
-MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO", "VMAR")
+MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO", "VMAR", "HANDLES")
 
 ZX_ERR_NOT_SUPPORTED = -2
+ZX_OBJ_TYPE_VMAR = 18
 ZX_TASK_RETCODE_SYSCALL_KILL = -1024
+ZX_THREAD_STATE_SUSPENDED = 0x0002
+ZX_THREAD_STATE_BLOCKED_WAIT_ONE = 0x0603
+ZX_DEFAULT_PROCESS_RIGHTS = 0x6D3CF
+ZX_DEFAULT_JOB_RIGHTS = 0x7DFCF
 ZX_TASK_RETCODE_EXCEPTION_KILL = -1028
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"),
@@ -40,9 +45,9 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux" or platform.machine() no
 
 
 def _build_driver(out: Path, *flags: str) -> Path:
-    sources = [HELPERS / "fuchsia_run.c", *sorted(HOST.glob("*.c")), HOST / "fuchsia" / "vdso.c",
-               HOST / "fuchsia" / "runner.c", HOST / "fuchsia" / "inject.c",
-               HOST / "fuchsia" / "vm.c"]
+    sources = [HELPERS / "fuchsia_run.c", *sorted(HOST.glob("*.c")), HOST / "ipc" / "channel.c",
+               HOST / "fuchsia" / "vdso.c", HOST / "fuchsia" / "runner.c", HOST / "fuchsia" / "inject.c",
+               HOST / "fuchsia" / "vm.c", HOST / "fuchsia" / "serve_object.c"]
     cmd = [*host_cc(), "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
            f"-I{HOST / 'include'}", f"-I{HOST}", *flags, *map(str, sources), "-o", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -72,6 +77,16 @@ def driver_asan(build_dir: Path) -> Path:
     except subprocess.CalledProcessError as exc:
         cc = " ".join(host_cc())
         require(False, f"{cc} cannot build with -fsanitize=address,undefined: {exc.stderr.strip()[:200]}")
+        raise
+
+
+@pytest.fixture(scope="module")
+def driver_tsan(build_dir: Path) -> Path:
+    try:
+        return _build_driver(build_dir / "fuchsia_run_tsan", "-fsanitize=thread", "-fno-omit-frame-pointer")
+    except subprocess.CalledProcessError as exc:
+        cc = " ".join(host_cc())
+        require(False, f"{cc} cannot build with -fsanitize=thread: {exc.stderr.strip()[:200]}")
         raise
 
 
@@ -108,11 +123,13 @@ def shuffled(build_dir: Path, clang: str) -> tuple[Path, dict[str, int]]:
     return build_dir / "shuffled" / "libzircon.so", data["vdso_syscall_numbers"]
 
 
-def run(driver: Path, mode: str, image: Path, vdso: Path) -> dict[str, Any]:
+def run(driver: Path, mode: str, image: Path, vdso: Path, *more: Path) -> dict[str, Any]:
     env = {**os.environ, "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=99",
-           "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1:exitcode=98"}
-    proc = subprocess.run([str(driver), mode, str(image), str(vdso)], capture_output=True, text=True, env=env,
-                          timeout=90)
+           "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1:exitcode=98",
+           # The driver ends with _exit while its pipe readers still run: those are no leak.
+           "TSAN_OPTIONS": "halt_on_error=1:exitcode=97:report_thread_leaks=0"}
+    proc = subprocess.run([str(driver), mode, str(image), str(vdso), *map(str, more)], capture_output=True,
+                          text=True, env=env, timeout=90)
     assert proc.returncode == 0, f"{driver.name} {mode} {image.name}: exit {proc.returncode}\n{proc.stdout}\n" \
                                  f"{proc.stderr}"
     result: dict[str, Any] = json.loads(proc.stdout)
@@ -191,7 +208,7 @@ def test_unserved_syscall_is_not_supported_and_counted(driver: Path, programs: d
     r = run(driver, "exit", programs["UNSERVED"], standin)
     print("unserved:", unserved(r))
     assert r["terminated"] and r["return_code"] == ZX_ERR_NOT_SUPPORTED  # exit(status), the full 64-bit code
-    assert unserved(r) == {"handle_close": 1}
+    assert unserved(r) == {"system_get_event": 1}
 
 
 def test_syscall_from_outside_the_vdso_kills_the_process(driver: Path, programs: dict[str, Path],
@@ -199,7 +216,7 @@ def test_syscall_from_outside_the_vdso_kills_the_process(driver: Path, programs:
     r = run(driver, "exit", programs["BADSYSCALL"], standin)
     assert r["terminated"] and r["return_code"] == ZX_TASK_RETCODE_EXCEPTION_KILL
     assert r["output"] == "issuing a syscall from outside the vDSO\n"
-    assert r["pid_gone"]
+    assert r["pid_positive"] and r["pid_gone"]
 
 
 def test_vmos(driver: Path, programs: dict[str, Path], standin: Path) -> None:
@@ -210,7 +227,8 @@ def test_vmos(driver: Path, programs: dict[str, Path], standin: Path) -> None:
     assert r["return_code"] == 0, f"check {r['return_code']} of fuchsia_first_light.c FL_VMO failed"
     assert r["output"] == "VMOs as Zircon has them\n"
     assert unserved(r) == {}
-    assert r["vmo_handles_left"] == 0  # the program's VMOs are released when it ends
+    # The program's VMOs were in its own table, closed when it died.
+    assert r["vmo_handles_left"] == 0 and r["table_after"] == 0
 
 
 def test_vmar_map_and_unmap(driver: Path, programs: dict[str, Path], standin: Path) -> None:
@@ -218,11 +236,11 @@ def test_vmar_map_and_unmap(driver: Path, programs: dict[str, Path], standin: Pa
     Linux calls run in it: the program sees the VMO's bytes through the mapping and its stores in the VMO, checks
     vmar_map's errors in Zircon's order, and maps again at a specific place once unmapped."""
     r = run(driver, "vmar", programs["VMAR"], standin)
-    assert r["root_vmar"] == 0 and r["handed"], r
+    assert r["root_vmar"] == 0 and r["root_vmar_type"] == ZX_OBJ_TYPE_VMAR, r
     assert r["return_code"] == 0, f"check {r['return_code']} of fuchsia_first_light.c FL_VMAR failed"
     assert r["output"].endswith("mapped VMOs as Zircon does\n")
     assert unserved(r) == {}
-    assert r["vmo_handles_left"] == 0
+    assert r["vmo_handles_left"] == 0 and r["table_after"] == 0
 
 
 def test_numbers_are_read_from_the_vdso(driver: Path, programs: dict[str, Path],
@@ -232,7 +250,7 @@ def test_numbers_are_read_from_the_vdso(driver: Path, programs: dict[str, Path],
     r = run(driver, "exit", programs["EXIT"], vdso)
     assert r["return_code"] == 42 and r["output"].endswith("exiting with 42\n")
     r = run(driver, "exit", programs["UNSERVED"], vdso)
-    assert r["return_code"] == ZX_ERR_NOT_SUPPORTED and unserved(r) == {"handle_close": 1}
+    assert r["return_code"] == ZX_ERR_NOT_SUPPORTED and unserved(r) == {"system_get_event": 1}
 
 
 def _maps(text: str) -> list[tuple[int, int, str]]:
@@ -291,9 +309,110 @@ def test_exit_42_under_asan(driver_asan: Path, programs: dict[str, Path], standi
     check_address_space(run(driver_asan, "maps", programs["TICK"], standin))
 
 
+# ------------------------------------------------------------------------------------------ handles (serve_object.c)
+
+def check_handles(r: dict[str, Any]) -> None:
+    """The FL_HANDLES program's "full" scenario, as the driver saw it (tests/helpers/fuchsia_run.c, mode handles)."""
+    out = r["output"]
+    # Every check inside the program passed (a failure prints "FAILED at line N" and exits with 100 + N % 100).
+    assert "FAILED" not in out, out
+    lines = out.splitlines()
+    # Its bootstrap message named its own process and job: the koids the host sees, with fdio_spawn's rights (the
+    # process: default rights; the job: the spawner's job handle, duplicated with ZX_RIGHT_SAME_RIGHTS).
+    assert f"koid={r['proc_koid']}" in lines and f"job={r['job_koid']}" in lines
+    assert f"proc-rights={ZX_DEFAULT_PROCESS_RIGHTS}" in lines and f"job-rights={ZX_DEFAULT_JOB_RIGHTS}" in lines
+    # PROC_SELF, THREAD_SELF, VMAR_ROOT, JOB_DEFAULT, the event, the tick process.
+    assert "handles=6" in lines
+    assert lines[-9:] == ["channel round trip", "bad pointers", "tick-suspended", "tick-held", "tick-resumed",
+                          "holding-token", "waiting", "woke", "killing-self"]
+    assert r["steps"] == [True] * 4
+    # The program's zx_task_suspend held the other program: no tick line while its token was open.
+    assert r["held0"] == r["held1"], "ticks went on while the Fuchsia program held a suspend token"
+    # Blocked in zx_object_wait_one (on a worker; the task waits in its syscall-stop): the host sees the state.
+    assert r["blocked_state"] == ZX_THREAD_STATE_BLOCKED_WAIT_ONE
+    # Suspended while blocked: THREAD_SUSPENDED, and the host's signal does not complete the call ...
+    assert r["suspend"] == 0 and r["suspended"] == 0
+    assert r["suspended_state"] == r["still_state"] == ZX_THREAD_STATE_SUSPENDED
+    assert r["signal"] == 0 and not r["woke_while_suspended"]
+    # ... until the resume, when the call is issued again and finds the signal.
+    assert r["close"] == 0 and r["woke"]
+    # zx_task_kill of its own process never returned.
+    assert "after-kill" not in out
+    assert r["wait"] == 0 and r["info"] == 0 and r["return_code"] == ZX_TASK_RETCODE_SYSCALL_KILL
+    # Everything it held was released when it died: its table is empty, the event and the tick process keep only
+    # the driver's handle, and the suspend token it kept is gone, so the tick program runs again.
+    assert r["event_handles_running"] == 2 and r["event_handles_after"] == 1
+    assert r["tick_handles_after"] == 1 and r["table_after"] == 0
+    assert r["kept0"] == r["kept_mid"], "the tick program ran while the Fuchsia program kept its token"
+    assert r["tick_resumed"] > r["kept1"] >= r["kept_mid"], "the token of a dead program still holds the tick program"
+
+
+def check_blockkill(r: dict[str, Any]) -> None:
+    assert r["blocking"] and r["blocked_state"] == ZX_THREAD_STATE_BLOCKED_WAIT_ONE
+    assert r["kill"] == 0 and r["wait"] == 0 and r["return_code"] == ZX_TASK_RETCODE_SYSCALL_KILL
+    assert "unblocked" not in r["output"]
+    # The worker that served the wait ended with the program; the event is back to the driver's one handle.
+    assert r["threads_after"] == r["threads_blocked"] - 1, r
+    assert r["event_handles_running"] == 2 and r["event_handles_after"] == 1 and r["table_after"] == 0
+
+
+def check_exitrelease(r: dict[str, Any]) -> None:
+    assert r["output"] == "exiting\n"
+    assert r["wait"] == 0 and r["return_code"] == 5
+    # It exited holding an event of its own and a duplicate of the driver's (it said "exiting" only once it had
+    # both): both are gone with its table.
+    assert r["event_handles_after"] == 1 and r["table_after"] == 0
+
+
+def check_vmroot(r: dict[str, Any]) -> None:
+    """FL_HANDLES "vm": the root VMAR from its bootstrap message (PA_VMAR_ROOT, with zx_process_create's rights),
+    a VMO in its own table mapped, written through the mapping and read back with vmo_read, its handle closed while
+    the mapping stays usable, unmapped; it exits holding another VMO, which goes with its table."""
+    assert "FAILED" not in r["output"], r["output"]
+    assert r["output"] == "mapped through the root VMAR\n"
+    assert r["wait"] == 0 and r["return_code"] == 6
+    assert r["table_after"] == 0 and r["event_handles_after"] == 1
+
+
+def test_root_vmar_from_bootstrap(driver: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_vmroot(run(driver, "vmroot", programs["HANDLES"], standin))
+
+
+def test_object_model_calls_bootstrap_and_blocking_wait(driver: Path, programs: dict[str, Path],
+                                                        standin: Path) -> None:
+    r = run(driver, "handles", programs["HANDLES"], standin, programs["TICK"])
+    print(r)
+    check_handles(r)
+
+
+def test_kill_while_blocked_leaves_no_worker_or_handle(driver: Path, programs: dict[str, Path],
+                                                       standin: Path) -> None:
+    r = run(driver, "blockkill", programs["HANDLES"], standin)
+    print(r)
+    check_blockkill(r)
+
+
+def test_handles_under_tsan(driver_tsan: Path, programs: dict[str, Path], standin: Path) -> None:
+    """The worker that serves a blocked wait, the monitor that completes it and the driver share the kernel."""
+    check_handles(run(driver_tsan, "handles", programs["HANDLES"], standin, programs["TICK"]))
+    check_blockkill(run(driver_tsan, "blockkill", programs["HANDLES"], standin))
+    check_vmroot(run(driver_tsan, "vmroot", programs["HANDLES"], standin))
+
+
+def test_exit_releases_its_handles(driver: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_exitrelease(run(driver, "exitrelease", programs["HANDLES"], standin))
+
+
+def test_handles_under_asan(driver_asan: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_handles(run(driver_asan, "handles", programs["HANDLES"], standin, programs["TICK"]))
+    check_blockkill(run(driver_asan, "blockkill", programs["HANDLES"], standin))
+    check_exitrelease(run(driver_asan, "exitrelease", programs["HANDLES"], standin))
+    check_vmroot(run(driver_asan, "vmroot", programs["HANDLES"], standin))
+
+
 # ------------------------------------------------------------------------------------------ the real 2021 vDSO
 
-@pytest.mark.parametrize("mode", ["EXIT", "TICK", "UNSERVED", "MAPS", "VMO", "VMAR"])
+@pytest.mark.parametrize("mode", ["EXIT", "TICK", "UNSERVED", "MAPS", "VMO", "VMAR", "HANDLES"])
 def test_real_2021_vdso(driver: Path, programs: dict[str, Path], mode: str) -> None:
     vdso = real_sdk_2021() / REAL_VDSO
     assert vdso.is_file(), f"{vdso} is missing"
@@ -305,6 +424,11 @@ def test_real_2021_vdso(driver: Path, programs: dict[str, Path], mode: str) -> N
     elif mode == "VMAR":
         r = run(driver, "vmar", programs[mode], vdso)
         assert r["return_code"] == 0 and r["output"].endswith("mapped VMOs as Zircon does\n")
+    elif mode == "HANDLES":
+        check_handles(run(driver, "handles", programs[mode], vdso, programs["TICK"]))
+        check_blockkill(run(driver, "blockkill", programs[mode], vdso))
+        check_exitrelease(run(driver, "exitrelease", programs[mode], vdso))
+        check_vmroot(run(driver, "vmroot", programs[mode], vdso))
     elif mode == "TICK":
         r = run(driver, "tick", programs[mode], vdso)
         assert r["held0"] == r["held1"] and r["resumed"] > r["held1"]
@@ -315,4 +439,4 @@ def test_real_2021_vdso(driver: Path, programs: dict[str, Path], mode: str) -> N
         assert r["output"] == "hello from a Fuchsia program\nslept, exiting with 42\n"
     else:
         r = run(driver, "exit", programs[mode], vdso)
-        assert r["return_code"] == ZX_ERR_NOT_SUPPORTED and unserved(r) == {"handle_close": 1}
+        assert r["return_code"] == ZX_ERR_NOT_SUPPORTED and unserved(r) == {"system_get_event": 1}

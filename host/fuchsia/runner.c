@@ -9,7 +9,8 @@
  *     stop, before any instruction of it runs, the monitor maps the image, the vDSO and a stack by running Linux
  *     calls in the task (inject.h), unmaps everything else, sets the entry registers (entry_registers: the one
  *     hand-off point) and lets the task go under PTRACE_SYSEMU (lt_task_t.resume);
- *   - at every syscall-stop (syscall_stop) the call is served here and its result written to rax.  A call the
+ *   - at every syscall-stop (syscall_stop) the call is served here, or by serve_object.c for the object-model and
+ *     VM calls (from the program's own handle table), and its result written to rax.  A call the
  *     runner has Linux do for the task (the sleep of zx_nanosleep, the exit of zx_process_exit) is made by moving
  *     rip back onto the `syscall` instruction with Linux's number and arguments: the task runs it for real, as a
  *     Linux task, so a suspend (PTRACE_INTERRUPT) or a kill reaches it like any other.
@@ -42,6 +43,7 @@
 #include "../linux_task.h"
 #include "inject.h"
 #include "runner.h"
+#include "serve.h"
 #include "vdso.h"
 #include "vm.h"
 
@@ -280,6 +282,8 @@ typedef struct fuchsia_start {
     char name[16]; /* the Linux task name (comm) */
     hk_vdso_t table;
     int stderr_fd;
+    hk_fx_serve_t *serve;   /* the object-model calls (serve_object.c): taken by program_new */
+    zx_handle_t bootstrap;  /* the program's end of its bootstrap channel, in its own table */
 } fuchsia_start_t;
 
 /* The monitor's record of one running Fuchsia program (lp->fuchsia). */
@@ -293,10 +297,11 @@ typedef struct fuchsia_program {
     uint64_t vdso_span, image_span;
     uint64_t entry;
     int stderr_fd;
+    hk_fx_serve_t *serve;
+    zx_handle_t bootstrap;
     /* A real Linux call runs for the (only) task: the registers to restore at its exit stop, with rax = result. */
     bool in_real_call;
     struct user_regs_struct saved;
-    hk_fuchsia_vm_t vm; /* its VMOs (vm.c) */
 } fuchsia_program_t;
 
 /* ------------------------------------------------------------------------------------------------ the monitor */
@@ -321,12 +326,15 @@ static void *program_new(const void *start) {
     memcpy(fp->syscalls, fs->table.syscalls, fs->table.num_syscalls * sizeof *fp->syscalls);
     fp->num_sites = fs->table.num_sites;
     fp->num_syscalls = fs->table.num_syscalls;
+    fp->serve = fs->serve;
+    fp->bootstrap = fs->bootstrap;
+    ((fuchsia_start_t *)start)->serve = NULL; /* the program owns it now */
     return fp;
 }
 
 static void program_free(void *program) {
     fuchsia_program_t *fp = program;
-    hk_fuchsia_vm_release(&fp->vm);
+    hk_fx_serve_free(fp->serve); /* closes its table, then releases its VM state (vm.c) */
     free(fp->sites);
     free(fp->syscalls);
     if (fp->stderr_fd >= 0) close(fp->stderr_fd);
@@ -437,8 +445,8 @@ static zx_status_t unmap_the_rest(hk_inject_t *in, const fuchsia_program_t *fp) 
 
 /* The hand-off to the program: the registers its first thread starts with.  Zircon's zx_process_start(process,
  * thread, entry, stack, arg1, arg2): rip = entry, rsp = stack (rsp % 16 == 8, as if a return address had been
- * pushed: the x86-64 psABI's entry state), rdi = arg1 = the bootstrap channel handle (ZX_HANDLE_INVALID: the
- * runner has no channels yet), rsi = arg2 = the vDSO base; every other register zero, no fs or gs base
+ * pushed: the x86-64 psABI's entry state), rdi = arg1 = the bootstrap channel handle (in the program's own table:
+ * serve.h), rsi = arg2 = the vDSO base; every other register zero, no fs or gs base
  * (docs/reference/syscalls/process_start.md, zircon/kernel/arch/x86/thread.cc arch_setup_uspace_iframe). */
 static void entry_registers(const fuchsia_program_t *fp, struct user_regs_struct *r) {
     struct user_regs_struct z;
@@ -451,7 +459,7 @@ static void entry_registers(const fuchsia_program_t *fp, struct user_regs_struct
     z.orig_rax = (uint64_t)-1;
     z.rip = fp->entry;
     z.rsp = fp->stack_base + STACK_SIZE - 8;
-    z.rdi = ZX_HANDLE_INVALID;
+    z.rdi = fp->bootstrap;
     z.rsi = fp->vdso_base;
     *r = z;
 }
@@ -659,7 +667,6 @@ static void syscall_stop(void *program, lt_task_t *k) {
         return;
     }
     int64_t ret;
-    int sig = 0;
     bool deferred = false;
     if (strcmp(name, "process_exit") == 0) {
         /* Linux keeps 8 bits of an exit status: the full code is the return code. */
@@ -678,23 +685,26 @@ static void syscall_stop(void *program, lt_task_t *k) {
         ret = (int64_t)rdtsc();
     } else if (strcmp(name, "cprng_draw_once") == 0) {
         ret = serve_cprng_draw_once(k, a[0], a[1]);
-    } else if (hk_fuchsia_vm_serve(&fp->vm, name, k->tid, info.instruction_pointer - 2, r.rsp, a, &ret, &sig)) {
-        /* vmo_*, vmar_map/unmap: vm.c.  A signal that came while it ran Linux calls in the task is delivered when
-         * the task goes on. */
-        if (sig != 0) k->stop_sig = sig;
     } else {
-        count_unserved(name);
-        ret = ZX_ERR_NOT_SUPPORTED;
+        hk_fx_result_t how = hk_fx_serve(fp->serve, k, name, &r, &ret);
+        if (how == HK_FX_HELD) return; /* completed later (hk_fx_serve_poll), or never: it killed itself */
+        if (how == HK_FX_UNSERVED) {
+            count_unserved(name);
+            ret = ZX_ERR_NOT_SUPPORTED;
+        }
     }
     r.rax = (uint64_t)ret;
     ptrace(PTRACE_SETREGS, k->tid, 0, &r);
 }
+
+static void poll(void *program) { hk_fx_serve_poll(((fuchsia_program_t *)program)->serve); }
 
 static const struct lt_fuchsia_ops g_fuchsia_ops = {
     .program_new = program_new,
     .exec_fd = exec_fd,
     .started = started,
     .syscall_stop = syscall_stop,
+    .poll = poll,
     .program_free = program_free,
 };
 
@@ -720,7 +730,8 @@ zx_status_t hk_fuchsia_root_vmar(zx_handle_t process, zx_handle_t *out) {
     zx_status_t status = hk_handle_get(process, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_INSPECT, &obj, NULL);
     struct hk_linux_process *lp = status == ZX_OK ? HK_CONTAINER_OF(obj, hk_process_t, base)->program : NULL;
     if (status == ZX_OK && (lp == NULL || lp->fuchsia_ops != &g_fuchsia_ops)) status = ZX_ERR_BAD_STATE;
-    if (status == ZX_OK) status = hk_fuchsia_vm_root_vmar_locked(&((fuchsia_program_t *)lp->fuchsia)->vm, out);
+    if (status == ZX_OK) status = hk_fuchsia_vm_root_vmar_locked(
+                                 hk_fx_serve_vm(((fuchsia_program_t *)lp->fuchsia)->serve), out);
     hk_unlock();
     return status;
 }
@@ -776,12 +787,27 @@ static int memfd_of(const char *name, const uint8_t *data, size_t size, const ui
 
 zx_status_t hk_fuchsia_spawn(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
                              int stderr_fd, zx_handle_t *process_out, char *err_msg) {
+    const char *argv[] = {name != NULL ? name : image_path, NULL};
+    return hk_fuchsia_spawn_etc(job, image_path, vdso_path, name, argv, NULL, NULL, NULL, 0, stderr_fd, process_out,
+                                err_msg);
+}
+
+zx_status_t hk_fuchsia_spawn_etc(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
+                                 const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
+                                 const zx_handle_t *handles, size_t num_handles, int stderr_fd,
+                                 zx_handle_t *process_out, char *err_msg) {
     if (err_msg != NULL) err_msg[0] = '\0';
-    if (image_path == NULL || vdso_path == NULL || process_out == NULL) return ZX_ERR_INVALID_ARGS;
+    if (image_path == NULL || vdso_path == NULL || process_out == NULL) {
+        if (handles != NULL) zx_handle_close_many(handles, num_handles);
+        return ZX_ERR_INVALID_ARGS;
+    }
     if (name == NULL) name = image_path;
     pthread_once(&g_clock_once, clock_calibrate);
     fuchsia_start_t *fs = calloc(1, sizeof *fs);
-    if (fs == NULL) return ZX_ERR_NO_MEMORY;
+    if (fs == NULL) {
+        if (handles != NULL) zx_handle_close_many(handles, num_handles);
+        return ZX_ERR_NO_MEMORY;
+    }
     fs->image_fd = fs->vdso_fd = -1;
     zx_status_t status = image_read(image_path, &fs->image, false, err_msg);
     if (status == ZX_OK) status = image_read(vdso_path, &fs->vdso, true, err_msg);
@@ -792,6 +818,13 @@ zx_status_t hk_fuchsia_spawn(zx_handle_t job, const char *image_path, const char
     if (status == ZX_OK && (fs->table.constants_vaddr + HK_VDSO_CONSTANTS_SIZE > fs->vdso.span ||
                             fs->table.constants_offset + HK_VDSO_CONSTANTS_SIZE > fs->vdso.size))
         status = report(err_msg, ZX_ERR_NOT_SUPPORTED, "%s: DATA_CONSTANTS outside its segments", vdso_path);
+    /* The files first, as fdio_spawn checks the executable before anything else; then the handle table, the
+     * bootstrap channel and its message (serve_object.c), which take the handles whatever the result. */
+    if (status == ZX_OK)
+        fs->serve = hk_fx_serve_new(job, argv, environ, handle_infos, handles, num_handles, program_monotonic,
+                                    &status, err_msg);
+    else if (handles != NULL)
+        zx_handle_close_many(handles, num_handles);
     if (status == ZX_OK) {
         const char *base = strrchr(name, '/');
         snprintf(fs->name, sizeof fs->name, "%s", base != NULL ? base + 1 : name);
@@ -824,6 +857,12 @@ zx_status_t hk_fuchsia_spawn(zx_handle_t job, const char *image_path, const char
         hk_job_t *j = status == ZX_OK ? HK_CONTAINER_OF(obj, hk_job_t, base) : NULL;
         if (status == ZX_OK && j->state != HK_JOB_READY) status = ZX_ERR_BAD_STATE;
         if (status == ZX_OK && (p = hk_process_new(j, HK_PROCESS_LINUX, fs->name)) == NULL) status = ZX_ERR_NO_MEMORY;
+        if (status == ZX_OK) status = hk_fx_serve_attach(fs->serve, p, &fs->bootstrap);
+        if (status != ZX_OK && p != NULL) {
+            hk_process_kill(p, ZX_TASK_RETCODE_SYSCALL_KILL);
+            hk_object_unref(&p->base);
+            p = NULL;
+        }
         hk_unlock();
         if (status != ZX_OK) report(err_msg, status, "cannot create a process in the job: %d", status);
     }
@@ -860,6 +899,7 @@ zx_status_t hk_fuchsia_spawn(zx_handle_t job, const char *image_path, const char
     }
     if (fs->image_fd >= 0) close(fs->image_fd);
     if (fs->vdso_fd >= 0) close(fs->vdso_fd);
+    hk_fx_serve_free(fs->serve); /* NULL once the program took it */
     free(fs->image.data);
     free(fs->vdso.data);
     hk_vdso_free(&fs->table);

@@ -4,8 +4,8 @@
  * program: only the start image (a static PIE, or ld.so.1: an image without PT_INTERP), the vDSO and a stack are
  * mapped, in a Linux process that exec'd a one-page trampoline and then lost every mapping but those,
  * the vDSO's DATA_CONSTANTS are filled, and the first thread enters the image's entry with rdi = the bootstrap
- * channel handle (ZX_HANDLE_INVALID for now: the host kernel has no channels in the runner yet) and rsi = the vDSO
- * base.  The program is a Linux process of the spawn backend (linux_*.c) whose task resumes with PTRACE_SYSEMU:
+ * channel handle (in the program's own handle table; the processargs message waits on it: serve.h) and rsi = the
+ * vDSO base.  The program is a Linux process of the spawn backend (linux_*.c) whose task resumes with PTRACE_SYSEMU:
  * each `syscall` it issues stops before it runs, and the monitor thread serves it here.
  *
  * Not part of the Python module (host/fuchsia/ is not compiled into it); x86-64 Linux only.
@@ -38,9 +38,20 @@ typedef struct hk_fuchsia_layout {
 } hk_fuchsia_layout_t;
 zx_status_t hk_fuchsia_layout(zx_handle_t process, hk_fuchsia_layout_t *out);
 
-/* A new handle to the running Fuchsia program's root VMAR, for the program to use (until it gets one through its
- * bootstrap channel); closed when the program ends.  ZX_ERR_BAD_STATE: not a running Fuchsia program. */
+/* A new handle, in the calling program's table, to the running Fuchsia program's root VMAR (the program has its own
+ * from its bootstrap message, PA_VMAR_ROOT); the caller closes it, and once the program is over it names a VMAR
+ * of no program.  ZX_ERR_BAD_STATE: not a running Fuchsia program. */
 zx_status_t hk_fuchsia_root_vmar(zx_handle_t process, zx_handle_t *out);
+
+/* hk_fuchsia_spawn with the processargs message's contents: argv and environ (NULL-terminated; NULL: none; the
+ * plain call passes argv = {name}), and num_handles handles of the calling program with their PA_* tags (as
+ * FDIO_SPAWN_ACTION_ADD_HANDLE), consumed whatever the result.  The message also carries PA_PROC_SELF,
+ * PA_THREAD_SELF and PA_JOB_DEFAULT (job duplicated with ZX_RIGHT_SAME_RIGHTS, so job needs ZX_RIGHT_DUPLICATE as
+ * for fdio_spawn).  ZX_ERR_OUT_OF_RANGE when it does not fit in a channel message. */
+zx_status_t hk_fuchsia_spawn_etc(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
+                                 const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
+                                 const zx_handle_t *handles, size_t num_handles, int stderr_fd,
+                                 zx_handle_t *process_out, char *err_msg);
 
 /* How many times syscall `name` (without "zx_") was answered ZX_ERR_NOT_SUPPORTED because the runner does not
  * serve it, over every Fuchsia program this host program ran. */

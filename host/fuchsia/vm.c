@@ -3,7 +3,8 @@
  *
  * A VMO is a host-kernel object (ZX_OBJ_TYPE_VMO) holding a memfd whose length is the VMO's size: pages are
  * allocated on first write and read as zeros before, as a VmObjectPaged's are, and shrinking drops the content
- * beyond the new size (ftruncate), as VmObjectPaged::Resize does.  Handles come from the host kernel's handle table.
+ * beyond the new size (ftruncate), as VmObjectPaged::Resize does.  Handles live in the table current on the serving
+ * thread: the program's own.
  * Data moves between the program's memory and the memfd through process_vm_readv/writev: a fault there is
  * ZX_ERR_INVALID_ARGS, what Zircon's user copies return. */
 #include "vm.h"
@@ -74,26 +75,11 @@ static bool copy_in(pid_t tid, uint64_t addr, void *data, size_t len) {
     return len == 0 || process_vm_readv(tid, &local, 1, &remote, 1, 0) == (ssize_t)len;
 }
 
-/* Lock held.  Room for one more handle of the program. */
-static zx_status_t reserve_slot(hk_fuchsia_vm_t *vm) {
-    if (vm->count < vm->cap) return ZX_OK;
-    size_t cap = vm->cap ? 2 * vm->cap : 16;
-    uint32_t *grown = realloc(vm->handles, cap * sizeof *grown);
-    if (grown == NULL) return ZX_ERR_NO_MEMORY;
-    vm->handles = grown;
-    vm->cap = cap;
-    return ZX_OK;
-}
-
 /* sys_vmo_create: the options (only ZX_VMO_RESIZABLE: INVALID_ARGS), the size (OUT_OF_RANGE), the object, then the
  * handle with ZX_DEFAULT_VMO_RIGHTS written out (a fault there closes it: INVALID_ARGS). */
-static zx_status_t vmo_create(hk_fuchsia_vm_t *vm, pid_t tid, uint64_t size, uint32_t options, uint64_t out) {
+static zx_status_t vmo_create(pid_t tid, uint64_t size, uint32_t options, uint64_t out) {
     if (options & ~VMO_RESIZABLE) return ZX_ERR_INVALID_ARGS;
     zx_status_t status = round_size(size, &size);
-    if (status != ZX_OK) return status;
-    hk_lock();
-    status = reserve_slot(vm);
-    hk_unlock();
     if (status != ZX_OK) return status;
     hk_vmo_t *v = calloc(1, sizeof *v);
     if (v == NULL) return ZX_ERR_NO_MEMORY;
@@ -110,12 +96,11 @@ static zx_status_t vmo_create(hk_fuchsia_vm_t *vm, pid_t tid, uint64_t size, uin
     hk_object_init(&v->base, ZX_OBJ_TYPE_VMO, &vmo_ops);
     status = hk_handle_alloc(&v->base, ZX_DEFAULT_VMO_RIGHTS, &h);
     hk_object_unref(&v->base); /* the handle holds it now (or it is destroyed) */
-    if (status == ZX_OK) vm->handles[vm->count++] = h;
     hk_unlock();
     if (status != ZX_OK) return status;
     if (!copy_out(tid, out, &h, sizeof h)) {
         hk_lock();
-        hk_handle_close_locked(h); /* the stale value stays in the list: closing it again is a no-op */
+        hk_handle_close_locked(h);
         hk_unlock();
         return ZX_ERR_INVALID_ARGS;
     }
@@ -124,14 +109,12 @@ static zx_status_t vmo_create(hk_fuchsia_vm_t *vm, pid_t tid, uint64_t size, uin
 
 void hk_fuchsia_vm_release(hk_fuchsia_vm_t *vm) {
     hk_lock();
-    for (size_t i = 0; i < vm->count; i++) hk_handle_close_locked(vm->handles[i]);
     if (vm->root != NULL) {
         vm->root->vm = NULL; /* handles kept elsewhere now name a VMAR whose process is gone */
         hk_object_unref(&vm->root->base);
     }
+    vm->root = NULL;
     hk_unlock();
-    free(vm->handles);
-    memset(vm, 0, sizeof *vm);
 }
 
 /* The VMO of handle h with `rights`, referenced (hk_object_unref under the lock when done), and its size. */
@@ -243,15 +226,8 @@ zx_status_t hk_fuchsia_vm_root_vmar_locked(hk_fuchsia_vm_t *vm, uint32_t *out) {
         root->vm = vm;
         vm->root = root; /* the program's reference, dropped by hk_fuchsia_vm_release */
     }
-    zx_status_t status = reserve_slot(vm);
-    zx_handle_t h;
-    if (status == ZX_OK)
-        status = hk_handle_alloc(&vm->root->base,
-                                 ZX_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_EXECUTE, &h);
-    if (status != ZX_OK) return status;
-    vm->handles[vm->count++] = h;
-    *out = h;
-    return ZX_OK;
+    return hk_handle_alloc(&vm->root->base, ZX_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_EXECUTE,
+                           out);
 }
 
 /* The program's root VMAR behind handle h (any rights; *rights gets them): BAD_HANDLE, WRONG_TYPE; a VMAR of
@@ -390,7 +366,7 @@ bool hk_fuchsia_vm_serve(hk_fuchsia_vm_t *vm, const char *name, pid_t tid, uint6
     }
     if (strncmp(name, "vmo_", 4) != 0) return false;
     const char *op = name + 4;
-    if (strcmp(op, "create") == 0) *ret = vmo_create(vm, tid, a[0], (uint32_t)a[1], a[2]);
+    if (strcmp(op, "create") == 0) *ret = vmo_create(tid, a[0], (uint32_t)a[1], a[2]);
     else if (strcmp(op, "read") == 0) *ret = vmo_rw(tid, false, (zx_handle_t)a[0], a[1], a[2], a[3]);
     else if (strcmp(op, "write") == 0) *ret = vmo_rw(tid, true, (zx_handle_t)a[0], a[1], a[2], a[3]);
     else if (strcmp(op, "get_size") == 0) *ret = vmo_get_size(tid, (zx_handle_t)a[0], a[1]);

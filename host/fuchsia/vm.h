@@ -16,11 +16,10 @@
 #include <sys/types.h>
 #include <zircon/types.h>
 
-/* A program's VM state: the handles its vmo_create calls made.  Until Fuchsia programs have handle tables of their
- * own they live in the host kernel's one table, and hk_fuchsia_vm_release closes them when the program is over. */
+/* A program's VM state.  The handles its calls make live in its own handle table (the table current on the serving
+ * thread: hk_cpu.table, serve.h), so it can close, duplicate and transfer them with the served object-model calls,
+ * and they go with its table when it dies. */
 typedef struct hk_fuchsia_vm {
-    uint32_t *handles; /* lock */
-    size_t count, cap; /* lock */
     struct hk_vmar *root; /* lock; the root VMAR object, once a handle to it was made */
 } hk_fuchsia_vm_t;
 
@@ -32,11 +31,13 @@ typedef struct hk_fuchsia_vm {
 bool hk_fuchsia_vm_serve(hk_fuchsia_vm_t *vm, const char *name, pid_t tid, uint64_t site, uint64_t sp,
                          const uint64_t a[8], int64_t *ret, int *pending_signal);
 
-/* Lock held.  A new handle to the program's root VMAR (Zircon's root VMAR rights: the VMAR defaults and READ,
- * WRITE, EXECUTE), in the host kernel's table, closed with the program's other handles. */
+/* Lock held.  A new handle to the program's root VMAR in the current table (hk_cpu.table), with the rights
+ * zx_process_create gives the root VMAR handle it returns and the launcher passes on as PA_VMAR_ROOT: the VMAR
+ * defaults and READ, WRITE, EXECUTE (zircon/kernel/object/vm_address_region_dispatcher.cc Create). */
 zx_status_t hk_fuchsia_vm_root_vmar_locked(hk_fuchsia_vm_t *vm, uint32_t *out);
 
-/* The program is over: close the handles it made (a value closed meanwhile is stale, and skipped). */
+/* The program is over (its table already closed): its root VMAR is now a VMAR of no program (BAD_STATE through any
+ * handle still held elsewhere). */
 void hk_fuchsia_vm_release(hk_fuchsia_vm_t *vm);
 
 #endif /* ZXPY_HOST_FUCHSIA_VM_H_ */

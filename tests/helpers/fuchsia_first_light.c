@@ -6,14 +6,28 @@
  *
  *   FL_EXIT      debug_write a greeting, check cprng_draw and the clock, exit with 42
  *   FL_TICK      "tick N\n" through debug_write every 10 ms, for ever (for suspend and kill tests)
- *   FL_UNSERVED  zx_handle_close(12345), which the runner does not serve: exit with the status it returned
+ *   FL_UNSERVED  zx_system_get_event(0, 0, NULL), which the runner does not serve: exit with the status it returned
  *   FL_BADSYSCALL  issue `syscall` (process_exit's number) from the image's own code, not from the vDSO: Zircon
  *                kills the process with a policy exception, so the exit must never happen
  *   FL_VMO       VMOs: create, write, read back, sizes, resize, and each call's errors in Zircon's order; exit 0, or
  *                the number of the first check that failed
- *   FL_VMAR      print "vmar@0x<address>" of a variable and wait until the driver has put a root VMAR handle there;
- *                then map a VMO, use it through the mapping, the errors of vmar_map in Zircon's order, unmap and
- *                map again at a specific place; exit 0, or the number of the first check that failed
+ *   FL_VMAR      take the root VMAR handle (PA_VMAR_ROOT) from its bootstrap message; then map a VMO, use it
+ *                through the mapping, the errors of vmar_map in Zircon's order, unmap and map again at a specific
+ *                place; exit 0, or the number of the first check that failed
+ *   FL_HANDLES   the object-model calls (host/fuchsia/serve_object.c): read the processargs message from the
+ *                bootstrap channel (argv[1] chooses the scenario), then
+ *                  "full": HANDLE_BASIC of its process and job; duplicate/replace/close with Zircon's errors; a
+ *                    channel round trip carrying a handle; bad user pointers; its process name; suspend the
+ *                    process handed in as PA_USER1 (wait for its thread's THREAD_SUSPENDED, hold it 300 ms,
+ *                    resume it), then suspend it again and keep the token; block in zx_object_wait_one on the
+ *                    event handed in as PA_USER0 until the host signals it; then zx_task_kill its own process
+ *                    (the call never returns)
+ *                  "block": block on the PA_USER0 event for ever (the host kills it meanwhile)
+ *                  "exit": make an event and duplicate the PA_USER0 one, then exit with 5 holding them
+ *                  "vm": with the PA_VMAR_ROOT handle, create a VMO, map it, write through the mapping, read it
+ *                    back with vmo_read, close the VMO handle (the mapping stays, as in Zircon), unmap; then exit
+ *                    with 6 holding another VMO
+ *                Each step says what it does through debug_write; a failed check exits with 100 + its line number.
  *
  * Built with clang --target=x86_64-unknown-fuchsia -fuse-ld=lld -nostdlib -ffreestanding -fPIE -Wl,-pie
  * -Wl,--no-dynamic-linker (tests/test_fuchsia_first_light.py).  x86-64 only.
@@ -83,6 +97,357 @@ __attribute__((unused)) static void say(const char *s) { zx_debug_write(s, len(s
 /* No vDSO functions: nothing to report with, so fault (the runner reports an exception kill). */
 static _Noreturn void die(void) { __builtin_trap(); }
 
+#if defined(FL_HANDLES)
+typedef uint32_t zx_rights_t;
+typedef uint32_t zx_signals_t;
+typedef uint64_t zx_koid_t;
+
+#define ZX_OK 0
+#define ZX_ERR_NOT_SUPPORTED (-2)
+#define ZX_ERR_INVALID_ARGS (-10)
+#define ZX_ERR_BAD_HANDLE (-11)
+#define ZX_ERR_WRONG_TYPE (-12)
+#define ZX_ERR_BUFFER_TOO_SMALL (-15)
+#define ZX_ERR_TIMED_OUT (-21)
+#define ZX_ERR_SHOULD_WAIT (-22)
+#define ZX_ERR_PEER_CLOSED (-24)
+#define ZX_ERR_ACCESS_DENIED (-30)
+#define ZX_RIGHT_DUPLICATE ((zx_rights_t)1u << 0)
+#define ZX_RIGHT_DESTROY ((zx_rights_t)1u << 9)
+#define ZX_RIGHT_WAIT ((zx_rights_t)1u << 14)
+#define ZX_RIGHT_SAME_RIGHTS ((zx_rights_t)1u << 31)
+#define ZX_TASK_TERMINATED ((zx_signals_t)1u << 3)
+#define ZX_THREAD_RUNNING ((zx_signals_t)1u << 4)
+#define ZX_THREAD_SUSPENDED ((zx_signals_t)1u << 5)
+#define ZX_USER_SIGNAL_0 ((zx_signals_t)1u << 24)
+#define ZX_USER_SIGNAL_1 ((zx_signals_t)1u << 25)
+#define ZX_TIME_INFINITE INT64_MAX
+#define ZX_INFO_HANDLE_BASIC 2u
+#define ZX_INFO_PROCESS_THREADS 4u
+#define ZX_INFO_PROCESS_HANDLE_STATS 21u
+#define ZX_OBJ_TYPE_VMO 3u
+#define ZX_OBJ_TYPE_VMAR 18u
+#define ZX_VM_PERM_READ ((uint32_t)1u << 0)
+#define ZX_VM_PERM_WRITE ((uint32_t)1u << 1)
+/* zx_process_create's root VMAR handle: ZX_DEFAULT_VMAR_RIGHTS and READ, WRITE, EXECUTE (<zircon/rights.h>) */
+#define ZX_DEFAULT_VMAR_RIGHTS_AND_RWX 0x20801fu
+#define ZX_PROP_NAME 3u
+/* <zircon/processargs.h> */
+#define PA_PROTOCOL 0x4150585du
+#define PA_VERSION 0x0001000u
+#define PA_PROC_SELF 0x01u
+#define PA_THREAD_SELF 0x02u
+#define PA_JOB_DEFAULT 0x03u
+#define PA_VMAR_ROOT 0x04u
+#define PA_USER0 0xF0u
+#define PA_USER1 0xF1u
+
+typedef struct {
+    zx_koid_t koid;
+    zx_rights_t rights;
+    uint32_t type;
+    zx_koid_t related_koid;
+    uint32_t props;
+    uint8_t padding[4];
+} basic_t; /* zx_info_handle_basic_t */
+typedef struct {
+    uint32_t protocol, version, handle_info_off, args_off, args_num, environ_off, environ_num, names_off, names_num;
+} proc_args_t; /* zx_proc_args_t */
+
+#define FN(ret, name, args) static ret(*name) args
+FN(zx_status_t, channel_read,
+   (zx_handle_t, uint32_t, void *, zx_handle_t *, uint32_t, uint32_t, uint32_t *, uint32_t *));
+FN(zx_status_t, channel_write, (zx_handle_t, uint32_t, const void *, uint32_t, const zx_handle_t *, uint32_t));
+FN(zx_status_t, channel_create, (uint32_t, zx_handle_t *, zx_handle_t *));
+FN(zx_status_t, handle_close, (zx_handle_t));
+FN(zx_status_t, handle_close_many, (const zx_handle_t *, size_t));
+FN(zx_status_t, handle_duplicate, (zx_handle_t, zx_rights_t, zx_handle_t *));
+FN(zx_status_t, handle_replace, (zx_handle_t, zx_rights_t, zx_handle_t *));
+FN(zx_status_t, object_get_info, (zx_handle_t, uint32_t, void *, size_t, size_t *, size_t *));
+FN(zx_status_t, object_get_property, (zx_handle_t, uint32_t, void *, size_t));
+FN(zx_status_t, object_set_property, (zx_handle_t, uint32_t, const void *, size_t));
+FN(zx_status_t, object_signal, (zx_handle_t, uint32_t, uint32_t));
+FN(zx_status_t, object_get_child, (zx_handle_t, uint64_t, zx_rights_t, zx_handle_t *));
+FN(zx_status_t, object_wait_one, (zx_handle_t, zx_signals_t, zx_time_t, zx_signals_t *));
+FN(zx_status_t, task_kill, (zx_handle_t));
+FN(zx_status_t, task_suspend, (zx_handle_t, zx_handle_t *));
+FN(zx_status_t, event_create, (uint32_t, zx_handle_t *));
+FN(zx_status_t, nanosleep_fn, (zx_time_t));
+FN(zx_time_t, deadline_after, (zx_duration_t));
+FN(zx_status_t, vmo_create, (uint64_t, uint32_t, zx_handle_t *));
+FN(zx_status_t, vmo_read, (zx_handle_t, void *, uint64_t, size_t));
+FN(zx_status_t, vmar_map, (zx_handle_t, uint32_t, uint64_t, zx_handle_t, uint64_t, uint64_t, uint64_t *));
+FN(zx_status_t, vmar_unmap, (zx_handle_t, uint64_t, uint64_t));
+
+static void *need(const uint8_t *base, const char *name) {
+    void *f = vdso_sym(base, name);
+    if (f == NULL) zx_process_exit(2);
+    return f;
+}
+
+static void say_num(const char *label, uint64_t v) {
+    char line[64];
+    size_t at = 0;
+    while (label[at]) line[at] = label[at], at++;
+    char digits[21];
+    int d = 0;
+    do digits[d++] = (char)('0' + v % 10), v /= 10;
+    while (v != 0);
+    while (d > 0) line[at++] = digits[--d];
+    line[at++] = '\n';
+    zx_debug_write(line, at);
+}
+
+/* A failed check: say which line and what came back, exit with 100 + the line's last two digits. */
+static void check_failed(int line, int64_t got) {
+    say_num("FAILED at line ", (uint64_t)line);
+    say_num("  got (negated if < 0) ", (uint64_t)(got < 0 ? -got : got));
+    zx_process_exit(100 + line % 100);
+}
+#define EXPECT(expr, want)                                   \
+    do {                                                     \
+        int64_t got_ = (int64_t)(expr);                      \
+        if (got_ != (int64_t)(want)) check_failed(__LINE__, got_); \
+    } while (0)
+
+static zx_koid_t koid_of(zx_handle_t h, zx_rights_t *rights) {
+    basic_t b;
+    EXPECT(object_get_info(h, ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL), ZX_OK);
+    if (rights != NULL) *rights = b.rights;
+    return b.koid;
+}
+
+static uint32_t handle_total(zx_handle_t proc) {
+    uint32_t counts[64];
+    EXPECT(object_get_info(proc, ZX_INFO_PROCESS_HANDLE_STATS, counts, sizeof counts, NULL, NULL), ZX_OK);
+    uint32_t n = 0;
+    for (int i = 0; i < 64; i++) n += counts[i];
+    return n;
+}
+
+static _Noreturn void handles_main(zx_handle_t bootstrap, const uint8_t *base) {
+    channel_read = need(base, "_zx_channel_read");
+    channel_write = need(base, "_zx_channel_write");
+    channel_create = need(base, "_zx_channel_create");
+    handle_close = need(base, "_zx_handle_close");
+    handle_close_many = need(base, "_zx_handle_close_many");
+    handle_duplicate = need(base, "_zx_handle_duplicate");
+    handle_replace = need(base, "_zx_handle_replace");
+    object_get_info = need(base, "_zx_object_get_info");
+    object_get_property = need(base, "_zx_object_get_property");
+    object_set_property = need(base, "_zx_object_set_property");
+    object_signal = need(base, "_zx_object_signal");
+    object_get_child = need(base, "_zx_object_get_child");
+    object_wait_one = need(base, "_zx_object_wait_one");
+    task_kill = need(base, "_zx_task_kill");
+    task_suspend = need(base, "_zx_task_suspend");
+    event_create = need(base, "_zx_event_create");
+    nanosleep_fn = need(base, "_zx_nanosleep");
+    deadline_after = need(base, "_zx_deadline_after");
+    vmo_create = need(base, "_zx_vmo_create");
+    vmo_read = need(base, "_zx_vmo_read");
+    vmar_map = need(base, "_zx_vmar_map");
+    vmar_unmap = need(base, "_zx_vmar_unmap");
+
+    /* The processargs message: header, handle infos, argv, environ. */
+    static uint8_t msg[4096];
+    zx_handle_t hs[16];
+    uint32_t nb = 0, nh = 0;
+    EXPECT(channel_read(bootstrap, 0, msg, hs, sizeof msg, 16, &nb, &nh), ZX_OK);
+    const proc_args_t *pa = (const proc_args_t *)msg;
+    EXPECT(nb >= sizeof *pa, 1);
+    EXPECT(pa->protocol, PA_PROTOCOL);
+    EXPECT(pa->version, PA_VERSION);
+    const uint32_t *infos = (const uint32_t *)(msg + pa->handle_info_off);
+    zx_handle_t proc = 0, thread = 0, job = 0, event = 0, other = 0, vmar = 0;
+    for (uint32_t i = 0; i < nh; i++) {
+        switch (infos[i] & 0xff) {
+        case PA_PROC_SELF: proc = hs[i]; break;
+        case PA_THREAD_SELF: thread = hs[i]; break;
+        case PA_JOB_DEFAULT: job = hs[i]; break;
+        case PA_VMAR_ROOT: vmar = hs[i]; break;
+        case PA_USER0: event = hs[i]; break;
+        case PA_USER1: other = hs[i]; break;
+        default: check_failed(__LINE__, infos[i]);
+        }
+    }
+    EXPECT(proc != 0 && thread != 0 && job != 0 && event != 0 && vmar != 0, 1);
+    EXPECT(pa->args_num, 2);
+    const char *arg0 = (const char *)(msg + pa->args_off);
+    const char *arg1 = arg0 + len(arg0) + 1;
+    EXPECT(streq(arg0, "handles"), 1);
+    EXPECT(pa->environ_num, 1);
+    EXPECT(streq((const char *)(msg + pa->environ_off), "ZXPY_TEST=1"), 1);
+    /* The spawner wrote one message and closed its end. */
+    EXPECT(channel_read(bootstrap, 0, msg, hs, sizeof msg, 16, &nb, &nh), ZX_ERR_PEER_CLOSED);
+    EXPECT(handle_close(bootstrap), ZX_OK);
+
+    if (streq(arg1, "exit")) { /* exit holding handles: the host checks they are released */
+        zx_handle_t mine = 0, dup = 0;
+        EXPECT(event_create(0, &mine), ZX_OK);
+        EXPECT(handle_duplicate(event, ZX_RIGHT_SAME_RIGHTS, &dup), ZX_OK);
+        say("exiting\n");
+        zx_process_exit(5);
+    }
+    if (streq(arg1, "vm")) { /* its own root VMAR, from the bootstrap message */
+        zx_rights_t vmar_rights;
+        koid_of(vmar, &vmar_rights);
+        EXPECT(vmar_rights, ZX_DEFAULT_VMAR_RIGHTS_AND_RWX);
+        uint32_t counts[64];
+        zx_handle_t v = 0, kept = 0;
+        uint64_t addr = 0;
+        EXPECT(vmo_create(8192, 0, &v), ZX_OK);
+        EXPECT(object_get_info(proc, ZX_INFO_PROCESS_HANDLE_STATS, counts, sizeof counts, NULL, NULL), ZX_OK);
+        EXPECT(counts[ZX_OBJ_TYPE_VMO], 1); /* in its own table */
+        EXPECT(counts[ZX_OBJ_TYPE_VMAR], 1);
+        EXPECT(vmar_map(vmar, ZX_VM_PERM_READ | ZX_VM_PERM_WRITE, 0, v, 0, 8192, &addr), ZX_OK);
+        volatile char *p = (volatile char *)(uintptr_t)addr;
+        p[10] = 'v';
+        p[4200] = 'm';
+        char got[2] = {0, 0};
+        EXPECT(vmo_read(v, &got[0], 10, 1), ZX_OK);
+        EXPECT(vmo_read(v, &got[1], 4200, 1), ZX_OK);
+        EXPECT(got[0] == 'v' && got[1] == 'm', 1);
+        /* A mapping holds the VMO, not the handle (VmMapping keeps its VmObject): closing the handle leaves it. */
+        EXPECT(handle_close(v), ZX_OK);
+        EXPECT(vmo_read(v, &got[0], 10, 1), ZX_ERR_BAD_HANDLE);
+        p[11] = '!';
+        EXPECT(p[10] == 'v' && p[11] == '!' && p[4200] == 'm', 1);
+        EXPECT(vmar_unmap(vmar, addr, 8192), ZX_OK);
+        EXPECT(vmo_create(4096, 0, &kept), ZX_OK);
+        say("mapped through the root VMAR\n");
+        zx_process_exit(6);
+    }
+    if (streq(arg1, "block")) {
+        say("blocking\n");
+        zx_status_t st = object_wait_one(event, ZX_USER_SIGNAL_0, ZX_TIME_INFINITE, NULL);
+        say_num("unblocked ", (uint64_t)(int64_t)st);
+        zx_process_exit(7);
+    }
+    EXPECT(streq(arg1, "full") && other != 0, 1);
+
+    /* Its own process and job, as the host sees them. */
+    zx_rights_t rights;
+    say_num("koid=", koid_of(proc, &rights));
+    say_num("proc-rights=", rights);
+    say_num("job=", koid_of(job, &rights));
+    say_num("job-rights=", rights);
+    say_num("thread=", koid_of(thread, NULL));
+    uint32_t handles_at_start = handle_total(proc);
+    say_num("handles=", handles_at_start);
+
+    /* Duplicate, replace, close (handle_ops.cc): a closed value is BAD_HANDLE; rights beyond the source's are
+     * INVALID_ARGS; without DUPLICATE, ACCESS_DENIED; kill checks DESTROY before the type. */
+    zx_handle_t d = 0, w = 0, e2 = 0;
+    EXPECT(handle_duplicate(proc, ZX_RIGHT_SAME_RIGHTS, &d), ZX_OK);
+    EXPECT(koid_of(d, NULL), koid_of(proc, NULL));
+    EXPECT(handle_close(d), ZX_OK);
+    EXPECT(handle_close(d), ZX_ERR_BAD_HANDLE);
+    EXPECT(handle_duplicate(event, ZX_RIGHT_DESTROY, &d), ZX_ERR_INVALID_ARGS);
+    EXPECT(handle_duplicate(event, ZX_RIGHT_SAME_RIGHTS, &e2), ZX_OK);
+    EXPECT(handle_replace(e2, ZX_RIGHT_WAIT, &w), ZX_OK);
+    EXPECT(handle_close(e2), ZX_ERR_BAD_HANDLE);
+    EXPECT(handle_duplicate(w, ZX_RIGHT_SAME_RIGHTS, &d), ZX_ERR_ACCESS_DENIED);
+    EXPECT(task_kill(w), ZX_ERR_ACCESS_DENIED);
+    EXPECT(task_kill(thread), ZX_ERR_WRONG_TYPE);
+    EXPECT(task_kill(0x12345673u), ZX_ERR_BAD_HANDLE);
+    zx_handle_t tok = 0;
+    EXPECT(task_suspend(thread, &tok), ZX_ERR_NOT_SUPPORTED); /* its own thread */
+    EXPECT(task_suspend(proc, &tok), ZX_ERR_NOT_SUPPORTED);   /* its own process */
+    EXPECT(task_suspend(job, &tok), ZX_ERR_WRONG_TYPE);
+    zx_handle_t many[2] = {w, 0x12345673u};
+    EXPECT(handle_close_many(many, 2), ZX_ERR_BAD_HANDLE);
+    EXPECT(handle_close(w), ZX_ERR_BAD_HANDLE); /* closed all the same */
+    EXPECT(handle_total(proc), handles_at_start);
+
+    /* A channel round trip carrying a handle (channel.cc). */
+    zx_handle_t c0 = 0, c1 = 0, e = 0, got[4];
+    EXPECT(channel_create(0, &c0, &c1), ZX_OK);
+    EXPECT(event_create(0, &e), ZX_OK);
+    EXPECT(handle_duplicate(e, ZX_RIGHT_SAME_RIGHTS, &e2), ZX_OK);
+    EXPECT(channel_write(c0, 0, "ping", 4, &e2, 1), ZX_OK);
+    EXPECT(handle_close(e2), ZX_ERR_BAD_HANDLE); /* it moved */
+    char buf[16];
+    EXPECT(channel_read(c1, 0, buf, got, 2, 4, &nb, &nh), ZX_ERR_BUFFER_TOO_SMALL); /* stays queued */
+    EXPECT(nb, 4);
+    EXPECT(nh, 1);
+    EXPECT(channel_read(c1, 0, buf, got, sizeof buf, 4, &nb, &nh), ZX_OK);
+    EXPECT(nb == 4 && nh == 1 && buf[0] == 'p' && buf[3] == 'g', 1);
+    EXPECT(koid_of(got[0], NULL), koid_of(e, NULL));
+    EXPECT(object_signal(got[0], 0, ZX_USER_SIGNAL_1), ZX_OK);
+    zx_signals_t observed = 0;
+    EXPECT(object_wait_one(e, ZX_USER_SIGNAL_1, 0, &observed), ZX_OK);
+    EXPECT((observed & ZX_USER_SIGNAL_1) != 0, 1);
+    EXPECT(object_wait_one(e, ZX_USER_SIGNAL_0, deadline_after(1000 * 1000), &observed), ZX_ERR_TIMED_OUT);
+    EXPECT(channel_read(c1, 0, buf, got + 1, sizeof buf, 3, &nb, &nh), ZX_ERR_SHOULD_WAIT);
+    EXPECT(handle_close(c0), ZX_OK);
+    EXPECT(channel_read(c1, 0, buf, got + 1, sizeof buf, 3, &nb, &nh), ZX_ERR_PEER_CLOSED);
+    EXPECT(channel_write(c1, 0, "x", 1, NULL, 0), ZX_ERR_PEER_CLOSED);
+    zx_handle_t pair[3] = {c1, got[0], e};
+    EXPECT(handle_close_many(pair, 3), ZX_OK);
+    EXPECT(handle_total(proc), handles_at_start);
+    say("channel round trip\n");
+
+    /* Bad user pointers are INVALID_ARGS (user_copy), and a handle that could not be copied out is not left. */
+    basic_t b;
+    EXPECT(object_get_info(proc, ZX_INFO_HANDLE_BASIC, (void *)8, sizeof b, NULL, NULL), ZX_ERR_INVALID_ARGS);
+    /* A size beyond the memory behind the buffer is fine while the answer fits (only the record is copied out). */
+    EXPECT(object_get_info(proc, ZX_INFO_HANDLE_BASIC, &b, 1u << 30, NULL, NULL), ZX_OK);
+    EXPECT(b.koid, koid_of(proc, NULL));
+    size_t *bad_actual = (size_t *)(uintptr_t)handles_main; /* read-only code */
+    EXPECT(object_get_info(proc, ZX_INFO_HANDLE_BASIC, &b, sizeof b, bad_actual, NULL), ZX_ERR_INVALID_ARGS);
+    EXPECT(handle_duplicate(proc, ZX_RIGHT_SAME_RIGHTS, (zx_handle_t *)8), ZX_ERR_INVALID_ARGS);
+    EXPECT(channel_create(0, &c0, (zx_handle_t *)(uintptr_t)handles_main), ZX_ERR_INVALID_ARGS); /* read-only code */
+    EXPECT(event_create(0, (zx_handle_t *)16), ZX_ERR_INVALID_ARGS);
+    EXPECT(handle_total(proc), handles_at_start);
+    say("bad pointers\n");
+
+    /* Its name (ZX_PROP_NAME), as the host reads it. */
+    char name[32];
+    EXPECT(object_set_property(proc, ZX_PROP_NAME, "renamed-by-itself", 17), ZX_OK);
+    EXPECT(object_get_property(proc, ZX_PROP_NAME, name, sizeof name), ZX_OK);
+    EXPECT(streq(name, "renamed-by-itself"), 1);
+    EXPECT(object_set_property(proc, ZX_PROP_NAME, (void *)8, 5), ZX_ERR_INVALID_ARGS);
+
+    /* Suspend another program's process (task.cc sys_task_suspend): its thread asserts THREAD_SUSPENDED, which
+     * this program waits for (a blocking wait, served on a worker). */
+    zx_koid_t koids[8];
+    size_t actual = 0, avail = 0;
+    EXPECT(task_suspend(other, &tok), ZX_OK);
+    EXPECT(object_get_info(other, ZX_INFO_PROCESS_THREADS, koids, sizeof koids, &actual, &avail), ZX_OK);
+    EXPECT(actual >= 1 && avail == actual, 1);
+    zx_handle_t other_thread = 0;
+    EXPECT(object_get_child(other, koids[0], ZX_RIGHT_SAME_RIGHTS, &other_thread), ZX_OK);
+    EXPECT(object_wait_one(other_thread, ZX_THREAD_SUSPENDED, deadline_after(5000ll * 1000 * 1000), &observed),
+           ZX_OK);
+    say("tick-suspended\n");
+    nanosleep_fn(deadline_after(300ll * 1000 * 1000));
+    say("tick-held\n");
+    nanosleep_fn(deadline_after(500ll * 1000 * 1000)); /* the host reads the tick count meanwhile */
+    EXPECT(handle_close(tok), ZX_OK);
+    EXPECT(object_wait_one(other_thread, ZX_THREAD_RUNNING, deadline_after(5000ll * 1000 * 1000), &observed),
+           ZX_OK);
+    say("tick-resumed\n");
+    zx_handle_t kept = 0;
+    EXPECT(task_suspend(other, &kept), ZX_OK); /* kept: released when this program dies */
+    EXPECT(object_wait_one(other_thread, ZX_THREAD_SUSPENDED, deadline_after(5000ll * 1000 * 1000), &observed),
+           ZX_OK);
+    say("holding-token\n");
+
+    /* Block until the host signals the event; the host suspends this program meanwhile. */
+    say("waiting\n");
+    EXPECT(object_wait_one(event, ZX_USER_SIGNAL_0, ZX_TIME_INFINITE, &observed), ZX_OK);
+    EXPECT((observed & ZX_USER_SIGNAL_0) != 0, 1);
+    say("woke\n");
+
+    /* zx_task_kill of its own process never returns (task_kill.md). */
+    say("killing-self\n");
+    zx_status_t st = task_kill(proc);
+    say_num("after-kill ", (uint64_t)(int64_t)st);
+    zx_process_exit(99);
+}
+#endif
+
 void _start(zx_handle_t bootstrap, void *vdso) {
     const uint8_t *base = vdso;
     (void)bootstrap;
@@ -124,9 +489,10 @@ void _start(zx_handle_t bootstrap, void *vdso) {
         nanosleep(deadline_after(10 * 1000 * 1000));
     }
 #elif defined(FL_UNSERVED)
-    zx_status_t (*handle_close)(zx_handle_t) = (zx_status_t (*)(zx_handle_t))vdso_sym(base, "_zx_handle_close");
-    if (handle_close == NULL) zx_process_exit(2);
-    zx_process_exit(handle_close(12345));
+    zx_status_t (*get_event)(zx_handle_t, uint32_t, zx_handle_t *) =
+        (zx_status_t (*)(zx_handle_t, uint32_t, zx_handle_t *))vdso_sym(base, "_zx_system_get_event");
+    if (get_event == NULL) zx_process_exit(2);
+    zx_process_exit(get_event(0, 0, NULL));
 #elif defined(FL_BADSYSCALL)
     /* The number is taken from the vDSO's own process_exit stub (mov $N,%eax; syscall): the right number, from the
      * wrong place. */
@@ -139,6 +505,11 @@ void _start(zx_handle_t bootstrap, void *vdso) {
             break;
         }
     }
+    /* Long enough for the driver to read the Linux pid it checks is gone afterwards. */
+    zx_time_t (*deadline_after)(zx_duration_t) = (zx_time_t (*)(zx_duration_t))vdso_sym(base, "_zx_deadline_after");
+    zx_status_t (*nanosleep)(zx_time_t) = (zx_status_t (*)(zx_time_t))vdso_sym(base, "_zx_nanosleep");
+    if (deadline_after == NULL || nanosleep == NULL) zx_process_exit(2);
+    nanosleep(deadline_after(50 * 1000 * 1000));
     say("issuing a syscall from outside the vDSO\n");
     register uint64_t rdi __asm__("rdi") = 7;
     uint64_t rax = nr;
@@ -201,24 +572,25 @@ void _start(zx_handle_t bootstrap, void *vdso) {
             base, "_zx_vmar_map");
     zx_status_t (*vmar_unmap)(zx_handle_t, uint64_t, uint64_t) =
         (zx_status_t (*)(zx_handle_t, uint64_t, uint64_t))vdso_sym(base, "_zx_vmar_unmap");
-    zx_time_t (*deadline_after)(zx_duration_t) = (zx_time_t (*)(zx_duration_t))vdso_sym(base, "_zx_deadline_after");
-    zx_status_t (*nanosleep)(zx_time_t) = (zx_status_t (*)(zx_time_t))vdso_sym(base, "_zx_nanosleep");
-    if (!vmo_create || !vmo_read || !vmo_write || !vmar_map || !vmar_unmap || !deadline_after || !nanosleep)
-        zx_process_exit(2);
+    if (!vmo_create || !vmo_read || !vmo_write || !vmar_map || !vmar_unmap) zx_process_exit(2);
     enum { OK = 0, BAD_HANDLE = -11, INVALID_ARGS = -10, ALREADY_EXISTS = -26, ACCESS_DENIED = -30,
            WRONG_TYPE = -12 };
     enum { READ = 1, WRITE = 2, EXECUTE = 4, SPECIFIC = 16, CAN_MAP_READ = 128 };
-    static volatile zx_handle_t root_vmar;
-    char line[40] = "vmar@0x";
-    uint64_t where = (uint64_t)(uintptr_t)&root_vmar;
-    size_t at = 7;
-    for (int shift = 60; shift >= 0; shift -= 4) line[at++] = "0123456789abcdef"[(where >> shift) & 15];
-    line[at++] = '\n';
-    zx_debug_write(line, at);
-    for (int i = 0; root_vmar == 0; i++) {
-        if (i > 10000) zx_process_exit(90);
-        nanosleep(deadline_after(1000 * 1000));
-    }
+    /* The processargs message: its handle infos name the root VMAR (PA_VMAR_ROOT, <zircon/processargs.h>). */
+    zx_status_t (*channel_read)(zx_handle_t, uint32_t, void *, zx_handle_t *, uint32_t, uint32_t, uint32_t *,
+                                uint32_t *) =
+        (zx_status_t (*)(zx_handle_t, uint32_t, void *, zx_handle_t *, uint32_t, uint32_t, uint32_t *,
+                         uint32_t *))vdso_sym(base, "_zx_channel_read");
+    if (!channel_read) zx_process_exit(2);
+    static uint8_t msg[4096];
+    zx_handle_t hs[16];
+    uint32_t nb = 0, nh = 0;
+    if (channel_read(bootstrap, 0, msg, hs, sizeof msg, 16, &nb, &nh) != OK || nb < 36) zx_process_exit(3);
+    uint32_t info_off = *(const uint32_t *)(msg + 8); /* zx_proc_args_t.handle_info_off */
+    zx_handle_t root_vmar = 0;
+    for (uint32_t i = 0; i < nh; i++)
+        if ((*(const uint32_t *)(msg + info_off + 4 * i) & 0xff) == 0x04u) root_vmar = hs[i];
+    if (root_vmar == 0) zx_process_exit(4);
     zx_handle_t vmar = root_vmar, v = 0;
     uint64_t addr = 0, a2 = 0;
     if (vmo_create(8192, 0, &v) != OK || vmo_write(v, "mapped!", 100, 8) != OK) zx_process_exit(10);
@@ -249,7 +621,9 @@ void _start(zx_handle_t bootstrap, void *vdso) {
     if (p[5000 - 4096] != 'Z') zx_process_exit(44);
     say("mapped VMOs as Zircon does\n");
     zx_process_exit(0);
+#elif defined(FL_HANDLES)
+    handles_main(bootstrap, base);
 #else
-#error "define FL_EXIT, FL_TICK, FL_UNSERVED, FL_BADSYSCALL, FL_VMO or FL_VMAR"
+#error "define FL_EXIT, FL_TICK, FL_UNSERVED, FL_BADSYSCALL, FL_VMO, FL_VMAR or FL_HANDLES"
 #endif
 }

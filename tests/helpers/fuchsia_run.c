@@ -6,11 +6,25 @@
  *   fuchsia_run tick IMAGE VDSO   IMAGE prints "tick N" lines for ever: suspend the process (the lines stop),
  *                                 close the token (they resume), kill its job (TASK_TERMINATED, return code, the
  *                                 Linux pid is gone)
- *   fuchsia_run vmar IMAGE VDSO   IMAGE prints "vmar@0x<address>": a new handle to its root VMAR is written there
- *                                 (process_vm_writev: this program is its tracer's), then as exit
+ *   fuchsia_run vmar IMAGE VDSO   as exit, and a host handle to IMAGE's root VMAR (hk_fuchsia_root_vmar) is
+ *                                 checked to name a VMAR (IMAGE takes its own from its bootstrap message)
  *   fuchsia_run maps IMAGE VDSO   IMAGE prints "tick N" lines for ever: once it runs, its layout (hk_fuchsia_layout),
  *                                 /proc/PID/maps, its open fds and its Linux name; then kill its job.  This program
  *                                 holds an extra fd without close-on-exec meanwhile, which the image must not get.
+ *   fuchsia_run handles IMAGE VDSO TICK   IMAGE is FL_HANDLES, started with argv {"handles", "full"}, environ
+ *                                 {"ZXPY_TEST=1"}, an event as PA_USER0 and the process of a TICK program as
+ *                                 PA_USER1.  While it suspends the tick program, the tick lines must hold; while it
+ *                                 blocks on the event, this driver suspends it, signals the event (it must not
+ *                                 wake), resumes it (it wakes), and it kills itself; then every handle it held is
+ *                                 released (the tick program runs again, the event has one handle left)
+ *   fuchsia_run blockkill IMAGE VDSO   IMAGE is FL_HANDLES with argv {"handles", "block"}: it blocks on the event;
+ *                                 its job is killed: it dies, the worker thread that served its wait is gone, the
+ *                                 event has one handle left
+ *   fuchsia_run exitrelease IMAGE VDSO   IMAGE is FL_HANDLES with argv {"handles", "exit"}: it exits with 5 holding
+ *                                 handles; its table is empty afterwards and the event has one handle left
+ *   fuchsia_run vmroot IMAGE VDSO   IMAGE is FL_HANDLES with argv {"handles", "vm"}: it maps a VMO in the root
+ *                                 VMAR of its bootstrap message and exits with 6 holding a VMO; its table is empty
+ *                                 afterwards
  *
  * The image's debug_write output goes to a pipe that a reader thread drains and counts.
  */
@@ -33,10 +47,37 @@
 #include "fuchsia/runner.h"
 #include "kernel.h"
 
+/* <zircon/processargs.h>: the tags of the handles this driver hands to the FL_HANDLES program. */
+#define PA_HND(type, arg) (((type)&0xFF) | (((arg)&0xFFFF) << 16))
+#define PA_USER0 0xF0u
+#define PA_USER1 0xF1u
+
 static char g_out[1 << 16];
 static atomic_size_t g_out_len;
 static atomic_int g_lines;
 static int g_pipe[2];
+
+/* The FL_HANDLES program's output, apart from the tick program's (g_out). */
+static char g_hout[1 << 16];
+static atomic_size_t g_hout_len;
+static int g_hpipe[2];
+static pthread_mutex_t g_hout_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static void *hreader(void *arg) {
+    (void)arg;
+    char buf[512];
+    for (;;) {
+        ssize_t n = read(g_hpipe[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return NULL;
+        pthread_mutex_lock(&g_hout_mutex);
+        size_t at = atomic_load(&g_hout_len);
+        for (ssize_t i = 0; i < n && at < sizeof g_hout - 1; i++) g_hout[at++] = buf[i];
+        g_hout[at] = '\0';
+        atomic_store(&g_hout_len, at);
+        pthread_mutex_unlock(&g_hout_mutex);
+    }
+}
 
 static void *reader(void *arg) {
     (void)arg;
@@ -90,6 +131,219 @@ static pid_t process_pid(zx_handle_t proc) {
     return pid;
 }
 
+/* How many handles name h's object (host-kernel internals: the driver is linked with the kernel). */
+static uint32_t handle_count(zx_handle_t h) {
+    hk_object_t *obj;
+    uint32_t n = 0;
+    hk_lock();
+    if (hk_handle_get(h, ZX_OBJ_TYPE_NONE, ZX_RIGHT_NONE, &obj, NULL) == ZX_OK) n = obj->handles;
+    hk_unlock();
+    return n;
+}
+
+/* Handles left in the Fuchsia program's own table. */
+static uint32_t table_count(zx_handle_t proc) {
+    hk_object_t *obj;
+    uint32_t n = UINT32_MAX;
+    hk_lock();
+    if (hk_handle_get(proc, ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_NONE, &obj, NULL) == ZX_OK) {
+        hk_process_t *p = HK_CONTAINER_OF(obj, hk_process_t, base);
+        if (p->handle_table != NULL) n = hk_handle_table_count(p->handle_table);
+    }
+    hk_unlock();
+    return n;
+}
+
+static bool hout_has(const char *text) {
+    pthread_mutex_lock(&g_hout_mutex);
+    bool found = strstr(g_hout, text) != NULL;
+    pthread_mutex_unlock(&g_hout_mutex);
+    return found;
+}
+
+static bool wait_hout(const char *text, long ms) {
+    for (long waited = 0; waited < ms; waited += 5) {
+        if (hout_has(text)) return true;
+        sleep_ms(5);
+    }
+    return hout_has(text);
+}
+
+/* The process's first thread, and its ZX_INFO_THREAD state. */
+static zx_handle_t first_thread(zx_handle_t proc) {
+    zx_koid_t koids[4];
+    size_t actual = 0, avail = 0;
+    zx_handle_t t = ZX_HANDLE_INVALID;
+    if (zx_object_get_info(proc, ZX_INFO_PROCESS_THREADS, koids, sizeof koids, &actual, &avail) == ZX_OK && actual > 0)
+        zx_object_get_child(proc, koids[0], ZX_RIGHT_SAME_RIGHTS, &t);
+    return t;
+}
+
+static uint32_t thread_state(zx_handle_t t) {
+    zx_info_thread_t info;
+    memset(&info, 0, sizeof info);
+    if (zx_object_get_info(t, ZX_INFO_THREAD, &info, sizeof info, NULL, NULL) != ZX_OK) return UINT32_MAX;
+    return info.state;
+}
+
+/* Wait (at most ms) until thread t shows state; the last state read. */
+static uint32_t wait_state(zx_handle_t t, uint32_t state, long ms) {
+    uint32_t now = thread_state(t);
+    for (long waited = 0; waited < ms && now != state; waited += 5) {
+        sleep_ms(5);
+        now = thread_state(t);
+    }
+    return now;
+}
+
+static zx_koid_t koid_of(zx_handle_t h) {
+    zx_info_handle_basic_t b;
+    memset(&b, 0, sizeof b);
+    zx_object_get_info(h, ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL);
+    return b.koid;
+}
+
+/* OS threads of this program (the worker that serves a blocked call is one). */
+static int os_threads(void) {
+    char buf[4096];
+    if (!hk_read_proc("/proc/self/status", buf, sizeof buf)) return -1;
+    const char *at = strstr(buf, "Threads:");
+    return at != NULL ? atoi(at + 8) : -1;
+}
+
+static int64_t return_code(zx_handle_t proc, zx_status_t *status);
+
+static zx_status_t spawn_handles(zx_handle_t job, const char *image, const char *vdso, const char *scenario,
+                                 zx_handle_t event, zx_handle_t other, zx_handle_t *proc, char *err) {
+    const char *argv[] = {"handles", scenario, NULL};
+    const char *envp[] = {"ZXPY_TEST=1", NULL};
+    zx_handle_t hs[2];
+    uint32_t infos[2] = {PA_HND(PA_USER0, 0), PA_HND(PA_USER1, 0)};
+    size_t n = 0;
+    zx_handle_duplicate(event, ZX_RIGHT_SAME_RIGHTS, &hs[n++]);
+    if (other != ZX_HANDLE_INVALID) zx_handle_duplicate(other, ZX_RIGHT_SAME_RIGHTS, &hs[n++]);
+    return hk_fuchsia_spawn_etc(job, image, vdso, "handles", argv, envp, infos, hs, n, g_hpipe[1], proc, err);
+}
+
+#define DEADLINE_S(s) zx_deadline_after((s)*1000ll * 1000 * 1000)
+
+static int run_handles(const char *mode, const char *image, const char *vdso, const char *tick_image) {
+    if (pipe2(g_hpipe, O_CLOEXEC) != 0) return perror("pipe"), 2;
+    pthread_t ht;
+    pthread_create(&ht, NULL, hreader, NULL);
+    zx_handle_t job, event;
+    zx_status_t st = zx_job_create(zx_job_default(), 0, &job);
+    if (st == ZX_OK) st = zx_event_create(0, &event);
+    if (st != ZX_OK) return fprintf(stderr, "setup: %d\n", st), 2;
+    char err[FDIO_SPAWN_ERR_MSG_MAX_LENGTH] = "";
+    zx_handle_t tick = ZX_HANDLE_INVALID, proc = ZX_HANDLE_INVALID;
+    bool full = strcmp(mode, "handles") == 0;
+    if (full) st = hk_fuchsia_spawn(job, tick_image, vdso, "tick", g_pipe[1], &tick, err);
+    if (full && st == ZX_OK) wait_lines_above(2, 5000); /* the tick program is well under way */
+    int threads_before = os_threads();
+    bool vm_scenario = strcmp(mode, "vmroot") == 0;
+    bool exit_scenario = strcmp(mode, "exitrelease") == 0 || vm_scenario;
+    const char *scenario = full ? "full" : vm_scenario ? "vm" : exit_scenario ? "exit" : "block";
+    if (st == ZX_OK) st = spawn_handles(job, image, vdso, scenario, event, tick, &proc, err);
+    printf("{\"spawn\": %d, \"spawn_error\": ", st);
+    json_string(err, strlen(err));
+    if (st != ZX_OK) {
+        printf("}\n");
+        return 0;
+    }
+    printf(", \"proc_koid\": %" PRIu64 ", \"job_koid\": %" PRIu64, koid_of(proc), koid_of(job));
+    if (full) {
+        bool s1 = wait_hout("tick-suspended\n", 10000);
+        sleep_ms(50);
+        int held0 = atomic_load(&g_lines);
+        bool s2 = wait_hout("tick-held\n", 5000);
+        int held1 = atomic_load(&g_lines);
+        bool s3 = wait_hout("holding-token\n", 5000);
+        sleep_ms(50);
+        int kept0 = atomic_load(&g_lines);
+        bool s4 = wait_hout("waiting\n", 5000);
+        zx_handle_t th = first_thread(proc);
+        uint32_t blocked_state = wait_state(th, ZX_THREAD_STATE_BLOCKED_WAIT_ONE, 5000);
+        uint32_t event_handles_running = handle_count(event); /* the driver's and the program's PA_USER0 */
+        zx_handle_t token;
+        zx_status_t s_suspend = zx_task_suspend(proc, &token);
+        zx_signals_t seen = 0;
+        zx_status_t s_suspended = zx_object_wait_one(th, ZX_THREAD_SUSPENDED, DEADLINE_S(5), &seen);
+        uint32_t suspended_state = thread_state(th);
+        zx_status_t s_signal = zx_object_signal(event, 0, ZX_USER_SIGNAL_0);
+        sleep_ms(300);
+        bool woke_while_suspended = hout_has("woke\n");
+        uint32_t still_state = thread_state(th);
+        int kept_mid = atomic_load(&g_lines); /* the tick program is still held by the token the program keeps */
+        zx_status_t s_close = zx_handle_close(token);
+        bool woke = wait_hout("woke\n", 5000);
+        zx_status_t s_wait = zx_object_wait_one(proc, ZX_TASK_TERMINATED, DEADLINE_S(10), &seen);
+        zx_status_t s_info;
+        int64_t rc = return_code(proc, &s_info);
+        int kept1 = atomic_load(&g_lines);
+        int resumed = wait_lines_above(kept1, 3000);
+        sleep_ms(50);
+        printf(", \"steps\": [%s, %s, %s, %s], \"held0\": %d, \"held1\": %d, \"kept0\": %d, \"kept1\": %d, "
+               "\"kept_mid\": %d, \"tick_resumed\": %d, \"event_handles_running\": %u, \"blocked_state\": %u, "
+               "\"suspend\": %d, \"suspended\": %d, "
+               "\"suspended_state\": %u, \"still_state\": %u, \"signal\": %d, \"woke_while_suspended\": %s, "
+               "\"close\": %d, \"woke\": %s, \"wait\": %d, \"info\": %d, \"return_code\": %" PRId64
+               ", \"event_handles_after\": %u, \"tick_handles_after\": %u, \"table_after\": %u",
+               s1 ? "true" : "false", s2 ? "true" : "false", s3 ? "true" : "false", s4 ? "true" : "false", held0,
+               held1, kept0, kept1, kept_mid, resumed, event_handles_running, blocked_state, s_suspend, s_suspended,
+               suspended_state, still_state,
+               s_signal, woke_while_suspended ? "true" : "false", s_close, woke ? "true" : "false", s_wait, s_info,
+               rc, handle_count(event), handle_count(tick), table_count(proc));
+        zx_handle_close(th);
+        zx_task_kill(job);
+        zx_object_wait_one(tick, ZX_TASK_TERMINATED, DEADLINE_S(10), &seen);
+        zx_handle_close(tick);
+    } else if (exit_scenario) {
+        zx_signals_t seen = 0;
+        zx_status_t s_wait = zx_object_wait_one(proc, ZX_TASK_TERMINATED, DEADLINE_S(10), &seen);
+        zx_status_t s_info;
+        int64_t rc = return_code(proc, &s_info);
+        printf(", \"wait\": %d, \"info\": %d, \"return_code\": %" PRId64 ", \"event_handles_after\": %u, "
+               "\"table_after\": %u",
+               s_wait, s_info, rc, handle_count(event), table_count(proc));
+    } else {
+        bool blocking = wait_hout("blocking\n", 10000);
+        zx_handle_t th = first_thread(proc);
+        /* Blocked in the wait: the worker serving it exists. */
+        uint32_t blocked_state = wait_state(th, ZX_THREAD_STATE_BLOCKED_WAIT_ONE, 5000);
+        uint32_t event_handles_running = handle_count(event);
+        int threads_blocked = os_threads();
+        zx_status_t s_kill = zx_task_kill(job);
+        zx_signals_t seen = 0;
+        zx_status_t s_wait = zx_object_wait_one(proc, ZX_TASK_TERMINATED, DEADLINE_S(10), &seen);
+        zx_status_t s_info;
+        int64_t rc = return_code(proc, &s_info);
+        int threads_after = threads_blocked;
+        for (int i = 0; i < 200 && threads_after >= threads_blocked; i++, sleep_ms(5)) threads_after = os_threads();
+        printf(", \"event_handles_running\": %u, \"blocking\": %s, \"blocked_state\": %u, \"threads_before\": %d, "
+               "\"threads_blocked\": %d, "
+               "\"threads_after\": %d, \"kill\": %d, \"wait\": %d, \"info\": %d, \"return_code\": %" PRId64
+               ", \"event_handles_after\": %u, \"table_after\": %u",
+               event_handles_running, blocking ? "true" : "false", blocked_state, threads_before, threads_blocked,
+               threads_after, s_kill,
+               s_wait, s_info, rc, handle_count(event), table_count(proc));
+        zx_handle_close(th);
+    }
+    zx_handle_close(proc);
+    zx_handle_close(event);
+    zx_handle_close(job);
+    close(g_hpipe[1]);
+    close(g_pipe[1]);
+    sleep_ms(20);
+    printf(", \"output\": ");
+    pthread_mutex_lock(&g_hout_mutex);
+    json_string(g_hout, atomic_load(&g_hout_len));
+    pthread_mutex_unlock(&g_hout_mutex);
+    printf("}\n");
+    fflush(stdout);
+    _exit(0);
+}
+
 static int64_t return_code(zx_handle_t proc, zx_status_t *status) {
     zx_info_process_t info;
     memset(&info, 0, sizeof info);
@@ -100,14 +354,20 @@ static int64_t return_code(zx_handle_t proc, zx_status_t *status) {
 int main(int argc, char **argv) {
     bool maps = argc == 4 && strcmp(argv[1], "maps") == 0;
     bool vmar = argc == 4 && strcmp(argv[1], "vmar") == 0;
-    if (argc != 4 || (strcmp(argv[1], "exit") != 0 && strcmp(argv[1], "tick") != 0 && !maps && !vmar)) {
-        fprintf(stderr, "usage: fuchsia_run exit|tick|maps|vmar IMAGE VDSO\n");
+    bool handles = argc == 5 && strcmp(argv[1], "handles") == 0;
+    bool blockkill = argc == 4 && (strcmp(argv[1], "blockkill") == 0 || strcmp(argv[1], "exitrelease") == 0 ||
+                                   strcmp(argv[1], "vmroot") == 0);
+    if (!handles && !blockkill &&
+        (argc != 4 || (strcmp(argv[1], "exit") != 0 && strcmp(argv[1], "tick") != 0 && !maps && !vmar))) {
+        fprintf(stderr, "usage: fuchsia_run exit|tick|maps|vmar|blockkill|exitrelease|vmroot IMAGE VDSO | "
+                        "handles IMAGE VDSO TICK\n");
         return 2;
     }
     alarm(60); /* a hang fails the test instead of blocking it */
     if (pipe2(g_pipe, O_CLOEXEC) != 0) return perror("pipe"), 2;
     pthread_t rt;
     pthread_create(&rt, NULL, reader, NULL);
+    if (handles || blockkill) return run_handles(argv[1], argv[2], argv[3], handles ? argv[4] : NULL);
 
     zx_handle_t job;
     zx_status_t st = zx_job_create(zx_job_default(), 0, &job);
@@ -182,7 +442,7 @@ int main(int argc, char **argv) {
         zx_status_t s_wait = zx_object_wait_one(proc, ZX_TASK_TERMINATED, zx_deadline_after(10ll * 1000 * 1000 * 1000), &seen);
         zx_status_t s_info;
         int64_t rc = return_code(proc, &s_info);
-        bool gone = kill(pid, 0) != 0 && errno == ESRCH;
+        bool gone = pid > 0 && kill(pid, 0) != 0 && errno == ESRCH; /* pid 0: it ended before it was read */
         printf(", \"before\": %d, \"suspend\": %d, \"held0\": %d, \"held1\": %d, \"close\": %d, \"resumed\": %d, "
                "\"kill\": %d, \"wait\": %d, \"terminated\": %s, \"info\": %d, \"return_code\": %" PRId64
                ", \"pid_gone\": %s",
@@ -190,41 +450,28 @@ int main(int argc, char **argv) {
                (seen & ZX_TASK_TERMINATED) ? "true" : "false", s_info, rc, gone ? "true" : "false");
     } else {
         if (vmar) {
-            /* Wait for the address, then hand the program its root VMAR handle. */
-            const char *tag = NULL;
-            for (int i = 0; i < 1000 && tag == NULL; i++) {
-                size_t n = atomic_load(&g_out_len);
-                g_out[n] = '\0';
-                tag = strstr(g_out, "vmar@0x");
-                if (tag == NULL || strchr(tag, '\n') == NULL) {
-                    tag = NULL;
-                    sleep_ms(5);
-                }
-            }
+            /* The host's own handle to the program's root VMAR (the program has its own, from its bootstrap). */
             zx_handle_t root = ZX_HANDLE_INVALID;
-            zx_status_t s_root = tag != NULL ? hk_fuchsia_root_vmar(proc, &root) : ZX_ERR_TIMED_OUT;
-            unsigned long long where = tag != NULL ? strtoull(tag + 5, NULL, 16) : 0;
-            struct iovec local = {&root, sizeof root}, remote = {(void *)(uintptr_t)where, sizeof root};
-            ssize_t put = s_root == ZX_OK ? process_vm_writev(pid, &local, 1, &remote, 1, 0) : -1;
-            printf(", \"root_vmar\": %d, \"handed\": %s", s_root, put == (ssize_t)sizeof root ? "true" : "false");
+            zx_status_t s_root = hk_fuchsia_root_vmar(proc, &root);
+            zx_info_handle_basic_t b;
+            memset(&b, 0, sizeof b);
+            if (s_root == ZX_OK) zx_object_get_info(root, ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL);
+            printf(", \"root_vmar\": %d, \"root_vmar_type\": %u", s_root, b.type);
+            zx_handle_close(root);
         }
         zx_signals_t seen = 0;
         zx_status_t s_wait = zx_object_wait_one(proc, ZX_TASK_TERMINATED, zx_deadline_after(20ll * 1000 * 1000 * 1000), &seen);
         zx_status_t s_info;
         int64_t rc = return_code(proc, &s_info);
-        bool gone = kill(pid, 0) != 0 && errno == ESRCH;
+        bool gone = pid > 0 && kill(pid, 0) != 0 && errno == ESRCH; /* pid 0: it ended before it was read */
         printf(", \"wait\": %d, \"terminated\": %s, \"info\": %d, \"return_code\": %" PRId64 ", \"pid_gone\": %s",
                s_wait, (seen & ZX_TASK_TERMINATED) ? "true" : "false", s_info, rc, gone ? "true" : "false");
-        /* The VMO handles the program made live in this program's table until the runner releases them, just
-         * after TASK_TERMINATED. */
+        /* The VMO handles the program made live in its own table, closed as it dies (before TASK_TERMINATED). */
         zx_info_process_handle_stats_t stats;
-        for (int i = 0; i < 200; i++) {
-            memset(&stats, 0, sizeof stats);
-            zx_object_get_info(zx_process_self(), ZX_INFO_PROCESS_HANDLE_STATS, &stats, sizeof stats, NULL, NULL);
-            if (stats.handle_count[ZX_OBJ_TYPE_VMO] == 0) break;
-            sleep_ms(5);
-        }
-        printf(", \"vmo_handles_left\": %u", stats.handle_count[ZX_OBJ_TYPE_VMO]);
+        memset(&stats, 0, sizeof stats);
+        zx_object_get_info(proc, ZX_INFO_PROCESS_HANDLE_STATS, &stats, sizeof stats, NULL, NULL);
+        printf(", \"vmo_handles_left\": %u, \"table_after\": %u", stats.handle_count[ZX_OBJ_TYPE_VMO],
+               table_count(proc));
     }
     zx_handle_close(proc);
     zx_handle_close(job);

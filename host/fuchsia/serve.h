@@ -1,0 +1,79 @@
+/* The object-model syscalls of a Fuchsia program, served from the host kernel (host/fuchsia/serve_object.c; see
+ * docs/fuchsia-elf.md, "Served syscalls").
+ *
+ * A Fuchsia program run by runner.c owns a handle table of its own in the host kernel (hk_process_t.handle_table).
+ * Each call it makes is served by the very zx_* function the host program calls, with the program's table and its
+ * thread made current on the serving OS thread (hk_cpu.table, hk_cpu.thread), so rights, types and the order of
+ * the checks are the host kernel's; the arguments and results are copied between the tracee and the host with
+ * process_vm_readv / process_vm_writev (a bad user pointer: ZX_ERR_INVALID_ARGS, as Zircon's user_copy).
+ *
+ * A call that would block (zx_object_wait_one with a deadline still ahead) never blocks the monitor thread: it runs
+ * on a worker thread while the task stays in its syscall-stop (LT_RESUME_HOLD); the monitor completes it (out
+ * parameters, rax, resume) at its next pass (hk_fx_serve_poll).  A suspension of the task ends the wait with
+ * ZX_ERR_INTERNAL_INTR_RETRY, and the call is issued again from its `syscall` instruction once the task resumes,
+ * as Zircon retries a blocked call its thread was suspended in.
+ *
+ * The bootstrap: the program's first thread starts with a handle, in its own table, to one end of a host-kernel
+ * channel; the other end carries one processargs message (<zircon/processargs.h>) with argv, environ and the handles
+ * PA_PROC_SELF, PA_THREAD_SELF, PA_VMAR_ROOT, PA_JOB_DEFAULT and any the spawner adds.  It is written before the
+ * program's first syscall is served, so the program always finds it there.
+ *
+ * The VM calls (vmo_*, vmar_map/unmap: vm.h) go through the same dispatch table, so the VMO and VMAR handles a
+ * program makes or receives are in its own table too.
+ *
+ * Private to host/fuchsia/ (x86-64 Linux only); part of no module yet.
+ */
+#ifndef ZXPY_HOST_FUCHSIA_SERVE_H_
+#define ZXPY_HOST_FUCHSIA_SERVE_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/user.h>
+#include <zircon/types.h>
+
+#include "../kernel.h"
+#include "../linux_task.h"
+#include "vm.h"
+
+#pragma GCC visibility push(hidden)
+
+typedef struct hk_fx_serve hk_fx_serve_t;
+
+/* Requesting thread, without the lock.  The serving state of one program to be spawned into job: its handle table,
+ * the bootstrap channel and message.  job is duplicated with ZX_RIGHT_SAME_RIGHTS for PA_JOB_DEFAULT, as fdio_spawn
+ * does with FDIO_SPAWN_CLONE_JOB.  handles[i] (of the calling program, tagged infos[i]) are consumed whatever the
+ * result.  argv may be NULL (no arguments), environ too.  now: the program's monotonic clock (deadlines it passes are
+ * on it).  On failure NULL with *status and err_msg (FDIO_SPAWN_ERR_MSG_MAX_LENGTH bytes, may be NULL). */
+hk_fx_serve_t *hk_fx_serve_new(zx_handle_t job, const char *const *argv, const char *const *environ,
+                               const uint32_t *infos, const zx_handle_t *handles, size_t num_handles,
+                               int64_t (*now)(void), zx_status_t *status, char *err_msg);
+
+/* Lock held.  p is the new process (INITIAL): it gets the table, and the program's end of the bootstrap channel is
+ * put in it (its value in *bootstrap, for the first thread's rdi). */
+zx_status_t hk_fx_serve_attach(hk_fx_serve_t *s, hk_process_t *p, zx_handle_t *bootstrap);
+
+/* Monitor thread, without the lock.  Serve call `name` (the vDSO's name, without "zx_") of task k stopped at its
+ * syscall entry with registers *r.
+ *   HK_FX_UNSERVED  not a call served here (the runner counts it)
+ *   HK_FX_DONE      *ret is the result for rax
+ *   HK_FX_HELD      the task stays in its syscall-stop (k->resume = LT_RESUME_HOLD): the call goes on on a worker,
+ *                   or the program killed itself; nothing may be written to it now */
+typedef enum { HK_FX_UNSERVED, HK_FX_DONE, HK_FX_HELD } hk_fx_result_t;
+hk_fx_result_t hk_fx_serve(hk_fx_serve_t *s, lt_task_t *k, const char *name, const struct user_regs_struct *r,
+                           int64_t *ret);
+
+/* Monitor thread, lock held, never blocks long.  Complete a call a worker finished (lt_fuchsia_ops.poll). */
+void hk_fx_serve_poll(hk_fx_serve_t *s);
+
+/* The program's VM state (vm.c): its root VMAR; released by hk_fx_serve_free. */
+hk_fuchsia_vm_t *hk_fx_serve_vm(hk_fx_serve_t *s);
+
+/* Monitor thread (or the requesting thread when the spawn never reached the monitor), without the lock: the program
+ * is over (or never started).  Its table is closed if it was not already, which ends a worker's wait; the worker is
+ * joined; every handle still held for the bootstrap is closed. */
+void hk_fx_serve_free(hk_fx_serve_t *s);
+
+#pragma GCC visibility pop
+
+#endif /* ZXPY_HOST_FUCHSIA_SERVE_H_ */

@@ -1,0 +1,682 @@
+#define _GNU_SOURCE /* process_vm_readv / writev */
+/* The object-model syscalls of a Fuchsia program, served from the host kernel: see serve.h and docs/fuchsia-elf.md.
+ *
+ * Every call is served by the host kernel's own zx_* function with the program's handle table and calling thread
+ * current (hk_cpu.table / hk_cpu.thread), so each Zircon rule and check order the host kernel keeps for the host
+ * program holds for the Fuchsia program unchanged (zircon/kernel/lib/syscalls/{handle_ops,object,object_wait,
+ * channel,event,task}.cc).  What this file adds is Zircon's user copy: arguments are read from the tracee and
+ * results written back with process_vm_readv / process_vm_writev, after the host call, in the order the syscall
+ * copies them out; a user pointer that cannot be read or written gives ZX_ERR_INVALID_ARGS (user_copy's status), and
+ * a handle made by a call whose out-pointer is bad is closed again (as Zircon's user_out_handle never installs it).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+
+#include "serve.h"
+
+/* <zircon/processargs.h> (2021 SDK: arch/x64/sysroot/include/zircon/processargs.h): the message header and the
+ * handle tags.  Not in zxpy's own headers (host/include), so restated here. */
+#define PA_PROTOCOL 0x4150585du /* ZX_PROCARGS_PROTOCOL */
+#define PA_VERSION 0x0001000u   /* ZX_PROCARGS_VERSION */
+#define PA_PROC_SELF 0x01u
+#define PA_THREAD_SELF 0x02u
+#define PA_JOB_DEFAULT 0x03u
+#define PA_VMAR_ROOT 0x04u
+typedef struct {
+    uint32_t protocol, version;
+    uint32_t handle_info_off;
+    uint32_t args_off, args_num;
+    uint32_t environ_off, environ_num;
+    uint32_t names_off, names_num;
+} pa_header_t; /* zx_proc_args_t: 36 bytes */
+_Static_assert(sizeof(pa_header_t) == 36, "zx_proc_args_t is 36 bytes");
+
+#define MAX_BOOT_HANDLES 16       /* ours: JOB_DEFAULT (PROC/THREAD_SELF, VMAR_ROOT made at the write) */
+#define MADE_AT_WRITE 3           /* PA_PROC_SELF, PA_THREAD_SELF, PA_VMAR_ROOT */
+#define CLOSE_MANY_CHUNK 64u      /* kMaxMessageHandles: HandleTable::RemoveHandles copies in chunks of it */
+#define MAX_INFO_BUFFER (1u << 20) /* the largest zx_object_get_info buffer copied through (answers are far smaller) */
+#define MAX_PROPERTY 4096u
+
+struct hk_fx_serve {
+    hk_process_t *p;          /* a reference, once attached */
+    hk_handle_table_t *table; /* p's table (p owns it) */
+    int64_t (*now)(void);     /* the program's monotonic clock */
+    hk_fuchsia_vm_t vm;       /* its VMOs and root VMAR (vm.c) */
+    /* The bootstrap, until it is written (at the first call served): handles of the host table. */
+    bool boot_pending;
+    zx_handle_t boot_channel; /* the spawner's end */
+    zx_handle_t boot_program_end;
+    zx_handle_t boot_handles[MAX_BOOT_HANDLES];
+    uint32_t boot_infos[MAX_BOOT_HANDLES];
+    size_t boot_num;          /* in boot_handles: the job and the spawner's; PROC/THREAD_SELF are made at the write */
+    uint8_t *boot_msg;
+    uint32_t boot_len;
+    /* A blocking call on the worker (one at a time: a program has one thread).  Fields below `busy` are the
+     * worker's while it runs, the monitor's otherwise; done/result/observed are written under the lock. */
+    bool busy;
+    pthread_t worker;
+    pid_t tid;                    /* the calling task */
+    hk_thread_t *thread;          /* its Zircon thread (a reference while busy) */
+    struct user_regs_struct regs; /* at its syscall-stop */
+    zx_handle_t wait_handle;
+    zx_signals_t wait_signals;
+    zx_time_t wait_deadline;      /* on the host clock */
+    uint64_t observed_ptr;
+    bool done;
+    zx_status_t result;
+    zx_signals_t observed;
+};
+
+/* ------------------------------------------------------------------------------------------------ user copy */
+
+static bool copy_in(pid_t tid, void *dst, uint64_t src, size_t len) {
+    if (len == 0) return true;
+    struct iovec local = {dst, len}, remote = {(void *)(uintptr_t)src, len};
+    return process_vm_readv(tid, &local, 1, &remote, 1, 0) == (ssize_t)len;
+}
+
+static bool copy_out(pid_t tid, uint64_t dst, const void *src, size_t len) {
+    if (len == 0) return true;
+    struct iovec local = {(void *)src, len}, remote = {(void *)(uintptr_t)dst, len};
+    return process_vm_writev(tid, &local, 1, &remote, 1, 0) == (ssize_t)len;
+}
+
+/* ------------------------------------------------------------------------------------------------ current table */
+
+typedef struct {
+    hk_handle_table_t *table;
+    hk_thread_t *thread;
+    bool serving;
+} cpu_save_t;
+
+/* Act as the program's thread t, in its table, on this OS thread. */
+static void enter(const hk_fx_serve_t *s, hk_thread_t *t, bool serving, cpu_save_t *save) {
+    save->table = hk_cpu.table;
+    save->thread = hk_cpu.thread;
+    save->serving = hk_cpu.serving;
+    hk_cpu.table = s->table;
+    hk_cpu.thread = t;
+    hk_cpu.serving = serving;
+}
+
+static void leave(const cpu_save_t *save) {
+    hk_cpu.table = save->table;
+    hk_cpu.thread = save->thread;
+    hk_cpu.serving = save->serving;
+}
+
+/* ------------------------------------------------------------------------------------------------ the calls */
+
+typedef struct {
+    hk_fx_serve_t *s;
+    lt_task_t *k;
+    pid_t tid;
+    const struct user_regs_struct *r;
+    const char *name;
+    uint64_t a[8];
+    bool held; /* the call goes on on the worker */
+} call_t;
+
+#define H(i) ((zx_handle_t)c->a[i])
+#define U32(i) ((uint32_t)c->a[i])
+
+/* A handle made by the call goes out through a user pointer; if that fails, it is closed again. */
+static zx_status_t handle_out(call_t *c, uint64_t ptr, zx_status_t status, zx_handle_t h) {
+    if (status != ZX_OK) return status;
+    if (copy_out(c->tid, ptr, &h, sizeof h)) return ZX_OK;
+    zx_handle_close(h);
+    return ZX_ERR_INVALID_ARGS;
+}
+
+static zx_status_t sv_handle_close(call_t *c) { return zx_handle_close(H(0)); }
+
+/* sys_handle_close_many -> RemoveUserHandles (zircon/kernel/object/include/object/user_handles.h): the values are
+ * read in chunks of kMaxMessageHandles and each chunk closed (HandleTable::RemoveHandles: every good value closed, a
+ * bad one makes the chunk BAD_HANDLE); a chunk that cannot be read stops the call with the copy's status
+ * (INVALID_ARGS), the chunks before it closed; otherwise the result is the *last* chunk's status, as there. */
+static zx_status_t sv_handle_close_many(call_t *c) {
+    uint64_t ptr = c->a[0], n = c->a[1];
+    zx_status_t status = ZX_OK;
+    for (uint64_t off = 0; off < n; off += CLOSE_MANY_CHUNK) {
+        zx_handle_t chunk[CLOSE_MANY_CHUNK];
+        uint64_t len = n - off < CLOSE_MANY_CHUNK ? n - off : CLOSE_MANY_CHUNK;
+        if (ptr == 0 || !copy_in(c->tid, chunk, ptr + off * sizeof(zx_handle_t), len * sizeof(zx_handle_t)))
+            return ZX_ERR_INVALID_ARGS;
+        status = zx_handle_close_many(chunk, (size_t)len);
+    }
+    return status;
+}
+
+static zx_status_t sv_handle_duplicate(call_t *c) {
+    zx_handle_t out = ZX_HANDLE_INVALID;
+    zx_status_t st = zx_handle_duplicate(H(0), U32(1), c->a[2] ? &out : NULL);
+    return handle_out(c, c->a[2], st, out);
+}
+
+static zx_status_t sv_handle_replace(call_t *c) {
+    zx_handle_t out = ZX_HANDLE_INVALID;
+    zx_status_t st = zx_handle_replace(H(0), U32(1), c->a[2] ? &out : NULL);
+    return handle_out(c, c->a[2], st, out);
+}
+
+/* An in-out buffer.  The tracee's bytes are read first (as far as they can be), and after the host call only the
+ * prefix up to the last byte the call changed is written back: Zircon copies out exactly what the call produces,
+ * so a buffer larger than the memory behind it succeeds as long as the answer fits in that memory. */
+typedef struct {
+    uint64_t ptr;
+    size_t len;
+    uint8_t *buf;  /* NULL when ptr is 0 */
+    uint8_t *orig; /* what was read (zeros past the readable part) */
+} inout_t;
+
+/* Read as much of [src, src + len) as is readable, from the start; the bytes read. */
+static size_t copy_in_prefix(pid_t tid, uint8_t *dst, uint64_t src, size_t len) {
+    size_t done = 0;
+    while (done < len) {
+        struct iovec local = {dst + done, len - done}, remote = {(void *)(uintptr_t)(src + done), len - done};
+        ssize_t n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+        if (n <= 0) break;
+        done += (size_t)n;
+    }
+    return done;
+}
+
+static zx_status_t inout_open(call_t *c, inout_t *io, uint64_t ptr, uint64_t len, size_t cap) {
+    io->ptr = ptr;
+    io->len = len < cap ? (size_t)len : cap;
+    io->buf = io->orig = NULL;
+    if (ptr == 0) return ZX_OK;
+    io->buf = calloc(1, io->len ? io->len : 1);
+    io->orig = calloc(1, io->len ? io->len : 1);
+    if (io->buf == NULL || io->orig == NULL) {
+        free(io->buf);
+        free(io->orig);
+        return ZX_ERR_NO_MEMORY;
+    }
+    copy_in_prefix(c->tid, io->buf, ptr, io->len);
+    memcpy(io->orig, io->buf, io->len);
+    return ZX_OK;
+}
+
+static bool inout_close(call_t *c, inout_t *io, bool write_back) {
+    bool ok = true;
+    if (write_back && io->ptr != 0) {
+        size_t end = io->len;
+        while (end > 0 && io->buf[end - 1] == io->orig[end - 1]) end--;
+        ok = copy_out(c->tid, io->ptr, io->buf, end);
+    }
+    free(io->buf);
+    free(io->orig);
+    return ok;
+}
+
+#define SENTINEL ((size_t)-1)
+
+/* sys_object_get_info: the records, then actual, then avail are copied out, each failure INVALID_ARGS. */
+static zx_status_t sv_object_get_info(call_t *c) {
+    inout_t io;
+    zx_status_t st = inout_open(c, &io, c->a[2], c->a[3], MAX_INFO_BUFFER);
+    if (st != ZX_OK) return st;
+    size_t actual = SENTINEL, avail = SENTINEL;
+    st = zx_object_get_info(H(0), U32(1), io.buf, io.ptr ? io.len : (size_t)c->a[3], c->a[4] ? &actual : NULL,
+                            c->a[5] ? &avail : NULL);
+    if (!inout_close(c, &io, st == ZX_OK) && st == ZX_OK) return ZX_ERR_INVALID_ARGS;
+    if (c->a[4] && actual != SENTINEL && !copy_out(c->tid, c->a[4], &actual, sizeof actual)) return ZX_ERR_INVALID_ARGS;
+    if (c->a[5] && avail != SENTINEL && !copy_out(c->tid, c->a[5], &avail, sizeof avail)) return ZX_ERR_INVALID_ARGS;
+    return st;
+}
+
+static zx_status_t sv_object_get_property(call_t *c) {
+    inout_t io;
+    zx_status_t st = inout_open(c, &io, c->a[2], c->a[3], MAX_PROPERTY);
+    if (st != ZX_OK) return st;
+    st = zx_object_get_property(H(0), U32(1), io.buf, io.ptr ? io.len : (size_t)c->a[3]);
+    if (!inout_close(c, &io, st == ZX_OK) && st == ZX_OK) return ZX_ERR_INVALID_ARGS;
+    return st;
+}
+
+/* sys_object_set_property: the handle (SET_PROPERTY) is looked up before the value is copied in. */
+static zx_status_t sv_object_set_property(call_t *c) {
+    if (c->a[2] == 0) return zx_object_set_property(H(0), U32(1), NULL, (size_t)c->a[3]);
+    char value[ZX_MAX_NAME_LEN] = {0};
+    size_t n = c->a[3] < ZX_MAX_NAME_LEN ? (size_t)c->a[3] : ZX_MAX_NAME_LEN - 1;
+    if (U32(1) == ZX_PROP_NAME && !copy_in(c->tid, value, c->a[2], n)) {
+        hk_object_t *obj;
+        hk_lock();
+        zx_status_t st = hk_handle_get(H(0), ZX_OBJ_TYPE_NONE, ZX_RIGHT_SET_PROPERTY, &obj, NULL);
+        hk_unlock();
+        return st != ZX_OK ? st : ZX_ERR_INVALID_ARGS;
+    }
+    return zx_object_set_property(H(0), U32(1), value, (size_t)c->a[3]);
+}
+
+static zx_status_t sv_object_signal(call_t *c) { return zx_object_signal(H(0), U32(1), U32(2)); }
+
+static zx_status_t sv_object_get_child(call_t *c) {
+    zx_handle_t out = ZX_HANDLE_INVALID;
+    zx_status_t st = zx_object_get_child(H(0), c->a[1], U32(2), c->a[3] ? &out : NULL);
+    return handle_out(c, c->a[3], st, out);
+}
+
+static zx_status_t sv_task_kill(call_t *c) { return zx_task_kill(H(0)); }
+
+static zx_status_t sv_task_suspend(call_t *c) {
+    zx_handle_t out = ZX_HANDLE_INVALID;
+    zx_status_t st = zx_task_suspend(H(0), c->a[1] ? &out : NULL);
+    return handle_out(c, c->a[1], st, out);
+}
+
+static zx_status_t sv_event_create(call_t *c) {
+    zx_handle_t out = ZX_HANDLE_INVALID;
+    zx_status_t st = zx_event_create(U32(0), c->a[1] ? &out : NULL);
+    return handle_out(c, c->a[1], st, out);
+}
+
+/* sys_channel_create: both handles go out (out0, then out1); if either copy fails, both are closed. */
+static zx_status_t sv_channel_create(call_t *c) {
+    zx_handle_t h[2] = {ZX_HANDLE_INVALID, ZX_HANDLE_INVALID};
+    zx_status_t st = zx_channel_create(U32(0), c->a[1] ? &h[0] : NULL, c->a[2] ? &h[1] : NULL);
+    if (st != ZX_OK) return st;
+    if (copy_out(c->tid, c->a[1], &h[0], sizeof h[0]) && copy_out(c->tid, c->a[2], &h[1], sizeof h[1])) return ZX_OK;
+    zx_handle_close_many(h, 2);
+    return ZX_ERR_INVALID_ARGS;
+}
+
+/* sys_channel_read: actual_bytes, actual_handles (also for BUFFER_TOO_SMALL), then the bytes, then the handles; a copy
+ * that fails after the message was taken loses it, and the handles it carried are closed. */
+static zx_status_t sv_channel_read(call_t *c) {
+    uint64_t ubytes = c->a[2], uhandles = c->a[3];
+    uint32_t nb = U32(4) < ZX_CHANNEL_MAX_MSG_BYTES ? U32(4) : ZX_CHANNEL_MAX_MSG_BYTES;
+    uint32_t nh = U32(5) < ZX_CHANNEL_MAX_MSG_HANDLES ? U32(5) : ZX_CHANNEL_MAX_MSG_HANDLES;
+    uint8_t *bytes = ubytes ? malloc(nb ? nb : 1) : NULL;
+    zx_handle_t handles[ZX_CHANNEL_MAX_MSG_HANDLES];
+    if (ubytes && bytes == NULL) return ZX_ERR_NO_MEMORY;
+    uint32_t ab = 0, ah = 0;
+    zx_status_t st = zx_channel_read(H(0), U32(1), bytes, uhandles ? handles : NULL, ubytes ? nb : U32(4),
+                                     uhandles ? nh : U32(5), &ab, &ah);
+    if (st == ZX_OK || st == ZX_ERR_BUFFER_TOO_SMALL) {
+        bool ok = (!c->a[6] || copy_out(c->tid, c->a[6], &ab, sizeof ab)) &&
+                  (!c->a[7] || copy_out(c->tid, c->a[7], &ah, sizeof ah));
+        if (st == ZX_OK)
+            ok = ok && copy_out(c->tid, ubytes, bytes, ab) && copy_out(c->tid, uhandles, handles, ah * sizeof *handles);
+        if (!ok) {
+            if (st == ZX_OK && uhandles) zx_handle_close_many(handles, ah);
+            st = ZX_ERR_INVALID_ARGS;
+        }
+    }
+    free(bytes);
+    return st;
+}
+
+/* sys_channel_write: the bytes are copied in when the message is made (after the handle lookup), the handle values
+ * when they are moved; a copy that fails is INVALID_ARGS there, with the handles consumed as on any failure. */
+static zx_status_t sv_channel_write(call_t *c) {
+    uint64_t ubytes = c->a[2], uhandles = c->a[4];
+    uint32_t nb = U32(3), nh = U32(5);
+    uint8_t *bytes = NULL;
+    zx_handle_t handles[ZX_CHANNEL_MAX_MSG_HANDLES];
+    const zx_handle_t *hp = NULL;
+    if (nb <= ZX_CHANNEL_MAX_MSG_BYTES && nb > 0 && ubytes) {
+        bytes = malloc(nb);
+        if (bytes == NULL) return ZX_ERR_NO_MEMORY;
+        if (!copy_in(c->tid, bytes, ubytes, nb)) {
+            free(bytes);
+            bytes = NULL; /* msg_create: bytes NULL with a size is INVALID_ARGS */
+        }
+    }
+    if (nh <= ZX_CHANNEL_MAX_MSG_HANDLES && nh > 0 && uhandles &&
+        copy_in(c->tid, handles, uhandles, nh * sizeof *handles))
+        hp = handles;
+    zx_status_t st = zx_channel_write(H(0), U32(1), bytes, nb, hp, nh);
+    free(bytes);
+    return st;
+}
+
+/* ------------------------------------------------------------------------------------------------ wait_one */
+
+static void *wait_worker(void *arg) {
+    hk_fx_serve_t *s = arg;
+    cpu_save_t save;
+    enter(s, s->thread, true, &save);
+    zx_signals_t observed = 0;
+    zx_status_t st = zx_object_wait_one(s->wait_handle, s->wait_signals, s->wait_deadline, &observed);
+    leave(&save);
+    hk_lock();
+    s->result = st;
+    s->observed = observed;
+    s->done = true;
+    hk_unlock();
+    lt_wake_monitor();
+    return NULL;
+}
+
+/* The program's deadline (its monotonic clock) on the host kernel's clock. */
+static zx_time_t host_deadline(const hk_fx_serve_t *s, zx_time_t deadline) {
+    if (deadline == ZX_TIME_INFINITE || deadline <= 0) return deadline;
+    int64_t left = deadline - s->now();
+    zx_time_t now = hk_now();
+    if (left <= 0) return now;
+    return left > ZX_TIME_INFINITE - now ? ZX_TIME_INFINITE : now + left;
+}
+
+/* sys_object_wait_one (zircon/kernel/lib/syscalls/object_wait.cc): the handle (WAIT), then a wanted signal already
+ * active is OK at once, a deadline already past TIMED_OUT; otherwise the thread blocks.  The observed signals are
+ * copied out after the wait (OK, TIMED_OUT, CANCELED).  Here: a poll on the monitor thread with a past deadline
+ * makes every check without blocking; only a wait that must block goes to the worker. */
+static zx_status_t sv_object_wait_one(call_t *c) {
+    hk_fx_serve_t *s = c->s;
+    zx_signals_t observed = 0;
+    zx_status_t st = zx_object_wait_one(H(0), U32(1), 0, &observed);
+    zx_time_t deadline = host_deadline(s, (zx_time_t)c->a[2]);
+    if (st == ZX_ERR_TIMED_OUT && deadline > hk_now()) {
+        s->tid = c->tid;
+        s->regs = *c->r;
+        s->wait_handle = H(0);
+        s->wait_signals = U32(1);
+        s->wait_deadline = deadline;
+        s->observed_ptr = c->a[3];
+        s->done = false;
+        hk_lock();
+        s->thread = c->k->thread;
+        hk_object_ref(&s->thread->base);
+        hk_unlock();
+        /* The worker takes no signal: the host program's are not its business. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int err = pthread_create(&s->worker, NULL, wait_worker, s);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (err == 0) {
+            s->busy = true;
+            c->held = true;
+            return ZX_OK;
+        }
+        hk_lock();
+        hk_object_unref(&s->thread->base);
+        hk_unlock();
+        s->thread = NULL;
+        return ZX_ERR_NO_RESOURCES;
+    }
+    if ((st == ZX_OK || st == ZX_ERR_TIMED_OUT || st == ZX_ERR_CANCELED) && c->a[3] &&
+        !copy_out(c->tid, c->a[3], &observed, sizeof observed))
+        return ZX_ERR_INVALID_ARGS;
+    return st;
+}
+
+void hk_fx_serve_poll(hk_fx_serve_t *s) {
+    if (!s->busy || !s->done) return;
+    pthread_join(s->worker, NULL); /* it has only its return left */
+    s->busy = false;
+    hk_object_unref(&s->thread->base);
+    hk_thread_t *t = s->thread;
+    s->thread = NULL;
+    lt_task_t *k = lt_task_find(s->tid);
+    if (k == NULL || k->thread != t || !k->stopped || k->resume != LT_RESUME_HOLD) return; /* it died meanwhile */
+    struct user_regs_struct r = s->regs;
+    if (s->result == ZX_ERR_INTERNAL_INTR_RETRY) {
+        /* Suspended while blocked: the call is issued again from its `syscall` instruction once the task runs
+         * (Zircon's INTR_RETRY: the thread suspends, then retries with the same arguments, so the same deadline). */
+        r.rip -= 2;
+        r.rax = r.orig_rax;
+    } else {
+        zx_status_t st = s->result;
+        if ((st == ZX_OK || st == ZX_ERR_TIMED_OUT || st == ZX_ERR_CANCELED) && s->observed_ptr &&
+            !copy_out(s->tid, s->observed_ptr, &s->observed, sizeof s->observed))
+            st = ZX_ERR_INVALID_ARGS;
+        r.rax = (uint64_t)(int64_t)st;
+    }
+    ptrace(PTRACE_SETREGS, s->tid, 0, &r);
+    /* The monitor's pass syncs the task next: it runs on unless a suspension holds it. */
+    k->resume = LT_RESUME_SYSEMU;
+}
+
+/* ------------------------------------------------------------------------------------------------ dispatch */
+
+typedef struct {
+    const char *name;
+    zx_status_t (*fn)(call_t *c);
+} entry_t;
+
+/* vmo_*, vmar_map/unmap: vm.c, in the program's table like every call here.  A signal that came while vm.c ran
+ * Linux calls in the task is delivered when the task goes on. */
+static zx_status_t sv_vm(call_t *c) {
+    int64_t ret = ZX_ERR_NOT_SUPPORTED;
+    int sig = 0;
+    hk_fuchsia_vm_serve(&c->s->vm, c->name, c->tid, c->r->rip - 2, c->r->rsp, c->a, &ret, &sig);
+    if (sig != 0) c->k->stop_sig = sig;
+    return (zx_status_t)ret;
+}
+
+/* Sorted by name (bsearch). */
+static const entry_t g_calls[] = {
+    {"channel_create", sv_channel_create},
+    {"channel_read", sv_channel_read},
+    {"channel_write", sv_channel_write},
+    {"event_create", sv_event_create},
+    {"handle_close", sv_handle_close},
+    {"handle_close_many", sv_handle_close_many},
+    {"handle_duplicate", sv_handle_duplicate},
+    {"handle_replace", sv_handle_replace},
+    {"object_get_child", sv_object_get_child},
+    {"object_get_info", sv_object_get_info},
+    {"object_get_property", sv_object_get_property},
+    {"object_set_property", sv_object_set_property},
+    {"object_signal", sv_object_signal},
+    {"object_wait_one", sv_object_wait_one},
+    {"task_kill", sv_task_kill},
+    {"task_suspend", sv_task_suspend},
+    {"task_suspend_token", sv_task_suspend}, /* sys_task_suspend_token is sys_task_suspend */
+    {"vmar_map", sv_vm},
+    {"vmar_unmap", sv_vm},
+    {"vmo_create", sv_vm},
+    {"vmo_get_size", sv_vm},
+    {"vmo_read", sv_vm},
+    {"vmo_set_size", sv_vm},
+    {"vmo_write", sv_vm},
+};
+
+static int entry_cmp(const void *key, const void *e) { return strcmp(key, ((const entry_t *)e)->name); }
+
+/* The processargs message goes out on the bootstrap channel: PA_PROC_SELF and PA_THREAD_SELF (default rights, as
+ * the launcher's process and thread handles), PA_VMAR_ROOT (the root VMAR handle zx_process_create returns, with
+ * its rights, which fdio_spawn's process builder passes on unchanged), the job and the spawner's handles. */
+static void bootstrap_send(hk_fx_serve_t *s, lt_task_t *k) {
+    s->boot_pending = false;
+    zx_handle_t handles[MAX_BOOT_HANDLES + MADE_AT_WRITE];
+    uint32_t infos[MAX_BOOT_HANDLES + MADE_AT_WRITE];
+    size_t n = 0;
+    hk_lock();
+    if (hk_fuchsia_vm_root_vmar_locked(&s->vm, &handles[n]) == ZX_OK) infos[n++] = PA_VMAR_ROOT;
+    if (hk_handle_alloc(&s->p->base, ZX_DEFAULT_PROCESS_RIGHTS, &handles[n]) == ZX_OK) infos[n++] = PA_PROC_SELF;
+    if (k->thread != NULL && hk_handle_alloc(&k->thread->base, ZX_DEFAULT_THREAD_RIGHTS, &handles[n]) == ZX_OK)
+        infos[n++] = PA_THREAD_SELF;
+    hk_unlock();
+    for (size_t i = 0; i < s->boot_num; i++) {
+        handles[n] = s->boot_handles[i];
+        infos[n++] = s->boot_infos[i];
+    }
+    s->boot_num = 0;
+    pa_header_t *hdr = (pa_header_t *)s->boot_msg;
+    memcpy(s->boot_msg + hdr->handle_info_off, infos, n * sizeof *infos);
+    /* The info slots were counted at spawn time; a handle that could not be made leaves a 0 at the end. */
+    zx_status_t st = zx_channel_write(s->boot_channel, 0, s->boot_msg, s->boot_len, handles, (uint32_t)n);
+    (void)st; /* PEER_CLOSED: the program closed its end unread, its own affair */
+    zx_handle_close(s->boot_channel);
+    s->boot_channel = ZX_HANDLE_INVALID;
+    free(s->boot_msg);
+    s->boot_msg = NULL;
+}
+
+hk_fx_result_t hk_fx_serve(hk_fx_serve_t *s, lt_task_t *k, const char *name, const struct user_regs_struct *r,
+                           int64_t *ret) {
+    const entry_t *e = bsearch(name, g_calls, sizeof g_calls / sizeof g_calls[0], sizeof g_calls[0], entry_cmp);
+    if (e == NULL) return HK_FX_UNSERVED;
+    if (k->thread == NULL) { /* no Zircon thread to act as (not a thread of the program itself) */
+        *ret = ZX_ERR_BAD_STATE;
+        return HK_FX_DONE;
+    }
+    if (s->boot_pending) bootstrap_send(s, k);
+    call_t c = {.s = s, .k = k, .tid = k->tid, .r = r, .name = name,
+                .a = {r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9, r->r12, r->r13}};
+    cpu_save_t save;
+    enter(s, k->thread, false, &save);
+    zx_status_t st = e->fn(&c);
+    leave(&save);
+    hk_lock();
+    bool dying = s->p->state == HK_PROCESS_DYING || s->p->state == HK_PROCESS_DEAD;
+    hk_unlock();
+    if (c.held || dying) {
+        /* On the worker; or the program killed itself (or its job): on Zircon that call never returns. */
+        k->resume = LT_RESUME_HOLD;
+        return HK_FX_HELD;
+    }
+    *ret = st;
+    return HK_FX_DONE;
+}
+
+/* ------------------------------------------------------------------------------------------------ life */
+
+static zx_status_t fail(char *err_msg, zx_status_t status, const char *what) {
+    if (err_msg != NULL) snprintf(err_msg, FDIO_SPAWN_ERR_MSG_MAX_LENGTH, "%s: %d", what, status);
+    return status;
+}
+
+/* Strings packed one after the other, each NUL-terminated (processargs' args and environ); their bytes. */
+static size_t strings_size(const char *const *v, uint32_t *count) {
+    size_t n = 0;
+    *count = 0;
+    for (; v != NULL && v[*count] != NULL; (*count)++) n += strlen(v[*count]) + 1;
+    return n;
+}
+
+static size_t strings_put(uint8_t *at, const char *const *v) {
+    size_t n = 0;
+    for (size_t i = 0; v != NULL && v[i] != NULL; i++) {
+        size_t len = strlen(v[i]) + 1;
+        memcpy(at + n, v[i], len);
+        n += len;
+    }
+    return n;
+}
+
+hk_fx_serve_t *hk_fx_serve_new(zx_handle_t job, const char *const *argv, const char *const *environ,
+                               const uint32_t *infos, const zx_handle_t *handles, size_t num_handles,
+                               int64_t (*now)(void), zx_status_t *status, char *err_msg) {
+    hk_fx_serve_t *s = calloc(1, sizeof *s);
+    zx_status_t st = s != NULL ? ZX_OK : ZX_ERR_NO_MEMORY;
+    if (st == ZX_OK && (num_handles > MAX_BOOT_HANDLES - 1 || (num_handles > 0 && (infos == NULL || handles == NULL))))
+        st = fail(err_msg, ZX_ERR_INVALID_ARGS, "too many bootstrap handles, or none given");
+    /* The spawner's handles are consumed whatever the result. */
+    if (st != ZX_OK) {
+        if (handles != NULL) zx_handle_close_many(handles, num_handles);
+        free(s);
+        *status = st;
+        return NULL;
+    }
+    s->now = now;
+    s->boot_channel = ZX_HANDLE_INVALID;
+    s->boot_program_end = ZX_HANDLE_INVALID;
+    for (size_t i = 0; i < num_handles; i++) {
+        s->boot_handles[s->boot_num] = handles[i];
+        s->boot_infos[s->boot_num++] = infos[i];
+    }
+    /* PA_JOB_DEFAULT: fdio_spawn's FDIO_SPAWN_CLONE_JOB duplicates the job with ZX_RIGHT_SAME_RIGHTS. */
+    zx_handle_t job_dup;
+    st = zx_handle_duplicate(job, ZX_RIGHT_SAME_RIGHTS, &job_dup);
+    if (st != ZX_OK) {
+        fail(err_msg, st, "failed to duplicate job");
+    } else {
+        memmove(s->boot_handles + 1, s->boot_handles, s->boot_num * sizeof *s->boot_handles);
+        memmove(s->boot_infos + 1, s->boot_infos, s->boot_num * sizeof *s->boot_infos);
+        s->boot_handles[0] = job_dup;
+        s->boot_infos[0] = PA_JOB_DEFAULT;
+        s->boot_num++;
+    }
+    uint32_t argc = 0, envc = 0;
+    size_t args = strings_size(argv, &argc), envs = strings_size(environ, &envc);
+    size_t nh = s->boot_num + MADE_AT_WRITE;
+    size_t len = sizeof(pa_header_t) + nh * sizeof(uint32_t) + args + envs;
+    if (st == ZX_OK && len > ZX_CHANNEL_MAX_MSG_BYTES)
+        st = fail(err_msg, ZX_ERR_OUT_OF_RANGE, "argv and environ do not fit in a processargs message");
+    if (st == ZX_OK && (s->boot_msg = calloc(1, len)) == NULL) st = ZX_ERR_NO_MEMORY;
+    if (st == ZX_OK) {
+        pa_header_t hdr = {
+            .protocol = PA_PROTOCOL,
+            .version = PA_VERSION,
+            .handle_info_off = sizeof(pa_header_t),
+            .args_off = (uint32_t)(sizeof(pa_header_t) + nh * sizeof(uint32_t)),
+            .args_num = argc,
+            .environ_off = (uint32_t)(sizeof(pa_header_t) + nh * sizeof(uint32_t) + args),
+            .environ_num = envc,
+            .names_off = (uint32_t)len,
+            .names_num = 0,
+        };
+        memcpy(s->boot_msg, &hdr, sizeof hdr);
+        strings_put(s->boot_msg + hdr.args_off, argv);
+        strings_put(s->boot_msg + hdr.environ_off, environ);
+        s->boot_len = (uint32_t)len;
+        st = zx_channel_create(0, &s->boot_channel, &s->boot_program_end);
+        if (st != ZX_OK) fail(err_msg, st, "no bootstrap channel");
+    }
+    if (st == ZX_OK && (s->table = hk_handle_table_new()) == NULL) st = ZX_ERR_NO_MEMORY;
+    if (st != ZX_OK) {
+        hk_fx_serve_free(s);
+        *status = st;
+        return NULL;
+    }
+    s->boot_pending = true;
+    *status = ZX_OK;
+    return s;
+}
+
+zx_status_t hk_fx_serve_attach(hk_fx_serve_t *s, hk_process_t *p, zx_handle_t *bootstrap) {
+    hk_object_t *obj;
+    zx_rights_t rights;
+    zx_status_t st = hk_handle_take(s->boot_program_end, &obj, &rights); /* from the host table */
+    if (st != ZX_OK) return st;
+    s->boot_program_end = ZX_HANDLE_INVALID;
+    s->p = p;
+    hk_object_ref(&p->base);
+    p->handle_table = s->table;
+    hk_handle_table_t *saved = hk_cpu.table;
+    hk_cpu.table = s->table;
+    st = hk_handle_give(obj, rights, bootstrap);
+    hk_cpu.table = saved;
+    if (st != ZX_OK) hk_handle_drop(obj);
+    return st;
+}
+
+hk_fuchsia_vm_t *hk_fx_serve_vm(hk_fx_serve_t *s) { return &s->vm; }
+
+void hk_fx_serve_free(hk_fx_serve_t *s) {
+    if (s == NULL) return;
+    hk_lock();
+    /* A worker still blocked waits through a handle of this table: closing it ends the wait (CANCELED). */
+    if (s->p != NULL) hk_handle_table_close(s->table);
+    hk_unlock();
+    if (s->busy) {
+        pthread_join(s->worker, NULL);
+        s->busy = false;
+    }
+    hk_lock();
+    if (s->thread != NULL) hk_object_unref(&s->thread->base);
+    if (s->p != NULL) hk_object_unref(&s->p->base); /* the process frees its table */
+    else hk_handle_table_free(s->table);
+    hk_unlock();
+    hk_fuchsia_vm_release(&s->vm);
+    zx_handle_t left[MAX_BOOT_HANDLES + 2];
+    size_t n = 0;
+    for (size_t i = 0; i < s->boot_num; i++) left[n++] = s->boot_handles[i];
+    if (s->boot_channel != ZX_HANDLE_INVALID) left[n++] = s->boot_channel;
+    if (s->boot_program_end != ZX_HANDLE_INVALID) left[n++] = s->boot_program_end;
+    zx_handle_close_many(left, n);
+    free(s->boot_msg);
+    free(s);
+}
