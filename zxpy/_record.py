@@ -1,13 +1,13 @@
 """A fast constructor for zxpy's frozen info records, for values zxpy itself read from the kernel.
 
 A ``@dataclass(frozen=True)`` ``__init__`` stores each field through ``object.__setattr__`` (the frozen
-``__setattr__`` refuses plain stores): about 0.6-1 us for a 4-6 field record on Python 3.11, more than the
-syscall that filled it.  :func:`record_maker` returns a function taking the fields positionally that makes the
-same object another way - ``object.__new__(cls)`` and one store per field into its ``__dict__`` - about a
-third of the cost.  The result is an instance of the same class with the same ``__dict__`` as ``cls(*fields)`` would give, so
-equality, ``repr``, ``hash``, pickling, ``dataclasses.replace``/``asdict`` and immutability (the class's own
-frozen ``__setattr__``) are those of the dataclass.  Only for classes with no ``__post_init__``, no
-``__slots__`` and no ``InitVar``/``init=False`` fields (checked when the maker is built).
+``__setattr__`` refuses plain stores): about 0.6-1 us for a 4-6 field record on Python 3.11, more than the syscall
+that filled it. :func:`record_maker` returns a function taking the fields positionally that makes the same object
+another way - ``object.__new__(cls)`` and one store per field into its ``__dict__`` - about a third of the cost.
+The result is an instance of the same class with the same ``__dict__`` as ``cls(*fields)`` would give, so equality,
+``repr``, ``hash``, pickling, ``dataclasses.replace``/``asdict`` and immutability (the class's own frozen
+``__setattr__``) are those of the dataclass. Only for classes with no ``__post_init__``, no ``__slots__`` and no
+``InitVar``/``init=False`` fields (checked when the maker is built).
 """
 
 from __future__ import annotations

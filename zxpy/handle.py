@@ -42,6 +42,10 @@ _U64_MAX = 0xFFFFFFFFFFFFFFFF
 _new = _raw.new
 _HANDLE_PTR = _raw.HANDLE_PTR
 _SIGNALS_PTR = _raw.SIGNALS_PTR
+_take_handle_out = _raw.HANDLE_OUTS.pop
+_give_handle_out = _raw.HANDLE_OUTS.append
+_take_signals_out = _raw.SIGNALS_OUTS.pop
+_give_signals_out = _raw.SIGNALS_OUTS.append
 _object_new = object.__new__
 _NULL = _raw.NULL
 _handle_close = _raw.handle_close
@@ -63,6 +67,8 @@ _BASIC = info_query("ZX_INFO_HANDLE_BASIC")
 _INFO_HANDLE_BASIC: int = _BASIC.topic
 _BASIC_PTR: Any = _BASIC.ptr_type
 _BASIC_SIZE: int = _BASIC.size
+_take_basic = _BASIC.free.pop
+_give_basic = _BASIC.free.append
 _INFO_HANDLE_VALID: int = _lib.ZX_INFO_HANDLE_VALID
 _OBJ_TYPE_THREAD: int = _lib.ZX_OBJ_TYPE_THREAD
 _PROP_NAME: int = _lib.ZX_PROP_NAME
@@ -398,11 +404,17 @@ class Handle:
         raw = self._raw
         if raw < 0:
             raise _closed_error("zx_handle_duplicate")
-        out = _new(_HANDLE_PTR)
+        try:
+            out = _take_handle_out()  # free out-parameter: safe from threads and signal handlers (_raw.HANDLE_OUTS)
+        except IndexError:
+            out = _new(_HANDLE_PTR)
         status = _handle_duplicate(raw, rights, out)
         if status:
+            _give_handle_out(out)  # given back on failure too: an empty list costs an IndexError (~300 ns)
             raise self._error(status, "zx_handle_duplicate")
-        return type(self)._adopt(out[0], True, self._koid)
+        value = out[0]
+        _give_handle_out(out)
+        return type(self)._adopt(value, True, self._koid)
 
     def replace(self: _H, rights: int = _SAME_RIGHTS) -> _H:
         """``zx_handle_replace``: swap this handle for one with ``rights``.
@@ -432,12 +444,18 @@ class Handle:
         raw = self._raw
         if raw < 0:
             raise _closed_error("zx_object_get_info")
-        info = _new(_BASIC_PTR)
+        try:
+            info = _take_basic()  # a free record (_raw.HANDLE_OUTS explains why this is safe)
+        except IndexError:
+            info = _new(_BASIC_PTR)
         status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, _BASIC_SIZE, _NULL, _NULL)
         if status:
+            _give_basic(info)
             raise from_status(status, "zx_object_get_info")
         self._koid = koid = info.koid  # cffi gives plain ints for integer fields
-        return _make_basic_info(koid, RIGHTS[info.rights], OBJ_TYPES[info.type], info.related_koid)
+        record = _make_basic_info(koid, RIGHTS[info.rights], OBJ_TYPES[info.type], info.related_koid)
+        _give_basic(info)
+        return record
 
     @property
     def koid(self) -> int:
@@ -514,14 +532,20 @@ class Handle:
         raw = self._raw
         if raw < 0:
             raise _closed_error("zx_object_wait_one")
-        observed = _new(_SIGNALS_PTR)
+        try:
+            observed = _take_signals_out()  # a free out-parameter (_raw.HANDLE_OUTS explains why this is safe)
+            observed[0] = 0  # what a fresh one holds: a wait refused before it began (BAD_HANDLE...) writes nothing
+        except IndexError:
+            observed = _new(_SIGNALS_PTR)
         if zx_deadline == _INFINITE_PAST or _get_ident() != _MAIN_THREAD_IDENT:
             status = _object_wait_one(raw, signals, zx_deadline, observed)  # a poll, or not the main thread
         else:
             status = self._wait(raw, signals, zx_deadline, observed)
+        value = observed[0]
+        _give_signals_out(observed)
         if status:
-            raise self._wait_error(status, observed[0])
-        return SIGNALS[observed[0]]
+            raise self._wait_error(status, value)
+        return SIGNALS[value]
 
     async def wait_one_async(
         self,
