@@ -110,6 +110,8 @@ _BY_STATUS: dict[int, type[ZxError]] = {}
 #: strerror of an OSError subclass (else None).
 _FAST: dict[int, tuple[Any, type[ZxError], int | None, str | None]] = {}
 _OSERROR_ATTRS = ("errno", "strerror", "filename", "filename2")
+#: Where each field of a ZxError is in its ``args`` (``ZxError.__getattr__``).
+_ARG_FIELDS = {"status": 0, "syscall": 1, "koid": 2, "detail": 3}
 _I32_MIN = -(2**31)
 _I32_MAX = 2**31 - 1
 _U64_MAX = 2**64 - 1
@@ -211,17 +213,28 @@ class ZxError(Exception):
             koid = as_int(koid, "koid")
             if not 0 <= koid <= _U64_MAX:
                 raise ValueError(f"koid must be a zx_koid_t (0..2**64-1), got {koid}")
-        self.status = status
-        self.syscall = syscall
-        self.koid = koid
-        self.detail = detail
-        self.observed = None
-        # BaseException.__init__ directly: OSError.__init__ would read the
-        # status as an errno.
-        BaseException.__init__(self, self.status, syscall, koid, detail)
+        # The fields live in ``args`` only (``__getattr__`` reads them): BaseException.__init__ directly, since
+        # OSError.__init__ would read the status as an errno.
+        BaseException.__init__(self, status, syscall, koid, detail)
         code = type(self).ERRNO
         if code is not None:
             _set_errno(self, code)
+
+    def __getattr__(self, attr: str) -> Any:
+        """``status``, ``syscall``, ``koid`` and ``detail`` from ``args``; ``observed`` None until a wait sets it.
+
+        Called only for names the instance and its class lack: the fields are not copied into a per-instance
+        ``__dict__`` when the error is made (issue 11: that dict was about a third of the cost of a failing
+        call), and an assignment (``err.observed = ...``, ``err.koid = ...``) stores an ordinary attribute,
+        which then takes precedence.
+        """
+        index = _ARG_FIELDS.get(attr)
+        if index is not None:
+            args = self.args
+            return args[index] if index < len(args) else None
+        if attr == "observed":
+            return None
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}", name=attr, obj=self)
 
     @property
     def name(self) -> str:
@@ -274,7 +287,7 @@ def from_status(
 
     The kernel's own arguments (a known status as an exact int, str or None names, an exact int koid in
     range or None) skip the constructor's checks: the instance is made as ``ZxError.__init__`` would make
-    it (same class, ``args``, ``__dict__``, errno and strerror) in about a third of the time (issue 11).
+    it (same class, ``args``, errno and strerror) in about a third of the time (issue 11).
     """
     fast = _FAST.get(status) if type(status) is int else None
     if (
@@ -286,8 +299,7 @@ def from_status(
         return _BY_STATUS.get(status, ZxError)(status, syscall, koid, detail)
     new, cls, code, strerror = fast
     err: ZxError = new(cls)
-    err.args = (status, syscall, koid, detail)
-    err.__dict__.update(status=status, syscall=syscall, koid=koid, detail=detail, observed=None)
+    err.args = (status, syscall, koid, detail)  # the fields: ZxError.__getattr__
     if code is not None:
         err.errno = code  # type: ignore[attr-defined]  # the OSError subclasses (_FAST has code only for them)
         err.strerror = strerror  # type: ignore[attr-defined]

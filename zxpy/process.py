@@ -23,7 +23,7 @@ from ._ints import as_int
 from ._record import record_maker
 from .enums import OBJ_TYPE_UPPER_BOUND, OBJ_TYPES, PROCESS_INFO_FLAGS, ObjType, ProcessInfoFlags, Rights
 from .exception import ExceptionChannel, create_exception_channel
-from .handle import Handle, check_u32, check_u64, encode_name, wrap_handle
+from .handle import Handle, _closed_error, check_u32, check_u64, encode_name, wrap_handle
 from .task import Task
 from .thread import Thread
 
@@ -35,6 +35,13 @@ _thread_create = _raw.thread_create
 _lib = _raw.lib
 _INFO_PROCESS = info_query("ZX_INFO_PROCESS")
 _PROCESS_V2 = _INFO_PROCESS.has("flags")
+_PROCESS_TOPIC: int = _INFO_PROCESS.topic
+_PROCESS_INFO_PTR = _INFO_PROCESS.ptr_type
+_PROCESS_INFO_SIZE: int = _INFO_PROCESS.size
+_take_process_info = _INFO_PROCESS.free.pop
+_give_process_info = _INFO_PROCESS.free.append
+_object_get_info = _raw.object_get_info
+_NULL = _raw.NULL
 _INFO_PROCESS_THREADS: int = _lib.ZX_INFO_PROCESS_THREADS
 _INFO_PROCESS_HANDLE_STATS = info_query("ZX_INFO_PROCESS_HANDLE_STATS")
 _INFO_TASK_STATS = info_query("ZX_INFO_TASK_STATS")
@@ -128,21 +135,34 @@ class Process(Task):
 
     def info(self) -> ProcessInfo:
         """``ZX_INFO_PROCESS`` (needs ``INSPECT``)."""
-        buf = self._read_info(_INFO_PROCESS)
+        raw = self._raw  # Handle._read_info inline, with a free record (_raw.HANDLE_OUTS explains the reuse)
+        if raw < 0:
+            raise _closed_error("zx_object_get_info")
+        try:
+            buf = _take_process_info()
+        except IndexError:
+            buf = _new(_PROCESS_INFO_PTR)
+        status = _object_get_info(raw, _PROCESS_TOPIC, buf, _PROCESS_INFO_SIZE, _NULL, _NULL)
+        if status:
+            _give_process_info(buf)
+            raise self._error(status, "zx_object_get_info")
         # cffi gives plain ints (and bools for C bools) for the record's fields; flags are masked as ints.
         if not _PROCESS_V2:
-            return _make_process_info(
+            record = _make_process_info(
                 buf.return_code, None, None, bool(buf.started), bool(buf.exited), bool(buf.debugger_attached)
             )
-        bits = buf.flags
-        return _make_process_info(
-            buf.return_code,
-            buf.start_time,
-            PROCESS_INFO_FLAGS[bits],
-            bool(bits & _FLAG_STARTED),
-            bool(bits & _FLAG_EXITED),
-            bool(bits & _FLAG_DEBUGGER),
-        )
+        else:
+            bits = buf.flags
+            record = _make_process_info(
+                buf.return_code,
+                buf.start_time,
+                PROCESS_INFO_FLAGS[bits],
+                (bits & _FLAG_STARTED) != 0,
+                (bits & _FLAG_EXITED) != 0,
+                (bits & _FLAG_DEBUGGER) != 0,
+            )
+        _give_process_info(buf)
+        return record
 
     def threads(self) -> list[int]:
         """``ZX_INFO_PROCESS_THREADS``: koids of started, not yet dead threads."""

@@ -35,6 +35,10 @@ _new = _raw.new
 _object_new = object.__new__
 _HANDLE_PTR = _raw.HANDLE_PTR
 _SIGNALS_PTR = _raw.SIGNALS_PTR
+_take_handle_out = _raw.HANDLE_OUTS.pop
+_give_handle_out = _raw.HANDLE_OUTS.append
+_take_signals_out = _raw.SIGNALS_OUTS.pop
+_give_signals_out = _raw.SIGNALS_OUTS.append
 _task_kill = _raw.task_kill
 _task_suspend = _raw.task_suspend
 _object_wait_one = _raw.object_wait_one
@@ -111,12 +115,17 @@ class Task(Handle):
         raw = self._raw
         if raw < 0:
             raise _closed_error("zx_task_suspend")
-        out = _new(_HANDLE_PTR)
+        try:
+            out = _take_handle_out()  # free out-parameter: safe from threads and signal handlers (_raw.HANDLE_OUTS)
+        except IndexError:
+            out = _new(_HANDLE_PTR)
         status = _task_suspend(raw, out)
         if status:
+            _give_handle_out(out)  # given back on failure too: an empty list costs an IndexError (~300 ns)
             raise self._error(status, "zx_task_suspend")
         token = _object_new(SuspendToken)  # SuspendToken._adopt inline (no extra slots): ~70 ns less
         token._raw = out[0]
+        _give_handle_out(out)
         token._owned = True
         token._koid = None
         return token
@@ -152,8 +161,14 @@ class Task(Handle):
         raw = self._raw
         if raw < 0:
             raise _closed_error("zx_object_wait_one")
-        observed = _new(_SIGNALS_PTR)
+        try:
+            observed = _take_signals_out()  # a free out-parameter (_raw.HANDLE_OUTS explains why this is safe)
+        except IndexError:
+            observed = _new(_SIGNALS_PTR)
         status = _object_wait_one(raw, 0, _INFINITE_PAST, observed)
-        if status and status != _ERR_TIMED_OUT:
+        if status and status != _ERR_TIMED_OUT:  # a poll that ran (TIMED_OUT included) wrote ``observed``
+            _give_signals_out(observed)
             raise self._error(status, "zx_object_wait_one")
-        return bool(observed[0] & _TERMINATED_INT)
+        value: int = observed[0]
+        _give_signals_out(observed)
+        return (value & _TERMINATED_INT) != 0
