@@ -20,7 +20,7 @@ from ._record import record_maker
 from .enums import SPAWN_ERR_MSG_MAX_LENGTH, ObjType, Rights, SpawnAction, SpawnFlags
 from .errors import NotSupportedError, from_status
 from .exception import ExceptionChannel, create_exception_channel
-from .handle import check_u32, encode_name, wrap_handle
+from .handle import Handle, check_u32, encode_name, wrap_handle
 from .process import Process
 from .task import Task
 
@@ -290,14 +290,18 @@ class Job(Task):
         sysroot: str | os.PathLike[str] | None = None,
         env: Mapping[str | bytes, str | bytes] | None = None,
         name: str | bytes | None = None,
+        handles: Mapping[int, Handle] | None = None,
         stderr: Any = None,
     ) -> FuchsiaProcess:
         """Run the static Fuchsia x86-64 image ``image`` in this job (x86-64 Linux hosts; docs/fuchsia-elf.md).
 
         The runner (host/fuchsia/runner.c) maps the image, the vDSO and a stack as Zircon's launcher does,
-        sends the processargs bootstrap message (argv = ``[image, *args]``, ``env`` as its environ, PA_PROC_SELF,
-        PA_THREAD_SELF, PA_VMAR_ROOT, PA_JOB_DEFAULT: this job duplicated, so it needs ``DUPLICATE`` as for
-        fdio_spawn) and serves the program's syscalls.  The vDSO is ``vdso``, else
+        sends the processargs bootstrap message (argv = ``[name, *args]``, ``name`` defaulting to ``image``'s
+        file name, which also names the process; ``env`` as its environ; PA_PROC_SELF, PA_THREAD_SELF,
+        PA_VMAR_ROOT, PA_JOB_DEFAULT: this job duplicated, so it needs ``DUPLICATE`` as for fdio_spawn; and
+        ``handles``, PA_* tag -> Handle, transferred as FDIO_SPAWN_ACTION_ADD_HANDLE does: once the arguments
+        are valid the wrappers are closed, whatever the result) and serves the program's syscalls.  The vDSO
+        is ``vdso``, else
         ``<sysroot>/lib/libzircon.so``, else the SDK of fuchsia_sdk.cfg.  ``zx_debug_write`` output goes to
         ``stderr``: None (the caller's fd 2), a file descriptor or file, or :data:`PIPE`
         (:attr:`FuchsiaProcess.stderr`).  The Process waits, suspends, is killed and reports info as for a
@@ -309,9 +313,19 @@ class Job(Task):
         image_b = _fs(image, "image")
         if isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
             raise TypeError("args must be a sequence of arguments, not a single string")
-        argv_b = [image_b, *(_fs(a, "args item") for a in args)]
-        vdso_b = _fs(fuchsia.find_vdso(vdso, sysroot), "vdso")
         name_b = encode_name(name if name is not None else os.path.basename(image_b))
+        argv_b = [name_b, *(_fs(a, "args item") for a in args)]
+        vdso_b = _fs(fuchsia.find_vdso(vdso, sysroot), "vdso")
+        given: list[tuple[int, Handle]] = []
+        if handles is not None:
+            if not isinstance(handles, Mapping):
+                raise TypeError(f"handles must be a mapping of PA_* tag to Handle, not {type(handles).__name__}")
+            for tag, handle in handles.items():
+                if not isinstance(handle, Handle):
+                    raise TypeError(f"handles values must be Handles, not {type(handle).__name__}")
+                if handle.raw < 0:
+                    raise ValueError(f"handle for tag {tag:#x} is closed")
+                given.append((check_u32(tag, "handle tag"), handle))
         keep: list[Any] = []
 
         def cstr(data: bytes) -> Any:
@@ -336,24 +350,31 @@ class Job(Task):
                     raise ValueError(f"invalid environment variable name {key!r}")
                 items.append(kb + b"=" + vb)
             c_env = cvec(items)
+        piped = stderr is PIPE or (isinstance(stderr, int) and not isinstance(stderr, bool) and stderr == PIPE)
+        fd = -1 if piped else _stderr_fd(stderr)
+        raw = self.raw
+        c_infos = _new("uint32_t[]", [tag for tag, _ in given] or [0])
+        c_handles = _new("zx_handle_t[]", len(given) or 1)
+        # From here the handles are the runner's, whatever the result (as FDIO_SPAWN_ACTION_ADD_HANDLE's).
+        for i, (_, handle) in enumerate(given):
+            c_handles[i] = handle._consume("spawn_fuchsia")
         for path_b, what in ((image_b, "image"), (vdso_b, "vdso")):
             if not os.path.exists(path_b):
+                for i in range(len(given)):
+                    _handle_close(c_handles[i])
                 shown = os.fsdecode(path_b)
                 err = from_status(_lib.ZX_ERR_NOT_FOUND, "zxpy_fuchsia_spawn", None, f"{what} {shown!r}: no such file")
                 if isinstance(err, OSError):
                     err.filename = shown
                 raise err
         pipe_r = -1
-        if stderr is PIPE or (isinstance(stderr, int) and not isinstance(stderr, bool) and stderr == PIPE):
+        if piped:
             pipe_r, fd = os.pipe2(os.O_CLOEXEC)
-        else:
-            fd = _stderr_fd(stderr)
-        raw = self.raw
         out = _new(_HANDLE_PTR)
         err_msg = _new("char[]", SPAWN_ERR_MSG_MAX_LENGTH)
         try:
             status = _lib.zxpy_fuchsia_spawn(raw, cstr(image_b), cstr(vdso_b), cstr(name_b), cvec(argv_b), c_env,
-                                             fd, out, err_msg)
+                                             c_infos, c_handles, len(given), fd, out, err_msg)
         finally:
             if pipe_r >= 0:
                 os.close(fd)  # the runner holds its own duplicate
@@ -362,7 +383,9 @@ class Job(Task):
                 os.close(pipe_r)
             message = _raw.ffi.string(err_msg).decode(errors="replace")
             shown = os.fsdecode(image_b)
-            detail = message if shown in message else repr(shown) + (f": {message}" if message else "")
+            # The runner's message names the file it is about (the image or the vDSO); else name the image.
+            named = shown in message or os.fsdecode(vdso_b) in message
+            detail = message if named else repr(shown) + (f": {message}" if message else "")
             err = self._error(status, "zxpy_fuchsia_spawn", detail)
             if isinstance(err, OSError):
                 err.filename = shown

@@ -11,11 +11,12 @@
 #include <stdint.h>
 #include <zircon/types.h>
 
-/* hk_fuchsia_spawn_etc without extra handles: argv and environ NULL-terminated (NULL: argv = {name}, no
- * environ); debug_write output to stderr_fd (duplicated; -1: the caller's fd 2); err_msg as fdio_spawn's
- * (FDIO_SPAWN_ERR_MSG_MAX_LENGTH bytes). */
+/* hk_fuchsia_spawn_etc: argv and environ NULL-terminated (NULL: argv = {name}, no environ); num_handles
+ * handles with their PA_* tags, consumed whatever the result; debug_write output to stderr_fd (duplicated; -1:
+ * the caller's fd 2); err_msg as fdio_spawn's (FDIO_SPAWN_ERR_MSG_MAX_LENGTH bytes). */
 zx_status_t zxpy_fuchsia_spawn(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
-                               const char *const *argv, const char *const *environ, int stderr_fd,
+                               const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
+                               const zx_handle_t *handles, size_t num_handles, int stderr_fd,
                                zx_handle_t *process_out, char *err_msg);
 
 /* hk_fuchsia_elf_probe: 0 and the fields for any ELF64 LE file, else a negative hk_vdso_status_t with err (a
