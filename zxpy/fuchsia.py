@@ -39,12 +39,13 @@ def _require() -> None:
 
 @dataclass(frozen=True)
 class ElfProbe:
-    """What an ELF64 little-endian file says about itself (host/fuchsia/vdso.h, ``hk_fuchsia_elf_probe``)."""
+    """What an ELF64 little-endian file says about itself (host/fuchsia/vdso.h, ``hk_fuchsia_elf_probe``):
+    ``e_machine``, ``e_type``, the ``PT_INTERP`` string (None without one), and ``is_fuchsia``: ``ET_DYN`` with
+    ``PT_INTERP`` ``ld.so.1`` for x86-64 or arm64, a dynamically linked Fuchsia executable."""
 
     machine: int
     type: int
     interp: str | None
-    #: ET_DYN with PT_INTERP "ld.so.1" for x86-64 or arm64: a dynamically linked Fuchsia executable.
     is_fuchsia: bool
 
     @property

@@ -27,7 +27,7 @@ from .task import Task
 __all__ = ["PIPE", "FuchsiaProcess", "Job", "JobInfo"]
 
 #: ``stderr=PIPE`` for :meth:`Job.spawn_fuchsia`: capture the program's debug_write output in
-#: :attr:`FuchsiaProcess.stderr` (the value of ``subprocess.PIPE``).
+#: ``FuchsiaProcess.stderr`` (the value of ``subprocess.PIPE``).
 PIPE = -1
 
 StrOrBytesPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -304,7 +304,7 @@ class Job(Task):
         is ``vdso``, else
         ``<sysroot>/lib/libzircon.so``, else the SDK of fuchsia_sdk.cfg.  ``zx_debug_write`` output goes to
         ``stderr``: None (the caller's fd 2), a file descriptor or file, or :data:`PIPE`
-        (:attr:`FuchsiaProcess.stderr`).  The Process waits, suspends, is killed and reports info as for a
+        (``FuchsiaProcess.stderr``).  The Process waits, suspends, is killed and reports info as for a
         Linux program.  Errors: a missing file NotFoundError; a file the runner does not map (not ELF, a
         PT_INTERP executable, a vDSO it cannot read the syscalls of) NotSupportedError or IoError naming why;
         the job's errors as :meth:`spawn`.
