@@ -98,18 +98,20 @@ def test_exit_42_with_output_and_return_code(job: Job, programs: dict[str, Path]
 
 def test_args_env_and_handles_reach_the_program(job: Job, programs: dict[str, Path]) -> None:
     """The processargs message carries argv (``[name, *args]``), environ and the handles given: FL_HANDLES checks
-    argv[0] == "handles", environ == ["ZXPY_TEST=1"] and a PA_USER0 handle, and argv[1] = "vm" picks the scenario
-    that maps a VMO through its root VMAR and exits with 6."""
+    argv[0] == "handles", environ == ["ZXPY_TEST=1"] and a PA_USER0 handle (a failed check exits with 100 + its
+    line), and argv[1] = "exit" makes it duplicate that event and exit with 5 holding both."""
     before = handle_count()
     event = zxpy.Event.create()
-    proc = job.spawn_fuchsia(programs["HANDLES"], ["vm"], vdso=programs["VDSO"], name="handles",
+    mine = event.duplicate()
+    proc = job.spawn_fuchsia(programs["HANDLES"], ["exit"], vdso=programs["VDSO"], name="handles",
                              env={"ZXPY_TEST": "1"}, handles={PA_USER0: event}, stderr=zxpy.PIPE)
     assert event.closed  # transferred
-    assert proc.wait(timeout=30) == 6
+    assert proc.wait(timeout=30) == 5
     assert proc.stderr is not None
     with proc.stderr:
-        assert _read(proc.stderr, 10) == b"mapped through the root VMAR\n"
+        assert _read(proc.stderr, 10) == b"exiting\n"
     proc.close()
+    mine.close()
     assert handle_count() == before
 
 

@@ -66,15 +66,18 @@ def _prepare(workdir: Path) -> tuple[dict[str, Path], Path, str] | str:
             return f"clang could not build a Fuchsia image: {proc.stderr.strip()[:200]}"
         images[mode] = out
     try:
-        vdso = fuchsia.find_vdso()
-        if vdso.is_file():
-            return images, vdso, "the SDK's, from fuchsia_sdk.cfg"
-    except ValueError:
-        pass
-    try:
-        from fuchsia_tools import standin_vdso
+        from fuchsia_tools import sdkconfig, standin_vdso
     except ImportError:
-        return "no SDK is configured and fuchsia_tools (the stand-in vDSO's builder) is not importable"
+        return "fuchsia_tools (fuchsia_sdk.cfg's reader, the stand-in vDSO's builder) is not importable"
+    try:
+        cfg = sdkconfig.load(None)
+        # A stand-in SDK's libzircon.so is a link stub, not a vDSO with syscalls to serve.
+        if cfg.configured and not cfg.sdk_identity().get("stand_in"):
+            vdso = fuchsia.find_vdso()
+            if vdso.is_file():
+                return images, vdso, "the SDK's, from fuchsia_sdk.cfg"
+    except (ValueError, OSError):
+        pass
     try:
         standin_vdso.build(workdir / "standin", clang=clang)
     except (OSError, subprocess.CalledProcessError) as err:
