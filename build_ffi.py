@@ -47,6 +47,7 @@ import argparse
 import importlib.util
 import json
 import os
+import platform
 import shlex
 import shutil
 import subprocess
@@ -123,14 +124,17 @@ def exported_constants(found: Detected) -> tuple[str, ...]:
     return tuple(c.name for c in ABI.CONSTANTS if found.has(c.gate, c.name))
 
 
-def make_cdef(found: Detected) -> str:
-    """The cdef for a build whose headers have ``found``."""
+def make_cdef(found: Detected, fuchsia_runner: bool = False) -> str:
+    """The cdef for a build whose headers have ``found``; ``fuchsia_runner`` adds the Fuchsia runner's entry
+    points (:func:`fuchsia_runner_host`)."""
     parts = [f"typedef {t.base} {t.name};" for t in ABI.TYPEDEFS if found.has(t.gate)]
     for struct in ABI.STRUCTS:
         fields = struct.layout(found.features, found.arch)
         if fields is not None:
             parts.append(f"typedef {struct.kind} {struct.tag} {{ {fields} }} {struct.name};")
     parts += [f.decl for f in ABI.FUNCTIONS if found.has(f.gate)]
+    if fuchsia_runner:
+        parts += [f.decl for f in ABI.FUCHSIA_RUNNER_FUNCTIONS]
     parts.append("const char *zxpy_build_info(void);")
     parts += [f"#define {name} ..." for name in exported_constants(found)]
     return "\n".join(parts) + "\n"
@@ -217,8 +221,19 @@ def build_info_source(found: Detected, sdk: dict[str, object]) -> str:
     )
 
 
-def _preamble() -> str:
-    """C source placed before CFFI's wrappers: the public headers and csrc/*.h."""
+def fuchsia_runner_host() -> bool:
+    """Whether the host module gets the Fuchsia runner (host/fuchsia/): it runs x86-64 Fuchsia images under
+    ptrace on x86-64 Linux only (docs/fuchsia-elf.md)."""
+    return sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")
+
+
+#: host/fuchsia/ sources of the host module (vdso_dump.c is a stand-alone tool with its own main).
+FUCHSIA_RUNNER_SOURCES = ("entry.c", "inject.c", "runner.c", "serve_object.c", "vdso.c", "vm.c")
+
+
+def _preamble(fuchsia_runner: bool = False) -> str:
+    """C source placed before CFFI's wrappers: the public headers and csrc/*.h (and host/fuchsia/entry.h
+    with ``fuchsia_runner``)."""
     lines = [
         "#include <stdbool.h>",
         "#include <zircon/types.h>",
@@ -231,6 +246,8 @@ def _preamble() -> str:
         "#include <lib/fdio/spawn.h>",
     ]
     lines += [f'#include "{h.name}"' for h in sorted(CSRC_DIR.glob("*.h"))]
+    if fuchsia_runner:
+        lines.append('#include "fuchsia/entry.h"')
     return "\n".join(lines) + "\n"
 
 
@@ -345,12 +362,16 @@ def make_ffibuilder(
     _require_compiler(compiler)
     found = detect(compiler, ["-std=gnu11", *(f"-I{d}" for d in include_dirs)], scratch)
     sdk = sdk_summary(cfg)
-    ffi.cdef(make_cdef(found))
+    runner = fuchsia_runner_host()
+    ffi.cdef(make_cdef(found, fuchsia_runner=runner))
     # host/ipc/ too: ports (zxpy.port, zxpy.aio), channels (zxpy.Channel) and exceptions (zxpy.exception).
     sources = sorted(HOST_DIR.glob("*.c")) + sorted((HOST_DIR / "ipc").glob("*.c")) + sorted(CSRC_DIR.glob("*.c"))
+    if runner:
+        # The Fuchsia runner (zxpy.Job.spawn_fuchsia): x86-64 Linux hosts only.
+        sources += [HOST_DIR / "fuchsia" / name for name in FUCHSIA_RUNNER_SOURCES]
     ffi.set_source(
         MODULE_NAME,
-        _preamble() + build_info_source(found, {**sdk, "target": "host"}),
+        _preamble(runner) + build_info_source(found, {**sdk, "target": "host"}),
         sources=[str(p) if absolute_sources else _rel(p) for p in sources],
         include_dirs=include_dirs,
         extra_compile_args=["-std=gnu11", *warning_flags()],

@@ -61,6 +61,7 @@ nitpick_ignore = [
     ("py:class", "enum.IntEnum"),
     ("py:class", "enum.IntFlag"),
     ("py:class", "os.PathLike"),
+    ("py:class", "pathlib.Path"),
     ("py:class", "types.MappingProxyType"),
 ]
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import platform
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+from vintage import IN_CI
+
+import zxpy
 
 TIMEOUT = 300
 
@@ -68,4 +74,28 @@ def test_demo_debugger_catches_a_crash_and_a_breakpoint() -> None:
         assert "exception SW_BREAKPOINT" in out
         assert "program: resumed after the breakpoint\n  return code 0" in out
     assert re.search(r"suspended thread \d+ of a spinning program: state <ThreadState.SUSPENDED", out), out
+    assert out.rstrip().endswith("ok")
+
+
+def test_demo_runs_a_fuchsia_program() -> None:
+    """The "fuchsia" section (zxpy/_demo_fuchsia.py): a static Fuchsia image run with Job.spawn_fuchsia prints
+    and exits with 42; a ticking one stops while suspended and reports the job's kill.  Off x86-64 Linux, or
+    without clang and ld.lld (outside CI), it says why it is skipped."""
+    out = run("demo").stdout
+    x64_linux = sys.platform == "linux" and platform.machine() in ("x86_64", "AMD64")
+    # The demo builds the test program of a checkout: an installed package (CI's run) has no tests/ beside it.
+    checkout = (Path(zxpy.__file__).resolve().parent.parent / "tests" / "helpers" / "fuchsia_first_light.c").is_file()
+    tools = shutil.which("clang") and shutil.which("ld.lld")
+    if not (x64_linux and checkout and (tools or IN_CI)):
+        assert re.search(r"^fuchsia: skipped: \S.*$", out, re.MULTILINE), out
+        if x64_linux and not checkout:
+            assert "is not here (run the demo from a zxpy checkout)" in out, out
+        return
+    assert "fuchsia: static Fuchsia images run by the host kernel's runner; vDSO: " in out, out
+    assert "  | hello from a Fuchsia program\n  | slept, exiting with 42\n" in out
+    assert re.search(r"fuchsia process \d+ exited with return code 42$", out, re.MULTILINE), out
+    [(before, held, after)] = re.findall(r"ticking fuchsia process \d+: (\d+) ticks.*\n  suspended: (\d+) ticks.*\n"
+                                         r"  resumed \(token closed\): (\d+) ticks", out)
+    assert int(before) > 0 and int(held) == 0 and int(after) > 0, out
+    assert re.search(r"fuchsia process \d+ return code -1024 \(TASK_RETCODE_SYSCALL_KILL\)", out), out
     assert out.rstrip().endswith("ok")

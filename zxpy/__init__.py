@@ -81,8 +81,9 @@ from .errors import (
 )
 from .event import Event
 from .exception import Channel, ExceptionChannel, ExceptionHandle, ExceptionReport
+from .fuchsia import unserved as fuchsia_unserved
 from .handle import Handle, HandleBasicInfo, wrap_handle
-from .job import Job, JobInfo
+from .job import PIPE, FuchsiaProcess, Job, JobInfo
 from .port import Port, PortPacket
 from .process import Process, ProcessInfo, TaskStatsInfo
 from .regs import Arm64GeneralRegs, GeneralRegs, X64GeneralRegs
@@ -91,6 +92,9 @@ from .thread import Thread, ThreadInfo, ThreadStatsInfo
 
 __all__ = [
     "ffi",
+    "fuchsia_unserved",
+    "FuchsiaProcess",
+    "PIPE",
     "lib",
     "errors",
     "monotonic",

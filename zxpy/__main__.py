@@ -71,6 +71,7 @@ from . import (
     ZxError,
     __version__,
 )
+from ._demo_fuchsia import demo_fuchsia
 from .testing import ProgressWorker
 
 #: Bounds for asynchronous effects (not speed goals).
@@ -249,6 +250,7 @@ def demo() -> int:
                 proc.close()
             idle.close()
             job.kill()
+    demo_fuchsia(_say, DemoError, _WATCH, _LONG)
     _say("ok")
     return 0
 

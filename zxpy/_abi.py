@@ -34,6 +34,7 @@ from typing import Literal
 __all__ = [
     "CONSTANTS",
     "FEATURES",
+    "FUCHSIA_RUNNER_FUNCTIONS",
     "FUNCTIONS",
     "INFO_TOPICS",
     "STRUCTS",
@@ -416,6 +417,24 @@ FUNCTIONS: tuple[Function, ...] = tuple(
          "zx_status_t zx_process_write_memory(zx_handle_t handle, zx_vaddr_t vaddr, const void* buffer,"
          " size_t buffer_size, size_t* actual);"),
         ("zxpy", "void zxpy_progress_entry(uintptr_t progress, uintptr_t arg2);"),
+    )
+)
+
+
+#: zxpy's entry points to the Fuchsia runner (host/fuchsia/entry.h): declared and compiled in only where the
+#: module is built for an x86-64 Linux host (build_ffi.py, ``fuchsia_runner_host``), never in a build for
+#: Fuchsia or another host.  Not Zircon calls: the runner starts a Fuchsia ELF image in a process of a job
+#: (docs/fuchsia-elf.md, "From Python").
+FUCHSIA_RUNNER_FUNCTIONS: tuple[Function, ...] = tuple(
+    Function(decl, "zxpy")
+    for decl in (
+        "zx_status_t zxpy_fuchsia_spawn(zx_handle_t job, const char* image_path, const char* vdso_path,"
+        " const char* name, const char* const* argv, const char* const* environ, const uint32_t* handle_infos,"
+        " const zx_handle_t* handles, size_t num_handles, int stderr_fd, zx_handle_t* process_out,"
+        " char* err_msg);",
+        "int zxpy_fuchsia_elf_probe(const char* path, uint16_t* machine, uint16_t* type, int* has_interp,"
+        " int* is_fuchsia, char* interp, size_t interp_size, char* err, size_t errlen);",
+        "size_t zxpy_fuchsia_unserved_list(char* buf, size_t size);",
     )
 )
 

@@ -14,16 +14,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Union
 
-from . import _raw
+from . import _raw, fuchsia
 from ._info import info_query
 from ._record import record_maker
 from .enums import SPAWN_ERR_MSG_MAX_LENGTH, ObjType, Rights, SpawnAction, SpawnFlags
+from .errors import NotSupportedError, from_status
 from .exception import ExceptionChannel, create_exception_channel
-from .handle import check_u32, encode_name, wrap_handle
+from .handle import Handle, check_u32, encode_name, wrap_handle
 from .process import Process
 from .task import Task
 
-__all__ = ["Job", "JobInfo"]
+__all__ = ["PIPE", "FuchsiaProcess", "Job", "JobInfo"]
+
+#: ``stderr=PIPE`` for :meth:`Job.spawn_fuchsia`: capture the program's debug_write output in
+#: ``FuchsiaProcess.stderr`` (the value of ``subprocess.PIPE``).
+PIPE = -1
 
 StrOrBytesPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
@@ -71,6 +76,42 @@ def _check_fd(value: object, what: str) -> int:
     if fd > _FD_MAX:
         raise ValueError(f"{what} must be in 0..{_FD_MAX}, got {fd}")
     return fd
+
+
+class FuchsiaProcess(Process):
+    """The Process of a Fuchsia program started by :meth:`Job.spawn_fuchsia`: a Process like any other (wait,
+    info, suspend, kill), plus ``stderr``, the read end of its debug_write output with ``stderr=PIPE`` (else
+    None; the caller closes it)."""
+
+    __slots__ = ("stderr",)
+
+    stderr: Any
+
+
+def _stderr_fd(value: object) -> int:
+    """The fd the runner writes debug_write to: -1 (the caller's fd 2) for None; an fd or a file's fileno()."""
+    if value is None:
+        return -1
+    if hasattr(value, "fileno"):
+        value = value.fileno()
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"stderr must be None, PIPE, a file descriptor or a file, not {type(value).__name__}")
+    if not 0 <= value <= _FD_MAX:
+        raise ValueError(f"stderr must be PIPE or a file descriptor in 0..{_FD_MAX}, got {value}")
+    return value
+
+
+def _fuchsia_elf_refusal(path: bytes) -> str | None:
+    """Why Job.spawn cannot run ``path``, when it is a dynamically linked Fuchsia executable (PT_INTERP ld.so.1)."""
+    if not fuchsia.AVAILABLE:
+        return None
+    probe = fuchsia.elf_probe(path)
+    if probe is None or not probe.is_fuchsia:
+        return None
+    return (f"{os.fsdecode(path)!r} is a Fuchsia {probe.machine_name} executable (PT_INTERP {probe.interp!r}): it "
+            "needs Fuchsia's dynamic linker with a loader service (fuchsia.ldsvc.Loader) for its shared libraries, "
+            "which the host runner does not provide yet; a static Fuchsia image (no PT_INTERP) runs with "
+            "Job.spawn_fuchsia")
 
 
 class Job(Task):
@@ -218,6 +259,10 @@ class Job(Task):
                 else:
                     act.name.data = a
 
+        refusal = _fuchsia_elf_refusal(path_b)
+        if refusal is not None:
+            raise NotSupportedError(syscall="fdio_spawn_etc", koid=self._koid_or_none(), detail=refusal)
+
         raw = self.raw
         out = _new(_HANDLE_PTR)
         err_msg = _new("char[]", SPAWN_ERR_MSG_MAX_LENGTH)
@@ -235,6 +280,119 @@ class Job(Task):
                 err.filename = os.fsdecode(path_b)
             raise err
         return Process._adopt(out[0])
+
+    def spawn_fuchsia(
+        self,
+        image: StrOrBytesPath,
+        args: Sequence[StrOrBytesPath] = (),
+        *,
+        vdso: str | os.PathLike[str] | None = None,
+        sysroot: str | os.PathLike[str] | None = None,
+        env: Mapping[str | bytes, str | bytes] | None = None,
+        name: str | bytes | None = None,
+        handles: Mapping[int, Handle] | None = None,
+        stderr: Any = None,
+    ) -> FuchsiaProcess:
+        """Run the static Fuchsia x86-64 image ``image`` in this job (x86-64 Linux hosts; docs/fuchsia-elf.md).
+
+        The runner (host/fuchsia/runner.c) maps the image, the vDSO and a stack as Zircon's launcher does,
+        sends the processargs bootstrap message (argv = ``[name, *args]``, ``name`` defaulting to ``image``'s
+        file name, which also names the process; ``env`` as its environ; PA_PROC_SELF, PA_THREAD_SELF,
+        PA_VMAR_ROOT, PA_JOB_DEFAULT: this job duplicated, so it needs ``DUPLICATE`` as for fdio_spawn; and
+        ``handles``, PA_* tag -> Handle, transferred as FDIO_SPAWN_ACTION_ADD_HANDLE does: once the arguments
+        are valid the wrappers are closed, whatever the result) and serves the program's syscalls.  The vDSO
+        is ``vdso``, else
+        ``<sysroot>/lib/libzircon.so``, else the SDK of fuchsia_sdk.cfg.  ``zx_debug_write`` output goes to
+        ``stderr``: None (the caller's fd 2), a file descriptor or file, or :data:`PIPE`
+        (``FuchsiaProcess.stderr``).  The Process waits, suspends, is killed and reports info as for a
+        Linux program.  Errors: a missing file NotFoundError; a file the runner does not map (not ELF, a
+        PT_INTERP executable, a vDSO it cannot read the syscalls of) NotSupportedError or IoError naming why;
+        the job's errors as :meth:`spawn`.
+        """
+        fuchsia._require()
+        image_b = _fs(image, "image")
+        if isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
+            raise TypeError("args must be a sequence of arguments, not a single string")
+        name_b = encode_name(name if name is not None else os.path.basename(image_b))
+        argv_b = [name_b, *(_fs(a, "args item") for a in args)]
+        vdso_b = _fs(fuchsia.find_vdso(vdso, sysroot), "vdso")
+        given: list[tuple[int, Handle]] = []
+        if handles is not None:
+            if not isinstance(handles, Mapping):
+                raise TypeError(f"handles must be a mapping of PA_* tag to Handle, not {type(handles).__name__}")
+            for tag, handle in handles.items():
+                if not isinstance(handle, Handle):
+                    raise TypeError(f"handles values must be Handles, not {type(handle).__name__}")
+                if handle.raw < 0:
+                    raise ValueError(f"handle for tag {tag:#x} is closed")
+                given.append((check_u32(tag, "handle tag"), handle))
+        keep: list[Any] = []
+
+        def cstr(data: bytes) -> Any:
+            buf = _new("char[]", data)
+            keep.append(buf)
+            return buf
+
+        def cvec(items: list[bytes]) -> Any:
+            vec = _new("char *[]", len(items) + 1)
+            for i, item in enumerate(items):
+                vec[i] = cstr(item)
+            return vec
+
+        c_env: Any = _raw.NULL
+        if env is not None:
+            if not isinstance(env, Mapping):
+                raise TypeError(f"env must be a mapping, not {type(env).__name__}")
+            items = []
+            for key, value in env.items():
+                kb, vb = _fs(key, "env key"), _fs(value, "env value")
+                if not kb or b"=" in kb:
+                    raise ValueError(f"invalid environment variable name {key!r}")
+                items.append(kb + b"=" + vb)
+            c_env = cvec(items)
+        piped = stderr is PIPE or (isinstance(stderr, int) and not isinstance(stderr, bool) and stderr == PIPE)
+        fd = -1 if piped else _stderr_fd(stderr)
+        raw = self.raw
+        c_infos = _new("uint32_t[]", [tag for tag, _ in given] or [0])
+        c_handles = _new("zx_handle_t[]", len(given) or 1)
+        # From here the handles are the runner's, whatever the result (as FDIO_SPAWN_ACTION_ADD_HANDLE's).
+        for i, (_, handle) in enumerate(given):
+            c_handles[i] = handle._consume("spawn_fuchsia")
+        for path_b, what in ((image_b, "image"), (vdso_b, "vdso")):
+            if not os.path.exists(path_b):
+                for i in range(len(given)):
+                    _handle_close(c_handles[i])
+                shown = os.fsdecode(path_b)
+                err = from_status(_lib.ZX_ERR_NOT_FOUND, "zxpy_fuchsia_spawn", None, f"{what} {shown!r}: no such file")
+                if isinstance(err, OSError):
+                    err.filename = shown
+                raise err
+        pipe_r = -1
+        if piped:
+            pipe_r, fd = os.pipe2(os.O_CLOEXEC)
+        out = _new(_HANDLE_PTR)
+        err_msg = _new("char[]", SPAWN_ERR_MSG_MAX_LENGTH)
+        try:
+            status = _lib.zxpy_fuchsia_spawn(raw, cstr(image_b), cstr(vdso_b), cstr(name_b), cvec(argv_b), c_env,
+                                             c_infos, c_handles, len(given), fd, out, err_msg)
+        finally:
+            if pipe_r >= 0:
+                os.close(fd)  # the runner holds its own duplicate
+        if status:
+            if pipe_r >= 0:
+                os.close(pipe_r)
+            message = _raw.ffi.string(err_msg).decode(errors="replace")
+            shown = os.fsdecode(image_b)
+            # The runner's message names the file it is about (the image or the vDSO); else name the image.
+            named = shown in message or os.fsdecode(vdso_b) in message
+            detail = message if named else repr(shown) + (f": {message}" if message else "")
+            err = self._error(status, "zxpy_fuchsia_spawn", detail)
+            if isinstance(err, OSError):
+                err.filename = shown
+            raise err
+        proc = FuchsiaProcess._adopt(out[0])
+        proc.stderr = os.fdopen(pipe_r, "rb", buffering=0) if pipe_r >= 0 else None
+        return proc
 
     # ---------------------------------------------------------------- exceptions (zxpy.exception)
 

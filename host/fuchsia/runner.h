@@ -8,7 +8,7 @@
  * vDSO base.  The program is a Linux process of the spawn backend (linux_*.c) whose task resumes with PTRACE_SYSEMU:
  * each `syscall` it issues stops before it runs, and the monitor thread serves it here.
  *
- * Not part of the Python module (host/fuchsia/ is not compiled into it); x86-64 Linux only.
+ * x86-64 Linux only; compiled into the Python module there (entry.h: Job.spawn_fuchsia), never into a Fuchsia build.
  */
 #ifndef ZXPY_HOST_FUCHSIA_RUNNER_H_
 #define ZXPY_HOST_FUCHSIA_RUNNER_H_

@@ -9,7 +9,7 @@
  * before it give N.  The local object DATA_CONSTANTS is the block of constants the kernel fills when it maps the
  * vDSO (CPU count, tick rate, version string, ...).
  *
- * Self-contained: libc and <elf.h> only; not part of the Python module yet.  Every offset, size and string of
+ * Self-contained: libc and <elf.h> only; in the x86-64 Linux host module (entry.h).  Every offset, size and string of
  * the file is bounds-checked: a malformed file gives an error status, never a crash.
  */
 #ifndef ZXPY_HOST_FUCHSIA_VDSO_H_

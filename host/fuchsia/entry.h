@@ -1,0 +1,30 @@
+/* zxpy's entry points to the Fuchsia runner (runner.h, vdso.h) for the Python module: x86-64 Linux hosts only.
+ *
+ * build_ffi.py compiles host/fuchsia/ into the host module only where the host is x86-64 Linux, and declares
+ * these (zxpy/_abi.py, FUCHSIA_RUNNER_FUNCTIONS) only there; a cross build for Fuchsia has neither.  Plain C
+ * types only, so the cdef needs none of the runner's records (docs/fuchsia-elf.md, "From Python").
+ */
+#ifndef ZXPY_HOST_FUCHSIA_ENTRY_H_
+#define ZXPY_HOST_FUCHSIA_ENTRY_H_
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zircon/types.h>
+
+/* hk_fuchsia_spawn_etc: argv and environ NULL-terminated (NULL: argv = {name}, no environ); num_handles
+ * handles with their PA_* tags, consumed whatever the result; debug_write output to stderr_fd (duplicated; -1:
+ * the caller's fd 2); err_msg as fdio_spawn's (FDIO_SPAWN_ERR_MSG_MAX_LENGTH bytes). */
+zx_status_t zxpy_fuchsia_spawn(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
+                               const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
+                               const zx_handle_t *handles, size_t num_handles, int stderr_fd,
+                               zx_handle_t *process_out, char *err_msg);
+
+/* hk_fuchsia_elf_probe: 0 and the fields for any ELF64 LE file, else a negative hk_vdso_status_t with err (a
+ * one-line reason).  *has_interp / *is_fuchsia are 0 or 1; interp gets PT_INTERP's string (truncated). */
+int zxpy_fuchsia_elf_probe(const char *path, uint16_t *machine, uint16_t *type, int *has_interp, int *is_fuchsia,
+                           char *interp, size_t interp_size, char *err, size_t errlen);
+
+/* hk_fuchsia_unserved_list: "name=count,..." of every syscall the runner answered NOT_SUPPORTED. */
+size_t zxpy_fuchsia_unserved_list(char *buf, size_t size);
+
+#endif /* ZXPY_HOST_FUCHSIA_ENTRY_H_ */

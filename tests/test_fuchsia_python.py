@@ -1,0 +1,248 @@
+"""Fuchsia programs from Python: ``Job.spawn_fuchsia`` and the runner compiled into the host module
+(docs/fuchsia-elf.md, "From Python").
+
+The freestanding test programs of tests/test_fuchsia_first_light.py (tests/helpers/fuchsia_first_light.c) run with
+the stand-in vDSO (fuchsia_tools/standin_vdso.py), and with the real January 2021 vDSO when ``ZXPY_SDK_2021``
+names that SDK.  Needs clang and ld.lld for the Fuchsia target (skipped without them, failed under CI=true).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import STILL, child_pids, handle_count, wait_until
+from vintage import fuchsia_clang, real_sdk_2021
+
+import zxpy
+from fuchsia_tools import standin_vdso
+from zxpy import Job, NotFoundError, NotSupportedError, ThreadState
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"),
+                                reason="the runner runs x86-64 Fuchsia images on x86-64 Linux")
+
+PROGRAM = Path(__file__).parent / "helpers" / "fuchsia_first_light.c"
+PA_USER0 = 0xF0  # <zircon/processargs.h> PA_HND(PA_USER0, 0)
+REAL_VDSO = Path("arch/x64/sysroot/lib/libzircon.so")
+FLAGS = ("-fuse-ld=lld", "-nostdlib", "-ffreestanding", "-fno-builtin", "-fPIE", "-Wl,-pie", "-fno-stack-protector",
+         "-fno-sanitize=safe-stack", "-O2", "-Wall", "-Wextra", "-Werror", "-e", "_start")
+
+
+def _compile(clang: str, out: Path, mode: str, *link: str) -> Path:
+    subprocess.run([clang, "--target=x86_64-unknown-fuchsia", *FLAGS, *link, f"-DFL_{mode}", "-o", str(out),
+                    str(PROGRAM)], check=True, capture_output=True, text=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The static images (no PT_INTERP, as the runner starts them), and "INTERP": the EXIT program linked with
+    PT_INTERP ld.so.1, as a dynamically linked Fuchsia executable is."""
+    assert zxpy.fuchsia.AVAILABLE, "the x86-64 Linux host module must carry the Fuchsia runner"
+    clang = fuchsia_clang()
+    out = tmp_path_factory.mktemp("fuchsia_python")
+    progs = {mode: _compile(clang, out / f"fl_{mode.lower()}", mode, "-Wl,--no-dynamic-linker")
+             for mode in ("EXIT", "TICK", "UNSERVED", "HANDLES")}
+    progs["INTERP"] = _compile(clang, out / "fl_interp", "EXIT", "-Wl,--dynamic-linker=ld.so.1")
+    standin_vdso.build(out / "standin", clang=clang)
+    progs["VDSO"] = out / "standin" / "libzircon.so"
+    return progs
+
+
+@pytest.fixture
+def job() -> Iterator[Job]:
+    job = Job.default().create_job()
+    yield job
+    job.kill()
+    job.close()
+
+
+def _read(stream: object, seconds: float) -> bytes:
+    """What arrives on the pipe ``stream`` within ``seconds`` (or until EOF)."""
+    fd = stream.fileno()  # type: ignore[attr-defined]
+    data = b""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            break
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _ticks(text: bytes) -> list[int]:
+    return [int(line.split()[1]) for line in text.decode().splitlines() if line.startswith("tick ")]
+
+
+def test_exit_42_with_output_and_return_code(job: Job, programs: dict[str, Path]) -> None:
+    proc = job.spawn_fuchsia(programs["EXIT"], vdso=programs["VDSO"], stderr=zxpy.PIPE, name="fx-exit")
+    assert isinstance(proc, zxpy.Process) and proc.koid in job.processes()
+    assert proc.wait(timeout=30) == 42
+    assert proc.stderr is not None
+    with proc.stderr:
+        assert _read(proc.stderr, 10) == b"hello from a Fuchsia program\nslept, exiting with 42\n"
+    info = proc.info()
+    assert info.exited and info.return_code == 42
+    wait_until(lambda: not child_pids("fx-exit"), what="the program's Linux process to go")
+
+
+def test_args_env_and_handles_reach_the_program(job: Job, programs: dict[str, Path]) -> None:
+    """The processargs message carries argv (``[name, *args]``), environ and the handles given: FL_HANDLES checks
+    argv[0] == "handles", environ == ["ZXPY_TEST=1"] and a PA_USER0 handle (a failed check exits with 100 + its
+    line), and argv[1] = "exit" makes it duplicate that event and exit with 5 holding both."""
+    before = handle_count()
+    event = zxpy.Event.create()
+    mine = event.duplicate()
+    proc = job.spawn_fuchsia(programs["HANDLES"], ["exit"], vdso=programs["VDSO"], name="handles",
+                             env={"ZXPY_TEST": "1"}, handles={PA_USER0: event}, stderr=zxpy.PIPE)
+    assert event.closed  # transferred
+    assert proc.wait(timeout=30) == 5
+    assert proc.stderr is not None
+    with proc.stderr:
+        assert _read(proc.stderr, 10) == b"exiting\n"
+    proc.close()
+    mine.close()
+    assert handle_count() == before
+
+
+def test_suspend_stops_it_and_job_kill_ends_it(job: Job, programs: dict[str, Path]) -> None:
+    before = handle_count()
+    proc = job.spawn_fuchsia(programs["TICK"], vdso=programs["VDSO"], stderr=zxpy.PIPE, name="fx-tick")
+    assert proc.stderr is not None
+    seen = b""
+    end = time.monotonic() + 30
+    while len(_ticks(seen)) < 3 and time.monotonic() < end:
+        seen += _read(proc.stderr, 0.2)
+    assert len(_ticks(seen)) >= 3, seen
+    [pid] = child_pids("fx-tick")
+    token = proc.suspend()
+    [thread_koid] = proc.threads()
+    thread = proc.child(thread_koid)
+    wait_until(lambda: thread.info().state == ThreadState.SUSPENDED, what="the thread to be suspended")
+    seen += _read(proc.stderr, 0.1)  # a line written before the suspend took hold
+    held = _read(proc.stderr, STILL * 2)
+    assert held == b"", f"ticks went on while the process was suspended: {held!r}"
+    token.close()
+    resumed = _read(proc.stderr, 1.0)
+    assert _ticks(resumed) and _ticks(resumed)[0] == _ticks(seen)[-1] + 1, (seen, resumed)
+    job.kill()
+    assert proc.wait(timeout=30) == zxpy.TASK_RETCODE_SYSCALL_KILL
+    wait_until(lambda: not os.path.exists(f"/proc/{pid}") or pid not in child_pids(), what="the pid to go")
+    assert not child_pids("fx-tick")
+    assert job.info().exited
+    proc.stderr.close()
+    thread.close()
+    proc.close()
+    assert handle_count() == before
+
+
+def test_unserved_calls_are_counted(job: Job, programs: dict[str, Path]) -> None:
+    before = zxpy.fuchsia_unserved().get("system_get_event", 0)
+    proc = job.spawn_fuchsia(programs["UNSERVED"], vdso=programs["VDSO"])
+    assert proc.wait(timeout=30) == zxpy.Status.ERR_NOT_SUPPORTED
+    assert zxpy.fuchsia_unserved()["system_get_event"] == before + 1
+
+
+def test_output_to_a_file_and_vdso_from_sysroot(job: Job, programs: dict[str, Path], tmp_path: Path) -> None:
+    sysroot = tmp_path / "sysroot"
+    (sysroot / "lib").mkdir(parents=True)
+    (sysroot / "lib" / "libzircon.so").symlink_to(programs["VDSO"])
+    out = tmp_path / "out.txt"
+    with out.open("wb") as f:
+        proc = job.spawn_fuchsia(programs["EXIT"], sysroot=sysroot, stderr=f)
+        assert proc.stderr is None
+        assert proc.wait(timeout=30) == 42
+    wait_until(lambda: out.read_bytes().endswith(b"exiting with 42\n"), what="the output in the file")
+
+
+def test_job_spawn_refuses_a_dynamically_linked_fuchsia_elf(job: Job, programs: dict[str, Path]) -> None:
+    before = handle_count()
+    with pytest.raises(NotSupportedError) as info:
+        job.spawn([programs["INTERP"]])
+    text = str(info.value)
+    assert "ld.so.1" in text and "loader service" in text and "spawn_fuchsia" in text, text
+    assert job.processes() == []
+    # The runner does not map it either: it starts images without PT_INTERP.
+    with pytest.raises(NotSupportedError, match="PT_INTERP"):
+        job.spawn_fuchsia(programs["INTERP"], vdso=programs["VDSO"])
+    assert job.processes() == [] and handle_count() == before
+    # A Linux program still runs.
+    proc = job.spawn(["/bin/true"])
+    assert proc.wait(timeout=30) == 0
+    proc.close()
+
+
+NOT_AN_IMAGE = (NotSupportedError, zxpy.errors.IoError)  # runner.h: IO for a file too short to be one
+
+
+def _bad_cases(programs: dict[str, Path], tmp: Path) -> list[tuple[dict[str, object], object, str]]:
+    text = tmp / "not-elf"
+    text.write_text("#!/bin/sh\necho not an ELF\n")
+    vdso = programs["VDSO"]
+    return [
+        ({"image": tmp / "missing", "vdso": vdso}, NotFoundError, "missing"),
+        ({"image": text, "vdso": vdso}, NOT_AN_IMAGE, "not-elf"),
+        ({"image": programs["EXIT"], "vdso": tmp / "nope.so"}, NotFoundError, "nope.so"),
+        ({"image": programs["EXIT"], "vdso": text}, NOT_AN_IMAGE, "not-elf"),
+        ({"image": programs["EXIT"], "vdso": Path("/etc/hostname")}, NOT_AN_IMAGE, "hostname"),
+        ({"image": programs["EXIT"], "vdso": programs["TICK"]}, NotSupportedError, r"\]: \S+fl_tick: a vDSO"),
+        ({"image": programs["EXIT"], "vdso": vdso, "args": "x"}, TypeError, "sequence"),
+        ({"image": programs["EXIT"], "vdso": vdso, "stderr": "x"}, TypeError, "stderr"),
+        ({"image": programs["EXIT"], "vdso": vdso, "stderr": -5}, ValueError, "stderr"),
+        ({"image": programs["EXIT"], "vdso": vdso, "env": {"A=B": "c"}}, ValueError, "A=B"),
+        ({"image": b"a\0b", "vdso": vdso}, ValueError, "NUL"),
+    ]
+
+
+def test_bad_input_raises_and_leaks_nothing(job: Job, programs: dict[str, Path], tmp_path: Path) -> None:
+    fds = set(os.listdir("/proc/self/fd"))
+    before = handle_count()
+    for kwargs, error, part in _bad_cases(programs, tmp_path):
+        kwargs = dict(kwargs)
+        image = kwargs.pop("image")
+        with pytest.raises(error, match=part):  # type: ignore[call-overload]
+            job.spawn_fuchsia(image, **kwargs)  # type: ignore[arg-type]
+        if "stderr" not in kwargs:  # and with a pipe, whose ends must not stay open
+            with pytest.raises(error, match=part):  # type: ignore[call-overload]
+                job.spawn_fuchsia(image, stderr=zxpy.PIPE, **kwargs)  # type: ignore[arg-type]
+    assert job.processes() == [] and handle_count() == before
+    assert set(os.listdir("/proc/self/fd")) <= fds | {str(f) for f in range(3)}
+    assert not child_pids("fl_exit")
+
+
+def test_no_vdso_configured_is_a_clear_error(job: Job, programs: dict[str, Path], tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "fuchsia_sdk.cfg"
+    cfg.write_text("[sdk]\npath =\n")
+    monkeypatch.setenv("ZXPY_SDK_CFG", str(cfg))
+    with pytest.raises(ValueError, match="no vDSO: pass vdso="):
+        job.spawn_fuchsia(programs["EXIT"])
+
+
+def test_killed_job_refuses_with_bad_state(job: Job, programs: dict[str, Path]) -> None:
+    job.kill()
+    with pytest.raises(zxpy.BadStateError):
+        job.spawn_fuchsia(programs["EXIT"], vdso=programs["VDSO"])
+
+
+def test_real_2021_vdso(job: Job, programs: dict[str, Path]) -> None:
+    vdso = real_sdk_2021() / REAL_VDSO
+    assert vdso.is_file(), f"{vdso} is missing"
+    proc = job.spawn_fuchsia(programs["EXIT"], vdso=vdso, stderr=zxpy.PIPE)
+    assert proc.wait(timeout=30) == 42
+    assert proc.stderr is not None
+    with proc.stderr:
+        assert _read(proc.stderr, 10) == b"hello from a Fuchsia program\nslept, exiting with 42\n"
+    # The real vDSO from its sysroot, as sysroot= finds it.
+    proc = job.spawn_fuchsia(programs["UNSERVED"], sysroot=vdso.parent.parent)
+    assert proc.wait(timeout=30) == zxpy.Status.ERR_NOT_SUPPORTED

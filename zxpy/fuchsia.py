@@ -1,0 +1,119 @@
+"""Running Fuchsia ELF programs on the host kernel from Python (docs/fuchsia-elf.md, "From Python").
+
+On an x86-64 Linux host the module carries the Fuchsia runner (host/fuchsia/): :meth:`zxpy.Job.spawn_fuchsia`
+starts a static Fuchsia image (no ``PT_INTERP``, as Zircon's launcher starts ``ld.so.1`` or a static PIE) in a
+process of a job, with a Zircon vDSO (``libzircon.so``) whose syscalls the runner serves.  Elsewhere
+:data:`AVAILABLE` is false and those calls raise :class:`~zxpy.errors.NotSupportedError`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import _raw
+from .errors import NotSupportedError
+
+__all__ = ["AVAILABLE", "ElfProbe", "elf_probe", "find_vdso", "unserved"]
+
+_lib = _raw.lib
+_new = _raw.new
+
+#: Whether this build has the Fuchsia runner (x86-64 Linux hosts; build_ffi.py ``fuchsia_runner_host``).
+AVAILABLE: bool = hasattr(_lib, "zxpy_fuchsia_spawn")
+
+#: PT_INTERP of a dynamically linked Fuchsia executable (Zircon's dynamic linker, ld.so.1).
+FUCHSIA_INTERP = "ld.so.1"
+
+_EM_NAMES = {62: "x86-64", 183: "arm64"}
+
+
+def _require() -> None:
+    if not AVAILABLE:
+        raise NotSupportedError(
+            syscall="zxpy_fuchsia_spawn",
+            detail="this zxpy has no Fuchsia runner: it is built only into the module for an x86-64 Linux host",
+        )
+
+
+@dataclass(frozen=True)
+class ElfProbe:
+    """What an ELF64 little-endian file says about itself (host/fuchsia/vdso.h, ``hk_fuchsia_elf_probe``):
+    ``e_machine``, ``e_type``, the ``PT_INTERP`` string (None without one), and ``is_fuchsia``: ``ET_DYN`` with
+    ``PT_INTERP`` ``ld.so.1`` for x86-64 or arm64, a dynamically linked Fuchsia executable."""
+
+    machine: int
+    type: int
+    interp: str | None
+    is_fuchsia: bool
+
+    @property
+    def machine_name(self) -> str:
+        return _EM_NAMES.get(self.machine, f"EM {self.machine}")
+
+
+def elf_probe(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> ElfProbe | None:
+    """Probe ``path`` with the runner's ELF reader: an :class:`ElfProbe` for an ELF64 LE file, None for any
+    other file or one that cannot be read (the caller's own open reports that)."""
+    _require()
+    c_path = _new("char[]", os.fsencode(path))
+    machine = _new("uint16_t *")
+    etype = _new("uint16_t *")
+    has_interp = _new("int *")
+    is_fuchsia = _new("int *")
+    interp = _new("char[]", 256)
+    err = _new("char[]", 200)
+    if _lib.zxpy_fuchsia_elf_probe(c_path, machine, etype, has_interp, is_fuchsia, interp, 256, err, 200) != 0:
+        return None
+    text = _raw.ffi.string(interp).decode(errors="replace") if has_interp[0] else None
+    return ElfProbe(machine[0], etype[0], text, bool(is_fuchsia[0]))
+
+
+def find_vdso(
+    vdso: str | os.PathLike[str] | None = None, sysroot: str | os.PathLike[str] | None = None
+) -> Path:
+    """The vDSO to map: ``vdso``, else ``<sysroot>/lib/libzircon.so``, else the SDK named by fuchsia_sdk.cfg
+    (``arch/<cpu>/sysroot/lib/libzircon.so``).  ValueError when none is given or configured."""
+    if vdso is not None:
+        return Path(os.fspath(vdso))
+    if sysroot is not None:
+        return Path(os.fspath(sysroot)) / "lib" / "libzircon.so"
+    try:
+        from fuchsia_tools import sdkconfig
+    except ImportError:
+        raise ValueError(
+            "no vDSO: pass vdso= (a libzircon.so) or sysroot= (a Fuchsia sysroot); fuchsia_tools, which reads "
+            "fuchsia_sdk.cfg, is not importable here"
+        ) from None
+    try:
+        cfg = sdkconfig.load(None)
+    except sdkconfig.SdkConfigError as exc:
+        raise ValueError(f"no vDSO: {exc}") from None
+    if not cfg.configured:
+        raise ValueError("no vDSO: pass vdso= (a libzircon.so) or sysroot= (a Fuchsia sysroot), or name an SDK in "
+                         "fuchsia_sdk.cfg ([sdk] path)")
+    if cfg.cpu != "x64":
+        raise ValueError(f"no vDSO: fuchsia_sdk.cfg targets {cfg.cpu}, and the runner runs x64 images only")
+    return Path(cfg.sysroot) / "lib" / "libzircon.so"
+
+
+def unserved() -> dict[str, int]:
+    """How many times each syscall was answered ZX_ERR_NOT_SUPPORTED because the runner does not serve it, over
+    every Fuchsia program this Python process ran (``hk_fuchsia_unserved_list``); {} without the runner."""
+    if not AVAILABLE:
+        return {}
+    size = 4096
+    while True:
+        buf = _new("char[]", size)
+        _lib.zxpy_fuchsia_unserved_list(buf, size)
+        text = _raw.ffi.string(buf).decode()
+        if len(text) < size - 128:
+            break
+        size *= 4
+    out = {}
+    for item in text.split(","):
+        if item:
+            name, _, count = item.partition("=")
+            out[name] = int(count)
+    return out
