@@ -50,7 +50,8 @@ static const void *img_at(const img_t *im, uint64_t off, uint64_t len) {
 
 /* ------------------------------------------------------------------------------------------------ file */
 
-static int read_file(const char *path, uint8_t **data, size_t *size, char *err, size_t errlen) {
+/* Reads the whole file, or its first `limit` bytes when limit > 0. */
+static int read_file(const char *path, uint8_t **data, size_t *size, size_t limit, char *err, size_t errlen) {
     *data = NULL;
     *size = 0;
     if (path == NULL) return fail(err, errlen, HK_VDSO_ERR_IO, "no path");
@@ -71,6 +72,7 @@ static int read_file(const char *path, uint8_t **data, size_t *size, char *err, 
         return fail(err, errlen, HK_VDSO_ERR_IO, "%s: size %lld out of range", path, (long long)st.st_size);
     }
     size_t want = (size_t)st.st_size;
+    if (limit > 0 && want > limit) want = limit;
     uint8_t *buf = malloc(want > 0 ? want : 1);
     if (buf == NULL) {
         close(fd);
@@ -107,7 +109,25 @@ typedef struct elf {
 } elf_t;
 
 /* The headers and the program / section header tables (their bounds; not their contents). */
+static int elf_open_headers(const img_t *im, elf_t *e, char *err, size_t errlen);
+
 static int elf_open(const img_t *im, elf_t *e, char *err, size_t errlen) {
+    int st = elf_open_headers(im, e, err, errlen);
+    if (st != HK_VDSO_OK) return st;
+    const Elf64_Ehdr *eh = e->eh;
+    /* e_shnum 0 with e_shoff set is extended numbering (>= 0xff00 sections): not a vDSO, so "no sections". */
+    if (eh->e_shnum > 0 && eh->e_shoff != 0) {
+        if (eh->e_shentsize != sizeof(Elf64_Shdr) || (eh->e_shoff & 7u) != 0 ||
+            !img_range(im, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)))
+            return fail(err, errlen, HK_VDSO_ERR_NOT_ELF, "section header table outside the file");
+        e->sh = (const Elf64_Shdr *)(im->data + eh->e_shoff);
+        e->shnum = eh->e_shnum;
+    }
+    return HK_VDSO_OK;
+}
+
+/* The ELF header and the program header table (no sections). */
+static int elf_open_headers(const img_t *im, elf_t *e, char *err, size_t errlen) {
     memset(e, 0, sizeof *e);
     e->im = *im;
     /* The image comes from malloc (or the caller): the ELF structures are read in place only when aligned. */
@@ -124,14 +144,6 @@ static int elf_open(const img_t *im, elf_t *e, char *err, size_t errlen) {
             return fail(err, errlen, HK_VDSO_ERR_NOT_ELF, "program header table outside the file");
         e->ph = (const Elf64_Phdr *)(im->data + eh->e_phoff);
         e->phnum = eh->e_phnum;
-    }
-    /* e_shnum 0 with e_shoff set is extended numbering (>= 0xff00 sections): not a vDSO, so "no sections". */
-    if (eh->e_shnum > 0 && eh->e_shoff != 0) {
-        if (eh->e_shentsize != sizeof(Elf64_Shdr) || (eh->e_shoff & 7u) != 0 ||
-            !img_range(im, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr)))
-            return fail(err, errlen, HK_VDSO_ERR_NOT_ELF, "section header table outside the file");
-        e->sh = (const Elf64_Shdr *)(im->data + eh->e_shoff);
-        e->shnum = eh->e_shnum;
     }
     return HK_VDSO_OK;
 }
@@ -344,7 +356,7 @@ int hk_vdso_read(const char *path, hk_vdso_t *out, char *err, size_t errlen) {
     if (err != NULL && errlen > 0) err[0] = '\0';
     uint8_t *data;
     size_t size;
-    int st = read_file(path, &data, &size, err, errlen);
+    int st = read_file(path, &data, &size, 0, err, errlen);
     if (st != HK_VDSO_OK) return st;
     img_t im = {data, size};
     st = vdso_parse(&im, out, err, errlen);
@@ -396,17 +408,42 @@ const char *hk_vdso_syscall_name(const hk_vdso_t *v, uint32_t number) {
 
 /* ------------------------------------------------------------------------------------------ executables */
 
+#define PROBE_PREFIX 4096u
+
+/* Whether the first PROBE_PREFIX bytes hold the program header table and every PT_INTERP string. */
+static bool probe_prefix_suffices(const uint8_t *data, size_t size) {
+    if (size < sizeof(Elf64_Ehdr)) return true; /* too short to be ELF: the full read adds nothing */
+    Elf64_Ehdr eh;
+    memcpy(&eh, data, sizeof eh);
+    uint64_t table = (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr);
+    if (eh.e_phoff > size || table > size - eh.e_phoff) return false;
+    for (size_t i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, data + eh.e_phoff + i * sizeof ph, sizeof ph);
+        if (ph.p_type == PT_INTERP && (ph.p_offset > size || ph.p_filesz > size - ph.p_offset)) return false;
+    }
+    return true;
+}
+
 int hk_fuchsia_elf_probe(const char *path, hk_fuchsia_elf_t *out, char *err, size_t errlen) {
     if (out == NULL) return fail(err, errlen, HK_VDSO_ERR_IO, "no output");
     memset(out, 0, sizeof *out);
     if (err != NULL && errlen > 0) err[0] = '\0';
+    /* Job.spawn probes every program it starts: read the headers, not the file.  Linkers put the ELF header, the
+     * program headers and the PT_INTERP string at the start (in the first page); a file that has them further
+     * out is read whole. */
     uint8_t *data;
     size_t size;
-    int st = read_file(path, &data, &size, err, errlen);
+    int st = read_file(path, &data, &size, PROBE_PREFIX, err, errlen);
     if (st != HK_VDSO_OK) return st;
+    if (size == PROBE_PREFIX && !probe_prefix_suffices(data, size)) {
+        free(data);
+        st = read_file(path, &data, &size, 0, err, errlen);
+        if (st != HK_VDSO_OK) return st;
+    }
     img_t im = {data, size};
     elf_t e;
-    st = elf_open(&im, &e, err, errlen);
+    st = elf_open_headers(&im, &e, err, errlen);
     if (st == HK_VDSO_OK) {
         out->machine = e.eh->e_machine;
         out->type = e.eh->e_type;
