@@ -573,6 +573,12 @@ void _start(zx_handle_t bootstrap, void *vdso) {
     zx_status_t (*vmar_unmap)(zx_handle_t, uint64_t, uint64_t) =
         (zx_status_t (*)(zx_handle_t, uint64_t, uint64_t))vdso_sym(base, "_zx_vmar_unmap");
     if (!vmo_create || !vmo_read || !vmo_write || !vmar_map || !vmar_unmap) zx_process_exit(2);
+    /* Alive long enough for the driver to read its pid and take its host handle to the root VMAR (a dead
+     * process has none: BAD_STATE), even on a loaded machine. */
+    zx_time_t (*deadline_after)(zx_duration_t) = (zx_time_t (*)(zx_duration_t))vdso_sym(base, "_zx_deadline_after");
+    zx_status_t (*nanosleep)(zx_time_t) = (zx_status_t (*)(zx_time_t))vdso_sym(base, "_zx_nanosleep");
+    if (deadline_after == NULL || nanosleep == NULL) zx_process_exit(2);
+    nanosleep(deadline_after(300 * 1000 * 1000));
     enum { OK = 0, BAD_HANDLE = -11, INVALID_ARGS = -10, ALREADY_EXISTS = -26, ACCESS_DENIED = -30,
            WRONG_TYPE = -12 };
     enum { READ = 1, WRITE = 2, EXECUTE = 4, SPECIFIC = 16, CAN_MAP_READ = 128 };
