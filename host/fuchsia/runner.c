@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -286,6 +287,9 @@ typedef struct fuchsia_start {
     zx_handle_t bootstrap;  /* the program's end of its bootstrap channel, in its own table */
 } fuchsia_start_t;
 
+/* What the exit stop of a real call writes to rax (fuchsia_program_t.real_kind). */
+typedef enum { REAL_FIXED, REAL_FUTEX_WAIT, REAL_FUTEX_WAKE } real_kind_t;
+
 /* The monitor's record of one running Fuchsia program (lp->fuchsia). */
 typedef struct fuchsia_program {
     const fuchsia_start_t *start; /* until started */
@@ -299,8 +303,12 @@ typedef struct fuchsia_program {
     int stderr_fd;
     hk_fx_serve_t *serve;
     zx_handle_t bootstrap;
-    /* A real Linux call runs for the (only) task: the registers to restore at its exit stop, with rax = result. */
+    /* A real Linux call runs for the (only) task: the registers to restore at its exit stop, with rax = result
+     * (REAL_FIXED) or Linux's result translated (the futex calls: futex_status); zx_nr, the Zircon call's number,
+     * to issue it again when a signal ended the real one (-EINTR). */
     bool in_real_call;
+    real_kind_t real_kind;
+    uint64_t zx_nr;
     struct user_regs_struct saved;
 } fuchsia_program_t;
 
@@ -564,7 +572,8 @@ size_t hk_fuchsia_unserved_list(char *buf, size_t size) {
  * its `syscall` instruction, which then runs without SYSEMU.  For a call that returns (with_exit), the task runs
  * under PTRACE_SYSCALL and its exit stop restores the registers with rax = result (syscall_stop). */
 static void run_real_call(fuchsia_program_t *fp, lt_task_t *k, struct user_regs_struct *r, long nr, uint64_t a0,
-                          uint64_t a1, uint64_t a2, uint64_t a3, bool with_exit, int64_t result) {
+                          uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, bool with_exit,
+                          int64_t result) {
     if (with_exit) {
         fp->saved = *r;
         fp->saved.rax = (uint64_t)result;
@@ -577,6 +586,8 @@ static void run_real_call(fuchsia_program_t *fp, lt_task_t *k, struct user_regs_
     x.rsi = a1;
     x.rdx = a2;
     x.r10 = a3;
+    x.r8 = a4;
+    x.r9 = a5;
     ptrace(PTRACE_SETREGS, k->tid, 0, &x);
     k->resume = with_exit ? LT_RESUME_SYSCALL : LT_RESUME_CONT;
 }
@@ -601,7 +612,76 @@ static int64_t serve_nanosleep(fuchsia_program_t *fp, lt_task_t *k, struct user_
     uint64_t at = ((r->rsp - 128 - sizeof ts) & ~(uint64_t)15);
     struct iovec local = {&ts, sizeof ts}, remote = {(void *)(uintptr_t)at, sizeof ts};
     if (process_vm_writev(k->tid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof ts) return ZX_ERR_BAD_STATE;
-    run_real_call(fp, k, r, SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, at, 0, true, ZX_OK);
+    run_real_call(fp, k, r, SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, at, 0, 0, 0, true, ZX_OK);
+    *deferred = true;
+    return ZX_OK;
+}
+
+/* ------------------------------------------------------------------------------------------------ futexes */
+
+/* Zircon's futexes are keyed by address within one process (zircon/kernel/object/futex_context.cc); the program's
+ * threads are Linux tasks of one mm, so a private Linux futex on the same address is the same futex.  The task
+ * itself blocks in it (run_real_call): the monitor never does, a zx_futex_wake served as a real FUTEX_WAKE run by
+ * another thread of the program wakes it, and a suspension (PTRACE_INTERRUPT) interrupts it and Linux restarts it
+ * after the stop, as Zircon retries a futex wait its thread was suspended in. */
+static zx_status_t futex_status(real_kind_t kind, int64_t rv) {
+    if (kind == REAL_FUTEX_WAKE) return rv >= 0 ? ZX_OK : ZX_ERR_INTERNAL;
+    if (rv == 0) return ZX_OK;
+    if (rv == -EAGAIN) return ZX_ERR_BAD_STATE;  /* the value changed before the task slept */
+    if (rv == -ETIMEDOUT) return ZX_ERR_TIMED_OUT;
+    if (rv == -EFAULT) return ZX_ERR_INVALID_ARGS; /* user_copy's answer for a bad pointer */
+    return ZX_ERR_INTERNAL;
+}
+
+/* ValidateFutexPointer (futex_context.cc): null or not aligned to zx_futex_t -> INVALID_ARGS. */
+static bool futex_pointer_ok(uint64_t ptr) { return ptr != 0 && ptr % sizeof(int32_t) == 0; }
+
+/* zx_futex_wait(value_ptr, current_value, new_futex_owner, deadline), in sys_futex_wait / FutexContext::FutexWait's
+ * order: the pointer; the new owner (serve_object.c); the value, read from the task (a bad pointer: INVALID_ARGS;
+ * another value: BAD_STATE); then the wait, as a real FUTEX_WAIT_BITSET with the deadline made an absolute
+ * CLOCK_MONOTONIC time the way serve_nanosleep makes it (Linux compares the value again atomically: EAGAIN ->
+ * BAD_STATE; ETIMEDOUT -> TIMED_OUT).  ZX_TIME_INFINITE waits without a timeout. */
+static int64_t serve_futex_wait(fuchsia_program_t *fp, lt_task_t *k, struct user_regs_struct *r, uint64_t nr,
+                                const uint64_t a[8], bool *deferred) {
+    uint64_t ptr = a[0];
+    int32_t current = (int32_t)(uint32_t)a[1];
+    int64_t deadline = (int64_t)a[3];
+    if (!futex_pointer_ok(ptr)) return ZX_ERR_INVALID_ARGS;
+    zx_status_t st = hk_fx_serve_futex_owner(fp->serve, k, (zx_handle_t)a[2]);
+    if (st != ZX_OK) return st;
+    int32_t value;
+    struct iovec local = {&value, sizeof value}, remote = {(void *)(uintptr_t)ptr, sizeof value};
+    if (process_vm_readv(k->tid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof value) return ZX_ERR_INVALID_ARGS;
+    if (value != current) return ZX_ERR_BAD_STATE;
+    uint64_t at = 0;
+    if (deadline != ZX_TIME_INFINITE) {
+        int64_t left = deadline - program_monotonic();
+        if (left < 0) left = 0; /* already past: Linux still compares the value first, then times out */
+        int64_t now = ts_ns(CLOCK_MONOTONIC);
+        int64_t until = left > INT64_MAX - now ? INT64_MAX : now + left;
+        struct timespec ts = {until / 1000000000, until % 1000000000};
+        at = ((r->rsp - 128 - sizeof ts) & ~(uint64_t)15); /* below the red zone of the task's stack */
+        struct iovec tl = {&ts, sizeof ts}, tr = {(void *)(uintptr_t)at, sizeof ts};
+        if (process_vm_writev(k->tid, &tl, 1, &tr, 1, 0) != (ssize_t)sizeof ts) return ZX_ERR_BAD_STATE;
+    }
+    run_real_call(fp, k, r, SYS_futex, ptr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, (uint32_t)current, at, 0,
+                  FUTEX_BITSET_MATCH_ANY, true, ZX_OK);
+    fp->real_kind = REAL_FUTEX_WAIT;
+    fp->zx_nr = nr;
+    *deferred = true;
+    return ZX_OK;
+}
+
+/* zx_futex_wake(value_ptr, wake_count): the pointer (INVALID_ARGS), then a real FUTEX_WAKE run by the task; Zircon
+ * never reads the futex for a wake, nor does a private Linux wake.  wake_count UINT32_MAX: all of them. */
+static int64_t serve_futex_wake(fuchsia_program_t *fp, lt_task_t *k, struct user_regs_struct *r, uint64_t nr,
+                                const uint64_t a[8], bool *deferred) {
+    if (!futex_pointer_ok(a[0])) return ZX_ERR_INVALID_ARGS;
+    uint32_t count = (uint32_t)a[1];
+    run_real_call(fp, k, r, SYS_futex, a[0], FUTEX_WAKE | FUTEX_PRIVATE_FLAG, count > INT_MAX ? INT_MAX : count, 0,
+                  0, 0, true, ZX_OK);
+    fp->real_kind = REAL_FUTEX_WAKE;
+    fp->zx_nr = nr;
     *deferred = true;
     return ZX_OK;
 }
@@ -653,8 +733,17 @@ static void syscall_stop(void *program, lt_task_t *k) {
         int64_t rv = info.exit.rval;
         if (rv == -ERESTARTSYS || rv == -ERESTARTNOINTR || rv == -ERESTARTNOHAND || rv == -ERESTART_RESTARTBLOCK)
             return;
+        if (fp->real_kind != REAL_FIXED && rv == -EINTR) {
+            /* A signal ended it (not a stop: those restart above): the Zircon call is issued again from its
+             * `syscall` instruction, as Zircon retries a wait its thread was taken out of. */
+            fp->saved.rip -= 2;
+            fp->saved.rax = fp->zx_nr;
+        } else if (fp->real_kind != REAL_FIXED) {
+            fp->saved.rax = (uint64_t)(int64_t)futex_status(fp->real_kind, rv);
+        }
         ptrace(PTRACE_SETREGS, k->tid, 0, &fp->saved);
         fp->in_real_call = false;
+        fp->real_kind = REAL_FIXED;
         k->resume = LT_RESUME_SYSEMU;
         return;
     }
@@ -672,12 +761,18 @@ static void syscall_stop(void *program, lt_task_t *k) {
         /* Linux keeps 8 bits of an exit status: the full code is the return code. */
         k->owner->code_fixed = true;
         k->owner->fixed_code = (int64_t)a[0];
-        run_real_call(fp, k, &r, SYS_exit_group, a[0] & 0xff, 0, 0, 0, false, 0);
+        run_real_call(fp, k, &r, SYS_exit_group, a[0] & 0xff, 0, 0, 0, 0, 0, false, 0);
         return;
     } else if (strcmp(name, "debug_write") == 0) {
         ret = serve_debug_write(fp, k, a[0], a[1]);
     } else if (strcmp(name, "nanosleep") == 0) {
         ret = serve_nanosleep(fp, k, &r, (int64_t)a[0], &deferred);
+        if (deferred) return;
+    } else if (strcmp(name, "futex_wait") == 0) {
+        ret = serve_futex_wait(fp, k, &r, nr, a, &deferred);
+        if (deferred) return;
+    } else if (strcmp(name, "futex_wake") == 0) {
+        ret = serve_futex_wake(fp, k, &r, nr, a, &deferred);
         if (deferred) return;
     } else if (strcmp(name, "clock_get_monotonic_via_kernel") == 0) {
         ret = program_monotonic();

@@ -66,6 +66,12 @@ hk_fx_result_t hk_fx_serve(hk_fx_serve_t *s, lt_task_t *k, const char *name, con
 /* Monitor thread, lock held, never blocks long.  Complete a call a worker finished (lt_fuchsia_ops.poll). */
 void hk_fx_serve_poll(hk_fx_serve_t *s);
 
+/* Monitor thread, without the lock.  zx_futex_wait's new_futex_owner rule for task k
+ * (zircon/kernel/object/futex_context.cc, ValidateNewFutexOwner): ZX_HANDLE_INVALID is fine; else a thread handle
+ * of the program's own table (any rights: BAD_HANDLE, WRONG_TYPE as the lookup says), neither k's own thread nor a
+ * thread of another process (both INVALID_ARGS). */
+zx_status_t hk_fx_serve_futex_owner(hk_fx_serve_t *s, lt_task_t *k, zx_handle_t owner);
+
 /* The program's VM state (vm.c): its root VMAR; released by hk_fx_serve_free. */
 hk_fuchsia_vm_t *hk_fx_serve_vm(hk_fx_serve_t *s);
 

@@ -541,6 +541,23 @@ hk_fx_result_t hk_fx_serve(hk_fx_serve_t *s, lt_task_t *k, const char *name, con
     return HK_FX_DONE;
 }
 
+zx_status_t hk_fx_serve_futex_owner(hk_fx_serve_t *s, lt_task_t *k, zx_handle_t owner) {
+    if (owner == ZX_HANDLE_INVALID) return ZX_OK;
+    if (k->thread == NULL) return ZX_ERR_BAD_STATE;
+    cpu_save_t save;
+    enter(s, k->thread, false, &save);
+    hk_object_t *obj;
+    hk_lock();
+    zx_status_t st = hk_handle_get(owner, ZX_OBJ_TYPE_THREAD, 0, &obj, NULL);
+    if (st == ZX_OK) {
+        const hk_thread_t *t = HK_CONTAINER_OF(obj, hk_thread_t, base);
+        if (t == k->thread || t->process != s->p) st = ZX_ERR_INVALID_ARGS;
+    }
+    hk_unlock();
+    leave(&save);
+    return st;
+}
+
 /* ------------------------------------------------------------------------------------------------ life */
 
 static zx_status_t fail(char *err_msg, zx_status_t status, const char *what) {

@@ -28,6 +28,9 @@
  *                    back with vmo_read, close the VMO handle (the mapping stays, as in Zircon), unmap; then exit
  *                    with 6 holding another VMO
  *                Each step says what it does through debug_write; a failed check exits with 100 + its line number.
+ *   FL_FUTEX     futex_wait / futex_wake with Zircon's errors in order, deadlines; then "waiting\n" and a 400 ms
+ *                futex wait the host suspends past its deadline; "timed out\n" and exit 0, or the failed check's
+ *                number
  *
  * Built with clang --target=x86_64-unknown-fuchsia -fuse-ld=lld -nostdlib -ffreestanding -fPIE -Wl,-pie
  * -Wl,--no-dynamic-linker (tests/test_fuchsia_first_light.py).  x86-64 only.
@@ -448,6 +451,63 @@ static _Noreturn void handles_main(zx_handle_t bootstrap, const uint8_t *base) {
 }
 #endif
 
+#if defined(FL_FUTEX)
+/* Futexes (runner.c serve_futex_wait / serve_futex_wake), with Zircon's errors in the order of
+ * zircon/kernel/object/futex_context.cc; then a wait the host suspends past its deadline.  Exit 0, or the number of
+ * the first check that failed. */
+static volatile int32_t g_word = 7;
+
+static _Noreturn void futex_main(zx_handle_t bootstrap, const uint8_t *base) {
+    enum { OK = 0, INVALID_ARGS = -10, BAD_HANDLE = -11, BAD_STATE = -20, TIMED_OUT = -21 };
+    const zx_time_t INFINITE = INT64_MAX;
+    zx_status_t (*channel_read)(zx_handle_t, uint32_t, void *, zx_handle_t *, uint32_t, uint32_t, uint32_t *,
+                                uint32_t *) = vdso_sym(base, "_zx_channel_read");
+    zx_status_t (*futex_wait)(const volatile int32_t *, int32_t, zx_handle_t, zx_time_t) =
+        vdso_sym(base, "_zx_futex_wait");
+    zx_status_t (*futex_wake)(const volatile int32_t *, uint32_t) = vdso_sym(base, "_zx_futex_wake");
+    zx_time_t (*deadline_after)(zx_duration_t) = vdso_sym(base, "_zx_deadline_after");
+    if (channel_read == NULL || futex_wait == NULL || futex_wake == NULL || deadline_after == NULL)
+        zx_process_exit(2);
+    /* PA_THREAD_SELF (0x02) from the processargs message: the handle infos follow the 36-byte header. */
+    static uint8_t msg[4096];
+    zx_handle_t hs[16];
+    uint32_t nb = 0, nh = 0;
+    if (channel_read(bootstrap, 0, msg, hs, sizeof msg, 16, &nb, &nh) != OK || nb < 36) zx_process_exit(3);
+    const uint32_t *infos = (const uint32_t *)(msg + *(const uint32_t *)(msg + 8));
+    zx_handle_t self = 0;
+    for (uint32_t i = 0; i < nh; i++)
+        if ((infos[i] & 0xff) == 0x02) self = hs[i];
+    if (self == 0) zx_process_exit(4);
+    const volatile int32_t *odd = (const volatile int32_t *)((uintptr_t)&g_word + 1);
+    /* The pointer first (null, misaligned), then the owner, then the value. */
+    if (futex_wait(NULL, 0, 0, INFINITE) != INVALID_ARGS) zx_process_exit(10);
+    if (futex_wait(odd, 7, self, INFINITE) != INVALID_ARGS) zx_process_exit(11);
+    if (futex_wait(&g_word, 8, self, INFINITE) != INVALID_ARGS) zx_process_exit(12); /* owner == self */
+    if (futex_wait(&g_word, 8, self ^ 0x100000, INFINITE) != BAD_HANDLE) zx_process_exit(13);
+    if (futex_wait(&g_word, 8, 0, INFINITE) != BAD_STATE) zx_process_exit(14);
+    if (futex_wait((const volatile int32_t *)16, 0, 0, INFINITE) != INVALID_ARGS) zx_process_exit(15);
+    /* Deadlines on the vDSO's clock: one 30 ms ahead, one already past. */
+    zx_time_t t0 = deadline_after(0);
+    if (futex_wait(&g_word, 7, 0, deadline_after(30 * 1000 * 1000)) != TIMED_OUT) zx_process_exit(20);
+    if (deadline_after(0) - t0 < 30 * 1000 * 1000) zx_process_exit(21);
+    if (futex_wait(&g_word, 7, 0, 0) != TIMED_OUT) zx_process_exit(22);
+    if (futex_wait(&g_word, 8, 0, 0) != BAD_STATE) zx_process_exit(23); /* the value before the deadline */
+    /* Wake: the pointer only; nobody waits. */
+    if (futex_wake(&g_word, 1) != OK) zx_process_exit(30);
+    if (futex_wake(&g_word, UINT32_MAX) != OK) zx_process_exit(31);
+    if (futex_wake(odd, 1) != INVALID_ARGS) zx_process_exit(32);
+    if (futex_wake(NULL, 1) != INVALID_ARGS) zx_process_exit(33);
+    /* The host suspends this wait and holds it past its deadline: no line until it is resumed. */
+    say("waiting\n");
+    t0 = deadline_after(0);
+    zx_status_t st = futex_wait(&g_word, 7, 0, deadline_after(400 * 1000 * 1000));
+    if (st != TIMED_OUT) zx_process_exit(40);
+    if (deadline_after(0) - t0 < 400 * 1000 * 1000) zx_process_exit(41);
+    say("timed out\n");
+    zx_process_exit(0);
+}
+#endif
+
 void _start(zx_handle_t bootstrap, void *vdso) {
     const uint8_t *base = vdso;
     (void)bootstrap;
@@ -623,7 +683,9 @@ void _start(zx_handle_t bootstrap, void *vdso) {
     zx_process_exit(0);
 #elif defined(FL_HANDLES)
     handles_main(bootstrap, base);
+#elif defined(FL_FUTEX)
+    futex_main(bootstrap, base);
 #else
-#error "define FL_EXIT, FL_TICK, FL_UNSERVED, FL_BADSYSCALL, FL_VMO, FL_VMAR or FL_HANDLES"
+#error "define FL_EXIT, FL_TICK, FL_UNSERVED, FL_BADSYSCALL, FL_VMO, FL_VMAR, FL_HANDLES or FL_FUTEX"
 #endif
 }

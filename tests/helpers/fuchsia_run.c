@@ -25,6 +25,9 @@
  *   fuchsia_run vmroot IMAGE VDSO   IMAGE is FL_HANDLES with argv {"handles", "vm"}: it maps a VMO in the root
  *                                 VMAR of its bootstrap message and exits with 6 holding a VMO; its table is empty
  *                                 afterwards
+ *   fuchsia_run futex IMAGE VDSO   IMAGE is FL_FUTEX: once it says "waiting" (blocked in a 400 ms futex wait), its
+ *                                 thread is suspended (THREAD_SUSPENDED must be asserted), held 800 ms (past the
+ *                                 deadline: no line may come), resumed; it must then time out and exit 0
  *
  * The image's debug_write output goes to a pipe that a reader thread drains and counts.
  */
@@ -354,12 +357,13 @@ static int64_t return_code(zx_handle_t proc, zx_status_t *status) {
 int main(int argc, char **argv) {
     bool maps = argc == 4 && strcmp(argv[1], "maps") == 0;
     bool vmar = argc == 4 && strcmp(argv[1], "vmar") == 0;
+    bool futex = argc == 4 && strcmp(argv[1], "futex") == 0;
     bool handles = argc == 5 && strcmp(argv[1], "handles") == 0;
     bool blockkill = argc == 4 && (strcmp(argv[1], "blockkill") == 0 || strcmp(argv[1], "exitrelease") == 0 ||
                                    strcmp(argv[1], "vmroot") == 0);
     if (!handles && !blockkill &&
-        (argc != 4 || (strcmp(argv[1], "exit") != 0 && strcmp(argv[1], "tick") != 0 && !maps && !vmar))) {
-        fprintf(stderr, "usage: fuchsia_run exit|tick|maps|vmar|blockkill|exitrelease|vmroot IMAGE VDSO | "
+        (argc != 4 || (strcmp(argv[1], "exit") != 0 && strcmp(argv[1], "tick") != 0 && !maps && !vmar && !futex))) {
+        fprintf(stderr, "usage: fuchsia_run exit|tick|maps|vmar|futex|blockkill|exitrelease|vmroot IMAGE VDSO | "
                         "handles IMAGE VDSO TICK\n");
         return 2;
     }
@@ -449,6 +453,25 @@ int main(int argc, char **argv) {
                before, s_suspend, held0, held1, s_close, resumed, s_kill, s_wait,
                (seen & ZX_TASK_TERMINATED) ? "true" : "false", s_info, rc, gone ? "true" : "false");
     } else {
+        if (futex) {
+            /* The thread blocked in its futex wait: suspended, held past its deadline, resumed. */
+            int lines = 0;
+            for (long waited = 0; waited < 5000 && (lines = atomic_load(&g_lines)) < 1; waited += 5) sleep_ms(5);
+            sleep_ms(50); /* into the wait */
+            zx_handle_t th = first_thread(proc);
+            zx_handle_t token = ZX_HANDLE_INVALID;
+            zx_status_t s_suspend = zx_task_suspend(th, &token);
+            zx_signals_t seen = 0;
+            zx_status_t s_suspended = zx_object_wait_one(th, ZX_THREAD_SUSPENDED, zx_deadline_after(5ll * 1000 * 1000 * 1000), &seen);
+            uint32_t suspended_state = thread_state(th);
+            sleep_ms(800);
+            int held = atomic_load(&g_lines);
+            zx_status_t s_close = zx_handle_close(token);
+            printf(", \"lines_before\": %d, \"suspend\": %d, \"suspended\": %d, \"suspended_state\": %u, "
+                   "\"lines_held\": %d, \"close\": %d",
+                   lines, s_suspend, s_suspended, suspended_state, held, s_close);
+            zx_handle_close(th);
+        }
         if (vmar) {
             /* The host's own handle to the program's root VMAR (the program has its own, from its bootstrap). */
             zx_handle_t root = ZX_HANDLE_INVALID;
