@@ -29,7 +29,7 @@ HOST = ROOT / "host"
 HELPERS = Path(__file__).parent / "helpers"
 PROGRAM = HELPERS / "fuchsia_first_light.c"
 REAL_VDSO = Path("arch/x64/sysroot/lib/libzircon.so")
-MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO", "VMAR", "HANDLES", "FUTEX")
+MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO", "VMAR", "HANDLES", "FUTEX", "THREADS")
 
 ZX_ERR_NOT_SUPPORTED = -2
 ZX_OBJ_TYPE_VMAR = 18
@@ -470,3 +470,40 @@ def test_futex_real_2021_vdso(driver: Path, programs: dict[str, Path]) -> None:
     vdso = real_sdk_2021() / REAL_VDSO
     assert vdso.is_file(), f"{vdso} is missing"
     check_futex(run(driver, "futex", programs["FUTEX"], vdso))
+
+
+# ------------------------------------------------------------------------------------------ threads
+
+ZX_THREAD_STATE_DEAD = 0x0005
+
+
+def check_threads(r: dict[str, Any]) -> None:
+    """FL_THREADS: a second thread made and started by the program, futex hand-overs, fs bases, thread_exit; the
+    host suspends the worker alone, then kills the process."""
+    assert r["done"], f"the program did not finish its hand-overs: {r['output'][-300:]!r} (rc {r['return_code']})"
+    assert r["threads"] == 2 and r["tasks"] == 2, r  # the exiter is gone, as a thread and as a Linux task
+    assert r["name"] == "worker"
+    assert r["suspend"] == 0 and r["suspended"] == 0, r
+    assert r["w1"] == r["w0"], "the suspended worker went on"
+    assert r["m1"] > r["m0"], "the first thread stopped with the worker"
+    assert r["main_state"] != ZX_THREAD_STATE_DEAD
+    assert r["close"] == 0 and r["w2"] > r["w1"], "the worker did not go on after its resume"
+    assert r["kill"] == 0 and r["wait"] == 0 and r["terminated"] and r["info"] == 0, r
+    assert r["return_code"] == ZX_TASK_RETCODE_SYSCALL_KILL
+    assert r["main_after"] == ZX_THREAD_STATE_DEAD and r["worker_after"] == ZX_THREAD_STATE_DEAD
+    assert r["pid_gone"]
+    assert unserved(r) == {}
+
+
+def test_threads_futex_handover_suspend_kill(driver: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_threads(run(driver, "threads", programs["THREADS"], standin))
+
+
+def test_threads_under_asan(driver_asan: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_threads(run(driver_asan, "threads", programs["THREADS"], standin))
+
+
+def test_threads_real_2021_vdso(driver: Path, programs: dict[str, Path]) -> None:
+    vdso = real_sdk_2021() / REAL_VDSO
+    assert vdso.is_file(), f"{vdso} is missing"
+    check_threads(run(driver, "threads", programs["THREADS"], vdso))
