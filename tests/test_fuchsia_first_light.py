@@ -503,6 +503,10 @@ def test_threads_under_asan(driver_asan: Path, programs: dict[str, Path], standi
     check_threads(run(driver_asan, "threads", programs["THREADS"], standin))
 
 
+def test_threads_under_tsan(driver_tsan: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_threads(run(driver_tsan, "threads", programs["THREADS"], standin))
+
+
 def test_threads_real_2021_vdso(driver: Path, programs: dict[str, Path]) -> None:
     vdso = real_sdk_2021() / REAL_VDSO
     assert vdso.is_file(), f"{vdso} is missing"
