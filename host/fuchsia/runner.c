@@ -289,7 +289,7 @@ typedef struct fuchsia_start {
 } fuchsia_start_t;
 
 /* What the exit stop of a real call writes to rax (fuchsia_program_t.real_kind). */
-typedef enum { REAL_FIXED, REAL_FUTEX_WAIT, REAL_FUTEX_WAKE, REAL_CLONE } real_kind_t;
+typedef enum { REAL_FIXED, REAL_FUTEX_WAIT, REAL_FUTEX_WAKE, REAL_FUTEX_REQUEUE, REAL_CLONE } real_kind_t;
 
 /* A real Linux call one task of the program runs (run_real_call): the registers to restore at its exit stop, with
  * rax = result (REAL_FIXED) or Linux's result translated (futex_status, clone_done); zx_nr, the Zircon call's
@@ -661,6 +661,7 @@ static int64_t serve_nanosleep(fuchsia_program_t *fp, lt_task_t *k, struct user_
  * after the stop, as Zircon retries a futex wait its thread was suspended in. */
 static zx_status_t futex_status(real_kind_t kind, int64_t rv) {
     if (kind == REAL_FUTEX_WAKE) return rv >= 0 ? ZX_OK : ZX_ERR_INTERNAL;
+    if (kind == REAL_FUTEX_REQUEUE && rv > 0) return ZX_OK; /* how many woke or moved */
     if (rv == 0) return ZX_OK;
     if (rv == -EAGAIN) return ZX_ERR_BAD_STATE;  /* the value changed before the task slept */
     if (rv == -ETIMEDOUT) return ZX_ERR_TIMED_OUT;
@@ -811,6 +812,34 @@ static void thread_first_run(void *program, lt_task_t *k) {
     if (ptrace(PTRACE_SETREGS, k->tid, 0, &z) != 0) syscall(SYS_tgkill, k->tgid, k->tid, SIGKILL);
 }
 
+/* zx_futex_requeue(value_ptr, wake_count, current_value, requeue_ptr, requeue_count, new_requeue_owner), in
+ * FutexContext::FutexRequeue's order: both pointers (INVALID_ARGS), the same futex twice (INVALID_ARGS), the new
+ * owner (as for futex_wait), the value (a bad pointer INVALID_ARGS; another value BAD_STATE); then a real
+ * FUTEX_CMP_REQUEUE by the task, which compares the value again atomically (EAGAIN -> BAD_STATE). */
+static int64_t serve_futex_requeue(fuchsia_program_t *fp, lt_task_t *k, struct user_regs_struct *r, uint64_t nr,
+                                   const uint64_t a[8], bool *deferred) {
+    uint64_t ptr = a[0], requeue_ptr = a[3];
+    uint32_t wake_count = (uint32_t)a[1], requeue_count = (uint32_t)a[4];
+    int32_t current = (int32_t)(uint32_t)a[2];
+    if (!futex_pointer_ok(ptr) || !futex_pointer_ok(requeue_ptr) || ptr == requeue_ptr) return ZX_ERR_INVALID_ARGS;
+    zx_status_t st = hk_fx_serve_futex_owner(fp->serve, k, (zx_handle_t)a[5]);
+    if (st != ZX_OK) return st;
+    int32_t value;
+    struct iovec local = {&value, sizeof value}, remote = {(void *)(uintptr_t)ptr, sizeof value};
+    if (process_vm_readv(k->tid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof value) return ZX_ERR_INVALID_ARGS;
+    if (value != current) return ZX_ERR_BAD_STATE;
+    bool ok;
+    real_call_t *rc = run_real_call(fp, k, r, SYS_futex, ptr, FUTEX_CMP_REQUEUE | FUTEX_PRIVATE_FLAG,
+                                    wake_count > INT_MAX ? INT_MAX : wake_count,
+                                    requeue_count > INT_MAX ? INT_MAX : requeue_count, requeue_ptr,
+                                    (uint32_t)current, true, ZX_OK, &ok);
+    if (!ok) return ZX_ERR_NO_RESOURCES;
+    rc->kind = REAL_FUTEX_REQUEUE;
+    rc->zx_nr = nr;
+    *deferred = true;
+    return ZX_OK;
+}
+
 static int64_t serve_debug_write(fuchsia_program_t *fp, lt_task_t *k, uint64_t ptr, uint64_t len) {
     if (len > MAX_DEBUG_WRITE) len = MAX_DEBUG_WRITE;
     char buf[MAX_DEBUG_WRITE];
@@ -912,6 +941,9 @@ static void syscall_stop(void *program, lt_task_t *k) {
         if (ret == ZX_OK) r.fs_base = fs_base;
     } else if (strcmp(name, "futex_wait") == 0) {
         ret = serve_futex_wait(fp, k, &r, nr, a, &deferred);
+        if (deferred) return;
+    } else if (strcmp(name, "futex_requeue") == 0) {
+        ret = serve_futex_requeue(fp, k, &r, nr, a, &deferred);
         if (deferred) return;
     } else if (strcmp(name, "futex_wake") == 0) {
         ret = serve_futex_wake(fp, k, &r, nr, a, &deferred);

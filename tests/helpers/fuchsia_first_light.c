@@ -30,7 +30,7 @@
  *                Each step says what it does through debug_write; a failed check exits with 100 + its line number.
  *   FL_THREADS   zx_thread_create/start with their errors, futex hand-overs between two threads, fs bases
  *                through ZX_PROP_REGISTER_FS, a zx_thread_exit; then both threads print lines until killed
- *   FL_FUTEX     futex_wait / futex_wake with Zircon's errors in order, deadlines; then "waiting\n" and a 400 ms
+ *   FL_FUTEX     futex_wait / futex_wake / futex_requeue with Zircon's errors in order, deadlines; then "waiting\n" and a 400 ms
  *                futex wait the host suspends past its deadline; "timed out\n" and exit 0, or the failed check's
  *                number
  *
@@ -457,7 +457,7 @@ static _Noreturn void handles_main(zx_handle_t bootstrap, const uint8_t *base) {
 /* Futexes (runner.c serve_futex_wait / serve_futex_wake), with Zircon's errors in the order of
  * zircon/kernel/object/futex_context.cc; then a wait the host suspends past its deadline.  Exit 0, or the number of
  * the first check that failed. */
-static volatile int32_t g_word = 7;
+static volatile int32_t g_word = 7, g_other = 0;
 
 static _Noreturn void futex_main(zx_handle_t bootstrap, const uint8_t *base) {
     enum { OK = 0, INVALID_ARGS = -10, BAD_HANDLE = -11, BAD_STATE = -20, TIMED_OUT = -21 };
@@ -467,8 +467,11 @@ static _Noreturn void futex_main(zx_handle_t bootstrap, const uint8_t *base) {
     zx_status_t (*futex_wait)(const volatile int32_t *, int32_t, zx_handle_t, zx_time_t) =
         vdso_sym(base, "_zx_futex_wait");
     zx_status_t (*futex_wake)(const volatile int32_t *, uint32_t) = vdso_sym(base, "_zx_futex_wake");
+    zx_status_t (*futex_requeue)(const volatile int32_t *, uint32_t, int32_t, const volatile int32_t *, uint32_t,
+                                 zx_handle_t) = vdso_sym(base, "_zx_futex_requeue");
     zx_time_t (*deadline_after)(zx_duration_t) = vdso_sym(base, "_zx_deadline_after");
-    if (channel_read == NULL || futex_wait == NULL || futex_wake == NULL || deadline_after == NULL)
+    if (channel_read == NULL || futex_wait == NULL || futex_wake == NULL || futex_requeue == NULL ||
+        deadline_after == NULL)
         zx_process_exit(2);
     /* PA_THREAD_SELF (0x02) from the processargs message: the handle infos follow the 36-byte header. */
     static uint8_t msg[4096];
@@ -499,6 +502,13 @@ static _Noreturn void futex_main(zx_handle_t bootstrap, const uint8_t *base) {
     if (futex_wake(&g_word, UINT32_MAX) != OK) zx_process_exit(31);
     if (futex_wake(odd, 1) != INVALID_ARGS) zx_process_exit(32);
     if (futex_wake(NULL, 1) != INVALID_ARGS) zx_process_exit(33);
+    /* Requeue: both pointers, not the same futex, the owner, the value; nobody waits. */
+    if (futex_requeue(odd, 1, 7, &g_other, 1, 0) != INVALID_ARGS) zx_process_exit(35);
+    if (futex_requeue(&g_word, 1, 7, odd, 1, 0) != INVALID_ARGS) zx_process_exit(36);
+    if (futex_requeue(&g_word, 1, 7, &g_word, 1, 0) != INVALID_ARGS) zx_process_exit(37);
+    if (futex_requeue(&g_word, 1, 8, &g_other, 1, self) != INVALID_ARGS) zx_process_exit(38);
+    if (futex_requeue(&g_word, 1, 8, &g_other, 1, 0) != BAD_STATE) zx_process_exit(39);
+    if (futex_requeue(&g_word, 1, 7, &g_other, UINT32_MAX, 0) != OK) zx_process_exit(34);
     /* The host suspends this wait and holds it past its deadline: no line until it is resumed. */
     say("waiting\n");
     t0 = deadline_after(0);
