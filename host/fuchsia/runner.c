@@ -10,10 +10,11 @@
  *     calls in the task (inject.h), unmaps everything else, sets the entry registers (entry_registers: the one
  *     hand-off point) and lets the task go under PTRACE_SYSEMU (lt_task_t.resume);
  *   - at every syscall-stop (syscall_stop) the call is served here, or by serve_object.c for the object-model and
- *     VM calls (from the program's own handle table), and its result written to rax.  A call the
- *     runner has Linux do for the task (the sleep of zx_nanosleep, the exit of zx_process_exit) is made by moving
- *     rip back onto the `syscall` instruction with Linux's number and arguments: the task runs it for real, as a
- *     Linux task, so a suspend (PTRACE_INTERRUPT) or a kill reaches it like any other.
+ *     VM calls (from the program's own handle table), and its result written to rax.  A call the runner has
+ *     Linux do for the task (the sleep of zx_nanosleep, the exit of zx_process_exit and zx_thread_exit, the
+ *     futex calls, the clone of zx_thread_start) is made by moving rip back onto the `syscall` instruction with
+ *     Linux's number and arguments: the task runs it for real, as a Linux task, so a suspend (PTRACE_INTERRUPT) or
+ *     a kill reaches it like any other.
  *
  * The x86-64 syscall ABI of the vDSO: number in eax, arguments rdi, rsi, rdx, r10, r8, r9, r12, r13, result in rax.
  */
@@ -584,7 +585,7 @@ size_t hk_fuchsia_unserved_list(char *buf, size_t size) {
     return n;
 }
 
-/* Have the task run one real Linux call, nr(a0..a3), in place of the Zircon call it stopped at: rip goes back onto
+/* Have the task run one real Linux call, nr(a0..a5), in place of the Zircon call it stopped at: rip goes back onto
  * its `syscall` instruction, which then runs without SYSEMU.  For a call that returns (with_exit), the task runs
  * under PTRACE_SYSCALL and its exit stop restores the registers with rax = result (syscall_stop). */
 static real_call_t *real_call_of(fuchsia_program_t *fp, pid_t tid) {
