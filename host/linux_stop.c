@@ -19,6 +19,11 @@ static void task_resume_locked(lt_task_t *k) {
          * end it (PTRACE_CONT here would silently override the program's own SIGSTOP). */
         ptrace(PTRACE_LISTEN, k->tid, 0, 0);
     } else {
+        if (k->fx_fresh) {
+            k->fx_fresh = false;
+            if (k->owner != NULL && k->owner->fuchsia_ops->thread_first_run != NULL)
+                k->owner->fuchsia_ops->thread_first_run(k->owner->fuchsia, k);
+        }
         /* Re-inject the signal of a signal-delivery-stop so the program's own signals are never lost.  A Fuchsia
          * program's task goes on under PTRACE_SYSEMU (or PTRACE_SYSCALL while a real call runs for it). */
         int req = k->resume == LT_RESUME_SYSEMU ? PTRACE_SYSEMU : k->resume == LT_RESUME_SYSCALL ? PTRACE_SYSCALL

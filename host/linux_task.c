@@ -82,7 +82,9 @@ static void task_make_thread(lt_task_t *k) {
     if (link == NULL) return; /* the task still runs and dies with the program; it just has no thread object */
     link->interrupted_nr = -1;
     hk_lock();
-    hk_thread_t *t = hk_thread_new(lp->p, HK_THREAD_LINUX, name);
+    hk_thread_t *t = NULL;
+    if (lp->fuchsia_ops != NULL && lp->fuchsia_ops->thread_for != NULL) t = lp->fuchsia_ops->thread_for(lp->fuchsia, k);
+    if (t == NULL) t = hk_thread_new(lp->p, HK_THREAD_LINUX, name);
     if (t == NULL) {
         hk_unlock();
         free(link);
@@ -112,6 +114,12 @@ static void task_adopt(lt_task_t *k, struct hk_linux_process *lp) {
     k->tgid = tgid > 0 ? tgid : k->tid;
     k->owner = lp;
     hk_list_add_tail(&lp->tasks, &k->owner_link);
+    if (lp->fuchsia_ops != NULL && k->tid != lp->pid) {
+        /* A thread a Fuchsia program cloned (zx_thread_start): under PTRACE_SYSEMU like its first thread, with its
+         * entry registers set before it first runs. */
+        k->resume = LT_RESUME_SYSEMU;
+        k->fx_fresh = true;
+    }
     if (lp->kill_sent || lp->main_gone) {
         /* Born into a dying program (or after its main program ended): it dies too. */
         task_kill(k);

@@ -100,6 +100,13 @@ struct lt_fuchsia_ops {
      * program's tasks: complete the calls finished elsewhere (set their result and k->resume). */
     void (*poll)(void *program);
     void (*program_free)(void *program);
+    /* Lock held; may be NULL.  Task k, a thread the program cloned (zx_thread_start), is being made a Zircon
+     * thread: the NEW thread object zx_thread_create made for it (a reference for the caller), or NULL for a new
+     * one. */
+    hk_thread_t *(*thread_for)(void *program, lt_task_t *k);
+    /* Lock held; may be NULL.  Before the first resume of a task the program cloned (lt_task_t.fx_fresh): set its
+     * registers to zx_thread_start's entry state. */
+    void (*thread_first_run)(void *program, lt_task_t *k);
 };
 
 /* One spawned program: its main Linux process and every descendant it forked.  Monitor-private, except the
@@ -155,6 +162,8 @@ struct lt_task {
      * the lock).  exc_resolution: how it ended (lock: written by the core's exception_resolved). */
     bool in_exception;
     int exc_resolution;
+    /* Monitor: a thread a Fuchsia program cloned, not yet resumed (lt_fuchsia_ops.thread_first_run). */
+    bool fx_fresh;
 };
 
 enum { LT_EXC_NONE = 0, LT_EXC_PENDING, LT_EXC_HANDLED, LT_EXC_UNHANDLED };

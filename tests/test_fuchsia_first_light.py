@@ -29,7 +29,7 @@ HOST = ROOT / "host"
 HELPERS = Path(__file__).parent / "helpers"
 PROGRAM = HELPERS / "fuchsia_first_light.c"
 REAL_VDSO = Path("arch/x64/sysroot/lib/libzircon.so")
-MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO", "VMAR", "HANDLES")
+MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO", "VMAR", "HANDLES", "FUTEX", "THREADS")
 
 ZX_ERR_NOT_SUPPORTED = -2
 ZX_OBJ_TYPE_VMAR = 18
@@ -440,3 +440,74 @@ def test_real_2021_vdso(driver: Path, programs: dict[str, Path], mode: str) -> N
     else:
         r = run(driver, "exit", programs[mode], vdso)
         assert r["return_code"] == ZX_ERR_NOT_SUPPORTED and unserved(r) == {"system_get_event": 1}
+
+
+# ------------------------------------------------------------------------------------------ futexes
+
+ZX_THREAD_STATE_SUSPENDED = 0x0002
+
+
+def check_futex(r: dict[str, Any]) -> None:
+    """FL_FUTEX: Zircon's futex errors in order, deadlines, and a wait suspended past its deadline."""
+    assert r["lines_before"] == 1 and r["suspend"] == 0 and r["suspended"] == 0, r
+    assert r["suspended_state"] == ZX_THREAD_STATE_SUSPENDED, r
+    assert r["lines_held"] == 1, "the futex wait ended while its thread was suspended"
+    assert r["close"] == 0 and r["wait"] == 0 and r["terminated"], r
+    assert r["return_code"] == 0, f"check {r['return_code']} of fuchsia_first_light.c FL_FUTEX failed"
+    assert r["output"] == "waiting\ntimed out\n"
+    assert unserved(r) == {}
+
+
+def test_futex_wait_and_wake(driver: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_futex(run(driver, "futex", programs["FUTEX"], standin))
+
+
+def test_futex_under_asan(driver_asan: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_futex(run(driver_asan, "futex", programs["FUTEX"], standin))
+
+
+def test_futex_real_2021_vdso(driver: Path, programs: dict[str, Path]) -> None:
+    vdso = real_sdk_2021() / REAL_VDSO
+    assert vdso.is_file(), f"{vdso} is missing"
+    check_futex(run(driver, "futex", programs["FUTEX"], vdso))
+
+
+# ------------------------------------------------------------------------------------------ threads
+
+ZX_THREAD_STATE_DEAD = 0x0005
+
+
+def check_threads(r: dict[str, Any]) -> None:
+    """FL_THREADS: a second thread made and started by the program, futex hand-overs, fs bases, thread_exit; the
+    host suspends the worker alone, then kills the process."""
+    assert r["done"], f"the program did not finish its hand-overs: {r['output'][-300:]!r} (rc {r['return_code']})"
+    assert r["threads"] == 2 and r["tasks"] == 2, r  # the exiter is gone, as a thread and as a Linux task
+    assert r["name"] == "worker"
+    assert r["suspend"] == 0 and r["suspended"] == 0, r
+    assert r["w1"] == r["w0"], "the suspended worker went on"
+    assert r["m1"] > r["m0"], "the first thread stopped with the worker"
+    assert r["main_state"] != ZX_THREAD_STATE_DEAD
+    assert r["close"] == 0 and r["w2"] > r["w1"], "the worker did not go on after its resume"
+    assert r["kill"] == 0 and r["wait"] == 0 and r["terminated"] and r["info"] == 0, r
+    assert r["return_code"] == ZX_TASK_RETCODE_SYSCALL_KILL
+    assert r["main_after"] == ZX_THREAD_STATE_DEAD and r["worker_after"] == ZX_THREAD_STATE_DEAD
+    assert r["pid_gone"]
+    assert unserved(r) == {}
+
+
+def test_threads_futex_handover_suspend_kill(driver: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_threads(run(driver, "threads", programs["THREADS"], standin))
+
+
+def test_threads_under_asan(driver_asan: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_threads(run(driver_asan, "threads", programs["THREADS"], standin))
+
+
+def test_threads_under_tsan(driver_tsan: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_threads(run(driver_tsan, "threads", programs["THREADS"], standin))
+
+
+def test_threads_real_2021_vdso(driver: Path, programs: dict[str, Path]) -> None:
+    vdso = real_sdk_2021() / REAL_VDSO
+    assert vdso.is_file(), f"{vdso} is missing"
+    check_threads(run(driver, "threads", programs["THREADS"], vdso))

@@ -10,10 +10,11 @@
  *     calls in the task (inject.h), unmaps everything else, sets the entry registers (entry_registers: the one
  *     hand-off point) and lets the task go under PTRACE_SYSEMU (lt_task_t.resume);
  *   - at every syscall-stop (syscall_stop) the call is served here, or by serve_object.c for the object-model and
- *     VM calls (from the program's own handle table), and its result written to rax.  A call the
- *     runner has Linux do for the task (the sleep of zx_nanosleep, the exit of zx_process_exit) is made by moving
- *     rip back onto the `syscall` instruction with Linux's number and arguments: the task runs it for real, as a
- *     Linux task, so a suspend (PTRACE_INTERRUPT) or a kill reaches it like any other.
+ *     VM calls (from the program's own handle table), and its result written to rax.  A call the runner has
+ *     Linux do for the task (the sleep of zx_nanosleep, the exit of zx_process_exit and zx_thread_exit, the
+ *     futex calls, the clone of zx_thread_start) is made by moving rip back onto the `syscall` instruction with
+ *     Linux's number and arguments: the task runs it for real, as a Linux task, so a suspend (PTRACE_INTERRUPT) or
+ *     a kill reaches it like any other.
  *
  * The x86-64 syscall ABI of the vDSO: number in eax, arguments rdi, rsi, rdx, r10, r8, r9, r12, r13, result in rax.
  */
@@ -21,6 +22,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -286,6 +289,20 @@ typedef struct fuchsia_start {
     zx_handle_t bootstrap;  /* the program's end of its bootstrap channel, in its own table */
 } fuchsia_start_t;
 
+/* What the exit stop of a real call writes to rax (fuchsia_program_t.real_kind). */
+typedef enum { REAL_FIXED, REAL_FUTEX_WAIT, REAL_FUTEX_WAKE, REAL_FUTEX_REQUEUE, REAL_CLONE } real_kind_t;
+
+/* A real Linux call one task of the program runs (run_real_call): the registers to restore at its exit stop, with
+ * rax = result (REAL_FIXED) or Linux's result translated (futex_status, clone_done); zx_nr, the Zircon call's
+ * number, to issue it again when a signal ended the real one (-EINTR).  Per task: each thread may be in one. */
+#define MAX_REAL_CALLS 256
+typedef struct real_call {
+    pid_t tid; /* 0: free */
+    real_kind_t kind;
+    uint64_t zx_nr;
+    struct user_regs_struct saved;
+} real_call_t;
+
 /* The monitor's record of one running Fuchsia program (lp->fuchsia). */
 typedef struct fuchsia_program {
     const fuchsia_start_t *start; /* until started */
@@ -299,9 +316,12 @@ typedef struct fuchsia_program {
     int stderr_fd;
     hk_fx_serve_t *serve;
     zx_handle_t bootstrap;
-    /* A real Linux call runs for the (only) task: the registers to restore at its exit stop, with rax = result. */
-    bool in_real_call;
-    struct user_regs_struct saved;
+    real_call_t calls[MAX_REAL_CALLS];
+    /* zx_thread_start: the thread object (a reference) and entry state of the clone under way, taken by
+     * thread_for and thread_first_run as the new task is adopted and first let go. */
+    hk_thread_t *start_thread;
+    bool start_pending;
+    uint64_t start_entry, start_stack, start_arg1, start_arg2;
 } fuchsia_program_t;
 
 /* ------------------------------------------------------------------------------------------------ the monitor */
@@ -334,6 +354,11 @@ static void *program_new(const void *start) {
 
 static void program_free(void *program) {
     fuchsia_program_t *fp = program;
+    if (fp->start_thread != NULL) {
+        hk_lock();
+        hk_object_unref(&fp->start_thread->base);
+        hk_unlock();
+    }
     hk_fx_serve_free(fp->serve); /* closes its table, then releases its VM state (vm.c) */
     free(fp->sites);
     free(fp->syscalls);
@@ -560,15 +585,33 @@ size_t hk_fuchsia_unserved_list(char *buf, size_t size) {
     return n;
 }
 
-/* Have the task run one real Linux call, nr(a0..a3), in place of the Zircon call it stopped at: rip goes back onto
+/* Have the task run one real Linux call, nr(a0..a5), in place of the Zircon call it stopped at: rip goes back onto
  * its `syscall` instruction, which then runs without SYSEMU.  For a call that returns (with_exit), the task runs
  * under PTRACE_SYSCALL and its exit stop restores the registers with rax = result (syscall_stop). */
-static void run_real_call(fuchsia_program_t *fp, lt_task_t *k, struct user_regs_struct *r, long nr, uint64_t a0,
-                          uint64_t a1, uint64_t a2, uint64_t a3, bool with_exit, int64_t result) {
+static real_call_t *real_call_of(fuchsia_program_t *fp, pid_t tid) {
+    for (size_t i = 0; i < MAX_REAL_CALLS; i++)
+        if (fp->calls[i].tid == tid) return &fp->calls[i];
+    return NULL;
+}
+
+/* The task's record of the call (kind REAL_FIXED, for the caller to set), or NULL for a call without exit; when
+ * every slot is taken, nothing is done: ZX_ERR_NO_RESOURCES for the Zircon call. */
+static real_call_t *run_real_call(fuchsia_program_t *fp, lt_task_t *k, struct user_regs_struct *r, long nr,
+                                  uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
+                                  bool with_exit, int64_t result, bool *ok) {
+    real_call_t *rc = NULL;
+    *ok = true;
     if (with_exit) {
-        fp->saved = *r;
-        fp->saved.rax = (uint64_t)result;
-        fp->in_real_call = true;
+        rc = real_call_of(fp, 0);
+        if (rc == NULL) {
+            *ok = false;
+            return NULL;
+        }
+        rc->tid = k->tid;
+        rc->kind = REAL_FIXED;
+        rc->zx_nr = 0;
+        rc->saved = *r;
+        rc->saved.rax = (uint64_t)result;
     }
     struct user_regs_struct x = *r;
     x.rip -= 2;
@@ -577,8 +620,11 @@ static void run_real_call(fuchsia_program_t *fp, lt_task_t *k, struct user_regs_
     x.rsi = a1;
     x.rdx = a2;
     x.r10 = a3;
+    x.r8 = a4;
+    x.r9 = a5;
     ptrace(PTRACE_SETREGS, k->tid, 0, &x);
     k->resume = with_exit ? LT_RESUME_SYSCALL : LT_RESUME_CONT;
+    return rc;
 }
 
 /* The task went against Zircon's rules (a syscall from outside its vDSO site): on Zircon that is a policy exception
@@ -601,7 +647,196 @@ static int64_t serve_nanosleep(fuchsia_program_t *fp, lt_task_t *k, struct user_
     uint64_t at = ((r->rsp - 128 - sizeof ts) & ~(uint64_t)15);
     struct iovec local = {&ts, sizeof ts}, remote = {(void *)(uintptr_t)at, sizeof ts};
     if (process_vm_writev(k->tid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof ts) return ZX_ERR_BAD_STATE;
-    run_real_call(fp, k, r, SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, at, 0, true, ZX_OK);
+    bool ok;
+    run_real_call(fp, k, r, SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, at, 0, 0, 0, true, ZX_OK, &ok);
+    *deferred = ok;
+    return ok ? ZX_OK : ZX_ERR_NO_RESOURCES;
+}
+
+/* ------------------------------------------------------------------------------------------------ futexes */
+
+/* Zircon's futexes are keyed by address within one process (zircon/kernel/object/futex_context.cc); the program's
+ * threads are Linux tasks of one mm, so a private Linux futex on the same address is the same futex.  The task
+ * itself blocks in it (run_real_call): the monitor never does, a zx_futex_wake served as a real FUTEX_WAKE run by
+ * another thread of the program wakes it, and a suspension (PTRACE_INTERRUPT) interrupts it and Linux restarts it
+ * after the stop, as Zircon retries a futex wait its thread was suspended in. */
+static zx_status_t futex_status(real_kind_t kind, int64_t rv) {
+    if (kind == REAL_FUTEX_WAKE) return rv >= 0 ? ZX_OK : ZX_ERR_INTERNAL;
+    if (kind == REAL_FUTEX_REQUEUE && rv > 0) return ZX_OK; /* how many woke or moved */
+    if (rv == 0) return ZX_OK;
+    if (rv == -EAGAIN) return ZX_ERR_BAD_STATE;  /* the value changed before the task slept */
+    if (rv == -ETIMEDOUT) return ZX_ERR_TIMED_OUT;
+    if (rv == -EFAULT) return ZX_ERR_INVALID_ARGS; /* user_copy's answer for a bad pointer */
+    return ZX_ERR_INTERNAL;
+}
+
+/* ValidateFutexPointer (futex_context.cc): null or not aligned to zx_futex_t -> INVALID_ARGS. */
+static bool futex_pointer_ok(uint64_t ptr) { return ptr != 0 && ptr % sizeof(int32_t) == 0; }
+
+/* zx_futex_wait(value_ptr, current_value, new_futex_owner, deadline), in sys_futex_wait / FutexContext::FutexWait's
+ * order: the pointer; the new owner (serve_object.c); the value, read from the task (a bad pointer: INVALID_ARGS;
+ * another value: BAD_STATE); then the wait, as a real FUTEX_WAIT_BITSET with the deadline made an absolute
+ * CLOCK_MONOTONIC time the way serve_nanosleep makes it (Linux compares the value again atomically: EAGAIN ->
+ * BAD_STATE; ETIMEDOUT -> TIMED_OUT).  ZX_TIME_INFINITE waits without a timeout. */
+static int64_t serve_futex_wait(fuchsia_program_t *fp, lt_task_t *k, struct user_regs_struct *r, uint64_t nr,
+                                const uint64_t a[8], bool *deferred) {
+    uint64_t ptr = a[0];
+    int32_t current = (int32_t)(uint32_t)a[1];
+    int64_t deadline = (int64_t)a[3];
+    if (!futex_pointer_ok(ptr)) return ZX_ERR_INVALID_ARGS;
+    zx_status_t st = hk_fx_serve_futex_owner(fp->serve, k, (zx_handle_t)a[2]);
+    if (st != ZX_OK) return st;
+    int32_t value;
+    struct iovec local = {&value, sizeof value}, remote = {(void *)(uintptr_t)ptr, sizeof value};
+    if (process_vm_readv(k->tid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof value) return ZX_ERR_INVALID_ARGS;
+    if (value != current) return ZX_ERR_BAD_STATE;
+    uint64_t at = 0;
+    if (deadline != ZX_TIME_INFINITE) {
+        int64_t left = deadline - program_monotonic();
+        if (left < 0) left = 0; /* already past: Linux still compares the value first, then times out */
+        int64_t now = ts_ns(CLOCK_MONOTONIC);
+        int64_t until = left > INT64_MAX - now ? INT64_MAX : now + left;
+        struct timespec ts = {until / 1000000000, until % 1000000000};
+        at = ((r->rsp - 128 - sizeof ts) & ~(uint64_t)15); /* below the red zone of the task's stack */
+        struct iovec tl = {&ts, sizeof ts}, tr = {(void *)(uintptr_t)at, sizeof ts};
+        if (process_vm_writev(k->tid, &tl, 1, &tr, 1, 0) != (ssize_t)sizeof ts) return ZX_ERR_BAD_STATE;
+    }
+    bool ok;
+    real_call_t *rc = run_real_call(fp, k, r, SYS_futex, ptr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG,
+                                    (uint32_t)current, at, 0, FUTEX_BITSET_MATCH_ANY, true, ZX_OK, &ok);
+    if (!ok) return ZX_ERR_NO_RESOURCES;
+    rc->kind = REAL_FUTEX_WAIT;
+    rc->zx_nr = nr;
+    *deferred = true;
+    return ZX_OK;
+}
+
+/* zx_futex_wake(value_ptr, wake_count): the pointer (INVALID_ARGS), then a real FUTEX_WAKE run by the task; Zircon
+ * never reads the futex for a wake, nor does a private Linux wake.  wake_count UINT32_MAX: all of them. */
+static int64_t serve_futex_wake(fuchsia_program_t *fp, lt_task_t *k, struct user_regs_struct *r, uint64_t nr,
+                                const uint64_t a[8], bool *deferred) {
+    if (!futex_pointer_ok(a[0])) return ZX_ERR_INVALID_ARGS;
+    uint32_t count = (uint32_t)a[1];
+    bool ok;
+    real_call_t *rc = run_real_call(fp, k, r, SYS_futex, a[0], FUTEX_WAKE | FUTEX_PRIVATE_FLAG,
+                                    count > INT_MAX ? INT_MAX : count, 0, 0, 0, true, ZX_OK, &ok);
+    if (!ok) return ZX_ERR_NO_RESOURCES;
+    rc->kind = REAL_FUTEX_WAKE;
+    rc->zx_nr = nr;
+    *deferred = true;
+    return ZX_OK;
+}
+
+/* ------------------------------------------------------------------------------------------------ threads */
+
+/* zx_thread_start(thread, entry, stack, arg1, arg2): after the checks (serve_object.c), the calling task runs a
+ * real clone(CLONE_VM | CLONE_THREAD | ...) for the program (run_real_call); PTRACE_O_TRACECLONE attaches the new
+ * task before its first instruction, the backend adopts it into the program (linux_task.c), where thread_for hands
+ * it the thread object zx_thread_create made, and before it first runs, thread_first_run sets the entry state
+ * Zircon gives a new thread (arch_setup_uspace_iframe, zircon/kernel/arch/x86/thread.cc): rip = entry,
+ * rsp = stack, rdi = arg1, rsi = arg2, every other register and the fs base zero. */
+#define THREAD_CLONE_FLAGS                                                                                          \
+    (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM)
+
+static int64_t serve_thread_start(fuchsia_program_t *fp, lt_task_t *k, struct user_regs_struct *r, uint64_t nr,
+                                  const uint64_t a[8], bool *deferred) {
+    hk_thread_t *t = NULL;
+    zx_status_t st = hk_fx_serve_thread_start_check(fp->serve, k, (zx_handle_t)a[0], &t);
+    if (st != ZX_OK) return st;
+    /* ThreadDispatcher::Start -> arch_is_valid_user_pc: the entry must be a user address. */
+    if (a[1] == 0 || a[1] >= (1ull << 47)) {
+        hk_lock();
+        hk_object_unref(&t->base);
+        hk_unlock();
+        return ZX_ERR_INVALID_ARGS;
+    }
+    bool ok;
+    real_call_t *rc = run_real_call(fp, k, r, SYS_clone, THREAD_CLONE_FLAGS, 0, 0, 0, 0, 0, true, ZX_OK, &ok);
+    if (!ok) {
+        hk_lock();
+        hk_object_unref(&t->base);
+        hk_unlock();
+        return ZX_ERR_NO_RESOURCES;
+    }
+    fp->start_thread = t;
+    fp->start_pending = true;
+    fp->start_entry = a[1];
+    fp->start_stack = a[2];
+    fp->start_arg1 = a[3];
+    fp->start_arg2 = a[4];
+    rc->kind = REAL_CLONE;
+    rc->zx_nr = nr;
+    *deferred = true;
+    return ZX_OK;
+}
+
+/* The clone's result: the new task was adopted meanwhile (its clone event comes before this exit stop). */
+static zx_status_t clone_done(fuchsia_program_t *fp, int64_t rv) {
+    if (rv > 0 && fp->start_thread == NULL) return ZX_OK;
+    hk_lock();
+    if (fp->start_thread != NULL) hk_object_unref(&fp->start_thread->base); /* never bound: it stays NEW */
+    hk_unlock();
+    fp->start_thread = NULL;
+    if (rv > 0) return ZX_ERR_NO_MEMORY; /* the task runs without a thread object: still a thread of the program */
+    fp->start_pending = false;
+    return rv == -ENOMEM || rv == -EAGAIN ? ZX_ERR_NO_RESOURCES : ZX_ERR_INTERNAL;
+}
+
+static hk_thread_t *thread_for(void *program, lt_task_t *k) {
+    fuchsia_program_t *fp = program;
+    (void)k;
+    hk_thread_t *t = fp->start_thread; /* its reference goes to the caller */
+    fp->start_thread = NULL;
+    return t;
+}
+
+static void thread_first_run(void *program, lt_task_t *k) {
+    fuchsia_program_t *fp = program;
+    struct user_regs_struct r;
+    if (!fp->start_pending || ptrace(PTRACE_GETREGS, k->tid, 0, &r) != 0) {
+        syscall(SYS_tgkill, k->tgid, k->tid, SIGKILL); /* no entry state: it must not run the clone's return */
+        return;
+    }
+    fp->start_pending = false;
+    struct user_regs_struct z;
+    memset(&z, 0, sizeof z);
+    z.cs = r.cs;
+    z.ss = r.ss;
+    z.ds = r.ds;
+    z.es = r.es;
+    z.eflags = 0x202;
+    z.orig_rax = (uint64_t)-1;
+    z.rip = fp->start_entry;
+    z.rsp = fp->start_stack;
+    z.rdi = fp->start_arg1;
+    z.rsi = fp->start_arg2;
+    if (ptrace(PTRACE_SETREGS, k->tid, 0, &z) != 0) syscall(SYS_tgkill, k->tgid, k->tid, SIGKILL);
+}
+
+/* zx_futex_requeue(value_ptr, wake_count, current_value, requeue_ptr, requeue_count, new_requeue_owner), in
+ * FutexContext::FutexRequeue's order: both pointers (INVALID_ARGS), the same futex twice (INVALID_ARGS), the new
+ * owner (as for futex_wait), the value (a bad pointer INVALID_ARGS; another value BAD_STATE); then a real
+ * FUTEX_CMP_REQUEUE by the task, which compares the value again atomically (EAGAIN -> BAD_STATE). */
+static int64_t serve_futex_requeue(fuchsia_program_t *fp, lt_task_t *k, struct user_regs_struct *r, uint64_t nr,
+                                   const uint64_t a[8], bool *deferred) {
+    uint64_t ptr = a[0], requeue_ptr = a[3];
+    uint32_t wake_count = (uint32_t)a[1], requeue_count = (uint32_t)a[4];
+    int32_t current = (int32_t)(uint32_t)a[2];
+    if (!futex_pointer_ok(ptr) || !futex_pointer_ok(requeue_ptr) || ptr == requeue_ptr) return ZX_ERR_INVALID_ARGS;
+    zx_status_t st = hk_fx_serve_futex_owner(fp->serve, k, (zx_handle_t)a[5]);
+    if (st != ZX_OK) return st;
+    int32_t value;
+    struct iovec local = {&value, sizeof value}, remote = {(void *)(uintptr_t)ptr, sizeof value};
+    if (process_vm_readv(k->tid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof value) return ZX_ERR_INVALID_ARGS;
+    if (value != current) return ZX_ERR_BAD_STATE;
+    bool ok;
+    real_call_t *rc = run_real_call(fp, k, r, SYS_futex, ptr, FUTEX_CMP_REQUEUE | FUTEX_PRIVATE_FLAG,
+                                    wake_count > INT_MAX ? INT_MAX : wake_count,
+                                    requeue_count > INT_MAX ? INT_MAX : requeue_count, requeue_ptr,
+                                    (uint32_t)current, true, ZX_OK, &ok);
+    if (!ok) return ZX_ERR_NO_RESOURCES;
+    rc->kind = REAL_FUTEX_REQUEUE;
+    rc->zx_nr = nr;
     *deferred = true;
     return ZX_OK;
 }
@@ -644,17 +879,28 @@ static void syscall_stop(void *program, lt_task_t *k) {
     memset(&info, 0, sizeof info);
     if (ptrace(PTRACE_GETREGS, k->tid, 0, &r) != 0) return; /* gone: its exit comes through waitpid */
     long got = ptrace(PTRACE_GET_SYSCALL_INFO, k->tid, (void *)sizeof info, &info);
-    if (fp->in_real_call) {
+    real_call_t *rc = real_call_of(fp, k->tid);
+    if (rc != NULL) {
         /* The real call's entry stop, or restart_syscall's after a stop interrupted it: let it run.  An exit stop
          * with rip still on the `syscall` instruction is the emulated call's own (resuming a SYSEMU entry stop with
          * PTRACE_SYSCALL reports the skipped call's exit): the real one has not run yet.  Its exit: done, unless
          * Linux is about to restart it. */
-        if (got <= 0 || info.op != PTRACE_SYSCALL_INFO_EXIT || info.instruction_pointer != fp->saved.rip) return;
+        if (got <= 0 || info.op != PTRACE_SYSCALL_INFO_EXIT || info.instruction_pointer != rc->saved.rip) return;
         int64_t rv = info.exit.rval;
         if (rv == -ERESTARTSYS || rv == -ERESTARTNOINTR || rv == -ERESTARTNOHAND || rv == -ERESTART_RESTARTBLOCK)
             return;
-        ptrace(PTRACE_SETREGS, k->tid, 0, &fp->saved);
-        fp->in_real_call = false;
+        if (rc->kind != REAL_FIXED && rc->kind != REAL_CLONE && rv == -EINTR) {
+            /* A signal ended it (not a stop: those restart above): the Zircon call is issued again from its
+             * `syscall` instruction, as Zircon retries a wait its thread was taken out of. */
+            rc->saved.rip -= 2;
+            rc->saved.rax = rc->zx_nr;
+        } else if (rc->kind == REAL_CLONE) {
+            rc->saved.rax = (uint64_t)(int64_t)clone_done(fp, rv);
+        } else if (rc->kind != REAL_FIXED) {
+            rc->saved.rax = (uint64_t)(int64_t)futex_status(rc->kind, rv);
+        }
+        ptrace(PTRACE_SETREGS, k->tid, 0, &rc->saved);
+        rc->tid = 0;
         k->resume = LT_RESUME_SYSEMU;
         return;
     }
@@ -672,12 +918,36 @@ static void syscall_stop(void *program, lt_task_t *k) {
         /* Linux keeps 8 bits of an exit status: the full code is the return code. */
         k->owner->code_fixed = true;
         k->owner->fixed_code = (int64_t)a[0];
-        run_real_call(fp, k, &r, SYS_exit_group, a[0] & 0xff, 0, 0, 0, false, 0);
+        bool ok;
+        run_real_call(fp, k, &r, SYS_exit_group, a[0] & 0xff, 0, 0, 0, 0, 0, false, 0, &ok);
         return;
     } else if (strcmp(name, "debug_write") == 0) {
         ret = serve_debug_write(fp, k, a[0], a[1]);
     } else if (strcmp(name, "nanosleep") == 0) {
         ret = serve_nanosleep(fp, k, &r, (int64_t)a[0], &deferred);
+        if (deferred) return;
+    } else if (strcmp(name, "thread_exit") == 0) {
+        /* This thread only: a real exit(2) (the process lives on while it has others, as on Zircon). */
+        bool ok;
+        run_real_call(fp, k, &r, SYS_exit, 0, 0, 0, 0, 0, 0, false, 0, &ok);
+        return;
+    } else if (strcmp(name, "thread_create") == 0) {
+        ret = hk_fx_serve_thread_create(fp->serve, k, a);
+    } else if (strcmp(name, "thread_start") == 0) {
+        ret = serve_thread_start(fp, k, &r, nr, a, &deferred);
+        if (deferred) return;
+    } else if (strcmp(name, "object_set_property") == 0 && (uint32_t)a[1] == ZX_PROP_REGISTER_FS) {
+        uint64_t fs_base = 0;
+        ret = hk_fx_serve_register_fs(fp->serve, k, a, &fs_base);
+        if (ret == ZX_OK) r.fs_base = fs_base;
+    } else if (strcmp(name, "futex_wait") == 0) {
+        ret = serve_futex_wait(fp, k, &r, nr, a, &deferred);
+        if (deferred) return;
+    } else if (strcmp(name, "futex_requeue") == 0) {
+        ret = serve_futex_requeue(fp, k, &r, nr, a, &deferred);
+        if (deferred) return;
+    } else if (strcmp(name, "futex_wake") == 0) {
+        ret = serve_futex_wake(fp, k, &r, nr, a, &deferred);
         if (deferred) return;
     } else if (strcmp(name, "clock_get_monotonic_via_kernel") == 0) {
         ret = program_monotonic();
@@ -706,6 +976,8 @@ static const struct lt_fuchsia_ops g_fuchsia_ops = {
     .syscall_stop = syscall_stop,
     .poll = poll,
     .program_free = program_free,
+    .thread_for = thread_for,
+    .thread_first_run = thread_first_run,
 };
 
 zx_status_t hk_fuchsia_layout(zx_handle_t process, hk_fuchsia_layout_t *out) {

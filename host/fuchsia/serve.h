@@ -66,6 +66,20 @@ hk_fx_result_t hk_fx_serve(hk_fx_serve_t *s, lt_task_t *k, const char *name, con
 /* Monitor thread, lock held, never blocks long.  Complete a call a worker finished (lt_fuchsia_ops.poll). */
 void hk_fx_serve_poll(hk_fx_serve_t *s);
 
+/* Monitor thread, without the lock.  zx_futex_wait's new_futex_owner rule for task k
+ * (zircon/kernel/object/futex_context.cc, ValidateNewFutexOwner): ZX_HANDLE_INVALID is fine; else a thread handle
+ * of the program's own table (any rights: BAD_HANDLE, WRONG_TYPE as the lookup says), neither k's own thread nor a
+ * thread of another process (both INVALID_ARGS). */
+zx_status_t hk_fx_serve_futex_owner(hk_fx_serve_t *s, lt_task_t *k, zx_handle_t owner);
+
+/* Monitor thread, without the lock; a[] are the call's arguments.  zx_thread_create for task k: the new thread
+ * (NEW, HK_THREAD_LINUX, no Linux task yet) and its handle, written to the program. */
+zx_status_t hk_fx_serve_thread_create(hk_fx_serve_t *s, lt_task_t *k, const uint64_t a[8]);
+/* Monitor thread, without the lock.  zx_thread_start's checks of handle h; *out: the NEW thread, a reference. */
+zx_status_t hk_fx_serve_thread_start_check(hk_fx_serve_t *s, lt_task_t *k, zx_handle_t h, hk_thread_t **out);
+/* Monitor thread, without the lock.  zx_object_set_property(ZX_PROP_REGISTER_FS) of task k: *fs_base to set. */
+zx_status_t hk_fx_serve_register_fs(hk_fx_serve_t *s, lt_task_t *k, const uint64_t a[8], uint64_t *fs_base);
+
 /* The program's VM state (vm.c): its root VMAR; released by hk_fx_serve_free. */
 hk_fuchsia_vm_t *hk_fx_serve_vm(hk_fx_serve_t *s);
 

@@ -541,6 +541,101 @@ hk_fx_result_t hk_fx_serve(hk_fx_serve_t *s, lt_task_t *k, const char *name, con
     return HK_FX_DONE;
 }
 
+zx_status_t hk_fx_serve_futex_owner(hk_fx_serve_t *s, lt_task_t *k, zx_handle_t owner) {
+    if (owner == ZX_HANDLE_INVALID) return ZX_OK;
+    if (k->thread == NULL) return ZX_ERR_BAD_STATE;
+    cpu_save_t save;
+    enter(s, k->thread, false, &save);
+    hk_object_t *obj;
+    hk_lock();
+    zx_status_t st = hk_handle_get(owner, ZX_OBJ_TYPE_THREAD, 0, &obj, NULL);
+    if (st == ZX_OK) {
+        const hk_thread_t *t = HK_CONTAINER_OF(obj, hk_thread_t, base);
+        if (t == k->thread || t->process != s->p) st = ZX_ERR_INVALID_ARGS;
+    }
+    hk_unlock();
+    leave(&save);
+    return st;
+}
+
+/* sys_thread_create (zircon/kernel/lib/syscalls/task.cc): options (INVALID_ARGS), the name (copy_user_string:
+ * truncated to ZX_MAX_NAME_LEN - 1; a bad pointer INVALID_ARGS), the process handle (PROCESS, MANAGE_THREAD), then
+ * the thread (BAD_STATE once the process is dying) and its handle with ZX_DEFAULT_THREAD_RIGHTS.  Only the
+ * program's own process: its threads are clones of its own tasks (NOT_SUPPORTED for another). */
+zx_status_t hk_fx_serve_thread_create(hk_fx_serve_t *s, lt_task_t *k, const uint64_t a[8]) {
+    if (k->thread == NULL) return ZX_ERR_BAD_STATE;
+    if ((uint32_t)a[3] != 0) return ZX_ERR_INVALID_ARGS;
+    char name[ZX_MAX_NAME_LEN];
+    memset(name, 0, sizeof name);
+    size_t n = a[2] < ZX_MAX_NAME_LEN - 1 ? (size_t)a[2] : ZX_MAX_NAME_LEN - 1;
+    if (n > 0 && !copy_in(k->tid, name, a[1], n)) return ZX_ERR_INVALID_ARGS;
+    cpu_save_t save;
+    enter(s, k->thread, false, &save);
+    hk_object_t *obj;
+    zx_handle_t h = ZX_HANDLE_INVALID;
+    hk_lock();
+    zx_status_t st = hk_handle_get((zx_handle_t)a[0], ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_MANAGE_THREAD, &obj, NULL);
+    hk_process_t *p = st == ZX_OK ? HK_CONTAINER_OF(obj, hk_process_t, base) : NULL;
+    if (st == ZX_OK && p != s->p) st = ZX_ERR_NOT_SUPPORTED;
+    if (st == ZX_OK && (p->state == HK_PROCESS_DYING || p->state == HK_PROCESS_DEAD)) st = ZX_ERR_BAD_STATE;
+    hk_thread_t *t = NULL;
+    if (st == ZX_OK && (t = hk_thread_new(p, HK_THREAD_LINUX, name)) == NULL) st = ZX_ERR_NO_MEMORY;
+    if (st == ZX_OK) st = hk_handle_alloc(&t->base, ZX_DEFAULT_THREAD_RIGHTS, &h);
+    if (t != NULL) hk_object_unref(&t->base);
+    hk_unlock();
+    if (st == ZX_OK && !copy_out(k->tid, a[4], &h, sizeof h)) {
+        zx_handle_close(h);
+        st = ZX_ERR_INVALID_ARGS;
+    }
+    leave(&save);
+    return st;
+}
+
+/* sys_thread_start's handle and state checks (task.cc; ThreadDispatcher::Start): a THREAD handle with
+ * ZX_RIGHT_WRITE, of the program's own process (NOT_SUPPORTED otherwise), not started yet (BAD_STATE).  *out: the
+ * thread, with a reference. */
+zx_status_t hk_fx_serve_thread_start_check(hk_fx_serve_t *s, lt_task_t *k, zx_handle_t h, hk_thread_t **out) {
+    if (k->thread == NULL) return ZX_ERR_BAD_STATE;
+    cpu_save_t save;
+    enter(s, k->thread, false, &save);
+    hk_object_t *obj;
+    hk_lock();
+    zx_status_t st = hk_handle_get(h, ZX_OBJ_TYPE_THREAD, ZX_RIGHT_WRITE, &obj, NULL);
+    hk_thread_t *t = st == ZX_OK ? HK_CONTAINER_OF(obj, hk_thread_t, base) : NULL;
+    if (st == ZX_OK && t->process != s->p) st = ZX_ERR_NOT_SUPPORTED;
+    if (st == ZX_OK && (t->state != HK_THREAD_NEW || t->kind != HK_THREAD_LINUX)) st = ZX_ERR_BAD_STATE;
+    if (st == ZX_OK && (s->p->state == HK_PROCESS_DYING || s->p->state == HK_PROCESS_DEAD)) st = ZX_ERR_BAD_STATE;
+    if (st == ZX_OK) {
+        hk_object_ref(&t->base);
+        *out = t;
+    }
+    hk_unlock();
+    leave(&save);
+    return st;
+}
+
+/* ZX_PROP_REGISTER_FS (sys_object_set_property, zircon/kernel/lib/syscalls/object.cc): the size (BUFFER_TOO_SMALL
+ * below 8), the value (a bad pointer INVALID_ARGS), a THREAD handle with ZX_RIGHT_SET_PROPERTY, the calling thread
+ * itself (ACCESS_DENIED otherwise), a canonical address (INVALID_ARGS).  *fs_base: the value. */
+zx_status_t hk_fx_serve_register_fs(hk_fx_serve_t *s, lt_task_t *k, const uint64_t a[8], uint64_t *fs_base) {
+    if (k->thread == NULL) return ZX_ERR_BAD_STATE;
+    if (a[3] < sizeof(uint64_t)) return ZX_ERR_BUFFER_TOO_SMALL;
+    uint64_t addr;
+    if (!copy_in(k->tid, &addr, a[2], sizeof addr)) return ZX_ERR_INVALID_ARGS;
+    cpu_save_t save;
+    enter(s, k->thread, false, &save);
+    hk_object_t *obj;
+    hk_lock();
+    zx_status_t st = hk_handle_get((zx_handle_t)a[0], ZX_OBJ_TYPE_THREAD, ZX_RIGHT_SET_PROPERTY, &obj, NULL);
+    if (st == ZX_OK && HK_CONTAINER_OF(obj, hk_thread_t, base) != k->thread) st = ZX_ERR_ACCESS_DENIED;
+    hk_unlock();
+    leave(&save);
+    /* x86_is_vaddr_canonical: bits 63..47 all equal. */
+    if (st == ZX_OK && (uint64_t)((int64_t)(addr << 16) >> 16) != addr) st = ZX_ERR_INVALID_ARGS;
+    if (st == ZX_OK) *fs_base = addr;
+    return st;
+}
+
 /* ------------------------------------------------------------------------------------------------ life */
 
 static zx_status_t fail(char *err_msg, zx_status_t status, const char *what) {

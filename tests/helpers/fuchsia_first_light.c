@@ -28,6 +28,11 @@
  *                    back with vmo_read, close the VMO handle (the mapping stays, as in Zircon), unmap; then exit
  *                    with 6 holding another VMO
  *                Each step says what it does through debug_write; a failed check exits with 100 + its line number.
+ *   FL_THREADS   zx_thread_create/start with their errors, futex hand-overs between two threads, fs bases
+ *                through ZX_PROP_REGISTER_FS, a zx_thread_exit; then both threads print lines until killed
+ *   FL_FUTEX     futex_wait / futex_wake / futex_requeue with Zircon's errors in order, deadlines; then "waiting\n" and a 400 ms
+ *                futex wait the host suspends past its deadline; "timed out\n" and exit 0, or the failed check's
+ *                number
  *
  * Built with clang --target=x86_64-unknown-fuchsia -fuse-ld=lld -nostdlib -ffreestanding -fPIE -Wl,-pie
  * -Wl,--no-dynamic-linker (tests/test_fuchsia_first_light.py).  x86-64 only.
@@ -448,6 +453,194 @@ static _Noreturn void handles_main(zx_handle_t bootstrap, const uint8_t *base) {
 }
 #endif
 
+#if defined(FL_FUTEX)
+/* Futexes (runner.c serve_futex_wait / serve_futex_wake), with Zircon's errors in the order of
+ * zircon/kernel/object/futex_context.cc; then a wait the host suspends past its deadline.  Exit 0, or the number of
+ * the first check that failed. */
+static volatile int32_t g_word = 7, g_other = 0;
+
+static _Noreturn void futex_main(zx_handle_t bootstrap, const uint8_t *base) {
+    enum { OK = 0, INVALID_ARGS = -10, BAD_HANDLE = -11, BAD_STATE = -20, TIMED_OUT = -21 };
+    const zx_time_t INFINITE = INT64_MAX;
+    zx_status_t (*channel_read)(zx_handle_t, uint32_t, void *, zx_handle_t *, uint32_t, uint32_t, uint32_t *,
+                                uint32_t *) = vdso_sym(base, "_zx_channel_read");
+    zx_status_t (*futex_wait)(const volatile int32_t *, int32_t, zx_handle_t, zx_time_t) =
+        vdso_sym(base, "_zx_futex_wait");
+    zx_status_t (*futex_wake)(const volatile int32_t *, uint32_t) = vdso_sym(base, "_zx_futex_wake");
+    zx_status_t (*futex_requeue)(const volatile int32_t *, uint32_t, int32_t, const volatile int32_t *, uint32_t,
+                                 zx_handle_t) = vdso_sym(base, "_zx_futex_requeue");
+    zx_time_t (*deadline_after)(zx_duration_t) = vdso_sym(base, "_zx_deadline_after");
+    if (channel_read == NULL || futex_wait == NULL || futex_wake == NULL || futex_requeue == NULL ||
+        deadline_after == NULL)
+        zx_process_exit(2);
+    /* PA_THREAD_SELF (0x02) from the processargs message: the handle infos follow the 36-byte header. */
+    static uint8_t msg[4096];
+    zx_handle_t hs[16];
+    uint32_t nb = 0, nh = 0;
+    if (channel_read(bootstrap, 0, msg, hs, sizeof msg, 16, &nb, &nh) != OK || nb < 36) zx_process_exit(3);
+    const uint32_t *infos = (const uint32_t *)(msg + *(const uint32_t *)(msg + 8));
+    zx_handle_t self = 0;
+    for (uint32_t i = 0; i < nh; i++)
+        if ((infos[i] & 0xff) == 0x02) self = hs[i];
+    if (self == 0) zx_process_exit(4);
+    const volatile int32_t *odd = (const volatile int32_t *)((uintptr_t)&g_word + 1);
+    /* The pointer first (null, misaligned), then the owner, then the value. */
+    if (futex_wait(NULL, 0, 0, INFINITE) != INVALID_ARGS) zx_process_exit(10);
+    if (futex_wait(odd, 7, self, INFINITE) != INVALID_ARGS) zx_process_exit(11);
+    if (futex_wait(&g_word, 8, self, INFINITE) != INVALID_ARGS) zx_process_exit(12); /* owner == self */
+    if (futex_wait(&g_word, 8, self ^ 0x100000, INFINITE) != BAD_HANDLE) zx_process_exit(13);
+    if (futex_wait(&g_word, 8, 0, INFINITE) != BAD_STATE) zx_process_exit(14);
+    if (futex_wait((const volatile int32_t *)16, 0, 0, INFINITE) != INVALID_ARGS) zx_process_exit(15);
+    /* Deadlines on the vDSO's clock: one 30 ms ahead, one already past. */
+    zx_time_t t0 = deadline_after(0);
+    if (futex_wait(&g_word, 7, 0, deadline_after(30 * 1000 * 1000)) != TIMED_OUT) zx_process_exit(20);
+    if (deadline_after(0) - t0 < 30 * 1000 * 1000) zx_process_exit(21);
+    if (futex_wait(&g_word, 7, 0, 0) != TIMED_OUT) zx_process_exit(22);
+    if (futex_wait(&g_word, 8, 0, 0) != BAD_STATE) zx_process_exit(23); /* the value before the deadline */
+    /* Wake: the pointer only; nobody waits. */
+    if (futex_wake(&g_word, 1) != OK) zx_process_exit(30);
+    if (futex_wake(&g_word, UINT32_MAX) != OK) zx_process_exit(31);
+    if (futex_wake(odd, 1) != INVALID_ARGS) zx_process_exit(32);
+    if (futex_wake(NULL, 1) != INVALID_ARGS) zx_process_exit(33);
+    /* Requeue: both pointers, not the same futex, the owner, the value; nobody waits. */
+    if (futex_requeue(odd, 1, 7, &g_other, 1, 0) != INVALID_ARGS) zx_process_exit(35);
+    if (futex_requeue(&g_word, 1, 7, odd, 1, 0) != INVALID_ARGS) zx_process_exit(36);
+    if (futex_requeue(&g_word, 1, 7, &g_word, 1, 0) != INVALID_ARGS) zx_process_exit(37);
+    if (futex_requeue(&g_word, 1, 8, &g_other, 1, self) != INVALID_ARGS) zx_process_exit(38);
+    if (futex_requeue(&g_word, 1, 8, &g_other, 1, 0) != BAD_STATE) zx_process_exit(39);
+    if (futex_requeue(&g_word, 1, 7, &g_other, UINT32_MAX, 0) != OK) zx_process_exit(34);
+    /* The host suspends this wait and holds it past its deadline: no line until it is resumed. */
+    say("waiting\n");
+    t0 = deadline_after(0);
+    zx_status_t st = futex_wait(&g_word, 7, 0, deadline_after(400 * 1000 * 1000));
+    if (st != TIMED_OUT) zx_process_exit(40);
+    if (deadline_after(0) - t0 < 400 * 1000 * 1000) zx_process_exit(41);
+    say("timed out\n");
+    zx_process_exit(0);
+}
+#endif
+
+#if defined(FL_THREADS)
+/* Threads (runner.c serve_thread_start, serve_object.c): zx_thread_create / zx_thread_start with Zircon's errors, a
+ * worker on a static stack, 100 hand-overs through futex wait/wake, each thread's own fs base (ZX_PROP_REGISTER_FS,
+ * read back as %fs:0), a third thread that ends with zx_thread_exit; then "handoff done" and both threads say a
+ * line every 10 ms ("m" the first, "w" the worker) until the host kills the process.  A failed check exits with
+ * its number. */
+#define ROUNDS 100
+#define PROP_REGISTER_FS 4u
+#define INFINITE INT64_MAX
+static volatile int32_t g_turn;
+static uint8_t g_stacks[2][64 * 1024] __attribute__((aligned(16)));
+static uint64_t g_tls[3][2]; /* each thread's fs:0 holds the address of its own block (the x86-64 TLS ABI) */
+static zx_status_t (*t_set_property)(zx_handle_t, uint32_t, const void *, size_t);
+static zx_status_t (*t_futex_wait)(const volatile int32_t *, int32_t, zx_handle_t, zx_time_t);
+static zx_status_t (*t_futex_wake)(const volatile int32_t *, uint32_t);
+static zx_status_t (*t_nanosleep)(zx_time_t);
+static zx_time_t (*t_deadline_after)(zx_duration_t);
+static void (*t_thread_exit)(void) __attribute__((noreturn));
+
+static uint64_t fs0(void) {
+    uint64_t v;
+    __asm__ volatile("mov %%fs:0, %0" : "=r"(v));
+    return v;
+}
+
+static int set_fs(zx_handle_t self, int which) {
+    g_tls[which][0] = (uint64_t)(uintptr_t)&g_tls[which];
+    uint64_t v = g_tls[which][0];
+    return t_set_property(self, PROP_REGISTER_FS, &v, sizeof v) == 0 && fs0() == v;
+}
+
+static void await_turn(int32_t want) {
+    int32_t seen;
+    while ((seen = g_turn) != want) t_futex_wait(&g_turn, seen, 0, INFINITE); /* BAD_STATE: it changed, look again */
+}
+
+static _Noreturn void ticks(const char *line) {
+    for (;;) {
+        say(line);
+        t_nanosleep(t_deadline_after(10 * 1000 * 1000));
+    }
+}
+
+/* The worker (arg1: its own thread handle, arg2: 1) and the thread that only exits (arg2: 2). */
+__attribute__((used)) static _Noreturn void worker(zx_handle_t self, uint64_t which) {
+    if (which == 2) t_thread_exit();
+    if (!set_fs(self, 1)) zx_process_exit(50);
+    for (int32_t i = 0; i < ROUNDS; i++) {
+        await_turn(2 * i + 1);
+        g_turn = 2 * i + 2;
+        t_futex_wake(&g_turn, 1);
+    }
+    if (fs0() != (uint64_t)(uintptr_t)&g_tls[1]) zx_process_exit(51);
+    ticks("w\n");
+}
+
+static _Noreturn void threads_main(zx_handle_t bootstrap, const uint8_t *base) {
+    enum { OK = 0, INVALID_ARGS = -10, WRONG_TYPE = -12, BUFFER_TOO_SMALL = -15, BAD_STATE = -20,
+           ACCESS_DENIED = -30 };
+    zx_status_t (*channel_read)(zx_handle_t, uint32_t, void *, zx_handle_t *, uint32_t, uint32_t, uint32_t *,
+                                uint32_t *) = vdso_sym(base, "_zx_channel_read");
+    zx_status_t (*thread_create)(zx_handle_t, const char *, size_t, uint32_t, zx_handle_t *) =
+        vdso_sym(base, "_zx_thread_create");
+    zx_status_t (*thread_start)(zx_handle_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t) =
+        vdso_sym(base, "_zx_thread_start");
+    zx_status_t (*wait_one)(zx_handle_t, uint32_t, zx_time_t, uint32_t *) = vdso_sym(base, "_zx_object_wait_one");
+    t_set_property = vdso_sym(base, "_zx_object_set_property");
+    t_futex_wait = vdso_sym(base, "_zx_futex_wait");
+    t_futex_wake = vdso_sym(base, "_zx_futex_wake");
+    t_nanosleep = vdso_sym(base, "_zx_nanosleep");
+    t_deadline_after = vdso_sym(base, "_zx_deadline_after");
+    t_thread_exit = vdso_sym(base, "_zx_thread_exit");
+    if (channel_read == NULL || thread_create == NULL || thread_start == NULL || wait_one == NULL ||
+        t_set_property == NULL || t_futex_wait == NULL || t_futex_wake == NULL || t_nanosleep == NULL ||
+        t_deadline_after == NULL || t_thread_exit == NULL)
+        zx_process_exit(2);
+    static uint8_t msg[4096];
+    zx_handle_t hs[16];
+    uint32_t nb = 0, nh = 0;
+    if (channel_read(bootstrap, 0, msg, hs, sizeof msg, 16, &nb, &nh) != OK || nb < 36) zx_process_exit(3);
+    const uint32_t *infos = (const uint32_t *)(msg + *(const uint32_t *)(msg + 8));
+    zx_handle_t self = 0, proc = 0;
+    for (uint32_t i = 0; i < nh; i++) {
+        if ((infos[i] & 0xff) == 0x01) proc = hs[i];
+        if ((infos[i] & 0xff) == 0x02) self = hs[i];
+    }
+    if (self == 0 || proc == 0) zx_process_exit(4);
+    /* ZX_PROP_REGISTER_FS: the size, then the value, then the thread; the value must be canonical. */
+    uint64_t v = 0x800000000000ull;
+    if (t_set_property(self, PROP_REGISTER_FS, &v, 4) != BUFFER_TOO_SMALL) zx_process_exit(10);
+    if (t_set_property(self, PROP_REGISTER_FS, &v, sizeof v) != INVALID_ARGS) zx_process_exit(11);
+    if (t_set_property(proc, PROP_REGISTER_FS, &v, sizeof v) != WRONG_TYPE) zx_process_exit(12);
+    if (!set_fs(self, 0)) zx_process_exit(13);
+    /* zx_thread_create: options, then the process handle. */
+    zx_handle_t t = 0, t3 = 0;
+    if (thread_create(proc, "worker", 6, 1, &t) != INVALID_ARGS) zx_process_exit(20);
+    if (thread_create(self, "worker", 6, 0, &t) != WRONG_TYPE) zx_process_exit(21);
+    if (thread_create(proc, "worker", 6, 0, &t) != OK || t == 0) zx_process_exit(22);
+    /* Another thread's fs base cannot be set. */
+    v = (uint64_t)(uintptr_t)&g_tls[2];
+    if (t_set_property(t, PROP_REGISTER_FS, &v, sizeof v) != ACCESS_DENIED) zx_process_exit(23);
+    uintptr_t top = (uintptr_t)(g_stacks[0] + sizeof g_stacks[0]) - 8; /* as if called: rsp % 16 == 8 */
+    if (thread_start(t, (uintptr_t)worker, top, t, 1) != OK) zx_process_exit(24);
+    if (thread_start(t, (uintptr_t)worker, top, t, 1) != BAD_STATE) zx_process_exit(25);
+    for (int32_t i = 0; i < ROUNDS; i++) {
+        g_turn = 2 * i + 1;
+        t_futex_wake(&g_turn, 1);
+        await_turn(2 * i + 2);
+    }
+    if (fs0() != (uint64_t)(uintptr_t)&g_tls[0]) zx_process_exit(30); /* the worker's own did not touch it */
+    /* A thread that ends itself with zx_thread_exit: THREAD_TERMINATED (ZX_TASK_TERMINATED) on its handle. */
+    if (thread_create(proc, "exiter", 6, 0, &t3) != OK) zx_process_exit(40);
+    top = (uintptr_t)(g_stacks[1] + sizeof g_stacks[1]) - 8;
+    if (thread_start(t3, (uintptr_t)worker, top, t3, 2) != OK) zx_process_exit(41);
+    uint32_t seen = 0;
+    if (wait_one(t3, 1u << 3, t_deadline_after(5ll * 1000 * 1000 * 1000), &seen) != OK) zx_process_exit(42);
+    say("handoff done\n");
+    ticks("m\n");
+}
+#endif
+
 void _start(zx_handle_t bootstrap, void *vdso) {
     const uint8_t *base = vdso;
     (void)bootstrap;
@@ -629,7 +822,11 @@ void _start(zx_handle_t bootstrap, void *vdso) {
     zx_process_exit(0);
 #elif defined(FL_HANDLES)
     handles_main(bootstrap, base);
+#elif defined(FL_FUTEX)
+    futex_main(bootstrap, base);
+#elif defined(FL_THREADS)
+    threads_main(bootstrap, base);
 #else
-#error "define FL_EXIT, FL_TICK, FL_UNSERVED, FL_BADSYSCALL, FL_VMO, FL_VMAR or FL_HANDLES"
+#error "define FL_EXIT, FL_TICK, FL_UNSERVED, FL_BADSYSCALL, FL_VMO, FL_VMAR, FL_HANDLES, FL_FUTEX or FL_THREADS"
 #endif
 }

@@ -25,6 +25,13 @@
  *   fuchsia_run vmroot IMAGE VDSO   IMAGE is FL_HANDLES with argv {"handles", "vm"}: it maps a VMO in the root
  *                                 VMAR of its bootstrap message and exits with 6 holding a VMO; its table is empty
  *                                 afterwards
+ *   fuchsia_run futex IMAGE VDSO   IMAGE is FL_FUTEX: once it says "waiting" (blocked in a 400 ms futex wait), its
+ *                                 thread is suspended (THREAD_SUSPENDED must be asserted), held 800 ms (past the
+ *                                 deadline: no line may come), resumed; it must then time out and exit 0
+ *   fuchsia_run threads IMAGE VDSO   IMAGE is FL_THREADS: once its threads handed over and it says "handoff done",
+ *                                 its worker thread (named "worker") is suspended: its lines must stop while the
+ *                                 first thread's go on; resumed, they go on; then the process is killed: both
+ *                                 threads are dead and their Linux tasks gone
  *
  * The image's debug_write output goes to a pipe that a reader thread drains and counts.
  */
@@ -213,6 +220,29 @@ static int os_threads(void) {
 
 static int64_t return_code(zx_handle_t proc, zx_status_t *status);
 
+/* How many times text occurs in the image's output so far. */
+static int out_count(const char *text) {
+    static char copy[sizeof g_out];
+    size_t n = atomic_load(&g_out_len);
+    memcpy(copy, g_out, n);
+    copy[n] = '\0';
+    int count = 0;
+    for (const char *at = copy; (at = strstr(at, text)) != NULL; at += strlen(text)) count++;
+    return count;
+}
+
+/* The Linux tasks of process pid (/proc/PID/task), or -1. */
+static int task_count(pid_t pid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (d == NULL) return -1;
+    int n = 0;
+    for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
 static zx_status_t spawn_handles(zx_handle_t job, const char *image, const char *vdso, const char *scenario,
                                  zx_handle_t event, zx_handle_t other, zx_handle_t *proc, char *err) {
     const char *argv[] = {"handles", scenario, NULL};
@@ -354,12 +384,14 @@ static int64_t return_code(zx_handle_t proc, zx_status_t *status) {
 int main(int argc, char **argv) {
     bool maps = argc == 4 && strcmp(argv[1], "maps") == 0;
     bool vmar = argc == 4 && strcmp(argv[1], "vmar") == 0;
+    bool futex = argc == 4 && strcmp(argv[1], "futex") == 0;
+    bool threads = argc == 4 && strcmp(argv[1], "threads") == 0;
     bool handles = argc == 5 && strcmp(argv[1], "handles") == 0;
     bool blockkill = argc == 4 && (strcmp(argv[1], "blockkill") == 0 || strcmp(argv[1], "exitrelease") == 0 ||
                                    strcmp(argv[1], "vmroot") == 0);
     if (!handles && !blockkill &&
-        (argc != 4 || (strcmp(argv[1], "exit") != 0 && strcmp(argv[1], "tick") != 0 && !maps && !vmar))) {
-        fprintf(stderr, "usage: fuchsia_run exit|tick|maps|vmar|blockkill|exitrelease|vmroot IMAGE VDSO | "
+        (argc != 4 || (strcmp(argv[1], "exit") != 0 && strcmp(argv[1], "tick") != 0 && !maps && !vmar && !futex && !threads))) {
+        fprintf(stderr, "usage: fuchsia_run exit|tick|maps|vmar|futex|threads|blockkill|exitrelease|vmroot IMAGE VDSO | "
                         "handles IMAGE VDSO TICK\n");
         return 2;
     }
@@ -448,7 +480,71 @@ int main(int argc, char **argv) {
                ", \"pid_gone\": %s",
                before, s_suspend, held0, held1, s_close, resumed, s_kill, s_wait,
                (seen & ZX_TASK_TERMINATED) ? "true" : "false", s_info, rc, gone ? "true" : "false");
+    } else if (threads) {
+        bool done = false;
+        for (long waited = 0; waited < 10000 && !(done = out_count("handoff done\n") > 0); waited += 5) sleep_ms(5);
+        sleep_ms(100);
+        zx_koid_t koids[8];
+        size_t actual = 0, avail = 0;
+        zx_object_get_info(proc, ZX_INFO_PROCESS_THREADS, koids, sizeof koids, &actual, &avail);
+        int tasks_before = task_count(pid);
+        zx_handle_t main_t = ZX_HANDLE_INVALID, worker = ZX_HANDLE_INVALID;
+        char name[ZX_MAX_NAME_LEN] = "";
+        if (actual == 2) {
+            zx_object_get_child(proc, koids[0], ZX_RIGHT_SAME_RIGHTS, &main_t);
+            zx_object_get_child(proc, koids[1], ZX_RIGHT_SAME_RIGHTS, &worker);
+            zx_object_get_property(worker, ZX_PROP_NAME, name, sizeof name);
+        }
+        zx_handle_t token = ZX_HANDLE_INVALID;
+        zx_status_t s_suspend = zx_task_suspend(worker, &token);
+        zx_signals_t seen = 0;
+        zx_status_t s_suspended = zx_object_wait_one(worker, ZX_THREAD_SUSPENDED, zx_deadline_after(5ll * 1000 * 1000 * 1000), &seen);
+        sleep_ms(50);
+        int w0 = out_count("w\n"), m0 = out_count("m\n");
+        sleep_ms(300);
+        int w1 = out_count("w\n"), m1 = out_count("m\n");
+        uint32_t main_state = thread_state(main_t);
+        zx_status_t s_close = zx_handle_close(token);
+        sleep_ms(200);
+        int w2 = out_count("w\n");
+        zx_status_t s_kill = zx_task_kill(proc);
+        zx_status_t s_wait = zx_object_wait_one(proc, ZX_TASK_TERMINATED, zx_deadline_after(10ll * 1000 * 1000 * 1000), &seen);
+        zx_status_t s_info;
+        int64_t rc = return_code(proc, &s_info);
+        uint32_t main_after = thread_state(main_t), worker_after = thread_state(worker);
+        bool gone = pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
+        printf(", \"done\": %s, \"threads\": %zu, \"tasks\": %d, \"name\": ", done ? "true" : "false", actual,
+               tasks_before);
+        json_string(name, strlen(name));
+        printf(", \"suspend\": %d, \"suspended\": %d, \"w0\": %d, \"w1\": %d, \"m0\": %d, \"m1\": %d, "
+               "\"main_state\": %u, \"close\": %d, \"w2\": %d, \"kill\": %d, \"wait\": %d, \"terminated\": %s, "
+               "\"info\": %d, \"return_code\": %" PRId64 ", \"main_after\": %u, \"worker_after\": %u, "
+               "\"pid_gone\": %s",
+               s_suspend, s_suspended, w0, w1, m0, m1, main_state, s_close, w2, s_kill, s_wait,
+               (seen & ZX_TASK_TERMINATED) ? "true" : "false", s_info, rc, main_after, worker_after,
+               gone ? "true" : "false");
+        zx_handle_close(main_t);
+        zx_handle_close(worker);
     } else {
+        if (futex) {
+            /* The thread blocked in its futex wait: suspended, held past its deadline, resumed. */
+            int lines = 0;
+            for (long waited = 0; waited < 5000 && (lines = atomic_load(&g_lines)) < 1; waited += 5) sleep_ms(5);
+            sleep_ms(50); /* into the wait */
+            zx_handle_t th = first_thread(proc);
+            zx_handle_t token = ZX_HANDLE_INVALID;
+            zx_status_t s_suspend = zx_task_suspend(th, &token);
+            zx_signals_t seen = 0;
+            zx_status_t s_suspended = zx_object_wait_one(th, ZX_THREAD_SUSPENDED, zx_deadline_after(5ll * 1000 * 1000 * 1000), &seen);
+            uint32_t suspended_state = thread_state(th);
+            sleep_ms(800);
+            int held = atomic_load(&g_lines);
+            zx_status_t s_close = zx_handle_close(token);
+            printf(", \"lines_before\": %d, \"suspend\": %d, \"suspended\": %d, \"suspended_state\": %u, "
+                   "\"lines_held\": %d, \"close\": %d",
+                   lines, s_suspend, s_suspended, suspended_state, held, s_close);
+            zx_handle_close(th);
+        }
         if (vmar) {
             /* The host's own handle to the program's root VMAR (the program has its own, from its bootstrap). */
             zx_handle_t root = ZX_HANDLE_INVALID;
