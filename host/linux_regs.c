@@ -311,10 +311,11 @@ bool lt_task_step_trap(lt_task_t *k) {
     k->stop_sig = 0; /* the trap is ours: never delivered to the program */
     hk_lock();
     if (k->thread != NULL && k->thread->state == HK_THREAD_RUNNING) {
-        /* Zircon: the debug trap is ZX_EXCP_HW_BREAKPOINT down the handler chain, debugger first (x86_debug_handler,
-         * zircon/kernel/arch/x86/faults.cc; arm64_step_handler, zircon/kernel/arch/arm64/exceptions_c.cc).  The task is held in it as in
-         * a fault's (linux_exception.c): HANDLED resumes it, stepping again while the flag is set.  No channel: held
-         * at the trap instead (trap_held), until a suspend and resume. */
+        /* Zircon: the debug trap is ZX_EXCP_HW_BREAKPOINT down the handler chain, debugger first
+         * (x86_debug_handler, zircon/kernel/arch/x86/faults.cc; arm64_step_handler,
+         * zircon/kernel/arch/arm64/exceptions_c.cc).  The task is held in it as in a fault's (linux_exception.c):
+         * HANDLED resumes it, stepping again while the flag is set.  No channel: held at the trap instead
+         * (trap_held), until a suspend and resume. */
         zx_exception_report_t report;
         memset(&report, 0, sizeof(report));
         report.header.size = sizeof(report);
