@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 TIMEOUT = 300
 
 
@@ -84,4 +86,23 @@ def test_demo_debugger_catches_a_crash_and_a_breakpoint() -> None:
     assert sp % 8 == 0 and sp > 0x10000, spinner
     assert re.search(r"16 bytes at the stack pointer: (?:[0-9a-f]{2} ){15}[0-9a-f]{2}\n", spinner), spinner
     assert "token closed: state <ThreadState.RUNNING" in spinner, spinner
+    assert out.rstrip().endswith("ok")
+
+
+def test_demo_debugger_falls_back_without_registers(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A build that cannot read registers (no record for its architecture, no call): the demo says so and kills
+    the crasher instead of skipping its fault, and still ends ok."""
+    from zxpy import NotSupportedError, Thread
+    from zxpy.__main__ import demo_debugger
+
+    def no_registers(self: Thread) -> None:
+        raise NotSupportedError(-2, "zx_thread_read_state")
+
+    monkeypatch.setattr(Thread, "read_state", no_registers)
+    assert demo_debugger() == 0
+    out = capsys.readouterr().out
+    assert "(registers: this build has no zx_thread_read_state)\n  killing the program\n  return code -1024\n" in out
+    assert "(registers and stack: this build has no" in out
+    assert "wrote rip" not in out and "wrote pc" not in out
     assert out.rstrip().endswith("ok")
