@@ -348,11 +348,15 @@ def test_registers_of_a_thread_in_an_exception(job: Job, helper_bin: Callable[[s
     """A thread held in an exception has its registers available as a suspended one (SuspendedOrInExceptionLocked):
     a debugger reads them on its exception channel, and a written register is what the thread resumes with."""
     r, w = os.pipe()
+    go_r, go_w = os.pipe()  # the crasher waits for a line here, so the channel is bound before its int3
     try:
-        proc = job.spawn([helper_bin("crasher"), "int3"], fds={1: w})
+        proc = job.spawn([helper_bin("crasher"), "int3", "wait"], fds={0: go_r, 1: w})
     finally:
         os.close(w)
-    with os.fdopen(r) as out, proc, proc.exception_channel(debugger=True) as channel:
+        os.close(go_r)
+    with os.fdopen(r) as out, os.fdopen(go_w, "w") as go, proc, proc.exception_channel(debugger=True) as channel:
+        go.write("go\n")
+        go.flush()
         with channel.receive(timeout=LONG) as exc:
             assert exc.type == zxpy.ExceptionType.SW_BREAKPOINT
             thread = exc.thread
