@@ -215,9 +215,63 @@ void r_process_memory_rules(void) {
     t_close(read_only);
 }
 
+/* r33: single-step (ZX_THREAD_STATE_SINGLE_STEP).  Each step's trap is ZX_EXCP_HW_BREAKPOINT down the handler chain,
+ * the process's debugger channel first (x86_debug_handler, zircon/kernel/arch/x86/faults.cc; arm64_step_handler,
+ * zircon/kernel/arch/arm64/exceptions_c.cc); HANDLED resumes the thread for one more instruction while the flag is
+ * set; cleared, it runs freely (here: to its exit, with the spin register written in the last exception). */
+void r_single_step_exception(void) {
+    zx_handle_t job = t_job();
+    zx_handle_t thread;
+    zx_handle_t proc = spawn_spinreg(job, &thread);
+    zx_handle_t ch = ZX_HANDLE_INVALID;
+    T_OK(zx_task_create_exception_channel(proc, ZX_EXCEPTION_CHANNEL_DEBUGGER, &ch));
+    t_own(ch);
+    zx_thread_state_general_regs_t regs;
+    zx_handle_t token = suspend_in_loop(proc, thread, &regs);
+    uint8_t code[sizeof k_cmp];
+    size_t actual = 0;
+    T_OK(zx_process_read_memory(proc, PC(regs), code, sizeof code, &actual));
+    uint64_t cmp = memcmp(code, k_cmp, sizeof k_cmp) == 0 ? PC(regs) : PC(regs) - sizeof k_cmp; /* the branch follows */
+    zx_thread_state_single_step_t step = 1;
+    zx_status_t status = zx_thread_write_state(thread, ZX_THREAD_STATE_SINGLE_STEP, &step, sizeof step);
+#ifdef __Fuchsia__
+    if (status == ZX_ERR_NOT_SUPPORTED) { /* a kernel booted without debugging syscalls */
+        T_OK(zx_handle_close(token));
+        T_OK(zx_task_kill(proc));
+        return;
+    }
+#endif
+    T_OK(status);
+    T_OK(zx_handle_close(token));
+    uint64_t pc = PC(regs);
+    for (int i = 0; i < 5; i++) {
+        t_wait(ch, ZX_CHANNEL_READABLE);
+        zx_exception_info_t info;
+        zx_handle_t exc = ZX_HANDLE_INVALID;
+        uint32_t nbytes = 0, nhandles = 0;
+        T_OK(zx_channel_read(ch, 0, &info, &exc, sizeof info, 1, &nbytes, &nhandles));
+        T_EQ(ZX_EXCP_HW_BREAKPOINT, info.type);
+        T_OK(read_regs(thread, &regs));
+        T_EQ(pc == cmp ? cmp + sizeof k_cmp : cmp, PC(regs)); /* one instruction: the cmp, or the taken branch */
+        pc = PC(regs);
+        if (i == 4) {
+            step = 0;
+            T_OK(zx_thread_write_state(thread, ZX_THREAD_STATE_SINGLE_STEP, &step, sizeof step));
+            SPIN_REG(regs) = 3;
+            T_OK(zx_thread_write_state(thread, ZX_THREAD_STATE_GENERAL_REGS, &regs, sizeof regs));
+        }
+        uint32_t handled = ZX_EXCEPTION_STATE_HANDLED;
+        T_OK(zx_object_set_property(exc, ZX_PROP_EXCEPTION_STATE, &handled, sizeof handled));
+        T_OK(zx_handle_close(exc));
+    }
+    t_wait(proc, ZX_TASK_TERMINATED);
+    T_EQ((int64_t)3, t_process_info(proc).return_code);
+}
+
 #else /* another architecture: no register records */
 
 void s23_suspended_register_state(void) {}
+void r_single_step_exception(void) {}
 void r_thread_state_rules(void) {}
 void r_process_memory_rules(void) {}
 

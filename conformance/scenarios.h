@@ -35,6 +35,7 @@ void r_wait_async_rules(void);
 void r_property_name(void);
 void r_process_memory_rules(void);
 void r_thread_state_rules(void);
+void r_single_step_exception(void);
 void r_suspend_dead_process(void);
 void r_suspend_errors(void);
 void r_suspend_new_thread(void);

@@ -135,7 +135,7 @@ static void handle_wait_status(pid_t pid, int status) {
         return;
     }
     if (event == 0 && sig == SIGTRAP && k->stepping && lt_task_step_trap(k)) {
-        lt_task_settle(k); /* the trap of a single-step: held, not delivered */
+        lt_task_settle(k); /* the trap of a single-step: an HW_BREAKPOINT exception or held, never delivered */
         return;
     }
     k->stepping = false;

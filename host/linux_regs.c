@@ -21,9 +21,11 @@
  *
  * Single-step (ZX_THREAD_STATE_SINGLE_STEP, the thread's flag as on Zircon: x86's TF, arm64's MDSCR_EL1.SS): while
  * it is set, each resume of the thread is a PTRACE_SINGLESTEP (linux_stop.c).  On Zircon the trap that follows is a
- * ZX_EXCP_HW_BREAKPOINT exception; the host kernel does not raise that one (yet): the task is held at the trap instead:
- * the thread shows ZX_THREAD_STATE_BLOCKED_EXCEPTION, its registers are available (hk_thread_regs_available), and
- * it stays there until it is suspended and resumed again, which steps the next instruction. */
+ * ZX_EXCP_HW_BREAKPOINT exception, and so it is here (lt_task_step_trap): the exception channels get it, debugger
+ * first, and HANDLED resumes the thread for one more step while the flag is set.  With no channel bound anywhere in
+ * the chain (where Zircon would kill the process) the task is held at the trap instead: the thread shows
+ * ZX_THREAD_STATE_BLOCKED_EXCEPTION, its registers are available (hk_thread_regs_available), and it stays there until
+ * it is suspended and resumed again, which steps the next instruction. */
 #include <elf.h>
 #include <errno.h>
 #include <signal.h>
@@ -308,7 +310,26 @@ bool lt_task_step_trap(lt_task_t *k) {
     if (!step) return false;
     k->stop_sig = 0; /* the trap is ours: never delivered to the program */
     hk_lock();
-    if (k->thread != NULL && k->thread->state == HK_THREAD_RUNNING) k->thread->trap_held = true;
+    if (k->thread != NULL && k->thread->state == HK_THREAD_RUNNING) {
+        /* Zircon: the debug trap is ZX_EXCP_HW_BREAKPOINT down the handler chain, debugger first
+         * (x86_debug_handler, zircon/kernel/arch/x86/faults.cc; arm64_step_handler,
+         * zircon/kernel/arch/arm64/exceptions_c.cc).  The task is held in it as in a fault's (linux_exception.c):
+         * HANDLED resumes it, stepping again while the flag is set.  No channel: held at the trap instead
+         * (trap_held), until a suspend and resume. */
+        zx_exception_report_t report;
+        memset(&report, 0, sizeof(report));
+        report.header.size = sizeof(report);
+        report.header.type = ZX_EXCP_HW_BREAKPOINT;
+#if !defined(__aarch64__)
+        report.context.arch.u.x86_64.vector = 1; /* #DB */
+#endif
+        if (hk_thread_raise_exception(k->thread, &report)) {
+            k->in_exception = true;
+            k->exc_resolution = LT_EXC_PENDING;
+        } else {
+            k->thread->trap_held = true;
+        }
+    }
     hk_unlock();
     return true;
 }

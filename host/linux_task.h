@@ -155,7 +155,8 @@ struct lt_task {
     lt_resume_t resume; /* how it is let go: PTRACE_CONT, or for a Fuchsia program SYSEMU / SYSCALL */
     /* Single-step (ZX_THREAD_STATE_SINGLE_STEP, linux_regs.c).  Lock: single_step is the thread's flag: every
      * resume is a PTRACE_SINGLESTEP while it is set.  Monitor: stepping, such a resume is under way; its trap
-     * (SIGTRAP) holds the task (thread->trap_held) until the thread is suspended and resumed again. */
+     * (SIGTRAP) raises ZX_EXCP_HW_BREAKPOINT (held in_exception), or with no channel holds the task
+     * (thread->trap_held) until the thread is suspended and resumed again. */
     bool single_step;
     bool stepping;
     /* linux_exception.c.  in_exception: held in its stop while its Zircon thread is in an exception (monitor, under

@@ -36,6 +36,7 @@ from zxpy import (
     WrongTypeError,
     X64GeneralRegs,
 )
+from zxpy.errors import PeerClosedError
 from zxpy.testing import ProgressWorker
 
 ARCH = zxpy.regs.ARCH
@@ -229,6 +230,8 @@ def test_fp_and_vector_registers_round_trip(regloop: Loop) -> None:
 
 
 def test_single_step_runs_one_instruction_per_resume(regloop: Loop) -> None:
+    """No exception channel anywhere in the chain (where Zircon would kill the process): the host holds the thread at
+    each step's trap, and a suspend and resume steps the next instruction (docs/debugging.md)."""
     thread = regloop.thread
     with thread.suspend(timeout=LONG):
         assert thread.read_single_step() is False
@@ -284,11 +287,68 @@ def test_single_step_over_a_system_call(job: Job, helper_bin: Callable[[str], st
         proc.wait(timeout=LONG)
 
 
+def test_single_step_traps_reach_the_debugger_channel(regloop: Loop) -> None:
+    """As on Zircon (x86_debug_handler / arm64_step_handler), each step's trap is ZX_EXCP_HW_BREAKPOINT on the
+    exception channels, debugger first; HANDLED resumes the thread for one more step while the flag is set."""
+    thread, proc = regloop.thread, regloop.proc
+    with proc.exception_channel(debugger=True) as channel:
+        with thread.suspend(timeout=LONG):
+            pcs = [thread.read_state().pc]
+            thread.write_single_step(True)
+        for _ in range(6):
+            with channel.receive(timeout=LONG) as exc:
+                assert exc.type == zxpy.ExceptionType.HW_BREAKPOINT
+                assert exc.tid == thread.koid
+                info = thread.info()
+                assert info.state == ThreadState.BLOCKED_EXCEPTION
+                assert info.wait_exception_channel_type == zxpy.ExceptionChannelType.DEBUGGER
+                if ARCH == "x64":
+                    assert exc.report().vector == 1  # #DB
+                pcs.append(thread.read_state().pc)
+                assert thread.read_single_step() is True
+                exc.handle()
+        # cmp (4 bytes) then the branch back to it: every step ran exactly one instruction, and the pc moved each time.
+        for before, after in zip(pcs, pcs[1:], strict=False):
+            assert after != before
+            expected = before + CMP_LEN if before == regloop.loop else regloop.loop
+            assert after == expected, [hex(p) for p in pcs]
+        with channel.receive(timeout=LONG) as exc:
+            assert exc.type == zxpy.ExceptionType.HW_BREAKPOINT
+            thread.write_single_step(False)  # in an exception: written as on a suspended thread
+            thread.write_state(with_spin_reg(thread.read_state(), 7))
+            exc.handle()
+        assert regloop.result() == "reg=7 value=1 message=original"  # it ran freely to its end: no further trap
+        # The process is gone, and with it the channel's peer; no step was left unreported: what may be left
+        # unread is the thread's exit, told the debugger only.
+        left = []
+        while True:
+            try:
+                with channel.receive(timeout=LONG) as exc:
+                    left.append(exc.type)
+            except PeerClosedError:
+                break
+        assert set(left) <= {zxpy.ExceptionType.THREAD_EXITING}, left
+
+
+def test_an_unhandled_single_step_trap_kills_the_process(regloop: Loop) -> None:
+    """A channel that passes the step's HW_BREAKPOINT on (TRY_NEXT) with nobody after it: the process dies of it,
+    ZX_TASK_RETCODE_EXCEPTION_KILL (dispatch_user_exception); the flag is no way around the handler chain."""
+    thread, proc = regloop.thread, regloop.proc
+    with proc.exception_channel() as channel:
+        with thread.suspend(timeout=LONG):
+            thread.write_single_step(True)
+        with channel.receive(timeout=LONG) as exc:
+            assert exc.type == zxpy.ExceptionType.HW_BREAKPOINT
+            assert thread.info().wait_exception_channel_type == zxpy.ExceptionChannelType.PROCESS
+            exc.try_next()
+        assert proc.wait(timeout=LONG) == zxpy.TASK_RETCODE_EXCEPTION_KILL
+
+
 def test_registers_of_a_thread_in_an_exception(job: Job, helper_bin: Callable[[str], str]) -> None:
     """A thread held in an exception has its registers available as a suspended one (SuspendedOrInExceptionLocked):
     a debugger reads them on its exception channel, and a written register is what the thread resumes with."""
     r, w = os.pipe()
-    go_r, go_w = os.pipe()  # the crasher traps only after a line on stdin: the channel is bound first
+    go_r, go_w = os.pipe()  # the crasher waits for a line here, so the channel is bound before its int3
     try:
         proc = job.spawn([helper_bin("crasher"), "int3", "wait"], fds={0: go_r, 1: w})
     finally:

@@ -13,6 +13,8 @@ from vintage import IN_CI
 
 import zxpy
 
+import pytest
+
 TIMEOUT = 300
 
 
@@ -69,11 +71,46 @@ def test_demo_debugger_catches_a_crash_and_a_breakpoint() -> None:
     assert result.returncode == 0, out + result.stderr
     assert re.search(r"exception FATAL_PAGE_FAULT in process \d+, thread \d+\n  fault address 0x0", out), out
     assert "held by the DEBUGGER channel" in out
-    assert "return code -1024" in out  # killed by the debugger
+    if platform.machine() in ("x86_64", "AMD64", "aarch64", "arm64"):
+        # The debugger read the registers in the exception: the instruction pointer is the planted load, inside
+        # the code the crasher advertised; it wrote the pointer past the load and the program ran on to exit 42.
+        start, end = (int(x, 16) for x in re.findall(r"program: code at (0x[0-9a-f]+)\.\.(0x[0-9a-f]+)", out)[0])
+        pc = int(re.findall(r"instruction pointer (0x[0-9a-f]+)", out)[0], 16)
+        assert start <= pc < end, out
+        written = int(re.findall(r"wrote (?:rip|pc) = (0x[0-9a-f]+) \(past the (\d+)-byte load\)", out)[0][0], 16)
+        assert pc < written < end, out
+        assert "HANDLED: the thread resumes after the load\n  return code 42\n" in out, out
+    else:
+        assert "return code -1024" in out  # killed by the debugger
     if platform.machine() in ("x86_64", "AMD64"):
         assert "exception SW_BREAKPOINT" in out
         assert "program: resumed after the breakpoint\n  return code 0" in out
     assert re.search(r"suspended thread \d+ of a spinning program: state <ThreadState.SUSPENDED", out), out
+    # The suspended spinner's registers and the top of its stack, read with zx_process_read_memory.
+    spinner = out[out.index("of a spinning program"):]
+    sp = int(re.findall(r"stack pointer (0x[0-9a-f]+)", spinner)[0], 16)
+    assert sp % 8 == 0 and sp > 0x10000, spinner
+    assert re.search(r"16 bytes at the stack pointer: (?:[0-9a-f]{2} ){15}[0-9a-f]{2}\n", spinner), spinner
+    assert "token closed: state <ThreadState.RUNNING" in spinner, spinner
+    assert out.rstrip().endswith("ok")
+
+
+def test_demo_debugger_falls_back_without_registers(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A build that cannot read registers (no record for its architecture, no call): the demo says so and kills
+    the crasher instead of skipping its fault, and still ends ok."""
+    from zxpy import NotSupportedError, Thread
+    from zxpy.__main__ import demo_debugger
+
+    def no_registers(self: Thread) -> None:
+        raise NotSupportedError(-2, "zx_thread_read_state")
+
+    monkeypatch.setattr(Thread, "read_state", no_registers)
+    assert demo_debugger() == 0
+    out = capsys.readouterr().out
+    assert "(registers: this build has no zx_thread_read_state)\n  killing the program\n  return code -1024\n" in out
+    assert "(registers and stack: this build has no" in out
+    assert "wrote rip" not in out and "wrote pc" not in out
     assert out.rstrip().endswith("ok")
 
 

@@ -90,8 +90,33 @@ while True:
 """
 
 
-#: A NULL read in a spawned Python: ctypes.string_at(0) runs strlen(NULL), a page fault at address 0.
-_NULL_PROGRAM = "import ctypes, sys; sys.stdin.readline(); ctypes.string_at(0); print('still alive')"
+#: The crasher's code, per machine: (code before the faulting load, the load of address 0, the code after it).
+#: The load's length is fixed, so a debugger skips it by adding its length to the instruction pointer; the code
+#: after it returns 42.
+_NULL_CODE = {
+    # mov rax, qword ptr [0] (REX.W 8B /r with a SIB of no base and disp32 0: 8 bytes) | mov eax, 42; ret
+    "x86_64": (b"", bytes.fromhex("488b042500000000"), bytes.fromhex("b82a000000c3")),
+    # mov x0, #0 | ldr x0, [x0] | mov x0, #42; ret
+    "aarch64": (bytes.fromhex("000080d2"), bytes.fromhex("000040f9"), bytes.fromhex("400580d2c0035fd6")),
+}
+_NULL_CODE["AMD64"] = _NULL_CODE["x86_64"]
+_NULL_CODE["arm64"] = _NULL_CODE["aarch64"]
+#: Where the machine has no fixed code above: ctypes.string_at(0) runs strlen(NULL), a page fault at address 0.
+_NULL_PROGRAM_ANY = "import ctypes, sys; sys.stdin.readline(); ctypes.string_at(0); print('still alive')"
+#: The exit code the crasher returns when its faulting load was skipped.
+SKIPPED_EXIT_CODE = 42
+#: A NULL read in a spawned Python: the fixed code above in an executable page, called through ctypes; the program
+#: says where its code is and exits with what the code returns (42 when the fault was skipped).
+_NULL_PROGRAM = """\
+import ctypes, mmap, sys
+code = bytes.fromhex(sys.argv[1])
+page = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+page.write(code)
+addr = ctypes.addressof(ctypes.c_char.from_buffer(page))
+print(f"  program: code at {addr:#x}..{addr + len(code):#x}", flush=True)
+sys.stdin.readline()
+sys.exit(ctypes.CFUNCTYPE(ctypes.c_int)(addr)())
+"""
 #: A breakpoint in a spawned Python (x86-64): int3; ret in an executable page, called through ctypes.
 _BREAKPOINT_PROGRAM = """\
 import ctypes, mmap, sys
@@ -255,12 +280,12 @@ def demo() -> int:
     return 0
 
 
-def _spawn_held(job: Job, source: str, name: str) -> tuple[Process, int]:
-    """Spawn ``python -c source`` that waits for a line on stdin; returns it and the pipe's write end."""
+def _spawn_held(job: Job, source: str, name: str, *args: str) -> tuple[Process, int]:
+    """Spawn ``python -c source args...`` that waits for a line on stdin; returns it and the pipe's write end."""
     r, w = os.pipe()
     try:
         env: dict[str | bytes, str | bytes] = {k: v for k, v in os.environ.items() if k != "PYTHONFAULTHANDLER"}
-        proc = job.spawn([sys.executable, "-c", source], name=name, fds={0: r}, environ=env)
+        proc = job.spawn([sys.executable, "-c", source, *args], name=name, fds={0: r}, environ=env)
     except BaseException:
         os.close(w)
         raise
@@ -269,7 +294,19 @@ def _spawn_held(job: Job, source: str, name: str) -> tuple[Process, int]:
     return proc, w
 
 
-def _show_exception(exc: ExceptionHandle) -> None:
+def _registers(thread: Thread) -> Any:
+    """The thread's general registers, or None where this build cannot read them (it lacks the call or record)."""
+    read_state = getattr(thread, "read_state", None)
+    if read_state is None:
+        return None
+    try:
+        return read_state()
+    except NotSupportedError:
+        return None
+
+
+def _show_exception(exc: ExceptionHandle) -> Any:
+    """Print the exception's type, fault address and instruction pointer; return the registers (or None)."""
     report = exc.report()
     kind = exc.type.name if isinstance(exc.type, ExceptionType) else hex(exc.type)
     _say(f"  exception {kind} in process {exc.pid}, thread {exc.tid}")
@@ -279,47 +316,70 @@ def _show_exception(exc: ExceptionHandle) -> None:
     info = thread.info()
     holder = info.wait_exception_channel_type
     _say(f"  thread state {info.state!r}, held by the {getattr(holder, 'name', holder)} channel")
-    read_state = getattr(thread, "read_state", None)
-    if read_state is not None:  # thread state (zx_thread_read_state) where this build has it
-        regs = read_state()
-        pc = getattr(regs, "rip", None) or getattr(regs, "pc", None)
-        _say(f"  instruction pointer {pc:#x}")
+    regs = _registers(thread)
+    if regs is not None:  # thread state (zx_thread_read_state): available while the thread is in an exception
+        _say(f"  instruction pointer {regs.pc:#x}, stack pointer {regs.sp:#x}")
     else:
         _say("  (registers: this build has no zx_thread_read_state)")
+    return regs
 
 
-def _skip_instruction(exc: ExceptionHandle) -> bool:
-    """Move the thread past its faulting instruction and return True, or False where this cannot be done.
+def _skip_instruction(exc: ExceptionHandle, proc: Process, regs: Any, load: bytes) -> bool:
+    """Move the thread past its faulting ``load`` and return True, or False where this cannot be done.
 
-    The step needs ``Thread.read_state`` / ``write_state`` (zx_thread_read_state / write_state), which this build
-    does not bind yet: it is the place for them, and until then the demo kills the program instead.
+    A debugger resumes a thread past a fault by writing its instruction pointer (zx_thread_write_state, allowed
+    while the thread is in an exception: ThreadDispatcher::WriteState, zircon/kernel/object/thread_dispatcher.cc)
+    and marking the exception HANDLED. The demo checks that the bytes at the instruction pointer are the load it
+    planted (zx_process_read_memory) before it adds the load's known length.
     """
-    del exc
-    return False
+    thread = exc.thread
+    if regs is None or not load or not isinstance(thread, Thread):
+        return False
+    try:
+        code = proc.read_memory(regs.pc, len(load))
+    except (NotSupportedError, AttributeError):
+        return False
+    _say(f"  bytes at the instruction pointer: {code.hex(' ')}")
+    if code != load:
+        raise DemoError(f"the instruction pointer is not at the planted load ({load.hex(' ')})")
+    target = regs.pc + len(load)
+    field = "rip" if hasattr(regs, "rip") else "pc"
+    thread.write_state(regs.replace(**{field: target}))
+    _say(f"  wrote {field} = {target:#x} (past the {len(load)}-byte load)")
+    return True
 
 
 def demo_debugger() -> int:
     """``demo debugger``: catch a crash and a breakpoint on a debugger channel, suspend a thread; exit status."""
     _say(f"zxpy {__version__} debugger demo")
+    code = _NULL_CODE.get(platform.machine())
     with Job.default().create_job() as job:
         try:
-            proc, go = _spawn_held(job, _NULL_PROGRAM, "demo-crasher")
+            if code is not None:
+                before, load, after = code
+                proc, go = _spawn_held(job, _NULL_PROGRAM, "demo-crasher", (before + load + after).hex())
+            else:
+                load = b""
+                proc, go = _spawn_held(job, _NULL_PROGRAM_ANY, "demo-crasher")
             with proc, proc.exception_channel(debugger=True) as ch:
                 _say(f"spawned a program that reads through NULL: process {proc.koid}; debugger channel bound")
                 os.write(go, b"go\n")
                 os.close(go)
                 with ch.receive(timeout=_LONG) as exc:
-                    _show_exception(exc)
+                    regs = _show_exception(exc)
                     if exc.report().fault_address != 0:
                         raise DemoError("the fault address is not 0")
-                    if _skip_instruction(exc):
+                    skipped = _skip_instruction(exc, proc, regs, load)
+                    if skipped:
                         exc.state = ExceptionState.HANDLED
-                        _say("  skipped the faulting instruction; resuming")
+                        _say("  marked the exception HANDLED: the thread resumes after the load")
                     else:
                         _say("  killing the program")
                         proc.kill()
                 rc = proc.wait(timeout=_LONG)
                 _say(f"  return code {rc}")
+                if skipped and rc != SKIPPED_EXIT_CODE:
+                    raise DemoError(f"the program did not run on to exit {SKIPPED_EXIT_CODE} after the skip")
             if platform.machine() in ("x86_64", "AMD64"):  # arm64's brk leaves the pc on it: no run-on
                 proc, go = _spawn_held(job, _BREAKPOINT_PROGRAM, "demo-breakpoint")
                 with proc, proc.exception_channel(debugger=True) as ch:
@@ -340,8 +400,11 @@ def demo_debugger() -> int:
             with proc, proc.child(proc.threads()[0]) as thread:
                 with thread.suspend(timeout=_LONG):
                     _say(f"suspended thread {thread.koid} of a spinning program: state {thread.info().state!r}")
-                    if hasattr(thread, "read_state"):
-                        _say(f"  registers: {thread.read_state()}")
+                    regs = _registers(thread)
+                    if regs is not None:
+                        _say(f"  instruction pointer {regs.pc:#x}, stack pointer {regs.sp:#x}")
+                        stack = proc.read_memory(regs.sp, 16)
+                        _say(f"  16 bytes at the stack pointer: {stack.hex(' ')}")
                     else:
                         _say("  (registers and stack: this build has no zx_thread_read_state / zx_process_read_memory)")
                 thread.wait_one(Signals.THREAD_RUNNING, timeout=_LONG)

@@ -252,8 +252,8 @@ class Thread(Task):
         """``zx_thread_read_state(ZX_THREAD_STATE_GENERAL_REGS)``: the thread's general registers.
 
         Needs ``Rights.READ``.  The thread must be suspended (``THREAD_SUSPENDED``
-        asserted: hold a :meth:`suspend` token) or held at a single-step trap,
-        else :class:`~zxpy.errors.BadStateError`.  Of this process's threads the
+        asserted: hold a :meth:`suspend` token), in an exception, or held at a
+        single-step trap, else :class:`~zxpy.errors.BadStateError`.  Of this process's threads the
         host reads only those parked in their park signal's handler (a C worker,
         a thread blocked in a system call); others are NOT_SUPPORTED
         (docs/debugging.md).
@@ -308,12 +308,15 @@ class Thread(Task):
         return bool(buf[0])
 
     def write_single_step(self, on: bool) -> None:
-        """Set ``ZX_THREAD_STATE_SINGLE_STEP`` (needs a suspended thread and ``Rights.WRITE``).
+        """Set ``ZX_THREAD_STATE_SINGLE_STEP`` (needs ``Rights.WRITE``; suspended or in an exception).
 
-        While it is set, each resume of the thread runs one instruction, after
-        which the host kernel holds the thread at the trap
+        While it is set, each resume of the thread runs one instruction, and
+        the trap after it is a ``ZX_EXCP_HW_BREAKPOINT`` exception, as on
+        Zircon (x86_debug_handler, zircon/kernel/arch/x86/faults.cc): the
+        debugger channel gets it first, and marking it handled steps again.
+        With no exception channel bound the host holds the thread at the trap
         (``ThreadState.BLOCKED_EXCEPTION``, registers readable) until it is
-        suspended and resumed again (docs/debugging.md).
+        suspended and resumed (docs/debugging.md).
         """
         check_bool(on, "on")
         buf = _new("zx_thread_state_single_step_t *", 1 if on else 0)
