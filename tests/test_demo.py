@@ -9,11 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from vintage import IN_CI
 
 import zxpy
-
-import pytest
 
 TIMEOUT = 300
 
