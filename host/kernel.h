@@ -397,6 +397,9 @@ typedef enum {
  * readers (task_stats.c, thread_state.c) name no backend
  * -- as Zircon's ThreadDispatcher leaves the mechanics of stopping a thread to the thread layer below it
  * (zircon/kernel/object/thread_dispatcher.cc Suspend -> zircon/kernel/kernel/thread.cc Thread::Suspend). */
+/* How an exception ended, for hk_thread_ops_t.exception_resolved. */
+enum { HK_EXC_UNHANDLED = 0, HK_EXC_HANDLED = 1, HK_EXC_THREAD_EXIT = 2 };
+
 typedef struct hk_thread_ops {
     /* Lock held, never block.  Ask the OS thread to stop (the backend calls hk_thread_report_stopped once it has
      * really stopped) or to run again (hk_thread_report_running). */
@@ -421,9 +424,11 @@ typedef struct hk_thread_ops {
     zx_status_t (*read_state)(hk_thread_t *t, uint32_t kind, void *buf);
     zx_status_t (*write_state)(hk_thread_t *t, uint32_t kind, const void *buf);
     /* Lock held, never block.  The exception t was held in is over and t may run again (when nothing else holds it):
-     * handled (ZX_EXCEPTION_STATE_HANDLED: the cause of the exception is dropped, a Linux fault signal is not
-     * delivered) or not (the backend lets the cause take its course).  NULL: no exception is ever raised. */
-    void (*exception_resolved)(hk_thread_t *t, bool handled);
+     * HK_EXC_HANDLED (ZX_EXCEPTION_STATE_HANDLED: the cause of the exception is dropped, a Linux fault signal is
+     * not delivered), HK_EXC_UNHANDLED (the backend lets the cause take its course) or HK_EXC_THREAD_EXIT
+     * (ZX_EXCEPTION_STATE_THREAD_EXIT: the thread exits; a backend that cannot end one thread lets the cause take
+     * its course).  NULL: no exception is ever raised. */
+    void (*exception_resolved)(hk_thread_t *t, int how);
 } hk_thread_ops_t;
 
 struct hk_thread {

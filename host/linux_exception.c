@@ -28,11 +28,19 @@
  * and each thread ZX_EXCP_THREAD_EXITING at its exit stop (to the process's debugger channel only: ipc/exception.c;
  * the exiting thread does not wait for it).
  */
+#include <elf.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <unistd.h>
 
 #include "kernel.h"
 #include "linux_task.h"
@@ -131,17 +139,86 @@ void lt_task_thread_exiting(lt_task_t *k) {
     hk_unlock();
 }
 
-void lt_exception_resolved(hk_thread_t *t, bool handled) {
+void lt_exception_resolved(hk_thread_t *t, int how) {
     lt_thread_link_t *link = t->backend;
     if (link == NULL || link->task == NULL || !link->task->in_exception) return;
-    link->task->exc_resolution = handled ? LT_EXC_HANDLED : LT_EXC_UNHANDLED;
+    link->task->exc_resolution = how == HK_EXC_HANDLED       ? LT_EXC_HANDLED
+                                 : how == HK_EXC_THREAD_EXIT ? LT_EXC_THREAD_EXIT
+                                                             : LT_EXC_UNHANDLED;
     lt_wake_monitor();
+}
+
+/* The address of a system-call instruction in the task's Linux vDSO (0: none found).  ZX_EXCEPTION_STATE_THREAD_EXIT
+ * ends one thread: the only way to end one thread of a Linux program is for it to call exit(2) itself, so the monitor
+ * points the stopped thread at an instruction that makes the call.  The vDSO's time functions fall back to a real
+ * system call, so it has one (x86-64 `syscall`, arm64 `svc #0`); it is mapped in every Linux program. */
+static uint64_t vdso_syscall_insn(pid_t tid) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)tid);
+    FILE *maps = fopen(path, "re");
+    if (maps == NULL) return 0;
+    unsigned long lo = 0, hi = 0;
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, maps) != NULL)
+        found = strstr(line, "[vdso]") != NULL && sscanf(line, "%lx-%lx", &lo, &hi) == 2;
+    fclose(maps);
+    if (!found || hi <= lo || hi - lo > (1u << 20)) return 0;
+    size_t len = hi - lo;
+    uint8_t *code = malloc(len);
+    if (code == NULL) return 0;
+    struct iovec local = {code, len}, remote = {(void *)lo, len};
+    uint64_t at = 0;
+    if (process_vm_readv(tid, &local, 1, &remote, 1, 0) == (ssize_t)len) {
+#if defined(__aarch64__)
+        for (size_t i = 0; at == 0 && i + 4 <= len; i += 4) {
+            uint32_t insn;
+            memcpy(&insn, code + i, sizeof insn);
+            if (insn == 0xd4000001u) at = lo + i; /* svc #0 */
+        }
+#else
+        for (size_t i = 0; at == 0 && i + 2 <= len; i++)
+            if (code[i] == 0x0f && code[i + 1] == 0x05) at = lo + i; /* syscall */
+#endif
+    }
+    free(code);
+    return at;
+}
+
+/* Monitor, task stopped: make the thread call exit(0) when it is let go.  False: it cannot be done (a Fuchsia
+ * program's task, whose calls the runner serves; no vDSO; the registers out of reach). */
+static bool exit_thread_on_resume(lt_task_t *k) {
+    if (k->resume != LT_RESUME_CONT) return false;
+    uint64_t insn = vdso_syscall_insn(k->tid);
+    if (insn == 0) return false;
+#if defined(__aarch64__)
+    struct user_pt_regs regs;
+    struct iovec io = {&regs, sizeof regs};
+    if (ptrace(PTRACE_GETREGSET, k->tid, (void *)NT_PRSTATUS, &io) != 0) return false;
+    regs.pc = insn;
+    regs.regs[8] = SYS_exit;
+    regs.regs[0] = 0;
+    if (ptrace(PTRACE_SETREGSET, k->tid, (void *)NT_PRSTATUS, &io) != 0) return false;
+#else
+    struct user_regs_struct regs;
+    if (ptrace(PTRACE_GETREGS, k->tid, 0, &regs) != 0) return false;
+    regs.rip = insn;
+    regs.rax = SYS_exit;
+    regs.orig_rax = (unsigned long long)-1; /* not in a system call: nothing to restart */
+    regs.rdi = 0;
+    if (ptrace(PTRACE_SETREGS, k->tid, 0, &regs) != 0) return false;
+#endif
+    k->single_step = false; /* the exit is one instruction away: no trap on the way */
+    return true;
 }
 
 bool lt_task_exception_settle_locked(lt_task_t *k) {
     if (!k->in_exception) return false;
     if (k->exc_resolution == LT_EXC_PENDING) return true; /* held until the exception is over */
     if (k->exc_resolution == LT_EXC_HANDLED) k->stop_sig = 0; /* the fault is dropped */
+    /* THREAD_EXIT: the fault is dropped and the thread exits; where that cannot be done the fault takes its course
+     * (the program's own disposition: by default the process dies of it, EXCEPTION_KILL). */
+    if (k->exc_resolution == LT_EXC_THREAD_EXIT && exit_thread_on_resume(k)) k->stop_sig = 0;
     k->in_exception = false;
     k->exc_resolution = LT_EXC_NONE;
     return false;

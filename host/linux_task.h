@@ -167,7 +167,7 @@ struct lt_task {
     bool fx_fresh;
 };
 
-enum { LT_EXC_NONE = 0, LT_EXC_PENDING, LT_EXC_HANDLED, LT_EXC_UNHANDLED };
+enum { LT_EXC_NONE = 0, LT_EXC_PENDING, LT_EXC_HANDLED, LT_EXC_UNHANDLED, LT_EXC_THREAD_EXIT };
 
 /* A queued fdio_spawn.  Prepared by the requesting thread, run by the monitor. */
 struct lt_spawn {
@@ -259,7 +259,7 @@ void lt_task_thread_starting_locked(lt_task_t *k);
 /* Monitor, without the lock: k is at its exit stop: ZX_EXCP_THREAD_EXITING to the debugger (k is not held). */
 void lt_task_thread_exiting(lt_task_t *k);
 /* The HK_THREAD_LINUX op exception_resolved (lock held). */
-void lt_exception_resolved(hk_thread_t *t, bool handled);
+void lt_exception_resolved(hk_thread_t *t, int how);
 /* Lock held, k stopped: true while k must stay held for its exception; once it is over, the stop is made ready to
  * end (a handled fault's signal dropped) and false. */
 bool lt_task_exception_settle_locked(lt_task_t *k);

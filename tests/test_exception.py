@@ -245,6 +245,26 @@ def test_thread_starting_reaches_the_debugger(zx_job: Job, helper_bin: Callable[
         assert proc.wait(timeout=10) == zxpy.TASK_RETCODE_EXCEPTION_KILL
 
 
+@pytest.mark.skipif(not hasattr(ExceptionState, "THREAD_EXIT"), reason="headers without ZX_EXCEPTION_STATE_THREAD_EXIT")
+def test_thread_exit_ends_only_the_faulting_thread(zx_job: Job, helper_bin: Callable[[str], str]) -> None:
+    """ZX_EXCEPTION_STATE_THREAD_EXIT: the faulting thread exits instead of resuming; the process goes on (the
+    crasher's main thread joins its worker and returns 7)."""
+    with crasher(zx_job, helper_bin, "thread") as (proc, go), proc.exception_channel() as ch:
+        main = main_thread(proc)
+        go()
+        with ch.receive(timeout=10) as exc:
+            assert exc.type == ExceptionType.FATAL_PAGE_FAULT
+            assert exc.tid != main.koid
+            worker = exc.thread.duplicate()  # exc.thread is closed with exc
+            exc.state = ExceptionState.THREAD_EXIT
+            assert exc.state == ExceptionState.THREAD_EXIT
+        with worker:
+            worker.wait_one(zxpy.Signals.THREAD_TERMINATED, timeout=10)
+            assert worker.info().state == ThreadState.DEAD
+        with main:
+            assert proc.wait(timeout=10) == 7
+
+
 def test_kill_while_the_exception_is_out(zx_job: Job, helper_bin: Callable[[str], str]) -> None:
     with crasher(zx_job, helper_bin, "null") as (proc, go), proc.exception_channel(debugger=True) as ch:
         go()

@@ -295,7 +295,8 @@ class ExceptionHandle(Handle):
 
     @property
     def state(self) -> ExceptionState | int:
-        """``ZX_PROP_EXCEPTION_STATE``: ``TRY_NEXT`` (the default) or ``HANDLED``, applied when it is closed."""
+        """``ZX_PROP_EXCEPTION_STATE``: ``TRY_NEXT`` (the default), ``HANDLED`` or ``THREAD_EXIT`` (where the headers
+        name it: the thread exits instead of resuming), applied when it is closed."""
         value = self._get_u32(_lib.ZX_PROP_EXCEPTION_STATE, "zx_object_get_property")
         try:
             return ExceptionState(value)

@@ -30,8 +30,8 @@
  * handled (Linux has already begun ending it: on Zircon, likewise, a thread of a dying process does not wait); an
  * exception whose chain had no channel at all is not the kernel's to end -- the raise says so
  * (false) and the backend lets the Linux signal take its course, as before exceptions existed (so a program's own
- * signal handler still runs); ZX_EXCEPTION_STATE_THREAD_EXIT is NOT_SUPPORTED (Linux cannot end one thread of a
- * program from outside).
+ * signal handler still runs).  ZX_EXCEPTION_STATE_THREAD_EXIT ends the thread instead of resuming it (the backend
+ * has the thread call exit(2) itself: linux_exception.c); its value is spelled out because the 2021 headers lack it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -155,15 +155,18 @@ static bool deliver_next(hk_exception_t *e) {
     }
 }
 
+/* ZX_EXCEPTION_STATE_THREAD_EXIT's value (2), spelled out: the 2021 headers do not name it. */
+#define HK_EXCEPTION_STATE_THREAD_EXIT 2u
+
 /* Lock held.  The exception is over: the thread leaves it; the backend lets it run (handled: the cause is dropped). */
-static void finish(hk_exception_t *e, bool handled) {
+static void finish(hk_exception_t *e, int how) {
     hk_thread_t *t = e->thread;
     e->over = true;
     e->holder = ZX_EXCEPTION_CHANNEL_TYPE_NONE;
     if (t->exception == &e->base) {
         t->exception = NULL;
         t->exception_channel_type = ZX_EXCEPTION_CHANNEL_TYPE_NONE;
-        if (t->ops->exception_resolved != NULL) t->ops->exception_resolved(t, handled);
+        if (t->ops->exception_resolved != NULL) t->ops->exception_resolved(t, how);
         hk_object_unref(&e->base); /* the thread's reference */
     }
 }
@@ -176,14 +179,18 @@ static void exception_on_zero_handles(hk_object_t *obj) {
     hk_thread_t *t = e->thread;
     e->holder = ZX_EXCEPTION_CHANNEL_TYPE_NONE;
     t->exception_channel_type = ZX_EXCEPTION_CHANNEL_TYPE_NONE;
+    if (e->state == HK_EXCEPTION_STATE_THREAD_EXIT) { /* the thread exits instead of resuming */
+        finish(e, HK_EXC_THREAD_EXIT);
+        return;
+    }
     if (e->single_shot || e->state == ZX_EXCEPTION_STATE_HANDLED) {
-        finish(e, e->state == ZX_EXCEPTION_STATE_HANDLED);
+        finish(e, e->state == ZX_EXCEPTION_STATE_HANDLED ? HK_EXC_HANDLED : HK_EXC_UNHANDLED);
         return;
     }
     if (t->process->state == HK_PROCESS_RUNNING && deliver_next(e)) return;
     /* No handler resumed it: the process dies of it (dispatch_user_exception). */
     hk_process_kill(t->process, ZX_TASK_RETCODE_EXCEPTION_KILL);
-    finish(e, false);
+    finish(e, HK_EXC_UNHANDLED);
 }
 
 /* hk_exception_ops_t.raise */
@@ -243,8 +250,6 @@ static zx_status_t exception_get_property(hk_object_t *obj, uint32_t property, v
     return ZX_OK;
 }
 
-/* ZX_EXCEPTION_STATE_THREAD_EXIT's value (2), spelled out: the 2021 headers do not name it. */
-#define HK_EXCEPTION_STATE_THREAD_EXIT 2u
 
 static zx_status_t exception_set_property(hk_object_t *obj, uint32_t property, const void *value, size_t value_size) {
     if (value_size < sizeof(uint32_t)) return ZX_ERR_BUFFER_TOO_SMALL;
@@ -253,8 +258,9 @@ static zx_status_t exception_set_property(hk_object_t *obj, uint32_t property, c
     uint32_t word;
     memcpy(&word, value, sizeof(word));
     if (property == ZX_PROP_EXCEPTION_STATE) {
-        if (word == HK_EXCEPTION_STATE_THREAD_EXIT) return ZX_ERR_NOT_SUPPORTED;
-        if (word != ZX_EXCEPTION_STATE_HANDLED && word != ZX_EXCEPTION_STATE_TRY_NEXT) return ZX_ERR_INVALID_ARGS;
+        if (word != ZX_EXCEPTION_STATE_HANDLED && word != ZX_EXCEPTION_STATE_TRY_NEXT &&
+            word != HK_EXCEPTION_STATE_THREAD_EXIT)
+            return ZX_ERR_INVALID_ARGS;
         e->state = word;
         return ZX_OK;
     }
