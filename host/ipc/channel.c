@@ -249,8 +249,8 @@ static const hk_object_ops_t channel_ops = {
 
 /* ------------------------------------------------------------------------------------------------ syscalls */
 
-zx_status_t zx_channel_create(uint32_t options, zx_handle_t *out0, zx_handle_t *out1) {
-    if (options != 0 || out0 == NULL || out1 == NULL) return ZX_ERR_INVALID_ARGS;
+/* Lock held.  Two new peered ends, each with its creation reference and its peer's, both WRITABLE. */
+static zx_status_t channel_pair_locked(hk_channel_t **out_a, hk_channel_t **out_b) {
     hk_channel_t *a = calloc(1, sizeof(*a));
     hk_channel_t *b = calloc(1, sizeof(*b));
     if (a == NULL || b == NULL) {
@@ -258,7 +258,6 @@ zx_status_t zx_channel_create(uint32_t options, zx_handle_t *out0, zx_handle_t *
         free(b);
         return ZX_ERR_NO_MEMORY;
     }
-    hk_lock();
     hk_channel_t *ends[2] = {a, b};
     for (int i = 0; i < 2; i++) {
         hk_object_init(&ends[i]->base, ZX_OBJ_TYPE_CHANNEL, &channel_ops);
@@ -271,7 +270,21 @@ zx_status_t zx_channel_create(uint32_t options, zx_handle_t *out0, zx_handle_t *
         hk_object_ref(&peer->base);
         hk_signal_update(&ends[i]->base, 0, ZX_CHANNEL_WRITABLE);
     }
-    zx_status_t status = hk_handle_alloc(&a->base, ZX_DEFAULT_CHANNEL_RIGHTS, out0);
+    *out_a = a;
+    *out_b = b;
+    return ZX_OK;
+}
+
+zx_status_t zx_channel_create(uint32_t options, zx_handle_t *out0, zx_handle_t *out1) {
+    if (options != 0 || out0 == NULL || out1 == NULL) return ZX_ERR_INVALID_ARGS;
+    hk_lock();
+    hk_channel_t *a, *b;
+    zx_status_t status = channel_pair_locked(&a, &b);
+    if (status != ZX_OK) {
+        hk_unlock();
+        return status;
+    }
+    status = hk_handle_alloc(&a->base, ZX_DEFAULT_CHANNEL_RIGHTS, out0);
     if (status == ZX_OK) {
         status = hk_handle_alloc(&b->base, ZX_DEFAULT_CHANNEL_RIGHTS, out1);
         if (status != ZX_OK) hk_handle_close_locked(*out0); /* a's last handle: unpeers */
@@ -430,25 +443,9 @@ static void share(hk_object_t *obj) {
 }
 
 zx_status_t hk_channel_create_kernel(hk_object_t **kernel_end, hk_object_t **user_end) {
-    hk_channel_t *a = calloc(1, sizeof(*a));
-    hk_channel_t *b = calloc(1, sizeof(*b));
-    if (a == NULL || b == NULL) {
-        free(a);
-        free(b);
-        return ZX_ERR_NO_MEMORY;
-    }
-    hk_channel_t *ends[2] = {a, b};
-    for (int i = 0; i < 2; i++) {
-        hk_object_init(&ends[i]->base, ZX_OBJ_TYPE_CHANNEL, &channel_ops);
-        hk_list_init(&ends[i]->waiters);
-    }
-    for (int i = 0; i < 2; i++) {
-        hk_channel_t *peer = ends[1 - i];
-        ends[i]->peer = peer;
-        ends[i]->peer_koid = peer->base.koid;
-        hk_object_ref(&peer->base);
-        hk_signal_update(&ends[i]->base, 0, ZX_CHANNEL_WRITABLE);
-    }
+    hk_channel_t *a, *b;
+    zx_status_t status = channel_pair_locked(&a, &b);
+    if (status != ZX_OK) return status;
     /* Each end's creation reference becomes its share. */
     a->base.handles = 1;
     b->base.handles = 1;
