@@ -101,6 +101,19 @@ def _stderr_fd(value: object) -> int:
     return value
 
 
+def _environ_entries(environ: object, name: str) -> list[bytes]:
+    """``KEY=VALUE`` entries of the mapping ``environ`` (the argument called ``name``), checked as execve needs them."""
+    if not isinstance(environ, Mapping):
+        raise TypeError(f"{name} must be a mapping, not {type(environ).__name__}")
+    items = []
+    for key, value in environ.items():
+        kb, vb = _fs(key, f"{name} key"), _fs(value, f"{name} value")
+        if not kb or b"=" in kb:
+            raise ValueError(f"invalid environment variable name {key!r}")
+        items.append(kb + b"=" + vb)
+    return items
+
+
 def _fuchsia_elf_refusal(path: bytes) -> str | None:
     """Why Job.spawn cannot run ``path``, when it is a dynamically linked Fuchsia executable (PT_INTERP ld.so.1)."""
     if not fuchsia.AVAILABLE:
@@ -227,14 +240,7 @@ class Job(Task):
             c_argv[i] = cstr(arg)
         c_env: Any = _raw.NULL
         if environ is not None:
-            if not isinstance(environ, Mapping):
-                raise TypeError(f"environ must be a mapping, not {type(environ).__name__}")
-            items = []
-            for key, value in environ.items():
-                kb, vb = _fs(key, "environ key"), _fs(value, "environ value")
-                if not kb or b"=" in kb:
-                    raise ValueError(f"invalid environment variable name {key!r}")
-                items.append(kb + b"=" + vb)
+            items = _environ_entries(environ, "environ")
             c_env = _new("char *[]", len(items) + 1)
             for i, item in enumerate(items):
                 c_env[i] = cstr(item)
@@ -341,15 +347,7 @@ class Job(Task):
 
         c_env: Any = _raw.NULL
         if env is not None:
-            if not isinstance(env, Mapping):
-                raise TypeError(f"env must be a mapping, not {type(env).__name__}")
-            items = []
-            for key, value in env.items():
-                kb, vb = _fs(key, "env key"), _fs(value, "env value")
-                if not kb or b"=" in kb:
-                    raise ValueError(f"invalid environment variable name {key!r}")
-                items.append(kb + b"=" + vb)
-            c_env = cvec(items)
+            c_env = cvec(_environ_entries(env, "env"))
         piped = stderr is PIPE or (isinstance(stderr, int) and not isinstance(stderr, bool) and stderr == PIPE)
         fd = -1 if piped else _stderr_fd(stderr)
         raw = self.raw
