@@ -31,6 +31,30 @@ typedef struct hk_fuchsia_vm {
 bool hk_fuchsia_vm_serve(hk_fuchsia_vm_t *vm, const char *name, pid_t tid, uint64_t site, uint64_t sp,
                          const uint64_t a[8], int64_t *ret, int *pending_signal);
 
+/* A range of a VMAR the launcher mapped, with the ZX_VM_PERM_* bits it may take (hk_fuchsia_vm_loaded_vmar_locked). */
+typedef struct hk_fuchsia_vm_range {
+    uint64_t lo, hi;
+    uint32_t perms;
+} hk_fuchsia_vm_range_t;
+
+/* Lock held.  A sub-VMAR of the program's root VMAR over [addr, addr + size), which the runner already reserved and
+ * mapped (maps[]: the start image's segments), with CAN_MAP_READ, _WRITE, _EXECUTE and _SPECIFIC, and a handle to it
+ * in the current table with the rights such a VMAR's handle has: what Fuchsia's launcher passes the dynamic linker
+ * as PA_VMAR_LOADED (the VMAR it loaded ld.so.1 into; ld.so applies its RELRO protection through it). */
+zx_status_t hk_fuchsia_vm_loaded_vmar_locked(hk_fuchsia_vm_t *vm, uint64_t addr, uint64_t size,
+                                             const hk_fuchsia_vm_range_t *maps, size_t num_maps, uint32_t *out);
+
+/* Without the lock.  A new VMO holding a copy of data[0..len) (its size rounded up to a page), named `name`, and a
+ * handle to it with `rights` in the current table: the launcher's VMO of an executable (PA_VMO_EXECUTABLE). */
+zx_status_t hk_fuchsia_vm_vmo_from_bytes(const void *data, size_t len, const char *name, zx_rights_t rights,
+                                         zx_handle_t *out);
+
+/* Is obj a VMO of this file?  Lock held: get (set false) or set (true) its ZX_PROP_NAME (VmObject::get_name /
+ * set_name: ZX_MAX_NAME_LEN bytes, NUL-terminated). */
+struct hk_object;
+bool hk_fuchsia_vm_is_vmo(const struct hk_object *obj);
+void hk_fuchsia_vm_vmo_name_locked(struct hk_object *obj, char name[ZX_MAX_NAME_LEN], bool set);
+
 /* Lock held.  A new handle to the program's root VMAR in the current table (hk_cpu.table), with the rights
  * zx_process_create gives the root VMAR handle it returns and the launcher passes on as PA_VMAR_ROOT: the VMAR
  * defaults and READ, WRITE, EXECUTE (zircon/kernel/object/vm_address_region_dispatcher.cc Create). */
