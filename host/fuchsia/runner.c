@@ -287,6 +287,7 @@ typedef struct fuchsia_start {
     int stderr_fd;
     hk_fx_serve_t *serve;   /* the object-model calls (serve_object.c): taken by program_new */
     zx_handle_t bootstrap;  /* the program's end of its bootstrap channel, in its own table */
+    bool dynamic;           /* the image is the dynamic linker of an executable (PA_VMAR_LOADED wanted) */
 } fuchsia_start_t;
 
 /* What the exit stop of a real call writes to rax (fuchsia_program_t.real_kind). */
@@ -499,6 +500,23 @@ static zx_status_t started(void *program, lt_task_t *k) {
     if (fs == NULL || !hk_inject_begin(&in, k->tid, TRAMPOLINE_SITE)) return ZX_ERR_BAD_STATE;
     if (in.regs.rip != TRAMPOLINE_ENTRY) return ZX_ERR_INTERNAL; /* not our trampoline */
     zx_status_t status = map_image(&in, &fs->image, fs->image_target, &fp->image_base);
+    if (status == ZX_OK && fs->dynamic) {
+        /* The VMAR the launcher loaded ld.so.1 into, with its segments (PA_VMAR_LOADED): ld.so changes the
+         * protection of its RELRO through it. */
+        hk_fuchsia_vm_range_t maps[MAX_SEGMENTS];
+        size_t n = 0;
+        for (size_t i = 0; i < fs->image.nsegs; i++) {
+            const segment_t *sg = &fs->image.segs[i];
+            uint64_t lo = fp->image_base + ((sg->vaddr - fs->image.lo) & ~(uint64_t)(PAGE - 1));
+            uint64_t hi = (fp->image_base + (sg->vaddr - fs->image.lo) + sg->memsz + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+            if (n > 0 && lo < maps[n - 1].hi) lo = maps[n - 1].hi; /* a page two segments share: the first's */
+            if (lo >= hi) continue;
+            maps[n++] = (hk_fuchsia_vm_range_t){lo, hi,
+                                                ((sg->flags & PF_R) ? 1u : 0u) | ((sg->flags & PF_W) ? 2u : 0u) |
+                                                    ((sg->flags & PF_X) ? 4u : 0u)};
+        }
+        hk_fx_serve_loaded(fp->serve, fp->image_base, fs->image.span, maps, n);
+    }
     if (status == ZX_OK) status = map_image(&in, &fs->vdso, fs->vdso_target, &fp->vdso_base);
     int64_t rv = 0;
     if (status == ZX_OK && INJECT(&in, &status, &rv, SYS_mmap, 0, STACK_SIZE, PROT_READ | PROT_WRITE,
@@ -1064,10 +1082,70 @@ zx_status_t hk_fuchsia_spawn(zx_handle_t job, const char *image_path, const char
                                 err_msg);
 }
 
+/* The executable an ld.so.1 start loads: an x86-64 ET_DYN ELF64 file whose PT_INTERP is ld.so.1, read whole (the
+ * dynamic linker reads it from its VMO, PA_VMO_EXECUTABLE). */
+static zx_status_t executable_read(const char *path, uint8_t **data, size_t *size, char *err_msg) {
+    hk_fuchsia_elf_t elf;
+    memset(&elf, 0, sizeof elf);
+    char why[160] = "";
+    int probe = hk_fuchsia_elf_probe(path, &elf, why, sizeof why);
+    if (probe == HK_VDSO_ERR_IO)
+        return report(err_msg, ZX_ERR_IO, "cannot read %s as an ELF file: %s", path, why);
+    if (probe != HK_VDSO_OK || !elf.is_fuchsia || elf.machine != EM_X86_64)
+        return report(err_msg, ZX_ERR_NOT_SUPPORTED,
+                      "%s is no x86-64 Fuchsia executable (an ET_DYN with PT_INTERP " HK_FUCHSIA_INTERP ")%s%s", path,
+                      why[0] ? ": " : "", why);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)(256u << 20)) {
+        if (fd >= 0) close(fd);
+        return report(err_msg, ZX_ERR_IO, "cannot read %s", path);
+    }
+    *size = (size_t)st.st_size;
+    *data = malloc(*size ? *size : 1);
+    size_t got = 0;
+    while (*data != NULL && got < *size) {
+        ssize_t n = read(fd, *data + got, *size - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (*data == NULL) return report(err_msg, ZX_ERR_NO_MEMORY, "out of memory reading %s", path);
+    if (got != *size) return report(err_msg, ZX_ERR_IO, "cannot read %s", path);
+    return ZX_OK;
+}
+
+static zx_status_t spawn(zx_handle_t job, const char *image_path, const char *exe_path, const char *vdso_path,
+                         const char *name, const char *const *argv, const char *const *environ,
+                         const uint32_t *handle_infos, const zx_handle_t *handles, size_t num_handles, int stderr_fd,
+                         zx_handle_t *process_out, char *err_msg);
+
 zx_status_t hk_fuchsia_spawn_etc(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
                                  const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
                                  const zx_handle_t *handles, size_t num_handles, int stderr_fd,
                                  zx_handle_t *process_out, char *err_msg) {
+    return spawn(job, image_path, NULL, vdso_path, name, argv, environ, handle_infos, handles, num_handles, stderr_fd,
+                 process_out, err_msg);
+}
+
+zx_status_t hk_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const char *ldso_path,
+                                    const char *vdso_path, const char *name, const char *const *argv,
+                                    const char *const *environ, const uint32_t *handle_infos,
+                                    const zx_handle_t *handles, size_t num_handles, int stderr_fd,
+                                    zx_handle_t *process_out, char *err_msg) {
+    if (exe_path == NULL) {
+        if (handles != NULL) zx_handle_close_many(handles, num_handles);
+        return ZX_ERR_INVALID_ARGS;
+    }
+    return spawn(job, ldso_path, exe_path, vdso_path, name != NULL ? name : exe_path, argv, environ, handle_infos,
+                 handles, num_handles, stderr_fd, process_out, err_msg);
+}
+
+static zx_status_t spawn(zx_handle_t job, const char *image_path, const char *exe_path, const char *vdso_path,
+                         const char *name, const char *const *argv, const char *const *environ,
+                         const uint32_t *handle_infos, const zx_handle_t *handles, size_t num_handles, int stderr_fd,
+                         zx_handle_t *process_out, char *err_msg) {
     if (err_msg != NULL) err_msg[0] = '\0';
     if (image_path == NULL || vdso_path == NULL || process_out == NULL) {
         if (handles != NULL) zx_handle_close_many(handles, num_handles);
@@ -1081,7 +1159,10 @@ zx_status_t hk_fuchsia_spawn_etc(zx_handle_t job, const char *image_path, const 
         return ZX_ERR_NO_MEMORY;
     }
     fs->image_fd = fs->vdso_fd = -1;
-    zx_status_t status = image_read(image_path, &fs->image, false, err_msg);
+    uint8_t *exe = NULL;
+    size_t exe_size = 0;
+    zx_status_t status = exe_path != NULL ? executable_read(exe_path, &exe, &exe_size, err_msg) : ZX_OK;
+    if (status == ZX_OK) status = image_read(image_path, &fs->image, false, err_msg);
     if (status == ZX_OK) status = image_read(vdso_path, &fs->vdso, true, err_msg);
     char why[200];
     if (status == ZX_OK && (hk_vdso_read(vdso_path, &fs->table, why, sizeof why) != HK_VDSO_OK ||
@@ -1102,6 +1183,21 @@ zx_status_t hk_fuchsia_spawn_etc(zx_handle_t job, const char *image_path, const 
         snprintf(fs->name, sizeof fs->name, "%s", base != NULL ? base + 1 : name);
         fs->stderr_fd = stderr_fd >= 0 ? stderr_fd : STDERR_FILENO;
     }
+    if (status == ZX_OK && exe != NULL) {
+        /* The executable's VMO, as the launcher hands it over: named after the file, readable and executable, not
+         * writable (a VMO of a file opened for execution). */
+        const char *base = strrchr(exe_path, '/');
+        zx_handle_t vmo = ZX_HANDLE_INVALID;
+        status = hk_fuchsia_vm_vmo_from_bytes(exe, exe_size, base != NULL ? base + 1 : exe_path,
+                                              (ZX_DEFAULT_VMO_RIGHTS & ~ZX_RIGHT_WRITE) | ZX_RIGHT_EXECUTE, &vmo);
+        if (status == ZX_OK) {
+            hk_fx_serve_dynamic(fs->serve, vmo);
+            fs->dynamic = true;
+        } else {
+            report(err_msg, status, "no VMO for %s: %d", exe_path, status);
+        }
+    }
+    free(exe);
     /* The trampoline, and the bytes the program maps: the image exactly as checked, the vDSO with DATA_CONSTANTS
      * written in, as Zircon writes them into the vDSO's VMO (zircon/kernel/lib/userabi/vdso.cc). */
     pthread_once(&g_trampoline_once, trampoline_create);

@@ -53,6 +53,17 @@ zx_status_t hk_fuchsia_spawn_etc(zx_handle_t job, const char *image_path, const 
                                  const zx_handle_t *handles, size_t num_handles, int stderr_fd,
                                  zx_handle_t *process_out, char *err_msg);
 
+/* hk_fuchsia_spawn_etc of a dynamically linked executable, as Fuchsia's launcher starts one: the start image is its
+ * dynamic linker ldso_path (the SDK's arch/x64/sysroot/dist/lib/ld.so.1), and exe_path (an x86-64 ET_DYN whose
+ * PT_INTERP is ld.so.1; NOT_SUPPORTED otherwise) reaches it as a VMO (PA_VMO_EXECUTABLE) in a first processargs
+ * message, with PA_VMAR_LOADED (the VMAR ld.so.1 lies in) and, if one of handles[] is tagged PA_LDSVC_LOADER, that
+ * loader service; the program's own message follows as for hk_fuchsia_spawn_etc.  name defaults to exe_path. */
+zx_status_t hk_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const char *ldso_path,
+                                    const char *vdso_path, const char *name, const char *const *argv,
+                                    const char *const *environ, const uint32_t *handle_infos,
+                                    const zx_handle_t *handles, size_t num_handles, int stderr_fd,
+                                    zx_handle_t *process_out, char *err_msg);
+
 /* How many times syscall `name` (without "zx_") was answered ZX_ERR_NOT_SUPPORTED because the runner does not
  * serve it, over every Fuchsia program this host program ran. */
 uint64_t hk_fuchsia_unserved_count(const char *name);

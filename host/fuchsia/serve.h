@@ -80,6 +80,18 @@ zx_status_t hk_fx_serve_thread_start_check(hk_fx_serve_t *s, lt_task_t *k, zx_ha
 /* Monitor thread, without the lock.  zx_object_set_property(ZX_PROP_REGISTER_FS) of task k: *fs_base to set. */
 zx_status_t hk_fx_serve_register_fs(hk_fx_serve_t *s, lt_task_t *k, const uint64_t a[8], uint64_t *fs_base);
 
+/* Requesting thread, before hk_fx_serve_attach.  The start image is the dynamic linker: a first processargs message
+ * for it goes out before the program's (PA_PROC_SELF, PA_THREAD_SELF, PA_VMAR_ROOT, PA_VMAR_LOADED, exec_vmo as
+ * PA_VMO_EXECUTABLE, and a PA_LDSVC_LOADER handle the spawner gave, which leaves the program's message for it).
+ * exec_vmo (of the calling program's table) is taken whatever happens. */
+void hk_fx_serve_dynamic(hk_fx_serve_t *s, zx_handle_t exec_vmo);
+
+/* Monitor thread, before the program runs.  Where the start image lies (its whole reservation) and its segments,
+ * for the PA_VMAR_LOADED VMAR of hk_fx_serve_dynamic's message. */
+#define HK_FX_MAX_LOADED 16
+void hk_fx_serve_loaded(hk_fx_serve_t *s, uint64_t base, uint64_t size, const hk_fuchsia_vm_range_t *maps,
+                        size_t num_maps);
+
 /* The program's VM state (vm.c): its root VMAR; released by hk_fx_serve_free. */
 hk_fuchsia_vm_t *hk_fx_serve_vm(hk_fx_serve_t *s);
 

@@ -29,6 +29,10 @@
 #define PA_THREAD_SELF 0x02u
 #define PA_JOB_DEFAULT 0x03u
 #define PA_VMAR_ROOT 0x04u
+#define PA_VMAR_LOADED 0x05u
+#define PA_LDSVC_LOADER 0x10u
+#define PA_VMO_EXECUTABLE 0x14u
+#define PA_TYPE(info) ((info)&0xFFu) /* PA_HND_TYPE */
 typedef struct {
     uint32_t protocol, version;
     uint32_t handle_info_off;
@@ -58,6 +62,14 @@ struct hk_fx_serve {
     size_t boot_num;          /* in boot_handles: the job and the spawner's; PROC/THREAD_SELF are made at the write */
     uint8_t *boot_msg;
     uint32_t boot_len;
+    /* The dynamic linker's message, sent before boot_msg when the start image is ld.so.1 (hk_fx_serve_dynamic):
+     * handles of the host table until it is sent, and the loaded VMAR's range (hk_fx_serve_loaded). */
+    bool dyn;
+    zx_handle_t dyn_exec_vmo;
+    zx_handle_t dyn_loader;
+    uint64_t loaded_base, loaded_size;
+    hk_fuchsia_vm_range_t loaded_maps[HK_FX_MAX_LOADED];
+    size_t loaded_num;
     /* A blocking call on the worker (one at a time: a program has one thread).  Fields below `busy` are the
      * worker's while it runs, the monitor's otherwise; done/result/observed are written under the lock. */
     bool busy;
@@ -233,7 +245,43 @@ static zx_status_t sv_object_get_info(call_t *c) {
     return st;
 }
 
+/* ZX_PROP_NAME of a VMO (vm.c; the host kernel's property.c knows the names of tasks only), in
+ * sys_object_get_property / sys_object_set_property's order: a NULL value INVALID_ARGS, the handle with
+ * GET_PROPERTY / SET_PROPERTY, then for a get a buffer below ZX_MAX_NAME_LEN BUFFER_TOO_SMALL, the value copied
+ * (INVALID_ARGS); a set takes at most ZX_MAX_NAME_LEN - 1 bytes (VmObject::set_name).  false: not a VMO's name. */
+static bool vmo_name(call_t *c, bool set, zx_status_t *st) {
+    if (U32(1) != ZX_PROP_NAME || c->a[2] == 0) return false;
+    hk_object_t *obj;
+    char name[ZX_MAX_NAME_LEN] = {0};
+    hk_lock();
+    *st = hk_handle_get(H(0), ZX_OBJ_TYPE_NONE, set ? ZX_RIGHT_SET_PROPERTY : ZX_RIGHT_GET_PROPERTY, &obj, NULL);
+    bool vmo = *st == ZX_OK && hk_fuchsia_vm_is_vmo(obj);
+    if (vmo && !set) {
+        if (c->a[3] < ZX_MAX_NAME_LEN) *st = ZX_ERR_BUFFER_TOO_SMALL;
+        else hk_fuchsia_vm_vmo_name_locked(obj, name, false);
+    }
+    hk_unlock();
+    if (!vmo) return false;
+    if (*st != ZX_OK) return true;
+    if (!set) {
+        if (!copy_out(c->tid, c->a[2], name, ZX_MAX_NAME_LEN)) *st = ZX_ERR_INVALID_ARGS;
+        return true;
+    }
+    size_t n = c->a[3] < ZX_MAX_NAME_LEN ? (size_t)c->a[3] : ZX_MAX_NAME_LEN - 1;
+    if (!copy_in(c->tid, name, c->a[2], n)) {
+        *st = ZX_ERR_INVALID_ARGS;
+        return true;
+    }
+    hk_lock();
+    *st = hk_handle_get(H(0), ZX_OBJ_TYPE_NONE, ZX_RIGHT_SET_PROPERTY, &obj, NULL);
+    if (*st == ZX_OK && hk_fuchsia_vm_is_vmo(obj)) hk_fuchsia_vm_vmo_name_locked(obj, name, true);
+    hk_unlock();
+    return true;
+}
+
 static zx_status_t sv_object_get_property(call_t *c) {
+    zx_status_t named;
+    if (vmo_name(c, false, &named)) return named;
     inout_t io;
     zx_status_t st = inout_open(c, &io, c->a[2], c->a[3], MAX_PROPERTY);
     if (st != ZX_OK) return st;
@@ -244,6 +292,8 @@ static zx_status_t sv_object_get_property(call_t *c) {
 
 /* sys_object_set_property: the handle (SET_PROPERTY) is looked up before the value is copied in. */
 static zx_status_t sv_object_set_property(call_t *c) {
+    zx_status_t named;
+    if (vmo_name(c, true, &named)) return named;
     if (c->a[2] == 0) return zx_object_set_property(H(0), U32(1), NULL, (size_t)c->a[3]);
     char value[ZX_MAX_NAME_LEN] = {0};
     size_t n = c->a[3] < ZX_MAX_NAME_LEN ? (size_t)c->a[3] : ZX_MAX_NAME_LEN - 1;
@@ -473,22 +523,82 @@ static const entry_t g_calls[] = {
     {"task_kill", sv_task_kill},
     {"task_suspend", sv_task_suspend},
     {"task_suspend_token", sv_task_suspend}, /* sys_task_suspend_token is sys_task_suspend */
+    {"vmar_allocate", sv_vm},
+    {"vmar_destroy", sv_vm},
     {"vmar_map", sv_vm},
+    {"vmar_protect", sv_vm},
     {"vmar_unmap", sv_vm},
     {"vmo_create", sv_vm},
+    {"vmo_create_child", sv_vm},
     {"vmo_get_size", sv_vm},
     {"vmo_read", sv_vm},
+    {"vmo_replace_as_executable", sv_vm},
     {"vmo_set_size", sv_vm},
     {"vmo_write", sv_vm},
 };
 
 static int entry_cmp(const void *key, const void *e) { return strcmp(key, ((const entry_t *)e)->name); }
 
+/* The dynamic linker's processargs message, as Fuchsia's launcher sends it first when it starts a program through
+ * its PT_INTERP (zircon/system/ulib/launchpad, src/lib/process_builder): the process, its first thread, the root
+ * VMAR, the VMAR ld.so.1 was loaded into (PA_VMAR_LOADED), the executable's VMO (PA_VMO_EXECUTABLE) and, when the
+ * spawner gave one, the loader service (PA_LDSVC_LOADER), with the same argv and environ as the program's message.
+ * ld.so takes these in __dls3 (zircon/third_party/ulib/musl/ldso/dynlink.c) and closes any other handle. */
+static void dynamic_send(hk_fx_serve_t *s, lt_task_t *k) {
+    const pa_header_t *h2 = (const pa_header_t *)s->boot_msg;
+    uint32_t strings = s->boot_len - h2->args_off;
+    zx_handle_t handles[6];
+    uint32_t infos[6];
+    size_t n = 0;
+    hk_lock();
+    if (hk_handle_alloc(&s->p->base, ZX_DEFAULT_PROCESS_RIGHTS, &handles[n]) == ZX_OK) infos[n++] = PA_PROC_SELF;
+    if (k->thread != NULL && hk_handle_alloc(&k->thread->base, ZX_DEFAULT_THREAD_RIGHTS, &handles[n]) == ZX_OK)
+        infos[n++] = PA_THREAD_SELF;
+    if (hk_fuchsia_vm_root_vmar_locked(&s->vm, &handles[n]) == ZX_OK) infos[n++] = PA_VMAR_ROOT;
+    if (hk_fuchsia_vm_loaded_vmar_locked(&s->vm, s->loaded_base, s->loaded_size, s->loaded_maps, s->loaded_num,
+                                         &handles[n]) == ZX_OK)
+        infos[n++] = PA_VMAR_LOADED;
+    hk_unlock();
+    handles[n] = s->dyn_exec_vmo;
+    infos[n++] = PA_VMO_EXECUTABLE;
+    s->dyn_exec_vmo = ZX_HANDLE_INVALID;
+    if (s->dyn_loader != ZX_HANDLE_INVALID) {
+        handles[n] = s->dyn_loader;
+        infos[n++] = PA_LDSVC_LOADER;
+        s->dyn_loader = ZX_HANDLE_INVALID;
+    }
+    uint32_t info_off = sizeof(pa_header_t), args_off = info_off + (uint32_t)(n * sizeof(uint32_t));
+    uint32_t len = args_off + strings;
+    uint8_t *msg = calloc(1, len);
+    if (msg == NULL) {
+        zx_handle_close_many(handles, n);
+        return; /* ld.so finds no message: it reports a bad bootstrap and traps, as it would on Fuchsia */
+    }
+    pa_header_t hdr = {
+        .protocol = PA_PROTOCOL,
+        .version = PA_VERSION,
+        .handle_info_off = info_off,
+        .args_off = args_off,
+        .args_num = h2->args_num,
+        .environ_off = args_off + (h2->environ_off - h2->args_off),
+        .environ_num = h2->environ_num,
+        .names_off = len,
+        .names_num = 0,
+    };
+    memcpy(msg, &hdr, sizeof hdr);
+    memcpy(msg + info_off, infos, n * sizeof *infos);
+    memcpy(msg + args_off, s->boot_msg + h2->args_off, strings);
+    zx_status_t st = zx_channel_write(s->boot_channel, 0, msg, len, handles, (uint32_t)n);
+    (void)st; /* PEER_CLOSED: the program closed its end unread */
+    free(msg);
+}
+
 /* The processargs message goes out on the bootstrap channel: PA_PROC_SELF and PA_THREAD_SELF (default rights, as
  * the launcher's process and thread handles), PA_VMAR_ROOT (the root VMAR handle zx_process_create returns, with
  * its rights, which fdio_spawn's process builder passes on unchanged), the job and the spawner's handles. */
 static void bootstrap_send(hk_fx_serve_t *s, lt_task_t *k) {
     s->boot_pending = false;
+    if (s->dyn) dynamic_send(s, k);
     zx_handle_t handles[MAX_BOOT_HANDLES + MADE_AT_WRITE];
     uint32_t infos[MAX_BOOT_HANDLES + MADE_AT_WRITE];
     size_t n = 0;
@@ -678,6 +788,7 @@ hk_fx_serve_t *hk_fx_serve_new(zx_handle_t job, const char *const *argv, const c
     s->now = now;
     s->boot_channel = ZX_HANDLE_INVALID;
     s->boot_program_end = ZX_HANDLE_INVALID;
+    s->dyn_exec_vmo = s->dyn_loader = ZX_HANDLE_INVALID;
     for (size_t i = 0; i < num_handles; i++) {
         s->boot_handles[s->boot_num] = handles[i];
         s->boot_infos[s->boot_num++] = infos[i];
@@ -750,6 +861,27 @@ zx_status_t hk_fx_serve_attach(hk_fx_serve_t *s, hk_process_t *p, zx_handle_t *b
 
 hk_fuchsia_vm_t *hk_fx_serve_vm(hk_fx_serve_t *s) { return &s->vm; }
 
+void hk_fx_serve_dynamic(hk_fx_serve_t *s, zx_handle_t exec_vmo) {
+    s->dyn = true;
+    s->dyn_exec_vmo = exec_vmo;
+    for (size_t i = 0; i < s->boot_num; i++)
+        if (PA_TYPE(s->boot_infos[i]) == PA_LDSVC_LOADER && s->dyn_loader == ZX_HANDLE_INVALID) {
+            s->dyn_loader = s->boot_handles[i];
+            memmove(&s->boot_handles[i], &s->boot_handles[i + 1], (s->boot_num - i - 1) * sizeof *s->boot_handles);
+            memmove(&s->boot_infos[i], &s->boot_infos[i + 1], (s->boot_num - i - 1) * sizeof *s->boot_infos);
+            s->boot_num--;
+            break;
+        }
+}
+
+void hk_fx_serve_loaded(hk_fx_serve_t *s, uint64_t base, uint64_t size, const hk_fuchsia_vm_range_t *maps,
+                        size_t num_maps) {
+    s->loaded_base = base;
+    s->loaded_size = size;
+    s->loaded_num = num_maps < HK_FX_MAX_LOADED ? num_maps : HK_FX_MAX_LOADED;
+    memcpy(s->loaded_maps, maps, s->loaded_num * sizeof *maps);
+}
+
 void hk_fx_serve_free(hk_fx_serve_t *s) {
     if (s == NULL) return;
     hk_lock();
@@ -766,11 +898,13 @@ void hk_fx_serve_free(hk_fx_serve_t *s) {
     else hk_handle_table_free(s->table);
     hk_unlock();
     hk_fuchsia_vm_release(&s->vm);
-    zx_handle_t left[MAX_BOOT_HANDLES + 2];
+    zx_handle_t left[MAX_BOOT_HANDLES + 4];
     size_t n = 0;
     for (size_t i = 0; i < s->boot_num; i++) left[n++] = s->boot_handles[i];
     if (s->boot_channel != ZX_HANDLE_INVALID) left[n++] = s->boot_channel;
     if (s->boot_program_end != ZX_HANDLE_INVALID) left[n++] = s->boot_program_end;
+    if (s->dyn_exec_vmo != ZX_HANDLE_INVALID) left[n++] = s->dyn_exec_vmo;
+    if (s->dyn_loader != ZX_HANDLE_INVALID) left[n++] = s->dyn_loader;
     zx_handle_close_many(left, n);
     free(s->boot_msg);
     free(s);

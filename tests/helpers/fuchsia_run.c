@@ -28,6 +28,9 @@
  *   fuchsia_run futex IMAGE VDSO   IMAGE is FL_FUTEX: once it says "waiting" (blocked in a 400 ms futex wait), its
  *                                 thread is suspended (THREAD_SUSPENDED must be asserted), held 800 ms (past the
  *                                 deadline: no line may come), resumed; it must then time out and exit 0
+ *   fuchsia_run interp EXE LDSO VDSO   EXE (PT_INTERP ld.so.1) started through the dynamic linker LDSO
+ *                                 (hk_fuchsia_spawn_interp) with argv {"ldprog", "one", "two"} and environ
+ *                                 {"ZXPY_TEST=1", "ZXPY_OTHER=2"}, run to its end as for exit
  *   fuchsia_run threads IMAGE VDSO   IMAGE is FL_THREADS: once its threads handed over and it says "handoff done",
  *                                 its worker thread (named "worker") is suspended: its lines must stop while the
  *                                 first thread's go on; resumed, they go on; then the process is killed: both
@@ -387,12 +390,13 @@ int main(int argc, char **argv) {
     bool futex = argc == 4 && strcmp(argv[1], "futex") == 0;
     bool threads = argc == 4 && strcmp(argv[1], "threads") == 0;
     bool handles = argc == 5 && strcmp(argv[1], "handles") == 0;
+    bool interp = argc == 5 && strcmp(argv[1], "interp") == 0;
     bool blockkill = argc == 4 && (strcmp(argv[1], "blockkill") == 0 || strcmp(argv[1], "exitrelease") == 0 ||
                                    strcmp(argv[1], "vmroot") == 0);
-    if (!handles && !blockkill &&
+    if (!handles && !blockkill && !interp &&
         (argc != 4 || (strcmp(argv[1], "exit") != 0 && strcmp(argv[1], "tick") != 0 && !maps && !vmar && !futex && !threads))) {
         fprintf(stderr, "usage: fuchsia_run exit|tick|maps|vmar|futex|threads|blockkill|exitrelease|vmroot IMAGE VDSO | "
-                        "handles IMAGE VDSO TICK\n");
+                        "handles IMAGE VDSO TICK | interp EXE LDSO VDSO\n");
         return 2;
     }
     alarm(60); /* a hang fails the test instead of blocking it */
@@ -407,7 +411,15 @@ int main(int argc, char **argv) {
     zx_handle_t proc = ZX_HANDLE_INVALID;
     char err[FDIO_SPAWN_ERR_MSG_MAX_LENGTH];
     int extra = maps ? dup(STDIN_FILENO) : -1; /* inheritable: a forked copy of this program would keep it */
-    st = hk_fuchsia_spawn(job, argv[2], argv[3], "first-light", g_pipe[1], &proc, err);
+    if (interp) {
+        /* A dynamically linked executable started through its dynamic linker, with arguments and environ. */
+        const char *pargv[] = {"ldprog", "one", "two", NULL};
+        const char *penv[] = {"ZXPY_TEST=1", "ZXPY_OTHER=2", NULL};
+        st = hk_fuchsia_spawn_interp(job, argv[2], argv[3], argv[4], "ldprog", pargv, penv, NULL, NULL, 0, g_pipe[1],
+                                     &proc, err);
+    } else {
+        st = hk_fuchsia_spawn(job, argv[2], argv[3], "first-light", g_pipe[1], &proc, err);
+    }
     printf("{\"spawn\": %d, \"spawn_error\": ", st);
     json_string(err, strlen(err));
     if (st != ZX_OK) {
