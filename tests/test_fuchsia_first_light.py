@@ -29,9 +29,11 @@ HOST = ROOT / "host"
 HELPERS = Path(__file__).parent / "helpers"
 PROGRAM = HELPERS / "fuchsia_first_light.c"
 REAL_VDSO = Path("arch/x64/sysroot/lib/libzircon.so")
-MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO", "VMAR", "HANDLES", "FUTEX", "THREADS")
+MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO", "VMAR", "HANDLES", "FUTEX", "THREADS", "SUBVMAR", "LDSO")
+REAL_LDSO = Path("arch/x64/sysroot/dist/lib/ld.so.1")
 
 ZX_ERR_NOT_SUPPORTED = -2
+ZX_ERR_IO = -40
 ZX_OBJ_TYPE_VMAR = 18
 ZX_TASK_RETCODE_SYSCALL_KILL = -1024
 ZX_THREAD_STATE_SUSPENDED = 0x0002
@@ -101,6 +103,18 @@ def programs(build_dir: Path, clang: str) -> dict[str, Path]:
                         "-e", "_start", "-o", str(exe), str(PROGRAM)], check=True, capture_output=True, text=True)
         out[mode] = exe
     return out
+
+
+@pytest.fixture(scope="module")
+def interp_exe(build_dir: Path, clang: str) -> Path:
+    """FL_EXIT linked as a dynamically linked executable (PT_INTERP ld.so.1): what a dynamic linker gets as its
+    PA_VMO_EXECUTABLE.  Only its headers are read (by FL_LDSO); its name is what the VMO is named after."""
+    exe = build_dir / "first_light_interp"
+    subprocess.run([clang, "--target=x86_64-unknown-fuchsia", "-fuse-ld=lld", "-nostdlib", "-ffreestanding",
+                    "-fno-builtin", "-fPIE", "-Wl,-pie", "-Wl,--dynamic-linker=ld.so.1", "-fno-stack-protector",
+                    "-fno-sanitize=safe-stack", "-O2", "-DFL_EXIT", "-e", "_start", "-o", str(exe), str(PROGRAM)],
+                   check=True, capture_output=True, text=True)
+    return exe
 
 
 @pytest.fixture(scope="module")
@@ -241,6 +255,44 @@ def test_vmar_map_and_unmap(driver: Path, programs: dict[str, Path], standin: Pa
     assert r["output"].endswith("mapped VMOs as Zircon does\n")
     assert unserved(r) == {}
     assert r["vmo_handles_left"] == 0 and r["table_after"] == 0
+
+
+def test_sub_vmars_and_vmo_children(driver: Path, programs: dict[str, Path], standin: Path) -> None:
+    """zx_vmar_allocate/protect/destroy, maps and unmaps in sub-VMARs, zx_vmo_create_child, VMO names and
+    zx_vmo_replace_as_executable (host/fuchsia/vm.c): FL_SUBVMAR checks each result and error in Zircon's order and
+    exits with the number of the first that differs."""
+    r = run(driver, "exit", programs["SUBVMAR"], standin)
+    assert r["return_code"] == 0, f"check {r['return_code']} of fuchsia_first_light.c FL_SUBVMAR failed"
+    assert r["output"] == "sub-VMARs and VMO children as Zircon has them\n"
+    assert unserved(r) == {}
+    assert r["vmo_handles_left"] == 0 and r["table_after"] == 0
+
+
+def check_ldso(r: dict[str, Any]) -> None:
+    assert r["return_code"] == 0, f"check {r['return_code']} of fuchsia_first_light.c FL_LDSO failed: {r}"
+    assert r["output"] == "a dynamic linker's start\n"
+    assert unserved(r) == {}
+    assert r["vmo_handles_left"] == 0 and r["table_after"] == 0
+
+
+def test_dynamic_linker_start(driver: Path, programs: dict[str, Path], interp_exe: Path, standin: Path) -> None:
+    """hk_fuchsia_spawn_interp with a stand-in dynamic linker (FL_LDSO) as the start image: the first message has
+    the process, thread, root VMAR, PA_VMAR_LOADED and the executable's VMO (PT_INTERP ld.so.1, named after the
+    file, not writable), argv as the program's; the image loads a page of the executable as ld.so does and
+    protects its own read-only page through PA_VMAR_LOADED; the program's message follows."""
+    check_ldso(run(driver, "interp", interp_exe, programs["LDSO"], standin))
+
+
+def test_dynamic_start_refuses_bad_executables(driver: Path, programs: dict[str, Path], standin: Path,
+                                               tmp_path: Path) -> None:
+    """An executable without PT_INTERP ld.so.1 (a static image) is NOT_SUPPORTED, a missing one IO; nothing runs."""
+    missing = tmp_path / "missing"
+    for exe, status in ((programs["EXIT"], ZX_ERR_NOT_SUPPORTED), (missing, ZX_ERR_IO)):
+        proc = subprocess.run([str(driver), "interp", str(exe), str(programs["LDSO"]), str(standin)],
+                              capture_output=True, text=True, timeout=90)
+        result = json.loads(proc.stdout)
+        assert result["spawn"] == status, result
+        assert str(exe) in result["spawn_error"]
 
 
 def test_numbers_are_read_from_the_vdso(driver: Path, programs: dict[str, Path],
@@ -411,6 +463,77 @@ def test_handles_under_asan(driver_asan: Path, programs: dict[str, Path], standi
 
 
 # ------------------------------------------------------------------------------------------ the real 2021 vDSO
+
+def test_real_2021_vdso_sub_vmars_and_dynamic_start(driver: Path, programs: dict[str, Path],
+                                                    interp_exe: Path) -> None:
+    vdso = real_sdk_2021() / REAL_VDSO
+    r = run(driver, "exit", programs["SUBVMAR"], vdso)
+    assert r["return_code"] == 0, f"check {r['return_code']} of fuchsia_first_light.c FL_SUBVMAR failed"
+    check_ldso(run(driver, "interp", interp_exe, programs["LDSO"], vdso))
+
+
+def _sdk_program(build_dir: Path, name: str, source: str) -> Path:
+    """A C program built against the real 2021 SDK's sysroot and linked as the SDK links executables: Scrt1.o,
+    -lc -lzircon, PT_INTERP ld.so.1."""
+    sysroot = real_sdk_2021() / "arch/x64/sysroot"
+    src = build_dir / f"{name}.c"
+    src.write_text(source)
+    exe = build_dir / name
+    clang = fuchsia_clang()
+    common = [clang, "--target=x86_64-unknown-fuchsia", f"--sysroot={sysroot}"]
+    subprocess.run([*common, "-c", str(src), "-o", f"{exe}.o"], check=True, capture_output=True, text=True)
+    subprocess.run([*common, "-fuse-ld=lld", "-nostdlib", "-Wl,-pie", "-Wl,--dynamic-linker=ld.so.1",
+                    str(sysroot / "lib/Scrt1.o"), f"{exe}.o", "-L", str(sysroot / "lib"), "-lc", "-lzircon",
+                    "-o", str(exe)], check=True, capture_output=True, text=True)
+    return exe
+
+
+MAIN_7 = "int main(void) { return 7; }\n"
+MAIN_ARGS = r"""
+#include <stdlib.h>
+#include <string.h>
+#include <zircon/syscalls.h>
+extern char **environ;
+static void say(const char *s) { zx_debug_write(s, strlen(s)); }
+int main(int argc, char **argv) {
+    for (int i = 0; i < argc; i++) { say("arg "); say(argv[i]); say("\n"); }
+    for (char **e = environ; *e; e++) { say("env "); say(*e); say("\n"); }
+    const char *t = getenv("ZXPY_TEST");
+    char *p = malloc(1 << 20);
+    if (p == NULL || t == NULL || strcmp(t, "1") != 0) return 100;
+    memset(p, 7, 1 << 20);
+    free(p);
+    return argc;
+}
+"""
+
+
+def test_sdk_ld_so_runs_main(driver: Path, build_dir: Path) -> None:
+    """The real SDK's unmodified ld.so.1 and vDSO start a program linked against the SDK's libc: it loads the
+    executable from its VMO, relocates, runs libc's start-up and main, whose return code 7 is the process's."""
+    sdk = real_sdk_2021()
+    exe = _sdk_program(build_dir, "sdk_main7", MAIN_7)
+    r = run(driver, "interp", exe, sdk / REAL_LDSO, sdk / REAL_VDSO)
+    assert r["return_code"] == 7, r
+    # ld.so asks for a debuglog only to log through; the 2021 ld.so accepts NOT_SUPPORTED.
+    assert set(unserved(r)) <= {"debuglog_create"}
+    assert r["pid_gone"] and r["vmo_handles_left"] == 0 and r["table_after"] == 0
+
+
+def test_sdk_ld_so_passes_argv_and_environ(driver: Path, build_dir: Path) -> None:
+    """argv and environ of the processargs message reach main through the SDK's libc; malloc of 1 MiB works."""
+    sdk = real_sdk_2021()
+    exe = _sdk_program(build_dir, "sdk_args", MAIN_ARGS)
+    r = run(driver, "interp", exe, sdk / REAL_LDSO, sdk / REAL_VDSO)
+    assert r["return_code"] == 3, r
+    assert r["output"] == "arg ldprog\narg one\narg two\nenv ZXPY_TEST=1\nenv ZXPY_OTHER=2\n"
+
+
+def test_sdk_ld_so_under_asan(driver_asan: Path, build_dir: Path) -> None:
+    sdk = real_sdk_2021()
+    exe = _sdk_program(build_dir, "sdk_main7", MAIN_7)
+    assert run(driver_asan, "interp", exe, sdk / REAL_LDSO, sdk / REAL_VDSO)["return_code"] == 7
+
 
 @pytest.mark.parametrize("mode", ["EXIT", "TICK", "UNSERVED", "MAPS", "VMO", "VMAR", "HANDLES"])
 def test_real_2021_vdso(driver: Path, programs: dict[str, Path], mode: str) -> None:

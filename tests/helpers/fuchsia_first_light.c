@@ -30,6 +30,14 @@
  *                Each step says what it does through debug_write; a failed check exits with 100 + its line number.
  *   FL_THREADS   zx_thread_create/start with their errors, futex hand-overs between two threads, fs bases
  *                through ZX_PROP_REGISTER_FS, a zx_thread_exit; then both threads print lines until killed
+ *   FL_SUBVMAR   zx_vmar_allocate (sub-VMARs of the root VMAR and of each other), maps into them, zx_vmar_protect,
+ *                zx_vmar_unmap and zx_vmar_destroy, zx_vmo_create_child (snapshots), VMO names and
+ *                zx_vmo_replace_as_executable, each with its errors in Zircon's order; exit 0, or the number of the
+ *                first check that failed
+ *   FL_LDSO      a stand-in dynamic linker started by hk_fuchsia_spawn_interp: it checks the dynamic linker's
+ *                processargs message (process, thread, root VMAR, PA_VMAR_LOADED, PA_VMO_EXECUTABLE, argv), reads
+ *                the executable's ELF headers from its VMO, loads a page of it as ld.so does, protects a page of its
+ *                own through PA_VMAR_LOADED, then reads the program's message; exit 0, or the failed check's number
  *   FL_FUTEX     futex_wait / futex_wake / futex_requeue with Zircon's errors in order, deadlines; then "waiting\n" and a 400 ms
  *                futex wait the host suspends past its deadline; "timed out\n" and exit 0, or the failed check's
  *                number
@@ -721,6 +729,269 @@ static _Noreturn void cost_main(const uint8_t *base) {
 }
 #endif
 
+#if defined(FL_SUBVMAR) || defined(FL_LDSO)
+/* The calls both scenarios use, looked up in the vDSO; a missing one exits with 2. */
+typedef zx_status_t (*vmar_map_fn)(zx_handle_t, uint32_t, uint64_t, zx_handle_t, uint64_t, uint64_t, uint64_t *);
+static zx_status_t (*x_channel_read)(zx_handle_t, uint32_t, void *, zx_handle_t *, uint32_t, uint32_t, uint32_t *,
+                                     uint32_t *);
+static zx_status_t (*x_vmo_create)(uint64_t, uint32_t, zx_handle_t *);
+static zx_status_t (*x_vmo_read)(zx_handle_t, void *, uint64_t, size_t);
+static zx_status_t (*x_vmo_write)(zx_handle_t, const void *, uint64_t, size_t);
+static zx_status_t (*x_vmo_get_size)(zx_handle_t, uint64_t *);
+static zx_status_t (*x_vmo_create_child)(zx_handle_t, uint32_t, uint64_t, uint64_t, zx_handle_t *);
+static zx_status_t (*x_vmo_replace_as_executable)(zx_handle_t, zx_handle_t, zx_handle_t *);
+static vmar_map_fn x_vmar_map;
+static zx_status_t (*x_vmar_unmap)(zx_handle_t, uint64_t, uint64_t);
+static zx_status_t (*x_vmar_allocate)(zx_handle_t, uint32_t, uint64_t, uint64_t, zx_handle_t *, uint64_t *);
+static zx_status_t (*x_vmar_protect)(zx_handle_t, uint32_t, uint64_t, uint64_t);
+static zx_status_t (*x_vmar_destroy)(zx_handle_t);
+static zx_status_t (*x_get_info)(zx_handle_t, uint32_t, void *, size_t, size_t *, size_t *);
+static zx_status_t (*x_get_property)(zx_handle_t, uint32_t, void *, size_t);
+static zx_status_t (*x_set_property)(zx_handle_t, uint32_t, const void *, size_t);
+
+#define CHECK(n, cond)                                                                                             \
+    do {                                                                                                           \
+        if (!(cond)) zx_process_exit(n);                                                                           \
+    } while (0)
+
+static void *want(const uint8_t *base, const char *name) {
+    void *f = vdso_sym(base, name);
+    if (f == NULL) zx_process_exit(2);
+    return f;
+}
+
+static void vm_calls(const uint8_t *base) {
+    x_channel_read = want(base, "_zx_channel_read");
+    x_vmo_create = want(base, "_zx_vmo_create");
+    x_vmo_read = want(base, "_zx_vmo_read");
+    x_vmo_write = want(base, "_zx_vmo_write");
+    x_vmo_get_size = want(base, "_zx_vmo_get_size");
+    x_vmo_create_child = want(base, "_zx_vmo_create_child");
+    x_vmo_replace_as_executable = want(base, "_zx_vmo_replace_as_executable");
+    x_vmar_map = want(base, "_zx_vmar_map");
+    x_vmar_unmap = want(base, "_zx_vmar_unmap");
+    x_vmar_allocate = want(base, "_zx_vmar_allocate");
+    x_vmar_protect = want(base, "_zx_vmar_protect");
+    x_vmar_destroy = want(base, "_zx_vmar_destroy");
+    x_get_info = want(base, "_zx_object_get_info");
+    x_get_property = want(base, "_zx_object_get_property");
+    x_set_property = want(base, "_zx_object_set_property");
+}
+
+enum { OK = 0, NOT_SUPPORTED = -2, INVALID_ARGS = -10, BAD_HANDLE = -11, WRONG_TYPE = -12, BAD_STATE = -20,
+       BUFFER_TOO_SMALL = -15, NOT_FOUND = -25, ALREADY_EXISTS = -26, ACCESS_DENIED = -30 };
+enum { READ = 1, WRITE = 2, EXECUTE = 4, SPECIFIC = 16, CAN_MAP_SPECIFIC = 64, CAN_MAP_READ = 128,
+       CAN_MAP_WRITE = 256, CAN_MAP_EXECUTE = 512 };
+enum { SNAPSHOT = 1, CHILD_RESIZABLE = 4, SLICE = 8, AT_LEAST_ON_WRITE = 16, NO_WRITE = 32 };
+#define R_READ (1u << 2)
+#define R_WRITE (1u << 3)
+#define R_EXECUTE (1u << 4)
+#define DEFAULT_VMAR_RIGHTS 0x208003u /* (ZX_RIGHTS_BASIC & ~WAIT) | OP_CHILDREN: <zircon/rights.h> */
+#define INFO_HANDLE_BASIC 2u
+#define PROP_NAME 3u
+
+typedef struct {
+    uint64_t koid;
+    uint32_t rights, type;
+    uint64_t related;
+    uint32_t props;
+    uint8_t pad[4];
+} x_basic_t;
+
+static uint32_t rights_of(zx_handle_t h, uint32_t *type) {
+    x_basic_t b;
+    if (x_get_info(h, INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL) != OK) return 0;
+    if (type != NULL) *type = b.type;
+    return b.rights;
+}
+
+/* Read one processargs message; *infos and the handles (at most 16) into the caller's arrays.  The first read
+ * with no room gets BUFFER_TOO_SMALL and the sizes, as libc's processargs_message_size does. */
+static uint32_t read_message(zx_handle_t ch, uint8_t *msg, uint32_t cap, zx_handle_t *hs, uint32_t *nh_out,
+                             int fail) {
+    uint32_t nb = 0, nh = 0;
+    if (x_channel_read(ch, 0, NULL, NULL, 0, 0, &nb, &nh) != BUFFER_TOO_SMALL || nb < 36 || nb > cap || nh > 16)
+        zx_process_exit(fail);
+    if (x_channel_read(ch, 0, msg, hs, cap, 16, &nb, &nh) != OK) zx_process_exit(fail + 1);
+    if (*(const uint32_t *)msg != 0x4150585du) zx_process_exit(fail + 2); /* ZX_PROCARGS_PROTOCOL */
+    *nh_out = nh;
+    return nb;
+}
+
+static zx_handle_t tagged(const uint8_t *msg, const zx_handle_t *hs, uint32_t nh, uint32_t tag) {
+    uint32_t info_off = *(const uint32_t *)(msg + 8);
+    for (uint32_t i = 0; i < nh; i++)
+        if ((*(const uint32_t *)(msg + info_off + 4 * i) & 0xff) == tag) return hs[i];
+    return 0;
+}
+#endif
+
+#if defined(FL_SUBVMAR)
+
+static _Noreturn void subvmar_main(zx_handle_t bootstrap, const uint8_t *base) {
+    vm_calls(base);
+    static uint8_t msg[4096];
+    zx_handle_t hs[16];
+    uint32_t nh = 0;
+    read_message(bootstrap, msg, sizeof msg, hs, &nh, 3);
+    zx_handle_t root = tagged(msg, hs, nh, 0x04u); /* PA_VMAR_ROOT */
+    CHECK(6, root != 0);
+    zx_handle_t sub = 0, sub2 = 0, v = 0, x = 0;
+    uint64_t sub_at = 0, a = 0, b = 0, c = 0, sub2_at = 0;
+    /* zx_vmar_allocate: a 64 KiB sub-VMAR that can map read-write at specific places; its handle's rights follow
+     * its CAN_MAP_* (VMAR defaults plus READ, WRITE). */
+    CHECK(10, x_vmar_allocate(root, CAN_MAP_READ | CAN_MAP_WRITE | CAN_MAP_SPECIFIC, 0, 65536, &sub, &sub_at) == OK);
+    CHECK(11, sub != 0 && sub_at % 4096 == 0 && sub_at >= 0x1000000);
+    uint32_t type = 0;
+    CHECK(12, rights_of(sub, &type) == (DEFAULT_VMAR_RIGHTS | R_READ | R_WRITE) && type == 18u);
+    /* Its errors, in sys_vmar_allocate's order: a right the parent handle lacks, a PERM_* option, an offset
+     * without SPECIFIC, a zero size, more than fits. */
+    CHECK(13, x_vmar_allocate(sub, CAN_MAP_EXECUTE, 0, 4096, &x, &a) == ACCESS_DENIED);
+    CHECK(14, x_vmar_allocate(sub, READ, 0, 4096, &x, &a) == INVALID_ARGS);
+    CHECK(15, x_vmar_allocate(sub, CAN_MAP_READ, 4096, 4096, &x, &a) == INVALID_ARGS);
+    CHECK(16, x_vmar_allocate(sub, CAN_MAP_READ, 0, 0, &x, &a) == INVALID_ARGS);
+    CHECK(17, x_vmar_allocate(sub, CAN_MAP_READ | SPECIFIC, 61440, 8192, &x, &a) == INVALID_ARGS);
+    CHECK(18, x_vmar_allocate(sub ^ 0x100000, CAN_MAP_READ, 0, 4096, &x, &a) == BAD_HANDLE);
+    /* Mappings in it: SPECIFIC at an offset from the sub-VMAR's base, and anywhere (inside it, elsewhere). */
+    CHECK(20, x_vmo_create(16384, 0, &v) == OK && x_vmo_write(v, "sub-vmar", 0, 9) == OK);
+    CHECK(21, x_vmar_map(sub, READ | WRITE | SPECIFIC, 8192, v, 0, 8192, &a) == OK && a == sub_at + 8192);
+    CHECK(22, streq((const char *)(uintptr_t)a, "sub-vmar"));
+    ((volatile char *)(uintptr_t)a)[4096] = 'Q';
+    char ch = 0;
+    CHECK(23, x_vmo_read(v, &ch, 4096, 1) == OK && ch == 'Q');
+    CHECK(24, x_vmar_map(sub, READ, 0, v, 0, 4096, &b) == OK && b >= sub_at && b + 4096 <= sub_at + 65536 &&
+                  (b + 4096 <= a || b >= a + 8192));
+    CHECK(25, x_vmar_map(sub, READ | SPECIFIC, 12288, v, 0, 4096, &c) == ALREADY_EXISTS);
+    CHECK(26, x_vmar_map(sub, READ | SPECIFIC, 61440, v, 0, 8192, &c) == INVALID_ARGS);
+    CHECK(27, x_vmar_map(sub, READ | EXECUTE, 0, v, 0, 4096, &c) == ACCESS_DENIED);
+    /* A sub-VMAR of the sub-VMAR, read-only: its handle has no WRITE, so a writable map is ACCESS_DENIED. */
+    CHECK(30, x_vmar_allocate(sub, CAN_MAP_READ | CAN_MAP_SPECIFIC | SPECIFIC, 32768, 16384, &sub2, &sub2_at) == OK);
+    CHECK(31, sub2_at == sub_at + 32768 && rights_of(sub2, NULL) == (DEFAULT_VMAR_RIGHTS | R_READ));
+    CHECK(32, x_vmar_map(sub2, READ | WRITE, 0, v, 0, 4096, &c) == ACCESS_DENIED);
+    CHECK(33, x_vmar_map(sub2, READ | SPECIFIC, 4096, v, 0, 4096, &c) == OK && c == sub2_at + 4096);
+    CHECK(34, streq((const char *)(uintptr_t)c, "sub-vmar"));
+    CHECK(35, x_vmar_map(sub, READ | SPECIFIC, 32768 + 8192, v, 0, 4096, &c) == ALREADY_EXISTS);
+    /* zx_vmar_protect: a permission the handle lacks, a hole, write without read; then read-only and back. */
+    CHECK(40, x_vmar_protect(sub, READ | EXECUTE, a, 4096) == ACCESS_DENIED);
+    CHECK(41, x_vmar_protect(sub, READ, sub_at + 20480, 4096) == NOT_FOUND);
+    CHECK(42, x_vmar_protect(sub, WRITE, a, 4096) == INVALID_ARGS);
+    CHECK(43, x_vmar_protect(sub, READ, a + 1, 4096) == INVALID_ARGS);
+    CHECK(44, x_vmar_protect(sub, READ, a, 8192) == OK);
+    CHECK(45, x_vmar_protect(sub, READ | WRITE, a, 4096) == OK);
+    ((volatile char *)(uintptr_t)a)[100] = 'P'; /* writable again: no fault */
+    CHECK(46, x_vmar_protect(sub, READ | WRITE, b, 4096) == OK); /* b was mapped read-only but its VMO allows it */
+    /* zx_vmar_unmap in a sub-VMAR gives the place back; a sub-VMAR partly in the range is INVALID_ARGS. */
+    CHECK(50, x_vmar_unmap(sub, a, 4096) == OK);
+    CHECK(51, x_vmar_map(sub, READ | SPECIFIC, 8192, v, 0, 4096, &c) == OK && c == a);
+    CHECK(52, x_vmar_unmap(sub, sub2_at + 4096, 32768) == INVALID_ARGS);
+    /* zx_vmar_destroy: the sub-VMAR is dead (BAD_STATE) and its range free in its parent again. */
+    CHECK(60, x_vmar_destroy(sub2) == OK);
+    CHECK(61, x_vmar_map(sub2, READ, 0, v, 0, 4096, &c) == BAD_STATE);
+    CHECK(62, x_vmar_map(sub, READ | SPECIFIC, 32768, v, 0, 16384, &c) == OK && c == sub2_at);
+    CHECK(63, x_vmar_destroy(sub) == OK);
+    CHECK(64, x_vmar_allocate(sub, CAN_MAP_READ, 0, 4096, &x, &b) == BAD_STATE);
+    CHECK(65, x_vmar_map(root, READ | SPECIFIC, sub_at - 0x1000000, v, 0, 65536 > 16384 ? 16384 : 0, &c) == OK &&
+                  c == sub_at);
+    CHECK(66, x_vmar_unmap(root, c, 16384) == OK);
+    /* zx_vmo_create_child: a snapshot, written on both sides independently; zeros past the parent's end. */
+    zx_handle_t child = 0, tail = 0, vx = 0;
+    CHECK(70, x_vmo_create_child(v, 0, 0, 4096, &child) == INVALID_ARGS);
+    CHECK(71, x_vmo_create_child(v, SNAPSHOT | SLICE, 0, 4096, &child) == INVALID_ARGS);
+    CHECK(72, x_vmo_create_child(v, SLICE, 0, 4096, &child) == NOT_SUPPORTED);
+    CHECK(73, x_set_property(v, PROP_NAME, "data:prog", 9) == OK);
+    CHECK(74, x_vmo_create_child(v, AT_LEAST_ON_WRITE | CHILD_RESIZABLE, 0, 5000, &child) == OK);
+    uint64_t size = 0;
+    char buf[32];
+    CHECK(75, x_vmo_get_size(child, &size) == OK && size == 8192);
+    CHECK(76, x_vmo_read(child, buf, 0, 9) == OK && streq(buf, "sub-vmar"));
+    CHECK(77, x_vmo_write(child, "child!!!", 0, 9) == OK && x_vmo_read(v, buf, 0, 9) == OK && streq(buf, "sub-vmar"));
+    CHECK(78, x_vmo_write(v, "parent!!", 0, 9) == OK && x_vmo_read(child, buf, 0, 9) == OK && streq(buf, "child!!!"));
+    CHECK(79, (rights_of(child, NULL) & (R_WRITE | R_EXECUTE)) == R_WRITE);
+    CHECK(80, x_get_property(child, PROP_NAME, buf, sizeof buf) == OK && streq(buf, "data:prog"));
+    CHECK(81, x_get_property(child, PROP_NAME, buf, 8) == BUFFER_TOO_SMALL);
+    CHECK(82, x_vmo_create_child(v, SNAPSHOT | NO_WRITE, 12288, 8192, &tail) == OK);
+    CHECK(83, x_vmo_read(tail, buf, 4096, 4) == OK && buf[0] == 0 && buf[3] == 0);
+    CHECK(84, (rights_of(tail, NULL) & R_WRITE) == 0 && x_vmo_write(tail, "x", 0, 1) == ACCESS_DENIED);
+    /* zx_vmo_replace_as_executable: the old handle goes, the new one may be mapped executable. */
+    CHECK(90, x_vmo_replace_as_executable(v, 0, &vx) == OK && (rights_of(vx, NULL) & R_EXECUTE));
+    CHECK(91, x_vmo_read(v, buf, 0, 1) == BAD_HANDLE);
+    CHECK(92, x_vmar_map(root, READ | EXECUTE, 0, vx, 0, 4096, &c) == OK);
+    CHECK(93, x_vmo_replace_as_executable(vx ^ 0x100000, 0, &x) == BAD_HANDLE);
+    say("sub-VMARs and VMO children as Zircon has them\n");
+    zx_process_exit(0);
+}
+#endif
+
+#if defined(FL_LDSO)
+/* A stand-in dynamic linker: what ld.so.1 takes from its bootstrap (dynlink.c __dls3) and does with it, checked. */
+static const char g_rodata[4096] __attribute__((aligned(4096))) = "read-only data of the loaded image";
+
+static _Noreturn void ldso_main(zx_handle_t bootstrap, const uint8_t *base) {
+    vm_calls(base);
+    static uint8_t msg[4096];
+    zx_handle_t hs[16];
+    uint32_t nh = 0;
+    /* Message 1, the dynamic linker's: its handles, and argv as the program's. */
+    uint32_t nb = read_message(bootstrap, msg, sizeof msg, hs, &nh, 3);
+    zx_handle_t proc = tagged(msg, hs, nh, 0x01u), thread = tagged(msg, hs, nh, 0x02u);
+    zx_handle_t root = tagged(msg, hs, nh, 0x04u), loaded = tagged(msg, hs, nh, 0x05u);
+    zx_handle_t exe = tagged(msg, hs, nh, 0x14u), ldsvc = tagged(msg, hs, nh, 0x10u);
+    CHECK(10, proc != 0 && thread != 0 && root != 0 && loaded != 0 && exe != 0 && ldsvc == 0 && nh == 5);
+    uint32_t args_off = *(const uint32_t *)(msg + 12), args_num = *(const uint32_t *)(msg + 16);
+    CHECK(11, args_num == 3 && args_off < nb && streq((const char *)msg + args_off, "ldprog"));
+    uint32_t type = 0;
+    CHECK(12, rights_of(proc, &type) != 0 && type == 1u && rights_of(thread, &type) != 0 && type == 2u);
+    /* The executable's VMO: readable and executable, not writable, named after the file; an ELF with PT_INTERP
+     * "ld.so.1". */
+    uint32_t r = rights_of(exe, &type);
+    CHECK(20, type == 3u && (r & R_READ) && (r & R_EXECUTE) && !(r & R_WRITE));
+    char name[32];
+    CHECK(21, x_get_property(exe, PROP_NAME, name, sizeof name) == OK && streq(name, "first_light_interp"));
+    uint64_t size = 0;
+    CHECK(22, x_vmo_get_size(exe, &size) == OK && size >= 4096 && size % 4096 == 0);
+    uint8_t eh[64];
+    CHECK(23, x_vmo_read(exe, eh, 0, sizeof eh) == OK && eh[0] == 0x7f && eh[1] == 'E' && eh[4] == 2);
+    uint64_t phoff = *(const uint64_t *)(eh + 0x20);
+    uint16_t phnum = *(const uint16_t *)(eh + 0x38);
+    phdr_t ph[16];
+    CHECK(24, phnum <= 16 && x_vmo_read(exe, ph, phoff, phnum * sizeof(phdr_t)) == OK);
+    int interp = 0;
+    for (uint16_t i = 0; i < phnum; i++)
+        if (ph[i].type == 3) { /* PT_INTERP */
+            char s[16] = {0};
+            interp = ph[i].filesz == 8 && x_vmo_read(exe, s, ph[i].offset, 8) == OK && streq(s, "ld.so.1");
+        }
+    CHECK(25, interp);
+    /* Load it as ld.so does: reserve with zx_vmar_allocate, map its first page SPECIFIC from the VMO; a writable
+     * copy on write of it (zx_vmo_create_child) leaves the VMO as it was. */
+    zx_handle_t img = 0, data = 0;
+    uint64_t img_at = 0, at = 0;
+    CHECK(30, x_vmar_allocate(root, CAN_MAP_READ | CAN_MAP_WRITE | CAN_MAP_EXECUTE | CAN_MAP_SPECIFIC, 0, 16384,
+                              &img, &img_at) == OK);
+    CHECK(31, x_vmar_map(img, READ | SPECIFIC, 0, exe, 0, 4096, &at) == OK && at == img_at);
+    CHECK(32, ((const uint8_t *)(uintptr_t)at)[1] == 'E');
+    CHECK(33, x_vmar_map(img, READ | WRITE | SPECIFIC, 4096, exe, 0, 4096, &at) == ACCESS_DENIED);
+    CHECK(34, x_vmo_create_child(exe, AT_LEAST_ON_WRITE | CHILD_RESIZABLE, 0, 4096, &data) == OK);
+    CHECK(35, x_set_property(data, PROP_NAME, "data0:first_light_interp", 24) == OK);
+    CHECK(36, x_vmar_map(img, READ | WRITE | SPECIFIC, 4096, data, 0, 4096, &at) == OK && at == img_at + 4096);
+    ((volatile uint8_t *)(uintptr_t)at)[1] = 'X';
+    CHECK(37, x_vmo_read(exe, eh, 0, 4) == OK && eh[1] == 'E');
+    /* PA_VMAR_LOADED: the VMAR this image lies in, which it can protect (its RELRO) but not make writable where
+     * its segment is read-only. */
+    uint64_t page = (uint64_t)(uintptr_t)g_rodata;
+    CHECK(40, rights_of(loaded, &type) == (DEFAULT_VMAR_RIGHTS | R_READ | R_WRITE | R_EXECUTE) && type == 18u);
+    CHECK(41, x_vmar_protect(loaded, READ, page, 4096) == OK);
+    CHECK(42, x_vmar_protect(loaded, READ | WRITE, page, 4096) == ACCESS_DENIED);
+    CHECK(43, x_vmar_protect(loaded, READ, 0x1000000, 4096) == INVALID_ARGS);
+    CHECK(44, g_rodata[0] == 'r');
+    /* Message 2, the program's (libc's): the job and its own handles again. */
+    nb = read_message(bootstrap, msg, sizeof msg, hs, &nh, 50);
+    CHECK(53, tagged(msg, hs, nh, 0x03u) != 0 && tagged(msg, hs, nh, 0x01u) != 0 && tagged(msg, hs, nh, 0x14u) == 0);
+    say("a dynamic linker's start\n");
+    zx_process_exit(0);
+}
+#endif
+
 void _start(zx_handle_t bootstrap, void *vdso) {
     const uint8_t *base = vdso;
     (void)bootstrap;
@@ -908,7 +1179,11 @@ void _start(zx_handle_t bootstrap, void *vdso) {
     threads_main(bootstrap, base);
 #elif defined(FL_COST)
     cost_main(base);
+#elif defined(FL_SUBVMAR)
+    subvmar_main(bootstrap, base);
+#elif defined(FL_LDSO)
+    ldso_main(bootstrap, base);
 #else
-#error "define FL_EXIT, FL_TICK, FL_UNSERVED, FL_BADSYSCALL, FL_VMO, FL_VMAR, FL_HANDLES, FL_FUTEX, FL_THREADS or FL_COST"
+#error "define FL_EXIT, FL_TICK, FL_UNSERVED, FL_BADSYSCALL, FL_VMO, FL_VMAR, FL_HANDLES, FL_FUTEX, FL_THREADS, FL_COST, FL_SUBVMAR or FL_LDSO"
 #endif
 }
