@@ -49,7 +49,7 @@ def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     clang = fuchsia_clang()
     out = tmp_path_factory.mktemp("fuchsia_python")
     progs = {mode: _compile(clang, out / f"fl_{mode.lower()}", mode, "-Wl,--no-dynamic-linker")
-             for mode in ("EXIT", "TICK", "UNSERVED", "HANDLES", "COST")}
+             for mode in ("EXIT", "TICK", "UNSERVED", "HANDLES", "COST", "LDSO")}
     progs["INTERP"] = _compile(clang, out / "fl_interp", "EXIT", "-Wl,--dynamic-linker=ld.so.1")
     standin_vdso.build(out / "standin", clang=clang)
     progs["VDSO"] = out / "standin" / "libzircon.so"
@@ -165,21 +165,49 @@ def test_output_to_a_file_and_vdso_from_sysroot(job: Job, programs: dict[str, Pa
     wait_until(lambda: out.read_bytes().endswith(b"exiting with 42\n"), what="the output in the file")
 
 
-def test_job_spawn_refuses_a_dynamically_linked_fuchsia_elf(job: Job, programs: dict[str, Path]) -> None:
+def _no_sdk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "no_sdk.cfg"
+    cfg.write_text("[sdk]\npath =\n")
+    monkeypatch.setenv("ZXPY_SDK_CFG", str(cfg))
+
+
+def test_job_spawn_refuses_a_dynamically_linked_fuchsia_elf_without_an_sdk(
+        job: Job, programs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no SDK configured there is no dynamic linker to start a PT_INTERP executable with: Job.spawn says so
+    (and how to give one), and spawn_fuchsia without ldso= or sysroot= raises ValueError."""
+    _no_sdk(tmp_path, monkeypatch)
     before = handle_count()
     with pytest.raises(NotSupportedError) as info:
         job.spawn([programs["INTERP"]])
     text = str(info.value)
-    assert "ld.so.1" in text and "loader service" in text and "spawn_fuchsia" in text, text
-    assert job.processes() == []
-    # The runner does not map it either: it starts images without PT_INTERP.
-    with pytest.raises(NotSupportedError, match="PT_INTERP"):
+    assert "ld.so.1" in text and "fuchsia_sdk.cfg" in text and "spawn_fuchsia" in text, text
+    with pytest.raises(ValueError, match="no dynamic linker: pass ldso="):
         job.spawn_fuchsia(programs["INTERP"], vdso=programs["VDSO"])
     assert job.processes() == [] and handle_count() == before
     # A Linux program still runs.
     proc = job.spawn(["/bin/true"])
     assert proc.wait(timeout=30) == 0
     proc.close()
+
+
+def test_spawn_fuchsia_starts_a_pt_interp_executable_through_its_dynamic_linker(
+        job: Job, programs: dict[str, Path]) -> None:
+    """A PT_INTERP executable with ldso= (here FL_LDSO, a stand-in dynamic linker that checks what it gets): the
+    dynamic linker's message (PA_VMO_EXECUTABLE, PA_VMAR_LOADED, argv) then the program's; exit 0 or the failed
+    check's number.  Its handles go with it."""
+    before = handle_count()
+    proc = job.spawn_fuchsia(programs["INTERP"], ["one", "two"], name="ldprog", vdso=programs["VDSO"],
+                             ldso=programs["LDSO"], stderr=zxpy.PIPE)
+    assert proc.stderr is not None
+    with proc, proc.stderr:
+        code = proc.wait(timeout=30)
+        assert code == 0, f"check {code} of fuchsia_first_light.c FL_LDSO failed"
+        assert _read(proc.stderr, 10) == b"a dynamic linker's start\n"
+    assert handle_count() == before
+    # A missing dynamic linker is NotFoundError naming it; nothing is left behind.
+    with pytest.raises(NotFoundError, match="ldso"):
+        job.spawn_fuchsia(programs["INTERP"], vdso=programs["VDSO"], ldso=programs["LDSO"].with_name("nope"))
+    assert handle_count() == before
 
 
 NOT_AN_IMAGE = (NotSupportedError, zxpy.errors.IoError)  # runner.h: IO for a file too short to be one
@@ -262,3 +290,128 @@ def test_real_2021_vdso(job: Job, programs: dict[str, Path]) -> None:
     # The real vDSO from its sysroot, as sysroot= finds it.
     proc = job.spawn_fuchsia(programs["UNSERVED"], sysroot=vdso.parent.parent)
     assert proc.wait(timeout=30) == zxpy.Status.ERR_NOT_SUPPORTED
+
+
+# ------------------------------------------------------------------------------------------ the SDK's ld.so.1
+
+SDK_MAIN_7 = "int main(void) { return 7; }\n"
+SDK_ARGS = r"""
+#include <stdlib.h>
+#include <string.h>
+#include <zircon/syscalls.h>
+extern char **environ;
+int main(int argc, char **argv) {
+    for (int i = 0; i < argc; i++) { zx_debug_write(argv[i], strlen(argv[i])); zx_debug_write("\n", 1); }
+    const char *v = getenv("GREETING");
+    if (v != NULL) zx_debug_write(v, strlen(v));
+    return argc;
+}
+"""
+SDK_TICK = r"""
+#include <stdio.h>
+#include <string.h>
+#include <zircon/syscalls.h>
+int main(void) {
+    char line[32];
+    for (unsigned n = 0;; n++) {
+        int len = snprintf(line, sizeof line, "tick %u\n", n);
+        zx_debug_write(line, (size_t)len);
+        zx_nanosleep(zx_deadline_after(ZX_MSEC(10)));
+    }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def sdk_programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """C programs built against the real 2021 SDK as the SDK builds executables (Scrt1.o, -lc -lzircon, PT_INTERP
+    ld.so.1).  Skipped without ``ZXPY_SDK_2021``."""
+    sysroot = real_sdk_2021() / "arch/x64/sysroot"
+    clang = fuchsia_clang()
+    out = tmp_path_factory.mktemp("sdk_programs")
+    progs = {}
+    for name, source in (("main7", SDK_MAIN_7), ("args", SDK_ARGS), ("tick", SDK_TICK)):
+        src = out / f"{name}.c"
+        src.write_text(source)
+        common = [clang, "--target=x86_64-unknown-fuchsia", f"--sysroot={sysroot}"]
+        subprocess.run([*common, "-c", str(src), "-o", str(out / f"{name}.o")], check=True, capture_output=True)
+        subprocess.run([*common, "-fuse-ld=lld", "-nostdlib", "-Wl,-pie", "-Wl,--dynamic-linker=ld.so.1",
+                        str(sysroot / "lib/Scrt1.o"), str(out / f"{name}.o"), "-L", str(sysroot / "lib"), "-lc",
+                        "-lzircon", "-o", str(out / name)], check=True, capture_output=True)
+        progs[name] = out / name
+    progs["sysroot"] = sysroot
+    return progs
+
+
+def test_sdk_program_returns_7(job: Job, sdk_programs: dict[str, Path]) -> None:
+    """The SDK's own ld.so.1 and vDSO (sysroot=) run int main(void){return 7;}: return code 7, no handle, fd or
+    process left."""
+    fds = set(os.listdir("/proc/self/fd"))
+    before = handle_count()
+    unserved = zxpy.fuchsia_unserved()
+    proc = job.spawn_fuchsia(sdk_programs["main7"], sysroot=sdk_programs["sysroot"])
+    with proc:
+        assert proc.wait(timeout=30) == 7
+        assert proc.info().return_code == 7
+    # The only call it made that the runner does not serve: ld.so's debuglog_create, NOT_SUPPORTED accepted.
+    grown = {k for k, v in zxpy.fuchsia_unserved().items() if v > unserved.get(k, 0)}
+    assert grown <= {"debuglog_create"}, grown
+    assert handle_count() == before
+    # The runner's own fds for it (its duplicate of stderr) go when the monitor has reaped it.
+    wait_until(lambda: set(os.listdir("/proc/self/fd")) <= fds, what="the runner's fds for it to be closed")
+    assert not child_pids("main7")
+
+
+def test_sdk_program_gets_argv_and_environ(job: Job, sdk_programs: dict[str, Path]) -> None:
+    proc = job.spawn_fuchsia(sdk_programs["args"], ["one", "two"], sysroot=sdk_programs["sysroot"],
+                             env={"GREETING": "hello"}, stderr=zxpy.PIPE)
+    assert proc.stderr is not None
+    with proc, proc.stderr:
+        assert proc.wait(timeout=30) == 3
+        assert _read(proc.stderr, 10) == b"args\none\ntwo\nhello"
+
+
+def test_sdk_program_suspended_and_killed(job: Job, sdk_programs: dict[str, Path]) -> None:
+    """A running SDK program (libc's snprintf, zx_nanosleep) stops printing while suspended, goes on once the
+    token is closed, and dies with -1024 when its job is killed, leaving no Linux process or handle."""
+    before = handle_count()
+    proc = job.spawn_fuchsia(sdk_programs["tick"], sysroot=sdk_programs["sysroot"], stderr=zxpy.PIPE,
+                             name="sdk-tick")
+    assert proc.stderr is not None
+    seen = b""
+    end = time.monotonic() + 30
+    while len(_ticks(seen)) < 3 and time.monotonic() < end:
+        seen += _read(proc.stderr, 0.2)
+    assert len(_ticks(seen)) >= 3, seen
+    [pid] = child_pids("sdk-tick")
+    token = proc.suspend()
+    [thread_koid] = proc.threads()
+    thread = proc.child(thread_koid)
+    wait_until(lambda: thread.info().state == ThreadState.SUSPENDED, what="the thread to be suspended")
+    seen += _read(proc.stderr, 0.1)  # a line written before the suspend took hold
+    held = _read(proc.stderr, STILL * 2)
+    assert held == b"", f"ticks went on while the process was suspended: {held!r}"
+    token.close()
+    resumed = _read(proc.stderr, 1.0)
+    assert _ticks(resumed) and _ticks(resumed)[0] == _ticks(seen)[-1] + 1, (seen, resumed)
+    job.kill()
+    assert proc.wait(timeout=30) == zxpy.TASK_RETCODE_SYSCALL_KILL
+    wait_until(lambda: not os.path.exists(f"/proc/{pid}") or pid not in child_pids(), what="the pid to go")
+    assert not child_pids("sdk-tick")
+    proc.stderr.close()
+    thread.close()
+    proc.close()
+    assert handle_count() == before
+
+
+def test_job_spawn_runs_a_pt_interp_executable_with_the_configured_sdk(
+        job: Job, sdk_programs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "fuchsia_sdk.cfg"
+    cfg.write_text(f"[sdk]\npath = {real_sdk_2021()}\n")
+    monkeypatch.setenv("ZXPY_SDK_CFG", str(cfg))
+    proc = job.spawn([sdk_programs["main7"]])
+    with proc:
+        assert proc.wait(timeout=30) == 7
+    proc = job.spawn_fuchsia(sdk_programs["main7"])  # the configured SDK's ld.so.1 and vDSO
+    with proc:
+        assert proc.wait(timeout=30) == 7

@@ -1,8 +1,9 @@
 """Running Fuchsia ELF programs on the host kernel from Python (docs/fuchsia-elf.md, "From Python").
 
 On an x86-64 Linux host the module carries the Fuchsia runner (host/fuchsia/): :meth:`zxpy.Job.spawn_fuchsia`
-starts a static Fuchsia image (no ``PT_INTERP``, as Zircon's launcher starts ``ld.so.1`` or a static PIE) in a
-process of a job, with a Zircon vDSO (``libzircon.so``) whose syscalls the runner serves.  Elsewhere
+starts a static Fuchsia image (no ``PT_INTERP``, as Zircon's launcher starts ``ld.so.1`` or a static PIE), or a
+dynamically linked executable (``PT_INTERP ld.so.1``) through the SDK's own dynamic linker, in a process of a job,
+with a Zircon vDSO (``libzircon.so``) whose syscalls the runner serves.  Elsewhere
 :data:`AVAILABLE` is false and those calls raise :class:`~zxpy.errors.NotSupportedError`.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from . import _raw
 from .errors import NotSupportedError
 
-__all__ = ["AVAILABLE", "ElfProbe", "elf_probe", "find_vdso", "unserved"]
+__all__ = ["AVAILABLE", "ElfProbe", "elf_probe", "find_ldso", "find_vdso", "unserved"]
 
 _lib = _raw.lib
 _new = _raw.new
@@ -70,6 +71,28 @@ def elf_probe(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> ElfP
     return ElfProbe(machine[0], etype[0], text, bool(is_fuchsia[0]))
 
 
+def _configured_sysroot(what: str, arg: str) -> Path:
+    """The x64 sysroot of the SDK fuchsia_sdk.cfg names; ValueError saying there is no ``what`` (and that ``arg``,
+    an ``name=(file)`` hint, or ``sysroot=`` would give one) when there is none."""
+    try:
+        from fuchsia_tools import sdkconfig
+    except ImportError:
+        raise ValueError(
+            f"no {what}: pass {arg} or sysroot= (a Fuchsia sysroot); fuchsia_tools, which reads fuchsia_sdk.cfg, "
+            "is not importable here"
+        ) from None
+    try:
+        cfg = sdkconfig.load(None)
+    except sdkconfig.SdkConfigError as exc:
+        raise ValueError(f"no {what}: {exc}") from None
+    if not cfg.configured:
+        raise ValueError(f"no {what}: pass {arg} or sysroot= (a Fuchsia sysroot), or name an SDK in "
+                         "fuchsia_sdk.cfg ([sdk] path)")
+    if cfg.cpu != "x64":
+        raise ValueError(f"no {what}: fuchsia_sdk.cfg targets {cfg.cpu}, and the runner runs x64 images only")
+    return Path(cfg.sysroot)
+
+
 def find_vdso(
     vdso: str | os.PathLike[str] | None = None, sysroot: str | os.PathLike[str] | None = None
 ) -> Path:
@@ -79,23 +102,20 @@ def find_vdso(
         return Path(os.fspath(vdso))
     if sysroot is not None:
         return Path(os.fspath(sysroot)) / "lib" / "libzircon.so"
-    try:
-        from fuchsia_tools import sdkconfig
-    except ImportError:
-        raise ValueError(
-            "no vDSO: pass vdso= (a libzircon.so) or sysroot= (a Fuchsia sysroot); fuchsia_tools, which reads "
-            "fuchsia_sdk.cfg, is not importable here"
-        ) from None
-    try:
-        cfg = sdkconfig.load(None)
-    except sdkconfig.SdkConfigError as exc:
-        raise ValueError(f"no vDSO: {exc}") from None
-    if not cfg.configured:
-        raise ValueError("no vDSO: pass vdso= (a libzircon.so) or sysroot= (a Fuchsia sysroot), or name an SDK in "
-                         "fuchsia_sdk.cfg ([sdk] path)")
-    if cfg.cpu != "x64":
-        raise ValueError(f"no vDSO: fuchsia_sdk.cfg targets {cfg.cpu}, and the runner runs x64 images only")
-    return Path(cfg.sysroot) / "lib" / "libzircon.so"
+    return _configured_sysroot("vDSO", "vdso= (a libzircon.so)") / "lib" / "libzircon.so"
+
+
+def find_ldso(
+    ldso: str | os.PathLike[str] | None = None, sysroot: str | os.PathLike[str] | None = None
+) -> Path:
+    """The dynamic linker that starts a ``PT_INTERP ld.so.1`` executable: ``ldso``, else
+    ``<sysroot>/dist/lib/ld.so.1`` (the SDK's runtime libc, which is the dynamic linker), else the one of the SDK
+    named by fuchsia_sdk.cfg.  ValueError when none is given or configured."""
+    if ldso is not None:
+        return Path(os.fspath(ldso))
+    if sysroot is not None:
+        return Path(os.fspath(sysroot)) / "dist" / "lib" / FUCHSIA_INTERP
+    return _configured_sysroot("dynamic linker", "ldso= (an ld.so.1)") / "dist" / "lib" / FUCHSIA_INTERP
 
 
 def unserved() -> dict[str, int]:

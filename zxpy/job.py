@@ -114,17 +114,27 @@ def _environ_entries(environ: object, name: str) -> list[bytes]:
     return items
 
 
-def _fuchsia_elf_refusal(path: bytes) -> str | None:
-    """Why Job.spawn cannot run ``path``, when it is a dynamically linked Fuchsia executable (PT_INTERP ld.so.1)."""
+def _fuchsia_elf(path: bytes) -> tuple[bool, str | None]:
+    """For Job.spawn: whether ``path`` is a dynamically linked Fuchsia executable (PT_INTERP ld.so.1) the runner
+    starts (x86-64, with the dynamic linker and vDSO of the SDK fuchsia_sdk.cfg names), and else, for such an
+    executable it cannot start, why not."""
     if not fuchsia.AVAILABLE:
-        return None
+        return False, None
     probe = fuchsia.elf_probe(path)
     if probe is None or not probe.is_fuchsia:
-        return None
-    return (f"{os.fsdecode(path)!r} is a Fuchsia {probe.machine_name} executable (PT_INTERP {probe.interp!r}): it "
-            "needs Fuchsia's dynamic linker with a loader service (fuchsia.ldsvc.Loader) for its shared libraries, "
-            "which the host runner does not provide yet; a static Fuchsia image (no PT_INTERP) runs with "
-            "Job.spawn_fuchsia")
+        return False, None
+    why = f"{os.fsdecode(path)!r} is a Fuchsia {probe.machine_name} executable (PT_INTERP {probe.interp!r})"
+    if probe.machine != 62:  # EM_X86_64
+        return False, f"{why}: the host runner runs x86-64 Fuchsia programs only"
+    try:
+        for found in (fuchsia.find_ldso(), fuchsia.find_vdso()):
+            if not found.is_file():
+                raise ValueError(f"{found} is missing")
+    except ValueError as exc:
+        return False, (f"{why}: it needs Fuchsia's dynamic linker (ld.so.1) and vDSO from an SDK, and none is "
+                       f"known ({exc}); name the SDK in fuchsia_sdk.cfg, or run it with "
+                       "Job.spawn_fuchsia(..., sysroot=...)")
+    return True, None
 
 
 class Job(Task):
@@ -216,7 +226,11 @@ class Job(Task):
         in the child to a local fd cloned into it (``CLONE_FD`` actions).
         A missing program raises :class:`~zxpy.errors.NotFoundError` (also a
         ``FileNotFoundError``) whose message holds the path and fdio's
-        message; a killed job raises BAD_STATE.
+        message; a killed job raises BAD_STATE.  A dynamically linked Fuchsia
+        x86-64 executable (PT_INTERP ``ld.so.1``) runs on the host kernel
+        through :meth:`spawn_fuchsia` with the dynamic linker and vDSO of the
+        SDK fuchsia_sdk.cfg names (``name``, else ``argv[0]``, as its argv[0]
+        and name); without such an SDK it raises NotSupportedError saying so.
         """
         if isinstance(argv, (str, bytes)) or not isinstance(argv, Sequence):
             raise TypeError("argv must be a sequence of arguments, not a single string")
@@ -265,9 +279,20 @@ class Job(Task):
                 else:
                     act.name.data = a
 
-        refusal = _fuchsia_elf_refusal(path_b)
+        runnable, refusal = _fuchsia_elf(path_b)
         if refusal is not None:
             raise NotSupportedError(syscall="fdio_spawn_etc", koid=self._koid_or_none(), detail=refusal)
+        if runnable:
+            # A dynamically linked Fuchsia executable: the runner starts it through the configured SDK's ld.so.1
+            # (spawn_fuchsia), with argv[0] as its name and the environment fdio_spawn would pass.
+            if fds:
+                raise NotSupportedError(syscall="fdio_spawn_etc", koid=self._koid_or_none(),
+                                        detail="fds are not passed to Fuchsia programs yet")
+            if environ is None and flags & SpawnFlags.CLONE_ENVIRON:
+                cloned: dict[str | bytes, str | bytes] = {k: v for k, v in os.environb.items()}
+                environ = cloned
+            return self.spawn_fuchsia(path_b, args[1:], env=environ,
+                                      name=name if name is not None else (args[0] if args else None))
 
         raw = self.raw
         out = _new(_HANDLE_PTR)
@@ -298,22 +323,27 @@ class Job(Task):
         name: str | bytes | None = None,
         handles: Mapping[int, Handle] | None = None,
         stderr: Any = None,
+        ldso: str | os.PathLike[str] | None = None,
     ) -> FuchsiaProcess:
-        """Run the static Fuchsia x86-64 image ``image`` in this job (x86-64 Linux hosts; docs/fuchsia-elf.md).
+        """Run the Fuchsia x86-64 program ``image`` in this job (x86-64 Linux hosts; docs/fuchsia-elf.md).
 
-        The runner (host/fuchsia/runner.c) maps the image, the vDSO and a stack as Zircon's launcher does,
-        sends the processargs bootstrap message (argv = ``[name, *args]``, ``name`` defaulting to ``image``'s
-        file name, which also names the process; ``env`` as its environ; PA_PROC_SELF, PA_THREAD_SELF,
-        PA_VMAR_ROOT, PA_JOB_DEFAULT: this job duplicated, so it needs ``DUPLICATE`` as for fdio_spawn; and
-        ``handles``, PA_* tag -> Handle, transferred as FDIO_SPAWN_ACTION_ADD_HANDLE does: once the arguments
-        are valid the wrappers are closed, whatever the result) and serves the program's syscalls.  The vDSO
-        is ``vdso``, else
-        ``<sysroot>/lib/libzircon.so``, else the SDK of fuchsia_sdk.cfg.  ``zx_debug_write`` output goes to
-        ``stderr``: None (the caller's fd 2), a file descriptor or file, or :data:`PIPE`
-        (``FuchsiaProcess.stderr``).  The Process waits, suspends, is killed and reports info as for a
-        Linux program.  Errors: a missing file NotFoundError; a file the runner does not map (not ELF, a
-        PT_INTERP executable, a vDSO it cannot read the syscalls of) NotSupportedError or IoError naming why;
-        the job's errors as :meth:`spawn`.
+        A static image (no PT_INTERP) is the start image itself.  A dynamically linked executable (PT_INTERP
+        ``ld.so.1``) is started as Fuchsia's launcher starts one: the dynamic linker ``ldso`` (else
+        ``<sysroot>/dist/lib/ld.so.1``, else the SDK of fuchsia_sdk.cfg) is the start image, and gets the
+        executable as a VMO in a first bootstrap message (PA_VMO_EXECUTABLE, PA_VMAR_LOADED; a PA_LDSVC_LOADER
+        handle in ``handles`` goes there too).  The runner (host/fuchsia/runner.c) maps the start image, the vDSO
+        and a stack as Zircon's launcher does, sends the processargs bootstrap message (argv = ``[name, *args]``,
+        ``name`` defaulting to ``image``'s file name, which also names the process; ``env`` as its environ;
+        PA_PROC_SELF, PA_THREAD_SELF, PA_VMAR_ROOT, PA_JOB_DEFAULT: this job duplicated, so it needs
+        ``DUPLICATE`` as for fdio_spawn; and ``handles``, PA_* tag -> Handle, transferred as
+        FDIO_SPAWN_ACTION_ADD_HANDLE does: once the arguments are valid the wrappers are closed, whatever the
+        result) and serves the program's syscalls.  The vDSO is ``vdso``, else ``<sysroot>/lib/libzircon.so``,
+        else the SDK of fuchsia_sdk.cfg.  ``zx_debug_write`` output goes to ``stderr``: None (the caller's fd 2),
+        a file descriptor or file, or :data:`PIPE` (``FuchsiaProcess.stderr``).  The Process waits, suspends, is
+        killed and reports info as for a Linux program.  Errors: a missing file NotFoundError; a file the runner
+        does not map (not ELF, not x86-64, a PT_INTERP other than ld.so.1, a vDSO it cannot read the syscalls of)
+        NotSupportedError or IoError naming why; no vDSO or dynamic linker given or configured ValueError; the
+        job's errors as :meth:`spawn`.
         """
         fuchsia._require()
         image_b = _fs(image, "image")
@@ -322,6 +352,9 @@ class Job(Task):
         name_b = encode_name(name if name is not None else os.path.basename(image_b))
         argv_b = [name_b, *(_fs(a, "args item") for a in args)]
         vdso_b = _fs(fuchsia.find_vdso(vdso, sysroot), "vdso")
+        probe = fuchsia.elf_probe(image_b) if os.path.exists(image_b) else None
+        dynamic = probe is not None and probe.is_fuchsia and probe.machine == 62  # EM_X86_64
+        ldso_b = _fs(fuchsia.find_ldso(ldso, sysroot), "ldso") if dynamic else None
         given: list[tuple[int, Handle]] = []
         if handles is not None:
             if not isinstance(handles, Mapping):
@@ -356,7 +389,8 @@ class Job(Task):
         # From here the handles are the runner's, whatever the result (as FDIO_SPAWN_ACTION_ADD_HANDLE's).
         for i, (_, handle) in enumerate(given):
             c_handles[i] = handle._consume("spawn_fuchsia")
-        for path_b, what in ((image_b, "image"), (vdso_b, "vdso")):
+        files = [(image_b, "image"), (vdso_b, "vdso")] + ([(ldso_b, "ldso")] if ldso_b is not None else [])
+        for path_b, what in files:
             if not os.path.exists(path_b):
                 for i in range(len(given)):
                     _handle_close(c_handles[i])
@@ -371,8 +405,13 @@ class Job(Task):
         out = _new(_HANDLE_PTR)
         err_msg = _new("char[]", SPAWN_ERR_MSG_MAX_LENGTH)
         try:
-            status = _lib.zxpy_fuchsia_spawn(raw, cstr(image_b), cstr(vdso_b), cstr(name_b), cvec(argv_b), c_env,
-                                             c_infos, c_handles, len(given), fd, out, err_msg)
+            if ldso_b is not None:
+                status = _lib.zxpy_fuchsia_spawn_interp(raw, cstr(image_b), cstr(ldso_b), cstr(vdso_b), cstr(name_b),
+                                                        cvec(argv_b), c_env, c_infos, c_handles, len(given), fd, out,
+                                                        err_msg)
+            else:
+                status = _lib.zxpy_fuchsia_spawn(raw, cstr(image_b), cstr(vdso_b), cstr(name_b), cvec(argv_b), c_env,
+                                                 c_infos, c_handles, len(given), fd, out, err_msg)
         finally:
             if pipe_r >= 0:
                 os.close(fd)  # the runner holds its own duplicate
@@ -381,8 +420,8 @@ class Job(Task):
                 os.close(pipe_r)
             message = _raw.ffi.string(err_msg).decode(errors="replace")
             shown = os.fsdecode(image_b)
-            # The runner's message names the file it is about (the image or the vDSO); else name the image.
-            named = shown in message or os.fsdecode(vdso_b) in message
+            # The runner's message names the file it is about (the image, the vDSO or ld.so); else name the image.
+            named = any(os.fsdecode(f) in message for f, _ in files)
             detail = message if named else repr(shown) + (f": {message}" if message else "")
             err = self._error(status, "zxpy_fuchsia_spawn", detail)
             if isinstance(err, OSError):

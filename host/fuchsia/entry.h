@@ -19,6 +19,14 @@ zx_status_t zxpy_fuchsia_spawn(zx_handle_t job, const char *image_path, const ch
                                const zx_handle_t *handles, size_t num_handles, int stderr_fd,
                                zx_handle_t *process_out, char *err_msg);
 
+/* hk_fuchsia_spawn_interp: exe_path (PT_INTERP ld.so.1) started through the dynamic linker ldso_path; the other
+ * arguments as zxpy_fuchsia_spawn's (argv NULL: {name}). */
+zx_status_t zxpy_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const char *ldso_path,
+                                      const char *vdso_path, const char *name, const char *const *argv,
+                                      const char *const *environ, const uint32_t *handle_infos,
+                                      const zx_handle_t *handles, size_t num_handles, int stderr_fd,
+                                      zx_handle_t *process_out, char *err_msg);
+
 /* hk_fuchsia_elf_probe: 0 and the fields for any ELF64 LE file, else a negative hk_vdso_status_t with err (a
  * one-line reason).  *has_interp / *is_fuchsia are 0 or 1; interp gets PT_INTERP's string (truncated). */
 int zxpy_fuchsia_elf_probe(const char *path, uint16_t *machine, uint16_t *type, int *has_interp, int *is_fuchsia,
