@@ -474,9 +474,11 @@ static bool kid_free_spot(const hk_vmar_t *v, uint64_t size, uint64_t align, uin
     return false;
 }
 
-/* Lock held.  v and everything in it are destroyed: BAD_STATE through any handle. */
+/* Lock held.  v and everything in it are destroyed: BAD_STATE through any handle (it names no program's VMAR
+ * any more). */
 static void vmar_kill_locked(hk_vmar_t *v) {
     v->dead = true;
+    if (v->parent != NULL) v->vm = NULL;
     for (size_t i = 0; i < v->nkids; i++)
         if (v->kids[i].sub != NULL) {
             vmar_kill_locked(v->kids[i].sub);
