@@ -529,6 +529,37 @@ def test_sdk_ld_so_passes_argv_and_environ(driver: Path, build_dir: Path) -> Non
     assert r["output"] == "arg ldprog\narg one\narg two\nenv ZXPY_TEST=1\nenv ZXPY_OTHER=2\n"
 
 
+def test_sdk_ld_so_without_a_loader_service(driver: Path, build_dir: Path) -> None:
+    """A program that needs a library beyond libc.so and libzircon.so: with no PA_LDSVC_LOADER (the loader service
+    is not built yet) the SDK's ld.so says so through zx_debug_write (its debuglog is unserved) and exits with
+    127, as on Fuchsia without a loader; nothing hangs or stays behind."""
+    sdk = real_sdk_2021()
+    sysroot = sdk / "arch/x64/sysroot"
+    clang = fuchsia_clang()
+    (build_dir / "foo.c").write_text("int foo(void) { return 9; }\n")
+    subprocess.run([clang, "--target=x86_64-unknown-fuchsia", f"--sysroot={sysroot}", "-fPIC", "-shared",
+                    "-nostdlib", "-fuse-ld=lld", str(build_dir / "foo.c"), "-o", str(build_dir / "libfoo.so")],
+                   check=True, capture_output=True)
+    src = build_dir / "usefoo.c"
+    src.write_text("int foo(void);\nint main(void) { return foo(); }\n")
+    common = [clang, "--target=x86_64-unknown-fuchsia", f"--sysroot={sysroot}"]
+    subprocess.run([*common, "-c", str(src), "-o", str(build_dir / "usefoo.o")], check=True, capture_output=True)
+    exe = build_dir / "usefoo"
+    subprocess.run([*common, "-fuse-ld=lld", "-nostdlib", "-Wl,-pie", "-Wl,--dynamic-linker=ld.so.1",
+                    str(sysroot / "lib/Scrt1.o"), str(build_dir / "usefoo.o"), "-L", str(build_dir), "-lfoo", "-L",
+                    str(sysroot / "lib"), "-lc", "-lzircon", "-o", str(exe)], check=True, capture_output=True)
+    r = run(driver, "interp", exe, sdk / REAL_LDSO, sdk / REAL_VDSO)
+    assert r["return_code"] == 127, r
+    assert 'cannot look up "libfoo.so" with no loader service' in r["output"], r["output"]
+    assert r["pid_gone"] and r["table_after"] == 0
+
+
+def test_sub_vmars_and_dynamic_start_under_asan(driver_asan: Path, programs: dict[str, Path], interp_exe: Path,
+                                                 standin: Path) -> None:
+    assert run(driver_asan, "exit", programs["SUBVMAR"], standin)["return_code"] == 0
+    check_ldso(run(driver_asan, "interp", interp_exe, programs["LDSO"], standin))
+
+
 def test_sdk_ld_so_under_asan(driver_asan: Path, build_dir: Path) -> None:
     sdk = real_sdk_2021()
     exe = _sdk_program(build_dir, "sdk_main7", MAIN_7)
