@@ -1,7 +1,8 @@
 /* Running a Fuchsia x86-64 ELF image on the host kernel (docs/fuchsia-elf.md, "What runs now").
  *
  * hk_fuchsia_spawn creates a process in a job and starts the image in it the way Zircon's launcher starts a
- * program: only the start image (a static PIE, or ld.so.1: an image without PT_INTERP), the vDSO and a stack are
+ * program (hk_fuchsia_spawn_interp: a PT_INTERP executable through its dynamic linker, which loads it from a VMO):
+ * only the start image (a static PIE, or ld.so.1: an image without PT_INTERP), the vDSO and a stack are
  * mapped, in a Linux process that exec'd a one-page trampoline and then lost every mapping but those,
  * the vDSO's DATA_CONSTANTS are filled, and the first thread enters the image's entry with rdi = the bootstrap
  * channel handle (in the program's own handle table; the processargs message waits on it: serve.h) and rsi = the

@@ -15,8 +15,10 @@
  *
  * The bootstrap: the program's first thread starts with a handle, in its own table, to one end of a host-kernel
  * channel; the other end carries one processargs message (<zircon/processargs.h>) with argv, environ and the handles
- * PA_PROC_SELF, PA_THREAD_SELF, PA_VMAR_ROOT, PA_JOB_DEFAULT and any the spawner adds.  It is written before the
- * program's first syscall is served, so the program always finds it there.
+ * PA_PROC_SELF, PA_THREAD_SELF, PA_VMAR_ROOT, PA_JOB_DEFAULT and any the spawner adds.  When the start image is the
+ * dynamic linker of an executable (hk_fx_serve_dynamic), the dynamic linker's message comes first (PA_VMAR_LOADED,
+ * PA_VMO_EXECUTABLE, PA_LDSVC_LOADER if given), as Fuchsia's launcher sends it.  They are written before the
+ * program's first syscall is served, so the program always finds them there.
  *
  * The VM calls (vmo_*, vmar_map/unmap: vm.h) go through the same dispatch table, so the VMO and VMAR handles a
  * program makes or receives are in its own table too.
