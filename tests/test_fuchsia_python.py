@@ -229,6 +229,11 @@ def _bad_cases(programs: dict[str, Path], tmp: Path) -> list[tuple[dict[str, obj
         ({"image": programs["EXIT"], "vdso": vdso, "stderr": -5}, ValueError, "stderr"),
         ({"image": programs["EXIT"], "vdso": vdso, "env": {"A=B": "c"}}, ValueError, "A=B"),
         ({"image": b"a\0b", "vdso": vdso}, ValueError, "NUL"),
+        # A PT_INTERP executable: its dynamic linker missing, not ELF, or itself a PT_INTERP executable.
+        ({"image": programs["INTERP"], "vdso": vdso, "ldso": tmp / "no-ld.so"}, NotFoundError, "no-ld.so"),
+        ({"image": programs["INTERP"], "vdso": vdso, "ldso": text}, NOT_AN_IMAGE, "not-elf"),
+        ({"image": programs["INTERP"], "vdso": vdso, "ldso": programs["INTERP"]}, NotSupportedError,
+         "fl_interp has PT_INTERP"),
     ]
 
 

@@ -128,8 +128,8 @@ static zx_status_t image_read(const char *path, image_t *im, bool is_vdso, char 
     for (size_t i = 0; i < eh->e_phnum; i++) {
         if (ph[i].p_type == PT_INTERP)
             return report(err_msg, ZX_ERR_NOT_SUPPORTED,
-                          "%s has PT_INTERP: start its interpreter (ld.so.1) instead; the runner maps start images "
-                          "only", path);
+                          "%s has PT_INTERP: it is no start image (a static image or ld.so.1); the runner starts "
+                          "only x86-64 executables whose PT_INTERP is ld.so.1 through their dynamic linker", path);
         if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0) continue;
         const Elf64_Phdr *p = &ph[i];
         if (im->nsegs == MAX_SEGMENTS || p->p_filesz > p->p_memsz || p->p_offset > im->size ||
