@@ -30,6 +30,7 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux" or platform.machine() no
 
 PROGRAM = Path(__file__).parent / "helpers" / "fuchsia_first_light.c"
 PA_USER0 = 0xF0  # <zircon/processargs.h> PA_HND(PA_USER0, 0)
+PA_LDSVC_LOADER = 0x10  # <zircon/processargs.h>
 REAL_VDSO = Path("arch/x64/sysroot/lib/libzircon.so")
 FLAGS = ("-fuse-ld=lld", "-nostdlib", "-ffreestanding", "-fno-builtin", "-fPIE", "-Wl,-pie", "-fno-stack-protector",
          "-fno-sanitize=safe-stack", "-O2", "-Wall", "-Wextra", "-Werror", "-e", "_start")
@@ -204,6 +205,17 @@ def test_spawn_fuchsia_starts_a_pt_interp_executable_through_its_dynamic_linker(
         assert code == 0, f"check {code} of fuchsia_first_light.c FL_LDSO failed"
         assert _read(proc.stderr, 10) == b"a dynamic linker's start\n"
     assert handle_count() == before
+    # The loader service seam: a handle tagged PA_LDSVC_LOADER goes to the dynamic linker's message (FL_LDSO checks
+    # it is there, and not in the program's), and with the program's table when it ends.
+    ours, theirs = zxpy.Channel.create()
+    proc = job.spawn_fuchsia(programs["INTERP"], ["loader", "two"], name="ldprog", vdso=programs["VDSO"],
+                             ldso=programs["LDSO"], handles={PA_LDSVC_LOADER: theirs})
+    with proc, ours:
+        code = proc.wait(timeout=30)
+        assert code == 0, f"check {code} of fuchsia_first_light.c FL_LDSO failed"
+        wait_until(lambda: handle_count() == before + 2, what="the program's handles to go")  # proc, ours
+        with pytest.raises(zxpy.errors.PeerClosedError):
+            ours.read()
     # A missing dynamic linker is NotFoundError naming it; nothing is left behind.
     with pytest.raises(NotFoundError, match="ldso"):
         job.spawn_fuchsia(programs["INTERP"], vdso=programs["VDSO"], ldso=programs["LDSO"].with_name("nope"))
