@@ -566,6 +566,31 @@ def test_sdk_ld_so_under_asan(driver_asan: Path, build_dir: Path) -> None:
     assert run(driver_asan, "interp", exe, sdk / REAL_LDSO, sdk / REAL_VDSO)["return_code"] == 7
 
 
+MAIN_THREADS = r"""
+#include <pthread.h>
+static int counter;
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static void *work(void *arg) {
+    for (int i = 0; i < 200; i++) { pthread_mutex_lock(&m); counter++; pthread_mutex_unlock(&m); }
+    return arg;
+}
+int main(void) {
+    pthread_t t[3];
+    for (long i = 0; i < 3; i++) if (pthread_create(&t[i], NULL, work, (void *)i) != 0) return 100;
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    return counter == 600 ? 4 : 101;
+}
+"""
+
+
+def test_sdk_threads_under_tsan(driver_tsan: Path, build_dir: Path) -> None:
+    """The SDK's libc threads (thread_create/start, futexes) while the driver's threads and the monitor share the
+    kernel, under ThreadSanitizer."""
+    sdk = real_sdk_2021()
+    exe = _sdk_program(build_dir, "sdk_threads", MAIN_THREADS)
+    assert run(driver_tsan, "interp", exe, sdk / REAL_LDSO, sdk / REAL_VDSO)["return_code"] == 4
+
+
 @pytest.mark.parametrize("mode", ["EXIT", "TICK", "UNSERVED", "MAPS", "VMO", "VMAR", "HANDLES"])
 def test_real_2021_vdso(driver: Path, programs: dict[str, Path], mode: str) -> None:
     vdso = real_sdk_2021() / REAL_VDSO
