@@ -181,7 +181,7 @@ def test_job_spawn_refuses_a_dynamically_linked_fuchsia_elf_without_an_sdk(
     with pytest.raises(NotSupportedError) as info:
         job.spawn([programs["INTERP"]])
     text = str(info.value)
-    assert "ld.so.1" in text and "fuchsia_sdk.cfg" in text and "spawn_fuchsia" in text, text
+    assert "ld.so.1" in text and "fuchsia_sdk.cfg" in text and "sysroot=" in text, text
     with pytest.raises(ValueError, match="no dynamic linker: pass ldso="):
         job.spawn_fuchsia(programs["INTERP"], vdso=programs["VDSO"])
     assert job.processes() == [] and handle_count() == before
@@ -216,6 +216,18 @@ def test_spawn_fuchsia_starts_a_pt_interp_executable_through_its_dynamic_linker(
         wait_until(lambda: handle_count() == before + 2, what="the program's handles to go")  # proc, ours
         with pytest.raises(zxpy.errors.PeerClosedError):
             ours.read()
+    # Job.spawn with sysroot= (a sysroot whose dist/lib/ld.so.1 is FL_LDSO and lib/libzircon.so the stand-in).
+    sysroot = programs["LDSO"].parent / "ldso_sysroot"
+    (sysroot / "dist" / "lib").mkdir(parents=True, exist_ok=True)
+    (sysroot / "lib").mkdir(exist_ok=True)
+    for link, target in ((sysroot / "dist" / "lib" / "ld.so.1", programs["LDSO"]),
+                         (sysroot / "lib" / "libzircon.so", programs["VDSO"])):
+        if not link.exists():
+            link.symlink_to(target)
+    proc = job.spawn(["ldprog", "one", "two"], path=programs["INTERP"], sysroot=sysroot)
+    with proc:
+        code = proc.wait(timeout=30)
+        assert code == 0, f"check {code} of fuchsia_first_light.c FL_LDSO failed"
     # A missing dynamic linker is NotFoundError naming it; nothing is left behind.
     with pytest.raises(NotFoundError, match="ldso"):
         job.spawn_fuchsia(programs["INTERP"], vdso=programs["VDSO"], ldso=programs["LDSO"].with_name("nope"))

@@ -114,10 +114,10 @@ def _environ_entries(environ: object, name: str) -> list[bytes]:
     return items
 
 
-def _fuchsia_elf(path: bytes) -> tuple[bool, str | None]:
+def _fuchsia_elf(path: bytes, sysroot: str | os.PathLike[str] | None) -> tuple[bool, str | None]:
     """For Job.spawn: whether ``path`` is a dynamically linked Fuchsia executable (PT_INTERP ld.so.1) the runner
-    starts (x86-64, with the dynamic linker and vDSO of the SDK fuchsia_sdk.cfg names), and else, for such an
-    executable it cannot start, why not."""
+    starts (x86-64, with the dynamic linker and vDSO of ``sysroot`` or of the SDK fuchsia_sdk.cfg names), and else,
+    for such an executable it cannot start, why not."""
     if not fuchsia.AVAILABLE:
         return False, None
     probe = fuchsia.elf_probe(path)
@@ -127,13 +127,13 @@ def _fuchsia_elf(path: bytes) -> tuple[bool, str | None]:
     if probe.machine != 62:  # EM_X86_64
         return False, f"{why}: the host runner runs x86-64 Fuchsia programs only"
     try:
-        for found in (fuchsia.find_ldso(), fuchsia.find_vdso()):
+        for found in (fuchsia.find_ldso(None, sysroot), fuchsia.find_vdso(None, sysroot)):
             if not found.is_file():
                 raise ValueError(f"{found} is missing")
     except ValueError as exc:
         return False, (f"{why}: it needs Fuchsia's dynamic linker (ld.so.1) and vDSO from an SDK, and none is "
-                       f"known ({exc}); name the SDK in fuchsia_sdk.cfg, or run it with "
-                       "Job.spawn_fuchsia(..., sysroot=...)")
+                       f"known ({exc}); name the SDK in fuchsia_sdk.cfg, or pass sysroot= (or use "
+                       "Job.spawn_fuchsia)")
     return True, None
 
 
@@ -216,6 +216,7 @@ class Job(Task):
         environ: Mapping[str | bytes, str | bytes] | None = None,
         name: str | bytes | None = None,
         fds: Mapping[int, int] | None = None,
+        sysroot: str | os.PathLike[str] | None = None,
     ) -> Process:
         """``fdio_spawn_etc``: run a program in this job; returns its Process.
 
@@ -228,9 +229,10 @@ class Job(Task):
         ``FileNotFoundError``) whose message holds the path and fdio's
         message; a killed job raises BAD_STATE.  A dynamically linked Fuchsia
         x86-64 executable (PT_INTERP ``ld.so.1``) runs on the host kernel
-        through :meth:`spawn_fuchsia` with the dynamic linker and vDSO of the
-        SDK fuchsia_sdk.cfg names (``name``, else ``argv[0]``, as its argv[0]
-        and name); without such an SDK it raises NotSupportedError saying so.
+        through :meth:`spawn_fuchsia` with the dynamic linker and vDSO of
+        ``sysroot``, else of the SDK fuchsia_sdk.cfg names (``name``, else
+        ``argv[0]``, as its argv[0] and name); without either it raises
+        NotSupportedError saying so.  ``sysroot`` is used for nothing else.
         """
         if isinstance(argv, (str, bytes)) or not isinstance(argv, Sequence):
             raise TypeError("argv must be a sequence of arguments, not a single string")
@@ -279,7 +281,7 @@ class Job(Task):
                 else:
                     act.name.data = a
 
-        runnable, refusal = _fuchsia_elf(path_b)
+        runnable, refusal = _fuchsia_elf(path_b, sysroot)
         if refusal is not None:
             raise NotSupportedError(syscall="fdio_spawn_etc", koid=self._koid_or_none(), detail=refusal)
         if runnable:
@@ -291,7 +293,7 @@ class Job(Task):
             if environ is None and flags & SpawnFlags.CLONE_ENVIRON:
                 cloned: dict[str | bytes, str | bytes] = {k: v for k, v in os.environb.items()}
                 environ = cloned
-            return self.spawn_fuchsia(path_b, args[1:], env=environ,
+            return self.spawn_fuchsia(path_b, args[1:], env=environ, sysroot=sysroot,
                                       name=name if name is not None else (args[0] if args else None))
 
         raw = self.raw
