@@ -297,6 +297,7 @@ typedef enum { REAL_FIXED, REAL_FUTEX_WAIT, REAL_FUTEX_WAKE, REAL_FUTEX_REQUEUE,
  * rax = result (REAL_FIXED) or Linux's result translated (futex_status, clone_done); zx_nr, the Zircon call's
  * number, to issue it again when a signal ended the real one (-EINTR).  Per task: each thread may be in one. */
 #define MAX_REAL_CALLS 256
+#define MAX_FRESH_THREADS 64
 typedef struct real_call {
     pid_t tid; /* 0: free */
     real_kind_t kind;
@@ -323,6 +324,12 @@ typedef struct fuchsia_program {
     hk_thread_t *start_thread;
     bool start_pending;
     uint64_t start_entry, start_stack, start_arg1, start_arg2;
+    /* The entry state of each adopted thread that has not run yet, keyed by its tid (thread_for moves it here):
+     * the caller of zx_thread_start may start the next thread before this one's first resume. */
+    struct {
+        pid_t tid; /* 0: free */
+        uint64_t entry, stack, arg1, arg2;
+    } fresh[MAX_FRESH_THREADS];
 } fuchsia_program_t;
 
 /* ------------------------------------------------------------------------------------------------ the monitor */
@@ -800,22 +807,46 @@ static zx_status_t clone_done(fuchsia_program_t *fp, int64_t rv) {
     return rv == -ENOMEM || rv == -EAGAIN ? ZX_ERR_NO_RESOURCES : ZX_ERR_INTERNAL;
 }
 
+/* The new task k of the clone under way is adopted: it gets the thread object, and its entry state is kept under
+ * its tid until its first resume (the clone's event, and so this, comes before the caller's clone returns, so the
+ * caller cannot have started another thread meanwhile). */
 static hk_thread_t *thread_for(void *program, lt_task_t *k) {
     fuchsia_program_t *fp = program;
-    (void)k;
     hk_thread_t *t = fp->start_thread; /* its reference goes to the caller */
     fp->start_thread = NULL;
+    for (size_t i = 0; fp->start_pending && i < MAX_FRESH_THREADS; i++)
+        if (fp->fresh[i].tid == 0) {
+            fp->fresh[i].tid = k->tid;
+            fp->fresh[i].entry = fp->start_entry;
+            fp->fresh[i].stack = fp->start_stack;
+            fp->fresh[i].arg1 = fp->start_arg1;
+            fp->fresh[i].arg2 = fp->start_arg2;
+            fp->start_pending = false;
+        }
     return t;
 }
 
 static void thread_first_run(void *program, lt_task_t *k) {
     fuchsia_program_t *fp = program;
     struct user_regs_struct r;
-    if (!fp->start_pending || ptrace(PTRACE_GETREGS, k->tid, 0, &r) != 0) {
+    size_t slot = 0;
+    while (slot < MAX_FRESH_THREADS && fp->fresh[slot].tid != k->tid) slot++;
+    if (slot == MAX_FRESH_THREADS && fp->start_pending) { /* adopted without thread_for: the state is still here */
+        fp->start_pending = false;
+        for (slot = 0; slot < MAX_FRESH_THREADS && fp->fresh[slot].tid != 0; slot++) {
+        }
+        if (slot < MAX_FRESH_THREADS) {
+            fp->fresh[slot].entry = fp->start_entry;
+            fp->fresh[slot].stack = fp->start_stack;
+            fp->fresh[slot].arg1 = fp->start_arg1;
+            fp->fresh[slot].arg2 = fp->start_arg2;
+        }
+    }
+    if (slot == MAX_FRESH_THREADS || ptrace(PTRACE_GETREGS, k->tid, 0, &r) != 0) {
         syscall(SYS_tgkill, k->tgid, k->tid, SIGKILL); /* no entry state: it must not run the clone's return */
         return;
     }
-    fp->start_pending = false;
+    fp->fresh[slot].tid = 0;
     struct user_regs_struct z;
     memset(&z, 0, sizeof z);
     z.cs = r.cs;
@@ -824,10 +855,10 @@ static void thread_first_run(void *program, lt_task_t *k) {
     z.es = r.es;
     z.eflags = 0x202;
     z.orig_rax = (uint64_t)-1;
-    z.rip = fp->start_entry;
-    z.rsp = fp->start_stack;
-    z.rdi = fp->start_arg1;
-    z.rsi = fp->start_arg2;
+    z.rip = fp->fresh[slot].entry;
+    z.rsp = fp->fresh[slot].stack;
+    z.rdi = fp->fresh[slot].arg1;
+    z.rsi = fp->fresh[slot].arg2;
     if (ptrace(PTRACE_SETREGS, k->tid, 0, &z) != 0) syscall(SYS_tgkill, k->tgid, k->tid, SIGKILL);
 }
 
@@ -966,6 +997,12 @@ static void syscall_stop(void *program, lt_task_t *k) {
         if (deferred) return;
     } else if (strcmp(name, "futex_wake") == 0) {
         ret = serve_futex_wake(fp, k, &r, nr, a, &deferred);
+        if (deferred) return;
+    } else if (strcmp(name, "futex_wake_single_owner") == 0) {
+        /* zx_futex_wake_single_owner(value_ptr): a wake of at most one waiter (FutexContext::FutexWake with
+         * OwnerAction::ASSIGN_WOKEN); the owner it would assign is not recorded here, as for futex_wait. */
+        const uint64_t one[8] = {a[0], 1, 0, 0, 0, 0, 0, 0};
+        ret = serve_futex_wake(fp, k, &r, nr, one, &deferred);
         if (deferred) return;
     } else if (strcmp(name, "clock_get_monotonic_via_kernel") == 0) {
         ret = program_monotonic();
