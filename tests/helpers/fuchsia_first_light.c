@@ -514,6 +514,12 @@ static _Noreturn void futex_main(zx_handle_t bootstrap, const uint8_t *base) {
     if (futex_wake(&g_word, UINT32_MAX) != OK) zx_process_exit(31);
     if (futex_wake(odd, 1) != INVALID_ARGS) zx_process_exit(32);
     if (futex_wake(NULL, 1) != INVALID_ARGS) zx_process_exit(33);
+    /* zx_futex_wake_single_owner (libc's mutex unlock): the pointer only; nobody waits. */
+    zx_status_t (*wake_single_owner)(const volatile int32_t *) = vdso_sym(base, "_zx_futex_wake_single_owner");
+    if (wake_single_owner == NULL) zx_process_exit(2);
+    if (wake_single_owner(&g_word) != OK) zx_process_exit(25);
+    if (wake_single_owner(odd) != INVALID_ARGS) zx_process_exit(26);
+    if (wake_single_owner(NULL) != INVALID_ARGS) zx_process_exit(27);
     /* Requeue: both pointers, not the same futex, the owner, the value; nobody waits. */
     if (futex_requeue(odd, 1, 7, &g_other, 1, 0) != INVALID_ARGS) zx_process_exit(35);
     if (futex_requeue(&g_word, 1, 7, odd, 1, 0) != INVALID_ARGS) zx_process_exit(36);
