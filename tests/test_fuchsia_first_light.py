@@ -517,7 +517,9 @@ def test_sdk_ld_so_runs_main(driver: Path, build_dir: Path) -> None:
     assert r["return_code"] == 7, r
     # ld.so asks for a debuglog only to log through; the 2021 ld.so accepts NOT_SUPPORTED.
     assert set(unserved(r)) <= {"debuglog_create"}
-    assert r["pid_gone"] and r["vmo_handles_left"] == 0 and r["table_after"] == 0
+    # Its Linux process is gone (when the driver read its pid before it ended, which a fast exit can beat).
+    assert r["pid_gone"] or not r["pid_positive"]
+    assert r["vmo_handles_left"] == 0 and r["table_after"] == 0
 
 
 def test_sdk_ld_so_passes_argv_and_environ(driver: Path, build_dir: Path) -> None:
@@ -551,7 +553,7 @@ def test_sdk_ld_so_without_a_loader_service(driver: Path, build_dir: Path) -> No
     r = run(driver, "interp", exe, sdk / REAL_LDSO, sdk / REAL_VDSO)
     assert r["return_code"] == 127, r
     assert 'cannot look up "libfoo.so" with no loader service' in r["output"], r["output"]
-    assert r["pid_gone"] and r["table_after"] == 0
+    assert (r["pid_gone"] or not r["pid_positive"]) and r["table_after"] == 0
 
 
 def test_sub_vmars_and_dynamic_start_under_asan(driver_asan: Path, programs: dict[str, Path], interp_exe: Path,
