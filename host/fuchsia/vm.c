@@ -107,6 +107,38 @@ static zx_status_t vmo_create(pid_t tid, uint64_t size, uint32_t options, uint64
     return ZX_OK;
 }
 
+zx_status_t hk_fuchsia_vm_vmo_from_bytes(const void *data, size_t len, const char *name, zx_rights_t rights,
+                                         zx_handle_t *out) {
+    (void)name; /* VMOs of this file have no ZX_PROP_NAME yet */
+    uint64_t size;
+    zx_status_t status = round_size(len, &size);
+    if (status != ZX_OK) return status;
+    hk_vmo_t *v = calloc(1, sizeof *v);
+    if (v == NULL) return ZX_ERR_NO_MEMORY;
+    v->fd = memfd_create("zx-vmo", MFD_CLOEXEC);
+    size_t done = 0;
+    if (v->fd >= 0 && ftruncate(v->fd, (off_t)size) == 0) {
+        while (done < len) {
+            ssize_t n = pwrite(v->fd, (const uint8_t *)data + done, len - done, (off_t)done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            done += (size_t)n;
+        }
+    }
+    if (v->fd < 0 || done != len) {
+        if (v->fd >= 0) close(v->fd);
+        free(v);
+        return ZX_ERR_NO_MEMORY;
+    }
+    v->size = size;
+    hk_lock();
+    hk_object_init(&v->base, ZX_OBJ_TYPE_VMO, &vmo_ops);
+    status = hk_handle_alloc(&v->base, rights, out);
+    hk_object_unref(&v->base); /* the handle holds it now (or it is destroyed) */
+    hk_unlock();
+    return status;
+}
+
 void hk_fuchsia_vm_release(hk_fuchsia_vm_t *vm) {
     hk_lock();
     if (vm->root != NULL) {

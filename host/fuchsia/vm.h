@@ -31,6 +31,11 @@ typedef struct hk_fuchsia_vm {
 bool hk_fuchsia_vm_serve(hk_fuchsia_vm_t *vm, const char *name, pid_t tid, uint64_t site, uint64_t sp,
                          const uint64_t a[8], int64_t *ret, int *pending_signal);
 
+/* Without the lock.  A new VMO holding a copy of data[0..len) (its size rounded up to a page), named `name`, and a
+ * handle to it with `rights` in the current table: what the loader service answers LoadObject with. */
+zx_status_t hk_fuchsia_vm_vmo_from_bytes(const void *data, size_t len, const char *name, zx_rights_t rights,
+                                         zx_handle_t *out);
+
 /* Lock held.  A new handle to the program's root VMAR in the current table (hk_cpu.table), with the rights
  * zx_process_create gives the root VMAR handle it returns and the launcher passes on as PA_VMAR_ROOT: the VMAR
  * defaults and READ, WRITE, EXECUTE (zircon/kernel/object/vm_address_region_dispatcher.cc Create). */
