@@ -45,6 +45,7 @@
 #include "../kernel.h"
 #include "../linux_task.h"
 #include "inject.h"
+#include "loader.h"
 #include "runner.h"
 #include "serve.h"
 #include "stdio.h"
@@ -1147,6 +1148,9 @@ zx_status_t hk_fuchsia_spawn_stdio(zx_handle_t job, const char *image_path, cons
         }
         fs->serve = hk_fx_serve_new(job, argv, environ, all_infos, all_handles, all_num, program_monotonic, &status,
                                     err_msg);
+        /* Its loader service: the SDK's libraries next to the vDSO and the program's directory (loader.h).  No
+         * thread runs until a connection is made (hk_fx_serve_loader_connect, for ld.so.1's PA_LDSVC_LOADER). */
+        if (status == ZX_OK) hk_fx_serve_set_loader(fs->serve, hk_fx_loader_new_for(vdso_path, image_path));
     } else if (handles != NULL) {
         zx_handle_close_many(handles, num_handles);
     }

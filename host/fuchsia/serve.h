@@ -80,6 +80,14 @@ zx_status_t hk_fx_serve_thread_start_check(hk_fx_serve_t *s, lt_task_t *k, zx_ha
 /* Monitor thread, without the lock.  zx_object_set_property(ZX_PROP_REGISTER_FS) of task k: *fs_base to set. */
 zx_status_t hk_fx_serve_register_fs(hk_fx_serve_t *s, lt_task_t *k, const uint64_t a[8], uint64_t *fs_base);
 
+/* The program's loader service (loader.h), owned by s from now on (freed by hk_fx_serve_free, after its table is
+ * closed); NULL is fine.  hk_fx_serve_loader_connect: without the lock, a new connection to it, the client end in
+ * *client (a handle of the calling thread's table: the host's, for a processargs message as PA_LDSVC_LOADER);
+ * ZX_ERR_NOT_SUPPORTED without a loader. */
+struct hk_fx_loader;
+void hk_fx_serve_set_loader(hk_fx_serve_t *s, struct hk_fx_loader *loader);
+zx_status_t hk_fx_serve_loader_connect(hk_fx_serve_t *s, zx_handle_t *client);
+
 /* The program's VM state (vm.c): its root VMAR; released by hk_fx_serve_free. */
 hk_fuchsia_vm_t *hk_fx_serve_vm(hk_fx_serve_t *s);
 

@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 
+#include "loader.h"
 #include "serve.h"
 
 /* <zircon/processargs.h> (2021 SDK: arch/x64/sysroot/include/zircon/processargs.h): the message header and the
@@ -75,6 +76,7 @@ struct hk_fx_serve {
     zx_signals_t observed;
     /* zx_channel_call: workers of their own, one per calling thread (a program's threads may each be in one). */
     struct call_worker *calls[MAX_CALL_WORKERS];
+    hk_fx_loader_t *loader; /* its fuchsia.ldsvc.Loader (loader.h), or NULL */
 };
 
 /* ------------------------------------------------------------------------------------------------ user copy */
@@ -1004,6 +1006,15 @@ zx_status_t hk_fx_serve_attach(hk_fx_serve_t *s, hk_process_t *p, zx_handle_t *b
 
 hk_fuchsia_vm_t *hk_fx_serve_vm(hk_fx_serve_t *s) { return &s->vm; }
 
+void hk_fx_serve_set_loader(hk_fx_serve_t *s, hk_fx_loader_t *loader) {
+    hk_fx_loader_free(s->loader);
+    s->loader = loader;
+}
+
+zx_status_t hk_fx_serve_loader_connect(hk_fx_serve_t *s, zx_handle_t *client) {
+    return s->loader != NULL ? hk_fx_loader_connect(s->loader, client) : ZX_ERR_NOT_SUPPORTED;
+}
+
 void hk_fx_serve_free(hk_fx_serve_t *s) {
     if (s == NULL) return;
     hk_lock();
@@ -1032,6 +1043,7 @@ void hk_fx_serve_free(hk_fx_serve_t *s) {
     else hk_handle_table_free(s->table);
     hk_unlock();
     hk_fuchsia_vm_release(&s->vm);
+    hk_fx_loader_free(s->loader); /* its connections ended with the program's table; the threads are joined */
     zx_handle_t left[MAX_BOOT_HANDLES + 2];
     size_t n = 0;
     for (size_t i = 0; i < s->boot_num; i++) left[n++] = s->boot_handles[i];
