@@ -595,5 +595,7 @@ def test_stdio_real_2021_vdso(driver: Path, programs: dict[str, Path]) -> None:
     assert vdso.is_file(), f"{vdso} is missing"
     check_stdio_write(run(driver, "stdio", programs["STDIO"], vdso, "write"))
     check_loader(run(driver, "stdio", programs["STDIO"], vdso, "loader"))
+    r = run(driver, "stdio", programs["STDIO"], vdso, "loaderfdio")
+    assert r["return_code"] == 0 and r["output"] == "loaded libfdio.so\n"
     check_callsuspend(run(driver, "stdio", programs["STDIO"], vdso, "callsuspend"))
     check_callkill(run(driver, "stdio", programs["STDIO"], vdso, "callkill"))

@@ -736,6 +736,14 @@ static _Noreturn void stdio_main(zx_handle_t bootstrap, const uint8_t *base) {
         loader_scenario(ldsvc);
         zx_process_exit(0);
     }
+    if (streq(scenario, "loaderfdio")) { /* the real SDK's: fdio comes from pkg/fdio/arch/x64/lib */
+        EXPECT(ldsvc != 0, 1);
+        zx_handle_t vmo = 0;
+        EXPECT(ldsvc_call(ldsvc, LDMSG_OP_LOAD_OBJECT, "libfdio.so", &vmo), ZX_OK);
+        check_elf_vmo(vmo);
+        say("loaded libfdio.so\n");
+        zx_process_exit(0);
+    }
     /* "call": one channel_call on PA_USER0 that the host answers (or never does: "callkill"). */
     EXPECT(user0 != 0, 1);
     static uint8_t req[32] = {0, 0, 0, 0, 0, 0, 0, 1, 'p', 'i', 'n', 'g'};

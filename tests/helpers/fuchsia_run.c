@@ -442,7 +442,7 @@ static int run_stdio(const char *image, const char *vdso, const char *scenario) 
     zx_status_t st = zx_job_create(zx_job_default(), 0, &job);
     if (st != ZX_OK) return fprintf(stderr, "setup: %d\n", st), 2;
     const char *argv[] = {"stdio", scenario, NULL};
-    bool loader = strcmp(scenario, "loader") == 0;
+    bool loader = strncmp(scenario, "loader", 6) == 0;
     bool call = strncmp(scenario, "call", 4) == 0;
     hk_fx_loader_t *ldr = NULL;
     zx_handle_t hs[1], mine = ZX_HANDLE_INVALID;
