@@ -132,25 +132,26 @@ zx_status_t zx_thread_write_state(zx_handle_t handle, uint32_t kind, const void 
 
 /* The mapping of pid holding vaddr, from /proc/<pid>/maps: its end, and whether it is the vDSO (or [vvar],
  * [vsyscall]).  false when nothing is mapped there. */
+typedef struct {
+    uint64_t vaddr, end;
+    bool found, vdso;
+} mapping_query_t;
+
+static bool mapping_holding(void *ctx, uint64_t lo, uint64_t hi, const char *name) {
+    mapping_query_t *q = ctx;
+    if (q->vaddr < lo || q->vaddr >= hi) return true;
+    q->found = true;
+    q->end = hi;
+    q->vdso = strncmp(name, "[vdso]", 6) == 0 || strncmp(name, "[vvar", 5) == 0 || strncmp(name, "[vsyscall]", 10) == 0;
+    return false;
+}
+
 static bool find_mapping(pid_t pid, zx_vaddr_t vaddr, uint64_t *end, bool *vdso) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (f == NULL) return false;
-    char line[512];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f) != NULL) {
-        uint64_t lo, hi;
-        int name_at = 0;
-        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %*s %*s %*s %*s %n", &lo, &hi, &name_at) < 2) continue;
-        if (vaddr < lo || vaddr >= hi) continue;
-        found = true;
-        *end = hi;
-        const char *name = line + name_at;
-        *vdso = strncmp(name, "[vdso]", 6) == 0 || strncmp(name, "[vvar", 5) == 0 || strncmp(name, "[vsyscall]", 10) == 0;
-    }
-    fclose(f);
-    return found;
+    mapping_query_t q = {.vaddr = vaddr};
+    if (!hk_proc_maps(pid, mapping_holding, &q) || !q.found) return false;
+    *end = q.end;
+    *vdso = q.vdso;
+    return true;
 }
 
 static zx_status_t memory_transfer(zx_handle_t handle, zx_rights_t rights, zx_vaddr_t vaddr, void *rbuf,

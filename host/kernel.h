@@ -655,6 +655,12 @@ bool hk_proc_syscall(pid_t pid, pid_t tid, long *nr, unsigned long args[2]);
 /* A numeric field ("Tgid:", "PPid:") of /proc/<tid>/status; -1 if the task is gone. */
 pid_t hk_proc_status_field(pid_t tid, const char *field);
 
+/* Walk /proc/<pid>/maps in address order: fn(ctx, lo, hi, name) for each mapping [lo, hi), name being its
+ * pathname or pseudo-name ("[vdso]", "[stack]"; "" for an anonymous one) without the newline, until fn returns
+ * false.  False if the file cannot be read (the task is gone). */
+typedef bool (*hk_proc_map_fn)(void *ctx, uint64_t lo, uint64_t hi, const char *name);
+bool hk_proc_maps(pid_t pid, hk_proc_map_fn fn, void *ctx);
+
 /* thread_state.c — lock held, never blocks.  The ZX_THREAD_STATE_BLOCKED_* of a backed thread (SELF or LINUX)
  * that is blocked in a Linux system call, from /proc/<pid>/task/<tid>/{stat,syscall}; 0 when it is running, or
  * when nothing can be read. */

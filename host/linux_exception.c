@@ -148,22 +148,23 @@ void lt_exception_resolved(hk_thread_t *t, int how) {
     lt_wake_monitor();
 }
 
+static bool vdso_range(void *ctx, uint64_t lo, uint64_t hi, const char *name) {
+    if (strcmp(name, "[vdso]") != 0) return true;
+    uint64_t *range = ctx;
+    range[0] = lo;
+    range[1] = hi;
+    return false;
+}
+
 /* The address of a system-call instruction in the task's Linux vDSO (0: none found).  ZX_EXCEPTION_STATE_THREAD_EXIT
  * ends one thread: the only way to end one thread of a Linux program is for it to call exit(2) itself, so the monitor
  * points the stopped thread at an instruction that makes the call.  The vDSO's time functions fall back to a real
  * system call, so it has one (x86-64 `syscall`, arm64 `svc #0`); it is mapped in every Linux program. */
 static uint64_t vdso_syscall_insn(pid_t tid) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/maps", (int)tid);
-    FILE *maps = fopen(path, "re");
-    if (maps == NULL) return 0;
-    unsigned long lo = 0, hi = 0;
-    char line[512];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, maps) != NULL)
-        found = strstr(line, "[vdso]") != NULL && sscanf(line, "%lx-%lx", &lo, &hi) == 2;
-    fclose(maps);
-    if (!found || hi <= lo || hi - lo > (1u << 20)) return 0;
+    uint64_t range[2] = {0, 0};
+    if (!hk_proc_maps(tid, vdso_range, range)) return 0;
+    uint64_t lo = range[0], hi = range[1];
+    if (hi <= lo || hi - lo > (1u << 20)) return 0;
     size_t len = hi - lo;
     uint8_t *code = malloc(len);
     if (code == NULL) return 0;

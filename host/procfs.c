@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,4 +70,24 @@ pid_t hk_proc_status_field(pid_t tid, const char *field) {
         if (strncmp(line, field, flen) == 0) return (pid_t)strtol(line + flen, NULL, 10);
     }
     return -1;
+}
+
+bool hk_proc_maps(pid_t pid, hk_proc_map_fn fn, void *ctx) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(path, "re"); /* line by line: a process's maps can be far larger than one buffer */
+    if (f == NULL) return false;
+    char line[4096 + 128]; /* PATH_MAX and the fields before it */
+    bool more = true;
+    while (more && fgets(line, sizeof(line), f) != NULL) {
+        uint64_t lo, hi;
+        int name_at = 0;
+        /* "lo-hi perms offset dev inode   name" */
+        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %*s %*s %*s %*s %n", &lo, &hi, &name_at) < 2) continue;
+        char *name = name_at > 0 ? line + name_at : line + strlen(line);
+        name[strcspn(name, "\n")] = '\0';
+        more = fn(ctx, lo, hi, name);
+    }
+    fclose(f);
+    return true;
 }

@@ -49,7 +49,7 @@ def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     clang = fuchsia_clang()
     out = tmp_path_factory.mktemp("fuchsia_python")
     progs = {mode: _compile(clang, out / f"fl_{mode.lower()}", mode, "-Wl,--no-dynamic-linker")
-             for mode in ("EXIT", "TICK", "UNSERVED", "HANDLES")}
+             for mode in ("EXIT", "TICK", "UNSERVED", "HANDLES", "COST")}
     progs["INTERP"] = _compile(clang, out / "fl_interp", "EXIT", "-Wl,--dynamic-linker=ld.so.1")
     standin_vdso.build(out / "standin", clang=clang)
     progs["VDSO"] = out / "standin" / "libzircon.so"
@@ -233,6 +233,22 @@ def test_killed_job_refuses_with_bad_state(job: Job, programs: dict[str, Path]) 
     job.kill()
     with pytest.raises(zxpy.BadStateError):
         job.spawn_fuchsia(programs["EXIT"], vdso=programs["VDSO"])
+
+
+def test_cost_program_makes_thousands_of_served_calls(job: Job, programs: dict[str, Path]) -> None:
+    """FL_COST (benchmarks/fuchsia_syscall_cost.py) makes 10,000 calls of each of four served syscalls, each of
+    which must succeed, and reports a cost per call for each; the duplicates it closes leave nothing behind."""
+    before = zxpy.fuchsia_unserved()
+    proc = job.spawn_fuchsia(programs["COST"], vdso=programs["VDSO"], stderr=zxpy.PIPE, name="fx-cost")
+    assert proc.stderr is not None
+    with proc, proc.stderr:
+        assert proc.wait(timeout=120) == 0
+        lines = _read(proc.stderr, 10).decode().splitlines()
+    names = [line.split()[1] for line in lines]
+    assert names == ["handle_close(ZX_HANDLE_INVALID)", "object_signal(event,0,0)", "object_get_info(HANDLE_BASIC)",
+                     "handle_duplicate+handle_close"], lines
+    assert all(int(line.split()[2]) > 0 for line in lines), lines
+    assert zxpy.fuchsia_unserved() == before
 
 
 def test_real_2021_vdso(job: Job, programs: dict[str, Path]) -> None:

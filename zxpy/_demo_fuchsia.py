@@ -48,8 +48,9 @@ def _ticks(data: bytes) -> int:
     return sum(1 for line in data.decode(errors="replace").splitlines() if line.startswith("tick "))
 
 
-def _prepare(workdir: Path) -> tuple[dict[str, Path], Path, str] | str:
-    """The EXIT and TICK images, the vDSO and where it came from; or why the section cannot run."""
+def _prepare(workdir: Path, modes: tuple[str, ...] = ("EXIT", "TICK")) -> tuple[dict[str, Path], Path, str] | str:
+    """The images of the test program's ``FL_<mode>`` builds, the vDSO and where it came from; or why they cannot
+    be had (also used by benchmarks/fuchsia_syscall_cost.py)."""
     if not fuchsia.AVAILABLE:
         return "this zxpy has no Fuchsia runner (it is built into the module on x86-64 Linux hosts only)"
     if not _SOURCE.is_file():
@@ -58,7 +59,7 @@ def _prepare(workdir: Path) -> tuple[dict[str, Path], Path, str] | str:
     if clang is None or shutil.which("ld.lld") is None:
         return "clang and ld.lld are needed to build a Fuchsia image (apt install clang lld)"
     images = {}
-    for mode in ("EXIT", "TICK"):
+    for mode in modes:
         out = workdir / f"fl_{mode.lower()}"
         proc = subprocess.run([clang, *_FLAGS, f"-DFL_{mode}", "-o", str(out), str(_SOURCE)], capture_output=True,
                               text=True, check=False)

@@ -39,6 +39,9 @@
  *   FL_FUTEX     futex_wait / futex_wake / futex_requeue with Zircon's errors in order, deadlines; then "waiting\n" and a 400 ms
  *                futex wait the host suspends past its deadline; "timed out\n" and exit 0, or the failed check's
  *                number
+ *   FL_COST      what a served syscall costs (benchmarks/fuchsia_syscall_cost.py): for each of a few calls, the
+ *                best of 5 rounds of 2,000 calls timed with zx_ticks_get, printed as "cost <name> <ns per call>\n";
+ *                exit 0, or 1 if a call failed
  *
  * Built with clang --target=x86_64-unknown-fuchsia -fuse-ld=lld -nostdlib -ffreestanding -fPIE -Wl,-pie
  * -Wl,--no-dynamic-linker (tests/test_fuchsia_first_light.py).  x86-64 only.
@@ -948,6 +951,83 @@ static _Noreturn void threads_main(zx_handle_t bootstrap, const uint8_t *base) {
 }
 #endif
 
+#if defined(FL_COST)
+/* The best of 5 rounds of 2,000 calls of one served syscall, in ns per call; -1 if a call failed. */
+typedef zx_status_t cost_fn(zx_handle_t);
+static int64_t cost_ns(cost_fn *fn, zx_handle_t h, uint64_t (*ticks_get)(void), uint64_t ticks_per_second) {
+    uint64_t best = UINT64_MAX;
+    for (int round = 0; round < 5; round++) {
+        uint64_t t0 = ticks_get();
+        for (int i = 0; i < 2000; i++)
+            if (fn(h) != 0) return -1;
+        uint64_t t = ticks_get() - t0;
+        if (t < best) best = t;
+    }
+    return (int64_t)(best * 1000000000u / ticks_per_second / 2000);
+}
+
+static zx_status_t (*c_get_info)(zx_handle_t, uint32_t, void *, size_t, size_t *, size_t *);
+static zx_status_t (*c_duplicate)(zx_handle_t, uint32_t, zx_handle_t *);
+static zx_status_t (*c_close)(zx_handle_t);
+static zx_status_t (*c_signal)(zx_handle_t, uint32_t, uint32_t);
+
+static zx_status_t one_close_invalid(zx_handle_t h) { (void)h; return c_close(0); }
+static zx_status_t one_signal(zx_handle_t h) { return c_signal(h, 0, 0); }
+static zx_status_t one_basic_info(zx_handle_t h) {
+    uint8_t info[32];
+    return c_get_info(h, 2 /* ZX_INFO_HANDLE_BASIC */, info, sizeof info, NULL, NULL);
+}
+static zx_status_t one_duplicate_close(zx_handle_t h) {
+    zx_handle_t dup;
+    zx_status_t status = c_duplicate(h, 0x80000000u /* ZX_RIGHT_SAME_RIGHTS */, &dup);
+    return status != 0 ? status : c_close(dup);
+}
+
+static void cost_line(const char *name, int64_t ns) {
+    char line[80];
+    size_t at = 0;
+    for (const char *p = "cost "; *p; p++) line[at++] = *p;
+    for (const char *p = name; *p; p++) line[at++] = *p;
+    line[at++] = ' ';
+    char digits[21];
+    int d = 0;
+    uint64_t v = (uint64_t)ns;
+    do digits[d++] = (char)('0' + v % 10), v /= 10;
+    while (v != 0);
+    while (d > 0) line[at++] = digits[--d];
+    line[at++] = '\n';
+    zx_debug_write(line, at);
+}
+
+static _Noreturn void cost_main(const uint8_t *base) {
+    uint64_t (*ticks_get)(void) = (uint64_t (*)(void))vdso_sym(base, "_zx_ticks_get");
+    uint64_t (*ticks_per_second)(void) = (uint64_t (*)(void))vdso_sym(base, "_zx_ticks_per_second");
+    zx_status_t (*event_create)(uint32_t, zx_handle_t *) =
+        (zx_status_t (*)(uint32_t, zx_handle_t *))vdso_sym(base, "_zx_event_create");
+    c_get_info = (zx_status_t (*)(zx_handle_t, uint32_t, void *, size_t, size_t *, size_t *))vdso_sym(
+        base, "_zx_object_get_info");
+    c_duplicate = (zx_status_t (*)(zx_handle_t, uint32_t, zx_handle_t *))vdso_sym(base, "_zx_handle_duplicate");
+    c_close = (zx_status_t (*)(zx_handle_t))vdso_sym(base, "_zx_handle_close");
+    c_signal = (zx_status_t (*)(zx_handle_t, uint32_t, uint32_t))vdso_sym(base, "_zx_object_signal");
+    if (!ticks_get || !ticks_per_second || !event_create || !c_get_info || !c_duplicate || !c_close || !c_signal)
+        zx_process_exit(2);
+    zx_handle_t event;
+    if (event_create(0, &event) != 0) zx_process_exit(1);
+    uint64_t tps = ticks_per_second();
+    /* One call after another: a table of function pointers would need relocations, and this image has none. */
+    int64_t ns;
+#define COST(name, fn)                                                                                         \
+    if ((ns = cost_ns(fn, event, ticks_get, tps)) < 0) zx_process_exit(1);                                     \
+    cost_line(name, ns)
+    COST("handle_close(ZX_HANDLE_INVALID)", one_close_invalid);
+    COST("object_signal(event,0,0)", one_signal);
+    COST("object_get_info(HANDLE_BASIC)", one_basic_info);
+    COST("handle_duplicate+handle_close", one_duplicate_close);
+#undef COST
+    zx_process_exit(0);
+}
+#endif
+
 void _start(zx_handle_t bootstrap, void *vdso) {
     const uint8_t *base = vdso;
     (void)bootstrap;
@@ -1135,7 +1215,9 @@ void _start(zx_handle_t bootstrap, void *vdso) {
     threads_main(bootstrap, base);
 #elif defined(FL_STDIO)
     stdio_main(bootstrap, base);
+#elif defined(FL_COST)
+    cost_main(base);
 #else
-#error "define FL_EXIT, FL_TICK, FL_UNSERVED, FL_BADSYSCALL, FL_VMO, FL_VMAR, FL_HANDLES, FL_FUTEX or FL_THREADS"
+#error "define FL_EXIT, FL_TICK, FL_UNSERVED, FL_BADSYSCALL, FL_VMO, FL_VMAR, FL_HANDLES, FL_FUTEX, FL_THREADS, FL_STDIO or FL_COST"
 #endif
 }
