@@ -373,9 +373,16 @@ static zx_status_t sv_socket_write(call_t *c) {
     size_t actual = 0;
     zx_status_t st;
     if (take > 0 && !copy_in(c->tid, buf, ubuf, take)) {
-        /* Zircon's checks before the copy, then the copy's INVALID_ARGS. */
+        /* Zircon's checks before the copy (the handle, the peer, the state, the size, a full buffer: the peer's,
+         * tx_buf_size in ZX_INFO_SOCKET), then the copy's INVALID_ARGS. */
         st = zx_socket_write(H(0), 0, "", 0, NULL);
-        if (st == ZX_OK) st = ZX_ERR_INVALID_ARGS;
+        hk_info_socket_t info;
+        if (st == ZX_OK && size == (uint64_t)(uint32_t)size &&
+            zx_object_get_info(H(0), HK_INFO_SOCKET, &info, sizeof info, NULL, NULL) == ZX_OK &&
+            info.tx_buf_size >= info.tx_buf_max)
+            st = ZX_ERR_SHOULD_WAIT;
+        else if (st == ZX_OK)
+            st = ZX_ERR_INVALID_ARGS;
     } else {
         /* A size above 32 bits is INVALID_ARGS before any byte is read (SocketDispatcher::Write). */
         st = zx_socket_write(H(0), 0, buf, size != (uint64_t)(uint32_t)size ? (size_t)size : take, &actual);

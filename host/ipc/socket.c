@@ -25,7 +25,7 @@
  *   tx_buf_max/size from the peer's buffer (0 once the peer is gone).
  *
  * Host limitations: the READ_THRESHOLD / WRITE_THRESHOLD properties and signals are not kept (the properties are not
- * served); zx_object_signal_peer on a socket is the core's affair.
+ * served); the host kernel has no zx_object_signal_peer.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -547,6 +547,7 @@ static void socket_rules(void) {
     EXPECT(socket_write(a, 0, g_big, sizeof g_big, &n), ZX_OK);
     EXPECT(n, SOCKET_MAX);
     EXPECT(socket_write(a, 0, "x", 1, &n), ZX_ERR_SHOULD_WAIT);
+    EXPECT(socket_write(a, 0, (const void *)16, 4, &n), ZX_ERR_SHOULD_WAIT); /* full comes before the copy */
     EXPECT(socket_read(b, 0, buf, sizeof buf, &n), ZX_OK);
     EXPECT(socket_write(a, 0, g_big, sizeof g_big, &n), ZX_OK);
     EXPECT(n, sizeof buf);
