@@ -524,9 +524,20 @@ static zx_status_t sv_channel_call(call_t *c) {
         .rd_num_handles = rd_nh,
     };
     if (ua.wr_num_handles > 0 && wh == NULL && ua.wr_num_handles <= ZX_CHANNEL_MAX_MSG_HANDLES) {
-        /* The handle values could not be read: user_copy's INVALID_ARGS (nothing named, nothing consumed). */
+        /* The handle values cannot be read: Zircon's checks before msg_put_handles copies them (the options, the
+         * handle with WRITE and READ, the message's size and txid room), then that copy's INVALID_ARGS; nothing is
+         * consumed, as RemoveUserHandles cannot read the values either. */
+        zx_status_t st = (U32(1) & ~ZX_CHANNEL_WRITE_USE_IOVEC) != 0 ? ZX_ERR_INVALID_ARGS : ZX_OK;
+        zx_info_handle_basic_t b;
+        if (st == ZX_OK) st = zx_object_get_info(H(0), ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL);
+        if (st == ZX_OK && b.type != ZX_OBJ_TYPE_CHANNEL) st = ZX_ERR_WRONG_TYPE;
+        if (st == ZX_OK && (b.rights & (ZX_RIGHT_READ | ZX_RIGHT_WRITE)) != (ZX_RIGHT_READ | ZX_RIGHT_WRITE))
+            st = ZX_ERR_ACCESS_DENIED;
+        if (st == ZX_OK && (U32(1) & ZX_CHANNEL_WRITE_USE_IOVEC) != 0) st = ZX_ERR_NOT_SUPPORTED; /* the host's */
+        if (st == ZX_OK && ua.wr_num_bytes > ZX_CHANNEL_MAX_MSG_BYTES) st = ZX_ERR_OUT_OF_RANGE;
+        if (st == ZX_OK && (w->wr_bytes == NULL || ua.wr_num_bytes < sizeof(zx_txid_t))) st = ZX_ERR_INVALID_ARGS;
         call_worker_free(w);
-        return ZX_ERR_INVALID_ARGS;
+        return st != ZX_OK ? st : ZX_ERR_INVALID_ARGS;
     }
     hk_lock();
     w->zthread = c->k->thread;

@@ -644,6 +644,10 @@ static void loader_scenario(zx_handle_t ldsvc) {
     EXPECT(channel_call(c0, 0, ZX_TIME_INFINITE, &args, &ab, &ah), ZX_ERR_INVALID_ARGS);
     EXPECT(channel_call(c0 ^ 0x100000, 0, ZX_TIME_INFINITE, &args, &ab, &ah), ZX_ERR_BAD_HANDLE);
     EXPECT(channel_call(c0, 0, ZX_TIME_INFINITE, (const call_args_t *)16, &ab, &ah), ZX_ERR_INVALID_ARGS);
+    /* Handle values that cannot be read: the handle's checks first, then INVALID_ARGS, nothing sent. */
+    args = (call_args_t){req, (const zx_handle_t *)16, rsp, NULL, sizeof req, 1, sizeof rsp, 0};
+    EXPECT(channel_call(c0 ^ 0x100000, 0, ZX_TIME_INFINITE, &args, &ab, &ah), ZX_ERR_BAD_HANDLE);
+    EXPECT(channel_call(c0, 0, ZX_TIME_INFINITE, &args, &ab, &ah), ZX_ERR_INVALID_ARGS);
     /* A malformed request (an unknown ordinal) closes the connection: the call ends PEER_CLOSED. */
     *(uint64_t *)(req + 8) = 0x1234;
     args = (call_args_t){req, NULL, rsp, NULL, 16, 0, sizeof rsp, 0};
