@@ -1161,7 +1161,7 @@ zx_status_t hk_fuchsia_spawn_stdio(zx_handle_t job, const char *image_path, cons
     }
     /* The trampoline, and the bytes the program maps: the image exactly as checked, the vDSO with DATA_CONSTANTS
      * written in, as Zircon writes them into the vDSO's VMO (zircon/kernel/lib/userabi/vdso.cc). */
-    pthread_once(&g_trampoline_once, trampoline_create);
+    if (status == ZX_OK) pthread_once(&g_trampoline_once, trampoline_create); /* not for a spawn already failed */
     if (status == ZX_OK && g_trampoline_fd < 0)
         status = report(err_msg, ZX_ERR_NOT_SUPPORTED, "cannot create the start trampoline (an executable memfd): %s",
                         strerror(g_trampoline_errno));
