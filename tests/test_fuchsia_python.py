@@ -282,6 +282,22 @@ def test_stdio_is_sockets_to_the_callers_fds(job: Job, programs: dict[str, Path]
     wait_until(lambda: not child_pids("stdio"), what="the program's Linux process to go")
 
 
+def test_a_closed_stdio_fd_is_left_out(job: Job, programs: dict[str, Path]) -> None:
+    """A caller without fd 0 still spawns: that fd gets no PA_FD handle (fdio_spawn skips an fd it cannot clone)."""
+    r, w = os.pipe()
+    saved = os.dup(0)
+    os.close(0)
+    try:
+        proc = job.spawn_fuchsia(programs["EXIT"], vdso=programs["VDSO"], stderr=w)
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(w)
+    with proc, os.fdopen(r, "rb") as err:
+        assert proc.wait(timeout=30) == 42
+        assert _read(err, 10).endswith(b"exiting with 42\n")
+
+
 def test_real_2021_vdso(job: Job, programs: dict[str, Path]) -> None:
     vdso = real_sdk_2021() / REAL_VDSO
     assert vdso.is_file(), f"{vdso} is missing"

@@ -149,7 +149,9 @@ hk_fx_stdio_t *hk_fx_stdio_new(const int fds[3], zx_handle_t ends[3], uint32_t i
         if (fds[i] < 0) continue;
         pump_t *p = &st->pumps[i];
         p->fd = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
-        if (p->fd < 0) s = ZX_ERR_BAD_HANDLE;
+        if (p->fd < 0 && errno == EBADF) continue; /* not open: no handle for it, as fdio_spawn skips an fd it
+                                                     * cannot clone for FDIO_SPAWN_CLONE_STDIO */
+        if (p->fd < 0) s = ZX_ERR_NO_RESOURCES;
         if (s == ZX_OK && i == 0 && (p->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0) s = ZX_ERR_NO_RESOURCES;
         if (s == ZX_OK) s = zx_socket_create(ZX_SOCKET_STREAM, &program_end[i], &p->socket);
     }
@@ -159,7 +161,7 @@ hk_fx_stdio_t *hk_fx_stdio_new(const int fds[3], zx_handle_t ends[3], uint32_t i
     pthread_sigmask(SIG_SETMASK, &all, &old);
     for (int i = 0; i < 3 && s == ZX_OK; i++) {
         pump_t *p = &st->pumps[i];
-        if (fds[i] < 0) continue;
+        if (p->fd < 0) continue;
         if (pthread_create(&p->thread, NULL, i == 0 ? pump_in : pump_out, p) != 0) s = ZX_ERR_NO_RESOURCES;
         else p->running = true;
     }

@@ -26,7 +26,7 @@ typedef struct hk_fx_stdio hk_fx_stdio_t;
 /* Requesting thread, without the lock.  For each i in 0..2 with fds[i] >= 0: a stream socket pair whose program end
  * goes to ends[*n] (a handle of the calling thread's table, for the processargs message) with infos[*n] =
  * PA_HND(PA_FD, i), and a pump between the other end and a duplicate of fds[i] (read from it for fd 0, written to it
- * for 1 and 2), started at once.  The pumps end when their socket's peer is closed (the program's table closes when
+ * for 1 and 2), started at once; an fd that is not open gets no handle.  The pumps end when their socket's peer is closed (the program's table closes when
  * it dies) or at hk_fx_stdio_end.  NULL with *status on failure (nothing left behind). */
 hk_fx_stdio_t *hk_fx_stdio_new(const int fds[3], zx_handle_t ends[3], uint32_t infos[3], size_t *n,
                                zx_status_t *status);
