@@ -36,10 +36,12 @@ typedef struct pump {
     atomic_bool stop;
     bool running;       /* a thread was started */
     pthread_t thread;
+    pthread_mutex_t *mu; /* the input pump: guards socket, which it closes at end of file */
 } pump_t;
 
 struct hk_fx_stdio {
     pump_t pumps[3];
+    pthread_mutex_t mu;
 };
 
 static bool write_all(int fd, const uint8_t *buf, size_t len) {
@@ -114,8 +116,10 @@ static void *pump_in(void *arg) {
         }
     }
     free(buf);
+    pthread_mutex_lock(p->mu);
     zx_handle_close(p->socket);
     p->socket = ZX_HANDLE_INVALID;
+    pthread_mutex_unlock(p->mu);
     close(p->fd);
     p->fd = -1;
     return NULL;
@@ -128,6 +132,7 @@ static void pumps_close(hk_fx_stdio_t *st) {
         if (p->fd >= 0) close(p->fd);
         if (p->stop_fd >= 0) close(p->stop_fd);
     }
+    pthread_mutex_destroy(&st->mu);
     free(st);
 }
 
@@ -139,8 +144,9 @@ hk_fx_stdio_t *hk_fx_stdio_new(const int fds[3], zx_handle_t ends[3], uint32_t i
         *status = ZX_ERR_NO_MEMORY;
         return NULL;
     }
+    pthread_mutex_init(&st->mu, NULL);
     for (int i = 0; i < 3; i++) {
-        st->pumps[i] = (pump_t){.index = i, .fd = -1, .socket = ZX_HANDLE_INVALID, .stop_fd = -1};
+        st->pumps[i] = (pump_t){.index = i, .fd = -1, .socket = ZX_HANDLE_INVALID, .stop_fd = -1, .mu = &st->mu};
         atomic_init(&st->pumps[i].stop, false);
     }
     zx_status_t s = ZX_OK;
@@ -189,9 +195,12 @@ void hk_fx_stdio_end(hk_fx_stdio_t *st) {
         pump_t *p = &st->pumps[i];
         if (!p->running) continue;
         atomic_store(&p->stop, true);
-        if (p->stop_fd >= 0) { /* the input pump (which may have closed its socket already) */
+        if (p->stop_fd >= 0) { /* the input pump: in poll, or waiting for room in its socket (if still open) */
             uint64_t one = 1;
             (void)!write(p->stop_fd, &one, sizeof one);
+            pthread_mutex_lock(&st->mu);
+            if (p->socket != ZX_HANDLE_INVALID) zx_object_signal(p->socket, 0, ZX_USER_SIGNAL_0);
+            pthread_mutex_unlock(&st->mu);
         } else {
             zx_object_signal(p->socket, 0, ZX_USER_SIGNAL_0); /* an output pump keeps its socket until joined */
         }

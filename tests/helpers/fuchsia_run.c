@@ -510,7 +510,23 @@ static int run_stdio(const char *image, const char *vdso, const char *scenario) 
                    (req[3] & 0x80) ? "true" : "false", s_write, replied_while_suspended ? "true" : "false", s_close,
                    replied ? "true" : "false");
         } else {
-            printf(", \"kill\": %d", zx_task_kill(job));
+            /* More input than the program's stdin socket holds, which it never reads: the input pump waits for
+             * room in the socket when the program dies, and must still end at once (not after the 5 s fallback). */
+            static char junk[300000];
+            fcntl(in[1], F_SETFL, O_NONBLOCK);
+            size_t fed = 0;
+            for (int i = 0; i < 400 && fed < sizeof junk; i++) {
+                ssize_t n = write(in[1], junk + fed, sizeof junk - fed);
+                if (n > 0) fed += (size_t)n;
+                else sleep_ms(5);
+            }
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            printf(", \"stdin_fed\": %zu, \"kill\": %d", fed, zx_task_kill(job));
+            zx_object_wait_one(proc, ZX_TASK_TERMINATED, DEADLINE_S(20), &seen);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            printf(", \"kill_to_dead_ms\": %ld",
+                   (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
         }
         zx_handle_close(th);
     }
