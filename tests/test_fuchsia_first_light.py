@@ -351,9 +351,6 @@ def check_handles(r: dict[str, Any]) -> None:
 def check_blockkill(r: dict[str, Any]) -> None:
     assert r["blocking"] and r["blocked_state"] == ZX_THREAD_STATE_BLOCKED_WAIT_ONE
     assert r["kill"] == 0 and r["wait"] == 0 and r["return_code"] == ZX_TASK_RETCODE_SYSCALL_KILL
-    # Its stdin pump was waiting for room in a full socket: it ends with the program, not after the 5 s the runner
-    # allows a pump still writing to a host fd.
-    assert r["stdin_fed"] > 257024 and r["kill_to_dead_ms"] < 4000
     assert "unblocked" not in r["output"]
     # The worker that served the wait ended with the program; the event is back to the driver's one handle.
     assert r["threads_after"] == r["threads_blocked"] - 1, r
