@@ -143,6 +143,26 @@ _Static_assert(sizeof(zx_info_task_runtime_t) == sizeof(hk_info_task_runtime_v0_
 HK_SAME_FIELD(zx_info_task_runtime_t, hk_info_task_runtime_v0_t, cpu_time);
 HK_SAME_FIELD(zx_info_task_runtime_t, hk_info_task_runtime_v0_t, queue_time);
 
+/* ZX_INFO_SOCKET (topic 22, unversioned): zx_info_socket_t of <zircon/syscalls/object.h>, filled as
+ * SocketDispatcher::GetInfo does (zircon/kernel/object/socket_dispatcher.cc).  zxpy's own headers do not carry the
+ * record, so it is stated here; where the headers have it, the layout is checked against it. */
+#define HK_INFO_SOCKET 22u
+typedef struct hk_info_socket {
+    uint32_t options;
+    uint8_t padding1[4];
+    size_t rx_buf_max;
+    size_t rx_buf_size;
+    size_t rx_buf_available;
+    size_t tx_buf_max;
+    size_t tx_buf_size;
+} hk_info_socket_t;
+_Static_assert(sizeof(hk_info_socket_t) == 48 && offsetof(hk_info_socket_t, rx_buf_max) == 8 &&
+                   offsetof(hk_info_socket_t, tx_buf_size) == 40,
+               "zx_info_socket_t is 48 bytes");
+#ifdef ZX_INFO_SOCKET
+_Static_assert(ZX_INFO_SOCKET == HK_INFO_SOCKET, "ZX_INFO_SOCKET is topic 22");
+#endif
+
 #undef HK_SAME_FIELD
 
 #endif /* ZXPY_HOST_INFO_TOPICS_H_ */

@@ -26,6 +26,7 @@
  *   ipc/channel.c    channels: messages, handle transfer, zx_channel_call
  *   ipc/exception.c  exceptions: exception channels of threads, processes and jobs, the exception object, its
  *                    handler chain and properties (through hk_exception_ops_t and the channel calls below)
+ *   ipc/socket.c     sockets: zx_socket_create / write / read / shutdown, ZX_INFO_SOCKET
  *   ipc/port.c       ports: zx_port_create / queue / wait / cancel, zx_object_wait_async (signal packets, through
  *                    the core's asynchronous observers: hk_wait_async_*)
  *                    (port.c, channel.c and exception.c are in the Python module and the conformance suite; the
@@ -538,6 +539,33 @@ zx_status_t hk_channel_create_kernel(hk_object_t **kernel_end, hk_object_t **use
 bool hk_channel_peer_closed(const hk_object_t *obj);
 zx_status_t hk_channel_write_kernel(hk_object_t *obj, const void *bytes, uint32_t num_bytes, hk_object_t *handle_obj,
                                     zx_rights_t rights);
+
+/* ipc/socket.c.  Sockets (zircon/kernel/object/socket_dispatcher.cc, syscalls/socket.cc): zx_socket_create / write
+ * / read / shutdown are exported like every host-kernel call; zxpy's own headers (today's) no longer declare
+ * zx_socket_shutdown and none carries the option bits, so they are stated here with the 2021 SDK's values
+ * (<zircon/types.h>). */
+#ifndef ZX_SOCKET_STREAM
+#define ZX_SOCKET_STREAM ((uint32_t)0u)
+#define ZX_SOCKET_DATAGRAM ((uint32_t)1u << 0)
+#define ZX_SOCKET_CREATE_MASK (ZX_SOCKET_DATAGRAM)
+#endif
+#ifndef ZX_SOCKET_PEEK
+#define ZX_SOCKET_PEEK ((uint32_t)1u << 3)
+#endif
+#ifndef ZX_SOCKET_SHUTDOWN_WRITE
+#define ZX_SOCKET_SHUTDOWN_WRITE ((uint32_t)1u << 0)
+#define ZX_SOCKET_SHUTDOWN_READ ((uint32_t)1u << 1)
+#define ZX_SOCKET_SHUTDOWN_MASK (ZX_SOCKET_SHUTDOWN_WRITE | ZX_SOCKET_SHUTDOWN_READ)
+#endif
+/* MBufChain::kSizeMax (zircon/kernel/object/include/object/mbuf.h): 128 MBufs of 2008 payload bytes. */
+#define HK_SOCKET_SIZE_MAX ((size_t)128u * 2008u)
+zx_status_t zx_socket_create(uint32_t options, zx_handle_t *out0, zx_handle_t *out1);
+zx_status_t zx_socket_write(zx_handle_t handle, uint32_t options, const void *buffer, size_t buffer_size,
+                            size_t *actual);
+zx_status_t zx_socket_read(zx_handle_t handle, uint32_t options, void *buffer, size_t buffer_size, size_t *actual);
+zx_status_t zx_socket_shutdown(zx_handle_t handle, uint32_t options);
+/* Lock held.  obj is a socket (ZX_OBJ_TYPE_SOCKET): its ZX_INFO_SOCKET record (object_info.c). */
+void hk_socket_info_locked(const hk_object_t *obj, hk_info_socket_t *info);
 
 /* task_stats.c — lock held.  Runtime as Zircon aggregates it: a thread's own CPU and run-queue time (0 before start,
  * kept after death); a process's = its dead threads' + its live threads'; a job's = its dead child processes' + its

@@ -333,6 +333,7 @@ void lt_program_check_end(struct hk_linux_process *lp) {
         /* Every task of the program is reaped, so every descendant's zombie has its final parent: the ones that are
          * ours are reaped before TASK_TERMINATED, so none is left when a waiter wakes. */
         lt_orphans_reap();
+        if (lp->fuchsia != NULL && lp->fuchsia_ops->exited != NULL) lp->fuchsia_ops->exited(lp->fuchsia);
         hk_lock();
         hk_process_report_exited(lp->p, lp->exit_code); /* a kill's code, set earlier, wins */
         lp->p->program = NULL;

@@ -99,6 +99,9 @@ struct lt_fuchsia_ops {
     /* Lock held, never blocks; may be NULL.  At every pass of the monitor over its requests, before it syncs the
      * program's tasks: complete the calls finished elsewhere (set their result and k->resume). */
     void (*poll)(void *program);
+    /* Without the lock; may be NULL.  Every task of the started program is reaped, and it is about to be reported
+     * dead (TASK_TERMINATED): finish what must be done before a waiter wakes (its stdio copied out). */
+    void (*exited)(void *program);
     void (*program_free)(void *program);
     /* Lock held; may be NULL.  Task k, a thread the program cloned (zx_thread_start), is being made a Zircon
      * thread: the NEW thread object zx_thread_create made for it (a reference for the caller), or NULL for a new

@@ -15,6 +15,9 @@
 
 #include "kernel.h"
 
+/* ipc/socket.c, where it is linked (the helper programs that link the top-level host files only have no sockets). */
+extern __typeof__(hk_socket_info_locked) hk_socket_info_locked __attribute__((weak));
+
 typedef struct {
     void *buffer;
     size_t buffer_size;
@@ -233,6 +236,15 @@ static zx_status_t get_info_locked(zx_handle_t h, uint32_t topic, info_out_t *ou
         HK_LIST_FOR_EACH(it, &p->threads) put_koid(out, HK_CONTAINER_OF(it, hk_thread_t, sibling)->base.koid);
         return koids_done(out);
     }
+    case HK_INFO_SOCKET: {
+        /* sys_object_get_info's ZX_INFO_SOCKET: a SOCKET handle with INSPECT, one record (GetInfo).  Sockets live
+         * in ipc/socket.c; a program built without it has none, so the lookup fails before the call. */
+        if ((status = typed(h, ZX_OBJ_TYPE_SOCKET, ZX_RIGHT_INSPECT, &obj)) != ZX_OK) return status;
+        if (hk_socket_info_locked == NULL) return ZX_ERR_WRONG_TYPE;
+        hk_info_socket_t info;
+        hk_socket_info_locked(obj, &info);
+        return put_record(out, &info, sizeof(info));
+    }
     case ZX_INFO_JOB_CHILDREN:
     case ZX_INFO_JOB_PROCESSES: {
         if ((status = typed(h, ZX_OBJ_TYPE_JOB, ZX_RIGHT_ENUMERATE, &obj)) != ZX_OK) return status;
@@ -268,6 +280,7 @@ static bool topic_known(uint32_t topic) {
     case HK_INFO_TASK_STATS_V1:
     case HK_INFO_TASK_RUNTIME_V0:
     case HK_INFO_TASK_RUNTIME_V1:
+    case HK_INFO_SOCKET:
         return true;
     default:
         return false;

@@ -29,7 +29,7 @@ HOST = ROOT / "host"
 HELPERS = Path(__file__).parent / "helpers"
 PROGRAM = HELPERS / "fuchsia_first_light.c"
 REAL_VDSO = Path("arch/x64/sysroot/lib/libzircon.so")
-MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO", "VMAR", "HANDLES", "FUTEX", "THREADS", "SUBVMAR", "LDSO")
+MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO", "VMAR", "HANDLES", "FUTEX", "THREADS", "STDIO", "SUBVMAR", "LDSO")
 REAL_LDSO = Path("arch/x64/sysroot/dist/lib/ld.so.1")
 
 ZX_ERR_NOT_SUPPORTED = -2
@@ -48,8 +48,9 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux" or platform.machine() no
 
 def _build_driver(out: Path, *flags: str) -> Path:
     sources = [HELPERS / "fuchsia_run.c", *sorted(HOST.glob("*.c")), HOST / "ipc" / "channel.c",
-               HOST / "fuchsia" / "vdso.c", HOST / "fuchsia" / "runner.c", HOST / "fuchsia" / "inject.c",
-               HOST / "fuchsia" / "vm.c", HOST / "fuchsia" / "serve_object.c"]
+               HOST / "ipc" / "socket.c", HOST / "fuchsia" / "vdso.c", HOST / "fuchsia" / "runner.c",
+               HOST / "fuchsia" / "inject.c", HOST / "fuchsia" / "vm.c", HOST / "fuchsia" / "serve_object.c",
+               HOST / "fuchsia" / "stdio.c", HOST / "fuchsia" / "loader.c"]
     cmd = [*host_cc(), "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
            f"-I{HOST / 'include'}", f"-I{HOST}", *flags, *map(str, sources), "-o", str(out)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -137,7 +138,7 @@ def shuffled(build_dir: Path, clang: str) -> tuple[Path, dict[str, int]]:
     return build_dir / "shuffled" / "libzircon.so", data["vdso_syscall_numbers"]
 
 
-def run(driver: Path, mode: str, image: Path, vdso: Path, *more: Path) -> dict[str, Any]:
+def run(driver: Path, mode: str, image: Path, vdso: Path, *more: Path | str) -> dict[str, Any]:
     env = {**os.environ, "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=99",
            "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1:exitcode=98",
            # The driver ends with _exit while its pipe readers still run: those are no leak.
@@ -692,3 +693,93 @@ def test_threads_real_2021_vdso(driver: Path, programs: dict[str, Path]) -> None
     vdso = real_sdk_2021() / REAL_VDSO
     assert vdso.is_file(), f"{vdso} is missing"
     check_threads(run(driver, "threads", programs["THREADS"], vdso))
+
+
+# ------------------------------------------------------------------------------------------ stdio, channel_call, loader
+
+ZX_THREAD_STATE_BLOCKED_CHANNEL = 0x0503
+BIG_WRITE = 300000  # FL_STDIO's write larger than a socket holds (MBufChain's 257024 bytes)
+
+
+def check_stdio_write(r: dict[str, Any]) -> None:
+    """FL_STDIO "write" (tests/helpers/fuchsia_run.c, mode stdio): the PA_FD sockets reach the host's pipes."""
+    assert r["return_code"] == 0, r["output"]
+    assert r["output"] == "stdio done\n"
+    head = "hello from fd 1\nsocket rules hold\nstdin said: line one\nline two\n"
+    assert r["stdout"].startswith(head + "abcdefghij")
+    # Every byte is in the pipe by the time the program is reported dead, the large write's last line included.
+    assert r["stdout_total"] == len(head) + BIG_WRITE
+    assert r["stdout_tail"].endswith("k\n")
+    assert r["stderr"] == "hello from fd 2\n"
+    # The three pumps ran while it did and are gone once it is dead; nothing is left in its table.
+    assert r["threads_running"] >= r["threads_before"] + 3
+    assert r["threads_after"] <= r["threads_before"] + 1  # the spawn backend's monitor stays
+    assert r["table_after"] == 0
+
+
+def check_loader(r: dict[str, Any]) -> None:
+    assert r["return_code"] == 0, r["output"]
+    assert r["output"] == "loaded libzircon.so\nnot found as expected\nclone served\nmalformed closes\n"
+    assert r["threads_final"] <= r["threads_before"]  # the loader's connection threads are joined
+
+
+def check_callsuspend(r: dict[str, Any]) -> None:
+    assert r["calling"] and r["blocked_state"] == ZX_THREAD_STATE_BLOCKED_CHANNEL
+    assert r["suspend"] == 0 and r["suspended"] == 0
+    # The request arrived with a kernel txid (high bit), the reply went back while the program was suspended, and
+    # it returned only after the resume.
+    assert r["read"] == 0 and r["request"].endswith("ping") and r["txid_kernel_bit"] and r["write"] == 0
+    assert not r["replied_while_suspended"]
+    assert r["close"] == 0 and r["replied"] and r["return_code"] == 0
+    assert r["output"] == "calling\nreplied pong\n"
+
+
+def check_callkill(r: dict[str, Any]) -> None:
+    assert r["calling"] and r["blocked_state"] == ZX_THREAD_STATE_BLOCKED_CHANNEL
+    assert r["kill"] == 0 and r["wait"] == 0 and r["return_code"] == ZX_TASK_RETCODE_SYSCALL_KILL
+    # Its stdin pump was waiting for room in a full socket: it ends with the program, not after the 5 s the runner
+    # allows a pump still writing to a host fd.
+    assert r["stdin_fed"] > 257024 and r["kill_to_dead_ms"] < 4000
+    # The call's worker and the pumps are gone with the program.
+    assert r["threads_after"] < r["threads_blocked"] and r["threads_after"] <= r["threads_before"] + 1
+    assert r["table_after"] == 0
+
+
+def test_stdio_sockets_reach_the_host(driver: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_stdio_write(run(driver, "stdio", programs["STDIO"], standin, "write"))
+
+
+def test_loader_service(driver: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_loader(run(driver, "stdio", programs["STDIO"], standin, "loader"))
+
+
+def test_channel_call_suspended_keeps_its_reply(driver: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_callsuspend(run(driver, "stdio", programs["STDIO"], standin, "callsuspend"))
+
+
+def test_channel_call_killed_leaves_no_worker(driver: Path, programs: dict[str, Path], standin: Path) -> None:
+    check_callkill(run(driver, "stdio", programs["STDIO"], standin, "callkill"))
+
+
+def test_stdio_under_asan(driver_asan: Path, programs: dict[str, Path], standin: Path) -> None:
+    for scenario, check in (("write", check_stdio_write), ("loader", check_loader),
+                            ("callsuspend", check_callsuspend), ("callkill", check_callkill)):
+        check(run(driver_asan, "stdio", programs["STDIO"], standin, scenario))
+
+
+def test_stdio_under_tsan(driver_tsan: Path, programs: dict[str, Path], standin: Path) -> None:
+    """The pumps, the loader's threads, the call's worker, the monitor and the driver share the kernel."""
+    for scenario, check in (("write", check_stdio_write), ("loader", check_loader),
+                            ("callsuspend", check_callsuspend), ("callkill", check_callkill)):
+        check(run(driver_tsan, "stdio", programs["STDIO"], standin, scenario))
+
+
+def test_stdio_real_2021_vdso(driver: Path, programs: dict[str, Path]) -> None:
+    vdso = real_sdk_2021() / REAL_VDSO
+    assert vdso.is_file(), f"{vdso} is missing"
+    check_stdio_write(run(driver, "stdio", programs["STDIO"], vdso, "write"))
+    check_loader(run(driver, "stdio", programs["STDIO"], vdso, "loader"))
+    r = run(driver, "stdio", programs["STDIO"], vdso, "loaderfdio")
+    assert r["return_code"] == 0 and r["output"] == "loaded libfdio.so\n"
+    check_callsuspend(run(driver, "stdio", programs["STDIO"], vdso, "callsuspend"))
+    check_callkill(run(driver, "stdio", programs["STDIO"], vdso, "callkill"))

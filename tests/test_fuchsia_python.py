@@ -50,7 +50,7 @@ def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     clang = fuchsia_clang()
     out = tmp_path_factory.mktemp("fuchsia_python")
     progs = {mode: _compile(clang, out / f"fl_{mode.lower()}", mode, "-Wl,--no-dynamic-linker")
-             for mode in ("EXIT", "TICK", "UNSERVED", "HANDLES", "COST", "LDSO")}
+             for mode in ("EXIT", "TICK", "UNSERVED", "HANDLES", "COST", "STDIO", "LDSO")}
     progs["INTERP"] = _compile(clang, out / "fl_interp", "EXIT", "-Wl,--dynamic-linker=ld.so.1")
     standin_vdso.build(out / "standin", clang=clang)
     progs["VDSO"] = out / "standin" / "libzircon.so"
@@ -306,6 +306,53 @@ def test_cost_program_makes_thousands_of_served_calls(job: Job, programs: dict[s
                      "handle_duplicate+handle_close"], lines
     assert all(int(line.split()[2]) > 0 for line in lines), lines
     assert zxpy.fuchsia_unserved() == before
+
+
+def test_stdio_is_sockets_to_the_callers_fds(job: Job, programs: dict[str, Path], tmp_path: Path) -> None:
+    """FL_STDIO "write" writes to its PA_FD sockets for fds 1 and 2 and reads fd 0 to its end: the runner pumps them
+    from and to the caller's fd 0, fd 1 and ``stderr``, and every byte is there once ``wait`` returns."""
+    out_path = tmp_path / "stdout"
+    r, w = os.pipe()
+    os.write(w, b"typed\n")
+    os.close(w)
+    saved = (os.dup(0), os.dup(1))
+    try:
+        with out_path.open("wb") as out:
+            os.dup2(r, 0)
+            os.dup2(out.fileno(), 1)
+            proc = job.spawn_fuchsia(programs["STDIO"], ["write"], vdso=programs["VDSO"], stderr=zxpy.PIPE,
+                                     name="stdio")
+    finally:
+        os.dup2(saved[0], 0)
+        os.dup2(saved[1], 1)
+        for fd in (*saved, r):
+            os.close(fd)
+    assert proc.stderr is not None
+    with proc, proc.stderr:
+        assert proc.wait(timeout=60) == 0
+        err = _read(proc.stderr, 10)
+    head = b"hello from fd 1\nsocket rules hold\nstdin said: typed\n"
+    text = out_path.read_bytes()
+    assert text.startswith(head) and len(text) == len(head) + 300000 and text.endswith(b"k\n")
+    # fd 2's socket and zx_debug_write both reach stderr (from the pump and from the monitor).
+    assert sorted(err.splitlines()) == [b"hello from fd 2", b"stdio done"]
+    wait_until(lambda: not child_pids("stdio"), what="the program's Linux process to go")
+
+
+def test_a_closed_stdio_fd_is_left_out(job: Job, programs: dict[str, Path]) -> None:
+    """A caller without fd 0 still spawns: that fd gets no PA_FD handle (fdio_spawn skips an fd it cannot clone)."""
+    r, w = os.pipe()
+    saved = os.dup(0)
+    os.close(0)
+    try:
+        proc = job.spawn_fuchsia(programs["EXIT"], vdso=programs["VDSO"], stderr=w)
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(w)
+    with proc, os.fdopen(r, "rb") as err:
+        assert proc.wait(timeout=30) == 42
+        assert _read(err, 10).endswith(b"exiting with 42\n")
 
 
 def test_real_2021_vdso(job: Job, programs: dict[str, Path]) -> None:

@@ -45,8 +45,10 @@
 #include "../kernel.h"
 #include "../linux_task.h"
 #include "inject.h"
+#include "loader.h"
 #include "runner.h"
 #include "serve.h"
+#include "stdio.h"
 #include "vdso.h"
 #include "vm.h"
 
@@ -60,6 +62,7 @@
 #define MAX_DEBUG_WRITE 256u      /* kMaxDebugWriteSize, zircon/kernel/lib/syscalls/debug.cc */
 #define CPRNG_DRAW_MAX_LEN 256u   /* ZX_CPRNG_DRAW_MAX_LEN */
 #define VERSION_STRING "zxpy host kernel"
+#define MAX_SPAWN_HANDLES 15u     /* the spawner's handles in the processargs message (serve_object.c's room) */
 
 /* Linux's internal restart codes: a real call that a stop interrupted comes back with one of these at its exit
  * stop, and Linux restarts it after the stop (include/linux/errno.h). */
@@ -286,6 +289,7 @@ typedef struct fuchsia_start {
     hk_vdso_t table;
     int stderr_fd;
     hk_fx_serve_t *serve;   /* the object-model calls (serve_object.c): taken by program_new */
+    hk_fx_stdio_t *stdio;   /* the pumps of fds 0-2 (stdio.c): taken by program_new */
     zx_handle_t bootstrap;  /* the program's end of its bootstrap channel, in its own table */
     bool dynamic;           /* the image is the dynamic linker of an executable (PA_VMAR_LOADED wanted) */
 } fuchsia_start_t;
@@ -317,6 +321,7 @@ typedef struct fuchsia_program {
     uint64_t entry;
     int stderr_fd;
     hk_fx_serve_t *serve;
+    hk_fx_stdio_t *stdio;
     zx_handle_t bootstrap;
     real_call_t calls[MAX_REAL_CALLS];
     /* zx_thread_start: the thread object (a reference) and entry state of the clone under way, taken by
@@ -355,13 +360,24 @@ static void *program_new(const void *start) {
     fp->num_sites = fs->table.num_sites;
     fp->num_syscalls = fs->table.num_syscalls;
     fp->serve = fs->serve;
+    fp->stdio = fs->stdio;
+    ((fuchsia_start_t *)start)->stdio = NULL;
     fp->bootstrap = fs->bootstrap;
     ((fuchsia_start_t *)start)->serve = NULL; /* the program owns it now */
     return fp;
 }
 
+/* Every task is reaped: what the program wrote to its stdio sockets reaches the host fds before it is reported dead
+ * (a waiter that then reads the fd finds all of it). */
+static void exited(void *program) {
+    fuchsia_program_t *fp = program;
+    hk_fx_stdio_end(fp->stdio);
+    fp->stdio = NULL;
+}
+
 static void program_free(void *program) {
     fuchsia_program_t *fp = program;
+    hk_fx_stdio_end(fp->stdio); /* a program that never started */
     if (fp->start_thread != NULL) {
         hk_lock();
         hk_object_unref(&fp->start_thread->base);
@@ -1030,6 +1046,7 @@ static const struct lt_fuchsia_ops g_fuchsia_ops = {
     .started = started,
     .syscall_stop = syscall_stop,
     .poll = poll,
+    .exited = exited,
     .program_free = program_free,
     .thread_for = thread_for,
     .thread_first_run = thread_first_run,
@@ -1155,15 +1172,24 @@ static zx_status_t executable_read(const char *path, uint8_t **data, size_t *siz
 
 static zx_status_t spawn(zx_handle_t job, const char *image_path, const char *exe_path, const char *vdso_path,
                          const char *name, const char *const *argv, const char *const *environ,
-                         const uint32_t *handle_infos, const zx_handle_t *handles, size_t num_handles, int stderr_fd,
-                         zx_handle_t *process_out, char *err_msg);
+                         const uint32_t *handle_infos, const zx_handle_t *handles, size_t num_handles,
+                         const int stdio_fds[3], int stderr_fd, zx_handle_t *process_out, char *err_msg);
 
 zx_status_t hk_fuchsia_spawn_etc(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
                                  const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
                                  const zx_handle_t *handles, size_t num_handles, int stderr_fd,
                                  zx_handle_t *process_out, char *err_msg) {
-    return spawn(job, image_path, NULL, vdso_path, name, argv, environ, handle_infos, handles, num_handles, stderr_fd,
-                 process_out, err_msg);
+    const int stdio_fds[3] = {STDIN_FILENO, STDOUT_FILENO, stderr_fd >= 0 ? stderr_fd : STDERR_FILENO};
+    return spawn(job, image_path, NULL, vdso_path, name, argv, environ, handle_infos, handles, num_handles, stdio_fds,
+                 stderr_fd, process_out, err_msg);
+}
+
+zx_status_t hk_fuchsia_spawn_stdio(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
+                                   const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
+                                   const zx_handle_t *handles, size_t num_handles, const int stdio_fds[3],
+                                   int stderr_fd, zx_handle_t *process_out, char *err_msg) {
+    return spawn(job, image_path, NULL, vdso_path, name, argv, environ, handle_infos, handles, num_handles, stdio_fds,
+                 stderr_fd, process_out, err_msg);
 }
 
 zx_status_t hk_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const char *ldso_path,
@@ -1175,14 +1201,22 @@ zx_status_t hk_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const
         if (handles != NULL) zx_handle_close_many(handles, num_handles);
         return ZX_ERR_INVALID_ARGS;
     }
+    const int stdio_fds[3] = {STDIN_FILENO, STDOUT_FILENO, stderr_fd >= 0 ? stderr_fd : STDERR_FILENO};
     return spawn(job, ldso_path, exe_path, vdso_path, name != NULL ? name : exe_path, argv, environ, handle_infos,
-                 handles, num_handles, stderr_fd, process_out, err_msg);
+                 handles, num_handles, stdio_fds, stderr_fd, process_out, err_msg);
+}
+
+/* The spawner's PA_FD handle for fd i, if it gave one (fdio_spawn's actions take precedence over CLONE_STDIO). */
+static bool has_fd_handle(const uint32_t *infos, size_t n, int i) {
+    for (size_t j = 0; infos != NULL && j < n; j++)
+        if ((infos[j] & 0xFFu) == HK_PA_FD && ((infos[j] >> 16) & 0x7FFFu) == (uint32_t)i) return true;
+    return false;
 }
 
 static zx_status_t spawn(zx_handle_t job, const char *image_path, const char *exe_path, const char *vdso_path,
                          const char *name, const char *const *argv, const char *const *environ,
-                         const uint32_t *handle_infos, const zx_handle_t *handles, size_t num_handles, int stderr_fd,
-                         zx_handle_t *process_out, char *err_msg) {
+                         const uint32_t *handle_infos, const zx_handle_t *handles, size_t num_handles,
+                         const int stdio_fds[3], int stderr_fd, zx_handle_t *process_out, char *err_msg) {
     if (err_msg != NULL) err_msg[0] = '\0';
     if (image_path == NULL || vdso_path == NULL || process_out == NULL) {
         if (handles != NULL) zx_handle_close_many(handles, num_handles);
@@ -1210,11 +1244,37 @@ static zx_status_t spawn(zx_handle_t job, const char *image_path, const char *ex
         status = report(err_msg, ZX_ERR_NOT_SUPPORTED, "%s: DATA_CONSTANTS outside its segments", vdso_path);
     /* The files first, as fdio_spawn checks the executable before anything else; then the handle table, the
      * bootstrap channel and its message (serve_object.c), which take the handles whatever the result. */
-    if (status == ZX_OK)
-        fs->serve = hk_fx_serve_new(job, argv, environ, handle_infos, handles, num_handles, program_monotonic,
-                                    &status, err_msg);
-    else if (handles != NULL)
+    /* stdio: a socket per fd 0-2 the spawner gave no PA_FD handle for, its end in the message as PA_HND(PA_FD, fd),
+     * as fdio_spawn's FDIO_SPAWN_CLONE_STDIO (stdio.h). */
+    zx_handle_t all_handles[MAX_SPAWN_HANDLES + 3];
+    uint32_t all_infos[MAX_SPAWN_HANDLES + 3];
+    size_t all_num = 0;
+    if (status == ZX_OK && num_handles > MAX_SPAWN_HANDLES)
+        status = report(err_msg, ZX_ERR_INVALID_ARGS, "too many bootstrap handles: %zu", num_handles);
+    if (status == ZX_OK && num_handles > 0 && (handles == NULL || handle_infos == NULL))
+        status = report(err_msg, ZX_ERR_INVALID_ARGS, "bootstrap handles without their infos");
+    if (status == ZX_OK) {
+        int fds[3];
+        for (int i = 0; i < 3; i++)
+            fds[i] = stdio_fds != NULL && !has_fd_handle(handle_infos, num_handles, i) ? stdio_fds[i] : -1;
+        fs->stdio = hk_fx_stdio_new(fds, all_handles, all_infos, &all_num, &status);
+        if (status != ZX_OK) report(err_msg, status, "cannot set up the program's stdio: %d", status);
+    }
+    if (status == ZX_OK) {
+        for (size_t i = 0; i < num_handles; i++) {
+            all_handles[all_num] = handles[i];
+            all_infos[all_num++] = handle_infos[i];
+        }
+        fs->serve = hk_fx_serve_new(job, argv, environ, all_infos, all_handles, all_num, program_monotonic, &status,
+                                    err_msg);
+        /* Its loader service: the SDK's libraries next to the vDSO and the program's directory (loader.h).  No
+         * thread runs until a connection is made (hk_fx_serve_dynamic's PA_LDSVC_LOADER for ld.so.1). */
+        if (status == ZX_OK)
+            hk_fx_serve_set_loader(fs->serve,
+                                   hk_fx_loader_new_for(vdso_path, exe_path != NULL ? exe_path : image_path));
+    } else if (handles != NULL) {
         zx_handle_close_many(handles, num_handles);
+    }
     if (status == ZX_OK) {
         const char *base = strrchr(name, '/');
         snprintf(fs->name, sizeof fs->name, "%s", base != NULL ? base + 1 : name);
@@ -1237,7 +1297,7 @@ static zx_status_t spawn(zx_handle_t job, const char *image_path, const char *ex
     free(exe);
     /* The trampoline, and the bytes the program maps: the image exactly as checked, the vDSO with DATA_CONSTANTS
      * written in, as Zircon writes them into the vDSO's VMO (zircon/kernel/lib/userabi/vdso.cc). */
-    pthread_once(&g_trampoline_once, trampoline_create);
+    if (status == ZX_OK) pthread_once(&g_trampoline_once, trampoline_create); /* not for a spawn already failed */
     if (status == ZX_OK && g_trampoline_fd < 0)
         status = report(err_msg, ZX_ERR_NOT_SUPPORTED, "cannot create the start trampoline (an executable memfd): %s",
                         strerror(g_trampoline_errno));
@@ -1305,6 +1365,7 @@ static zx_status_t spawn(zx_handle_t job, const char *image_path, const char *ex
     if (fs->image_fd >= 0) close(fs->image_fd);
     if (fs->vdso_fd >= 0) close(fs->vdso_fd);
     hk_fx_serve_free(fs->serve); /* NULL once the program took it */
+    hk_fx_stdio_end(fs->stdio);  /* likewise */
     free(fs->image.data);
     free(fs->vdso.data);
     hk_vdso_free(&fs->table);

@@ -84,7 +84,8 @@ zx_status_t hk_fx_serve_register_fs(hk_fx_serve_t *s, lt_task_t *k, const uint64
 
 /* Requesting thread, before hk_fx_serve_attach.  The start image is the dynamic linker: a first processargs message
  * for it goes out before the program's (PA_PROC_SELF, PA_THREAD_SELF, PA_VMAR_ROOT, PA_VMAR_LOADED, exec_vmo as
- * PA_VMO_EXECUTABLE, and a PA_LDSVC_LOADER handle the spawner gave, which leaves the program's message for it).
+ * PA_VMO_EXECUTABLE, and a PA_LDSVC_LOADER handle the spawner gave, which leaves the program's message for it, else a
+ * connection to the program's loader service, hk_fx_serve_set_loader's, if it has one).
  * exec_vmo (of the calling program's table) is taken whatever happens. */
 void hk_fx_serve_dynamic(hk_fx_serve_t *s, zx_handle_t exec_vmo);
 
@@ -93,6 +94,14 @@ void hk_fx_serve_dynamic(hk_fx_serve_t *s, zx_handle_t exec_vmo);
 #define HK_FX_MAX_LOADED 16
 void hk_fx_serve_loaded(hk_fx_serve_t *s, uint64_t base, uint64_t size, const hk_fuchsia_vm_range_t *maps,
                         size_t num_maps);
+
+/* The program's loader service (loader.h), owned by s from now on (freed by hk_fx_serve_free, after its table is
+ * closed); NULL is fine.  hk_fx_serve_loader_connect: without the lock, a new connection to it, the client end in
+ * *client (a handle of the calling thread's table: the host's, for a processargs message as PA_LDSVC_LOADER);
+ * ZX_ERR_NOT_SUPPORTED without a loader. */
+struct hk_fx_loader;
+void hk_fx_serve_set_loader(hk_fx_serve_t *s, struct hk_fx_loader *loader);
+zx_status_t hk_fx_serve_loader_connect(hk_fx_serve_t *s, zx_handle_t *client);
 
 /* The program's VM state (vm.c): its root VMAR; released by hk_fx_serve_free. */
 hk_fuchsia_vm_t *hk_fx_serve_vm(hk_fx_serve_t *s);

@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 
+#include "loader.h"
 #include "serve.h"
 
 /* <zircon/processargs.h> (2021 SDK: arch/x64/sysroot/include/zircon/processargs.h): the message header and the
@@ -42,11 +43,12 @@ typedef struct {
 } pa_header_t; /* zx_proc_args_t: 36 bytes */
 _Static_assert(sizeof(pa_header_t) == 36, "zx_proc_args_t is 36 bytes");
 
-#define MAX_BOOT_HANDLES 16       /* ours: JOB_DEFAULT (PROC/THREAD_SELF, VMAR_ROOT made at the write) */
+#define MAX_BOOT_HANDLES 19       /* the job, 15 of the spawner's, 3 for stdio (PROC/THREAD_SELF, VMAR_ROOT made at the write) */
 #define MADE_AT_WRITE 3           /* PA_PROC_SELF, PA_THREAD_SELF, PA_VMAR_ROOT */
 #define CLOSE_MANY_CHUNK 64u      /* kMaxMessageHandles: HandleTable::RemoveHandles copies in chunks of it */
 #define MAX_INFO_BUFFER (1u << 20) /* the largest zx_object_get_info buffer copied through (answers are far smaller) */
 #define MAX_PROPERTY 4096u
+#define MAX_CALL_WORKERS 8u        /* zx_channel_call in progress at once per program (ours) */
 
 struct hk_fx_serve {
     hk_process_t *p;          /* a reference, once attached */
@@ -84,6 +86,9 @@ struct hk_fx_serve {
     bool done;
     zx_status_t result;
     zx_signals_t observed;
+    /* zx_channel_call: workers of their own, one per calling thread (a program's threads may each be in one). */
+    struct call_worker *calls[MAX_CALL_WORKERS];
+    hk_fx_loader_t *loader; /* its fuchsia.ldsvc.Loader (loader.h), or NULL */
 };
 
 /* ------------------------------------------------------------------------------------------------ user copy */
@@ -389,6 +394,263 @@ static zx_status_t sv_channel_write(call_t *c) {
     return st;
 }
 
+/* ------------------------------------------------------------------------------------------------ sockets */
+
+/* sys_socket_create (zircon/kernel/lib/syscalls/socket.cc): the options, the pair, then both handles written out
+ * (a fault: neither is installed, INVALID_ARGS). */
+static zx_status_t sv_socket_create(call_t *c) {
+    zx_handle_t h0 = ZX_HANDLE_INVALID, h1 = ZX_HANDLE_INVALID;
+    zx_status_t st = zx_socket_create(U32(0), &h0, &h1);
+    if (st != ZX_OK) return st;
+    if (!copy_out(c->tid, c->a[1], &h0, sizeof h0) || !copy_out(c->tid, c->a[2], &h1, sizeof h1)) {
+        zx_handle_close(h0);
+        zx_handle_close(h1);
+        return ZX_ERR_INVALID_ARGS;
+    }
+    return ZX_OK;
+}
+
+/* sys_socket_write: a size with a NULL buffer and options are checked before the handle, the buffer is read when the
+ * bytes go in (after the handle, peer and state checks: a buffer that cannot be read is INVALID_ARGS there); the
+ * count is written out only on success.  At most the buffer's capacity is read (a longer stream write is short). */
+static zx_status_t sv_socket_write(call_t *c) {
+    uint64_t ubuf = c->a[2], size = c->a[3];
+    if (size > 0 && ubuf == 0) return ZX_ERR_INVALID_ARGS;
+    if (U32(1) != 0) return ZX_ERR_INVALID_ARGS;
+    size_t take = size < HK_SOCKET_SIZE_MAX + 1 ? (size_t)size : HK_SOCKET_SIZE_MAX + 1; /* +1: a datagram too long */
+    uint8_t *buf = take > 0 ? malloc(take) : NULL;
+    if (take > 0 && buf == NULL) return ZX_ERR_NO_MEMORY;
+    size_t actual = 0;
+    zx_status_t st;
+    if (take > 0 && !copy_in(c->tid, buf, ubuf, take)) {
+        /* Zircon's checks before the copy (the handle, the peer, the state, the size, a full buffer: the peer's,
+         * tx_buf_size in ZX_INFO_SOCKET), then the copy's INVALID_ARGS. */
+        st = zx_socket_write(H(0), 0, "", 0, NULL);
+        hk_info_socket_t info;
+        if (st == ZX_OK && size == (uint64_t)(uint32_t)size &&
+            zx_object_get_info(H(0), HK_INFO_SOCKET, &info, sizeof info, NULL, NULL) == ZX_OK &&
+            info.tx_buf_size >= info.tx_buf_max)
+            st = ZX_ERR_SHOULD_WAIT;
+        else if (st == ZX_OK)
+            st = ZX_ERR_INVALID_ARGS;
+    } else {
+        /* A size above 32 bits is INVALID_ARGS before any byte is read (SocketDispatcher::Write). */
+        st = zx_socket_write(H(0), 0, buf, size != (uint64_t)(uint32_t)size ? (size_t)size : take, &actual);
+    }
+    free(buf);
+    if (st == ZX_OK && c->a[4] && !copy_out(c->tid, c->a[4], &actual, sizeof actual)) st = ZX_ERR_INVALID_ARGS;
+    return st;
+}
+
+/* sys_socket_read: the NULL buffer and options first, then the handle and the read; the bytes go out as they are
+ * read (a fault loses them, INVALID_ARGS, as MBufChain::Read's copy does), then the count. */
+static zx_status_t sv_socket_read(call_t *c) {
+    uint64_t ubuf = c->a[2], size = c->a[3];
+    if (ubuf == 0 && size > 0) return ZX_ERR_INVALID_ARGS;
+    if (U32(1) & ~ZX_SOCKET_PEEK) return ZX_ERR_INVALID_ARGS;
+    size_t take = size < HK_SOCKET_SIZE_MAX ? (size_t)size : HK_SOCKET_SIZE_MAX; /* a read never gives more */
+    uint8_t *buf = take > 0 ? malloc(take) : NULL;
+    if (take > 0 && buf == NULL) return ZX_ERR_NO_MEMORY;
+    size_t actual = 0;
+    /* A size above 32 bits is INVALID_ARGS before any byte is read (SocketDispatcher::Read). */
+    zx_status_t st = zx_socket_read(H(0), U32(1), buf, size != (uint64_t)(uint32_t)size ? (size_t)size : take, &actual);
+    if (st == ZX_OK && !copy_out(c->tid, ubuf, buf, actual)) st = ZX_ERR_INVALID_ARGS;
+    free(buf);
+    if (st == ZX_OK && c->a[4] && !copy_out(c->tid, c->a[4], &actual, sizeof actual)) st = ZX_ERR_INVALID_ARGS;
+    return st;
+}
+
+static zx_status_t sv_socket_shutdown(call_t *c) { return zx_socket_shutdown(H(0), U32(1)); }
+
+/* ------------------------------------------------------------------------------------------------ channel_call */
+
+/* One zx_channel_call of one thread, served on a worker thread (sys_channel_call_noretry, zircon/kernel/lib/syscalls/
+ * channel.cc; ChannelDispatcher::Call): the host kernel's zx_channel_call writes the request with a kernel txid and
+ * waits for the reply with that txid, the deadline, the caller's end losing its handle (CANCELED) or the peer
+ * (PEER_CLOSED).  The task stays in its syscall-stop meanwhile.  A suspension of the thread holds the task (the
+ * monitor does not resume a suspended task), and a reply that comes meanwhile is kept and returned after the resume,
+ * as Zircon's SuspendChannelCall / ResumeInterruptedCall keep it for channel_call_finish. */
+typedef struct call_worker {
+    hk_fx_serve_t *s;
+    pthread_t thread;
+    pid_t tid;
+    hk_thread_t *zthread;         /* a reference */
+    struct user_regs_struct regs;
+    zx_handle_t handle;
+    uint32_t options;
+    zx_time_t deadline;           /* host clock */
+    zx_channel_call_args_t args;  /* host buffers */
+    uint64_t u_rd_bytes, u_rd_handles, u_actual_bytes, u_actual_handles;
+    uint8_t *wr_bytes, *rd_bytes;
+    zx_handle_t wr_handles[ZX_CHANNEL_MAX_MSG_HANDLES], rd_handles[ZX_CHANNEL_MAX_MSG_HANDLES];
+    uint32_t actual_bytes, actual_handles;
+    bool done;                    /* under the lock */
+    zx_status_t result;
+} call_worker_t;
+
+static zx_time_t host_deadline(const hk_fx_serve_t *s, zx_time_t deadline);
+
+static void *call_worker_main(void *arg) {
+    call_worker_t *w = arg;
+    cpu_save_t save;
+    enter(w->s, w->zthread, true, &save);
+    zx_status_t st = zx_channel_call(w->handle, w->options, w->deadline, &w->args, &w->actual_bytes,
+                                     &w->actual_handles);
+    leave(&save);
+    hk_lock();
+    w->result = st;
+    w->done = true;
+    hk_unlock();
+    lt_wake_monitor();
+    return NULL;
+}
+
+static void call_worker_free(call_worker_t *w) {
+    free(w->wr_bytes);
+    free(w->rd_bytes);
+    free(w);
+}
+
+/* The user's zx_channel_call_args_t, 2021 layout (<zircon/types.h>): four pointers, then four counts. */
+typedef struct {
+    uint64_t wr_bytes, wr_handles, rd_bytes, rd_handles;
+    uint32_t wr_num_bytes, wr_num_handles, rd_num_bytes, rd_num_handles;
+} user_call_args_t;
+_Static_assert(sizeof(user_call_args_t) == 48, "zx_channel_call_args_t is 48 bytes");
+
+/* sys_channel_call_noretry: the arguments are copied in first (INVALID_ARGS), then options, the handle (WRITE and
+ * READ; the handles to send are consumed on any failure), the message (its bytes copied in: INVALID_ARGS; fewer
+ * than a txid: INVALID_ARGS), the handles moved, and the call; the host kernel's zx_channel_call makes those checks
+ * in that order on the worker.  The reply is copied out at completion (hk_fx_serve_poll). */
+static zx_status_t sv_channel_call(call_t *c) {
+    hk_fx_serve_t *s = c->s;
+    user_call_args_t ua;
+    if (!copy_in(c->tid, &ua, c->a[3], sizeof ua)) return ZX_ERR_INVALID_ARGS;
+    size_t slot = MAX_CALL_WORKERS;
+    for (size_t i = 0; i < MAX_CALL_WORKERS && slot == MAX_CALL_WORKERS; i++)
+        if (s->calls[i] == NULL) slot = i;
+    call_worker_t *w = slot < MAX_CALL_WORKERS ? calloc(1, sizeof *w) : NULL;
+    if (w == NULL) return ZX_ERR_NO_RESOURCES;
+    w->s = s;
+    w->tid = c->tid;
+    w->regs = *c->r;
+    w->handle = H(0);
+    w->options = U32(1);
+    w->deadline = host_deadline(s, (zx_time_t)c->a[2]);
+    w->u_rd_bytes = ua.rd_bytes;
+    w->u_rd_handles = ua.rd_handles;
+    w->u_actual_bytes = c->a[4];
+    w->u_actual_handles = c->a[5];
+    /* The request: bytes that cannot be read become NULL with their size (MessagePacket::Create: INVALID_ARGS);
+     * handle values that cannot be read are none (consumed as the failure consumes them). */
+    if (ua.wr_num_bytes > 0 && ua.wr_num_bytes <= ZX_CHANNEL_MAX_MSG_BYTES && ua.wr_bytes != 0) {
+        w->wr_bytes = malloc(ua.wr_num_bytes);
+        if (w->wr_bytes != NULL && !copy_in(c->tid, w->wr_bytes, ua.wr_bytes, ua.wr_num_bytes)) {
+            free(w->wr_bytes);
+            w->wr_bytes = NULL;
+        }
+    }
+    const zx_handle_t *wh = NULL;
+    if (ua.wr_num_handles > 0 && ua.wr_num_handles <= ZX_CHANNEL_MAX_MSG_HANDLES && ua.wr_handles != 0 &&
+        copy_in(c->tid, w->wr_handles, ua.wr_handles, ua.wr_num_handles * sizeof(zx_handle_t)))
+        wh = w->wr_handles;
+    uint32_t rd_nb = ua.rd_num_bytes < ZX_CHANNEL_MAX_MSG_BYTES ? ua.rd_num_bytes : ZX_CHANNEL_MAX_MSG_BYTES;
+    uint32_t rd_nh = ua.rd_num_handles < ZX_CHANNEL_MAX_MSG_HANDLES ? ua.rd_num_handles : ZX_CHANNEL_MAX_MSG_HANDLES;
+    w->rd_bytes = malloc(rd_nb ? rd_nb : 1);
+    if (w->rd_bytes == NULL) {
+        call_worker_free(w);
+        return ZX_ERR_NO_MEMORY;
+    }
+    /* A reply larger than the caller's buffers is BUFFER_TOO_SMALL: the host call sees the caller's counts, capped at
+     * what a message can hold. */
+    w->args = (zx_channel_call_args_t){
+        .wr_bytes = w->wr_bytes,
+        .wr_handles = wh,
+        .rd_bytes = w->rd_bytes,
+        .rd_handles = w->rd_handles,
+        .wr_num_bytes = ua.wr_num_bytes,
+        .wr_num_handles = wh != NULL || ua.wr_num_handles > ZX_CHANNEL_MAX_MSG_HANDLES ? ua.wr_num_handles : 0,
+        .rd_num_bytes = rd_nb,
+        .rd_num_handles = rd_nh,
+    };
+    if (ua.wr_num_handles > 0 && wh == NULL && ua.wr_num_handles <= ZX_CHANNEL_MAX_MSG_HANDLES) {
+        /* The handle values cannot be read: Zircon's checks before msg_put_handles copies them (the options, the
+         * handle with WRITE and READ, the message's size and txid room), then that copy's INVALID_ARGS; nothing is
+         * consumed, as RemoveUserHandles cannot read the values either. */
+        zx_status_t st = (U32(1) & ~ZX_CHANNEL_WRITE_USE_IOVEC) != 0 ? ZX_ERR_INVALID_ARGS : ZX_OK;
+        zx_info_handle_basic_t b;
+        if (st == ZX_OK) st = zx_object_get_info(H(0), ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL);
+        if (st == ZX_OK && b.type != ZX_OBJ_TYPE_CHANNEL) st = ZX_ERR_WRONG_TYPE;
+        if (st == ZX_OK && (b.rights & (ZX_RIGHT_READ | ZX_RIGHT_WRITE)) != (ZX_RIGHT_READ | ZX_RIGHT_WRITE))
+            st = ZX_ERR_ACCESS_DENIED;
+        if (st == ZX_OK && (U32(1) & ZX_CHANNEL_WRITE_USE_IOVEC) != 0) st = ZX_ERR_NOT_SUPPORTED; /* the host's */
+        if (st == ZX_OK && ua.wr_num_bytes > ZX_CHANNEL_MAX_MSG_BYTES) st = ZX_ERR_OUT_OF_RANGE;
+        if (st == ZX_OK && (w->wr_bytes == NULL || ua.wr_num_bytes < sizeof(zx_txid_t))) st = ZX_ERR_INVALID_ARGS;
+        call_worker_free(w);
+        return st != ZX_OK ? st : ZX_ERR_INVALID_ARGS;
+    }
+    hk_lock();
+    w->zthread = c->k->thread;
+    hk_object_ref(&w->zthread->base);
+    hk_unlock();
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int err = pthread_create(&w->thread, NULL, call_worker_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err != 0) {
+        hk_lock();
+        hk_object_unref(&w->zthread->base);
+        hk_unlock();
+        call_worker_free(w);
+        return ZX_ERR_NO_RESOURCES;
+    }
+    s->calls[slot] = w;
+    c->held = true;
+    return ZX_OK;
+}
+
+/* sys_channel_call_finish: the vDSO issues it only after channel_call_noretry returned ZX_ERR_INTERNAL_INTR_RETRY,
+ * which this runner never returns (the call's worker keeps waiting while its thread is suspended).  Without an
+ * interrupted call Zircon's ResumeInterruptedCall has nothing to resume: BAD_STATE. */
+static zx_status_t sv_channel_call_finish(call_t *c) {
+    user_call_args_t ua;
+    if (!copy_in(c->tid, &ua, c->a[1], sizeof ua)) return ZX_ERR_INVALID_ARGS;
+    return ZX_ERR_BAD_STATE;
+}
+
+/* Monitor thread, lock held: complete worker w (done) for its task: the reply copied out, rax, resume. */
+static void call_complete(call_worker_t *w) {
+    pthread_join(w->thread, NULL); /* it has only its return left */
+    hk_thread_t *t = w->zthread;
+    hk_object_unref(&t->base);
+    lt_task_t *k = lt_task_find(w->tid);
+    zx_status_t st = w->result;
+    bool alive = k != NULL && k->thread == t && k->stopped && k->resume == LT_RESUME_HOLD;
+    if (alive && st == ZX_OK) {
+        /* channel_call_epilogue: the bytes, the handles, then the counts. */
+        bool ok = copy_out(w->tid, w->u_rd_bytes, w->rd_bytes, w->actual_bytes) &&
+                  copy_out(w->tid, w->u_rd_handles, w->rd_handles, w->actual_handles * sizeof(zx_handle_t)) &&
+                  w->u_actual_bytes != 0 && copy_out(w->tid, w->u_actual_bytes, &w->actual_bytes, 4) &&
+                  w->u_actual_handles != 0 && copy_out(w->tid, w->u_actual_handles, &w->actual_handles, 4);
+        if (!ok) st = ZX_ERR_INVALID_ARGS;
+    }
+    if ((!alive || st != ZX_OK) && w->result == ZX_OK) {
+        /* The received handles never reach the program: closed in its table. */
+        hk_handle_table_t *saved = hk_cpu.table;
+        hk_cpu.table = w->s->table;
+        for (uint32_t i = 0; i < w->actual_handles; i++) hk_handle_close_locked(w->rd_handles[i]);
+        hk_cpu.table = saved;
+    }
+    if (alive) {
+        struct user_regs_struct r = w->regs;
+        r.rax = (uint64_t)(int64_t)st;
+        ptrace(PTRACE_SETREGS, w->tid, 0, &r);
+        k->resume = LT_RESUME_SYSEMU; /* the monitor's pass syncs the task next: held while it is suspended */
+    }
+    call_worker_free(w);
+}
+
 /* ------------------------------------------------------------------------------------------------ wait_one */
 
 static void *wait_worker(void *arg) {
@@ -461,6 +723,12 @@ static zx_status_t sv_object_wait_one(call_t *c) {
 }
 
 void hk_fx_serve_poll(hk_fx_serve_t *s) {
+    for (size_t i = 0; i < MAX_CALL_WORKERS; i++) {
+        call_worker_t *w = s->calls[i];
+        if (w == NULL || !w->done) continue;
+        s->calls[i] = NULL;
+        call_complete(w);
+    }
     if (!s->busy || !s->done) return;
     pthread_join(s->worker, NULL); /* it has only its return left */
     s->busy = false;
@@ -506,6 +774,8 @@ static zx_status_t sv_vm(call_t *c) {
 
 /* Sorted by name (bsearch). */
 static const entry_t g_calls[] = {
+    {"channel_call_finish", sv_channel_call_finish},
+    {"channel_call_noretry", sv_channel_call},
     {"channel_create", sv_channel_create},
     {"channel_read", sv_channel_read},
     {"channel_write", sv_channel_write},
@@ -520,6 +790,10 @@ static const entry_t g_calls[] = {
     {"object_set_property", sv_object_set_property},
     {"object_signal", sv_object_signal},
     {"object_wait_one", sv_object_wait_one},
+    {"socket_create", sv_socket_create},
+    {"socket_read", sv_socket_read},
+    {"socket_shutdown", sv_socket_shutdown},
+    {"socket_write", sv_socket_write},
     {"task_kill", sv_task_kill},
     {"task_suspend", sv_task_suspend},
     {"task_suspend_token", sv_task_suspend}, /* sys_task_suspend_token is sys_task_suspend */
@@ -872,6 +1146,10 @@ void hk_fx_serve_dynamic(hk_fx_serve_t *s, zx_handle_t exec_vmo) {
             s->boot_num--;
             break;
         }
+    /* Fuchsia's launcher always hands ld.so.1 a loader service (fuchsia.process.Launcher's AddHandles or the
+     * launcher's own connection): the program's, where the spawner gave none. */
+    if (s->dyn_loader == ZX_HANDLE_INVALID && hk_fx_serve_loader_connect(s, &s->dyn_loader) != ZX_OK)
+        s->dyn_loader = ZX_HANDLE_INVALID;
 }
 
 void hk_fx_serve_loaded(hk_fx_serve_t *s, uint64_t base, uint64_t size, const hk_fuchsia_vm_range_t *maps,
@@ -880,6 +1158,15 @@ void hk_fx_serve_loaded(hk_fx_serve_t *s, uint64_t base, uint64_t size, const hk
     s->loaded_size = size;
     s->loaded_num = num_maps < HK_FX_MAX_LOADED ? num_maps : HK_FX_MAX_LOADED;
     memcpy(s->loaded_maps, maps, s->loaded_num * sizeof *maps);
+}
+
+void hk_fx_serve_set_loader(hk_fx_serve_t *s, hk_fx_loader_t *loader) {
+    hk_fx_loader_free(s->loader);
+    s->loader = loader;
+}
+
+zx_status_t hk_fx_serve_loader_connect(hk_fx_serve_t *s, zx_handle_t *client) {
+    return s->loader != NULL ? hk_fx_loader_connect(s->loader, client) : ZX_ERR_NOT_SUPPORTED;
 }
 
 void hk_fx_serve_free(hk_fx_serve_t *s) {
@@ -892,12 +1179,25 @@ void hk_fx_serve_free(hk_fx_serve_t *s) {
         pthread_join(s->worker, NULL);
         s->busy = false;
     }
+    /* Calls still waiting end CANCELED with their channel's handle (a reply handed over after the close is closed:
+     * the table takes no handle any more). */
+    for (size_t i = 0; i < MAX_CALL_WORKERS; i++) {
+        call_worker_t *w = s->calls[i];
+        if (w == NULL) continue;
+        s->calls[i] = NULL;
+        pthread_join(w->thread, NULL);
+        hk_lock();
+        hk_object_unref(&w->zthread->base);
+        hk_unlock();
+        call_worker_free(w);
+    }
     hk_lock();
     if (s->thread != NULL) hk_object_unref(&s->thread->base);
     if (s->p != NULL) hk_object_unref(&s->p->base); /* the process frees its table */
     else hk_handle_table_free(s->table);
     hk_unlock();
     hk_fuchsia_vm_release(&s->vm);
+    hk_fx_loader_free(s->loader); /* its connections ended with the program's table; the threads are joined */
     zx_handle_t left[MAX_BOOT_HANDLES + 4];
     size_t n = 0;
     for (size_t i = 0; i < s->boot_num; i++) left[n++] = s->boot_handles[i];

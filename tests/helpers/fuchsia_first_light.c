@@ -39,6 +39,12 @@
  *                "loader" also the PA_LDSVC_LOADER channel the spawner passed, which the program's message lacks), reads
  *                the executable's ELF headers from its VMO, loads a page of it as ld.so does, protects a page of its
  *                own through PA_VMAR_LOADED, then reads the program's message; exit 0, or the failed check's number
+ *   FL_STDIO     sockets, stdio and channel_call (argv[1] chooses): "write": what fdio asks of its PA_FD handles,
+ *                lines to fds 1 and 2, the socket calls' rules and errors in Zircon's order, fd 0 read to its end and
+ *                echoed, a write larger than a socket holds; "loader": LoadObject of a library that exists (a VMO
+ *                starting \x7fELF) and of names that do not, Config, Clone, channel_call's errors, a malformed
+ *                request closing the connection; "call": a channel_call on the PA_USER0 channel that the host answers
+ *                with "pong" (while it suspends this program, or never: it kills it)
  *   FL_FUTEX     futex_wait / futex_wake / futex_requeue with Zircon's errors in order, deadlines; then "waiting\n" and a 400 ms
  *                futex wait the host suspends past its deadline; "timed out\n" and exit 0, or the failed check's
  *                number
@@ -114,7 +120,7 @@ __attribute__((unused)) static void say(const char *s) { zx_debug_write(s, len(s
 /* No vDSO functions: nothing to report with, so fault (the runner reports an exception kill). */
 static _Noreturn void die(void) { __builtin_trap(); }
 
-#if defined(FL_HANDLES)
+#if defined(FL_HANDLES) || defined(FL_STDIO)
 typedef uint32_t zx_rights_t;
 typedef uint32_t zx_signals_t;
 typedef uint64_t zx_koid_t;
@@ -158,6 +164,8 @@ typedef uint64_t zx_koid_t;
 #define PA_VMAR_ROOT 0x04u
 #define PA_USER0 0xF0u
 #define PA_USER1 0xF1u
+#define PA_FD 0x30u
+#define PA_LDSVC_LOADER 0x10u
 
 typedef struct {
     zx_koid_t koid;
@@ -171,7 +179,7 @@ typedef struct {
     uint32_t protocol, version, handle_info_off, args_off, args_num, environ_off, environ_num, names_off, names_num;
 } proc_args_t; /* zx_proc_args_t */
 
-#define FN(ret, name, args) static ret(*name) args
+#define FN(ret, name, args) __attribute__((unused)) static ret(*name) args
 FN(zx_status_t, channel_read,
    (zx_handle_t, uint32_t, void *, zx_handle_t *, uint32_t, uint32_t, uint32_t *, uint32_t *));
 FN(zx_status_t, channel_write, (zx_handle_t, uint32_t, const void *, uint32_t, const zx_handle_t *, uint32_t));
@@ -227,14 +235,14 @@ static void check_failed(int line, int64_t got) {
         if (got_ != (int64_t)(want)) check_failed(__LINE__, got_); \
     } while (0)
 
-static zx_koid_t koid_of(zx_handle_t h, zx_rights_t *rights) {
+__attribute__((unused)) static zx_koid_t koid_of(zx_handle_t h, zx_rights_t *rights) {
     basic_t b;
     EXPECT(object_get_info(h, ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL), ZX_OK);
     if (rights != NULL) *rights = b.rights;
     return b.koid;
 }
 
-static uint32_t handle_total(zx_handle_t proc) {
+__attribute__((unused)) static uint32_t handle_total(zx_handle_t proc) {
     uint32_t counts[64];
     EXPECT(object_get_info(proc, ZX_INFO_PROCESS_HANDLE_STATS, counts, sizeof counts, NULL, NULL), ZX_OK);
     uint32_t n = 0;
@@ -242,6 +250,7 @@ static uint32_t handle_total(zx_handle_t proc) {
     return n;
 }
 
+#if defined(FL_HANDLES)
 static _Noreturn void handles_main(zx_handle_t bootstrap, const uint8_t *base) {
     channel_read = need(base, "_zx_channel_read");
     channel_write = need(base, "_zx_channel_write");
@@ -285,6 +294,7 @@ static _Noreturn void handles_main(zx_handle_t bootstrap, const uint8_t *base) {
         case PA_VMAR_ROOT: vmar = hs[i]; break;
         case PA_USER0: event = hs[i]; break;
         case PA_USER1: other = hs[i]; break;
+        case PA_FD: EXPECT(handle_close(hs[i]), ZX_OK); break; /* stdio sockets: this scenario counts its table */
         default: check_failed(__LINE__, infos[i]);
         }
     }
@@ -463,7 +473,309 @@ static _Noreturn void handles_main(zx_handle_t bootstrap, const uint8_t *base) {
     say_num("after-kill ", (uint64_t)(int64_t)st);
     zx_process_exit(99);
 }
-#endif
+#endif /* FL_HANDLES */
+
+#if defined(FL_STDIO)
+#define ZX_ERR_NOT_FOUND (-25)
+#define ZX_ERR_OUT_OF_RANGE (-14)
+#define ZX_ERR_BAD_STATE (-20)
+#define ZX_OBJ_TYPE_SOCKET 14u
+#define ZX_OBJ_TYPE_CHANNEL 4u
+#define ZX_INFO_SOCKET 22u
+#define ZX_SOCKET_READABLE ((zx_signals_t)1u << 0)
+#define ZX_SOCKET_PEER_CLOSED ((zx_signals_t)1u << 2)
+#define ZX_SOCKET_PEER_WRITE_DISABLED ((zx_signals_t)1u << 4)
+#define ZX_CHANNEL_READABLE ((zx_signals_t)1u << 0)
+#define ZX_CHANNEL_PEER_CLOSED ((zx_signals_t)1u << 2)
+#define ZX_SOCKET_DATAGRAM 1u
+#define ZX_SOCKET_PEEK (1u << 3)
+#define ZX_SOCKET_SHUTDOWN_WRITE 1u
+#define ZX_SOCKET_SHUTDOWN_READ 2u
+#define SOCKET_MAX 257024u /* MBufChain::kSizeMax */
+/* fuchsia.ldsvc.Loader (zircon/system/ulib/ldmsg, 2021) */
+#define LDMSG_OP_DONE 0x63BA6B76D3671001ull
+#define LDMSG_OP_LOAD_OBJECT 0x48C5A151D6DF2853ull
+#define LDMSG_OP_CONFIG 0x6A8A1A1464632841ull
+#define LDMSG_OP_CLONE 0x57E643A9AB6E4C29ull
+
+typedef struct {
+    uint32_t options;
+    uint8_t padding1[4];
+    uint64_t rx_buf_max, rx_buf_size, rx_buf_available, tx_buf_max, tx_buf_size;
+} socket_info_t; /* zx_info_socket_t */
+typedef struct {
+    const void *wr_bytes;
+    const zx_handle_t *wr_handles;
+    void *rd_bytes;
+    zx_handle_t *rd_handles;
+    uint32_t wr_num_bytes, wr_num_handles, rd_num_bytes, rd_num_handles;
+} call_args_t; /* zx_channel_call_args_t */
+
+FN(zx_status_t, socket_create, (uint32_t, zx_handle_t *, zx_handle_t *));
+FN(zx_status_t, socket_write, (zx_handle_t, uint32_t, const void *, size_t, size_t *));
+FN(zx_status_t, socket_read, (zx_handle_t, uint32_t, void *, size_t, size_t *));
+FN(zx_status_t, socket_shutdown, (zx_handle_t, uint32_t));
+FN(zx_status_t, channel_call, (zx_handle_t, uint32_t, zx_time_t, const call_args_t *, uint32_t *, uint32_t *));
+
+static void put(zx_handle_t sock, const char *s) {
+    size_t n = 0;
+    EXPECT(socket_write(sock, 0, s, len(s), &n), ZX_OK);
+    EXPECT(n, len(s));
+}
+
+static uint8_t g_big[300000];
+
+/* The sockets' rules, in Zircon's order (zircon/kernel/lib/syscalls/socket.cc, object/socket_dispatcher.cc). */
+static void socket_rules(void) {
+    zx_handle_t a, b;
+    size_t n = 99;
+    char buf[16];
+    EXPECT(socket_create(2, &a, &b), ZX_ERR_INVALID_ARGS);
+    EXPECT(socket_create(0, &a, (zx_handle_t *)8), ZX_ERR_INVALID_ARGS);
+    EXPECT(socket_create(0, &a, &b), ZX_OK);
+    EXPECT(socket_write(a, 0, NULL, 5, &n), ZX_ERR_INVALID_ARGS);
+    EXPECT(socket_write(a, 1, "x", 1, &n), ZX_ERR_INVALID_ARGS);
+    EXPECT(socket_write(a ^ 0x100000, 0, "x", 1, &n), ZX_ERR_BAD_HANDLE);
+    EXPECT(socket_write(a, 0, "x", 0, &n), ZX_OK);
+    EXPECT(n, 0);
+    EXPECT(socket_read(b, 0, buf, sizeof buf, &n), ZX_ERR_SHOULD_WAIT);
+    EXPECT(socket_read(b, 2, buf, sizeof buf, &n), ZX_ERR_INVALID_ARGS);
+    EXPECT(socket_read(b, 0, NULL, 4, &n), ZX_ERR_INVALID_ARGS);
+    EXPECT(socket_write(a, 0, (const void *)16, 4, &n), ZX_ERR_INVALID_ARGS); /* an unreadable buffer */
+    put(a, "abc");
+    EXPECT(socket_read(b, ZX_SOCKET_PEEK, buf, 2, &n), ZX_OK);
+    EXPECT(n == 2 && buf[0] == 'a' && buf[1] == 'b', 1);
+    socket_info_t info;
+    EXPECT(object_get_info(b, ZX_INFO_SOCKET, &info, sizeof info, NULL, NULL), ZX_OK);
+    EXPECT(info.options == 0 && info.rx_buf_max == SOCKET_MAX && info.rx_buf_size == 3 && info.rx_buf_available == 3 &&
+               info.tx_buf_max == SOCKET_MAX && info.tx_buf_size == 0, 1);
+    EXPECT(object_get_info(b, ZX_INFO_SOCKET, &info, 8, NULL, NULL), ZX_ERR_BUFFER_TOO_SMALL);
+    EXPECT(socket_read(b, 0, buf, sizeof buf, &n), ZX_OK);
+    EXPECT(n == 3 && buf[2] == 'c', 1);
+    /* Full: a stream write takes what fits, then SHOULD_WAIT; reading makes room. */
+    EXPECT(socket_write(a, 0, g_big, sizeof g_big, &n), ZX_OK);
+    EXPECT(n, SOCKET_MAX);
+    EXPECT(socket_write(a, 0, "x", 1, &n), ZX_ERR_SHOULD_WAIT);
+    EXPECT(socket_write(a, 0, (const void *)16, 4, &n), ZX_ERR_SHOULD_WAIT); /* full comes before the copy */
+    EXPECT(socket_read(b, 0, buf, sizeof buf, &n), ZX_OK);
+    EXPECT(socket_write(a, 0, g_big, sizeof g_big, &n), ZX_OK);
+    EXPECT(n, sizeof buf);
+    /* Shutdown: options, then the write side's BAD_STATE; the reader drains, then BAD_STATE. */
+    EXPECT(socket_shutdown(a, 4), ZX_ERR_INVALID_ARGS);
+    EXPECT(socket_shutdown(a, ZX_SOCKET_SHUTDOWN_WRITE), ZX_OK);
+    EXPECT(socket_write(a, 0, "x", 1, &n), ZX_ERR_BAD_STATE);
+    zx_signals_t seen = 0;
+    EXPECT(object_wait_one(b, ZX_SOCKET_PEER_WRITE_DISABLED, 0, &seen), ZX_OK);
+    for (size_t total = 0; total < SOCKET_MAX; total += n) EXPECT(socket_read(b, 0, g_big, sizeof g_big, &n), ZX_OK);
+    EXPECT(socket_read(b, 0, buf, sizeof buf, &n), ZX_ERR_BAD_STATE);
+    /* The peer gone: PEER_CLOSED before the state. */
+    EXPECT(handle_close(b), ZX_OK);
+    EXPECT(socket_write(a, 0, "x", 1, &n), ZX_ERR_PEER_CLOSED);
+    EXPECT(socket_read(a, 0, buf, sizeof buf, &n), ZX_ERR_PEER_CLOSED);
+    EXPECT(handle_close(a), ZX_OK);
+    /* Datagrams: whole or nothing, one per read, cut to the buffer. */
+    EXPECT(socket_create(ZX_SOCKET_DATAGRAM, &a, &b), ZX_OK);
+    put(a, "xyz");
+    put(a, "12");
+    EXPECT(socket_write(a, 0, g_big, SOCKET_MAX + 1, &n), ZX_ERR_OUT_OF_RANGE);
+    EXPECT(object_get_info(b, ZX_INFO_SOCKET, &info, sizeof info, NULL, NULL), ZX_OK);
+    EXPECT(info.options == ZX_SOCKET_DATAGRAM && info.rx_buf_size == 5 && info.rx_buf_available == 3, 1);
+    EXPECT(socket_read(b, 0, buf, 1, &n), ZX_OK);
+    EXPECT(n == 1 && buf[0] == 'x', 1);
+    EXPECT(socket_read(b, 0, buf, sizeof buf, &n), ZX_OK);
+    EXPECT(n == 2 && buf[0] == '1', 1);
+    zx_handle_t pair[2] = {a, b};
+    EXPECT(handle_close_many(pair, 2), ZX_OK);
+}
+
+/* One LoadObject/Config call on the loader channel: rv, and the VMO handle if one came. */
+static zx_status_t ldsvc_call(zx_handle_t ldsvc, uint64_t ordinal, const char *name, zx_handle_t *vmo) {
+    static uint8_t req[1024];
+    for (size_t i = 0; i < sizeof req; i++) req[i] = 0;
+    size_t n = len(name);
+    *(uint64_t *)(req + 8) = ordinal;
+    req[7] = 1; /* magic: kFidlWireFormatMagicNumberInitial */
+    *(uint64_t *)(req + 16) = n;
+    *(uint64_t *)(req + 24) = UINT64_MAX; /* FIDL_ALLOC_PRESENT */
+    for (size_t i = 0; i < n; i++) req[32 + i] = (uint8_t)name[i];
+    uint8_t rsp[24];
+    zx_handle_t h = 0;
+    call_args_t args = {req, NULL, rsp, &h, (uint32_t)((32 + n + 7) & ~(size_t)7), 0, sizeof rsp, 1};
+    uint32_t ab = 0, ah = 0;
+    EXPECT(channel_call(ldsvc, 0, ZX_TIME_INFINITE, &args, &ab, &ah), ZX_OK);
+    EXPECT(ab, 24);
+    EXPECT(*(const uint64_t *)(rsp + 8), ordinal);
+    uint32_t present = *(const uint32_t *)(rsp + 20);
+    EXPECT(present == UINT32_MAX ? ah == 1 : ah == 0 && present == 0, 1);
+    if (vmo != NULL) *vmo = ah ? h : 0;
+    else if (ah) handle_close(h);
+    return *(const int32_t *)(rsp + 16);
+}
+
+static void check_elf_vmo(zx_handle_t vmo) {
+    char head[4] = {0};
+    EXPECT(vmo_read(vmo, head, 0, 4), ZX_OK);
+    EXPECT(head[0] == 0x7f && head[1] == 'E' && head[2] == 'L' && head[3] == 'F', 1);
+}
+
+static void loader_scenario(zx_handle_t ldsvc) {
+    zx_handle_t vmo = 0;
+    EXPECT(ldsvc_call(ldsvc, LDMSG_OP_LOAD_OBJECT, "libzircon.so", &vmo), ZX_OK);
+    check_elf_vmo(vmo);
+    basic_t b;
+    EXPECT(object_get_info(vmo, ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL), ZX_OK);
+    EXPECT(b.type, ZX_OBJ_TYPE_VMO);
+    EXPECT(handle_close(vmo), ZX_OK);
+    say("loaded libzircon.so\n");
+    EXPECT(ldsvc_call(ldsvc, LDMSG_OP_LOAD_OBJECT, "libnothere.so", &vmo), ZX_ERR_NOT_FOUND);
+    EXPECT(vmo, 0);
+    EXPECT(ldsvc_call(ldsvc, LDMSG_OP_LOAD_OBJECT, "../lib/libzircon.so", &vmo), ZX_ERR_NOT_FOUND);
+    EXPECT(ldsvc_call(ldsvc, LDMSG_OP_CONFIG, "a/b", NULL), ZX_ERR_INVALID_ARGS);
+    say("not found as expected\n");
+    /* Clone: another connection to the same loader. */
+    zx_handle_t c0, c1;
+    EXPECT(channel_create(0, &c0, &c1), ZX_OK);
+    static uint8_t req[24];
+    *(uint64_t *)(req + 8) = LDMSG_OP_CLONE;
+    req[7] = 1;
+    *(uint32_t *)(req + 16) = UINT32_MAX; /* FIDL_HANDLE_PRESENT */
+    uint8_t rsp[24];
+    call_args_t args = {req, &c1, rsp, NULL, sizeof req, 1, sizeof rsp, 0};
+    uint32_t ab = 0, ah = 0;
+    EXPECT(channel_call(ldsvc, 0, ZX_TIME_INFINITE, &args, &ab, &ah), ZX_OK);
+    EXPECT(*(const int32_t *)(rsp + 16), ZX_OK);
+    EXPECT(ldsvc_call(c0, LDMSG_OP_LOAD_OBJECT, "libzircon.so", &vmo), ZX_OK);
+    check_elf_vmo(vmo);
+    handle_close(vmo);
+    say("clone served\n");
+    /* channel_call's own errors: a request shorter than a txid, a bad handle, a reply larger than the buffers. */
+    args = (call_args_t){req, NULL, rsp, NULL, 3, 0, sizeof rsp, 0};
+    EXPECT(channel_call(c0, 0, ZX_TIME_INFINITE, &args, &ab, &ah), ZX_ERR_INVALID_ARGS);
+    EXPECT(channel_call(c0 ^ 0x100000, 0, ZX_TIME_INFINITE, &args, &ab, &ah), ZX_ERR_BAD_HANDLE);
+    EXPECT(channel_call(c0, 0, ZX_TIME_INFINITE, (const call_args_t *)16, &ab, &ah), ZX_ERR_INVALID_ARGS);
+    /* Handle values that cannot be read: the handle's checks first, then INVALID_ARGS, nothing sent. */
+    args = (call_args_t){req, (const zx_handle_t *)16, rsp, NULL, sizeof req, 1, sizeof rsp, 0};
+    EXPECT(channel_call(c0 ^ 0x100000, 0, ZX_TIME_INFINITE, &args, &ab, &ah), ZX_ERR_BAD_HANDLE);
+    EXPECT(channel_call(c0, 0, ZX_TIME_INFINITE, &args, &ab, &ah), ZX_ERR_INVALID_ARGS);
+    /* A malformed request (an unknown ordinal) closes the connection: the call ends PEER_CLOSED. */
+    *(uint64_t *)(req + 8) = 0x1234;
+    args = (call_args_t){req, NULL, rsp, NULL, 16, 0, sizeof rsp, 0};
+    EXPECT(channel_call(c0, 0, ZX_TIME_INFINITE, &args, &ab, &ah), ZX_ERR_PEER_CLOSED);
+    EXPECT(handle_close(c0), ZX_OK);
+    /* The first connection still serves. */
+    EXPECT(ldsvc_call(ldsvc, LDMSG_OP_LOAD_OBJECT, "libzircon.so", NULL), ZX_OK);
+    say("malformed closes\n");
+}
+
+static _Noreturn void stdio_main(zx_handle_t bootstrap, const uint8_t *base) {
+    channel_read = need(base, "_zx_channel_read");
+    channel_write = need(base, "_zx_channel_write");
+    channel_create = need(base, "_zx_channel_create");
+    channel_call = need(base, "_zx_channel_call");
+    handle_close = need(base, "_zx_handle_close");
+    handle_close_many = need(base, "_zx_handle_close_many");
+    object_get_info = need(base, "_zx_object_get_info");
+    object_wait_one = need(base, "_zx_object_wait_one");
+    vmo_read = need(base, "_zx_vmo_read");
+    socket_create = need(base, "_zx_socket_create");
+    socket_write = need(base, "_zx_socket_write");
+    socket_read = need(base, "_zx_socket_read");
+    socket_shutdown = need(base, "_zx_socket_shutdown");
+
+    static uint8_t msg[4096];
+    zx_handle_t hs[16];
+    uint32_t nb = 0, nh = 0;
+    EXPECT(channel_read(bootstrap, 0, msg, hs, sizeof msg, 16, &nb, &nh), ZX_OK);
+    const proc_args_t *pa = (const proc_args_t *)msg;
+    const uint32_t *infos = (const uint32_t *)(msg + pa->handle_info_off);
+    zx_handle_t fds[3] = {0, 0, 0}, ldsvc = 0, user0 = 0;
+    for (uint32_t i = 0; i < nh; i++) {
+        if ((infos[i] & 0xff) == PA_FD && (infos[i] >> 16) < 3) fds[infos[i] >> 16] = hs[i];
+        if ((infos[i] & 0xff) == PA_LDSVC_LOADER) ldsvc = hs[i];
+        if ((infos[i] & 0xff) == PA_USER0) user0 = hs[i];
+    }
+    EXPECT(pa->args_num, 2);
+    const char *arg0 = (const char *)(msg + pa->args_off);
+    const char *scenario = arg0 + len(arg0) + 1;
+    if (streq(scenario, "write")) {
+        /* What fdio asks of a PA_FD handle (fdio_create): its type, then the socket's options. */
+        for (int fd = 0; fd < 3; fd++) {
+            basic_t b;
+            EXPECT(fds[fd] != 0, 1);
+            EXPECT(object_get_info(fds[fd], ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL), ZX_OK);
+            EXPECT(b.type, ZX_OBJ_TYPE_SOCKET);
+            socket_info_t info;
+            EXPECT(object_get_info(fds[fd], ZX_INFO_SOCKET, &info, sizeof info, NULL, NULL), ZX_OK);
+            EXPECT(info.options, 0);
+        }
+        put(fds[1], "hello from fd 1\n");
+        put(fds[2], "hello from fd 2\n");
+        socket_rules();
+        put(fds[1], "socket rules hold\n");
+        /* stdin: everything the host writes, then PEER_CLOSED (its end of file). */
+        static char in[4096];
+        size_t got = 0;
+        for (;;) {
+            size_t n = 0;
+            zx_status_t st = socket_read(fds[0], 0, in + got, sizeof in - got, &n);
+            if (st == ZX_OK) {
+                got += n;
+                continue;
+            }
+            if (st == ZX_ERR_PEER_CLOSED || st == ZX_ERR_BAD_STATE) break;
+            EXPECT(st, ZX_ERR_SHOULD_WAIT);
+            zx_signals_t seen = 0;
+            EXPECT(object_wait_one(fds[0], ZX_SOCKET_READABLE | ZX_SOCKET_PEER_CLOSED | ZX_SOCKET_PEER_WRITE_DISABLED,
+                                   ZX_TIME_INFINITE, &seen), ZX_OK);
+        }
+        put(fds[1], "stdin said: ");
+        size_t n = 0;
+        EXPECT(socket_write(fds[1], 0, in, got, &n), ZX_OK);
+        EXPECT(n, got);
+        /* A large write: a pump drains the socket while this waits for room. */
+        for (size_t i = 0; i < sizeof g_big; i++) g_big[i] = (uint8_t)('a' + i % 26);
+        g_big[sizeof g_big - 1] = '\n';
+        for (size_t done = 0; done < sizeof g_big; done += n) {
+            zx_status_t st = socket_write(fds[1], 0, g_big + done, sizeof g_big - done, &n);
+            if (st == ZX_ERR_SHOULD_WAIT) {
+                zx_signals_t seen = 0;
+                n = 0;
+                EXPECT(object_wait_one(fds[1], 2u /* WRITABLE */, ZX_TIME_INFINITE, &seen), ZX_OK);
+                continue;
+            }
+            EXPECT(st, ZX_OK);
+        }
+        say("stdio done\n");
+        zx_process_exit(0);
+    }
+    if (streq(scenario, "loader")) {
+        EXPECT(ldsvc != 0, 1);
+        loader_scenario(ldsvc);
+        zx_process_exit(0);
+    }
+    if (streq(scenario, "loaderfdio")) { /* the real SDK's: fdio comes from pkg/fdio/arch/x64/lib */
+        EXPECT(ldsvc != 0, 1);
+        zx_handle_t vmo = 0;
+        EXPECT(ldsvc_call(ldsvc, LDMSG_OP_LOAD_OBJECT, "libfdio.so", &vmo), ZX_OK);
+        check_elf_vmo(vmo);
+        say("loaded libfdio.so\n");
+        zx_process_exit(0);
+    }
+    /* "call": one channel_call on PA_USER0 that the host answers (or never does: "callkill"). */
+    EXPECT(user0 != 0, 1);
+    static uint8_t req[32] = {0, 0, 0, 0, 0, 0, 0, 1, 'p', 'i', 'n', 'g'};
+    static uint8_t rsp[64];
+    zx_handle_t rh[1];
+    call_args_t args = {req, NULL, rsp, rh, 12, 0, sizeof rsp, 1};
+    uint32_t ab = 0, ah = 0;
+    say("calling\n");
+    EXPECT(channel_call(user0, 0, ZX_TIME_INFINITE, &args, &ab, &ah), ZX_OK);
+    EXPECT(ab == 8 && ah == 0 && rsp[4] == 'p' && rsp[5] == 'o' && rsp[6] == 'n' && rsp[7] == 'g', 1);
+    say("replied pong\n");
+    zx_process_exit(0);
+}
+#endif /* FL_STDIO */
+#endif /* FL_HANDLES || FL_STDIO */
 
 #if defined(FL_FUTEX)
 /* Futexes (runner.c serve_futex_wait / serve_futex_wake), with Zircon's errors in the order of
@@ -1189,6 +1501,8 @@ void _start(zx_handle_t bootstrap, void *vdso) {
     futex_main(bootstrap, base);
 #elif defined(FL_THREADS)
     threads_main(bootstrap, base);
+#elif defined(FL_STDIO)
+    stdio_main(bootstrap, base);
 #elif defined(FL_COST)
     cost_main(base);
 #elif defined(FL_SUBVMAR)
@@ -1196,6 +1510,6 @@ void _start(zx_handle_t bootstrap, void *vdso) {
 #elif defined(FL_LDSO)
     ldso_main(bootstrap, base);
 #else
-#error "define FL_EXIT, FL_TICK, FL_UNSERVED, FL_BADSYSCALL, FL_VMO, FL_VMAR, FL_HANDLES, FL_FUTEX, FL_THREADS, FL_COST, FL_SUBVMAR or FL_LDSO"
+#error "define FL_EXIT, FL_TICK, FL_UNSERVED, FL_BADSYSCALL, FL_VMO, FL_VMAR, FL_HANDLES, FL_FUTEX, FL_THREADS, FL_STDIO, FL_COST, FL_SUBVMAR or FL_LDSO"
 #endif
 }

@@ -35,6 +35,17 @@
  *                                 its worker thread (named "worker") is suspended: its lines must stop while the
  *                                 first thread's go on; resumed, they go on; then the process is killed: both
  *                                 threads are dead and their Linux tasks gone
+ *   fuchsia_run stdio IMAGE VDSO SCENARIO   IMAGE is FL_STDIO with argv {"stdio", SCENARIO}, started with
+ *                                 hk_fuchsia_spawn_stdio and pipes as its fds 0-2:
+ *                                 "write": two lines go to its stdin pipe, which is then closed; its stdout and
+ *                                   stderr are read to their ends once it is reported dead
+ *                                 "loader": a loader (hk_fx_loader_new_for) connection as PA_LDSVC_LOADER; the
+ *                                   loader is freed after the program ended and its threads are counted
+ *                                 "callsuspend": a channel as PA_USER0; once the program blocks in zx_channel_call on
+ *                                   it, it is suspended, the request read and answered ("pong") while it is
+ *                                   suspended (no reply may show), then resumed: the call returns the reply
+ *                                 "callkill": as callsuspend, but the job is killed while the call waits: the worker
+ *                                   thread serving it is gone
  *
  * The image's debug_write output goes to a pipe that a reader thread drains and counts.
  */
@@ -54,6 +65,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "fuchsia/loader.h"
 #include "fuchsia/runner.h"
 #include "kernel.h"
 
@@ -384,12 +396,189 @@ static int64_t return_code(zx_handle_t proc, zx_status_t *status) {
     return info.return_code;
 }
 
+/* Read fd to its end (the runner's duplicate is closed once the program is reported dead). */
+static size_t read_all(int fd, char *buf, size_t cap) {
+    size_t n = 0;
+    for (;;) {
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;
+        n += (size_t)got;
+        if (n == cap) { /* keep the tail: a large write's last bytes are what the test checks */
+            memmove(buf, buf + cap / 2, cap - cap / 2);
+            n = cap - cap / 2;
+        }
+    }
+    return n;
+}
+
+typedef struct {
+    int fd;
+    char *buf;
+    size_t cap, len, total;
+} drain_t;
+
+static void *drain_main(void *arg) {
+    drain_t *d = arg;
+    char chunk[65536];
+    for (;;) {
+        ssize_t got = read(d->fd, chunk, sizeof chunk);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;
+        d->total += (size_t)got;
+        size_t room = d->cap - d->len;
+        size_t take = (size_t)got < room ? (size_t)got : room;
+        memcpy(d->buf + d->len, chunk, take);
+        d->len += take;
+    }
+    return NULL;
+}
+
+static int run_stdio(const char *image, const char *vdso, const char *scenario) {
+    if (pipe2(g_hpipe, O_CLOEXEC) != 0) return perror("pipe"), 2;
+    pthread_t ht;
+    pthread_create(&ht, NULL, hreader, NULL);
+    int in[2], out[2], errp[2];
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0)
+        return perror("pipe"), 2;
+    zx_handle_t job;
+    zx_status_t st = zx_job_create(zx_job_default(), 0, &job);
+    if (st != ZX_OK) return fprintf(stderr, "setup: %d\n", st), 2;
+    const char *argv[] = {"stdio", scenario, NULL};
+    bool loader = strncmp(scenario, "loader", 6) == 0;
+    bool call = strncmp(scenario, "call", 4) == 0;
+    hk_fx_loader_t *ldr = NULL;
+    zx_handle_t hs[1], mine = ZX_HANDLE_INVALID;
+    uint32_t infos[1];
+    size_t nh = 0;
+    if (loader) {
+        ldr = hk_fx_loader_new_for(vdso, image);
+        if (ldr == NULL || hk_fx_loader_connect(ldr, &hs[0]) != ZX_OK) return fprintf(stderr, "loader\n"), 2;
+        infos[nh++] = PA_HND(HK_PA_LDSVC_LOADER, 0);
+    } else if (call) {
+        if (zx_channel_create(0, &mine, &hs[0]) != ZX_OK) return 2;
+        infos[nh++] = PA_HND(PA_USER0, 0);
+    }
+    int threads_before = os_threads();
+    const int fds[3] = {in[0], out[1], errp[1]};
+    zx_handle_t proc = ZX_HANDLE_INVALID;
+    char err[FDIO_SPAWN_ERR_MSG_MAX_LENGTH] = "";
+    st = hk_fuchsia_spawn_stdio(job, image, vdso, "stdio", argv, NULL, infos, hs, nh, fds, g_hpipe[1], &proc, err);
+    /* The runner holds duplicates: these ends are closed here, so reads end when the program's pumps end. */
+    close(in[0]);
+    close(out[1]);
+    close(errp[1]);
+    printf("{\"spawn\": %d, \"spawn_error\": ", st);
+    json_string(err, strlen(err));
+    if (st != ZX_OK) {
+        printf("}\n");
+        return 0;
+    }
+    static char obuf[1 << 20], ebuf[1 << 16];
+    drain_t od = {out[0], obuf, sizeof obuf, 0, 0};
+    pthread_t ot;
+    pthread_create(&ot, NULL, drain_main, &od);
+    int threads_running = os_threads();
+    zx_signals_t seen = 0;
+    if (strcmp(scenario, "write") == 0) {
+        const char text[] = "line one\nline two\n";
+        (void)!write(in[1], text, sizeof text - 1);
+        close(in[1]);
+        in[1] = -1;
+    } else if (call) {
+        bool calling = wait_hout("calling\n", 10000);
+        zx_handle_t th = first_thread(proc);
+        uint32_t blocked_state = wait_state(th, ZX_THREAD_STATE_BLOCKED_CHANNEL, 5000);
+        int threads_blocked = os_threads();
+        printf(", \"calling\": %s, \"blocked_state\": %u, \"threads_blocked\": %d", calling ? "true" : "false",
+               blocked_state, threads_blocked);
+        if (strcmp(scenario, "callsuspend") == 0) {
+            zx_handle_t token;
+            zx_status_t s_suspend = zx_task_suspend(proc, &token);
+            zx_status_t s_suspended = zx_object_wait_one(th, ZX_THREAD_SUSPENDED, DEADLINE_S(5), &seen);
+            uint8_t req[64];
+            uint32_t nb = 0, nhh = 0;
+            zx_status_t s_read = zx_channel_read(mine, 0, req, NULL, sizeof req, 0, &nb, &nhh);
+            uint8_t rsp[8] = {0, 0, 0, 0, 'p', 'o', 'n', 'g'};
+            memcpy(rsp, req, 4); /* the kernel's txid */
+            zx_status_t s_write = zx_channel_write(mine, 0, rsp, sizeof rsp, NULL, 0);
+            sleep_ms(300);
+            bool replied_while_suspended = hout_has("replied pong\n");
+            zx_status_t s_close = zx_handle_close(token);
+            bool replied = wait_hout("replied pong\n", 5000);
+            printf(", \"suspend\": %d, \"suspended\": %d, \"read\": %d, \"request\": ", s_suspend, s_suspended, s_read);
+            json_string((const char *)req + 4, nb > 4 ? nb - 4 : 0);
+            printf(", \"txid_kernel_bit\": %s, \"write\": %d, \"replied_while_suspended\": %s, \"close\": %d, "
+                   "\"replied\": %s",
+                   (req[3] & 0x80) ? "true" : "false", s_write, replied_while_suspended ? "true" : "false", s_close,
+                   replied ? "true" : "false");
+        } else {
+            /* More input than the program's stdin socket holds, which it never reads: the input pump waits for
+             * room in the socket when the program dies, and must still end at once (not after the 5 s fallback). */
+            static char junk[300000];
+            fcntl(in[1], F_SETFL, O_NONBLOCK);
+            size_t fed = 0;
+            for (int i = 0; i < 400 && fed < sizeof junk; i++) {
+                ssize_t n = write(in[1], junk + fed, sizeof junk - fed);
+                if (n > 0) fed += (size_t)n;
+                else sleep_ms(5);
+            }
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            printf(", \"stdin_fed\": %zu, \"kill\": %d", fed, zx_task_kill(job));
+            zx_object_wait_one(proc, ZX_TASK_TERMINATED, DEADLINE_S(20), &seen);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            printf(", \"kill_to_dead_ms\": %ld",
+                   (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+        }
+        zx_handle_close(th);
+    }
+    zx_status_t s_wait = zx_object_wait_one(proc, ZX_TASK_TERMINATED, DEADLINE_S(20), &seen);
+    /* Right after TASK_TERMINATED, every byte the program wrote is in the pipes (and their ends are closed). */
+    size_t elen = read_all(errp[0], ebuf, sizeof ebuf);
+    pthread_join(ot, NULL);
+    zx_status_t s_info;
+    int64_t rc = return_code(proc, &s_info);
+    int threads_after = os_threads();
+    for (int i = 0; i < 200 && threads_after > threads_before + 1; i++, sleep_ms(5)) threads_after = os_threads();
+    if (ldr != NULL) hk_fx_loader_free(ldr);
+    int threads_final = os_threads();
+    printf(", \"wait\": %d, \"info\": %d, \"return_code\": %" PRId64 ", \"threads_before\": %d, "
+           "\"threads_running\": %d, \"threads_after\": %d, \"threads_final\": %d, \"table_after\": %u, "
+           "\"stdout_total\": %zu, \"stdout\": ",
+           s_wait, s_info, rc, threads_before, threads_running, threads_after, threads_final, table_count(proc),
+           od.total);
+    json_string(obuf, od.len < 200 ? od.len : 200);
+    printf(", \"stdout_tail\": ");
+    json_string(obuf + (od.len > 64 ? od.len - 64 : 0), od.len > 64 ? 64 : od.len);
+    printf(", \"stderr\": ");
+    json_string(ebuf, elen);
+    if (mine != ZX_HANDLE_INVALID) zx_handle_close(mine);
+    zx_handle_close(proc);
+    zx_handle_close(job);
+    close(g_hpipe[1]);
+    close(g_pipe[1]);
+    sleep_ms(20);
+    printf(", \"output\": ");
+    pthread_mutex_lock(&g_hout_mutex);
+    json_string(g_hout, atomic_load(&g_hout_len));
+    pthread_mutex_unlock(&g_hout_mutex);
+    printf("}\n");
+    fflush(stdout);
+    _exit(0);
+}
+
 int main(int argc, char **argv) {
     bool maps = argc == 4 && strcmp(argv[1], "maps") == 0;
     bool vmar = argc == 4 && strcmp(argv[1], "vmar") == 0;
     bool futex = argc == 4 && strcmp(argv[1], "futex") == 0;
     bool threads = argc == 4 && strcmp(argv[1], "threads") == 0;
     bool handles = argc == 5 && strcmp(argv[1], "handles") == 0;
+    if (argc == 5 && strcmp(argv[1], "stdio") == 0) {
+        alarm(60);
+        if (pipe2(g_pipe, O_CLOEXEC) != 0) return perror("pipe"), 2;
+        return run_stdio(argv[2], argv[3], argv[4]);
+    }
     bool interp = argc == 5 && strcmp(argv[1], "interp") == 0;
     bool blockkill = argc == 4 && (strcmp(argv[1], "blockkill") == 0 || strcmp(argv[1], "exitrelease") == 0 ||
                                    strcmp(argv[1], "vmroot") == 0);
