@@ -532,17 +532,19 @@ def test_sdk_ld_so_passes_argv_and_environ(driver: Path, build_dir: Path) -> Non
     assert r["output"] == "arg ldprog\narg one\narg two\nenv ZXPY_TEST=1\nenv ZXPY_OTHER=2\n"
 
 
-def test_sdk_ld_so_without_a_loader_service(driver: Path, build_dir: Path) -> None:
-    """A program that needs a library beyond libc.so and libzircon.so: with no PA_LDSVC_LOADER (the loader service
-    is not built yet) the SDK's ld.so says so through zx_debug_write (its debuglog is unserved) and exits with
-    127, as on Fuchsia without a loader; nothing hangs or stays behind."""
+def test_sdk_ld_so_loads_a_library_through_the_loader_service(driver: Path, build_dir: Path) -> None:
+    """A program that needs a library beyond libc.so and libzircon.so: the SDK's ld.so asks the loader service
+    (PA_LDSVC_LOADER, fuchsia.ldsvc.Loader/LoadObject through zx_channel_call), which finds libfoo.so in the
+    program's own directory, and main returns what foo() returns.  Without the file the loader answers NOT_FOUND,
+    and ld.so says so through zx_debug_write (its debuglog is unserved) and exits with 127, as on Fuchsia;
+    nothing hangs or stays behind."""
     sdk = real_sdk_2021()
     sysroot = sdk / "arch/x64/sysroot"
     clang = fuchsia_clang()
     (build_dir / "foo.c").write_text("int foo(void) { return 9; }\n")
     subprocess.run([clang, "--target=x86_64-unknown-fuchsia", f"--sysroot={sysroot}", "-fPIC", "-shared",
-                    "-nostdlib", "-fuse-ld=lld", str(build_dir / "foo.c"), "-o", str(build_dir / "libfoo.so")],
-                   check=True, capture_output=True)
+                    "-nostdlib", "-fuse-ld=lld", "-Wl,-soname,libfoo.so", str(build_dir / "foo.c"), "-o",
+                    str(build_dir / "libfoo.so")], check=True, capture_output=True)
     src = build_dir / "usefoo.c"
     src.write_text("int foo(void);\nint main(void) { return foo(); }\n")
     common = [clang, "--target=x86_64-unknown-fuchsia", f"--sysroot={sysroot}"]
@@ -552,8 +554,12 @@ def test_sdk_ld_so_without_a_loader_service(driver: Path, build_dir: Path) -> No
                     str(sysroot / "lib/Scrt1.o"), str(build_dir / "usefoo.o"), "-L", str(build_dir), "-lfoo", "-L",
                     str(sysroot / "lib"), "-lc", "-lzircon", "-o", str(exe)], check=True, capture_output=True)
     r = run(driver, "interp", exe, sdk / REAL_LDSO, sdk / REAL_VDSO)
+    assert r["return_code"] == 9, r
+    assert (r["pid_gone"] or not r["pid_positive"]) and r["table_after"] == 0
+    (build_dir / "libfoo.so").rename(build_dir / "libfoo.so.away")
+    r = run(driver, "interp", exe, sdk / REAL_LDSO, sdk / REAL_VDSO)
     assert r["return_code"] == 127, r
-    assert 'cannot look up "libfoo.so" with no loader service' in r["output"], r["output"]
+    assert "libfoo.so" in r["output"], r["output"]
     assert (r["pid_gone"] or not r["pid_positive"]) and r["table_after"] == 0
 
 

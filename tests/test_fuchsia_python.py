@@ -514,6 +514,60 @@ def test_sdk_program_suspended_and_killed(job: Job, sdk_programs: dict[str, Path
     assert handle_count() == before
 
 
+SDK_PRINTF = r"""
+#include <pthread.h>
+#include <stdio.h>
+static void *work(void *arg) { printf("thread %d\n", (int)(long)arg); return arg; }
+int main(int argc, char **argv) {
+    printf("main: argc=%d argv0=%s\n", argc, argv[0]);
+    fflush(stdout);
+    pthread_t t[3];
+    for (long i = 0; i < 3; i++) pthread_create(&t[i], NULL, work, (void *)(i + 1));
+    long sum = 0;
+    for (int i = 0; i < 3; i++) { void *r; pthread_join(t[i], &r); sum += (long)r; }
+    fprintf(stderr, "sum=%ld\n", sum);
+    return 3;
+}
+"""
+
+
+def test_sdk_printf_and_pthreads_through_libfdio(job: Job, tmp_path: Path) -> None:
+    """A program linked with the SDK's libfdio: ld.so.1 loads libfdio.so through the loader service (found in the
+    SDK's pkg/fdio), fdio turns the PA_FD sockets into its stdout and stderr, printf from three pthreads and main
+    reach the caller's fd 1, fprintf(stderr) reaches ``stderr``, and main's 3 is the return code."""
+    sysroot = real_sdk_2021() / "arch/x64/sysroot"
+    fdio = real_sdk_2021() / "pkg/fdio"
+    clang = fuchsia_clang()
+    src = tmp_path / "printf.c"
+    src.write_text(SDK_PRINTF)
+    exe = tmp_path / "printf"
+    common = [clang, "--target=x86_64-unknown-fuchsia", f"--sysroot={sysroot}"]
+    subprocess.run([*common, "-c", str(src), "-o", f"{exe}.o"], check=True, capture_output=True)
+    subprocess.run([*common, "-fuse-ld=lld", "-nostdlib", "-Wl,-pie", "-Wl,--dynamic-linker=ld.so.1",
+                    str(sysroot / "lib/Scrt1.o"), f"{exe}.o", "-L", str(sysroot / "lib"), "-L",
+                    str(fdio / "arch/x64/lib"), "-lfdio", "-lc", "-lzircon", "-o", str(exe)],
+                   check=True, capture_output=True)
+    before = handle_count()
+    out_path = tmp_path / "stdout"
+    saved = os.dup(1)
+    try:
+        with out_path.open("wb") as out:
+            os.dup2(out.fileno(), 1)
+            proc = job.spawn_fuchsia(exe, sysroot=sysroot, stderr=zxpy.PIPE, name="sdk-printf")
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    assert proc.stderr is not None
+    with proc, proc.stderr:
+        assert proc.wait(timeout=60) == 3
+        assert _read(proc.stderr, 10) == b"sum=6\n"
+    lines = out_path.read_bytes().decode().splitlines()
+    assert lines[0] == "main: argc=1 argv0=sdk-printf", lines
+    assert sorted(lines[1:]) == ["thread 1", "thread 2", "thread 3"], lines
+    assert handle_count() == before
+    wait_until(lambda: not child_pids("sdk-printf"), what="the program's Linux process to go")
+
+
 def test_job_spawn_runs_a_pt_interp_executable_with_the_configured_sdk(
         job: Job, sdk_programs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tmp_path / "fuchsia_sdk.cfg"

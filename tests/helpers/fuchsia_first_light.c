@@ -35,8 +35,8 @@
  *                zx_vmo_replace_as_executable, each with its errors in Zircon's order; exit 0, or the number of the
  *                first check that failed
  *   FL_LDSO      a stand-in dynamic linker started by hk_fuchsia_spawn_interp: it checks the dynamic linker's
- *                processargs message (process, thread, root VMAR, PA_VMAR_LOADED, PA_VMO_EXECUTABLE, argv; with argv[1]
- *                "loader" also the PA_LDSVC_LOADER channel the spawner passed, which the program's message lacks), reads
+ *                processargs message (process, thread, root VMAR, PA_VMAR_LOADED, PA_VMO_EXECUTABLE, argv, and a
+ *                PA_LDSVC_LOADER channel: the spawner's, else the program's loader service; never in the program's), reads
  *                the executable's ELF headers from its VMO, loads a page of it as ld.so does, protects a page of its
  *                own through PA_VMAR_LOADED, then reads the program's message; exit 0, or the failed check's number
  *   FL_STDIO     sockets, stdio and channel_call (argv[1] chooses): "write": what fdio asks of its PA_FD handles,
@@ -1257,11 +1257,11 @@ static _Noreturn void ldso_main(zx_handle_t bootstrap, const uint8_t *base) {
     zx_handle_t exe = tagged(msg, hs, nh, 0x14u), ldsvc = tagged(msg, hs, nh, 0x10u);
     uint32_t args_off = *(const uint32_t *)(msg + 12), args_num = *(const uint32_t *)(msg + 16);
     CHECK(11, args_num == 3 && args_off < nb && streq((const char *)msg + args_off, "ldprog"));
-    /* argv[1] "loader": the spawner passed a PA_LDSVC_LOADER channel, which comes here, not to the program. */
-    int with_loader = streq((const char *)msg + args_off + 7, "loader");
-    CHECK(10, proc != 0 && thread != 0 && root != 0 && loaded != 0 && exe != 0 && nh == 5u + (uint32_t)with_loader);
+    /* A PA_LDSVC_LOADER channel always comes here, not to the program: the spawner's (argv[1] "loader") or else a
+     * connection to the program's own loader service. */
+    CHECK(10, proc != 0 && thread != 0 && root != 0 && loaded != 0 && exe != 0 && nh == 6u);
     uint32_t type = 0;
-    CHECK(13, with_loader ? ldsvc != 0 && rights_of(ldsvc, &type) != 0 && type == 4u : ldsvc == 0);
+    CHECK(13, ldsvc != 0 && rights_of(ldsvc, &type) != 0 && type == 4u);
     CHECK(12, rights_of(proc, &type) != 0 && type == 1u && rights_of(thread, &type) != 0 && type == 2u);
     /* The executable's VMO: readable and executable, not writable, named after the file; an ELF with PT_INTERP
      * "ld.so.1". */
