@@ -27,6 +27,8 @@ import gc
 import json
 import os
 import platform
+import signal
+import statistics
 import sys
 import time
 import timeit
@@ -255,6 +257,91 @@ def round_trips(n: int, repeat: int) -> None:
         job.close()
 
 
+# ------------------------------------------------------------------------------------------------ kill of N programs
+
+SLEEP = "/bin/sleep"
+
+
+def _kill_zxpy(n: int) -> tuple[float, list[int]]:
+    """Seconds from ``job.kill()`` until the job is TERMINATED (every process TERMINATED first), and the codes."""
+    job = Job.default().create_job()
+    procs = [job.spawn([SLEEP, "1000"]) for _ in range(n)]
+    t0 = time.perf_counter()
+    job.kill()
+    job.wait_one(Signals.JOB_TERMINATED)
+    elapsed = time.perf_counter() - t0
+    codes = [p.info().return_code for p in procs]
+    for p in procs:
+        p.close()
+    job.close()
+    return elapsed, codes
+
+
+def _spawn_sleepers(n: int) -> list[int]:
+    """``n`` children of this process in one new process group (that of the first)."""
+    pids = [os.posix_spawn(SLEEP, [SLEEP, "1000"], {}, setpgroup=0)]
+    pids += [os.posix_spawn(SLEEP, [SLEEP, "1000"], {}, setpgroup=pids[0]) for _ in range(n - 1)]
+    return pids
+
+
+def _kill_killpg(n: int) -> tuple[float, list[int]]:
+    """Seconds for ``os.killpg`` of the group + ``os.waitpid`` of every child."""
+    pids = _spawn_sleepers(n)
+    t0 = time.perf_counter()
+    os.killpg(pids[0], signal.SIGKILL)
+    statuses = [os.waitpid(pid, 0)[1] for pid in pids]
+    elapsed = time.perf_counter() - t0
+    return elapsed, [-os.WTERMSIG(s) for s in statuses]
+
+
+def _kill_psutil(n: int) -> tuple[float, list[int]]:
+    """Seconds for ``psutil.Process.kill`` of each + ``psutil.wait_procs`` (the Process objects made beforehand)."""
+    import psutil  # type: ignore[import-untyped,unused-ignore]
+
+    procs = [psutil.Process(pid) for pid in _spawn_sleepers(n)]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.kill()
+    gone, alive = psutil.wait_procs(procs)
+    elapsed = time.perf_counter() - t0
+    assert not alive
+    return elapsed, [p.returncode for p in gone]
+
+
+def kill_many(sizes: list[int], rounds: int) -> None:
+    """Issue 11 goal 4: kill N real processes until every one is reaped, zxpy next to killpg and psutil."""
+    try:
+        import psutil  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+        have_psutil = True
+    except ImportError:
+        have_psutil = False
+    section(f"kill of N spawned /bin/sleep until reaped (min and median of {rounds} interleaved rounds, ms)")
+    print(f"  {'N':>5} {'zxpy min':>9} {'median':>8} {'killpg min':>11} {'median':>8} {'psutil min':>11} "
+          f"{'median':>8} {'zx/killpg':>10} {'psutil/zx':>10} {'us/proc':>8}")
+    for n in sizes:
+        zx: list[float] = []
+        kp: list[float] = []
+        ps: list[float] = []
+        for _ in range(rounds):  # interleaved, so load on the machine hits the three columns alike
+            t, codes = _kill_zxpy(n)
+            if set(codes) != {-1024}:
+                raise SystemExit(f"zxpy: unexpected return codes {sorted(set(codes))}")
+            zx.append(t)
+            t, codes = _kill_killpg(n)
+            kp.append(t)
+            if have_psutil:
+                t, codes = _kill_psutil(n)
+                ps.append(t)
+        zmed, kmed = statistics.median(zx), statistics.median(kp)
+        pmed = statistics.median(ps) if ps else float("nan")
+        pmin = min(ps) if ps else float("nan")
+        print(f"  {n:>5} {min(zx) * 1e3:9.2f} {zmed * 1e3:8.2f} {min(kp) * 1e3:11.2f} {kmed * 1e3:8.2f} "
+              f"{pmin * 1e3:11.2f} {pmed * 1e3:8.2f} {zmed / kmed:9.2f}x {pmed / zmed:9.2f}x {zmed / n * 1e6:8.1f}")
+        RESULTS.append({"name": f"kill {n}", "zxpy_ms": [t * 1e3 for t in zx], "killpg_ms": [t * 1e3 for t in kp],
+                        "psutil_ms": [t * 1e3 for t in ps], "zxpy_over_killpg": zmed / kmed,
+                        "psutil_over_zxpy": pmed / zmed})
+
+
 def rss_kib() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGESIZE") // 1024
@@ -294,20 +381,32 @@ def memory(cycles: int) -> None:
     job.close()
 
 
+SECTIONS = ["calls", "round-trips", "kill", "memory"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10x fewer iterations")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    parser.add_argument("--kill-sizes", type=int, nargs="+", default=[10, 100, 500], metavar="N")
     args = parser.parse_args()
+    only = set(args.only or SECTIONS)
     n = 20_000 if args.quick else 200_000
     cycles = 10_000 if args.quick else 100_000
     print(f"zxpy {zxpy.__version__}, Python {platform.python_version()}, {platform.machine()}, "
           f"{os.cpu_count()} CPUs; min of {args.repeat} x {n:,} calls")
-    call_costs(n, args.repeat)
-    round_trips(n, args.repeat)
-    memory(cycles)
-    summary()
+    if "calls" in only:
+        call_costs(n, args.repeat)
+    if "round-trips" in only:
+        round_trips(n, args.repeat)
+    if "kill" in only:
+        kill_many(args.kill_sizes, 3 if args.quick else 7)
+    if "memory" in only:
+        memory(cycles)
+    if "calls" in only:
+        summary()
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"python": sys.version, "results": RESULTS}, f, indent=1)
