@@ -354,9 +354,8 @@ void lt_program_start(lt_spawn_t *s) {
     lp->spawn = s;
     hk_list_init(&lp->tasks);
     hk_list_add_tail(&lt_programs, &lp->link);
-    k->owner = lp;
+    lt_task_set_owner(k, lp);
     k->announced = true;
-    hk_list_add_tail(&lp->tasks, &k->owner_link);
     /* Traced now: let the child set itself up and exec (PTRACE_EVENT_EXEC then reports success). */
     if (write(s->go[1], "g", 1) != 1) kill(pid, SIGKILL);
     close(s->go[1]);

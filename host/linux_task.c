@@ -18,6 +18,10 @@
 hk_link_t lt_programs = {&lt_programs, &lt_programs};
 #define TASK_BUCKETS 256
 static lt_task_t *g_task_hash[TASK_BUCKETS];
+/* How many tasks in the hash have no owner yet (held until their creator's event or /proc names their program):
+ * lt_review_unknown_tasks, run at every exit, walks the hash only when there is one, so that reaping N killed
+ * programs costs O(N), not O(N^2). */
+static size_t g_unowned;
 
 /* Tids that exited before their creator's clone/fork event was seen (killed before their first stop, or adopted
  * early through /proc and already gone), so that the late event does not resurrect them. */
@@ -53,7 +57,14 @@ lt_task_t *lt_task_new(pid_t tid) {
     k->tgid = tid;
     hk_list_init(&k->owner_link);
     task_hash_insert(k);
+    g_unowned++;
     return k;
+}
+
+void lt_task_set_owner(lt_task_t *k, struct hk_linux_process *lp) {
+    k->owner = lp;
+    hk_list_add_tail(&lp->tasks, &k->owner_link);
+    g_unowned--;
 }
 
 static bool graveyard_take(pid_t tid) {
@@ -112,8 +123,7 @@ static void task_make_thread(lt_task_t *k) {
 static void task_adopt(lt_task_t *k, struct hk_linux_process *lp) {
     pid_t tgid = hk_proc_status_field(k->tid, "Tgid:");
     k->tgid = tgid > 0 ? tgid : k->tid;
-    k->owner = lp;
-    hk_list_add_tail(&lp->tasks, &k->owner_link);
+    lt_task_set_owner(k, lp);
     if (lp->fuchsia_ops != NULL && k->tid != lp->pid) {
         /* A thread a Fuchsia program cloned (zx_thread_start): under PTRACE_SYSEMU like its first thread, with its
          * entry registers set before it first runs. */
@@ -148,6 +158,7 @@ void lt_task_free(lt_task_t *k) {
     lt_task_thread_gone(k);
     task_hash_remove(k);
     if (k->owner != NULL) hk_list_remove(&k->owner_link);
+    else g_unowned--;
     free(k);
 }
 
@@ -165,7 +176,7 @@ static struct hk_linux_process *find_owner(pid_t tid, pid_t *ppid_out) {
 /* A held task of unknown owner whose creator will never report it (killed while forking) is killed, so nothing is
  * left stopped forever.  A task created with CLONE_PARENT has our pid as its parent: its creator's event will come. */
 void lt_review_unknown_tasks(void) {
-    for (unsigned b = 0; b < TASK_BUCKETS; b++) {
+    for (unsigned b = 0; b < TASK_BUCKETS && g_unowned != 0; b++) {
         for (lt_task_t *k = g_task_hash[b], *next; k; k = next) {
             next = k->hash_next;
             if (k->owner != NULL) continue;
@@ -347,6 +358,7 @@ void lt_program_check_end(struct hk_linux_process *lp) {
 void lt_tasks_after_fork(void) {
     hk_list_init(&lt_programs);
     memset(g_task_hash, 0, sizeof(g_task_hash));
+    g_unowned = 0;
 }
 
 /* ------------------------------------------------------------------------------------------------ requests */

@@ -218,6 +218,8 @@ extern hk_link_t lt_programs;
 lt_task_t *lt_task_find(pid_t tid);
 /* A new record (owner unknown, tgid = tid), in the hash; NULL when out of memory. */
 lt_task_t *lt_task_new(pid_t tid);
+/* k, of unknown owner until now, belongs to lp (in lp->tasks). */
+void lt_task_set_owner(lt_task_t *k, struct hk_linux_process *lp);
 /* tid exited before its creator's clone/fork event was seen: that event must not resurrect it. */
 void lt_graveyard_add(pid_t tid);
 void lt_task_thread_gone(lt_task_t *k);        /* its Linux thread ended: the Zircon thread is dead */
