@@ -201,12 +201,15 @@ static void handle_wait_status(pid_t pid, int status) {
     lt_task_settle(k);
 }
 
-/* A task has exited and is about to be reaped: its last CPU figures are readable from /proc only until then. */
+/* A task has exited and is about to be reaped: its last CPU figures are readable from /proc only until then, and a
+ * main program's pid is no longer signalled by requesters from now (linux_kill). */
 static void task_exiting(pid_t tid) {
     lt_task_t *k = lt_task_find(tid);
-    if (k == NULL || k->thread == NULL) return;
+    bool main = k != NULL && k->owner != NULL && k->owner->pid == tid;
+    if (k == NULL || (k->thread == NULL && !main)) return;
     hk_lock();
-    hk_thread_freeze_runtime(k->thread);
+    if (k->thread != NULL) hk_thread_freeze_runtime(k->thread);
+    if (main) k->owner->main_reaping = true;
     hk_unlock();
 }
 

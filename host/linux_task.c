@@ -316,7 +316,10 @@ bool lt_program_started(struct hk_linux_process *lp, lt_task_t *k) {
 
 void lt_program_kill(struct hk_linux_process *lp) {
     lp->kill_sent = true;
-    HK_LIST_FOR_EACH(it, &lp->tasks) task_kill(HK_CONTAINER_OF(it, lt_task_t, owner_link));
+    HK_LIST_FOR_EACH(it, &lp->tasks) {
+        lt_task_t *k = HK_CONTAINER_OF(it, lt_task_t, owner_link);
+        if (!(lp->main_signalled && k->tgid == lp->pid)) task_kill(k); /* linux_kill already signalled its group */
+    }
 }
 
 /* The program is over once its main program was reaped and every descendant is gone too. */
@@ -370,6 +373,11 @@ static bool linux_kill(hk_process_t *p) {
     if (lp == NULL) return false;
     if (!lp->kill_requested) {
         lp->kill_requested = true;
+        /* The main program's thread group dies at once, from here: SIGKILL needs no tracer, and the monitor, woken
+         * below, would first have to be scheduled (a cross-CPU wake-up) and then signal every task one by one.  It
+         * still kills the descendants and anything born meanwhile (lt_program_kill).  The pid is the monitor's
+         * unreaped child until main_reaping (both under the lock held here), so it names no other process. */
+        if (!lp->main_reaping && kill(lp->pid, SIGKILL) == 0) lp->main_signalled = true;
         lt_wake_monitor();
     }
     return true;

@@ -134,6 +134,11 @@ struct hk_linux_process {
     /* Lock: zx_task_kill asked for the kill.  Atomic and apart from the monitor's own flags, which the monitor
      * reads without the lock, so that no widened load of those can race with a requester's store. */
     atomic_bool kill_requested;
+    /* Lock: the main program is about to be reaped (set by the monitor before its wait), so its pid may name another
+     * process from then on; until then a kill may signal it from the requesting thread (linux_kill). */
+    bool main_reaping;
+    /* Lock: the requesting thread sent SIGKILL to the main program's thread group itself. */
+    bool main_signalled;
     /* A Fuchsia program (host/fuchsia/runner.c): its ops and record; NULL for a Linux program. */
     const struct lt_fuchsia_ops *fuchsia_ops;
     void *fuchsia;
