@@ -41,6 +41,7 @@ from zxpy import Job, Process, Signals, ffi, lib
 from zxpy.testing import ProgressWorker
 
 RESULTS: list[dict[str, Any]] = []
+SLEEP = "/bin/sleep"
 
 
 def bench(name: str, fn: Callable[[], object], number: int, repeat: int, per: int = 1) -> float:
@@ -211,55 +212,178 @@ def call_costs(n: int, repeat: int) -> None:
     job.close()
 
 
+# ------------------------------------------------------------------------------------------------ round trips
+
+# A program of eight threads that all sleep (the main thread and seven it starts).
+EIGHT_THREADS = (
+    "import threading, time\n"
+    "for _ in range(7):\n"
+    "    threading.Thread(target=time.sleep, args=(100000,), daemon=True).start()\n"
+    "time.sleep(100000)\n"
+)
+
+
+def _tids(pid: int | str) -> list[int]:
+    return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+
+
+def _children() -> set[int]:
+    """Pids of this process's children (those of every thread: the monitor thread is the parent of zxpy's)."""
+    kids: set[int] = set()
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/children", encoding="ascii") as f:
+                kids.update(int(pid) for pid in f.read().split())
+        except FileNotFoundError:
+            pass
+    return kids
+
+
+class _Pinned:
+    """Every thread of this process and of the given programs on one CPU (sched_setaffinity is per thread), put
+    back as they were on exit; a no-op when ``cpu`` is None."""
+
+    def __init__(self, cpu: int | None, pids: list[int]) -> None:
+        self.cpu, self.pids = cpu, pids
+        self.saved: dict[int, set[int]] = {}
+
+    def __enter__(self) -> _Pinned:
+        if self.cpu is not None:
+            for pid in ["self", *self.pids]:
+                for tid in _tids(pid):
+                    self.saved[tid] = os.sched_getaffinity(tid)
+                    os.sched_setaffinity(tid, {self.cpu})
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for tid, cpus in self.saved.items():
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except ProcessLookupError:
+                pass
+
+
+def _spawn_ready(job: Job, argv: list[str], nthreads: int) -> tuple[Process, int, list[Any]]:
+    """``job.spawn(argv)``, its Linux pid, and its ``nthreads`` Zircon threads once all are there."""
+    before = _children()
+    proc = job.spawn(argv)
+    (pid,) = _children() - before
+    deadline = time.monotonic() + 30
+    while len(proc.threads()) < nthreads:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{argv[0]} never started its {nthreads} threads")
+        time.sleep(0.01)
+    return proc, pid, [proc.child(k) for k in proc.threads()]
+
+
+def _posix_spawn_ready(argv: list[str], nthreads: int) -> int:
+    pid = os.posix_spawn(argv[0], argv, {})
+    deadline = time.monotonic() + 30
+    while len(_tids(pid)) < nthreads:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{argv[0]} never started its {nthreads} threads")
+        time.sleep(0.01)
+    return pid
+
+
 def round_trips(n: int, repeat: int) -> None:
-    section("real suspension round trips (suspend, wait SUSPENDED, resume, wait RUNNING)")
-    with ProgressWorker() as worker:
+    """Issue 11 goal 3: suspend round trips, unpinned and with this process and the subject pinned to one CPU,
+    next to SIGSTOP + waitid(WSTOPPED) + SIGCONT + waitid(WCONTINUED) of the same program (not traced)."""
+    section("real suspension round trips (suspend, wait SUSPENDED, resume, wait RUNNING), unpinned and pinned")
+    count = max(n // 100, 100)
+    suspended, running = Signals.THREAD_SUSPENDED, Signals.THREAD_RUNNING
+    cpu = max(os.sched_getaffinity(0))
+    table: list[tuple[str, float, float | None, float, float | None]] = []
+
+    def both(label: str, fn: Callable[[], object], pids: list[int], ref: Callable[[], object] | None = None,
+             ref_pids: list[int] | None = None) -> None:
+        figures: list[float | None] = []
+        for where in (None, cpu):
+            tag = "pinned" if where is not None else "unpinned"
+            with _Pinned(where, pids):
+                figures.append(bench(f"round trip {tag}: {label}", fn, count, repeat) / 1e3)
+            if ref is not None:
+                with _Pinned(where, ref_pids or []):
+                    figures.append(bench(f"round trip {tag}: SIGSTOP + waitid, {label}", ref, count, repeat) / 1e3)
+            else:
+                figures.append(None)
+        table.append((label, figures[0] or 0.0, figures[1], figures[2] or 0.0, figures[3]))
+
+    with ProgressWorker(pause_ns=1_000_000) as worker:  # asleep most of the time, as the programs below
         thread = worker.thread
 
         def own_thread() -> None:
             token = thread.suspend()  # waits for THREAD_SUSPENDED
             token.close()
-            thread.wait_one(Signals.THREAD_RUNNING)
+            thread.wait_one(running)
 
-        bench("own C thread (signal park): Thread.suspend() ... RUNNING", own_thread, max(n // 50, 100), repeat)
+        both("a C thread of this process (thread token)", own_thread, [])
+
+    def sigstop(pid: int) -> Callable[[], None]:
+        def trip() -> None:
+            os.kill(pid, signal.SIGSTOP)
+            os.waitid(os.P_PID, pid, os.WSTOPPED)
+            os.kill(pid, signal.SIGCONT)
+            os.waitid(os.P_PID, pid, os.WCONTINUED)
+        return trip
 
     job = Job.default().create_job()
+    ref_pids: list[int] = []
     try:
-        program = job.spawn(["/bin/sleep", "1000"])
-        (tkoid,) = program.threads()
-        pthread = program.child(tkoid)
+        for label, argv, nthreads in (("one-thread program (/bin/sleep)", [SLEEP, "100000"], 1),
+                                      ("eight-thread program (python3)", [sys.executable, "-c", EIGHT_THREADS], 8)):
+            proc, pid, threads = _spawn_ready(job, argv, nthreads)
+            ref = _posix_spawn_ready(argv, nthreads)
+            ref_pids.append(ref)
 
-        def spawned_thread() -> None:
-            token = pthread.suspend()
-            token.close()
-            pthread.wait_one(Signals.THREAD_RUNNING)
+            def process_token(proc: Process = proc, threads: list[Any] = threads) -> None:
+                token = proc.suspend()
+                for t in threads:
+                    t.wait_one(suspended)
+                token.close()
+                for t in threads:
+                    t.wait_one(running)
 
-        def spawned_process() -> None:
-            token = program.suspend()
-            pthread.wait_one(Signals.THREAD_SUSPENDED)
-            token.close()
-            pthread.wait_one(Signals.THREAD_RUNNING)
+            if nthreads == 1:
+                (only,) = threads
 
-        bench("spawned program thread (ptrace): Thread.suspend() ... RUNNING", spawned_thread,
-              max(n // 50, 100), repeat)
-        bench("spawned program, process token ... thread RUNNING", spawned_process, max(n // 50, 100), repeat)
+                def thread_token(only: Any = only) -> None:
+                    token = only.suspend()  # waits for THREAD_SUSPENDED
+                    token.close()
+                    only.wait_one(running)
 
-        def spawn_kill() -> None:
+                both(f"{label}, thread token", thread_token, [pid])
+            both(f"{label}, process token", process_token, [pid], sigstop(ref), [ref])
+            for t in threads:
+                t.close()
+            proc.close()
+
+        def spawn_true() -> None:
             p = job.spawn(["/bin/true"])
             p.wait_terminated()
             p.close()
 
-        bench("spawn /bin/true and wait for TERMINATED", spawn_kill, max(n // 2000, 10), min(repeat, 3))
-        pthread.close()
-        program.close()
+        bench("spawn /bin/true and wait for TERMINATED", spawn_true, max(n // 2000, 10), min(repeat, 3))
     finally:
         job.kill()
         job.close()
+        for pid in ref_pids:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+    section(f"round trips side by side (us; min of {repeat} x {count}; pinned: this process and the subject on "
+            f"CPU {cpu})")
+    print(f"  {'subject':<52} {'unpinned':>9} {'SIGSTOP':>8} {'ratio':>6} {'pinned':>8} {'SIGSTOP':>8} {'ratio':>6}")
+    for label, un, un_ref, pin, pin_ref in table:
+        cells = [f"{un:9.1f}", f"{un_ref:8.1f}" if un_ref else f"{'':>8}",
+                 f"{un / un_ref:5.2f}x" if un_ref else f"{'':>6}", f"{pin:8.1f}",
+                 f"{pin_ref:8.1f}" if pin_ref else f"{'':>8}", f"{pin / pin_ref:5.2f}x" if pin_ref else f"{'':>6}"]
+        print(f"  {label:<52} {' '.join(cells)}")
+        RESULTS.append({"name": f"round trips: {label}", "unpinned_us": un, "unpinned_sigstop_us": un_ref,
+                        "pinned_us": pin, "pinned_sigstop_us": pin_ref})
 
 
 # ------------------------------------------------------------------------------------------------ kill of N programs
-
-SLEEP = "/bin/sleep"
 
 
 def _kill_zxpy(n: int) -> tuple[float, list[int]]:
