@@ -27,6 +27,8 @@ import gc
 import json
 import os
 import platform
+import signal
+import statistics
 import sys
 import time
 import timeit
@@ -39,6 +41,7 @@ from zxpy import Job, Process, Signals, ffi, lib
 from zxpy.testing import ProgressWorker
 
 RESULTS: list[dict[str, Any]] = []
+SLEEP = "/bin/sleep"
 
 
 def bench(name: str, fn: Callable[[], object], number: int, repeat: int, per: int = 1) -> float:
@@ -209,50 +212,258 @@ def call_costs(n: int, repeat: int) -> None:
     job.close()
 
 
+# ------------------------------------------------------------------------------------------------ round trips
+
+# A program of eight threads that all sleep (the main thread and seven it starts).
+EIGHT_THREADS = (
+    "import threading, time\n"
+    "for _ in range(7):\n"
+    "    threading.Thread(target=time.sleep, args=(100000,), daemon=True).start()\n"
+    "time.sleep(100000)\n"
+)
+
+
+def _tids(pid: int | str) -> list[int]:
+    return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+
+
+def _children() -> set[int]:
+    """Pids of this process's children (those of every thread: the monitor thread is the parent of zxpy's)."""
+    kids: set[int] = set()
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/children", encoding="ascii") as f:
+                kids.update(int(pid) for pid in f.read().split())
+        except FileNotFoundError:
+            pass
+    return kids
+
+
+class _Pinned:
+    """Every thread of this process and of the given programs on one CPU (sched_setaffinity is per thread), put
+    back as they were on exit; a no-op when ``cpu`` is None."""
+
+    def __init__(self, cpu: int | None, pids: list[int]) -> None:
+        self.cpu, self.pids = cpu, pids
+        self.saved: dict[int, set[int]] = {}
+
+    def __enter__(self) -> _Pinned:
+        if self.cpu is not None:
+            for pid in ["self", *self.pids]:
+                for tid in _tids(pid):
+                    self.saved[tid] = os.sched_getaffinity(tid)
+                    os.sched_setaffinity(tid, {self.cpu})
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for tid, cpus in self.saved.items():
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except ProcessLookupError:
+                pass
+
+
+def _spawn_ready(job: Job, argv: list[str], nthreads: int) -> tuple[Process, int, list[Any]]:
+    """``job.spawn(argv)``, its Linux pid, and its ``nthreads`` Zircon threads once all are there."""
+    before = _children()
+    proc = job.spawn(argv)
+    (pid,) = _children() - before
+    deadline = time.monotonic() + 30
+    while len(proc.threads()) < nthreads:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{argv[0]} never started its {nthreads} threads")
+        time.sleep(0.01)
+    return proc, pid, [proc.child(k) for k in proc.threads()]
+
+
+def _posix_spawn_ready(argv: list[str], nthreads: int) -> int:
+    pid = os.posix_spawn(argv[0], argv, {})
+    deadline = time.monotonic() + 30
+    while len(_tids(pid)) < nthreads:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{argv[0]} never started its {nthreads} threads")
+        time.sleep(0.01)
+    return pid
+
+
 def round_trips(n: int, repeat: int) -> None:
-    section("real suspension round trips (suspend, wait SUSPENDED, resume, wait RUNNING)")
-    with ProgressWorker() as worker:
+    """Issue 11 goal 3: suspend round trips, unpinned and with this process and the subject pinned to one CPU,
+    next to SIGSTOP + waitid(WSTOPPED) + SIGCONT + waitid(WCONTINUED) of the same program (not traced)."""
+    section("real suspension round trips (suspend, wait SUSPENDED, resume, wait RUNNING), unpinned and pinned")
+    count = max(n // 100, 100)
+    suspended, running = Signals.THREAD_SUSPENDED, Signals.THREAD_RUNNING
+    cpu = max(os.sched_getaffinity(0))
+    table: list[tuple[str, float, float | None, float, float | None]] = []
+
+    def both(label: str, fn: Callable[[], object], pids: list[int], ref: Callable[[], object] | None = None,
+             ref_pids: list[int] | None = None) -> None:
+        figures: list[float | None] = []
+        for where in (None, cpu):
+            tag = "pinned" if where is not None else "unpinned"
+            with _Pinned(where, pids):
+                figures.append(bench(f"round trip {tag}: {label}", fn, count, repeat) / 1e3)
+            if ref is not None:
+                with _Pinned(where, ref_pids or []):
+                    figures.append(bench(f"round trip {tag}: SIGSTOP + waitid, {label}", ref, count, repeat) / 1e3)
+            else:
+                figures.append(None)
+        table.append((label, figures[0] or 0.0, figures[1], figures[2] or 0.0, figures[3]))
+
+    with ProgressWorker(pause_ns=1_000_000) as worker:  # asleep most of the time, as the programs below
         thread = worker.thread
 
         def own_thread() -> None:
             token = thread.suspend()  # waits for THREAD_SUSPENDED
             token.close()
-            thread.wait_one(Signals.THREAD_RUNNING)
+            thread.wait_one(running)
 
-        bench("own C thread (signal park): Thread.suspend() ... RUNNING", own_thread, max(n // 50, 100), repeat)
+        both("a C thread of this process (thread token)", own_thread, [])
+
+    def sigstop(pid: int) -> Callable[[], None]:
+        def trip() -> None:
+            os.kill(pid, signal.SIGSTOP)
+            os.waitid(os.P_PID, pid, os.WSTOPPED)
+            os.kill(pid, signal.SIGCONT)
+            os.waitid(os.P_PID, pid, os.WCONTINUED)
+        return trip
 
     job = Job.default().create_job()
+    ref_pids: list[int] = []
     try:
-        program = job.spawn(["/bin/sleep", "1000"])
-        (tkoid,) = program.threads()
-        pthread = program.child(tkoid)
+        for label, argv, nthreads in (("one-thread program (/bin/sleep)", [SLEEP, "100000"], 1),
+                                      ("eight-thread program (python3)", [sys.executable, "-c", EIGHT_THREADS], 8)):
+            proc, pid, threads = _spawn_ready(job, argv, nthreads)
+            ref = _posix_spawn_ready(argv, nthreads)
+            ref_pids.append(ref)
 
-        def spawned_thread() -> None:
-            token = pthread.suspend()
-            token.close()
-            pthread.wait_one(Signals.THREAD_RUNNING)
+            def process_token(proc: Process = proc, threads: list[Any] = threads) -> None:
+                token = proc.suspend()
+                for t in threads:
+                    t.wait_one(suspended)
+                token.close()
+                for t in threads:
+                    t.wait_one(running)
 
-        def spawned_process() -> None:
-            token = program.suspend()
-            pthread.wait_one(Signals.THREAD_SUSPENDED)
-            token.close()
-            pthread.wait_one(Signals.THREAD_RUNNING)
+            if nthreads == 1:
+                (only,) = threads
 
-        bench("spawned program thread (ptrace): Thread.suspend() ... RUNNING", spawned_thread,
-              max(n // 50, 100), repeat)
-        bench("spawned program, process token ... thread RUNNING", spawned_process, max(n // 50, 100), repeat)
+                def thread_token(only: Any = only) -> None:
+                    token = only.suspend()  # waits for THREAD_SUSPENDED
+                    token.close()
+                    only.wait_one(running)
 
-        def spawn_kill() -> None:
+                both(f"{label}, thread token", thread_token, [pid])
+            both(f"{label}, process token", process_token, [pid], sigstop(ref), [ref])
+            for t in threads:
+                t.close()
+            proc.close()
+
+        def spawn_true() -> None:
             p = job.spawn(["/bin/true"])
             p.wait_terminated()
             p.close()
 
-        bench("spawn /bin/true and wait for TERMINATED", spawn_kill, max(n // 2000, 10), min(repeat, 3))
-        pthread.close()
-        program.close()
+        bench("spawn /bin/true and wait for TERMINATED", spawn_true, max(n // 2000, 10), min(repeat, 3))
     finally:
         job.kill()
         job.close()
+        for pid in ref_pids:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+    section(f"round trips side by side (us; min of {repeat} x {count}; pinned: this process and the subject on "
+            f"CPU {cpu})")
+    print(f"  {'subject':<52} {'unpinned':>9} {'SIGSTOP':>8} {'ratio':>6} {'pinned':>8} {'SIGSTOP':>8} {'ratio':>6}")
+    for label, un, un_ref, pin, pin_ref in table:
+        cells = [f"{un:9.1f}", f"{un_ref:8.1f}" if un_ref else f"{'':>8}",
+                 f"{un / un_ref:5.2f}x" if un_ref else f"{'':>6}", f"{pin:8.1f}",
+                 f"{pin_ref:8.1f}" if pin_ref else f"{'':>8}", f"{pin / pin_ref:5.2f}x" if pin_ref else f"{'':>6}"]
+        print(f"  {label:<52} {' '.join(cells)}")
+        RESULTS.append({"name": f"round trips: {label}", "unpinned_us": un, "unpinned_sigstop_us": un_ref,
+                        "pinned_us": pin, "pinned_sigstop_us": pin_ref})
+
+
+# ------------------------------------------------------------------------------------------------ kill of N programs
+
+
+def _kill_zxpy(n: int) -> tuple[float, list[int]]:
+    """Seconds from ``job.kill()`` until the job is TERMINATED (every process TERMINATED first), and the codes."""
+    job = Job.default().create_job()
+    procs = [job.spawn([SLEEP, "1000"]) for _ in range(n)]
+    t0 = time.perf_counter()
+    job.kill()
+    job.wait_one(Signals.JOB_TERMINATED)
+    elapsed = time.perf_counter() - t0
+    codes = [p.info().return_code for p in procs]
+    for p in procs:
+        p.close()
+    job.close()
+    return elapsed, codes
+
+
+def _spawn_sleepers(n: int) -> list[int]:
+    """``n`` children of this process in one new process group (that of the first)."""
+    pids = [os.posix_spawn(SLEEP, [SLEEP, "1000"], {}, setpgroup=0)]
+    pids += [os.posix_spawn(SLEEP, [SLEEP, "1000"], {}, setpgroup=pids[0]) for _ in range(n - 1)]
+    return pids
+
+
+def _kill_killpg(n: int) -> tuple[float, list[int]]:
+    """Seconds for ``os.killpg`` of the group + ``os.waitpid`` of every child."""
+    pids = _spawn_sleepers(n)
+    t0 = time.perf_counter()
+    os.killpg(pids[0], signal.SIGKILL)
+    statuses = [os.waitpid(pid, 0)[1] for pid in pids]
+    elapsed = time.perf_counter() - t0
+    return elapsed, [-os.WTERMSIG(s) for s in statuses]
+
+
+def _kill_psutil(n: int) -> tuple[float, list[int]]:
+    """Seconds for ``psutil.Process.kill`` of each + ``psutil.wait_procs`` (the Process objects made beforehand)."""
+    import psutil  # type: ignore[import-untyped,unused-ignore]
+
+    procs = [psutil.Process(pid) for pid in _spawn_sleepers(n)]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.kill()
+    gone, alive = psutil.wait_procs(procs)
+    elapsed = time.perf_counter() - t0
+    assert not alive
+    return elapsed, [p.returncode for p in gone]
+
+
+def kill_many(sizes: list[int], rounds: int) -> None:
+    """Issue 11 goal 4: kill N real processes until every one is reaped, zxpy next to killpg and psutil."""
+    try:
+        import psutil  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+        have_psutil = True
+    except ImportError:
+        have_psutil = False
+    section(f"kill of N spawned /bin/sleep until reaped (min and median of {rounds} interleaved rounds, ms)")
+    print(f"  {'N':>5} {'zxpy min':>9} {'median':>8} {'killpg min':>11} {'median':>8} {'psutil min':>11} "
+          f"{'median':>8} {'zx/killpg':>10} {'psutil/zx':>10} {'us/proc':>8}")
+    for n in sizes:
+        zx: list[float] = []
+        kp: list[float] = []
+        ps: list[float] = []
+        for _ in range(rounds):  # interleaved, so load on the machine hits the three columns alike
+            t, codes = _kill_zxpy(n)
+            if set(codes) != {-1024}:
+                raise SystemExit(f"zxpy: unexpected return codes {sorted(set(codes))}")
+            zx.append(t)
+            t, codes = _kill_killpg(n)
+            kp.append(t)
+            if have_psutil:
+                t, codes = _kill_psutil(n)
+                ps.append(t)
+        zmed, kmed = statistics.median(zx), statistics.median(kp)
+        pmed = statistics.median(ps) if ps else float("nan")
+        pmin = min(ps) if ps else float("nan")
+        print(f"  {n:>5} {min(zx) * 1e3:9.2f} {zmed * 1e3:8.2f} {min(kp) * 1e3:11.2f} {kmed * 1e3:8.2f} "
+              f"{pmin * 1e3:11.2f} {pmed * 1e3:8.2f} {zmed / kmed:9.2f}x {pmed / zmed:9.2f}x {zmed / n * 1e6:8.1f}")
+        RESULTS.append({"name": f"kill {n}", "zxpy_ms": [t * 1e3 for t in zx], "killpg_ms": [t * 1e3 for t in kp],
+                        "psutil_ms": [t * 1e3 for t in ps], "zxpy_over_killpg": zmed / kmed,
+                        "psutil_over_zxpy": pmed / zmed})
 
 
 def rss_kib() -> int:
@@ -294,20 +505,32 @@ def memory(cycles: int) -> None:
     job.close()
 
 
+SECTIONS = ["calls", "round-trips", "kill", "memory"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10x fewer iterations")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    parser.add_argument("--kill-sizes", type=int, nargs="+", default=[10, 100, 500], metavar="N")
     args = parser.parse_args()
+    only = set(args.only or SECTIONS)
     n = 20_000 if args.quick else 200_000
     cycles = 10_000 if args.quick else 100_000
     print(f"zxpy {zxpy.__version__}, Python {platform.python_version()}, {platform.machine()}, "
           f"{os.cpu_count()} CPUs; min of {args.repeat} x {n:,} calls")
-    call_costs(n, args.repeat)
-    round_trips(n, args.repeat)
-    memory(cycles)
-    summary()
+    if "calls" in only:
+        call_costs(n, args.repeat)
+    if "round-trips" in only:
+        round_trips(n, args.repeat)
+    if "kill" in only:
+        kill_many(args.kill_sizes, 3 if args.quick else 7)
+    if "memory" in only:
+        memory(cycles)
+    if "calls" in only:
+        summary()
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"python": sys.version, "results": RESULTS}, f, indent=1)

@@ -96,6 +96,17 @@ static long stopped_syscall(pid_t tid) {
     return hk_proc_syscall(tid, tid, &nr, NULL) && nr >= 0 ? nr : -1;
 }
 
+/* k, stopped at its clone/fork/vfork event, made a task.  The main thread of a Linux program gets
+ * PTRACE_O_TRACEEXIT now (linux_task.h: why only it, and only from now): it may call pthread_exit while the new
+ * thread runs on.  Its options can change only in a ptrace-stop, and before this event it was the program's only
+ * thread. */
+static void trace_exits_of_main(lt_task_t *k) {
+    struct hk_linux_process *lp = k->owner;
+    if (k->exit_traced || lp == NULL || lp->fuchsia != NULL || k->tid != lp->pid) return;
+    if (ptrace(PTRACE_SETOPTIONS, k->tid, 0, (void *)(long)(LT_TRACE_OPTIONS | PTRACE_O_TRACEEXIT)) == 0)
+        k->exit_traced = true;
+}
+
 static void handle_wait_status(pid_t pid, int status) {
     lt_task_t *k = lt_task_find(pid);
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
@@ -104,6 +115,9 @@ static void handle_wait_status(pid_t pid, int status) {
             return;
         }
         if (!k->announced) lt_graveyard_add(pid); /* its creator's event is still to come */
+        /* A task that ended without an exit stop: a debugger hears of its thread's end now (its figures were
+         * sampled at the exit event, drain_events), and the thread dies with the record. */
+        lt_task_thread_exiting(k);
         struct hk_linux_process *lp = k->owner;
         if (lp != NULL && pid == lp->pid) {
             /* The main program's leader is reported last, with the status of the whole thread group. */
@@ -149,9 +163,11 @@ static void handle_wait_status(pid_t pid, int status) {
     case PTRACE_EVENT_FORK:
     case PTRACE_EVENT_VFORK:
         if (ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg) == 0) lt_task_created(k, (pid_t)msg);
+        trace_exits_of_main(k);
         break;
     case PTRACE_EVENT_EXIT:
-        /* The thread is on its way out (exit, exit_group, a fatal signal, or another thread's exec).  Its Zircon
+        /* The thread is on its way out (exit, exit_group, a fatal signal, or another thread's exec): only the main
+         * thread of a program that made threads, and every thread of a Fuchsia program, stop here.  Its Zircon
          * thread is DEAD from now on and leaves PROCESS_THREADS, as on Zircon.  This matters for a main thread that
          * ends alone (pthread_exit): Linux keeps it as a zombie, which no PTRACE_INTERRUPT can stop, until the whole
          * program ends.  The record itself stays until the task is reaped (a main thread's id may yet be taken
@@ -185,12 +201,15 @@ static void handle_wait_status(pid_t pid, int status) {
     lt_task_settle(k);
 }
 
-/* A task has exited and is about to be reaped: its last CPU figures are readable from /proc only until then. */
+/* A task has exited and is about to be reaped: its last CPU figures are readable from /proc only until then, and a
+ * main program's pid is no longer signalled by requesters from now (linux_kill). */
 static void task_exiting(pid_t tid) {
     lt_task_t *k = lt_task_find(tid);
-    if (k == NULL || k->thread == NULL) return;
+    bool main = k != NULL && k->owner != NULL && k->owner->pid == tid;
+    if (k == NULL || (k->thread == NULL && !main)) return;
     hk_lock();
-    hk_thread_freeze_runtime(k->thread);
+    if (k->thread != NULL) hk_thread_freeze_runtime(k->thread);
+    if (main) k->owner->main_reaping = true;
     hk_unlock();
 }
 

@@ -40,9 +40,6 @@
 #include "kernel.h"
 #include "linux_task.h"
 
-#define TRACE_OPTIONS                                                                                              \
-    (PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC |      \
-     PTRACE_O_TRACEEXIT)
 
 /* ------------------------------------------------------------------------------------------------ the child */
 
@@ -326,7 +323,10 @@ void lt_program_start(lt_spawn_t *s) {
     s->go[0] = s->err[1] = -1;
     /* A Fuchsia program's syscall-stops are told apart from SIGTRAPs (SIGTRAP | 0x80); a Linux program never has
      * any (it is never resumed with PTRACE_SYSCALL or PTRACE_SYSEMU). */
-    long options = TRACE_OPTIONS | (s->fuchsia_ops != NULL ? PTRACE_O_TRACESYSGOOD : 0);
+    /* A Linux program starts without PTRACE_O_TRACEEXIT (LT_TRACE_OPTIONS): its main thread gets it once the
+     * program makes a thread (lt_task_trace_exits); a Fuchsia program has it throughout. */
+    long options = s->fuchsia_ops != NULL ? LT_TRACE_OPTIONS | PTRACE_O_TRACEEXIT | PTRACE_O_TRACESYSGOOD
+                                          : LT_TRACE_OPTIONS;
     if (ptrace(PTRACE_SEIZE, pid, 0, (void *)options) != 0) {
         /* No ptrace here (a seccomp or Yama policy, a container without CAP_SYS_PTRACE): nothing to drive the
          * program with, so it must not run. */
@@ -354,9 +354,8 @@ void lt_program_start(lt_spawn_t *s) {
     lp->spawn = s;
     hk_list_init(&lp->tasks);
     hk_list_add_tail(&lt_programs, &lp->link);
-    k->owner = lp;
+    lt_task_set_owner(k, lp);
     k->announced = true;
-    hk_list_add_tail(&lp->tasks, &k->owner_link);
     /* Traced now: let the child set itself up and exec (PTRACE_EVENT_EXEC then reports success). */
     if (write(s->go[1], "g", 1) != 1) kill(pid, SIGKILL);
     close(s->go[1]);

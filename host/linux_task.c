@@ -18,6 +18,10 @@
 hk_link_t lt_programs = {&lt_programs, &lt_programs};
 #define TASK_BUCKETS 256
 static lt_task_t *g_task_hash[TASK_BUCKETS];
+/* How many tasks in the hash have no owner yet (held until their creator's event or /proc names their program):
+ * lt_review_unknown_tasks, run at every exit, walks the hash only when there is one, so that reaping N killed
+ * programs costs O(N), not O(N^2). */
+static size_t g_unowned;
 
 /* Tids that exited before their creator's clone/fork event was seen (killed before their first stop, or adopted
  * early through /proc and already gone), so that the late event does not resurrect them. */
@@ -53,7 +57,14 @@ lt_task_t *lt_task_new(pid_t tid) {
     k->tgid = tid;
     hk_list_init(&k->owner_link);
     task_hash_insert(k);
+    g_unowned++;
     return k;
+}
+
+void lt_task_set_owner(lt_task_t *k, struct hk_linux_process *lp) {
+    k->owner = lp;
+    hk_list_add_tail(&lp->tasks, &k->owner_link);
+    g_unowned--;
 }
 
 static bool graveyard_take(pid_t tid) {
@@ -112,8 +123,7 @@ static void task_make_thread(lt_task_t *k) {
 static void task_adopt(lt_task_t *k, struct hk_linux_process *lp) {
     pid_t tgid = hk_proc_status_field(k->tid, "Tgid:");
     k->tgid = tgid > 0 ? tgid : k->tid;
-    k->owner = lp;
-    hk_list_add_tail(&lp->tasks, &k->owner_link);
+    lt_task_set_owner(k, lp);
     if (lp->fuchsia_ops != NULL && k->tid != lp->pid) {
         /* A thread a Fuchsia program cloned (zx_thread_start): under PTRACE_SYSEMU like its first thread, with its
          * entry registers set before it first runs. */
@@ -148,6 +158,7 @@ void lt_task_free(lt_task_t *k) {
     lt_task_thread_gone(k);
     task_hash_remove(k);
     if (k->owner != NULL) hk_list_remove(&k->owner_link);
+    else g_unowned--;
     free(k);
 }
 
@@ -165,7 +176,7 @@ static struct hk_linux_process *find_owner(pid_t tid, pid_t *ppid_out) {
 /* A held task of unknown owner whose creator will never report it (killed while forking) is killed, so nothing is
  * left stopped forever.  A task created with CLONE_PARENT has our pid as its parent: its creator's event will come. */
 void lt_review_unknown_tasks(void) {
-    for (unsigned b = 0; b < TASK_BUCKETS; b++) {
+    for (unsigned b = 0; b < TASK_BUCKETS && g_unowned != 0; b++) {
         for (lt_task_t *k = g_task_hash[b], *next; k; k = next) {
             next = k->hash_next;
             if (k->owner != NULL) continue;
@@ -305,7 +316,10 @@ bool lt_program_started(struct hk_linux_process *lp, lt_task_t *k) {
 
 void lt_program_kill(struct hk_linux_process *lp) {
     lp->kill_sent = true;
-    HK_LIST_FOR_EACH(it, &lp->tasks) task_kill(HK_CONTAINER_OF(it, lt_task_t, owner_link));
+    HK_LIST_FOR_EACH(it, &lp->tasks) {
+        lt_task_t *k = HK_CONTAINER_OF(it, lt_task_t, owner_link);
+        if (!(lp->main_signalled && k->tgid == lp->pid)) task_kill(k); /* linux_kill already signalled its group */
+    }
 }
 
 /* The program is over once its main program was reaped and every descendant is gone too. */
@@ -348,6 +362,7 @@ void lt_program_check_end(struct hk_linux_process *lp) {
 void lt_tasks_after_fork(void) {
     hk_list_init(&lt_programs);
     memset(g_task_hash, 0, sizeof(g_task_hash));
+    g_unowned = 0;
 }
 
 /* ------------------------------------------------------------------------------------------------ requests */
@@ -359,6 +374,11 @@ static bool linux_kill(hk_process_t *p) {
     if (lp == NULL) return false;
     if (!lp->kill_requested) {
         lp->kill_requested = true;
+        /* The main program's thread group dies at once, from here: SIGKILL needs no tracer, and the monitor, woken
+         * below, would first have to be scheduled (a cross-CPU wake-up) and then signal every task one by one.  It
+         * still kills the descendants and anything born meanwhile (lt_program_kill).  The pid is the monitor's
+         * unreaped child until main_reaping (both under the lock held here), so it names no other process. */
+        if (!lp->main_reaping && kill(lp->pid, SIGKILL) == 0) lp->main_signalled = true;
         lt_wake_monitor();
     }
     return true;

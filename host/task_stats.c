@@ -13,8 +13,8 @@
  * Where the figures come from on Linux:
  *   - cpu_time: the backend's exact figure where it has one (hk_thread_ops_t.cpu_time: the thread's CPU clock for
  *     threads of this process, self_thread.c); otherwise -- threads of a spawned program -- the first field of
- *     /proc/<tid>/task/<tid>/schedstat (the scheduler's sum_exec_runtime, which can lag a running thread by up to
- *     one scheduler tick);
+ *     /proc/<tid>/schedstat (the scheduler's sum_exec_runtime of that one task, which can lag a running thread by
+ *     up to one scheduler tick);
  *   - queue_time: the second schedstat field (run_delay: time spent runnable, waiting for a CPU).  Linux counts it
  *     from the moment the thread is queued, so a thread that found a CPU free at once may show 0;
  *   - page_fault_time and lock_contention_time: Linux keeps no such per-thread figure, so they are 0;
@@ -52,7 +52,11 @@ static bool sample_thread(const hk_thread_t *t, hk_info_task_runtime_v1_t *out) 
     if (t->tid == 0 || t->kind == HK_THREAD_UNBACKED) return false;
     memset(out, 0, sizeof(*out));
     char path[64], buf[128];
-    task_path(path, sizeof(path), t->tid, "schedstat");
+    /* /proc/<tid>/schedstat, not .../task/<tid>/schedstat: the same per-task figures (proc_pid_schedstat reads the
+     * task the directory names, leader or not), through two /proc inodes instead of four.  Linux instantiates and
+     * caches an inode per path component, and reaping the task invalidates them all (proc_flush_pid): the monitor
+     * samples every thread of a killed program once, and that cost is paid per thread. */
+    snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)t->tid);
     bool have = false;
     unsigned long long run_ns = 0, wait_ns = 0;
     if (hk_read_proc(path, buf, sizeof(buf)) && sscanf(buf, "%llu %llu", &run_ns, &wait_ns) == 2) {

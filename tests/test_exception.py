@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,17 @@ from zxpy import (
 from zxpy.errors import AlreadyBoundError, PeerClosedError
 
 X86_64 = platform.machine() in ("x86_64", "AMD64")
+LONG = 30
+# Three worker threads, started a second after the program (the debugger's channel is bound by then), that end
+# before the main thread, which exits with 7.
+THREE_WORKERS = (
+    "import threading, time\n"
+    "time.sleep(1)\n"
+    "workers = [threading.Thread(target=time.sleep, args=(0.1,)) for _ in range(3)]\n"
+    "for w in workers: w.start()\n"
+    "for w in workers: w.join()\n"
+    "raise SystemExit(7)\n"
+)
 
 
 @contextmanager
@@ -337,3 +349,23 @@ def test_channel_pair_round_trip() -> None:
         assert not b.wait_readable(timeout=1)
         with pytest.raises(PeerClosedError):
             b.read()
+
+
+
+def test_every_thread_end_is_reported_to_the_debugger(zx_job: Job) -> None:
+    """A program's threads each tell the debugger they are exiting (ZX_EXCP_THREAD_EXITING, thread_dispatcher.cc
+    ExitingCurrent): the workers, whose ends the monitor sees only at their exit, and the main thread, which stops
+    at its ptrace exit stop once the program has made threads; the process then ends with its own code."""
+    with zx_job.spawn([sys.executable, "-c", THREE_WORKERS]) as proc, proc.exception_channel(debugger=True) as ch:
+        kinds: list[ExceptionType] = []
+        while True:
+            try:
+                with ch.receive(timeout=LONG) as exc:
+                    kinds.append(exc.type)
+                    if exc.type == ExceptionType.THREAD_STARTING:
+                        exc.handle()
+            except PeerClosedError:
+                break
+        assert kinds.count(ExceptionType.THREAD_STARTING) == 3, kinds  # the workers, started after the bind
+        assert kinds.count(ExceptionType.THREAD_EXITING) == 4, kinds
+        assert proc.wait(timeout=LONG) == 7

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 import zxpy
@@ -115,6 +118,58 @@ def test_kill_is_recursive(job: Job) -> None:
     finally:
         for h in handles:
             h.close()
+
+
+
+def _children_of_this_process() -> set[int]:
+    """Pids of this process's children (of every thread: the monitor thread is the spawned programs' parent)."""
+    kids: set[int] = set()
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/children", encoding="ascii") as f:
+                kids.update(int(pid) for pid in f.read().split())
+        except FileNotFoundError:  # the thread ended meanwhile
+            pass
+    return kids
+
+
+# A program whose main thread makes threads (traced with exit stops, unlike a one-thread program).
+THREADED_SLEEPER = (
+    "import threading, time\n"
+    "for _ in range(3):\n"
+    "    threading.Thread(target=time.sleep, args=(1000,), daemon=True).start()\n"
+    "time.sleep(1000)\n"
+)
+
+
+@pytest.mark.skipif(not os.path.exists(f"/proc/self/task/{os.getpid()}/children"), reason="no /proc/.../children")
+def test_kill_of_many_programs_reaps_each_before_terminated(job: Job) -> None:
+    """job.kill() of many running programs: the job is TERMINATED only after every process (JobDispatcher's dead
+    transition waits for its last child), each process only once its Linux process is reaped (not even a zombie
+    is left), every return code is ZX_TASK_RETCODE_SYSCALL_KILL, and nothing else was killed."""
+    bystander = Job.default().create_job()
+    before = _children_of_this_process()
+    other = bystander.spawn(["/bin/sleep", "1000"])
+    try:
+        procs = [job.spawn(["/bin/sleep", "1000"]) for _ in range(40)]
+        procs += [job.spawn([sys.executable, "-c", THREADED_SLEEPER]) for _ in range(4)]
+        pids = _children_of_this_process() - before
+        assert len(pids) == 45
+        job.kill()
+        job.wait_one(Signals.JOB_TERMINATED, timeout=60)
+        for p in procs:  # asserted before the job's: no waiting here
+            assert p.terminated
+            assert p.info().return_code == KILL
+        alive = [pid for pid in pids if os.path.exists(f"/proc/{pid}")]
+        assert len(alive) == 1, alive  # the bystander only: the killed ones are reaped, no zombie left
+        assert not other.terminated
+        for p in procs:
+            p.close()
+    finally:
+        bystander.kill()
+        bystander.wait_terminated(timeout=60)
+        other.close()
+        bystander.close()
 
 
 def test_kill_of_a_dead_process_is_ok(job: Job) -> None:
