@@ -29,7 +29,8 @@ HOST = ROOT / "host"
 HELPERS = Path(__file__).parent / "helpers"
 PROGRAM = HELPERS / "fuchsia_first_light.c"
 REAL_VDSO = Path("arch/x64/sysroot/lib/libzircon.so")
-MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO", "VMAR", "HANDLES", "FUTEX", "THREADS", "STDIO", "SUBVMAR", "LDSO")
+MODES = ("EXIT", "TICK", "UNSERVED", "BADSYSCALL", "VMO", "VMAR", "HANDLES", "FUTEX", "THREADS", "STDIO", "SUBVMAR",
+         "LDSO")
 REAL_LDSO = Path("arch/x64/sysroot/dist/lib/ld.so.1")
 
 ZX_ERR_NOT_SUPPORTED = -2
