@@ -286,6 +286,22 @@ def test_no_vdso_configured_is_a_clear_error(job: Job, programs: dict[str, Path]
         job.spawn_fuchsia(programs["EXIT"])
 
 
+def test_without_fuchsia_tools_the_sdk_of_the_build_stands_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installed wheel has no fuchsia_tools to read fuchsia_sdk.cfg: the real SDK the module was built against
+    (zxpy.buildinfo.sdk) gives the vDSO and dynamic linker; with none, the ValueError says so."""
+    monkeypatch.setitem(sys.modules, "fuchsia_tools", None)  # import fails, as in a wheel install
+    monkeypatch.setitem(sys.modules, "fuchsia_tools.sdkconfig", None)
+    sysroot = tmp_path / "sdk" / "arch" / "x64" / "sysroot"
+    sysroot.mkdir(parents=True)
+    built = {"path": str(tmp_path / "sdk"), "stand_in": False, "target": "host"}
+    monkeypatch.setattr(zxpy.buildinfo, "sdk", built)
+    assert zxpy.fuchsia.find_vdso() == sysroot / "lib" / "libzircon.so"
+    assert zxpy.fuchsia.find_ldso() == sysroot / "dist" / "lib" / "ld.so.1"
+    monkeypatch.setattr(zxpy.buildinfo, "sdk", {**built, "path": None})
+    with pytest.raises(ValueError, match="built against no Fuchsia SDK"):
+        zxpy.fuchsia.find_vdso()
+
+
 def test_killed_job_refuses_with_bad_state(job: Job, programs: dict[str, Path]) -> None:
     job.kill()
     with pytest.raises(zxpy.BadStateError):

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import _raw
+from . import _raw, buildinfo
 from .errors import NotSupportedError
 
 __all__ = ["AVAILABLE", "ElfProbe", "elf_probe", "find_ldso", "find_vdso", "unserved"]
@@ -77,9 +77,15 @@ def _configured_sysroot(what: str, arg: str) -> Path:
     try:
         from fuchsia_tools import sdkconfig
     except ImportError:
+        # An installed wheel has no fuchsia_tools: the real SDK this module was built against, if any, stands in.
+        built = buildinfo.sdk
+        if built.get("path") and not built.get("stand_in") and built.get("target") == "host":
+            sysroot = Path(built["path"]) / "arch" / "x64" / "sysroot"
+            if sysroot.is_dir():
+                return sysroot
         raise ValueError(
             f"no {what}: pass {arg} or sysroot= (a Fuchsia sysroot); fuchsia_tools, which reads fuchsia_sdk.cfg, "
-            "is not importable here"
+            "is not importable here, and this zxpy was built against no Fuchsia SDK"
         ) from None
     try:
         cfg = sdkconfig.load(None)
