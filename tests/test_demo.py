@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 import shutil
@@ -10,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from vintage import IN_CI
+from vintage import IN_CI, real_sdk_2021
 
 import zxpy
 
@@ -135,3 +136,19 @@ def test_demo_runs_a_fuchsia_program() -> None:
     assert int(before) > 0 and int(held) == 0 and int(after) > 0, out
     assert re.search(r"fuchsia process \d+ return code -1024 \(TASK_RETCODE_SYSCALL_KILL\)", out), out
     assert out.rstrip().endswith("ok")
+
+
+def test_demo_runs_an_sdk_program_where_an_sdk_is_configured(tmp_path: Path) -> None:
+    """With a real SDK named in the config, the fuchsia section also builds a printf + pthreads program as the SDK
+    links executables and starts it with plain Job.spawn: ld.so.1, libfdio.so from the loader service, its
+    output on our stdout, return code 3."""
+    cfg = tmp_path / "fuchsia_sdk.cfg"
+    cfg.write_text(f"[sdk]\npath = {real_sdk_2021()}\n")
+    result = subprocess.run([sys.executable, "-m", "zxpy", "demo"], capture_output=True, text=True, timeout=TIMEOUT,
+                            check=False, env={**os.environ, "ZXPY_SDK_CFG": str(cfg)})
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert "vDSO: the SDK's, from fuchsia_sdk.cfg" in out, out
+    assert "  | hello from a program built against the Fuchsia SDK\n" in out, out
+    assert sorted(re.findall(r"printf from pthread (\d)", out)) == ["1", "2"], out
+    assert re.search(r"SDK program \d+ exited with return code 3$", out, re.MULTILINE), out

@@ -133,6 +133,52 @@ def demo_fuchsia(say: Callable[[str], None], error: type[Exception], watch: floa
                         + (" (TASK_RETCODE_SYSCALL_KILL)" if code == TASK_RETCODE_SYSCALL_KILL else ""))
                     if code != TASK_RETCODE_SYSCALL_KILL:
                         raise error("the Fuchsia program did not report the kill")
+                if origin.startswith("the SDK's"):
+                    with Job.default().create_job() as sdk_job:  # the first job was killed above
+                        try:
+                            _demo_sdk_program(Path(tmp), vdso.parent.parent, sdk_job, say, error, timeout)
+                        finally:
+                            sdk_job.kill()
                 say(f"  unserved syscalls so far: {fuchsia.unserved() or 'none'}")
             finally:
                 job.kill()
+
+
+_SDK_HELLO = r"""
+#include <pthread.h>
+#include <stdio.h>
+static void *work(void *arg) { printf("  | printf from pthread %d\n", (int)(long)arg); return arg; }
+int main(void) {
+    printf("  | hello from a program built against the Fuchsia SDK\n");
+    fflush(stdout);
+    pthread_t t[2];
+    for (long i = 0; i < 2; i++) pthread_create(&t[i], NULL, work, (void *)(i + 1));
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    return 3;
+}
+"""
+
+
+def _demo_sdk_program(workdir: Path, sysroot: Path, job: Job, say: Callable[[str], None], error: type[Exception],
+                      timeout: float) -> None:
+    """Where a real SDK is configured: a printf + pthreads program linked as the SDK links executables (PT_INTERP
+    ld.so.1, libfdio.so from the loader service), started by plain ``Job.spawn``; its stdout is ours."""
+    clang = shutil.which(os.environ.get("ZXPY_CLANG", "clang"))
+    fdio = sysroot.parent.parent.parent / "pkg" / "fdio" / "arch" / "x64" / "lib"
+    src, exe = workdir / "sdk_hello.c", workdir / "sdk_hello"
+    src.write_text(_SDK_HELLO)
+    common = [str(clang), "--target=x86_64-unknown-fuchsia", f"--sysroot={sysroot}"]
+    for argv in ([*common, "-c", str(src), "-o", f"{exe}.o"],
+                 [*common, "-fuse-ld=lld", "-nostdlib", "-Wl,-pie", "-Wl,--dynamic-linker=ld.so.1",
+                  str(sysroot / "lib" / "Scrt1.o"), f"{exe}.o", "-L", str(sysroot / "lib"), "-L", str(fdio), "-lfdio",
+                  "-lc", "-lzircon", "-o", str(exe)]):
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            say(f"  SDK program: skipped: clang could not build it: {proc.stderr.strip()[:200]}")
+            return
+    say("  a program built against the SDK (printf, pthreads, libfdio.so), started by job.spawn:")
+    with job.spawn([str(exe)]) as sdk_proc:
+        code = sdk_proc.wait(timeout=timeout)
+        say(f"  SDK program {sdk_proc.koid} exited with return code {code}")
+    if code != 3:
+        raise error(f"the SDK program exited with {code}, not 3")
