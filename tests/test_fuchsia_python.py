@@ -116,20 +116,21 @@ def test_args_env_and_handles_reach_the_program(job: Job, programs: dict[str, Pa
     assert handle_count() == before
 
 
-def test_suspend_stops_it_and_job_kill_ends_it(job: Job, programs: dict[str, Path]) -> None:
-    before = handle_count()
-    proc = job.spawn_fuchsia(programs["TICK"], vdso=programs["VDSO"], stderr=zxpy.PIPE, name="fx-tick")
+def _suspend_holds_ticks_and_kill_ends_it(job: Job, proc: zxpy.FuchsiaProcess, name: str) -> None:
+    """A program printing "tick N" lines to ``stderr`` prints none while a process token holds it (its thread
+    SUSPENDED), the next tick once the token is closed, and dies with -1024 at its job's kill, its Linux process
+    gone; every wrapper made here is closed."""
     assert proc.stderr is not None
     seen = b""
     end = time.monotonic() + 30
     while len(_ticks(seen)) < 3 and time.monotonic() < end:
         seen += _read(proc.stderr, 0.2)
     assert len(_ticks(seen)) >= 3, seen
-    [pid] = child_pids("fx-tick")
+    [pid] = child_pids(name)
     token = proc.suspend()
     [thread_koid] = proc.threads()
-    thread = proc.child(thread_koid)
-    wait_until(lambda: thread.info().state == ThreadState.SUSPENDED, what="the thread to be suspended")
+    with proc.child(thread_koid) as thread:
+        wait_until(lambda: thread.info().state == ThreadState.SUSPENDED, what="the thread to be suspended")
     seen += _read(proc.stderr, 0.1)  # a line written before the suspend took hold
     held = _read(proc.stderr, STILL * 2)
     assert held == b"", f"ticks went on while the process was suspended: {held!r}"
@@ -139,11 +140,16 @@ def test_suspend_stops_it_and_job_kill_ends_it(job: Job, programs: dict[str, Pat
     job.kill()
     assert proc.wait(timeout=30) == zxpy.TASK_RETCODE_SYSCALL_KILL
     wait_until(lambda: not os.path.exists(f"/proc/{pid}") or pid not in child_pids(), what="the pid to go")
-    assert not child_pids("fx-tick")
-    assert job.info().exited
+    assert not child_pids(name)
     proc.stderr.close()
-    thread.close()
     proc.close()
+
+
+def test_suspend_stops_it_and_job_kill_ends_it(job: Job, programs: dict[str, Path]) -> None:
+    before = handle_count()
+    proc = job.spawn_fuchsia(programs["TICK"], vdso=programs["VDSO"], stderr=zxpy.PIPE, name="fx-tick")
+    _suspend_holds_ticks_and_kill_ends_it(job, proc, "fx-tick")
+    assert job.info().exited
     assert handle_count() == before
 
 
@@ -503,30 +509,7 @@ def test_sdk_program_suspended_and_killed(job: Job, sdk_programs: dict[str, Path
     before = handle_count()
     proc = job.spawn_fuchsia(sdk_programs["tick"], sysroot=sdk_programs["sysroot"], stderr=zxpy.PIPE,
                              name="sdk-tick")
-    assert proc.stderr is not None
-    seen = b""
-    end = time.monotonic() + 30
-    while len(_ticks(seen)) < 3 and time.monotonic() < end:
-        seen += _read(proc.stderr, 0.2)
-    assert len(_ticks(seen)) >= 3, seen
-    [pid] = child_pids("sdk-tick")
-    token = proc.suspend()
-    [thread_koid] = proc.threads()
-    thread = proc.child(thread_koid)
-    wait_until(lambda: thread.info().state == ThreadState.SUSPENDED, what="the thread to be suspended")
-    seen += _read(proc.stderr, 0.1)  # a line written before the suspend took hold
-    held = _read(proc.stderr, STILL * 2)
-    assert held == b"", f"ticks went on while the process was suspended: {held!r}"
-    token.close()
-    resumed = _read(proc.stderr, 1.0)
-    assert _ticks(resumed) and _ticks(resumed)[0] == _ticks(seen)[-1] + 1, (seen, resumed)
-    job.kill()
-    assert proc.wait(timeout=30) == zxpy.TASK_RETCODE_SYSCALL_KILL
-    wait_until(lambda: not os.path.exists(f"/proc/{pid}") or pid not in child_pids(), what="the pid to go")
-    assert not child_pids("sdk-tick")
-    proc.stderr.close()
-    thread.close()
-    proc.close()
+    _suspend_holds_ticks_and_kill_ends_it(job, proc, "sdk-tick")
     assert handle_count() == before
 
 
