@@ -257,6 +257,8 @@ def _bad_cases(programs: dict[str, Path], tmp: Path) -> list[tuple[dict[str, obj
         ({"image": programs["EXIT"], "vdso": vdso, "args": "x"}, TypeError, "sequence"),
         ({"image": programs["EXIT"], "vdso": vdso, "stderr": "x"}, TypeError, "stderr"),
         ({"image": programs["EXIT"], "vdso": vdso, "stderr": -5}, ValueError, "stderr"),
+        ({"image": programs["EXIT"], "vdso": vdso, "stdout": 1.5}, TypeError, "stdout"),
+        ({"image": programs["EXIT"], "vdso": vdso, "stdin": 1 << 40}, ValueError, "stdin"),
         ({"image": programs["EXIT"], "vdso": vdso, "env": {"A=B": "c"}}, ValueError, "A=B"),
         ({"image": b"a\0b", "vdso": vdso}, ValueError, "NUL"),
         # A PT_INTERP executable: its dynamic linker missing, not ELF, or itself a PT_INTERP executable.
@@ -275,9 +277,10 @@ def test_bad_input_raises_and_leaks_nothing(job: Job, programs: dict[str, Path],
         image = kwargs.pop("image")
         with pytest.raises(error, match=part):  # type: ignore[call-overload]
             job.spawn_fuchsia(image, **kwargs)  # type: ignore[arg-type]
-        if "stderr" not in kwargs:  # and with a pipe, whose ends must not stay open
+        if not {"stdin", "stdout", "stderr"} & kwargs.keys():  # and with pipes, whose ends must not stay open
             with pytest.raises(error, match=part):  # type: ignore[call-overload]
-                job.spawn_fuchsia(image, stderr=zxpy.PIPE, **kwargs)  # type: ignore[arg-type]
+                job.spawn_fuchsia(image, stdin=zxpy.PIPE, stdout=zxpy.PIPE, stderr=zxpy.PIPE,
+                                  **kwargs)  # type: ignore[arg-type]
     assert job.processes() == [] and handle_count() == before
     assert set(os.listdir("/proc/self/fd")) <= fds | {str(f) for f in range(3)}
     assert not child_pids("fl_exit")
@@ -359,6 +362,29 @@ def test_stdio_is_sockets_to_the_callers_fds(job: Job, programs: dict[str, Path]
     # fd 2's socket and zx_debug_write both reach stderr (from the pump and from the monitor).
     assert sorted(err.splitlines()) == [b"hello from fd 2", b"stdio done"]
     wait_until(lambda: not child_pids("stdio"), what="the program's Linux process to go")
+
+
+def test_stdio_pipes(job: Job, programs: dict[str, Path]) -> None:
+    """stdin=, stdout= and stderr=PIPE: the caller writes the program's fd 0 through ``proc.stdin`` and reads its
+    fds 1 and 2 from ``proc.stdout``/``proc.stderr`` while it runs (FL_STDIO "write": a line to each, stdin echoed,
+    then 300000 bytes to fd 1); every pipe end is the caller's to close, and none is left open."""
+    fds = set(os.listdir("/proc/self/fd"))
+    proc = job.spawn_fuchsia(programs["STDIO"], ["write"], vdso=programs["VDSO"], stdin=zxpy.PIPE,
+                             stdout=zxpy.PIPE, stderr=zxpy.PIPE, name="stdio-pipes")
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    with proc, proc.stdin, proc.stdout, proc.stderr:
+        proc.stdin.write(b"typed\n")
+        proc.stdin.close()
+        out = b""
+        while chunk := os.read(proc.stdout.fileno(), 65536):  # EOF once the program and its pump are done
+            out += chunk
+        assert proc.wait(timeout=60) == 0
+        err = _read(proc.stderr, 10)
+    head = b"hello from fd 1\nsocket rules hold\nstdin said: typed\n"
+    assert out.startswith(head) and len(out) == len(head) + 300000 and out.endswith(b"k\n"), out[:200]
+    assert sorted(err.splitlines()) == [b"hello from fd 2", b"stdio done"]
+    wait_until(lambda: not child_pids("stdio-pipes"), what="the program's Linux process to go")
+    assert set(os.listdir("/proc/self/fd")) <= fds
 
 
 def test_a_closed_stdio_fd_is_left_out(job: Job, programs: dict[str, Path]) -> None:

@@ -80,24 +80,28 @@ def _check_fd(value: object, what: str) -> int:
 
 class FuchsiaProcess(Process):
     """The Process of a Fuchsia program started by :meth:`Job.spawn_fuchsia`: a Process like any other (wait,
-    info, suspend, kill), plus ``stderr``, the read end of its debug_write output with ``stderr=PIPE`` (else
-    None; the caller closes it)."""
+    info, suspend, kill), plus the caller's ends of the pipes asked for with ``PIPE``: ``stdin`` (written into its
+    fd 0), ``stdout`` (its fd 1) and ``stderr`` (its fd 2 and its debug_write output); None otherwise.  The caller
+    closes them."""
 
-    __slots__ = ("stderr",)
+    __slots__ = ("stdin", "stdout", "stderr")
 
+    stdin: Any
+    stdout: Any
     stderr: Any
 
 
-def _stderr_fd(value: object) -> int:
-    """The fd the runner writes debug_write to: -1 (the caller's fd 2) for None; an fd or a file's fileno()."""
+def _stdio_fd(value: object, name: str) -> int:
+    """The host fd the runner connects the program's ``name`` (stdin, stdout, stderr) to: -1 (the caller's own)
+    for None; an fd or a file's fileno().  PIPE is handled by the caller."""
     if value is None:
         return -1
     if hasattr(value, "fileno"):
         value = value.fileno()
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"stderr must be None, PIPE, a file descriptor or a file, not {type(value).__name__}")
+        raise TypeError(f"{name} must be None, PIPE, a file descriptor or a file, not {type(value).__name__}")
     if not 0 <= value <= _FD_MAX:
-        raise ValueError(f"stderr must be PIPE or a file descriptor in 0..{_FD_MAX}, got {value}")
+        raise ValueError(f"{name} must be PIPE or a file descriptor in 0..{_FD_MAX}, got {value}")
     return value
 
 
@@ -326,6 +330,8 @@ class Job(Task):
         handles: Mapping[int, Handle] | None = None,
         stderr: Any = None,
         ldso: str | os.PathLike[str] | None = None,
+        stdin: Any = None,
+        stdout: Any = None,
     ) -> FuchsiaProcess:
         """Run the Fuchsia x86-64 program ``image`` in this job (x86-64 Linux hosts; docs/fuchsia-elf.md).
 
@@ -340,9 +346,12 @@ class Job(Task):
         ``DUPLICATE`` as for fdio_spawn; and ``handles``, PA_* tag -> Handle, transferred as
         FDIO_SPAWN_ACTION_ADD_HANDLE does: once the arguments are valid the wrappers are closed, whatever the
         result) and serves the program's syscalls.  The vDSO is ``vdso``, else ``<sysroot>/lib/libzircon.so``,
-        else the SDK of fuchsia_sdk.cfg.  ``zx_debug_write`` output goes to ``stderr``: None (the caller's fd 2),
-        a file descriptor or file, or :data:`PIPE` (``FuchsiaProcess.stderr``).  The Process waits, suspends, is
-        killed and reports info as for a Linux program.  Errors: a missing file NotFoundError; a file the runner
+        else the SDK of fuchsia_sdk.cfg.  The program's fds 0-2 are host-kernel sockets (PA_FD handles, as
+        fdio_spawn's FDIO_SPAWN_CLONE_STDIO) pumped from ``stdin`` and to ``stdout`` and ``stderr``: each None (the
+        caller's own fd), a file descriptor or file, or :data:`PIPE` (``FuchsiaProcess.stdin``/``stdout``/
+        ``stderr``, the caller's ends; read a pipe while the program runs, as a full one stalls its output);
+        ``zx_debug_write`` output also goes to ``stderr``.  The Process waits, suspends, is killed and reports info
+        as for a Linux program.  Errors: a missing file NotFoundError; a file the runner
         does not map (not ELF, not x86-64, a PT_INTERP other than ld.so.1, a vDSO it cannot read the syscalls of)
         NotSupportedError or IoError naming why; no vDSO or dynamic linker given or configured ValueError; the
         job's errors as :meth:`spawn`.
@@ -383,8 +392,9 @@ class Job(Task):
         c_env: Any = _raw.NULL
         if env is not None:
             c_env = cvec(_environ_entries(env, "env"))
-        piped = stderr is PIPE or (isinstance(stderr, int) and not isinstance(stderr, bool) and stderr == PIPE)
-        fd = -1 if piped else _stderr_fd(stderr)
+        streams = {"stdin": stdin, "stdout": stdout, "stderr": stderr}
+        piped = {k for k, v in streams.items() if isinstance(v, int) and not isinstance(v, bool) and v == PIPE}
+        given_fds = {k: -1 if k in piped else _stdio_fd(v, k) for k, v in streams.items()}
         raw = self.raw
         c_infos = _new("uint32_t[]", [tag for tag, _ in given] or [0])
         c_handles = _new("zx_handle_t[]", len(given) or 1)
@@ -401,25 +411,33 @@ class Job(Task):
                 if isinstance(err, OSError):
                     err.filename = shown
                 raise err
-        pipe_r = -1
-        if piped:
-            pipe_r, fd = os.pipe2(os.O_CLOEXEC)
+        # PIPE: the program's end goes to the runner (which duplicates it), the caller keeps the other.
+        ours: dict[str, int] = {}
+        theirs: list[int] = []
+        for key in piped:
+            r, w = os.pipe2(os.O_CLOEXEC)
+            ours[key], child = (w, r) if key == "stdin" else (r, w)
+            given_fds[key] = child
+            theirs.append(child)
+        fd = given_fds["stderr"]
+        c_stdio = _new("int[3]", [0 if given_fds["stdin"] < 0 else given_fds["stdin"],
+                                  1 if given_fds["stdout"] < 0 else given_fds["stdout"], 2 if fd < 0 else fd])
         out = _new(_HANDLE_PTR)
         err_msg = _new("char[]", SPAWN_ERR_MSG_MAX_LENGTH)
         try:
             if ldso_b is not None:
                 status = _lib.zxpy_fuchsia_spawn_interp(raw, cstr(image_b), cstr(ldso_b), cstr(vdso_b), cstr(name_b),
-                                                        cvec(argv_b), c_env, c_infos, c_handles, len(given), fd, out,
-                                                        err_msg)
+                                                        cvec(argv_b), c_env, c_infos, c_handles, len(given), c_stdio,
+                                                        fd, out, err_msg)
             else:
                 status = _lib.zxpy_fuchsia_spawn(raw, cstr(image_b), cstr(vdso_b), cstr(name_b), cvec(argv_b), c_env,
-                                                 c_infos, c_handles, len(given), fd, out, err_msg)
+                                                 c_infos, c_handles, len(given), c_stdio, fd, out, err_msg)
         finally:
-            if pipe_r >= 0:
-                os.close(fd)  # the runner holds its own duplicate
+            for child in theirs:
+                os.close(child)  # the runner holds its own duplicates
         if status:
-            if pipe_r >= 0:
-                os.close(pipe_r)
+            for mine in ours.values():
+                os.close(mine)
             message = _raw.ffi.string(err_msg).decode(errors="replace")
             shown = os.fsdecode(image_b)
             # The runner's message names the file it is about (the image, the vDSO or ld.so); else name the image.
@@ -430,7 +448,9 @@ class Job(Task):
                 err.filename = shown
             raise err
         proc = FuchsiaProcess._adopt(out[0])
-        proc.stderr = os.fdopen(pipe_r, "rb", buffering=0) if pipe_r >= 0 else None
+        proc.stdin = os.fdopen(ours["stdin"], "wb", buffering=0) if "stdin" in ours else None
+        proc.stdout = os.fdopen(ours["stdout"], "rb", buffering=0) if "stdout" in ours else None
+        proc.stderr = os.fdopen(ours["stderr"], "rb", buffering=0) if "stderr" in ours else None
         return proc
 
     # ---------------------------------------------------------------- exceptions (zxpy.exception)

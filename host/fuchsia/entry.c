@@ -9,23 +9,24 @@
 
 zx_status_t zxpy_fuchsia_spawn(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
                                const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
-                               const zx_handle_t *handles, size_t num_handles, int stderr_fd,
+                               const zx_handle_t *handles, size_t num_handles, const int *stdio_fds, int stderr_fd,
                                zx_handle_t *process_out, char *err_msg) {
     const char *plain[] = {name != NULL ? name : image_path, NULL};
-    return hk_fuchsia_spawn_etc(job, image_path, vdso_path, name, argv != NULL ? argv : plain, environ,
-                                num_handles ? handle_infos : NULL, num_handles ? handles : NULL, num_handles,
-                                stderr_fd, process_out, err_msg);
+    const int shared[3] = {0, 1, stderr_fd >= 0 ? stderr_fd : 2};
+    return hk_fuchsia_spawn_stdio(job, image_path, vdso_path, name, argv != NULL ? argv : plain, environ,
+                                  num_handles ? handle_infos : NULL, num_handles ? handles : NULL, num_handles,
+                                  stdio_fds != NULL ? stdio_fds : shared, stderr_fd, process_out, err_msg);
 }
 
 zx_status_t zxpy_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const char *ldso_path,
                                       const char *vdso_path, const char *name, const char *const *argv,
                                       const char *const *environ, const uint32_t *handle_infos,
-                                      const zx_handle_t *handles, size_t num_handles, int stderr_fd,
-                                      zx_handle_t *process_out, char *err_msg) {
+                                      const zx_handle_t *handles, size_t num_handles, const int *stdio_fds,
+                                      int stderr_fd, zx_handle_t *process_out, char *err_msg) {
     const char *plain[] = {name != NULL ? name : exe_path, NULL};
     return hk_fuchsia_spawn_interp(job, exe_path, ldso_path, vdso_path, name, argv != NULL ? argv : plain, environ,
                                    num_handles ? handle_infos : NULL, num_handles ? handles : NULL, num_handles,
-                                   stderr_fd, process_out, err_msg);
+                                   stdio_fds, stderr_fd, process_out, err_msg);
 }
 
 int zxpy_fuchsia_elf_probe(const char *path, uint16_t *machine, uint16_t *type, int *has_interp, int *is_fuchsia,

@@ -11,12 +11,13 @@
 #include <stdint.h>
 #include <zircon/types.h>
 
-/* hk_fuchsia_spawn_etc: argv and environ NULL-terminated (NULL: argv = {name}, no environ); num_handles
- * handles with their PA_* tags, consumed whatever the result; debug_write output to stderr_fd (duplicated; -1:
- * the caller's fd 2); err_msg as fdio_spawn's (FDIO_SPAWN_ERR_MSG_MAX_LENGTH bytes). */
+/* hk_fuchsia_spawn_stdio: argv and environ NULL-terminated (NULL: argv = {name}, no environ); num_handles
+ * handles with their PA_* tags, consumed whatever the result; stdio_fds: the host fds the program's fds 0-2 are
+ * pumped from and to (duplicated; -1: that fd left out; NULL: {0, 1, stderr_fd}); debug_write output to stderr_fd
+ * (duplicated; -1: the caller's fd 2); err_msg as fdio_spawn's (FDIO_SPAWN_ERR_MSG_MAX_LENGTH bytes). */
 zx_status_t zxpy_fuchsia_spawn(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
                                const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
-                               const zx_handle_t *handles, size_t num_handles, int stderr_fd,
+                               const zx_handle_t *handles, size_t num_handles, const int *stdio_fds, int stderr_fd,
                                zx_handle_t *process_out, char *err_msg);
 
 /* hk_fuchsia_spawn_interp: exe_path (PT_INTERP ld.so.1) started through the dynamic linker ldso_path; the other
@@ -24,8 +25,8 @@ zx_status_t zxpy_fuchsia_spawn(zx_handle_t job, const char *image_path, const ch
 zx_status_t zxpy_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const char *ldso_path,
                                       const char *vdso_path, const char *name, const char *const *argv,
                                       const char *const *environ, const uint32_t *handle_infos,
-                                      const zx_handle_t *handles, size_t num_handles, int stderr_fd,
-                                      zx_handle_t *process_out, char *err_msg);
+                                      const zx_handle_t *handles, size_t num_handles, const int *stdio_fds,
+                                      int stderr_fd, zx_handle_t *process_out, char *err_msg);
 
 /* hk_fuchsia_elf_probe: 0 and the fields for any ELF64 LE file, else a negative hk_vdso_status_t with err (a
  * one-line reason).  *has_interp / *is_fuchsia are 0 or 1; interp gets PT_INTERP's string (truncated). */

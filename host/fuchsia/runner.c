@@ -1195,15 +1195,15 @@ zx_status_t hk_fuchsia_spawn_stdio(zx_handle_t job, const char *image_path, cons
 zx_status_t hk_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const char *ldso_path,
                                     const char *vdso_path, const char *name, const char *const *argv,
                                     const char *const *environ, const uint32_t *handle_infos,
-                                    const zx_handle_t *handles, size_t num_handles, int stderr_fd,
-                                    zx_handle_t *process_out, char *err_msg) {
+                                    const zx_handle_t *handles, size_t num_handles, const int *stdio_fds,
+                                    int stderr_fd, zx_handle_t *process_out, char *err_msg) {
     if (exe_path == NULL) {
         if (handles != NULL) zx_handle_close_many(handles, num_handles);
         return ZX_ERR_INVALID_ARGS;
     }
-    const int stdio_fds[3] = {STDIN_FILENO, STDOUT_FILENO, stderr_fd >= 0 ? stderr_fd : STDERR_FILENO};
+    const int shared[3] = {STDIN_FILENO, STDOUT_FILENO, stderr_fd >= 0 ? stderr_fd : STDERR_FILENO};
     return spawn(job, ldso_path, exe_path, vdso_path, name != NULL ? name : exe_path, argv, environ, handle_infos,
-                 handles, num_handles, stdio_fds, stderr_fd, process_out, err_msg);
+                 handles, num_handles, stdio_fds != NULL ? stdio_fds : shared, stderr_fd, process_out, err_msg);
 }
 
 /* The spawner's PA_FD handle for fd i, if it gave one (fdio_spawn's actions take precedence over CLONE_STDIO). */

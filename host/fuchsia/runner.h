@@ -59,12 +59,13 @@ zx_status_t hk_fuchsia_spawn_etc(zx_handle_t job, const char *image_path, const 
  * PT_INTERP is ld.so.1; NOT_SUPPORTED otherwise) reaches it as a VMO (PA_VMO_EXECUTABLE) in a first processargs
  * message, with PA_VMAR_LOADED (the VMAR ld.so.1 lies in) and, if one of handles[] is tagged PA_LDSVC_LOADER, that
  * loader service, else a connection to the program's own (hk_fx_serve_loader_connect); the program's own message
- * follows as for hk_fuchsia_spawn_etc, stdio as there.  name defaults to exe_path. */
+ * follows as for hk_fuchsia_spawn_etc; stdio_fds as hk_fuchsia_spawn_stdio's (NULL: {0, 1, stderr_fd}, as
+ * hk_fuchsia_spawn_etc).  name defaults to exe_path. */
 zx_status_t hk_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const char *ldso_path,
                                     const char *vdso_path, const char *name, const char *const *argv,
                                     const char *const *environ, const uint32_t *handle_infos,
-                                    const zx_handle_t *handles, size_t num_handles, int stderr_fd,
-                                    zx_handle_t *process_out, char *err_msg);
+                                    const zx_handle_t *handles, size_t num_handles, const int *stdio_fds,
+                                    int stderr_fd, zx_handle_t *process_out, char *err_msg);
 
 /* hk_fuchsia_spawn_etc with the program's stdio chosen: for each fd i in 0..2 with stdio_fds[i] >= 0 (and no PA_FD
  * handle for i among the spawner's), the program gets a socket as PA_HND(PA_FD, i), and a host thread copies between

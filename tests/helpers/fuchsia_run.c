@@ -604,7 +604,7 @@ int main(int argc, char **argv) {
         /* A dynamically linked executable started through its dynamic linker, with arguments and environ. */
         const char *pargv[] = {"ldprog", "one", "two", NULL};
         const char *penv[] = {"ZXPY_TEST=1", "ZXPY_OTHER=2", NULL};
-        st = hk_fuchsia_spawn_interp(job, argv[2], argv[3], argv[4], "ldprog", pargv, penv, NULL, NULL, 0, g_pipe[1],
+        st = hk_fuchsia_spawn_interp(job, argv[2], argv[3], argv[4], "ldprog", pargv, penv, NULL, NULL, 0, NULL, g_pipe[1],
                                      &proc, err);
     } else {
         st = hk_fuchsia_spawn(job, argv[2], argv[3], "first-light", g_pipe[1], &proc, err);
