@@ -589,7 +589,24 @@ def test_sdk_printf_and_pthreads_through_libfdio(job: Job, tmp_path: Path) -> No
     lines = out_path.read_bytes().decode().splitlines()
     assert lines[0] == "main: argc=1 argv0=sdk-printf", lines
     assert sorted(lines[1:]) == ["thread 1", "thread 2", "thread 3"], lines
-    assert handle_count() == before
+    # Job.spawn with fds: fd 1 cloned from a pipe of ours (FDIO_SPAWN_ACTION_CLONE_FD) is its stdout's host fd.
+    r, w = os.pipe()
+    with os.fdopen(r, "rb") as reader:
+        try:
+            with job.spawn([str(exe), "x"], sysroot=sysroot, fds={1: w}, name="sdk-printf") as proc2:
+                os.close(w)
+                w = -1
+                assert proc2.wait(timeout=60) == 3
+            piped = reader.read().decode().splitlines()
+        finally:
+            if w >= 0:
+                os.close(w)
+    assert piped[0] == "main: argc=2 argv0=sdk-printf" and len(piped) == 4, piped
+    with pytest.raises(zxpy.NotSupportedError, match="only fds 0-2"):
+        job.spawn([str(exe)], sysroot=sysroot, fds={5: 1})
+    # The loader's connection thread closes its server end (a handle of this process's table) once it sees the
+    # program's end PEER_CLOSED, which can come just after TERMINATED (docs/fuchsia-elf.md, limits).
+    wait_until(lambda: handle_count() == before, what="the loader connection's handle to be closed")
     wait_until(lambda: not child_pids("sdk-printf"), what="the program's Linux process to go")
 
 

@@ -291,14 +291,18 @@ class Job(Task):
         if runnable:
             # A dynamically linked Fuchsia executable: the runner starts it through the configured SDK's ld.so.1
             # (spawn_fuchsia), with argv[0] as its name and the environment fdio_spawn would pass.
-            if fds:
+            # fds 0-2 become its stdio sockets' host fds (FDIO_SPAWN_ACTION_CLONE_FD of a stdio fd); others have no
+            # PA_FD transfer yet.
+            stdio: dict[int, int] = {target: local for _, local, target in actions_py[: len(fds or ())]}
+            if set(stdio) - {0, 1, 2}:
                 raise NotSupportedError(syscall="fdio_spawn_etc", koid=self._koid_or_none(),
-                                        detail="fds are not passed to Fuchsia programs yet")
+                                        detail="only fds 0-2 are passed to Fuchsia programs yet")
             if environ is None and flags & SpawnFlags.CLONE_ENVIRON:
                 cloned: dict[str | bytes, str | bytes] = {k: v for k, v in os.environb.items()}
                 environ = cloned
             return self.spawn_fuchsia(path_b, args[1:], env=environ, sysroot=sysroot,
-                                      name=name if name is not None else (args[0] if args else None))
+                                      name=name if name is not None else (args[0] if args else None),
+                                      stdin=stdio.get(0), stdout=stdio.get(1), stderr=stdio.get(2))
 
         raw = self.raw
         out = _new(_HANDLE_PTR)
