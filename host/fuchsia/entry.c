@@ -12,10 +12,9 @@ zx_status_t zxpy_fuchsia_spawn(zx_handle_t job, const char *image_path, const ch
                                const zx_handle_t *handles, size_t num_handles, const int *stdio_fds, int stderr_fd,
                                zx_handle_t *process_out, char *err_msg) {
     const char *plain[] = {name != NULL ? name : image_path, NULL};
-    const int shared[3] = {0, 1, stderr_fd >= 0 ? stderr_fd : 2};
     return hk_fuchsia_spawn_stdio(job, image_path, vdso_path, name, argv != NULL ? argv : plain, environ,
                                   num_handles ? handle_infos : NULL, num_handles ? handles : NULL, num_handles,
-                                  stdio_fds != NULL ? stdio_fds : shared, stderr_fd, process_out, err_msg);
+                                  stdio_fds, stderr_fd, process_out, err_msg);
 }
 
 zx_status_t zxpy_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const char *ldso_path,

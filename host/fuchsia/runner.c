@@ -1179,8 +1179,7 @@ zx_status_t hk_fuchsia_spawn_etc(zx_handle_t job, const char *image_path, const 
                                  const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
                                  const zx_handle_t *handles, size_t num_handles, int stderr_fd,
                                  zx_handle_t *process_out, char *err_msg) {
-    const int stdio_fds[3] = {STDIN_FILENO, STDOUT_FILENO, stderr_fd >= 0 ? stderr_fd : STDERR_FILENO};
-    return spawn(job, image_path, NULL, vdso_path, name, argv, environ, handle_infos, handles, num_handles, stdio_fds,
+    return spawn(job, image_path, NULL, vdso_path, name, argv, environ, handle_infos, handles, num_handles, NULL,
                  stderr_fd, process_out, err_msg);
 }
 
@@ -1201,9 +1200,8 @@ zx_status_t hk_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const
         if (handles != NULL) zx_handle_close_many(handles, num_handles);
         return ZX_ERR_INVALID_ARGS;
     }
-    const int shared[3] = {STDIN_FILENO, STDOUT_FILENO, stderr_fd >= 0 ? stderr_fd : STDERR_FILENO};
     return spawn(job, ldso_path, exe_path, vdso_path, name != NULL ? name : exe_path, argv, environ, handle_infos,
-                 handles, num_handles, stdio_fds != NULL ? stdio_fds : shared, stderr_fd, process_out, err_msg);
+                 handles, num_handles, stdio_fds, stderr_fd, process_out, err_msg);
 }
 
 /* The spawner's PA_FD handle for fd i, if it gave one (fdio_spawn's actions take precedence over CLONE_STDIO). */
@@ -1223,6 +1221,9 @@ static zx_status_t spawn(zx_handle_t job, const char *image_path, const char *ex
         return ZX_ERR_INVALID_ARGS;
     }
     if (name == NULL) name = image_path;
+    /* No choice made: the spawner's own fds, as FDIO_SPAWN_CLONE_STDIO shares them (stderr: stderr_fd's). */
+    const int shared[3] = {STDIN_FILENO, STDOUT_FILENO, stderr_fd >= 0 ? stderr_fd : STDERR_FILENO};
+    if (stdio_fds == NULL) stdio_fds = shared;
     pthread_once(&g_clock_once, clock_calibrate);
     fuchsia_start_t *fs = calloc(1, sizeof *fs);
     if (fs == NULL) {
@@ -1256,7 +1257,7 @@ static zx_status_t spawn(zx_handle_t job, const char *image_path, const char *ex
     if (status == ZX_OK) {
         int fds[3];
         for (int i = 0; i < 3; i++)
-            fds[i] = stdio_fds != NULL && !has_fd_handle(handle_infos, num_handles, i) ? stdio_fds[i] : -1;
+            fds[i] = !has_fd_handle(handle_infos, num_handles, i) ? stdio_fds[i] : -1;
         fs->stdio = hk_fx_stdio_new(fds, all_handles, all_infos, &all_num, &status);
         if (status != ZX_OK) report(err_msg, status, "cannot set up the program's stdio: %d", status);
     }

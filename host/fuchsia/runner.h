@@ -70,7 +70,8 @@ zx_status_t hk_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const
 /* hk_fuchsia_spawn_etc with the program's stdio chosen: for each fd i in 0..2 with stdio_fds[i] >= 0 (and no PA_FD
  * handle for i among the spawner's), the program gets a socket as PA_HND(PA_FD, i), and a host thread copies between
  * it and stdio_fds[i] (duplicated): into the program for fd 0, out of it for fds 1 and 2 (host/fuchsia/stdio.h).
- * hk_fuchsia_spawn_etc passes {0, 1, stderr_fd}, as FDIO_SPAWN_CLONE_STDIO shares the spawner's fds.  What the
+ * stdio_fds NULL: {0, 1, stderr_fd} (stderr_fd -1: 2), what hk_fuchsia_spawn_etc uses, as FDIO_SPAWN_CLONE_STDIO
+ * shares the spawner's fds.  What the
  * program wrote reaches the fds before it is reported dead.  debug_write output goes to stderr_fd as before.  At
  * most 15 spawner's handles (INVALID_ARGS). */
 zx_status_t hk_fuchsia_spawn_stdio(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
