@@ -272,6 +272,21 @@ static zx_status_t spawn_handles(zx_handle_t job, const char *image, const char 
 
 #define DEADLINE_S(s) zx_deadline_after((s)*1000ll * 1000 * 1000)
 
+/* The end of a handles or stdio run: close the write ends of both pipes, give the readers a moment, print what the
+ * program wrote as the JSON object's last field, and exit at once (the reader threads may still hold the pipes). */
+static _Noreturn void finish_with_host_output(void) {
+    close(g_hpipe[1]);
+    close(g_pipe[1]);
+    sleep_ms(20);
+    printf(", \"output\": ");
+    pthread_mutex_lock(&g_hout_mutex);
+    json_string(g_hout, atomic_load(&g_hout_len));
+    pthread_mutex_unlock(&g_hout_mutex);
+    printf("}\n");
+    fflush(stdout);
+    _exit(0);
+}
+
 static int run_handles(const char *mode, const char *image, const char *vdso, const char *tick_image) {
     if (pipe2(g_hpipe, O_CLOEXEC) != 0) return perror("pipe"), 2;
     pthread_t ht;
@@ -377,16 +392,7 @@ static int run_handles(const char *mode, const char *image, const char *vdso, co
     zx_handle_close(proc);
     zx_handle_close(event);
     zx_handle_close(job);
-    close(g_hpipe[1]);
-    close(g_pipe[1]);
-    sleep_ms(20);
-    printf(", \"output\": ");
-    pthread_mutex_lock(&g_hout_mutex);
-    json_string(g_hout, atomic_load(&g_hout_len));
-    pthread_mutex_unlock(&g_hout_mutex);
-    printf("}\n");
-    fflush(stdout);
-    _exit(0);
+    finish_with_host_output();
 }
 
 static int64_t return_code(zx_handle_t proc, zx_status_t *status) {
@@ -556,16 +562,7 @@ static int run_stdio(const char *image, const char *vdso, const char *scenario) 
     if (mine != ZX_HANDLE_INVALID) zx_handle_close(mine);
     zx_handle_close(proc);
     zx_handle_close(job);
-    close(g_hpipe[1]);
-    close(g_pipe[1]);
-    sleep_ms(20);
-    printf(", \"output\": ");
-    pthread_mutex_lock(&g_hout_mutex);
-    json_string(g_hout, atomic_load(&g_hout_len));
-    pthread_mutex_unlock(&g_hout_mutex);
-    printf("}\n");
-    fflush(stdout);
-    _exit(0);
+    finish_with_host_output();
 }
 
 int main(int argc, char **argv) {
