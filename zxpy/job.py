@@ -266,11 +266,15 @@ class Job(Task):
                 c_env[i] = cstr(item)
 
         actions_py: list[tuple[int, Any, Any]] = []
+        cloned_fds: dict[int, int] = {}  # target fd -> local fd
         if fds is not None:
             if not isinstance(fds, Mapping):
                 raise TypeError(f"fds must be a mapping of target fd to local fd, not {type(fds).__name__}")
             for target, local in fds.items():
-                actions_py.append((SpawnAction.CLONE_FD, _check_fd(local, "local fd"), _check_fd(target, "target fd")))
+                local_fd = _check_fd(local, "local fd")
+                cloned_fds[_check_fd(target, "target fd")] = local_fd
+        for target_fd, local_fd in cloned_fds.items():
+            actions_py.append((SpawnAction.CLONE_FD, local_fd, target_fd))
         if name is not None:
             actions_py.append((SpawnAction.SET_NAME, cstr(encode_name(name)), None))
         c_actions: Any = _raw.NULL
@@ -293,8 +297,7 @@ class Job(Task):
             # (spawn_fuchsia), with argv[0] as its name and the environment fdio_spawn would pass.
             # fds 0-2 become its stdio sockets' host fds (FDIO_SPAWN_ACTION_CLONE_FD of a stdio fd); others have no
             # PA_FD transfer yet.
-            stdio: dict[int, int] = {target: local for _, local, target in actions_py[: len(fds or ())]}
-            if set(stdio) - {0, 1, 2}:
+            if set(cloned_fds) - {0, 1, 2}:
                 raise NotSupportedError(syscall="fdio_spawn_etc", koid=self._koid_or_none(),
                                         detail="only fds 0-2 are passed to Fuchsia programs yet")
             if environ is None and flags & SpawnFlags.CLONE_ENVIRON:
@@ -302,7 +305,7 @@ class Job(Task):
                 environ = cloned
             return self.spawn_fuchsia(path_b, args[1:], env=environ, sysroot=sysroot,
                                       name=name if name is not None else (args[0] if args else None),
-                                      stdin=stdio.get(0), stdout=stdio.get(1), stderr=stdio.get(2))
+                                      stdin=cloned_fds.get(0), stdout=cloned_fds.get(1), stderr=cloned_fds.get(2))
 
         raw = self.raw
         out = _new(_HANDLE_PTR)
