@@ -937,6 +937,30 @@ static int64_t serve_cprng_draw_once(lt_task_t *k, uint64_t ptr, uint64_t len) {
     return n == (ssize_t)len ? ZX_OK : ZX_ERR_INVALID_ARGS;
 }
 
+/* zx_clock_get(clock_id, out), the syscall of vintages before its removal (2021's libc reads CLOCK_REALTIME through
+ * it): MONOTONIC is the program's clock, UTC the host's wall clock (Zircon's kernel UTC is its monotonic clock plus
+ * an offset userspace sets; the host's is the one that is set), THREAD the calling thread's run time (its
+ * schedstat sum_exec_runtime); any other id INVALID_ARGS before the copy out (sys_clock_get,
+ * zircon/kernel/lib/syscalls/timer.cc of that vintage). */
+static int64_t serve_clock_get(lt_task_t *k, uint64_t clock_id, uint64_t out) {
+    int64_t now;
+    if (clock_id == 0) {
+        now = program_monotonic();
+    } else if (clock_id == 1) {
+        now = ts_ns(CLOCK_REALTIME);
+    } else if (clock_id == 2) {
+        char path[64], buf[128];
+        unsigned long long run_ns = 0;
+        snprintf(path, sizeof path, "/proc/%d/schedstat", (int)k->tid);
+        if (!hk_read_proc(path, buf, sizeof buf) || sscanf(buf, "%llu", &run_ns) != 1) return ZX_ERR_INTERNAL;
+        now = (int64_t)run_ns;
+    } else {
+        return ZX_ERR_INVALID_ARGS;
+    }
+    struct iovec local = {&now, sizeof now}, remote = {(void *)(uintptr_t)out, sizeof now};
+    return process_vm_writev(k->tid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof now ? ZX_OK : ZX_ERR_INVALID_ARGS;
+}
+
 static void syscall_stop(void *program, lt_task_t *k) {
     fuchsia_program_t *fp = program;
     struct user_regs_struct r;
@@ -1022,6 +1046,8 @@ static void syscall_stop(void *program, lt_task_t *k) {
         if (deferred) return;
     } else if (strcmp(name, "clock_get_monotonic_via_kernel") == 0) {
         ret = program_monotonic();
+    } else if (strcmp(name, "clock_get") == 0) {
+        ret = serve_clock_get(k, a[0], a[1]);
     } else if (strcmp(name, "ticks_get_via_kernel") == 0) {
         ret = (int64_t)rdtsc();
     } else if (strcmp(name, "cprng_draw_once") == 0) {
