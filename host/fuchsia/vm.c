@@ -529,14 +529,14 @@ zx_status_t hk_fuchsia_vm_root_vmar_locked(hk_fuchsia_vm_t *vm, uint32_t *out) {
         if (root == NULL) return ZX_ERR_NO_MEMORY;
         vm->root = root; /* the program's reference, dropped by hk_fuchsia_vm_release */
     }
-    return hk_handle_alloc(&vm->root->base, ZX_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_EXECUTE,
+    return hk_handle_alloc(&vm->root->base, HK_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_EXECUTE,
                            out);
 }
 
 /* Rights of a handle to a VMAR with these CAN_MAP_* flags: the VMAR defaults plus READ, WRITE, EXECUTE for
  * CAN_MAP_READ, _WRITE, _EXECUTE (VmAddressRegionDispatcher::Create). */
 static zx_rights_t vmar_rights_for(uint32_t flags) {
-    return ZX_DEFAULT_VMAR_RIGHTS | ((flags & VM_CAN_MAP_READ) ? ZX_RIGHT_READ : 0) |
+    return HK_DEFAULT_VMAR_RIGHTS | ((flags & VM_CAN_MAP_READ) ? ZX_RIGHT_READ : 0) |
            ((flags & VM_CAN_MAP_WRITE) ? ZX_RIGHT_WRITE : 0) | ((flags & VM_CAN_MAP_EXECUTE) ? ZX_RIGHT_EXECUTE : 0);
 }
 
