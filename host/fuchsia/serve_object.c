@@ -420,6 +420,74 @@ static zx_status_t sv_channel_write(call_t *c) {
     return st;
 }
 
+/* ------------------------------------------------------------------------------------------------ debugging */
+
+#define MAX_DEBUG_BLOCK ((size_t)64 * 1024 * 1024) /* kMaxDebugReadBlock / kMaxDebugWriteBlock */
+#define MAX_STATE_BUFFER 4096u                     /* more than any zx_thread_state_* record */
+
+static zx_status_t sv_job_set_critical(call_t *c) { return zx_job_set_critical(H(0), U32(1), H(2)); }
+
+static zx_status_t sv_task_create_exception_channel(call_t *c) {
+    zx_handle_t out = ZX_HANDLE_INVALID;
+    zx_status_t st = zx_task_create_exception_channel(H(0), U32(1), c->a[2] ? &out : NULL);
+    return handle_out(c, c->a[2], st, out);
+}
+
+static zx_status_t sv_exception_get_thread(call_t *c) {
+    zx_handle_t out = ZX_HANDLE_INVALID;
+    zx_status_t st = zx_exception_get_thread(H(0), c->a[1] ? &out : NULL);
+    return handle_out(c, c->a[1], st, out);
+}
+
+static zx_status_t sv_exception_get_process(call_t *c) {
+    zx_handle_t out = ZX_HANDLE_INVALID;
+    zx_status_t st = zx_exception_get_process(H(0), c->a[1] ? &out : NULL);
+    return handle_out(c, c->a[1], st, out);
+}
+
+/* sys_thread_read_state (zircon/kernel/lib/syscalls/debug.cc): the host kernel's checks (handle, kind, size, the
+ * thread's state) on a buffer of the program's; only the record the call writes goes back. */
+static zx_status_t sv_thread_read_state(call_t *c) {
+    inout_t io;
+    zx_status_t st = inout_open(c, &io, c->a[2], c->a[3], MAX_STATE_BUFFER);
+    if (st != ZX_OK) return st;
+    st = zx_thread_read_state(H(0), U32(1), io.buf, (size_t)c->a[3]);
+    if (!inout_close(c, &io, st == ZX_OK) && st == ZX_OK) return ZX_ERR_INVALID_ARGS;
+    return st;
+}
+
+/* sys_thread_write_state: the record is read from the program (a fault: as a NULL buffer, INVALID_ARGS after the
+ * handle, kind and size checks). */
+static zx_status_t sv_thread_write_state(call_t *c) {
+    uint8_t buf[MAX_STATE_BUFFER];
+    size_t n = c->a[3] < sizeof buf ? (size_t)c->a[3] : sizeof buf;
+    bool ok = c->a[2] != 0 && copy_in(c->tid, buf, c->a[2], n);
+    return zx_thread_write_state(H(0), U32(1), ok ? buf : NULL, (size_t)c->a[3]);
+}
+
+/* sys_process_read_memory / write_memory (debug.cc): a NULL buffer, a size of 0 or above kMaxDebugReadBlock are
+ * INVALID_ARGS before the handle; the bytes move through a host buffer; `actual` is written out last. */
+static zx_status_t sv_process_memory(call_t *c, bool write) {
+    uint64_t ubuf = c->a[2], size = c->a[3];
+    uint8_t *buf = ubuf != 0 && size > 0 && size <= MAX_DEBUG_BLOCK ? malloc((size_t)size) : NULL;
+    if (ubuf != 0 && size > 0 && size <= MAX_DEBUG_BLOCK && buf == NULL) return ZX_ERR_NO_MEMORY;
+    size_t actual = 0;
+    zx_status_t st;
+    if (write) {
+        bool ok = buf != NULL && copy_in(c->tid, buf, ubuf, (size_t)size);
+        st = zx_process_write_memory(H(0), c->a[1], ok || buf == NULL ? buf : NULL, (size_t)size, &actual);
+    } else {
+        st = zx_process_read_memory(H(0), c->a[1], ubuf ? buf : NULL, (size_t)size, &actual);
+        if (st == ZX_OK && !copy_out(c->tid, ubuf, buf, actual)) st = ZX_ERR_INVALID_ARGS;
+    }
+    free(buf);
+    if (st == ZX_OK && c->a[4] && !copy_out(c->tid, c->a[4], &actual, sizeof actual)) st = ZX_ERR_INVALID_ARGS;
+    return st;
+}
+
+static zx_status_t sv_process_read_memory(call_t *c) { return sv_process_memory(c, false); }
+static zx_status_t sv_process_write_memory(call_t *c) { return sv_process_memory(c, true); }
+
 /* ------------------------------------------------------------------------------------------------ sockets */
 
 /* sys_socket_create (zircon/kernel/lib/syscalls/socket.cc): the options, the pair, then both handles written out
@@ -893,11 +961,14 @@ static const entry_t g_calls[] = {
     {"channel_read", sv_channel_read},
     {"channel_write", sv_channel_write},
     {"event_create", sv_event_create},
+    {"exception_get_process", sv_exception_get_process},
+    {"exception_get_thread", sv_exception_get_thread},
     {"handle_close", sv_handle_close},
     {"handle_close_many", sv_handle_close_many},
     {"handle_duplicate", sv_handle_duplicate},
     {"handle_replace", sv_handle_replace},
     {"job_create", sv_job_create},
+    {"job_set_critical", sv_job_set_critical},
     {"object_get_child", sv_object_get_child},
     {"object_get_info", sv_object_get_info},
     {"object_get_property", sv_object_get_property},
@@ -910,13 +981,18 @@ static const entry_t g_calls[] = {
     {"port_queue", sv_port_queue},
     {"port_wait", sv_port_wait},
     {"process_create", sv_process_create},
+    {"process_read_memory", sv_process_read_memory},
+    {"process_write_memory", sv_process_write_memory},
     {"socket_create", sv_socket_create},
     {"socket_read", sv_socket_read},
     {"socket_shutdown", sv_socket_shutdown},
     {"socket_write", sv_socket_write},
+    {"task_create_exception_channel", sv_task_create_exception_channel},
     {"task_kill", sv_task_kill},
     {"task_suspend", sv_task_suspend},
     {"task_suspend_token", sv_task_suspend}, /* sys_task_suspend_token is sys_task_suspend */
+    {"thread_read_state", sv_thread_read_state},
+    {"thread_write_state", sv_thread_write_state},
     {"vmar_allocate", sv_vm},
     {"vmar_destroy", sv_vm},
     {"vmar_map", sv_vm},
