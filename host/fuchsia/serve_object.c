@@ -33,6 +33,7 @@
 #define PA_VMAR_LOADED 0x05u
 #define PA_LDSVC_LOADER 0x10u
 #define PA_VMO_EXECUTABLE 0x14u
+#define PA_NS_DIR 0x20u
 #define PA_TYPE(info) ((info)&0xFFu) /* PA_HND_TYPE */
 typedef struct {
     uint32_t protocol, version;
@@ -1045,13 +1046,29 @@ static size_t strings_put(uint8_t *at, const char *const *v) {
     return n;
 }
 
+/* The namespace: names[i] an absolute path for the PA_HND(PA_NS_DIR, i) handles (zircon/processargs.h; fdio binds
+ * each handle's directory at its name, fdio_ns_bind), so every PA_NS_DIR handle's index must name one. */
+static zx_status_t names_check(const char *const *names, size_t num_names, const uint32_t *infos, size_t num_handles,
+                               char *err_msg) {
+    if (num_names > 0 && names == NULL) return fail(err_msg, ZX_ERR_INVALID_ARGS, "namespace names missing");
+    for (size_t i = 0; i < num_names; i++)
+        if (names[i] == NULL || names[i][0] != '/')
+            return fail(err_msg, ZX_ERR_INVALID_ARGS, "a namespace name is no absolute path");
+    for (size_t i = 0; i < num_handles; i++)
+        if (PA_TYPE(infos[i]) == PA_NS_DIR && ((infos[i] >> 16) & 0xFFFFu) >= num_names)
+            return fail(err_msg, ZX_ERR_INVALID_ARGS, "a PA_NS_DIR handle names no entry of the names table");
+    return ZX_OK;
+}
+
 hk_fx_serve_t *hk_fx_serve_new(zx_handle_t job, const char *const *argv, const char *const *environ,
                                const uint32_t *infos, const zx_handle_t *handles, size_t num_handles,
-                               int64_t (*now)(void), zx_status_t *status, char *err_msg) {
+                               const char *const *names, size_t num_names, int64_t (*now)(void), zx_status_t *status,
+                               char *err_msg) {
     hk_fx_serve_t *s = calloc(1, sizeof *s);
     zx_status_t st = s != NULL ? ZX_OK : ZX_ERR_NO_MEMORY;
     if (st == ZX_OK && (num_handles > MAX_BOOT_HANDLES - 1 || (num_handles > 0 && (infos == NULL || handles == NULL))))
         st = fail(err_msg, ZX_ERR_INVALID_ARGS, "too many bootstrap handles, or none given");
+    if (st == ZX_OK) st = names_check(names, num_names, infos, num_handles, err_msg);
     /* The spawner's handles are consumed whatever the result. */
     if (st != ZX_OK) {
         if (handles != NULL) zx_handle_close_many(handles, num_handles);
@@ -1080,11 +1097,12 @@ hk_fx_serve_t *hk_fx_serve_new(zx_handle_t job, const char *const *argv, const c
         s->boot_num++;
     }
     uint32_t argc = 0, envc = 0;
-    size_t args = strings_size(argv, &argc), envs = strings_size(environ, &envc);
+    size_t args = strings_size(argv, &argc), envs = strings_size(environ, &envc), nms = 0;
+    for (size_t i = 0; st == ZX_OK && i < num_names; i++) nms += strlen(names[i]) + 1;
     size_t nh = s->boot_num + MADE_AT_WRITE;
-    size_t len = sizeof(pa_header_t) + nh * sizeof(uint32_t) + args + envs;
+    size_t len = sizeof(pa_header_t) + nh * sizeof(uint32_t) + args + envs + nms;
     if (st == ZX_OK && len > ZX_CHANNEL_MAX_MSG_BYTES)
-        st = fail(err_msg, ZX_ERR_OUT_OF_RANGE, "argv and environ do not fit in a processargs message");
+        st = fail(err_msg, ZX_ERR_OUT_OF_RANGE, "argv, environ and names do not fit in a processargs message");
     if (st == ZX_OK && (s->boot_msg = calloc(1, len)) == NULL) st = ZX_ERR_NO_MEMORY;
     if (st == ZX_OK) {
         pa_header_t hdr = {
@@ -1095,12 +1113,17 @@ hk_fx_serve_t *hk_fx_serve_new(zx_handle_t job, const char *const *argv, const c
             .args_num = argc,
             .environ_off = (uint32_t)(sizeof(pa_header_t) + nh * sizeof(uint32_t) + args),
             .environ_num = envc,
-            .names_off = (uint32_t)len,
-            .names_num = 0,
+            .names_off = (uint32_t)(len - nms),
+            .names_num = (uint32_t)num_names,
         };
         memcpy(s->boot_msg, &hdr, sizeof hdr);
         strings_put(s->boot_msg + hdr.args_off, argv);
         strings_put(s->boot_msg + hdr.environ_off, environ);
+        for (size_t i = 0, at = hdr.names_off; i < num_names; i++) { /* the names table: NUL-terminated paths */
+            size_t n = strlen(names[i]) + 1;
+            memcpy(s->boot_msg + at, names[i], n);
+            at += n;
+        }
         s->boot_len = (uint32_t)len;
         st = zx_channel_create(0, &s->boot_channel, &s->boot_program_end);
         if (st != ZX_OK) fail(err_msg, st, "no bootstrap channel");
