@@ -496,3 +496,160 @@ def test_connect_errors(tmp_path: Path) -> None:
 
 
 _ = zxpy  # the module is imported for its build
+
+
+# ---------------------------------------------------------------------------------------------- a real SDK program
+
+SDK_FILES = r"""
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <lib/fdio/directory.h>
+#include <lib/fdio/io.h>
+#include <zircon/syscalls.h>
+
+/* fuchsia.io's OPEN_RIGHT_READABLE and OPEN_RIGHT_EXECUTABLE (io.fidl) */
+#define RIGHT_READABLE 0x1u
+#define RIGHT_EXECUTABLE 0x8u
+
+#define CHECK(cond) do { if (!(cond)) { printf("FAILED line %d errno %d\n", __LINE__, errno); return 100; } } while (0)
+
+int main(void) {
+    char buf[128];
+    /* A file of /pkg, read-only. */
+    int fd = open("/pkg/data.txt", O_RDONLY);
+    CHECK(fd >= 0);
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    CHECK(n > 0);
+    buf[n] = '\0';
+    printf("pkg: %s", buf);
+    close(fd);
+    errno = 0;
+    CHECK(open("/pkg/new.txt", O_CREAT | O_WRONLY, 0644) < 0);
+    printf("pkg create errno %d\n", errno);
+    CHECK(open("/pkg/data.txt", O_WRONLY) < 0);
+    printf("pkg write errno %d\n", errno);
+    /* /tmp: create, write, stat, read back. */
+    fd = open("/tmp/made.txt", O_CREAT | O_EXCL | O_WRONLY, 0644);
+    CHECK(fd >= 0);
+    CHECK(write(fd, "written by fuchsia\n", 19) == 19);
+    CHECK(close(fd) == 0);
+    CHECK(open("/tmp/made.txt", O_CREAT | O_EXCL | O_WRONLY, 0644) < 0 && errno == EEXIST);
+    struct stat st;
+    CHECK(stat("/tmp/made.txt", &st) == 0);
+    printf("stat size %lld reg %d\n", (long long)st.st_size, S_ISREG(st.st_mode) ? 1 : 0);
+    fd = open("/tmp/made.txt", O_RDONLY);
+    CHECK(fd >= 0);
+    n = read(fd, buf, sizeof buf - 1);
+    CHECK(n == 19 && memcmp(buf, "written by fuchsia\n", 19) == 0);
+    CHECK(lseek(fd, 8, SEEK_SET) == 8);
+    n = read(fd, buf, 10);
+    CHECK(n == 10 && memcmp(buf, "by fuchsia", 10) == 0);
+    close(fd);
+    /* mkstemp, as the conformance harness makes its progress files; fstat of the open file; unlink. */
+    char tmpl[] = "/tmp/progressXXXXXX";
+    int t = mkstemp(tmpl);
+    CHECK(t >= 0);
+    CHECK(write(t, "abc", 3) == 3);
+    CHECK(fstat(t, &st) == 0 && st.st_size == 3);
+    CHECK(stat(tmpl, &st) == 0 && st.st_size == 3);
+    CHECK(unlink(tmpl) == 0);
+    CHECK(stat(tmpl, &st) != 0 && errno == ENOENT);
+    close(t);
+    /* The host's file, removed. */
+    CHECK(unlink("/tmp/remove.me") == 0);
+    CHECK(stat("/tmp/remove.me", &st) != 0 && errno == ENOENT);
+    /* mkdir and a file in it. */
+    CHECK(mkdir("/tmp/newdir", 0755) == 0);
+    CHECK(stat("/tmp/newdir", &st) == 0 && S_ISDIR(st.st_mode));
+    fd = open("/tmp/newdir/inner", O_CREAT | O_RDWR, 0600);
+    CHECK(fd >= 0);
+    close(fd);
+    /* The listing of /tmp. */
+    DIR *d = opendir("/tmp");
+    CHECK(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) printf("entry %s %d\n", e->d_name, e->d_type);
+    closedir(d);
+    /* An executable's VMO, as fdio_spawn loads one: opened READABLE | EXECUTABLE, GetBuffer(READ | EXEC). */
+    fd = -1;
+    CHECK(fdio_open_fd("/pkg/tool", RIGHT_READABLE | RIGHT_EXECUTABLE, &fd) == ZX_OK);
+    zx_handle_t vmo = ZX_HANDLE_INVALID;
+    CHECK(fdio_get_vmo_exec(fd, &vmo) == ZX_OK);
+    uint64_t vmo_size = 0;
+    CHECK(zx_vmo_get_size(vmo, &vmo_size) == ZX_OK);
+    zx_info_handle_basic_t info;
+    CHECK(zx_object_get_info(vmo, ZX_INFO_HANDLE_BASIC, &info, sizeof info, NULL, NULL) == ZX_OK);
+    printf("exec vmo size %llu executable %d\n", (unsigned long long)vmo_size, (info.rights & ZX_RIGHT_EXECUTE) ? 1 : 0);
+    zx_handle_close(vmo);
+    close(fd);
+    fd = -1;
+    CHECK(fdio_open_fd("/pkg/data.txt", RIGHT_READABLE | RIGHT_EXECUTABLE, &fd) == ZX_ERR_ACCESS_DENIED);
+    printf("done\n");
+    return 0;
+}
+"""
+
+
+def _sdk_build(tmp_path: Path, name: str, source: str) -> tuple[Path, Path]:
+    from vintage import fuchsia_clang, real_sdk_2021
+
+    import subprocess
+
+    sysroot = real_sdk_2021() / "arch/x64/sysroot"
+    fdio = real_sdk_2021() / "pkg/fdio"
+    clang = fuchsia_clang()
+    src = tmp_path / f"{name}.c"
+    src.write_text(source)
+    exe = tmp_path / name
+    common = [clang, "--target=x86_64-unknown-fuchsia", f"--sysroot={sysroot}"]
+    subprocess.run([*common, "-I", str(fdio / "include"), "-c", str(src), "-o", f"{exe}.o"], check=True,
+                   capture_output=True)
+    subprocess.run([*common, "-fuse-ld=lld", "-nostdlib", "-Wl,-pie", "-Wl,--dynamic-linker=ld.so.1",
+                    str(sysroot / "lib/Scrt1.o"), f"{exe}.o", "-L", str(sysroot / "lib"), "-L",
+                    str(fdio / "arch/x64/lib"), "-lfdio", "-lc", "-lzircon", "-o", str(exe)],
+                   check=True, capture_output=True)
+    return exe, sysroot
+
+
+def test_sdk_program_uses_tmp_and_pkg_through_libfdio(tmp_path: Path) -> None:
+    """A program linked with the SDK's libfdio opens, creates, writes, stats, reads, lists and unlinks files in its
+    /tmp, and reads its read-only /pkg: what it did is what the host directories hold afterwards."""
+    exe, sysroot = _sdk_build(tmp_path, "files", SDK_FILES)
+    pkg, tmp = tmp_path / "pkg", tmp_path / "tmp"
+    pkg.mkdir()
+    tmp.mkdir()
+    (pkg / "data.txt").write_bytes(b"packaged data\n")
+    (pkg / "tool").write_bytes(b"#!tool\n")
+    (pkg / "tool").chmod(0o755)
+    (tmp / "remove.me").write_bytes(b"x")
+    (tmp / "kept.txt").write_bytes(b"kept")
+    before, live = handle_count(), lib.zxpy_fuchsia_fs_live()
+    with zxpy.Job.default().create_job() as job:
+        proc = job.spawn_fuchsia(exe, sysroot=sysroot, stdout=zxpy.PIPE, name="sdk-files",
+                                 namespace={"/pkg": (pkg, "r"), "/tmp": tmp})
+        assert proc.stdout is not None
+        with proc, proc.stdout:
+            code = proc.wait(timeout=60)
+            out = proc.stdout.read().decode()
+        job.kill()
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0] == "pkg: packaged data"
+    assert lines[1] == "pkg create errno 13" and lines[2] == "pkg write errno 13"  # EACCES: ACCESS_DENIED
+    assert lines[3] == "stat size 19 reg 1"
+    entries = {tuple(line.split()[1:]) for line in lines if line.startswith("entry ")}
+    assert entries == {(".", "4"), ("made.txt", "8"), ("kept.txt", "8"), ("newdir", "4")}
+    assert lines[-2] == "exec vmo size 4096 executable 1"  # the file's 7 bytes, in a page
+    assert lines[-1] == "done"
+    assert (tmp / "made.txt").read_bytes() == b"written by fuchsia\n"
+    assert (tmp / "newdir" / "inner").is_file() and not (tmp / "remove.me").exists()
+    assert sorted(p.name for p in tmp.iterdir()) == ["kept.txt", "made.txt", "newdir"]
+    assert sorted(p.name for p in pkg.iterdir()) == ["data.txt", "tool"]
+    wait_until(lambda: lib.zxpy_fuchsia_fs_live() == live, what="the program's connections to end")
+    wait_until(lambda: handle_count() == before, what="the host's handles to be closed")
