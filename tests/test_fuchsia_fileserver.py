@@ -498,6 +498,90 @@ def test_connect_errors(tmp_path: Path) -> None:
 _ = zxpy  # the module is imported for its build
 
 
+# ---------------------------------------------------------------------------------------------- a program of ours
+
+NS_PROGRAM = Path(__file__).parent / "helpers" / "fuchsia_ns.c"
+FLAGS = ("-fuse-ld=lld", "-nostdlib", "-ffreestanding", "-fno-builtin", "-fPIE", "-Wl,-pie", "-fno-stack-protector",
+         "-fno-sanitize=safe-stack", "-O2", "-Wall", "-Wextra", "-Werror", "-e", "_start", "-Wl,--no-dynamic-linker")
+
+
+@pytest.fixture(scope="module")
+def ns_program(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """tests/helpers/fuchsia_ns.c as a static image, and the stand-in vDSO (no SDK needed)."""
+    import subprocess
+
+    from vintage import fuchsia_clang
+
+    from fuchsia_tools import standin_vdso
+
+    clang = fuchsia_clang()
+    out = tmp_path_factory.mktemp("fuchsia_ns")
+    subprocess.run([clang, "--target=x86_64-unknown-fuchsia", *FLAGS, "-o", str(out / "ns"), str(NS_PROGRAM)],
+                   check=True, capture_output=True, text=True)
+    standin_vdso.build(out / "standin", clang=clang)
+    return out / "ns", out / "standin" / "libzircon.so"
+
+
+def test_program_gets_names_and_directories(ns_program: tuple[Path, Path], tmp_path: Path) -> None:
+    """The processargs message carries the names table and PA_HND(PA_NS_DIR, i) handles; over them the program
+    opens, reads and creates files with zx_channel_write_etc / read_etc / call_etc, and the read-only entry refuses
+    to create; nothing is left behind."""
+    image, vdso = ns_program
+    data, ro = tmp_path / "data", tmp_path / "ro"
+    data.mkdir()
+    ro.mkdir()
+    (data / "hello.txt").write_bytes(b"hello from the host\n")
+    before, live = handle_count(), lib.zxpy_fuchsia_fs_live()
+    with zxpy.Job.default().create_job() as job:
+        proc = job.spawn_fuchsia(image, vdso=vdso, stderr=zxpy.PIPE, namespace={"/data": data, "/ro": (ro, "r")})
+        assert proc.stderr is not None
+        with proc, proc.stderr:
+            code = proc.wait(timeout=30)
+            out = proc.stderr.read().decode()
+        job.kill()
+    assert code == 0, out
+    assert out.splitlines() == ["name 0", "/data", "name 1", "/ro", "read: hello from the host",
+                                f"ro create {ACCESS_DENIED}", "done"], out
+    assert (data / "out.txt").read_bytes() == b"written by the stand-in\n"
+    assert list(ro.iterdir()) == []
+    wait_until(lambda: lib.zxpy_fuchsia_fs_live() == live, what="the program's connections to end")
+    wait_until(lambda: handle_count() == before, what="the host's handles to be closed")
+
+
+def test_namespace_bad_input(ns_program: tuple[Path, Path], tmp_path: Path) -> None:
+    """Bad namespaces: TypeError or ValueError before anything is made; nothing leaks."""
+    image, vdso = ns_program
+    before, live = handle_count(), lib.zxpy_fuchsia_fs_live()
+    (tmp_path / "file").write_bytes(b"")
+    bad: list[tuple[object, type[Exception]]] = [
+        (["/tmp"], TypeError), ({1: tmp_path}, TypeError), ({"/tmp": 5}, TypeError),
+        ({"/tmp": (tmp_path, "x")}, ValueError), ({"/tmp": (tmp_path,)}, TypeError),
+        ({"tmp": tmp_path}, ValueError), ({"/": tmp_path}, ValueError), ({"/tmp/": tmp_path}, ValueError),
+        ({"/a/../b": tmp_path}, ValueError), ({"//x": tmp_path}, ValueError), ({"/a\0": tmp_path}, ValueError),
+        ({"/tmp": tmp_path / "missing"}, ValueError), ({"/tmp": tmp_path / "file"}, ValueError),
+        ({"/a": tmp_path, "/a/b": tmp_path}, ValueError),
+    ]
+    with zxpy.Job.default().create_job() as job:
+        for namespace, error in bad:
+            with pytest.raises(error):
+                job.spawn_fuchsia(image, vdso=vdso, namespace=namespace)  # type: ignore[arg-type]
+        # A Linux program's namespace is the host's.
+        with pytest.raises(zxpy.NotSupportedError, match="namespace"):
+            job.spawn(["/bin/true"], namespace={"/tmp": tmp_path})
+        # A handle tagged PA_NS_DIR with no name for it: INVALID_ARGS, the handle consumed.
+        client = ffi.new("zx_handle_t*")
+        assert lib.zxpy_fuchsia_fs_connect(os.fsencode(tmp_path), 0, client) == ZX_OK
+        with pytest.raises(zxpy.InvalidArgsError):
+            job.spawn_fuchsia(image, vdso=vdso, handles={0x20: zxpy.Handle(client[0])})
+        # Too many handles with the namespace: INVALID_ARGS, every directory connection closed again.
+        many = {f"/d{i}": tmp_path for i in range(16)}
+        with pytest.raises(zxpy.InvalidArgsError):
+            job.spawn_fuchsia(image, vdso=vdso, namespace=many)
+        job.kill()
+    wait_until(lambda: lib.zxpy_fuchsia_fs_live() == live, what="the connections to end")
+    assert handle_count() == before
+
+
 # ---------------------------------------------------------------------------------------------- a real SDK program
 
 SDK_FILES = r"""
