@@ -430,15 +430,17 @@ FUCHSIA_RUNNER_FUNCTIONS: tuple[Function, ...] = tuple(
     for decl in (
         "zx_status_t zxpy_fuchsia_spawn(zx_handle_t job, const char* image_path, const char* vdso_path,"
         " const char* name, const char* const* argv, const char* const* environ, const uint32_t* handle_infos,"
-        " const zx_handle_t* handles, size_t num_handles, const int* stdio_fds, int stderr_fd,"
-        " zx_handle_t* process_out, char* err_msg);",
+        " const zx_handle_t* handles, size_t num_handles, const char* const* names, size_t num_names,"
+        " const int* stdio_fds, int stderr_fd, zx_handle_t* process_out, char* err_msg);",
         "zx_status_t zxpy_fuchsia_spawn_interp(zx_handle_t job, const char* exe_path, const char* ldso_path,"
         " const char* vdso_path, const char* name, const char* const* argv, const char* const* environ,"
-        " const uint32_t* handle_infos, const zx_handle_t* handles, size_t num_handles, const int* stdio_fds,"
-        " int stderr_fd, zx_handle_t* process_out, char* err_msg);",
+        " const uint32_t* handle_infos, const zx_handle_t* handles, size_t num_handles, const char* const* names,"
+        " size_t num_names, const int* stdio_fds, int stderr_fd, zx_handle_t* process_out, char* err_msg);",
         "int zxpy_fuchsia_elf_probe(const char* path, uint16_t* machine, uint16_t* type, int* has_interp,"
         " int* is_fuchsia, char* interp, size_t interp_size, char* err, size_t errlen);",
         "size_t zxpy_fuchsia_unserved_list(char* buf, size_t size);",
+        "zx_status_t zxpy_fuchsia_fs_connect(const char* root, int read_only, zx_handle_t* client);",
+        "size_t zxpy_fuchsia_fs_live(void);",
     )
 )
 

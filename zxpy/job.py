@@ -118,6 +118,45 @@ def _environ_entries(environ: object, name: str) -> list[bytes]:
     return items
 
 
+#: PA_NS_DIR (<zircon/processargs.h>): a namespace directory, PA_HND(PA_NS_DIR, index into the names table).
+PA_NS_DIR = 0x20
+
+
+def _namespace_entries(namespace: object) -> list[tuple[bytes, bytes, bool]]:
+    """``spawn_fuchsia``'s ``namespace``, checked: (path, host directory, read_only) per entry, in order.
+
+    A key is the path the program sees: absolute, normalized, not ``/`` itself, none inside another (fdio binds
+    each at its path).  A value is a host directory (str, bytes or os.PathLike; served read-write) or a pair
+    ``(directory, "r")`` / ``(directory, "rw")``.  TypeError for wrong types, ValueError for wrong values."""
+    if not isinstance(namespace, Mapping):
+        raise TypeError(f"namespace must be a mapping of path to host directory, not {type(namespace).__name__}")
+    out: list[tuple[bytes, bytes, bool]] = []
+    for key, value in namespace.items():
+        if not isinstance(key, str):
+            raise TypeError(f"namespace paths must be str, not {type(key).__name__}")
+        if "\0" in key or not key.startswith("/") or key == "/" or os.path.normpath(key) != key or key.startswith("//"):
+            raise ValueError(f"namespace path {key!r} must be absolute and normalized, and not /")
+        mode = "rw"
+        if isinstance(value, tuple):
+            if len(value) != 2 or not isinstance(value[1], str):
+                raise TypeError(f"namespace[{key!r}] must be a directory or (directory, 'r' | 'rw')")
+            value, mode = value
+            if mode not in ("r", "rw"):
+                raise ValueError(f"namespace[{key!r}]: mode must be 'r' or 'rw', not {mode!r}")
+        if not isinstance(value, (str, bytes, os.PathLike)):
+            raise TypeError(f"namespace[{key!r}] must be a host directory path, not {type(value).__name__}")
+        host = _fs(value, f"namespace[{key!r}]")
+        if not os.path.isdir(host):
+            raise ValueError(f"namespace[{key!r}]: {os.fsdecode(host)!r} is no existing directory")
+        out.append((os.fsencode(key), host, mode == "r"))
+    names = [k for k, _, _ in out]
+    for a in names:
+        for b in names:
+            if a != b and b.startswith(a + b"/"):
+                raise ValueError(f"namespace path {os.fsdecode(b)!r} lies inside {os.fsdecode(a)!r}")
+    return out
+
+
 def _fuchsia_elf(path: bytes, sysroot: str | os.PathLike[str] | None) -> tuple[bool, str | None]:
     """For Job.spawn: whether ``path`` is a dynamically linked Fuchsia executable (PT_INTERP ld.so.1) the runner
     starts (x86-64, with the dynamic linker and vDSO of ``sysroot`` or of the SDK fuchsia_sdk.cfg names), and else,
@@ -221,6 +260,7 @@ class Job(Task):
         name: str | bytes | None = None,
         fds: Mapping[int, int] | None = None,
         sysroot: str | os.PathLike[str] | None = None,
+        namespace: Mapping[str, Any] | None = None,
     ) -> Process:
         """``fdio_spawn_etc``: run a program in this job; returns its Process.
 
@@ -236,7 +276,9 @@ class Job(Task):
         through :meth:`spawn_fuchsia` with the dynamic linker and vDSO of
         ``sysroot``, else of the SDK fuchsia_sdk.cfg names (``name``, else
         ``argv[0]``, as its argv[0] and name); without either it raises
-        NotSupportedError saying so.  ``sysroot`` is used for nothing else.
+        NotSupportedError saying so.  ``sysroot`` is used for nothing else, and
+        ``namespace`` (as :meth:`spawn_fuchsia`'s) is for such a program only
+        (NotSupportedError for a Linux program, whose namespace is the host's).
         """
         if isinstance(argv, (str, bytes)) or not isinstance(argv, Sequence):
             raise TypeError("argv must be a sequence of arguments, not a single string")
@@ -305,7 +347,11 @@ class Job(Task):
                 environ = cloned
             return self.spawn_fuchsia(path_b, args[1:], env=environ, sysroot=sysroot,
                                       name=name if name is not None else (args[0] if args else None),
-                                      stdin=cloned_fds.get(0), stdout=cloned_fds.get(1), stderr=cloned_fds.get(2))
+                                      stdin=cloned_fds.get(0), stdout=cloned_fds.get(1), stderr=cloned_fds.get(2),
+                                      namespace=namespace)
+        if namespace is not None:
+            raise NotSupportedError(syscall="fdio_spawn_etc", koid=self._koid_or_none(),
+                                    detail="namespace= is for Fuchsia programs; a Linux program sees the host's files")
 
         raw = self.raw
         out = _new(_HANDLE_PTR)
@@ -339,6 +385,7 @@ class Job(Task):
         ldso: str | os.PathLike[str] | None = None,
         stdin: Any = None,
         stdout: Any = None,
+        namespace: Mapping[str, Any] | None = None,
     ) -> FuchsiaProcess:
         """Run the Fuchsia x86-64 program ``image`` in this job (x86-64 Linux hosts; docs/fuchsia-elf.md).
 
@@ -357,7 +404,12 @@ class Job(Task):
         fdio_spawn's FDIO_SPAWN_CLONE_STDIO) pumped from ``stdin`` and to ``stdout`` and ``stderr``: each None (the
         caller's own fd), a file descriptor or file, or :data:`PIPE` (``FuchsiaProcess.stdin``/``stdout``/
         ``stderr``, the caller's ends; read a pipe while the program runs, as a full one stalls its output);
-        ``zx_debug_write`` output also goes to ``stderr``.  The Process waits, suspends, is killed and reports info
+        ``zx_debug_write`` output also goes to ``stderr``.  ``namespace`` maps paths the program sees (``"/tmp"``,
+        ``"/pkg"``: absolute, normalized, none inside another) to host directories served to it as fuchsia.io
+        directories (host/fuchsia/fileserver.c), read-write, or read-only as ``(directory, "r")``; they reach it
+        as the processargs names table with PA_NS_DIR handles, where libfdio's open/stat/unlink/opendir find them.
+        Without it the program's namespace is empty, as before (docs/fuchsia-elf.md, "The namespace and
+        fuchsia.io").  The Process waits, suspends, is killed and reports info
         as for a Linux program.  Errors: a missing file NotFoundError; a file the runner
         does not map (not ELF, not x86-64, a PT_INTERP other than ld.so.1, a vDSO it cannot read the syscalls of)
         NotSupportedError or IoError naming why; no vDSO or dynamic linker given or configured ValueError; the
@@ -383,6 +435,7 @@ class Job(Task):
                 if handle.raw < 0:
                     raise ValueError(f"handle for tag {tag:#x} is closed")
                 given.append((check_u32(tag, "handle tag"), handle))
+        ns = _namespace_entries(namespace) if namespace is not None else []
         keep: list[Any] = []
 
         def cstr(data: bytes) -> Any:
@@ -408,10 +461,28 @@ class Job(Task):
         # From here the handles are the runner's, whatever the result (as FDIO_SPAWN_ACTION_ADD_HANDLE's).
         for i, (_, handle) in enumerate(given):
             c_handles[i] = handle._consume("spawn_fuchsia")
+        # The namespace: a fuchsia.io connection per directory, tagged PA_HND(PA_NS_DIR, i) for names[i].
+        c_names = cvec([n for n, _, _ in ns]) if ns else _raw.NULL
+        if ns:
+            infos = [tag for tag, _ in given] + [PA_NS_DIR | (i << 16) for i in range(len(ns))]
+            c_infos = _new("uint32_t[]", infos)
+            all_handles = _new("zx_handle_t[]", len(infos))
+            for i in range(len(given)):
+                all_handles[i] = c_handles[i]
+            c_handles = all_handles
+            client = _new(_HANDLE_PTR)
+            for i, (_, host, read_only) in enumerate(ns):
+                status = _lib.zxpy_fuchsia_fs_connect(cstr(host), 1 if read_only else 0, client)
+                if status:
+                    for j in range(len(given) + i):
+                        _handle_close(c_handles[j])
+                    raise self._error(status, "zxpy_fuchsia_fs_connect", f"namespace directory {os.fsdecode(host)!r}")
+                c_handles[len(given) + i] = client[0]
+        num_handles = len(given) + len(ns)
         files = [(image_b, "image"), (vdso_b, "vdso")] + ([(ldso_b, "ldso")] if ldso_b is not None else [])
         for path_b, what in files:
             if not os.path.exists(path_b):
-                for i in range(len(given)):
+                for i in range(num_handles):
                     _handle_close(c_handles[i])
                 shown = os.fsdecode(path_b)
                 err = from_status(_lib.ZX_ERR_NOT_FOUND, "zxpy_fuchsia_spawn", None, f"{what} {shown!r}: no such file")
@@ -434,11 +505,12 @@ class Job(Task):
         try:
             if ldso_b is not None:
                 status = _lib.zxpy_fuchsia_spawn_interp(raw, cstr(image_b), cstr(ldso_b), cstr(vdso_b), cstr(name_b),
-                                                        cvec(argv_b), c_env, c_infos, c_handles, len(given), c_stdio,
-                                                        fd, out, err_msg)
+                                                        cvec(argv_b), c_env, c_infos, c_handles, num_handles, c_names,
+                                                        len(ns), c_stdio, fd, out, err_msg)
             else:
                 status = _lib.zxpy_fuchsia_spawn(raw, cstr(image_b), cstr(vdso_b), cstr(name_b), cvec(argv_b), c_env,
-                                                 c_infos, c_handles, len(given), c_stdio, fd, out, err_msg)
+                                                 c_infos, c_handles, num_handles, c_names, len(ns), c_stdio, fd, out,
+                                                 err_msg)
         finally:
             for child in theirs:
                 os.close(child)  # the runner holds its own duplicates

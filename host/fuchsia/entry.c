@@ -4,28 +4,31 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fileserver.h"
 #include "runner.h"
 #include "vdso.h"
 
 zx_status_t zxpy_fuchsia_spawn(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
                                const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
-                               const zx_handle_t *handles, size_t num_handles, const int *stdio_fds, int stderr_fd,
-                               zx_handle_t *process_out, char *err_msg) {
+                               const zx_handle_t *handles, size_t num_handles, const char *const *names,
+                               size_t num_names, const int *stdio_fds, int stderr_fd, zx_handle_t *process_out,
+                               char *err_msg) {
     const char *plain[] = {name != NULL ? name : image_path, NULL};
     return hk_fuchsia_spawn_stdio(job, image_path, vdso_path, name, argv != NULL ? argv : plain, environ,
                                   num_handles ? handle_infos : NULL, num_handles ? handles : NULL, num_handles,
-                                  stdio_fds, stderr_fd, process_out, err_msg);
+                                  num_names ? names : NULL, num_names, stdio_fds, stderr_fd, process_out, err_msg);
 }
 
 zx_status_t zxpy_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const char *ldso_path,
                                       const char *vdso_path, const char *name, const char *const *argv,
                                       const char *const *environ, const uint32_t *handle_infos,
-                                      const zx_handle_t *handles, size_t num_handles, const int *stdio_fds,
-                                      int stderr_fd, zx_handle_t *process_out, char *err_msg) {
+                                      const zx_handle_t *handles, size_t num_handles, const char *const *names,
+                                      size_t num_names, const int *stdio_fds, int stderr_fd,
+                                      zx_handle_t *process_out, char *err_msg) {
     const char *plain[] = {name != NULL ? name : exe_path, NULL};
     return hk_fuchsia_spawn_interp(job, exe_path, ldso_path, vdso_path, name, argv != NULL ? argv : plain, environ,
                                    num_handles ? handle_infos : NULL, num_handles ? handles : NULL, num_handles,
-                                   stdio_fds, stderr_fd, process_out, err_msg);
+                                   num_names ? names : NULL, num_names, stdio_fds, stderr_fd, process_out, err_msg);
 }
 
 int zxpy_fuchsia_elf_probe(const char *path, uint16_t *machine, uint16_t *type, int *has_interp, int *is_fuchsia,
@@ -43,3 +46,9 @@ int zxpy_fuchsia_elf_probe(const char *path, uint16_t *machine, uint16_t *type, 
 }
 
 size_t zxpy_fuchsia_unserved_list(char *buf, size_t size) { return hk_fuchsia_unserved_list(buf, size); }
+
+zx_status_t zxpy_fuchsia_fs_connect(const char *root, int read_only, zx_handle_t *client) {
+    return hk_fx_fs_connect(root, read_only != 0, client);
+}
+
+size_t zxpy_fuchsia_fs_live(void) { return hk_fx_fs_live_connections(); }

@@ -12,26 +12,36 @@
 #include <zircon/types.h>
 
 /* hk_fuchsia_spawn_stdio: argv and environ NULL-terminated (NULL: argv = {name}, no environ); num_handles
- * handles with their PA_* tags, consumed whatever the result; stdio_fds: the host fds the program's fds 0-2 are
+ * handles with their PA_* tags, consumed whatever the result; names[0..num_names) the namespace paths the
+ * PA_HND(PA_NS_DIR, i) handles are for (the message's names table); stdio_fds: the host fds the program's fds 0-2 are
  * pumped from and to (duplicated; -1: that fd left out; NULL: {0, 1, stderr_fd}); debug_write output to stderr_fd
  * (duplicated; -1: the caller's fd 2); err_msg as fdio_spawn's (FDIO_SPAWN_ERR_MSG_MAX_LENGTH bytes). */
 zx_status_t zxpy_fuchsia_spawn(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
                                const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
-                               const zx_handle_t *handles, size_t num_handles, const int *stdio_fds, int stderr_fd,
-                               zx_handle_t *process_out, char *err_msg);
+                               const zx_handle_t *handles, size_t num_handles, const char *const *names,
+                               size_t num_names, const int *stdio_fds, int stderr_fd, zx_handle_t *process_out,
+                               char *err_msg);
 
 /* hk_fuchsia_spawn_interp: exe_path (PT_INTERP ld.so.1) started through the dynamic linker ldso_path; the other
  * arguments as zxpy_fuchsia_spawn's (argv NULL: {name}). */
 zx_status_t zxpy_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const char *ldso_path,
                                       const char *vdso_path, const char *name, const char *const *argv,
                                       const char *const *environ, const uint32_t *handle_infos,
-                                      const zx_handle_t *handles, size_t num_handles, const int *stdio_fds,
-                                      int stderr_fd, zx_handle_t *process_out, char *err_msg);
+                                      const zx_handle_t *handles, size_t num_handles, const char *const *names,
+                                      size_t num_names, const int *stdio_fds, int stderr_fd,
+                                      zx_handle_t *process_out, char *err_msg);
 
 /* hk_fuchsia_elf_probe: 0 and the fields for any ELF64 LE file, else a negative hk_vdso_status_t with err (a
  * one-line reason).  *has_interp / *is_fuchsia are 0 or 1; interp gets PT_INTERP's string (truncated). */
 int zxpy_fuchsia_elf_probe(const char *path, uint16_t *machine, uint16_t *type, int *has_interp, int *is_fuchsia,
                            char *interp, size_t interp_size, char *err, size_t errlen);
+
+/* hk_fx_fs_connect (fileserver.h): a fuchsia.io Directory connection to the host directory root (read-only when
+ * read_only != 0), its client end in *client (the caller's table), for a PA_HND(PA_NS_DIR, i) handle. */
+zx_status_t zxpy_fuchsia_fs_connect(const char *root, int read_only, zx_handle_t *client);
+
+/* hk_fx_fs_live_connections: fuchsia.io connections served now (each ends when its client end closes). */
+size_t zxpy_fuchsia_fs_live(void);
 
 /* hk_fuchsia_unserved_list: "name=count,..." of every syscall the runner answered NOT_SUPPORTED. */
 size_t zxpy_fuchsia_unserved_list(char *buf, size_t size);

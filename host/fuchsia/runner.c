@@ -1151,8 +1151,8 @@ static int memfd_of(const char *name, const uint8_t *data, size_t size, const ui
 zx_status_t hk_fuchsia_spawn(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
                              int stderr_fd, zx_handle_t *process_out, char *err_msg) {
     const char *argv[] = {name != NULL ? name : image_path, NULL};
-    return hk_fuchsia_spawn_etc(job, image_path, vdso_path, name, argv, NULL, NULL, NULL, 0, stderr_fd, process_out,
-                                err_msg);
+    return hk_fuchsia_spawn_etc(job, image_path, vdso_path, name, argv, NULL, NULL, NULL, 0, NULL, 0, stderr_fd,
+                                process_out, err_msg);
 }
 
 /* The executable an ld.so.1 start loads: an x86-64 ET_DYN ELF64 file whose PT_INTERP is ld.so.1, read whole (the
@@ -1192,35 +1192,38 @@ static zx_status_t executable_read(const char *path, uint8_t **data, size_t *siz
 static zx_status_t spawn(zx_handle_t job, const char *image_path, const char *exe_path, const char *vdso_path,
                          const char *name, const char *const *argv, const char *const *environ,
                          const uint32_t *handle_infos, const zx_handle_t *handles, size_t num_handles,
-                         const int stdio_fds[3], int stderr_fd, zx_handle_t *process_out, char *err_msg);
+                         const char *const *names, size_t num_names, const int stdio_fds[3], int stderr_fd,
+                         zx_handle_t *process_out, char *err_msg);
 
 zx_status_t hk_fuchsia_spawn_etc(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
                                  const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
-                                 const zx_handle_t *handles, size_t num_handles, int stderr_fd,
-                                 zx_handle_t *process_out, char *err_msg) {
-    return spawn(job, image_path, NULL, vdso_path, name, argv, environ, handle_infos, handles, num_handles, NULL,
-                 stderr_fd, process_out, err_msg);
+                                 const zx_handle_t *handles, size_t num_handles, const char *const *names,
+                                 size_t num_names, int stderr_fd, zx_handle_t *process_out, char *err_msg) {
+    return spawn(job, image_path, NULL, vdso_path, name, argv, environ, handle_infos, handles, num_handles, names,
+                 num_names, NULL, stderr_fd, process_out, err_msg);
 }
 
 zx_status_t hk_fuchsia_spawn_stdio(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
                                    const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
-                                   const zx_handle_t *handles, size_t num_handles, const int stdio_fds[3],
-                                   int stderr_fd, zx_handle_t *process_out, char *err_msg) {
-    return spawn(job, image_path, NULL, vdso_path, name, argv, environ, handle_infos, handles, num_handles, stdio_fds,
-                 stderr_fd, process_out, err_msg);
+                                   const zx_handle_t *handles, size_t num_handles, const char *const *names,
+                                   size_t num_names, const int stdio_fds[3], int stderr_fd, zx_handle_t *process_out,
+                                   char *err_msg) {
+    return spawn(job, image_path, NULL, vdso_path, name, argv, environ, handle_infos, handles, num_handles, names,
+                 num_names, stdio_fds, stderr_fd, process_out, err_msg);
 }
 
 zx_status_t hk_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const char *ldso_path,
                                     const char *vdso_path, const char *name, const char *const *argv,
                                     const char *const *environ, const uint32_t *handle_infos,
-                                    const zx_handle_t *handles, size_t num_handles, const int *stdio_fds,
-                                    int stderr_fd, zx_handle_t *process_out, char *err_msg) {
+                                    const zx_handle_t *handles, size_t num_handles, const char *const *names,
+                                    size_t num_names, const int *stdio_fds, int stderr_fd, zx_handle_t *process_out,
+                                    char *err_msg) {
     if (exe_path == NULL) {
         if (handles != NULL) zx_handle_close_many(handles, num_handles);
         return ZX_ERR_INVALID_ARGS;
     }
     return spawn(job, ldso_path, exe_path, vdso_path, name != NULL ? name : exe_path, argv, environ, handle_infos,
-                 handles, num_handles, stdio_fds, stderr_fd, process_out, err_msg);
+                 handles, num_handles, names, num_names, stdio_fds, stderr_fd, process_out, err_msg);
 }
 
 /* The spawner's PA_FD handle for fd i, if it gave one (fdio_spawn's actions take precedence over CLONE_STDIO). */
@@ -1233,7 +1236,8 @@ static bool has_fd_handle(const uint32_t *infos, size_t n, int i) {
 static zx_status_t spawn(zx_handle_t job, const char *image_path, const char *exe_path, const char *vdso_path,
                          const char *name, const char *const *argv, const char *const *environ,
                          const uint32_t *handle_infos, const zx_handle_t *handles, size_t num_handles,
-                         const int stdio_fds[3], int stderr_fd, zx_handle_t *process_out, char *err_msg) {
+                         const char *const *names, size_t num_names, const int stdio_fds[3], int stderr_fd,
+                         zx_handle_t *process_out, char *err_msg) {
     if (err_msg != NULL) err_msg[0] = '\0';
     if (image_path == NULL || vdso_path == NULL || process_out == NULL) {
         if (handles != NULL) zx_handle_close_many(handles, num_handles);
@@ -1285,8 +1289,8 @@ static zx_status_t spawn(zx_handle_t job, const char *image_path, const char *ex
             all_handles[all_num] = handles[i];
             all_infos[all_num++] = handle_infos[i];
         }
-        fs->serve = hk_fx_serve_new(job, argv, environ, all_infos, all_handles, all_num, program_monotonic, &status,
-                                    err_msg);
+        fs->serve = hk_fx_serve_new(job, argv, environ, all_infos, all_handles, all_num, names, num_names,
+                                    program_monotonic, &status, err_msg);
         /* Its loader service: the SDK's libraries next to the vDSO and the program's directory (loader.h).  No
          * thread runs until a connection is made (hk_fx_serve_dynamic's PA_LDSVC_LOADER for ld.so.1). */
         if (status == ZX_OK)

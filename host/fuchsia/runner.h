@@ -48,11 +48,14 @@ zx_status_t hk_fuchsia_root_vmar(zx_handle_t process, zx_handle_t *out);
  * plain call passes argv = {name}), and num_handles handles of the calling program with their PA_* tags (as
  * FDIO_SPAWN_ACTION_ADD_HANDLE), consumed whatever the result.  The message also carries PA_PROC_SELF,
  * PA_THREAD_SELF and PA_JOB_DEFAULT (job duplicated with ZX_RIGHT_SAME_RIGHTS, so job needs ZX_RIGHT_DUPLICATE as
- * for fdio_spawn).  ZX_ERR_OUT_OF_RANGE when it does not fit in a channel message. */
+ * for fdio_spawn).  names[0..num_names) is the message's names table (the program's namespace: absolute paths, e.g.
+ * "/tmp", "/svc"; NULL/0: none), one for each handle tagged PA_HND(PA_NS_DIR, i) among handles (a directory channel:
+ * host/fuchsia/fileserver.h; an index past the table, or a name not starting with '/': ZX_ERR_INVALID_ARGS).
+ * ZX_ERR_OUT_OF_RANGE when it does not fit in a channel message. */
 zx_status_t hk_fuchsia_spawn_etc(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
                                  const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
-                                 const zx_handle_t *handles, size_t num_handles, int stderr_fd,
-                                 zx_handle_t *process_out, char *err_msg);
+                                 const zx_handle_t *handles, size_t num_handles, const char *const *names,
+                                 size_t num_names, int stderr_fd, zx_handle_t *process_out, char *err_msg);
 
 /* hk_fuchsia_spawn_etc of a dynamically linked executable, as Fuchsia's launcher starts one: the start image is its
  * dynamic linker ldso_path (the SDK's arch/x64/sysroot/dist/lib/ld.so.1), and exe_path (an x86-64 ET_DYN whose
@@ -64,8 +67,9 @@ zx_status_t hk_fuchsia_spawn_etc(zx_handle_t job, const char *image_path, const 
 zx_status_t hk_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const char *ldso_path,
                                     const char *vdso_path, const char *name, const char *const *argv,
                                     const char *const *environ, const uint32_t *handle_infos,
-                                    const zx_handle_t *handles, size_t num_handles, const int *stdio_fds,
-                                    int stderr_fd, zx_handle_t *process_out, char *err_msg);
+                                    const zx_handle_t *handles, size_t num_handles, const char *const *names,
+                                    size_t num_names, const int *stdio_fds, int stderr_fd, zx_handle_t *process_out,
+                                    char *err_msg);
 
 /* hk_fuchsia_spawn_etc with the program's stdio chosen: for each fd i in 0..2 with stdio_fds[i] >= 0 (and no PA_FD
  * handle for i among the spawner's), the program gets a socket as PA_HND(PA_FD, i), and a host thread copies between
@@ -76,8 +80,9 @@ zx_status_t hk_fuchsia_spawn_interp(zx_handle_t job, const char *exe_path, const
  * most 15 spawner's handles (INVALID_ARGS). */
 zx_status_t hk_fuchsia_spawn_stdio(zx_handle_t job, const char *image_path, const char *vdso_path, const char *name,
                                    const char *const *argv, const char *const *environ, const uint32_t *handle_infos,
-                                   const zx_handle_t *handles, size_t num_handles, const int stdio_fds[3],
-                                   int stderr_fd, zx_handle_t *process_out, char *err_msg);
+                                   const zx_handle_t *handles, size_t num_handles, const char *const *names,
+                                   size_t num_names, const int stdio_fds[3], int stderr_fd, zx_handle_t *process_out,
+                                   char *err_msg);
 
 /* How many times syscall `name` (without "zx_") was answered ZX_ERR_NOT_SUPPORTED because the runner does not
  * serve it, over every Fuchsia program this host program ran. */

@@ -45,11 +45,13 @@ typedef struct hk_fx_serve hk_fx_serve_t;
 /* Requesting thread, without the lock.  The serving state of one program to be spawned into job: its handle table,
  * the bootstrap channel and message.  job is duplicated with ZX_RIGHT_SAME_RIGHTS for PA_JOB_DEFAULT, as fdio_spawn
  * does with FDIO_SPAWN_CLONE_JOB.  handles[i] (of the calling program, tagged infos[i]) are consumed whatever the
- * result.  argv may be NULL (no arguments), environ too.  now: the program's monotonic clock (deadlines it passes are
+ * result.  argv may be NULL (no arguments), environ too.  names[0..num_names): the namespace's paths (absolute), the
+ * message's names table, for the handles tagged PA_HND(PA_NS_DIR, i) (an index past it: INVALID_ARGS).  now: the program's monotonic clock (deadlines it passes are
  * on it).  On failure NULL with *status and err_msg (FDIO_SPAWN_ERR_MSG_MAX_LENGTH bytes, may be NULL). */
 hk_fx_serve_t *hk_fx_serve_new(zx_handle_t job, const char *const *argv, const char *const *environ,
                                const uint32_t *infos, const zx_handle_t *handles, size_t num_handles,
-                               int64_t (*now)(void), zx_status_t *status, char *err_msg);
+                               const char *const *names, size_t num_names, int64_t (*now)(void), zx_status_t *status,
+                               char *err_msg);
 
 /* Lock held.  p is the new process (INITIAL): it gets the table, and the program's end of the bootstrap channel is
  * put in it (its value in *bootstrap, for the first thread's rdi). */

@@ -33,6 +33,7 @@
 #define PA_VMAR_LOADED 0x05u
 #define PA_LDSVC_LOADER 0x10u
 #define PA_VMO_EXECUTABLE 0x14u
+#define PA_NS_DIR 0x20u
 #define PA_TYPE(info) ((info)&0xFFu) /* PA_HND_TYPE */
 typedef struct {
     uint32_t protocol, version;
@@ -492,6 +493,124 @@ static zx_status_t sv_process_write_memory(call_t *c) { return sv_process_memory
 
 /* sys_socket_create (zircon/kernel/lib/syscalls/socket.cc): the options, the pair, then both handles written out
  * (a fault: neither is installed, INVALID_ARGS). */
+/* zx_handle_disposition_t (<zircon/types.h>, 2021): what zx_channel_write_etc / zx_channel_call_etc send. */
+typedef struct {
+    uint32_t operation; /* ZX_HANDLE_OP_MOVE 0, ZX_HANDLE_OP_DUPLICATE 1 */
+    zx_handle_t handle;
+    zx_obj_type_t type; /* ZX_OBJ_TYPE_NONE: any */
+    zx_rights_t rights; /* ZX_RIGHT_SAME_RIGHTS: as they are */
+    zx_status_t result;
+} user_disposition_t;
+_Static_assert(sizeof(user_disposition_t) == 20, "zx_handle_disposition_t is 20 bytes");
+#define HANDLE_OP_MOVE 0u
+#define HANDLE_OP_DUPLICATE 1u
+
+/* The n dispositions at user address u as plain handles in out[] (of the program's table), each checked as the
+ * kernel's msg_put_handles does (zircon/kernel/lib/syscalls/channel.cc, 2021): the operation (INVALID_ARGS), the
+ * handle (BAD_HANDLE), its type against a type given (WRONG_TYPE), the rights asked for within its rights
+ * (INVALID_ARGS), DUPLICATE or TRANSFER right for the operation (ACCESS_DENIED); a DUPLICATE is duplicated, a MOVE
+ * with fewer rights replaced.  Each disposition's result is written back.  On failure every MOVE handle is closed
+ * (consumed, as by a failed write) and the status returned.  The channel's own checks come after these here, where
+ * the kernel makes them first: a write on a bad channel with a bad disposition reports the disposition's error. */
+static zx_status_t dispositions_take(call_t *c, uint64_t u, uint32_t n, zx_handle_t out[ZX_CHANNEL_MAX_MSG_HANDLES]) {
+    user_disposition_t d[ZX_CHANNEL_MAX_MSG_HANDLES];
+    if (n > ZX_CHANNEL_MAX_MSG_HANDLES) return ZX_ERR_OUT_OF_RANGE;
+    if (n > 0 && (u == 0 || !copy_in(c->tid, d, u, n * sizeof *d))) return ZX_ERR_INVALID_ARGS;
+    zx_status_t st = ZX_OK;
+    uint32_t made = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        zx_info_handle_basic_t b;
+        zx_status_t r = d[i].operation == HANDLE_OP_MOVE || d[i].operation == HANDLE_OP_DUPLICATE
+                            ? zx_object_get_info(d[i].handle, ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL)
+                            : ZX_ERR_INVALID_ARGS;
+        if (r == ZX_OK && d[i].type != ZX_OBJ_TYPE_NONE && d[i].type != b.type) r = ZX_ERR_WRONG_TYPE;
+        if (r == ZX_OK && d[i].rights != ZX_RIGHT_SAME_RIGHTS && (b.rights & d[i].rights) != d[i].rights)
+            r = ZX_ERR_INVALID_ARGS;
+        if (r == ZX_OK && !(b.rights & (d[i].operation == HANDLE_OP_DUPLICATE ? ZX_RIGHT_DUPLICATE : ZX_RIGHT_TRANSFER)))
+            r = ZX_ERR_ACCESS_DENIED;
+        if (r == ZX_OK && d[i].operation == HANDLE_OP_DUPLICATE) {
+            r = zx_handle_duplicate(d[i].handle, d[i].rights, &out[i]);
+        } else if (r == ZX_OK && d[i].rights != ZX_RIGHT_SAME_RIGHTS && d[i].rights != b.rights) {
+            r = zx_handle_replace(d[i].handle, d[i].rights, &out[i]);
+            if (r == ZX_OK) d[i].operation = HANDLE_OP_DUPLICATE; /* the original is gone; out[i] is the one */
+        } else if (r == ZX_OK) {
+            out[i] = d[i].handle;
+        }
+        d[i].result = r;
+        if (r != ZX_OK) {
+            st = r;
+            break;
+        }
+        made = i + 1;
+    }
+    if (st != ZX_OK) {
+        for (uint32_t i = 0; i < n; i++) {
+            if (i < made) zx_handle_close(out[i]); /* duplicates and replacements made, and moved originals */
+            else if (d[i].operation == HANDLE_OP_MOVE) zx_handle_close(d[i].handle);
+        }
+    }
+    if (n > 0) (void)copy_out(c->tid, u, d, n * sizeof *d);
+    return st;
+}
+
+/* sys_channel_write_etc: zx_channel_write with the handles given as dispositions (dispositions_take). */
+static zx_status_t sv_channel_write_etc(call_t *c) {
+    uint64_t ubytes = c->a[2];
+    uint32_t nb = U32(3), nh = U32(5);
+    if ((U32(1) & ~ZX_CHANNEL_WRITE_USE_IOVEC) != 0) return ZX_ERR_INVALID_ARGS;
+    zx_handle_t handles[ZX_CHANNEL_MAX_MSG_HANDLES];
+    zx_status_t st = dispositions_take(c, c->a[4], nh, handles);
+    if (st != ZX_OK) return st;
+    uint8_t *bytes = NULL;
+    if (nb <= ZX_CHANNEL_MAX_MSG_BYTES && nb > 0 && ubytes) {
+        bytes = malloc(nb);
+        if (bytes != NULL && !copy_in(c->tid, bytes, ubytes, nb)) {
+            free(bytes);
+            bytes = NULL; /* msg_create: bytes NULL with a size is INVALID_ARGS */
+        }
+    }
+    st = zx_channel_write(H(0), U32(1), bytes, nb, nh ? handles : NULL, nh);
+    free(bytes);
+    return st;
+}
+
+/* The received handles' zx_handle_info_t (type and rights of each, as channel_read_etc reports them). */
+static void handle_infos(const zx_handle_t *handles, uint32_t n, zx_handle_info_t *infos) {
+    for (uint32_t i = 0; i < n; i++) {
+        zx_info_handle_basic_t b;
+        memset(&b, 0, sizeof b);
+        (void)zx_object_get_info(handles[i], ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL);
+        infos[i] = (zx_handle_info_t){.handle = handles[i], .type = b.type, .rights = b.rights, .unused = 0};
+    }
+}
+
+/* sys_channel_read_etc: zx_channel_read reporting each handle as a zx_handle_info_t. */
+static zx_status_t sv_channel_read_etc(call_t *c) {
+    uint64_t ubytes = c->a[2], uhandles = c->a[3];
+    uint32_t nb = U32(4) < ZX_CHANNEL_MAX_MSG_BYTES ? U32(4) : ZX_CHANNEL_MAX_MSG_BYTES;
+    uint32_t nh = U32(5) < ZX_CHANNEL_MAX_MSG_HANDLES ? U32(5) : ZX_CHANNEL_MAX_MSG_HANDLES;
+    uint8_t *bytes = ubytes ? malloc(nb ? nb : 1) : NULL;
+    zx_handle_t handles[ZX_CHANNEL_MAX_MSG_HANDLES];
+    zx_handle_info_t infos[ZX_CHANNEL_MAX_MSG_HANDLES];
+    if (ubytes && bytes == NULL) return ZX_ERR_NO_MEMORY;
+    uint32_t ab = 0, ah = 0;
+    zx_status_t st = zx_channel_read(H(0), U32(1), bytes, uhandles ? handles : NULL, ubytes ? nb : U32(4),
+                                     uhandles ? nh : U32(5), &ab, &ah);
+    if (st == ZX_OK || st == ZX_ERR_BUFFER_TOO_SMALL) {
+        if (st == ZX_OK) handle_infos(handles, ah, infos);
+        bool ok = (!c->a[6] || copy_out(c->tid, c->a[6], &ab, sizeof ab)) &&
+                  (!c->a[7] || copy_out(c->tid, c->a[7], &ah, sizeof ah));
+        if (st == ZX_OK)
+            ok = ok && copy_out(c->tid, ubytes, bytes, ab) && copy_out(c->tid, uhandles, infos, ah * sizeof *infos);
+        if (!ok) {
+            if (st == ZX_OK && uhandles) zx_handle_close_many(handles, ah);
+            st = ZX_ERR_INVALID_ARGS;
+        }
+    }
+    free(bytes);
+    return st;
+}
+
 static zx_status_t sv_socket_create(call_t *c) {
     zx_handle_t h0 = ZX_HANDLE_INVALID, h1 = ZX_HANDLE_INVALID;
     zx_status_t st = zx_socket_create(U32(0), &h0, &h1);
@@ -578,6 +697,8 @@ typedef struct call_worker {
     uint8_t *wr_bytes, *rd_bytes;
     zx_handle_t wr_handles[ZX_CHANNEL_MAX_MSG_HANDLES], rd_handles[ZX_CHANNEL_MAX_MSG_HANDLES];
     uint32_t actual_bytes, actual_handles;
+    bool etc;                     /* channel_call_etc: dispositions sent, zx_handle_info_t received */
+    zx_handle_info_t rd_infos[ZX_CHANNEL_MAX_MSG_HANDLES];
     bool done;                    /* under the lock */
     zx_status_t result;
 } call_worker_t;
@@ -590,6 +711,7 @@ static void *call_worker_main(void *arg) {
     enter(w->s, w->zthread, true, &save);
     zx_status_t st = zx_channel_call(w->handle, w->options, w->deadline, &w->args, &w->actual_bytes,
                                      &w->actual_handles);
+    if (st == ZX_OK && w->etc) handle_infos(w->rd_handles, w->actual_handles, w->rd_infos);
     leave(&save);
     hk_lock();
     w->result = st;
@@ -616,7 +738,7 @@ _Static_assert(sizeof(user_call_args_t) == 48, "zx_channel_call_args_t is 48 byt
  * READ; the handles to send are consumed on any failure), the message (its bytes copied in: INVALID_ARGS; fewer
  * than a txid: INVALID_ARGS), the handles moved, and the call; the host kernel's zx_channel_call makes those checks
  * in that order on the worker.  The reply is copied out at completion (hk_fx_serve_poll). */
-static zx_status_t sv_channel_call(call_t *c) {
+static zx_status_t channel_call(call_t *c, bool etc) {
     hk_fx_serve_t *s = c->s;
     user_call_args_t ua;
     if (!copy_in(c->tid, &ua, c->a[3], sizeof ua)) return ZX_ERR_INVALID_ARGS;
@@ -645,9 +767,19 @@ static zx_status_t sv_channel_call(call_t *c) {
         }
     }
     const zx_handle_t *wh = NULL;
-    if (ua.wr_num_handles > 0 && ua.wr_num_handles <= ZX_CHANNEL_MAX_MSG_HANDLES && ua.wr_handles != 0 &&
-        copy_in(c->tid, w->wr_handles, ua.wr_handles, ua.wr_num_handles * sizeof(zx_handle_t)))
+    w->etc = etc;
+    if (etc && ua.wr_num_handles > 0) {
+        /* channel_call_etc: the dispositions become plain handles first (their own checks and results). */
+        zx_status_t st = dispositions_take(c, ua.wr_handles, ua.wr_num_handles, w->wr_handles);
+        if (st != ZX_OK) {
+            call_worker_free(w);
+            return st;
+        }
         wh = w->wr_handles;
+    } else if (ua.wr_num_handles > 0 && ua.wr_num_handles <= ZX_CHANNEL_MAX_MSG_HANDLES && ua.wr_handles != 0 &&
+               copy_in(c->tid, w->wr_handles, ua.wr_handles, ua.wr_num_handles * sizeof(zx_handle_t))) {
+        wh = w->wr_handles;
+    }
     uint32_t rd_nb = ua.rd_num_bytes < ZX_CHANNEL_MAX_MSG_BYTES ? ua.rd_num_bytes : ZX_CHANNEL_MAX_MSG_BYTES;
     uint32_t rd_nh = ua.rd_num_handles < ZX_CHANNEL_MAX_MSG_HANDLES ? ua.rd_num_handles : ZX_CHANNEL_MAX_MSG_HANDLES;
     w->rd_bytes = malloc(rd_nb ? rd_nb : 1);
@@ -704,6 +836,12 @@ static zx_status_t sv_channel_call(call_t *c) {
     return ZX_OK;
 }
 
+static zx_status_t sv_channel_call(call_t *c) { return channel_call(c, false); }
+
+/* sys_channel_call_etc_noretry: as channel_call_noretry with the handles sent as zx_handle_disposition_t
+ * (dispositions_take) and those received reported as zx_handle_info_t. */
+static zx_status_t sv_channel_call_etc(call_t *c) { return channel_call(c, true); }
+
 /* sys_channel_call_finish: the vDSO issues it only after channel_call_noretry returned ZX_ERR_INTERNAL_INTR_RETRY,
  * which this runner never returns (the call's worker keeps waiting while its thread is suspended).  Without an
  * interrupted call Zircon's ResumeInterruptedCall has nothing to resume: BAD_STATE. */
@@ -724,7 +862,8 @@ static void call_complete(call_worker_t *w) {
     if (alive && st == ZX_OK) {
         /* channel_call_epilogue: the bytes, the handles, then the counts. */
         bool ok = copy_out(w->tid, w->u_rd_bytes, w->rd_bytes, w->actual_bytes) &&
-                  copy_out(w->tid, w->u_rd_handles, w->rd_handles, w->actual_handles * sizeof(zx_handle_t)) &&
+                  (w->etc ? copy_out(w->tid, w->u_rd_handles, w->rd_infos, w->actual_handles * sizeof *w->rd_infos)
+                          : copy_out(w->tid, w->u_rd_handles, w->rd_handles, w->actual_handles * sizeof(zx_handle_t))) &&
                   w->u_actual_bytes != 0 && copy_out(w->tid, w->u_actual_bytes, &w->actual_bytes, 4) &&
                   w->u_actual_handles != 0 && copy_out(w->tid, w->u_actual_handles, &w->actual_handles, 4);
         if (!ok) st = ZX_ERR_INVALID_ARGS;
@@ -955,11 +1094,15 @@ static zx_status_t sv_vm(call_t *c) {
 
 /* Sorted by name (bsearch). */
 static const entry_t g_calls[] = {
+    {"channel_call_etc_finish", sv_channel_call_finish},
+    {"channel_call_etc_noretry", sv_channel_call_etc},
     {"channel_call_finish", sv_channel_call_finish},
     {"channel_call_noretry", sv_channel_call},
     {"channel_create", sv_channel_create},
     {"channel_read", sv_channel_read},
+    {"channel_read_etc", sv_channel_read_etc},
     {"channel_write", sv_channel_write},
+    {"channel_write_etc", sv_channel_write_etc},
     {"event_create", sv_event_create},
     {"exception_get_process", sv_exception_get_process},
     {"exception_get_thread", sv_exception_get_thread},
@@ -1252,13 +1395,29 @@ static size_t strings_put(uint8_t *at, const char *const *v) {
     return n;
 }
 
+/* The namespace: names[i] an absolute path for the PA_HND(PA_NS_DIR, i) handles (zircon/processargs.h; fdio binds
+ * each handle's directory at its name, fdio_ns_bind), so every PA_NS_DIR handle's index must name one. */
+static zx_status_t names_check(const char *const *names, size_t num_names, const uint32_t *infos, size_t num_handles,
+                               char *err_msg) {
+    if (num_names > 0 && names == NULL) return fail(err_msg, ZX_ERR_INVALID_ARGS, "namespace names missing");
+    for (size_t i = 0; i < num_names; i++)
+        if (names[i] == NULL || names[i][0] != '/')
+            return fail(err_msg, ZX_ERR_INVALID_ARGS, "a namespace name is no absolute path");
+    for (size_t i = 0; i < num_handles; i++)
+        if (PA_TYPE(infos[i]) == PA_NS_DIR && ((infos[i] >> 16) & 0xFFFFu) >= num_names)
+            return fail(err_msg, ZX_ERR_INVALID_ARGS, "a PA_NS_DIR handle names no entry of the names table");
+    return ZX_OK;
+}
+
 hk_fx_serve_t *hk_fx_serve_new(zx_handle_t job, const char *const *argv, const char *const *environ,
                                const uint32_t *infos, const zx_handle_t *handles, size_t num_handles,
-                               int64_t (*now)(void), zx_status_t *status, char *err_msg) {
+                               const char *const *names, size_t num_names, int64_t (*now)(void), zx_status_t *status,
+                               char *err_msg) {
     hk_fx_serve_t *s = calloc(1, sizeof *s);
     zx_status_t st = s != NULL ? ZX_OK : ZX_ERR_NO_MEMORY;
     if (st == ZX_OK && (num_handles > MAX_BOOT_HANDLES - 1 || (num_handles > 0 && (infos == NULL || handles == NULL))))
         st = fail(err_msg, ZX_ERR_INVALID_ARGS, "too many bootstrap handles, or none given");
+    if (st == ZX_OK) st = names_check(names, num_names, infos, num_handles, err_msg);
     /* The spawner's handles are consumed whatever the result. */
     if (st != ZX_OK) {
         if (handles != NULL) zx_handle_close_many(handles, num_handles);
@@ -1287,11 +1446,12 @@ hk_fx_serve_t *hk_fx_serve_new(zx_handle_t job, const char *const *argv, const c
         s->boot_num++;
     }
     uint32_t argc = 0, envc = 0;
-    size_t args = strings_size(argv, &argc), envs = strings_size(environ, &envc);
+    size_t args = strings_size(argv, &argc), envs = strings_size(environ, &envc), nms = 0;
+    for (size_t i = 0; st == ZX_OK && i < num_names; i++) nms += strlen(names[i]) + 1;
     size_t nh = s->boot_num + MADE_AT_WRITE;
-    size_t len = sizeof(pa_header_t) + nh * sizeof(uint32_t) + args + envs;
+    size_t len = sizeof(pa_header_t) + nh * sizeof(uint32_t) + args + envs + nms;
     if (st == ZX_OK && len > ZX_CHANNEL_MAX_MSG_BYTES)
-        st = fail(err_msg, ZX_ERR_OUT_OF_RANGE, "argv and environ do not fit in a processargs message");
+        st = fail(err_msg, ZX_ERR_OUT_OF_RANGE, "argv, environ and names do not fit in a processargs message");
     if (st == ZX_OK && (s->boot_msg = calloc(1, len)) == NULL) st = ZX_ERR_NO_MEMORY;
     if (st == ZX_OK) {
         pa_header_t hdr = {
@@ -1302,12 +1462,17 @@ hk_fx_serve_t *hk_fx_serve_new(zx_handle_t job, const char *const *argv, const c
             .args_num = argc,
             .environ_off = (uint32_t)(sizeof(pa_header_t) + nh * sizeof(uint32_t) + args),
             .environ_num = envc,
-            .names_off = (uint32_t)len,
-            .names_num = 0,
+            .names_off = (uint32_t)(len - nms),
+            .names_num = (uint32_t)num_names,
         };
         memcpy(s->boot_msg, &hdr, sizeof hdr);
         strings_put(s->boot_msg + hdr.args_off, argv);
         strings_put(s->boot_msg + hdr.environ_off, environ);
+        for (size_t i = 0, at = hdr.names_off; i < num_names; i++) { /* the names table: NUL-terminated paths */
+            size_t n = strlen(names[i]) + 1;
+            memcpy(s->boot_msg + at, names[i], n);
+            at += n;
+        }
         s->boot_len = (uint32_t)len;
         st = zx_channel_create(0, &s->boot_channel, &s->boot_program_end);
         if (st != ZX_OK) fail(err_msg, st, "no bootstrap channel");

@@ -267,7 +267,7 @@ static zx_status_t spawn_handles(zx_handle_t job, const char *image, const char 
     size_t n = 0;
     zx_handle_duplicate(event, ZX_RIGHT_SAME_RIGHTS, &hs[n++]);
     if (other != ZX_HANDLE_INVALID) zx_handle_duplicate(other, ZX_RIGHT_SAME_RIGHTS, &hs[n++]);
-    return hk_fuchsia_spawn_etc(job, image, vdso, "handles", argv, envp, infos, hs, n, g_hpipe[1], proc, err);
+    return hk_fuchsia_spawn_etc(job, image, vdso, "handles", argv, envp, infos, hs, n, NULL, 0, g_hpipe[1], proc, err);
 }
 
 #define DEADLINE_S(s) zx_deadline_after((s)*1000ll * 1000 * 1000)
@@ -469,7 +469,7 @@ static int run_stdio(const char *image, const char *vdso, const char *scenario) 
     const int fds[3] = {in[0], out[1], errp[1]};
     zx_handle_t proc = ZX_HANDLE_INVALID;
     char err[FDIO_SPAWN_ERR_MSG_MAX_LENGTH] = "";
-    st = hk_fuchsia_spawn_stdio(job, image, vdso, "stdio", argv, NULL, infos, hs, nh, fds, g_hpipe[1], &proc, err);
+    st = hk_fuchsia_spawn_stdio(job, image, vdso, "stdio", argv, NULL, infos, hs, nh, NULL, 0, fds, g_hpipe[1], &proc, err);
     /* The runner holds duplicates: these ends are closed here, so reads end when the program's pumps end. */
     close(in[0]);
     close(out[1]);
@@ -601,8 +601,8 @@ int main(int argc, char **argv) {
         /* A dynamically linked executable started through its dynamic linker, with arguments and environ. */
         const char *pargv[] = {"ldprog", "one", "two", NULL};
         const char *penv[] = {"ZXPY_TEST=1", "ZXPY_OTHER=2", NULL};
-        st = hk_fuchsia_spawn_interp(job, argv[2], argv[3], argv[4], "ldprog", pargv, penv, NULL, NULL, 0, NULL, g_pipe[1],
-                                     &proc, err);
+        st = hk_fuchsia_spawn_interp(job, argv[2], argv[3], argv[4], "ldprog", pargv, penv, NULL, NULL, 0, NULL, 0,
+                                     NULL, g_pipe[1], &proc, err);
     } else {
         st = hk_fuchsia_spawn(job, argv[2], argv[3], "first-light", g_pipe[1], &proc, err);
     }
