@@ -141,6 +141,10 @@ def run_fuchsia(cfg: sdkconfig.SdkConfig, bins: Mapping[str, Path], test_args: S
                 rc = proc.wait(timeout=30)
             reader.join(timeout=30)
             stdout.close()
+        unserved = zxpy.fuchsia.unserved()
+        if unserved:
+            print("femu host: syscalls answered NOT_SUPPORTED (not served yet): "
+                  + ", ".join(f"{name} x{n}" for name, n in sorted(unserved.items())))
         return "".join(chunks), rc
 
 

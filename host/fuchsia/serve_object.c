@@ -1144,6 +1144,7 @@ static const entry_t g_calls[] = {
     {"vmo_create", sv_vm},
     {"vmo_create_child", sv_vm},
     {"vmo_get_size", sv_vm},
+    {"vmo_op_range", sv_vm},
     {"vmo_read", sv_vm},
     {"vmo_replace_as_executable", sv_vm},
     {"vmo_set_size", sv_vm},
