@@ -6,6 +6,8 @@
  *
  *   FL_EXIT      debug_write a greeting, check cprng_draw and the clock, exit with 42
  *   FL_TICK      "tick N\n" through debug_write every 10 ms, for ever (for suspend and kill tests)
+ *   FL_INT3      once the PA_USER0 event has USER_SIGNAL_0: debug_write "breakpoint", an int3 (ZX_EXCP_SW_BREAKPOINT on the exception channels), then, if a handler
+ *                resumed it, "resumed after the breakpoint" and exit 7
  *   FL_UNSERVED  zx_system_get_event(0, 0, NULL), which the runner does not serve: exit with the status it returned
  *   FL_BADSYSCALL  issue `syscall` (process_exit's number) from the image's own code, not from the vDSO: Zircon
  *                kills the process with a policy exception, so the exit must never happen
@@ -1585,6 +1587,23 @@ void _start(zx_handle_t bootstrap, void *vdso) {
         zx_debug_write(line, at);
         nanosleep(deadline_after(10 * 1000 * 1000));
     }
+#elif defined(FL_INT3)
+    /* The breakpoint waits for the host's go: USER_SIGNAL_0 on the PA_USER0 event of the processargs message. */
+    zx_status_t (*read)(zx_handle_t, uint32_t, void *, zx_handle_t *, uint32_t, uint32_t, uint32_t *, uint32_t *) =
+        vdso_sym(base, "_zx_channel_read");
+    zx_status_t (*wait)(zx_handle_t, uint32_t, zx_time_t, uint32_t *) = vdso_sym(base, "_zx_object_wait_one");
+    static uint8_t msg[4096];
+    zx_handle_t hs[16];
+    uint32_t nb = 0, nh = 0, go = 0;
+    if (read == NULL || wait == NULL || read(bootstrap, 0, msg, hs, sizeof msg, 16, &nb, &nh) != 0) zx_process_exit(2);
+    const uint32_t *infos = (const uint32_t *)(msg + *(const uint32_t *)(msg + 8));
+    for (uint32_t i = 0; i < nh; i++)
+        if ((infos[i] & 0xff) == 0xF0) go = hs[i];
+    if (go == 0 || wait(go, 1u << 24, INT64_MAX, NULL) != 0) zx_process_exit(3);
+    say("breakpoint\n");
+    __asm__ volatile("int3");
+    say("resumed after the breakpoint\n");
+    zx_process_exit(7);
 #elif defined(FL_UNSERVED)
     zx_status_t (*get_event)(zx_handle_t, uint32_t, zx_handle_t *) =
         (zx_status_t (*)(zx_handle_t, uint32_t, zx_handle_t *))vdso_sym(base, "_zx_system_get_event");
@@ -1741,6 +1760,6 @@ void _start(zx_handle_t bootstrap, void *vdso) {
 #elif defined(FL_PORTS)
     ports_main(bootstrap, base);
 #else
-#error "define FL_EXIT, FL_TICK, FL_UNSERVED, FL_BADSYSCALL, FL_VMO, FL_VMAR, FL_HANDLES, FL_FUTEX, FL_THREADS, FL_STDIO, FL_COST, FL_SUBVMAR, FL_LDSO or FL_PORTS"
+#error "define FL_EXIT, FL_TICK, FL_INT3, FL_UNSERVED, FL_BADSYSCALL, FL_VMO, FL_VMAR, FL_HANDLES, FL_FUTEX, FL_THREADS, FL_STDIO, FL_COST, FL_SUBVMAR, FL_LDSO or FL_PORTS"
 #endif
 }
