@@ -225,6 +225,7 @@ static bool inout_close(call_t *c, inout_t *io, bool write_back) {
 }
 
 #define SENTINEL ((size_t)-1)
+#define INFO_PROCESS_V1 0x10000003u /* ZX_INFO_PROCESS version 1: return_code, start_time, flags */
 
 /* sys_object_get_info: the records, then actual, then avail are copied out, each failure INVALID_ARGS. */
 static zx_status_t sv_object_get_info(call_t *c) {
@@ -234,6 +235,13 @@ static zx_status_t sv_object_get_info(call_t *c) {
     size_t actual = SENTINEL, avail = SENTINEL;
     st = zx_object_get_info(H(0), U32(1), io.buf, io.ptr ? io.len : (size_t)c->a[3], c->a[4] ? &actual : NULL,
                             c->a[5] ? &avail : NULL);
+    /* ZX_INFO_PROCESS v1's start_time is a time on the monotonic clock: the program's, not the host kernel's. */
+    int64_t start_time;
+    if (st == ZX_OK && U32(1) == INFO_PROCESS_V1 && io.buf != NULL && io.len >= 16) {
+        memcpy(&start_time, io.buf + 8, sizeof start_time);
+        if (start_time != 0) start_time += c->s->now() - hk_now();
+        memcpy(io.buf + 8, &start_time, sizeof start_time);
+    }
     if (!inout_close(c, &io, st == ZX_OK) && st == ZX_OK) return ZX_ERR_INVALID_ARGS;
     if (c->a[4] && actual != SENTINEL && !copy_out(c->tid, c->a[4], &actual, sizeof actual)) return ZX_ERR_INVALID_ARGS;
     if (c->a[5] && avail != SENTINEL && !copy_out(c->tid, c->a[5], &avail, sizeof avail)) return ZX_ERR_INVALID_ARGS;
@@ -290,9 +298,10 @@ static zx_status_t sv_object_set_property(call_t *c) {
     zx_status_t named;
     if (vmo_name(c, true, &named)) return named;
     if (c->a[2] == 0) return zx_object_set_property(H(0), U32(1), NULL, (size_t)c->a[3]);
+    /* Every property's value is read from the program (a name up to 31 bytes; the others are at most 8). */
     char value[ZX_MAX_NAME_LEN] = {0};
     size_t n = c->a[3] < ZX_MAX_NAME_LEN ? (size_t)c->a[3] : ZX_MAX_NAME_LEN - 1;
-    if (U32(1) == ZX_PROP_NAME && !copy_in(c->tid, value, c->a[2], n)) {
+    if (!copy_in(c->tid, value, c->a[2], n)) {
         hk_object_t *obj;
         hk_lock();
         zx_status_t st = hk_handle_get(H(0), ZX_OBJ_TYPE_NONE, ZX_RIGHT_SET_PROPERTY, &obj, NULL);
@@ -467,7 +476,8 @@ static zx_status_t sv_thread_write_state(call_t *c) {
 }
 
 /* sys_process_read_memory / write_memory (debug.cc): a NULL buffer, a size of 0 or above kMaxDebugReadBlock are
- * INVALID_ARGS before the handle; the bytes move through a host buffer; `actual` is written out last. */
+ * INVALID_ARGS before the handle; the bytes move through a host buffer; `actual` is written out last (a NULL one is
+ * the host kernel's INVALID_ARGS, as user_out_ptr's copy fails). */
 static zx_status_t sv_process_memory(call_t *c, bool write) {
     uint64_t ubuf = c->a[2], size = c->a[3];
     uint8_t *buf = ubuf != 0 && size > 0 && size <= MAX_DEBUG_BLOCK ? malloc((size_t)size) : NULL;
@@ -476,9 +486,10 @@ static zx_status_t sv_process_memory(call_t *c, bool write) {
     zx_status_t st;
     if (write) {
         bool ok = buf != NULL && copy_in(c->tid, buf, ubuf, (size_t)size);
-        st = zx_process_write_memory(H(0), c->a[1], ok || buf == NULL ? buf : NULL, (size_t)size, &actual);
+        st = zx_process_write_memory(H(0), c->a[1], ok || buf == NULL ? buf : NULL, (size_t)size,
+                                     c->a[4] ? &actual : NULL);
     } else {
-        st = zx_process_read_memory(H(0), c->a[1], ubuf ? buf : NULL, (size_t)size, &actual);
+        st = zx_process_read_memory(H(0), c->a[1], ubuf ? buf : NULL, (size_t)size, c->a[4] ? &actual : NULL);
         if (st == ZX_OK && !copy_out(c->tid, ubuf, buf, actual)) st = ZX_ERR_INVALID_ARGS;
     }
     free(buf);
