@@ -28,9 +28,14 @@ static void task_resume_locked(lt_task_t *k) {
          * program's task goes on under PTRACE_SYSEMU (or PTRACE_SYSCALL while a real call runs for it). */
         int req = k->resume == LT_RESUME_SYSEMU ? PTRACE_SYSEMU : k->resume == LT_RESUME_SYSCALL ? PTRACE_SYSCALL
                                                                                               : PTRACE_CONT;
-        /* ZX_THREAD_STATE_SINGLE_STEP set: one instruction, then the trap (linux_regs.c). */
-        if (k->single_step && k->thread != NULL && req == PTRACE_CONT) {
+        /* ZX_THREAD_STATE_SINGLE_STEP set: one instruction, then the trap (linux_regs.c).  A Fuchsia program's task
+         * steps under PTRACE_SYSEMU_SINGLESTEP, so a `syscall` it steps onto is still served, never run by Linux. */
+        if (k->single_step && k->thread != NULL && (req == PTRACE_CONT || req == PTRACE_SYSEMU)) {
+#if defined(__x86_64__)
+            req = req == PTRACE_SYSEMU ? PTRACE_SYSEMU_SINGLESTEP : PTRACE_SINGLESTEP;
+#else
             req = PTRACE_SINGLESTEP;
+#endif
             k->stepping = true;
         }
         ptrace((enum __ptrace_request)req, k->tid, 0, (void *)(long)k->stop_sig);
