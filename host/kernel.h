@@ -373,6 +373,7 @@ struct hk_process {
     const hk_process_ops_t *ops; /* its kind's backend (never NULL) */
     int64_t return_code;
     zx_time_t start_time;
+    uint64_t start_ticks; /* x86-64: the TSC read with start_time (a Fuchsia program's clock counts those ticks) */
     uint32_t suspend_count;  /* open process-level suspend tokens */
     char name[ZX_MAX_NAME_LEN];
     struct hk_linux_process *program; /* HK_PROCESS_LINUX only; owned by linux_task.c ("linux" is a gcc macro) */

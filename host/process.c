@@ -82,6 +82,9 @@ void hk_process_mark_running(hk_process_t *p) {
     if (p->state != HK_PROCESS_INITIAL) return;
     p->state = HK_PROCESS_RUNNING;
     p->start_time = hk_now();
+#if defined(__x86_64__)
+    p->start_ticks = __builtin_ia32_rdtsc();
+#endif
 }
 
 /* Zircon's FinishDeadTransition order: clean the handle table, TERMINATED, leave the job, then kill the job p is

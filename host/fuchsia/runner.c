@@ -207,10 +207,13 @@ static void clock_calibrate(void) {
     g_clock.den = (uint32_t)(khz / g);
 }
 
-/* The program's monotonic clock now, as its vDSO computes it. */
-static int64_t program_monotonic(void) {
-    return (int64_t)(((unsigned __int128)rdtsc() * g_clock.num) / g_clock.den);
+int64_t hk_fx_program_time_of_ticks(uint64_t ticks) {
+    pthread_once(&g_clock_once, clock_calibrate);
+    return (int64_t)(((unsigned __int128)ticks * g_clock.num) / g_clock.den);
 }
+
+/* The program's monotonic clock now, as its vDSO computes it. */
+static int64_t program_monotonic(void) { return hk_fx_program_time_of_ticks(rdtsc()); }
 
 /* ------------------------------------------------------------------------------------------------ the trampoline */
 

@@ -67,6 +67,9 @@ typedef enum { HK_FX_UNSERVED, HK_FX_DONE, HK_FX_HELD } hk_fx_result_t;
 hk_fx_result_t hk_fx_serve(hk_fx_serve_t *s, lt_task_t *k, const char *name, const struct user_regs_struct *r,
                            int64_t *ret);
 
+/* A TSC value on a Fuchsia program's monotonic clock, as its vDSO computes it from DATA_CONSTANTS (runner.c). */
+int64_t hk_fx_program_time_of_ticks(uint64_t ticks);
+
 /* Monitor thread, lock held, never blocks long.  Complete a call a worker finished (lt_fuchsia_ops.poll). */
 void hk_fx_serve_poll(hk_fx_serve_t *s);
 

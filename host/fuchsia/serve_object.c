@@ -56,7 +56,6 @@ struct hk_fx_serve {
     hk_process_t *p;          /* a reference, once attached */
     hk_handle_table_t *table; /* p's table (p owns it) */
     int64_t (*now)(void);     /* the program's monotonic clock */
-    int64_t clock_offset;     /* now() - hk_now() at the start: a host-kernel time on the program's clock */
     hk_fuchsia_vm_t vm;       /* its VMOs and root VMAR (vm.c) */
     /* The bootstrap, until it is written (at the first call served): handles of the host table. */
     bool boot_pending;
@@ -236,11 +235,17 @@ static zx_status_t sv_object_get_info(call_t *c) {
     size_t actual = SENTINEL, avail = SENTINEL;
     st = zx_object_get_info(H(0), U32(1), io.buf, io.ptr ? io.len : (size_t)c->a[3], c->a[4] ? &actual : NULL,
                             c->a[5] ? &avail : NULL);
-    /* ZX_INFO_PROCESS v1's start_time is a time on the monotonic clock: the program's, not the host kernel's. */
+    /* ZX_INFO_PROCESS v1's start_time is a time on the monotonic clock: the program's, not the host kernel's.  The
+     * TSC read at the start gives it exactly as the program's own clock would have read it then (ticks * num / den),
+     * the same on every call. */
     int64_t start_time;
     if (st == ZX_OK && U32(1) == INFO_PROCESS_V1 && io.buf != NULL && io.len >= 16) {
         memcpy(&start_time, io.buf + 8, sizeof start_time);
-        if (start_time != 0) start_time += c->s->clock_offset;
+        hk_object_t *obj;
+        hk_lock();
+        if (start_time != 0 && hk_handle_get(H(0), ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_NONE, &obj, NULL) == ZX_OK)
+            start_time = hk_fx_program_time_of_ticks(HK_CONTAINER_OF(obj, hk_process_t, base)->start_ticks);
+        hk_unlock();
         memcpy(io.buf + 8, &start_time, sizeof start_time);
     }
     if (!inout_close(c, &io, st == ZX_OK) && st == ZX_OK) return ZX_ERR_INVALID_ARGS;
@@ -947,11 +952,12 @@ static zx_time_t host_deadline(const hk_fx_serve_t *s, zx_time_t deadline) {
 }
 
 /* A signal packet's timestamp (ZX_WAIT_ASYNC_TIMESTAMP: the host kernel's clock) on the program's monotonic
- * clock, as the program compares it with its own zx_clock_get_monotonic: one fixed offset per program, so the same
- * host time always reads the same. */
+ * clock, as the program compares it with its own zx_clock_get_monotonic: the offset between the clocks now (the
+ * packet is a moment old; the two clocks' rates differ by the TSC calibration's error, so an offset taken long before
+ * would not do). */
 static void packet_to_program(const hk_fx_serve_t *s, zx_port_packet_t *packet) {
     if (packet->type != ZX_PKT_TYPE_SIGNAL_ONE || packet->signal.timestamp == 0) return;
-    packet->signal.timestamp = (uint64_t)((int64_t)packet->signal.timestamp + s->clock_offset);
+    packet->signal.timestamp = (uint64_t)((int64_t)packet->signal.timestamp + s->now() - hk_now());
 }
 
 /* Hand the call to a worker of its own; the task stays in its syscall-stop until hk_fx_serve_poll completes it. */
@@ -1439,7 +1445,6 @@ hk_fx_serve_t *hk_fx_serve_new(zx_handle_t job, const char *const *argv, const c
         return NULL;
     }
     s->now = now;
-    s->clock_offset = now() - hk_now();
     s->boot_channel = ZX_HANDLE_INVALID;
     s->boot_program_end = ZX_HANDLE_INVALID;
     s->dyn_exec_vmo = s->dyn_loader = ZX_HANDLE_INVALID;
