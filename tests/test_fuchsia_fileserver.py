@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,6 +167,9 @@ class Node:
 
     def status(self, method: str, body: bytes = b"") -> int:
         return int(struct.unpack_from("<i", self.call(method, body)[0])[0])
+
+    def status_with(self, method: str, body: bytes, handles: tuple[int, ...]) -> int:
+        return int(struct.unpack_from("<i", self.call(method, body, handles)[0])[0])
 
     def open(self, path: bytes, flags: int, mode: int = 0) -> tuple[int, int | None, Node | None]:
         """Directory.Open: (status, NodeInfo tag, node), the status from OnOpen (DESCRIBE is added)."""
@@ -399,9 +403,63 @@ def test_directories_list_create_and_unlink(root: Node, tree: Path) -> None:
     assert status == ZX_OK and ro is not None
     assert ro.unlink(b"x") == ACCESS_DENIED
     ro.close()
-    # Not supported, with a status.
-    body, _ = root.call("Directory.GetToken")
+    # Link and Watch: not supported, with a status.
+    inline, ool = string(b"hello.txt")
+    ev = ffi.new("zx_handle_t*")
+    assert lib.zx_event_create(0, ev) == ZX_OK
+    body, _ = root.call("Directory.Link", inline + struct.pack("<II", 0xFFFFFFFF, 0) + inline + ool + ool, (ev[0],))
     assert struct.unpack_from("<i", body)[0] == NOT_SUPPORTED
+
+
+def rename(node: Node, src: bytes, token: int, dst: bytes) -> int:
+    """Directory.Rename with a duplicate of token (the request's handle is transferred)."""
+    si, so = string(src)
+    di, do = string(dst)
+    dup = ffi.new("zx_handle_t*")
+    assert lib.zx_handle_duplicate(token, 1 << 31, dup) == ZX_OK  # ZX_RIGHT_SAME_RIGHTS
+    return node.status_with("Directory.Rename", si + struct.pack("<II", 0xFFFFFFFF, 0) + di + so + do, (dup[0],))
+
+
+def get_token(node: Node) -> tuple[int, list[int]]:
+    body, hs = node.call("Directory.GetToken")
+    status, present = struct.unpack_from("<iI", body)
+    assert present == (0xFFFFFFFF if status == ZX_OK else 0) and len(hs) == (status == ZX_OK)
+    return status, hs
+
+
+def test_rename_through_a_token(root: Node, tree: Path) -> None:
+    status, _, sub = root.open(b"sub", R | W)
+    assert status == ZX_OK and sub is not None
+    status, hs = get_token(sub)
+    assert status == ZX_OK
+    token = hs[0]
+    assert rename(root, b"hello.txt", token, b"moved.txt") == ZX_OK
+    assert (tree / "sub" / "moved.txt").read_bytes() == b"hello, fuchsia.io\n" and not (tree / "hello.txt").exists()
+    status, hs = get_token(root)
+    assert status == ZX_OK
+    assert rename(sub, b"moved.txt", hs[0], b"back.txt") == ZX_OK and (tree / "back.txt").is_file()
+    assert rename(root, b"back.txt/", hs[0], b"x") == NOT_DIR
+    assert rename(root, b"missing", hs[0], b"x") == NOT_FOUND
+    assert rename(root, b"a/b", hs[0], b"x") == INVALID_ARGS
+    assert rename(root, b"back.txt", hs[0], b"..") == INVALID_ARGS
+    lib.zx_handle_close(hs[0])
+    ev = ffi.new("zx_handle_t*")
+    assert lib.zx_event_create(0, ev) == ZX_OK
+    assert rename(root, b"back.txt", ev[0], b"y") == INVALID_ARGS  # no token of ours
+    lib.zx_handle_close(ev[0])
+    status, _, ro = root.open(b"sub", R)
+    assert status == ZX_OK and ro is not None
+    assert get_token(ro)[0] == BAD_HANDLE  # GetToken needs WRITABLE
+    ro.close()
+    # A token of another served directory is unknown here.
+    other = connect(tree / "sub")
+    status, hs = get_token(other)
+    assert status == ZX_OK
+    assert rename(root, b"back.txt", hs[0], b"z") == INVALID_ARGS
+    lib.zx_handle_close(hs[0])
+    other.close()
+    lib.zx_handle_close(token)
+    sub.close()
 
 
 def test_read_only_root_refuses_writes(tree: Path) -> None:
@@ -474,20 +532,32 @@ def test_malformed_and_unknown_requests_close_the_connection(tree: Path) -> None
     node.close()
 
 
+def _settled_tasks() -> int:
+    """This process's thread count once it stops changing (a connection's thread may still be leaving)."""
+    counts = [len(os.listdir("/proc/self/task"))]
+    for _ in range(200):
+        time.sleep(0.01)
+        counts.append(len(os.listdir("/proc/self/task")))
+        if len(counts) >= 5 and len(set(counts[-5:])) == 1:
+            break
+    return counts[-1]
+
+
 def test_connections_end_with_their_clients_and_leak_nothing(tree: Path) -> None:
     live, handles, threads = lib.zxpy_fuchsia_fs_live(), handle_count(), threading.active_count()
-    fds, tasks = len(os.listdir("/proc/self/fd")), len(os.listdir("/proc/self/task"))
+    fds, tasks = len(os.listdir("/proc/self/fd")), _settled_tasks()
     nodes = [connect(tree) for _ in range(3)]
     opened = [n.open(b"hello.txt", R)[2] for n in nodes]
     assert lib.zxpy_fuchsia_fs_live() == live + 6
-    assert len(os.listdir("/proc/self/task")) == tasks + 6  # a host thread per connection
+    # A host thread per connection (made just after the OnOpen the client saw).
+    wait_until(lambda: len(os.listdir("/proc/self/task")) == tasks + 6, what="a thread per connection")
     for n in nodes + opened:
         assert n is not None
         n.close()
     wait_until(lambda: lib.zxpy_fuchsia_fs_live() == live, what="every connection to end")
     wait_until(lambda: len(os.listdir("/proc/self/fd")) == fds, what="the served fds to close")
     assert handle_count() == handles and threading.active_count() == threads
-    wait_until(lambda: len(os.listdir("/proc/self/task")) == tasks, what="the serving threads to end")
+    wait_until(lambda: len(os.listdir("/proc/self/task")) <= tasks, what="the serving threads to end")
 
 
 def test_connect_errors(tmp_path: Path) -> None:
@@ -648,6 +718,12 @@ int main(void) {
     fd = open("/tmp/newdir/inner", O_CREAT | O_RDWR, 0600);
     CHECK(fd >= 0);
     close(fd);
+    /* rename(2): GetToken of the new parent, Rename in the old one. */
+    fd = open("/tmp/moveme", O_CREAT | O_WRONLY, 0644);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK(rename("/tmp/moveme", "/tmp/newdir/moved") == 0);
+    CHECK(stat("/tmp/newdir/moved", &st) == 0 && stat("/tmp/moveme", &st) != 0);
     /* The listing of /tmp. */
     DIR *d = opendir("/tmp");
     CHECK(d != NULL);
@@ -724,6 +800,7 @@ def test_sdk_program_uses_tmp_and_pkg_through_libfdio(tmp_path: Path) -> None:
     assert lines[-1] == "done"
     assert (tmp / "made.txt").read_bytes() == b"written by fuchsia\n"
     assert (tmp / "newdir" / "inner").is_file() and not (tmp / "remove.me").exists()
+    assert (tmp / "newdir" / "moved").is_file()
     assert sorted(p.name for p in tmp.iterdir()) == ["kept.txt", "made.txt", "newdir"]
     assert sorted(p.name for p in pkg.iterdir()) == ["data.txt", "tool"]
     wait_until(lambda: lib.zxpy_fuchsia_fs_live() == live, what="the program's connections to end")
