@@ -16,7 +16,13 @@
 #ifndef ZX_PROCESS_SHARED
 #define ZX_PROCESS_SHARED ((uint32_t)1u << 0)
 #endif
-#define VMAR_ROOT_RIGHTS (ZX_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_EXECUTE)
+/* Today's kernel grants ZX_RIGHT_OP_CHILDREN with every VMAR (VmAddressRegionDispatcher::Create), a right older
+ * headers (the January 2021 SDK's) do not name, so their ZX_DEFAULT_VMAR_RIGHTS lacks it. */
+#ifndef ZX_RIGHT_OP_CHILDREN
+#define ZX_RIGHT_OP_CHILDREN ((zx_rights_t)1u << 21)
+#endif
+#define VMAR_ROOT_RIGHTS \
+    ((ZX_RIGHTS_BASIC & ~ZX_RIGHT_WAIT) | ZX_RIGHT_OP_CHILDREN | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_EXECUTE)
 
 static bool has_koid(zx_handle_t parent, uint32_t topic, zx_koid_t koid) {
     zx_koid_t koids[64];

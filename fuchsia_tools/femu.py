@@ -853,9 +853,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m fuchsia_tools.femu",
         description="Build the C conformance scenarios for Fuchsia and run them on FEMU.")
-    parser.add_argument("command", nargs="?", default="run", choices=("run", "build", "objects"),
+    parser.add_argument("command", nargs="?", default="run", choices=("run", "build", "objects", "host"),
                         help="run (default): everything; build: compile and link only; "
-                             "objects: compile only (works against the stand-in SDK)")
+                             "objects: compile only (works against the stand-in SDK); "
+                             "host: build, then run the suite as a Fuchsia program on zxpy's host kernel and "
+                             "compare it with the same scenarios run as a Linux program (no emulator)")
     parser.add_argument("--config", type=Path, help="fuchsia_sdk.cfg to use (default: $ZXPY_SDK_CFG, "
                                                     "else the checkout's)")
     parser.add_argument("--source-dir", type=Path, help="the zxpy checkout holding conformance/ (default: the "
@@ -869,7 +871,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in raw:
         cut = raw.index("--")
         raw, test_args = raw[:cut], raw[cut + 1:]
-    parser.epilog = "Arguments after -- go to the test binary on the device (e.g. -- -k s13)."
+    parser.epilog = "Arguments after -- go to the test binary on the device (e.g. -- -k s13), or to both runs of " \
+                    "`host`."
     args = parser.parse_args(raw)
 
     try:
@@ -886,8 +889,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "cannot find the conformance/ sources"
             raise FemuError(f"{where}: run from the zxpy checkout or pass --source-dir")
         out = (args.out or source_dir / "build" / f"femu-{cfg.cpu}").resolve()
-        if args.command in ("build", "objects"):
-            pre = preflight(cfg, Path("/tmp"), stage=args.command)
+        if args.command in ("build", "objects", "host"):
+            pre = preflight(cfg, Path("/tmp"), stage="build" if args.command == "host" else args.command)
             if pre.problems:
                 raise FemuError("the SDK is not usable:\n  " + "\n  ".join(pre.problems))
             assert pre.clang is not None
@@ -898,6 +901,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 objs = compile_objects(cfg, pre.clang, pre.api_level, source_dir, out / "obj")
                 for name, files in objs.items():
                     print(f"{name}: {len(files)} objects for {cfg.cpu} in {out / 'obj'}")
+            elif args.command == "host":
+                if cfg.cpu != "x64":
+                    raise FemuError("host: the host kernel runs x64 Fuchsia programs only (--cpu x64)")
+                from . import femu_host  # imports zxpy: only this command needs it
+                bins = build(cfg, pre.clang, pre.api_level, source_dir, out)
+                return femu_host.main(cfg, source_dir, bins, out, test_args)
             else:
                 for name, exe in build(cfg, pre.clang, pre.api_level, source_dir, out).items():
                     print(f"{name}: {exe}")

@@ -272,13 +272,23 @@ zx_time_t hk_now(void);
  * retried after the resume. */
 typedef struct hk_sleeper {
     _Atomic uint32_t word; /* 0 while asleep */
+    hk_thread_t *thread;   /* a Fuchsia program's call served on a worker: the thread it acts for (else NULL) */
+    struct hk_sleeper *gnext, *gprev;
 } hk_sleeper_t;
 void hk_sleeper_wake(hk_sleeper_t *s); /* lock held */
-void hk_sleep_locked(hk_sleeper_t *s, zx_time_t deadline, uint32_t blocked_state);
+/* Lock held (released while asleep).  An interruptible sleep of a call served for a Fuchsia program
+ * (hk_cpu.serving) also ends when its thread is suspended or interrupted (hk_wait_interrupt_thread), or does not
+ * begin if it already is: the caller then sees hk_serving_interrupted() and returns ZX_ERR_INTERNAL_INTR_RETRY, as
+ * Zircon's blocked thread does. */
+void hk_sleep_locked(hk_sleeper_t *s, zx_time_t deadline, uint32_t blocked_state, bool interruptible);
+/* Lock held.  The calling OS thread serves a Fuchsia program's call whose thread must stop blocking: a suspension
+ * is pending, or the thread is dying or dead (hk_wait_interrupt_thread woke it for its program's end). */
+bool hk_serving_interrupted(void);
 /* Lock held (released and retaken while parked).  Park the calling thread while a stop is requested for it. */
 void hk_park_if_stopped_locked(void);
-/* Lock held.  t is about to be suspended: end its zx_object_wait_one, if any, with INTR_RETRY (it re-issues the
- * wait once resumed), as Zircon interrupts a blocked thread it suspends. */
+/* Lock held.  t is about to be suspended (or, for a Fuchsia program's thread, ends): end its zx_object_wait_one,
+ * if any, with INTR_RETRY (it re-issues the wait once resumed), and wake a served call's sleep (hk_sleep_locked),
+ * as Zircon interrupts a blocked thread it suspends. */
 void hk_wait_interrupt_thread(hk_thread_t *t);
 
 /* ------------------------------------------------------------------------------------------------ exceptions */
@@ -299,6 +309,11 @@ void hk_exceptionate_shutdown(hk_exceptionate_t *e);
 
 typedef struct hk_job hk_job_t;
 typedef struct hk_process hk_process_t;
+
+/* The rights of a new VMAR handle as today's kernel hands them out, whatever header the host kernel is built with:
+ * ZX_DEFAULT_VMAR_RIGHTS gained ZX_RIGHT_OP_CHILDREN (1 << 21) after the January 2021 SDK (zircon/rights.h), and
+ * VmAddressRegionDispatcher's default rights are that macro (object/vm_address_region_dispatcher.h). */
+#define HK_DEFAULT_VMAR_RIGHTS ((ZX_RIGHTS_BASIC & ~ZX_RIGHT_WAIT) | ((zx_rights_t)1u << 21))
 
 /* Doubly linked intrusive list. */
 typedef struct hk_link {

@@ -24,7 +24,7 @@ zx_status_t hk_vmar_create_root(hk_process_t *p, zx_handle_t *out) {
     hk_object_init(vmar, ZX_OBJ_TYPE_VMAR, &vmar_ops);
     /* VmAddressRegionDispatcher::Create: the default rights plus READ/WRITE/EXECUTE, as a root VMAR may map all. */
     zx_status_t status =
-        hk_handle_alloc(vmar, ZX_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_EXECUTE, out);
+        hk_handle_alloc(vmar, HK_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_EXECUTE, out);
     hk_object_unref(vmar);
     return status;
 }

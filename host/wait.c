@@ -137,10 +137,24 @@ bool hk_wait_async_cancel(hk_object_t *obj, zx_handle_t h, const void *owner, ui
     return found;
 }
 
+/* The sleeps of calls served for Fuchsia programs (hk_sleep_locked with hk_cpu.serving). */
+static hk_sleeper_t *g_served_sleepers;
+
 void hk_wait_interrupt_thread(hk_thread_t *t) {
     for (hk_waiter_t *w = g_wait_ones; w != NULL; w = w->gnext) {
         if (w->thread == t && atomic_load(&w->word) == WAIT_PENDING) finish_waiter(w->obj, w, WAIT_INTERRUPTED, 0);
     }
+    for (hk_sleeper_t *s = g_served_sleepers; s != NULL; s = s->gnext) {
+        if (s->thread != t) continue;
+        atomic_store(&s->word, WAIT_INTERRUPTED);
+        futex_wake(&s->word);
+    }
+}
+
+bool hk_serving_interrupted(void) {
+    hk_thread_t *t = hk_cpu.thread;
+    return hk_cpu.serving && t != NULL &&
+           (t->stop_requested || t->state == HK_THREAD_DYING || t->state == HK_THREAD_DEAD);
 }
 
 static void global_link(hk_waiter_t *w) {
@@ -263,13 +277,28 @@ void hk_park_if_stopped_locked(void) {
     }
 }
 
-void hk_sleep_locked(hk_sleeper_t *s, zx_time_t deadline, uint32_t blocked_state) {
+void hk_sleep_locked(hk_sleeper_t *s, zx_time_t deadline, uint32_t blocked_state, bool interruptible) {
+    s->thread = NULL;
+    if (interruptible && hk_cpu.serving && hk_cpu.thread != NULL) {
+        if (hk_serving_interrupted()) return;
+        s->thread = hk_cpu.thread;
+        s->gprev = NULL;
+        s->gnext = g_served_sleepers;
+        if (g_served_sleepers) g_served_sleepers->gprev = s;
+        g_served_sleepers = s;
+    }
     atomic_store(&s->word, WAIT_PENDING);
     set_blocked(blocked_state);
     hk_unlock();
     futex_wait_until(&s->word, deadline);
     hk_lock();
     set_blocked(0);
+    if (s->thread != NULL) {
+        if (s->gprev) s->gprev->gnext = s->gnext;
+        else g_served_sleepers = s->gnext;
+        if (s->gnext) s->gnext->gprev = s->gprev;
+        s->thread = NULL;
+    }
     hk_park_if_stopped_locked();
 }
 

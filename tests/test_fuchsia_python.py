@@ -50,7 +50,7 @@ def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     clang = fuchsia_clang()
     out = tmp_path_factory.mktemp("fuchsia_python")
     progs = {mode: _compile(clang, out / f"fl_{mode.lower()}", mode, "-Wl,--no-dynamic-linker")
-             for mode in ("EXIT", "TICK", "UNSERVED", "HANDLES", "COST", "STDIO", "LDSO")}
+             for mode in ("EXIT", "TICK", "UNSERVED", "HANDLES", "COST", "STDIO", "LDSO", "PORTS", "INT3")}
     progs["INTERP"] = _compile(clang, out / "fl_interp", "EXIT", "-Wl,--dynamic-linker=ld.so.1")
     standin_vdso.build(out / "standin", clang=clang)
     progs["VDSO"] = out / "standin" / "libzircon.so"
@@ -95,6 +95,48 @@ def test_exit_42_with_output_and_return_code(job: Job, programs: dict[str, Path]
     info = proc.info()
     assert info.exited and info.return_code == 42
     wait_until(lambda: not child_pids("fx-exit"), what="the program's Linux process to go")
+
+
+def test_jobs_processes_ports_and_concurrent_blocking_waits(job: Job, programs: dict[str, Path]) -> None:
+    """FL_PORTS: the program makes a job, an unstarted process and a thread in it, ports and a wait_async signal
+    packet (each call's errors in Zircon's order), suspends its own thread blocked in zx_port_wait while a packet
+    waits for it (untaken until the resume), ends two threads' zx_object_wait_one in the other order they began;
+    then exits 0 with a thread still blocked in zx_port_wait, which must not hold its end back."""
+    before = handle_count()
+    proc = job.spawn_fuchsia(programs["PORTS"], vdso=programs["VDSO"], stderr=zxpy.PIPE, name="fx-ports")
+    assert proc.wait(timeout=60) == 0, "a check of fuchsia_first_light.c FL_PORTS failed (100 + its line)"
+    assert proc.stderr is not None
+    with proc.stderr:
+        assert _read(proc.stderr, 10).decode().splitlines() == [
+            "jobs and processes ok", "ports ok", "suspended port_wait ok", "concurrent waits ok",
+            "exiting with a waiter blocked"]
+    assert zxpy.fuchsia.unserved().keys() <= {"debuglog_create"}
+    assert job.children() == [] and job.processes() == []  # the child job died with its last handle
+    proc.close()
+    wait_until(lambda: not child_pids("fx-ports"), what="the program's Linux process to go")
+    assert handle_count() == before
+
+
+def test_breakpoint_reaches_the_debugger_channel_and_handled_resumes(job: Job, programs: dict[str, Path]) -> None:
+    """A Fuchsia program's int3 is a ZX_EXCP_SW_BREAKPOINT on its process's debugger channel, its thread
+    BLOCKED_EXCEPTION meanwhile; HANDLED resumes it after the breakpoint (FL_INT3 then exits 7).  A second run with
+    the exception passed on (TRY_NEXT, no other handler) dies with ZX_TASK_RETCODE_EXCEPTION_KILL."""
+    for resume in (True, False):
+        go = zxpy.Event.create()
+        proc = job.spawn_fuchsia(programs["INT3"], vdso=programs["VDSO"], stderr=zxpy.PIPE, name="fx-int3",
+                                 handles={PA_USER0: go.duplicate()})
+        with go, proc, proc.exception_channel(debugger=True) as ch:
+            go.signal(0, zxpy.Signals.USER_SIGNAL_0)
+            with ch.receive(timeout=30) as exc:
+                assert exc.type == zxpy.ExceptionType.SW_BREAKPOINT
+                assert exc.pid == proc.koid
+                assert exc.thread.info().state == ThreadState.BLOCKED_EXCEPTION
+                exc.handle() if resume else exc.try_next()
+            assert proc.wait(timeout=30) == (7 if resume else zxpy.TASK_RETCODE_EXCEPTION_KILL)
+            assert proc.stderr is not None
+            with proc.stderr:
+                want = b"breakpoint\nresumed after the breakpoint\n" if resume else b"breakpoint\n"
+                assert _read(proc.stderr, 10) == want
 
 
 def test_args_env_and_handles_reach_the_program(job: Job, programs: dict[str, Path]) -> None:

@@ -782,15 +782,8 @@ static int64_t serve_futex_wake(fuchsia_program_t *fp, lt_task_t *k, struct user
 static int64_t serve_thread_start(fuchsia_program_t *fp, lt_task_t *k, struct user_regs_struct *r, uint64_t nr,
                                   const uint64_t a[8], bool *deferred) {
     hk_thread_t *t = NULL;
-    zx_status_t st = hk_fx_serve_thread_start_check(fp->serve, k, (zx_handle_t)a[0], &t);
+    zx_status_t st = hk_fx_serve_thread_start_check(fp->serve, k, (zx_handle_t)a[0], a[1], &t);
     if (st != ZX_OK) return st;
-    /* ThreadDispatcher::Start -> arch_is_valid_user_pc: the entry must be a user address. */
-    if (a[1] == 0 || a[1] >= (1ull << 47)) {
-        hk_lock();
-        hk_object_unref(&t->base);
-        hk_unlock();
-        return ZX_ERR_INVALID_ARGS;
-    }
     bool ok;
     real_call_t *rc = run_real_call(fp, k, r, SYS_clone, THREAD_CLONE_FLAGS, 0, 0, 0, 0, 0, true, ZX_OK, &ok);
     if (!ok) {

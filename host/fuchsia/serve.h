@@ -77,10 +77,13 @@ void hk_fx_serve_poll(hk_fx_serve_t *s);
 zx_status_t hk_fx_serve_futex_owner(hk_fx_serve_t *s, lt_task_t *k, zx_handle_t owner);
 
 /* Monitor thread, without the lock; a[] are the call's arguments.  zx_thread_create for task k: the new thread
- * (NEW, HK_THREAD_LINUX, no Linux task yet) and its handle, written to the program. */
+ * (NEW; HK_THREAD_LINUX, no Linux task yet, in the program's own process, else unbacked) and its handle, written
+ * to the program. */
 zx_status_t hk_fx_serve_thread_create(hk_fx_serve_t *s, lt_task_t *k, const uint64_t a[8]);
-/* Monitor thread, without the lock.  zx_thread_start's checks of handle h; *out: the NEW thread, a reference. */
-zx_status_t hk_fx_serve_thread_start_check(hk_fx_serve_t *s, lt_task_t *k, zx_handle_t h, hk_thread_t **out);
+/* Monitor thread, without the lock.  zx_thread_start's checks of handle h and entry point entry; *out: the NEW
+ * thread, a reference. */
+zx_status_t hk_fx_serve_thread_start_check(hk_fx_serve_t *s, lt_task_t *k, zx_handle_t h, uint64_t entry,
+                                           hk_thread_t **out);
 /* Monitor thread, without the lock.  zx_object_set_property(ZX_PROP_REGISTER_FS) of task k: *fs_base to set. */
 zx_status_t hk_fx_serve_register_fs(hk_fx_serve_t *s, lt_task_t *k, const uint64_t a[8], uint64_t *fs_base);
 

@@ -50,6 +50,7 @@ _Static_assert(sizeof(pa_header_t) == 36, "zx_proc_args_t is 36 bytes");
 #define MAX_INFO_BUFFER (1u << 20) /* the largest zx_object_get_info buffer copied through (answers are far smaller) */
 #define MAX_PROPERTY 4096u
 #define MAX_CALL_WORKERS 8u        /* zx_channel_call in progress at once per program (ours) */
+#define MAX_BLOCK_WORKERS 16u      /* zx_object_wait_one / zx_port_wait blocked at once per program (ours) */
 
 struct hk_fx_serve {
     hk_process_t *p;          /* a reference, once attached */
@@ -73,20 +74,8 @@ struct hk_fx_serve {
     uint64_t loaded_base, loaded_size;
     hk_fuchsia_vm_range_t loaded_maps[HK_FX_MAX_LOADED];
     size_t loaded_num;
-    /* A blocking call on the worker (one at a time: a program has one thread).  Fields below `busy` are the
-     * worker's while it runs, the monitor's otherwise; done/result/observed are written under the lock. */
-    bool busy;
-    pthread_t worker;
-    pid_t tid;                    /* the calling task */
-    hk_thread_t *thread;          /* its Zircon thread (a reference while busy) */
-    struct user_regs_struct regs; /* at its syscall-stop */
-    zx_handle_t wait_handle;
-    zx_signals_t wait_signals;
-    zx_time_t wait_deadline;      /* on the host clock */
-    uint64_t observed_ptr;
-    bool done;
-    zx_status_t result;
-    zx_signals_t observed;
+    /* Blocking waits (wait_one, port_wait) in progress, each on a worker of its own. */
+    struct block_worker *blocks[MAX_BLOCK_WORKERS];
     /* zx_channel_call: workers of their own, one per calling thread (a program's threads may each be in one). */
     struct call_worker *calls[MAX_CALL_WORKERS];
     hk_fx_loader_t *loader; /* its fuchsia.ldsvc.Loader (loader.h), or NULL */
@@ -329,6 +318,43 @@ static zx_status_t sv_task_suspend(call_t *c) {
     return handle_out(c, c->a[1], st, out);
 }
 
+/* A name argument as copy_user_string reads it (zircon/kernel/lib/syscalls/priv.h): NULL stays NULL (the host call
+ * makes it INVALID_ARGS), at most ZX_MAX_NAME_LEN - 1 bytes are kept; false: the bytes cannot be read. */
+static bool name_in(call_t *c, uint64_t ptr, uint64_t size, char out[ZX_MAX_NAME_LEN], const char **name) {
+    memset(out, 0, ZX_MAX_NAME_LEN);
+    *name = NULL;
+    if (ptr == 0) return true;
+    size_t n = size < ZX_MAX_NAME_LEN - 1 ? (size_t)size : ZX_MAX_NAME_LEN - 1;
+    if (!copy_in(c->tid, out, ptr, n)) return false;
+    *name = out;
+    return true;
+}
+
+/* sys_job_create (zircon/kernel/lib/syscalls/task.cc): options, the parent (JOB, MANAGE_JOB), its height and state;
+ * the host kernel's zx_job_create makes them in that order, in the program's table. */
+static zx_status_t sv_job_create(call_t *c) {
+    zx_handle_t out = ZX_HANDLE_INVALID;
+    zx_status_t st = zx_job_create(H(0), U32(1), c->a[2] ? &out : NULL);
+    return handle_out(c, c->a[2], st, out);
+}
+
+/* sys_process_create: options, the name (copy_user_string), the job (JOB, MANAGE_PROCESS), its state, then both
+ * handles written out (a fault: both closed, the process dies with its last handle).  The process is one the
+ * program cannot start code in: the host kernel's unstarted process, as zx_process_create makes for the host program
+ * (its address space is not a Linux one until a launcher starts a program in it). */
+static zx_status_t sv_process_create(call_t *c) {
+    char buf[ZX_MAX_NAME_LEN];
+    const char *name;
+    if (!name_in(c, c->a[1], c->a[2], buf, &name)) return ZX_ERR_INVALID_ARGS;
+    zx_handle_t h[2] = {ZX_HANDLE_INVALID, ZX_HANDLE_INVALID};
+    zx_status_t st = zx_process_create(H(0), name, name ? strlen(name) : 0, U32(3), c->a[4] ? &h[0] : NULL,
+                                       c->a[5] ? &h[1] : NULL);
+    if (st != ZX_OK) return st;
+    if (copy_out(c->tid, c->a[4], &h[0], sizeof h[0]) && copy_out(c->tid, c->a[5], &h[1], sizeof h[1])) return ZX_OK;
+    zx_handle_close_many(h, 2);
+    return ZX_ERR_INVALID_ARGS;
+}
+
 static zx_status_t sv_event_create(call_t *c) {
     zx_handle_t out = ZX_HANDLE_INVALID;
     zx_status_t st = zx_event_create(U32(0), c->a[1] ? &out : NULL);
@@ -394,6 +420,74 @@ static zx_status_t sv_channel_write(call_t *c) {
     free(bytes);
     return st;
 }
+
+/* ------------------------------------------------------------------------------------------------ debugging */
+
+#define MAX_DEBUG_BLOCK ((size_t)64 * 1024 * 1024) /* kMaxDebugReadBlock / kMaxDebugWriteBlock */
+#define MAX_STATE_BUFFER 4096u                     /* more than any zx_thread_state_* record */
+
+static zx_status_t sv_job_set_critical(call_t *c) { return zx_job_set_critical(H(0), U32(1), H(2)); }
+
+static zx_status_t sv_task_create_exception_channel(call_t *c) {
+    zx_handle_t out = ZX_HANDLE_INVALID;
+    zx_status_t st = zx_task_create_exception_channel(H(0), U32(1), c->a[2] ? &out : NULL);
+    return handle_out(c, c->a[2], st, out);
+}
+
+static zx_status_t sv_exception_get_thread(call_t *c) {
+    zx_handle_t out = ZX_HANDLE_INVALID;
+    zx_status_t st = zx_exception_get_thread(H(0), c->a[1] ? &out : NULL);
+    return handle_out(c, c->a[1], st, out);
+}
+
+static zx_status_t sv_exception_get_process(call_t *c) {
+    zx_handle_t out = ZX_HANDLE_INVALID;
+    zx_status_t st = zx_exception_get_process(H(0), c->a[1] ? &out : NULL);
+    return handle_out(c, c->a[1], st, out);
+}
+
+/* sys_thread_read_state (zircon/kernel/lib/syscalls/debug.cc): the host kernel's checks (handle, kind, size, the
+ * thread's state) on a buffer of the program's; only the record the call writes goes back. */
+static zx_status_t sv_thread_read_state(call_t *c) {
+    inout_t io;
+    zx_status_t st = inout_open(c, &io, c->a[2], c->a[3], MAX_STATE_BUFFER);
+    if (st != ZX_OK) return st;
+    st = zx_thread_read_state(H(0), U32(1), io.buf, (size_t)c->a[3]);
+    if (!inout_close(c, &io, st == ZX_OK) && st == ZX_OK) return ZX_ERR_INVALID_ARGS;
+    return st;
+}
+
+/* sys_thread_write_state: the record is read from the program (a fault: as a NULL buffer, INVALID_ARGS after the
+ * handle, kind and size checks). */
+static zx_status_t sv_thread_write_state(call_t *c) {
+    uint8_t buf[MAX_STATE_BUFFER];
+    size_t n = c->a[3] < sizeof buf ? (size_t)c->a[3] : sizeof buf;
+    bool ok = c->a[2] != 0 && copy_in(c->tid, buf, c->a[2], n);
+    return zx_thread_write_state(H(0), U32(1), ok ? buf : NULL, (size_t)c->a[3]);
+}
+
+/* sys_process_read_memory / write_memory (debug.cc): a NULL buffer, a size of 0 or above kMaxDebugReadBlock are
+ * INVALID_ARGS before the handle; the bytes move through a host buffer; `actual` is written out last. */
+static zx_status_t sv_process_memory(call_t *c, bool write) {
+    uint64_t ubuf = c->a[2], size = c->a[3];
+    uint8_t *buf = ubuf != 0 && size > 0 && size <= MAX_DEBUG_BLOCK ? malloc((size_t)size) : NULL;
+    if (ubuf != 0 && size > 0 && size <= MAX_DEBUG_BLOCK && buf == NULL) return ZX_ERR_NO_MEMORY;
+    size_t actual = 0;
+    zx_status_t st;
+    if (write) {
+        bool ok = buf != NULL && copy_in(c->tid, buf, ubuf, (size_t)size);
+        st = zx_process_write_memory(H(0), c->a[1], ok || buf == NULL ? buf : NULL, (size_t)size, &actual);
+    } else {
+        st = zx_process_read_memory(H(0), c->a[1], ubuf ? buf : NULL, (size_t)size, &actual);
+        if (st == ZX_OK && !copy_out(c->tid, ubuf, buf, actual)) st = ZX_ERR_INVALID_ARGS;
+    }
+    free(buf);
+    if (st == ZX_OK && c->a[4] && !copy_out(c->tid, c->a[4], &actual, sizeof actual)) st = ZX_ERR_INVALID_ARGS;
+    return st;
+}
+
+static zx_status_t sv_process_read_memory(call_t *c) { return sv_process_memory(c, false); }
+static zx_status_t sv_process_write_memory(call_t *c) { return sv_process_memory(c, true); }
 
 /* ------------------------------------------------------------------------------------------------ sockets */
 
@@ -790,19 +884,42 @@ static void call_complete(call_worker_t *w) {
     call_worker_free(w);
 }
 
-/* ------------------------------------------------------------------------------------------------ wait_one */
+/* ------------------------------------------------------------------------------------------------ blocking waits */
 
-static void *wait_worker(void *arg) {
-    hk_fx_serve_t *s = arg;
+/* One blocking zx_object_wait_one or zx_port_wait of one thread, on a worker thread acting as that thread
+ * (hk_cpu.serving) while the task stays in its syscall-stop.  The host kernel's wait ends ZX_ERR_INTERNAL_INTR_RETRY
+ * when the thread is suspended (wait.c, port.c), and the runner then re-issues the call from its `syscall`
+ * instruction once the task runs again, with the same arguments and so the same deadline, as Zircon's thread
+ * suspends and retries (zircon/kernel/lib/syscalls/{object_wait,port}.cc). */
+typedef enum { BLOCK_WAIT_ONE, BLOCK_PORT_WAIT } block_kind_t;
+
+typedef struct block_worker {
+    hk_fx_serve_t *s;
+    block_kind_t kind;
+    pthread_t thread;
+    pid_t tid;                    /* the calling task */
+    hk_thread_t *zthread;         /* its Zircon thread (a reference) */
+    struct user_regs_struct regs; /* at its syscall-stop */
+    zx_handle_t handle;
+    zx_signals_t signals;
+    zx_time_t deadline;           /* host clock */
+    uint64_t out_ptr;             /* observed signals / the packet */
+    bool done;                    /* under the lock */
+    zx_status_t result;
+    zx_signals_t observed;
+    zx_port_packet_t packet;
+} block_worker_t;
+
+static void *block_worker_main(void *arg) {
+    block_worker_t *w = arg;
     cpu_save_t save;
-    enter(s, s->thread, true, &save);
-    zx_signals_t observed = 0;
-    zx_status_t st = zx_object_wait_one(s->wait_handle, s->wait_signals, s->wait_deadline, &observed);
+    enter(w->s, w->zthread, true, &save);
+    zx_status_t st = w->kind == BLOCK_WAIT_ONE ? zx_object_wait_one(w->handle, w->signals, w->deadline, &w->observed)
+                                               : zx_port_wait(w->handle, w->deadline, &w->packet);
     leave(&save);
     hk_lock();
-    s->result = st;
-    s->observed = observed;
-    s->done = true;
+    w->result = st;
+    w->done = true;
     hk_unlock();
     lt_wake_monitor();
     return NULL;
@@ -817,48 +934,130 @@ static zx_time_t host_deadline(const hk_fx_serve_t *s, zx_time_t deadline) {
     return left > ZX_TIME_INFINITE - now ? ZX_TIME_INFINITE : now + left;
 }
 
+/* A signal packet's timestamp (ZX_WAIT_ASYNC_TIMESTAMP: the host kernel's clock) on the program's monotonic
+ * clock, as the program compares it with its own zx_clock_get_monotonic. */
+static void packet_to_program(const hk_fx_serve_t *s, zx_port_packet_t *packet) {
+    if (packet->type != ZX_PKT_TYPE_SIGNAL_ONE || packet->signal.timestamp == 0) return;
+    int64_t offset = s->now() - hk_now();
+    packet->signal.timestamp = (uint64_t)((int64_t)packet->signal.timestamp + offset);
+}
+
+/* Hand the call to a worker of its own; the task stays in its syscall-stop until hk_fx_serve_poll completes it. */
+static zx_status_t block_start(call_t *c, block_kind_t kind, zx_signals_t signals, zx_time_t deadline,
+                               uint64_t out_ptr) {
+    hk_fx_serve_t *s = c->s;
+    size_t slot = MAX_BLOCK_WORKERS;
+    for (size_t i = 0; i < MAX_BLOCK_WORKERS && slot == MAX_BLOCK_WORKERS; i++)
+        if (s->blocks[i] == NULL) slot = i;
+    block_worker_t *w = slot < MAX_BLOCK_WORKERS ? calloc(1, sizeof *w) : NULL;
+    if (w == NULL) return ZX_ERR_NO_RESOURCES;
+    *w = (block_worker_t){.s = s, .kind = kind, .tid = c->tid, .regs = *c->r, .handle = H(0), .signals = signals,
+                          .deadline = deadline, .out_ptr = out_ptr};
+    hk_lock();
+    w->zthread = c->k->thread;
+    hk_object_ref(&w->zthread->base);
+    hk_unlock();
+    /* The worker takes no signal: the host program's are not its business. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int err = pthread_create(&w->thread, NULL, block_worker_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err != 0) {
+        hk_lock();
+        hk_object_unref(&w->zthread->base);
+        hk_unlock();
+        free(w);
+        return ZX_ERR_NO_RESOURCES;
+    }
+    s->blocks[slot] = w;
+    c->held = true;
+    return ZX_OK;
+}
+
+/* Monitor thread, lock held: complete worker w (done) for its task: the result copied out, rax, resume. */
+static void block_complete(block_worker_t *w) {
+    pthread_join(w->thread, NULL); /* it has only its return left */
+    hk_thread_t *t = w->zthread;
+    hk_object_unref(&t->base);
+    lt_task_t *k = lt_task_find(w->tid);
+    if (k != NULL && k->thread == t && k->stopped && k->resume == LT_RESUME_HOLD) {
+        struct user_regs_struct r = w->regs;
+        zx_status_t st = w->result;
+        if (st == ZX_ERR_INTERNAL_INTR_RETRY) {
+            r.rip -= 2; /* issued again from its `syscall` instruction once the task runs */
+            r.rax = r.orig_rax;
+        } else {
+            if (w->kind == BLOCK_WAIT_ONE && (st == ZX_OK || st == ZX_ERR_TIMED_OUT || st == ZX_ERR_CANCELED) &&
+                w->out_ptr && !copy_out(w->tid, w->out_ptr, &w->observed, sizeof w->observed))
+                st = ZX_ERR_INVALID_ARGS;
+            /* sys_port_wait: the packet is copied out only on success (a fault loses it: INVALID_ARGS). */
+            if (w->kind == BLOCK_PORT_WAIT && st == ZX_OK) {
+                packet_to_program(w->s, &w->packet);
+                if (!copy_out(w->tid, w->out_ptr, &w->packet, sizeof w->packet)) st = ZX_ERR_INVALID_ARGS;
+            }
+            r.rax = (uint64_t)(int64_t)st;
+        }
+        ptrace(PTRACE_SETREGS, w->tid, 0, &r);
+        /* The monitor's pass syncs the task next: it runs on unless a suspension holds it. */
+        k->resume = LT_RESUME_SYSEMU;
+    }
+    free(w);
+}
+
 /* sys_object_wait_one (zircon/kernel/lib/syscalls/object_wait.cc): the handle (WAIT), then a wanted signal already
  * active is OK at once, a deadline already past TIMED_OUT; otherwise the thread blocks.  The observed signals are
  * copied out after the wait (OK, TIMED_OUT, CANCELED).  Here: a poll on the monitor thread with a past deadline
- * makes every check without blocking; only a wait that must block goes to the worker. */
+ * makes every check without blocking; only a wait that must block goes to a worker. */
 static zx_status_t sv_object_wait_one(call_t *c) {
-    hk_fx_serve_t *s = c->s;
     zx_signals_t observed = 0;
     zx_status_t st = zx_object_wait_one(H(0), U32(1), 0, &observed);
-    zx_time_t deadline = host_deadline(s, (zx_time_t)c->a[2]);
-    if (st == ZX_ERR_TIMED_OUT && deadline > hk_now()) {
-        s->tid = c->tid;
-        s->regs = *c->r;
-        s->wait_handle = H(0);
-        s->wait_signals = U32(1);
-        s->wait_deadline = deadline;
-        s->observed_ptr = c->a[3];
-        s->done = false;
-        hk_lock();
-        s->thread = c->k->thread;
-        hk_object_ref(&s->thread->base);
-        hk_unlock();
-        /* The worker takes no signal: the host program's are not its business. */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        int err = pthread_create(&s->worker, NULL, wait_worker, s);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (err == 0) {
-            s->busy = true;
-            c->held = true;
-            return ZX_OK;
-        }
-        hk_lock();
-        hk_object_unref(&s->thread->base);
-        hk_unlock();
-        s->thread = NULL;
-        return ZX_ERR_NO_RESOURCES;
-    }
+    zx_time_t deadline = host_deadline(c->s, (zx_time_t)c->a[2]);
+    if (st == ZX_ERR_TIMED_OUT && deadline > hk_now()) return block_start(c, BLOCK_WAIT_ONE, U32(1), deadline, c->a[3]);
     if ((st == ZX_OK || st == ZX_ERR_TIMED_OUT || st == ZX_ERR_CANCELED) && c->a[3] &&
         !copy_out(c->tid, c->a[3], &observed, sizeof observed))
         return ZX_ERR_INVALID_ARGS;
     return st;
+}
+
+/* ------------------------------------------------------------------------------------------------ ports */
+
+/* sys_port_create (zircon/kernel/lib/syscalls/port.cc): options, then the handle written out. */
+static zx_status_t sv_port_create(call_t *c) {
+    zx_handle_t out = ZX_HANDLE_INVALID;
+    zx_status_t st = zx_port_create(U32(0), c->a[1] ? &out : NULL);
+    return handle_out(c, c->a[1], st, out);
+}
+
+/* sys_port_queue: the port (WRITE) is looked up before the packet is copied in (a fault: INVALID_ARGS). */
+static zx_status_t sv_port_queue(call_t *c) {
+    zx_port_packet_t packet;
+    if (c->a[1] == 0 || !copy_in(c->tid, &packet, c->a[1], sizeof packet)) {
+        hk_object_t *obj;
+        hk_lock();
+        zx_status_t st = hk_handle_get(H(0), ZX_OBJ_TYPE_PORT, ZX_RIGHT_WRITE, &obj, NULL);
+        hk_unlock();
+        return st != ZX_OK ? st : ZX_ERR_INVALID_ARGS;
+    }
+    return zx_port_queue(H(0), &packet);
+}
+
+/* sys_port_wait: the port (READ); a queued packet is taken at once, whatever the deadline; with none, a deadline
+ * already past is TIMED_OUT, else the thread blocks (a worker).  The packet is copied out on success. */
+static zx_status_t sv_port_wait(call_t *c) {
+    zx_port_packet_t packet;
+    zx_status_t st = zx_port_wait(H(0), 0, &packet);
+    zx_time_t deadline = host_deadline(c->s, (zx_time_t)c->a[1]);
+    if (st == ZX_ERR_TIMED_OUT && deadline > hk_now()) return block_start(c, BLOCK_PORT_WAIT, 0, deadline, c->a[2]);
+    if (st != ZX_OK) return st;
+    packet_to_program(c->s, &packet);
+    return copy_out(c->tid, c->a[2], &packet, sizeof packet) ? ZX_OK : ZX_ERR_INVALID_ARGS;
+}
+
+static zx_status_t sv_port_cancel(call_t *c) { return zx_port_cancel(H(0), H(1), c->a[2]); }
+
+static zx_status_t sv_object_wait_async(call_t *c) {
+    return zx_object_wait_async(H(0), H(1), c->a[2], U32(3), U32(4));
 }
 
 void hk_fx_serve_poll(hk_fx_serve_t *s) {
@@ -868,30 +1067,12 @@ void hk_fx_serve_poll(hk_fx_serve_t *s) {
         s->calls[i] = NULL;
         call_complete(w);
     }
-    if (!s->busy || !s->done) return;
-    pthread_join(s->worker, NULL); /* it has only its return left */
-    s->busy = false;
-    hk_object_unref(&s->thread->base);
-    hk_thread_t *t = s->thread;
-    s->thread = NULL;
-    lt_task_t *k = lt_task_find(s->tid);
-    if (k == NULL || k->thread != t || !k->stopped || k->resume != LT_RESUME_HOLD) return; /* it died meanwhile */
-    struct user_regs_struct r = s->regs;
-    if (s->result == ZX_ERR_INTERNAL_INTR_RETRY) {
-        /* Suspended while blocked: the call is issued again from its `syscall` instruction once the task runs
-         * (Zircon's INTR_RETRY: the thread suspends, then retries with the same arguments, so the same deadline). */
-        r.rip -= 2;
-        r.rax = r.orig_rax;
-    } else {
-        zx_status_t st = s->result;
-        if ((st == ZX_OK || st == ZX_ERR_TIMED_OUT || st == ZX_ERR_CANCELED) && s->observed_ptr &&
-            !copy_out(s->tid, s->observed_ptr, &s->observed, sizeof s->observed))
-            st = ZX_ERR_INVALID_ARGS;
-        r.rax = (uint64_t)(int64_t)st;
+    for (size_t i = 0; i < MAX_BLOCK_WORKERS; i++) {
+        block_worker_t *w = s->blocks[i];
+        if (w == NULL || !w->done) continue;
+        s->blocks[i] = NULL;
+        block_complete(w);
     }
-    ptrace(PTRACE_SETREGS, s->tid, 0, &r);
-    /* The monitor's pass syncs the task next: it runs on unless a suspension holds it. */
-    k->resume = LT_RESUME_SYSEMU;
 }
 
 /* ------------------------------------------------------------------------------------------------ dispatch */
@@ -923,23 +1104,38 @@ static const entry_t g_calls[] = {
     {"channel_write", sv_channel_write},
     {"channel_write_etc", sv_channel_write_etc},
     {"event_create", sv_event_create},
+    {"exception_get_process", sv_exception_get_process},
+    {"exception_get_thread", sv_exception_get_thread},
     {"handle_close", sv_handle_close},
     {"handle_close_many", sv_handle_close_many},
     {"handle_duplicate", sv_handle_duplicate},
     {"handle_replace", sv_handle_replace},
+    {"job_create", sv_job_create},
+    {"job_set_critical", sv_job_set_critical},
     {"object_get_child", sv_object_get_child},
     {"object_get_info", sv_object_get_info},
     {"object_get_property", sv_object_get_property},
     {"object_set_property", sv_object_set_property},
     {"object_signal", sv_object_signal},
+    {"object_wait_async", sv_object_wait_async},
     {"object_wait_one", sv_object_wait_one},
+    {"port_cancel", sv_port_cancel},
+    {"port_create", sv_port_create},
+    {"port_queue", sv_port_queue},
+    {"port_wait", sv_port_wait},
+    {"process_create", sv_process_create},
+    {"process_read_memory", sv_process_read_memory},
+    {"process_write_memory", sv_process_write_memory},
     {"socket_create", sv_socket_create},
     {"socket_read", sv_socket_read},
     {"socket_shutdown", sv_socket_shutdown},
     {"socket_write", sv_socket_write},
+    {"task_create_exception_channel", sv_task_create_exception_channel},
     {"task_kill", sv_task_kill},
     {"task_suspend", sv_task_suspend},
     {"task_suspend_token", sv_task_suspend}, /* sys_task_suspend_token is sys_task_suspend */
+    {"thread_read_state", sv_thread_read_state},
+    {"thread_write_state", sv_thread_write_state},
     {"vmar_allocate", sv_vm},
     {"vmar_destroy", sv_vm},
     {"vmar_map", sv_vm},
@@ -948,6 +1144,7 @@ static const entry_t g_calls[] = {
     {"vmo_create", sv_vm},
     {"vmo_create_child", sv_vm},
     {"vmo_get_size", sv_vm},
+    {"vmo_op_range", sv_vm},
     {"vmo_read", sv_vm},
     {"vmo_replace_as_executable", sv_vm},
     {"vmo_set_size", sv_vm},
@@ -1091,7 +1288,11 @@ zx_status_t hk_fx_serve_futex_owner(hk_fx_serve_t *s, lt_task_t *k, zx_handle_t 
  * program's own process: its threads are clones of its own tasks (NOT_SUPPORTED for another). */
 zx_status_t hk_fx_serve_thread_create(hk_fx_serve_t *s, lt_task_t *k, const uint64_t a[8]) {
     if (k->thread == NULL) return ZX_ERR_BAD_STATE;
+    /* sys_thread_create (task.cc): options, the name (copy_user_string: NULL is INVALID_ARGS), the process
+     * (PROCESS, MANAGE_THREAD), then the handle written out; the process's state is not checked here (a thread
+     * of a dying or dead process is made, and fails at thread_start). */
     if ((uint32_t)a[3] != 0) return ZX_ERR_INVALID_ARGS;
+    if (a[1] == 0) return ZX_ERR_INVALID_ARGS;
     char name[ZX_MAX_NAME_LEN];
     memset(name, 0, sizeof name);
     size_t n = a[2] < ZX_MAX_NAME_LEN - 1 ? (size_t)a[2] : ZX_MAX_NAME_LEN - 1;
@@ -1103,10 +1304,11 @@ zx_status_t hk_fx_serve_thread_create(hk_fx_serve_t *s, lt_task_t *k, const uint
     hk_lock();
     zx_status_t st = hk_handle_get((zx_handle_t)a[0], ZX_OBJ_TYPE_PROCESS, ZX_RIGHT_MANAGE_THREAD, &obj, NULL);
     hk_process_t *p = st == ZX_OK ? HK_CONTAINER_OF(obj, hk_process_t, base) : NULL;
-    if (st == ZX_OK && p != s->p) st = ZX_ERR_NOT_SUPPORTED;
-    if (st == ZX_OK && (p->state == HK_PROCESS_DYING || p->state == HK_PROCESS_DEAD)) st = ZX_ERR_BAD_STATE;
     hk_thread_t *t = NULL;
-    if (st == ZX_OK && (t = hk_thread_new(p, HK_THREAD_LINUX, name)) == NULL) st = ZX_ERR_NO_MEMORY;
+    /* A thread of the program's own process runs as a clone of the calling task (thread_start); one of another
+     * process is made as the host kernel makes it for the host program (it cannot run code here). */
+    if (st == ZX_OK && (t = hk_thread_new(p, p == s->p ? HK_THREAD_LINUX : HK_THREAD_UNBACKED, name)) == NULL)
+        st = ZX_ERR_NO_MEMORY;
     if (st == ZX_OK) st = hk_handle_alloc(&t->base, ZX_DEFAULT_THREAD_RIGHTS, &h);
     if (t != NULL) hk_object_unref(&t->base);
     hk_unlock();
@@ -1118,20 +1320,26 @@ zx_status_t hk_fx_serve_thread_create(hk_fx_serve_t *s, lt_task_t *k, const uint
     return st;
 }
 
-/* sys_thread_start's handle and state checks (task.cc; ThreadDispatcher::Start): a THREAD handle with
- * ZX_RIGHT_WRITE, of the program's own process (NOT_SUPPORTED otherwise), not started yet (BAD_STATE).  *out: the
- * thread, with a reference. */
-zx_status_t hk_fx_serve_thread_start_check(hk_fx_serve_t *s, lt_task_t *k, zx_handle_t h, hk_thread_t **out) {
+/* sys_thread_start's checks in the host kernel's zx_thread_start order (task.cc; ThreadDispatcher::Start ->
+ * ProcessDispatcher::AddInitializedThread): a THREAD handle with MANAGE_THREAD, its process running (a later thread
+ * needs a RUNNING process: BAD_STATE in an unstarted, dying or dead one), the entry a user address
+ * (arch_is_valid_user_pc: INVALID_ARGS), the thread not started yet (BAD_STATE); then this runner's limits: entry 0
+ * INVALID_ARGS (as the host kernel's), a thread of another process NOT_SUPPORTED.  *out: the thread, with a
+ * reference. */
+zx_status_t hk_fx_serve_thread_start_check(hk_fx_serve_t *s, lt_task_t *k, zx_handle_t h, uint64_t entry,
+                                           hk_thread_t **out) {
     if (k->thread == NULL) return ZX_ERR_BAD_STATE;
     cpu_save_t save;
     enter(s, k->thread, false, &save);
     hk_object_t *obj;
     hk_lock();
-    zx_status_t st = hk_handle_get(h, ZX_OBJ_TYPE_THREAD, ZX_RIGHT_WRITE, &obj, NULL);
+    zx_status_t st = hk_handle_get(h, ZX_OBJ_TYPE_THREAD, ZX_RIGHT_MANAGE_THREAD, &obj, NULL);
     hk_thread_t *t = st == ZX_OK ? HK_CONTAINER_OF(obj, hk_thread_t, base) : NULL;
-    if (st == ZX_OK && t->process != s->p) st = ZX_ERR_NOT_SUPPORTED;
-    if (st == ZX_OK && (t->state != HK_THREAD_NEW || t->kind != HK_THREAD_LINUX)) st = ZX_ERR_BAD_STATE;
-    if (st == ZX_OK && (s->p->state == HK_PROCESS_DYING || s->p->state == HK_PROCESS_DEAD)) st = ZX_ERR_BAD_STATE;
+    if (st == ZX_OK && t->process->state != HK_PROCESS_RUNNING) st = ZX_ERR_BAD_STATE;
+    if (st == ZX_OK && entry >= (1ull << 47)) st = ZX_ERR_INVALID_ARGS;
+    if (st == ZX_OK && t->state != HK_THREAD_NEW) st = ZX_ERR_BAD_STATE;
+    if (st == ZX_OK && entry == 0) st = ZX_ERR_INVALID_ARGS;
+    if (st == ZX_OK && (t->process != s->p || t->kind != HK_THREAD_LINUX)) st = ZX_ERR_NOT_SUPPORTED;
     if (st == ZX_OK) {
         hk_object_ref(&t->base);
         *out = t;
@@ -1340,9 +1548,20 @@ void hk_fx_serve_free(hk_fx_serve_t *s) {
     /* A worker still blocked waits through a handle of this table: closing it ends the wait (CANCELED). */
     if (s->p != NULL) hk_handle_table_close(s->table);
     hk_unlock();
-    if (s->busy) {
-        pthread_join(s->worker, NULL);
-        s->busy = false;
+    /* A port wait does not end with its handle: its thread, dead with the program, is interrupted. */
+    hk_lock();
+    for (size_t i = 0; i < MAX_BLOCK_WORKERS; i++)
+        if (s->blocks[i] != NULL) hk_wait_interrupt_thread(s->blocks[i]->zthread);
+    hk_unlock();
+    for (size_t i = 0; i < MAX_BLOCK_WORKERS; i++) {
+        block_worker_t *w = s->blocks[i];
+        if (w == NULL) continue;
+        s->blocks[i] = NULL;
+        pthread_join(w->thread, NULL);
+        hk_lock();
+        hk_object_unref(&w->zthread->base);
+        hk_unlock();
+        free(w);
     }
     /* Calls still waiting end CANCELED with their channel's handle (a reply handed over after the close is closed:
      * the table takes no handle any more). */
@@ -1357,7 +1576,6 @@ void hk_fx_serve_free(hk_fx_serve_t *s) {
         call_worker_free(w);
     }
     hk_lock();
-    if (s->thread != NULL) hk_object_unref(&s->thread->base);
     if (s->p != NULL) hk_object_unref(&s->p->base); /* the process frees its table */
     else hk_handle_table_free(s->table);
     hk_unlock();

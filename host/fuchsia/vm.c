@@ -201,6 +201,66 @@ static zx_status_t vmo_set_size(zx_handle_t h, uint64_t size) {
     return status;
 }
 
+/* sys_vmo_op_range (zircon/kernel/lib/syscalls/vmo.cc; VmObjectDispatcher::RangeOp): the handle (typed, no right at
+ * the lookup), then each op's right (COMMIT, DECOMMIT, ZERO and CACHE_INVALIDATE WRITE; the other cache ops READ:
+ * ACCESS_DENIED), then the range (past the size or overflowing: OUT_OF_RANGE).  DECOMMIT frees the pages of the
+ * page-rounded range and ZERO zeroes the exact range, both as a hole punched in the memfd (the bytes read as zeros
+ * after, as Zircon's); COMMIT allocates the range; the cache ops have nothing to do on this host's coherent caches.
+ * LOCK / UNLOCK (and TRY_LOCK) are NOT_SUPPORTED, an unknown op INVALID_ARGS. */
+#define VMO_OP_COMMIT 1u
+#define VMO_OP_DECOMMIT 2u
+#define VMO_OP_LOCK 3u
+#define VMO_OP_UNLOCK 4u
+#define VMO_OP_CACHE_SYNC 6u
+#define VMO_OP_CACHE_INVALIDATE 7u
+#define VMO_OP_CACHE_CLEAN 8u
+#define VMO_OP_CACHE_CLEAN_INVALIDATE 9u
+#define VMO_OP_ZERO 10u
+#define VMO_OP_TRY_LOCK 11u
+static zx_status_t vmo_op_range(zx_handle_t h, uint32_t op, uint64_t offset, uint64_t len) {
+    hk_vmo_t *v;
+    uint64_t size;
+    zx_status_t status = vmo_get(h, ZX_RIGHT_NONE, &v, &size);
+    if (status != ZX_OK) return status;
+    zx_rights_t need = 0;
+    switch (op) {
+    case VMO_OP_COMMIT: case VMO_OP_DECOMMIT: case VMO_OP_ZERO: case VMO_OP_CACHE_INVALIDATE:
+        need = ZX_RIGHT_WRITE;
+        break;
+    case VMO_OP_CACHE_SYNC: case VMO_OP_CACHE_CLEAN: case VMO_OP_CACHE_CLEAN_INVALIDATE:
+        need = ZX_RIGHT_READ;
+        break;
+    case VMO_OP_LOCK: case VMO_OP_UNLOCK: case VMO_OP_TRY_LOCK:
+        status = ZX_ERR_NOT_SUPPORTED;
+        break;
+    default:
+        status = ZX_ERR_INVALID_ARGS;
+    }
+    if (status == ZX_OK) {
+        hk_object_t *obj;
+        hk_lock();
+        status = hk_handle_get(h, ZX_OBJ_TYPE_VMO, need, &obj, NULL);
+        hk_unlock();
+    }
+    uint64_t end = offset + len;
+    if (status == ZX_OK && (end < offset || end > size)) status = ZX_ERR_OUT_OF_RANGE;
+    if (status == ZX_OK && len > 0) {
+        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+        uint64_t from = offset, to = end;
+        if (op == VMO_OP_DECOMMIT) {
+            from = offset & ~(page - 1);
+            to = end > size - size % page ? size : (end + page - 1) & ~(page - 1);
+        }
+        int mode = op == VMO_OP_COMMIT ? 0 : op == VMO_OP_DECOMMIT || op == VMO_OP_ZERO
+                                                 ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+                                                 : -1;
+        if (mode >= 0 && fallocate(v->fd, mode, (off_t)from, (off_t)(to - from)) != 0)
+            status = op == VMO_OP_COMMIT ? ZX_ERR_NO_MEMORY : ZX_ERR_INTERNAL;
+    }
+    vmo_put(v);
+    return status;
+}
+
 /* ------------------------------------------------------------------------------------------------ VMO children */
 
 #define VMO_CHILD_SNAPSHOT (1u << 0)                   /* ZX_VMO_CHILD_SNAPSHOT, zircon/types.h */
@@ -529,14 +589,14 @@ zx_status_t hk_fuchsia_vm_root_vmar_locked(hk_fuchsia_vm_t *vm, uint32_t *out) {
         if (root == NULL) return ZX_ERR_NO_MEMORY;
         vm->root = root; /* the program's reference, dropped by hk_fuchsia_vm_release */
     }
-    return hk_handle_alloc(&vm->root->base, ZX_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_EXECUTE,
+    return hk_handle_alloc(&vm->root->base, HK_DEFAULT_VMAR_RIGHTS | ZX_RIGHT_READ | ZX_RIGHT_WRITE | ZX_RIGHT_EXECUTE,
                            out);
 }
 
 /* Rights of a handle to a VMAR with these CAN_MAP_* flags: the VMAR defaults plus READ, WRITE, EXECUTE for
  * CAN_MAP_READ, _WRITE, _EXECUTE (VmAddressRegionDispatcher::Create). */
 static zx_rights_t vmar_rights_for(uint32_t flags) {
-    return ZX_DEFAULT_VMAR_RIGHTS | ((flags & VM_CAN_MAP_READ) ? ZX_RIGHT_READ : 0) |
+    return HK_DEFAULT_VMAR_RIGHTS | ((flags & VM_CAN_MAP_READ) ? ZX_RIGHT_READ : 0) |
            ((flags & VM_CAN_MAP_WRITE) ? ZX_RIGHT_WRITE : 0) | ((flags & VM_CAN_MAP_EXECUTE) ? ZX_RIGHT_EXECUTE : 0);
 }
 
@@ -963,6 +1023,7 @@ bool hk_fuchsia_vm_serve(hk_fuchsia_vm_t *vm, const char *name, pid_t tid, uint6
     else if (strcmp(op, "write") == 0) *ret = vmo_rw(tid, true, (zx_handle_t)a[0], a[1], a[2], a[3]);
     else if (strcmp(op, "get_size") == 0) *ret = vmo_get_size(tid, (zx_handle_t)a[0], a[1]);
     else if (strcmp(op, "set_size") == 0) *ret = vmo_set_size((zx_handle_t)a[0], a[1]);
+    else if (strcmp(op, "op_range") == 0) *ret = vmo_op_range((zx_handle_t)a[0], (uint32_t)a[1], a[2], a[3]);
     else if (strcmp(op, "create_child") == 0)
         *ret = vmo_create_child(tid, (zx_handle_t)a[0], (uint32_t)a[1], a[2], a[3], a[4]);
     else if (strcmp(op, "replace_as_executable") == 0)

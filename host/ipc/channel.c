@@ -425,7 +425,8 @@ zx_status_t zx_channel_call(zx_handle_t handle, uint32_t options, zx_time_t dead
     hk_list_add_tail(&ch->waiters, &w.link); /* before the request goes out, as in Zircon */
     write_self(ch->peer, m);
     /* A suspension parks the caller inside; its reply, if one comes meanwhile, waits in w. */
-    while (!w.done && hk_now() < deadline) hk_sleep_locked(&w.sleeper, deadline, ZX_THREAD_STATE_BLOCKED_CHANNEL);
+    while (!w.done && hk_now() < deadline)
+        hk_sleep_locked(&w.sleeper, deadline, ZX_THREAD_STATE_BLOCKED_CHANNEL, false);
     if (!w.done) hk_list_remove(&w.link);
     status = w.status;
     if (status == ZX_OK) status = call_epilogue(w.reply, args, actual_bytes, actual_handles);

@@ -191,6 +191,10 @@ zx_status_t zx_port_wait(zx_handle_t handle, zx_time_t deadline, zx_port_packet_
     hk_list_init(&w.link);
     for (;;) {
         hk_park_if_stopped_locked(); /* never take a packet while a suspension is pending */
+        if (hk_serving_interrupted()) { /* a Fuchsia program's call: re-issued by the runner after the resume */
+            status = ZX_ERR_INTERNAL_INTR_RETRY;
+            break;
+        }
         port_packet_t *p = port->head;
         if (p != NULL) {
             port->head = p->next;
@@ -206,7 +210,7 @@ zx_status_t zx_port_wait(zx_handle_t handle, zx_time_t deadline, zx_port_packet_
             break;
         }
         hk_list_add_tail(&port->waiters, &w.link);
-        hk_sleep_locked(&w.sleeper, deadline, ZX_THREAD_STATE_BLOCKED_PORT);
+        hk_sleep_locked(&w.sleeper, deadline, ZX_THREAD_STATE_BLOCKED_PORT, true);
         hk_list_remove(&w.link);
     }
     hk_object_unref(&port->base);

@@ -6,6 +6,8 @@
  *
  *   FL_EXIT      debug_write a greeting, check cprng_draw and the clock, exit with 42
  *   FL_TICK      "tick N\n" through debug_write every 10 ms, for ever (for suspend and kill tests)
+ *   FL_INT3      once the PA_USER0 event has USER_SIGNAL_0: debug_write "breakpoint", an int3 (ZX_EXCP_SW_BREAKPOINT on the exception channels), then, if a handler
+ *                resumed it, "resumed after the breakpoint" and exit 7
  *   FL_UNSERVED  zx_system_get_event(0, 0, NULL), which the runner does not serve: exit with the status it returned
  *   FL_BADSYSCALL  issue `syscall` (process_exit's number) from the image's own code, not from the vDSO: Zircon
  *                kills the process with a policy exception, so the exit must never happen
@@ -51,6 +53,10 @@
  *   FL_COST      what a served syscall costs (benchmarks/fuchsia_syscall_cost.py): for each of a few calls, the
  *                best of 5 rounds of 2,000 calls timed with zx_ticks_get, printed as "cost <name> <ns per call>\n";
  *                exit 0, or 1 if a call failed
+ *   FL_PORTS     zx_job_create, zx_process_create (an unstarted process, its root VMAR's rights), zx_thread_create in
+ *                it, ports (FIFO user packets, TIMED_OUT, zx_object_wait_async's signal packet), each with errors in
+ *                Zircon's order; a thread in zx_port_wait suspended while a packet waits (not taken until the resume),
+ *                two threads in zx_object_wait_one at once; then exit 0 with a thread still blocked in zx_port_wait
  *
  * Built with clang --target=x86_64-unknown-fuchsia -fuse-ld=lld -nostdlib -ffreestanding -fPIE -Wl,-pie
  * -Wl,--no-dynamic-linker (tests/test_fuchsia_first_light.py).  x86-64 only.
@@ -120,7 +126,7 @@ __attribute__((unused)) static void say(const char *s) { zx_debug_write(s, len(s
 /* No vDSO functions: nothing to report with, so fault (the runner reports an exception kill). */
 static _Noreturn void die(void) { __builtin_trap(); }
 
-#if defined(FL_HANDLES) || defined(FL_STDIO)
+#if defined(FL_HANDLES) || defined(FL_STDIO) || defined(FL_PORTS)
 typedef uint32_t zx_rights_t;
 typedef uint32_t zx_signals_t;
 typedef uint64_t zx_koid_t;
@@ -775,6 +781,228 @@ static _Noreturn void stdio_main(zx_handle_t bootstrap, const uint8_t *base) {
     zx_process_exit(0);
 }
 #endif /* FL_STDIO */
+
+#if defined(FL_PORTS)
+/* Jobs, processes, ports and blocking waits (serve_object.c): each call's errors in Zircon's order, then threads of
+ * this program blocked in zx_port_wait and zx_object_wait_one at once, one of them suspended while a packet waits
+ * for it; a thread is left blocked in zx_port_wait for ever when the program exits with 0.  A failed check exits
+ * with 100 + its line number's last two digits. */
+#define ZX_ERR_BAD_STATE (-20)
+#define ZX_OBJ_TYPE_PROCESS 1u
+#define ZX_OBJ_TYPE_THREAD 2u
+#define ZX_OBJ_TYPE_PORT 6u
+#define ZX_OBJ_TYPE_JOB 17u
+#define ZX_EVENT_SIGNALED ((zx_signals_t)1u << 3)
+#define ZX_PKT_TYPE_USER 0u
+#define ZX_PKT_TYPE_SIGNAL_ONE 1u
+#define ZX_INFO_THREAD 10u
+#define ZX_THREAD_STATE_BLOCKED_PORT 0x0403u
+#define ZX_THREAD_STATE_BLOCKED_WAIT_ONE 0x0603u
+#define ZX_THREAD_STATE_SUSPENDED 0x0002u
+#define ZX_RIGHT_OP_CHILDREN ((zx_rights_t)1u << 21)
+
+typedef struct {
+    uint64_t key;
+    uint32_t type;
+    zx_status_t status;
+    uint64_t payload[4]; /* user: 32 bytes; signal: trigger, observed (u32 each), count, timestamp, reserved */
+} packet_t; /* zx_port_packet_t: 48 bytes */
+typedef struct {
+    uint32_t state, wait_exception_channel_type;
+    uint8_t rest[64];
+} thread_info_t;
+
+FN(zx_status_t, job_create, (zx_handle_t, uint32_t, zx_handle_t *));
+FN(zx_status_t, process_create, (zx_handle_t, const char *, size_t, uint32_t, zx_handle_t *, zx_handle_t *));
+FN(zx_status_t, thread_create, (zx_handle_t, const char *, size_t, uint32_t, zx_handle_t *));
+FN(zx_status_t, thread_start, (zx_handle_t, uintptr_t, uintptr_t, uintptr_t, uintptr_t));
+FN(zx_status_t, port_create, (uint32_t, zx_handle_t *));
+FN(zx_status_t, port_queue, (zx_handle_t, const packet_t *));
+FN(zx_status_t, port_wait, (zx_handle_t, zx_time_t, packet_t *));
+FN(zx_status_t, object_wait_async, (zx_handle_t, zx_handle_t, uint64_t, zx_signals_t, uint32_t));
+FN(void, thread_exit, (void));
+
+static uint8_t g_pstacks[4][64 * 1024] __attribute__((aligned(16)));
+static volatile uint64_t g_got[4];           /* what each thread's wait gave: key, or 1000 + status */
+
+/* A thread: arg1 = its slot, arg2 = the handle it waits on (slots 0 and 3: a port, 1 and 2: an event). */
+__attribute__((used)) static _Noreturn void waiter(uint64_t slot, zx_handle_t h) {
+    if (slot == 0 || slot == 3) {
+        packet_t pkt;
+        zx_status_t st = port_wait(h, ZX_TIME_INFINITE, &pkt);
+        g_got[slot] = st == ZX_OK ? pkt.key : 1000u + (uint64_t)(-st);
+    } else {
+        zx_signals_t seen = 0;
+        zx_status_t st = object_wait_one(h, ZX_USER_SIGNAL_0, ZX_TIME_INFINITE, &seen);
+        g_got[slot] = st == ZX_OK ? 7u : 1000u + (uint64_t)(-st);
+    }
+    thread_exit();
+    __builtin_unreachable();
+}
+
+static zx_handle_t start_waiter(zx_handle_t proc, uint64_t slot, zx_handle_t h) {
+    zx_handle_t t = 0;
+    EXPECT(thread_create(proc, "waiter", 6, 0, &t), ZX_OK);
+    uintptr_t top = (uintptr_t)(g_pstacks[slot] + sizeof g_pstacks[slot]) - 8;
+    EXPECT(thread_start(t, (uintptr_t)waiter, top, slot, h), ZX_OK);
+    return t;
+}
+
+static void await_state(zx_handle_t t, uint32_t state) {
+    thread_info_t info;
+    for (int i = 0; i < 500; i++) {
+        EXPECT(object_get_info(t, ZX_INFO_THREAD, &info, sizeof info, NULL, NULL), ZX_OK);
+        if (info.state == state) return;
+        nanosleep_fn(deadline_after(10 * 1000 * 1000));
+    }
+    check_failed(__LINE__, info.state);
+}
+
+static void await_signal(zx_handle_t h, zx_signals_t signal) {
+    EXPECT(object_wait_one(h, signal, deadline_after(10ll * 1000 * 1000 * 1000), NULL), ZX_OK);
+}
+
+static _Noreturn void ports_main(zx_handle_t bootstrap, const uint8_t *base) {
+    channel_read = need(base, "_zx_channel_read");
+    handle_close = need(base, "_zx_handle_close");
+    object_get_info = need(base, "_zx_object_get_info");
+    object_signal = need(base, "_zx_object_signal");
+    object_wait_one = need(base, "_zx_object_wait_one");
+    task_kill = need(base, "_zx_task_kill");
+    task_suspend = need(base, "_zx_task_suspend");
+    event_create = need(base, "_zx_event_create");
+    nanosleep_fn = need(base, "_zx_nanosleep");
+    deadline_after = need(base, "_zx_deadline_after");
+    job_create = need(base, "_zx_job_create");
+    process_create = need(base, "_zx_process_create");
+    thread_create = need(base, "_zx_thread_create");
+    thread_start = need(base, "_zx_thread_start");
+    port_create = need(base, "_zx_port_create");
+    port_queue = need(base, "_zx_port_queue");
+    port_wait = need(base, "_zx_port_wait");
+    object_wait_async = need(base, "_zx_object_wait_async");
+    thread_exit = need(base, "_zx_thread_exit");
+
+    static uint8_t msg[4096];
+    zx_handle_t hs[16];
+    uint32_t nb = 0, nh = 0;
+    EXPECT(channel_read(bootstrap, 0, msg, hs, sizeof msg, 16, &nb, &nh), ZX_OK);
+    const uint32_t *infos = (const uint32_t *)(msg + ((const proc_args_t *)msg)->handle_info_off);
+    zx_handle_t proc = 0, job = 0;
+    for (uint32_t i = 0; i < nh; i++) {
+        if ((infos[i] & 0xff) == PA_PROC_SELF) proc = hs[i];
+        if ((infos[i] & 0xff) == PA_JOB_DEFAULT) job = hs[i];
+    }
+    EXPECT(proc != 0 && job != 0, 1);
+
+    /* sys_job_create: options, then the parent. */
+    zx_handle_t child = 0, p = 0, vmar = 0, t = 0;
+    zx_rights_t rights = 0;
+    basic_t b;
+    EXPECT(job_create(job, 1, &child), ZX_ERR_INVALID_ARGS);
+    EXPECT(job_create(proc, 0, &child), ZX_ERR_WRONG_TYPE);
+    EXPECT(job_create(job, 0, &child), ZX_OK);
+    EXPECT(object_get_info(child, ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL), ZX_OK);
+    EXPECT(b.type, ZX_OBJ_TYPE_JOB);
+    EXPECT(b.related_koid, koid_of(job, NULL));
+    /* sys_process_create: options, the name (NULL is INVALID_ARGS), the job; the root VMAR's rights. */
+    EXPECT(process_create(child, "p", 1, 2, &p, &vmar), ZX_ERR_INVALID_ARGS);
+    EXPECT(process_create(child, NULL, 0, 0, &p, &vmar), ZX_ERR_INVALID_ARGS);
+    EXPECT(process_create(proc, "p", 1, 0, &p, &vmar), ZX_ERR_WRONG_TYPE);
+    EXPECT(process_create(child, "unstarted", 9, 0, &p, &vmar), ZX_OK);
+    EXPECT(object_get_info(p, ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL), ZX_OK);
+    EXPECT(b.type, ZX_OBJ_TYPE_PROCESS);
+    koid_of(vmar, &rights);
+    EXPECT(rights, ZX_DEFAULT_VMAR_RIGHTS_AND_RWX);
+    EXPECT((rights & ZX_RIGHT_OP_CHILDREN) != 0, 1);
+    /* sys_thread_create in another process: made (NEW); starting it is BAD_STATE (the process never started). */
+    EXPECT(thread_create(p, NULL, 0, 0, &t), ZX_ERR_INVALID_ARGS);
+    EXPECT(thread_create(p, "t", 1, 0, &t), ZX_OK);
+    EXPECT(object_get_info(t, ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL), ZX_OK);
+    EXPECT(b.type, ZX_OBJ_TYPE_THREAD);
+    EXPECT(thread_start(t, 0x1000, 0x2000, 0, 0), ZX_ERR_BAD_STATE);
+    /* Killing the job ends the unstarted process (TERMINATED at once). */
+    EXPECT(task_kill(child), ZX_OK);
+    await_signal(p, ZX_TASK_TERMINATED);
+    EXPECT(handle_close(t), ZX_OK);
+    EXPECT(handle_close(vmar), ZX_OK);
+    EXPECT(handle_close(p), ZX_OK);
+    EXPECT(handle_close(child), ZX_OK);
+    say("jobs and processes ok\n");
+
+    /* Ports: options; FIFO user packets; TIMED_OUT with none; a signal packet from object_wait_async. */
+    zx_handle_t port = 0, ev = 0;
+    packet_t pkt, got;
+    EXPECT(port_create(2, &port), ZX_ERR_INVALID_ARGS);
+    EXPECT(port_create(0, &port), ZX_OK);
+    EXPECT(object_get_info(port, ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL), ZX_OK);
+    EXPECT(b.type, ZX_OBJ_TYPE_PORT);
+    EXPECT(port_wait(port, 0, &got), ZX_ERR_TIMED_OUT);
+    for (uint64_t key = 1; key <= 2; key++) {
+        pkt = (packet_t){.key = key, .type = 5, .status = -3, .payload = {key * 10, 0, 0, 0}};
+        EXPECT(port_queue(port, &pkt), ZX_OK);
+    }
+    EXPECT(port_queue(ev, &pkt), ZX_ERR_BAD_HANDLE);
+    for (uint64_t key = 1; key <= 2; key++) {
+        EXPECT(port_wait(port, 0, &got), ZX_OK);
+        EXPECT(got.key, key);
+        EXPECT(got.type, ZX_PKT_TYPE_USER); /* the type is forced */
+        EXPECT(got.status, -3);
+        EXPECT(got.payload[0], key * 10);
+    }
+    EXPECT(event_create(0, &ev), ZX_OK);
+    EXPECT(object_wait_async(ev, port, 77, ZX_EVENT_SIGNALED, 1u << 31), ZX_ERR_INVALID_ARGS);
+    EXPECT(object_wait_async(ev, port, 77, ZX_EVENT_SIGNALED, 0), ZX_OK);
+    EXPECT(port_wait(port, 0, &got), ZX_ERR_TIMED_OUT);
+    EXPECT(object_signal(ev, 0, ZX_EVENT_SIGNALED), ZX_OK);
+    EXPECT(port_wait(port, deadline_after(1000ll * 1000 * 1000), &got), ZX_OK);
+    EXPECT(got.key, 77);
+    EXPECT(got.type, ZX_PKT_TYPE_SIGNAL_ONE);
+    EXPECT((uint32_t)got.payload[0], ZX_EVENT_SIGNALED); /* trigger */
+    EXPECT((uint32_t)(got.payload[0] >> 32) & ZX_EVENT_SIGNALED, ZX_EVENT_SIGNALED); /* observed */
+    EXPECT(handle_close(ev), ZX_OK);
+    say("ports ok\n");
+
+    /* A thread blocked in port_wait, suspended: a packet queued meanwhile stays queued until the resume. */
+    zx_handle_t t0 = start_waiter(proc, 0, port);
+    await_state(t0, ZX_THREAD_STATE_BLOCKED_PORT);
+    zx_handle_t token = 0;
+    EXPECT(task_suspend(t0, &token), ZX_OK);
+    await_signal(t0, ZX_THREAD_SUSPENDED);
+    await_state(t0, ZX_THREAD_STATE_SUSPENDED);
+    pkt = (packet_t){.key = 9};
+    EXPECT(port_queue(port, &pkt), ZX_OK);
+    nanosleep_fn(deadline_after(150 * 1000 * 1000));
+    EXPECT(g_got[0], 0); /* nothing taken while suspended */
+    EXPECT(handle_close(token), ZX_OK);
+    await_signal(t0, ZX_TASK_TERMINATED);
+    EXPECT(g_got[0], 9);
+    say("suspended port_wait ok\n");
+
+    /* Two threads in zx_object_wait_one at once, each on its own event, ended in the other order. */
+    zx_handle_t e1 = 0, e2 = 0;
+    EXPECT(event_create(0, &e1), ZX_OK);
+    EXPECT(event_create(0, &e2), ZX_OK);
+    zx_handle_t t1 = start_waiter(proc, 1, e1), t2 = start_waiter(proc, 2, e2);
+    await_state(t1, ZX_THREAD_STATE_BLOCKED_WAIT_ONE);
+    await_state(t2, ZX_THREAD_STATE_BLOCKED_WAIT_ONE);
+    EXPECT(object_signal(e2, 0, ZX_USER_SIGNAL_0), ZX_OK);
+    await_signal(t2, ZX_TASK_TERMINATED);
+    EXPECT(g_got[2], 7);
+    EXPECT(g_got[1], 0);
+    await_state(t1, ZX_THREAD_STATE_BLOCKED_WAIT_ONE);
+    EXPECT(object_signal(e1, 0, ZX_USER_SIGNAL_0), ZX_OK);
+    await_signal(t1, ZX_TASK_TERMINATED);
+    EXPECT(g_got[1], 7);
+    say("concurrent waits ok\n");
+
+    /* A thread left in zx_port_wait for ever: the program's end must end it. */
+    zx_handle_t t3 = start_waiter(proc, 3, port);
+    await_state(t3, ZX_THREAD_STATE_BLOCKED_PORT);
+    say("exiting with a waiter blocked\n");
+    zx_process_exit(0);
+}
+#endif /* FL_PORTS */
 #endif /* FL_HANDLES || FL_STDIO */
 
 #if defined(FL_FUTEX)
@@ -1359,6 +1587,23 @@ void _start(zx_handle_t bootstrap, void *vdso) {
         zx_debug_write(line, at);
         nanosleep(deadline_after(10 * 1000 * 1000));
     }
+#elif defined(FL_INT3)
+    /* The breakpoint waits for the host's go: USER_SIGNAL_0 on the PA_USER0 event of the processargs message. */
+    zx_status_t (*read)(zx_handle_t, uint32_t, void *, zx_handle_t *, uint32_t, uint32_t, uint32_t *, uint32_t *) =
+        vdso_sym(base, "_zx_channel_read");
+    zx_status_t (*wait)(zx_handle_t, uint32_t, zx_time_t, uint32_t *) = vdso_sym(base, "_zx_object_wait_one");
+    static uint8_t msg[4096];
+    zx_handle_t hs[16];
+    uint32_t nb = 0, nh = 0, go = 0;
+    if (read == NULL || wait == NULL || read(bootstrap, 0, msg, hs, sizeof msg, 16, &nb, &nh) != 0) zx_process_exit(2);
+    const uint32_t *infos = (const uint32_t *)(msg + *(const uint32_t *)(msg + 8));
+    for (uint32_t i = 0; i < nh; i++)
+        if ((infos[i] & 0xff) == 0xF0) go = hs[i];
+    if (go == 0 || wait(go, 1u << 24, INT64_MAX, NULL) != 0) zx_process_exit(3);
+    say("breakpoint\n");
+    __asm__ volatile("int3");
+    say("resumed after the breakpoint\n");
+    zx_process_exit(7);
 #elif defined(FL_UNSERVED)
     zx_status_t (*get_event)(zx_handle_t, uint32_t, zx_handle_t *) =
         (zx_status_t (*)(zx_handle_t, uint32_t, zx_handle_t *))vdso_sym(base, "_zx_system_get_event");
@@ -1512,7 +1757,9 @@ void _start(zx_handle_t bootstrap, void *vdso) {
     subvmar_main(bootstrap, base);
 #elif defined(FL_LDSO)
     ldso_main(bootstrap, base);
+#elif defined(FL_PORTS)
+    ports_main(bootstrap, base);
 #else
-#error "define FL_EXIT, FL_TICK, FL_UNSERVED, FL_BADSYSCALL, FL_VMO, FL_VMAR, FL_HANDLES, FL_FUTEX, FL_THREADS, FL_STDIO, FL_COST, FL_SUBVMAR or FL_LDSO"
+#error "define FL_EXIT, FL_TICK, FL_INT3, FL_UNSERVED, FL_BADSYSCALL, FL_VMO, FL_VMAR, FL_HANDLES, FL_FUTEX, FL_THREADS, FL_STDIO, FL_COST, FL_SUBVMAR, FL_LDSO or FL_PORTS"
 #endif
 }
