@@ -14,15 +14,19 @@ import os
 import platform
 import re
 import struct
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import handle_count, wait_until
+from vintage import fuchsia_clang, host_cc, real_sdk_2021
 
 import zxpy
+from fuchsia_tools import standin_vdso
 from zxpy import _raw
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"),
@@ -51,7 +55,7 @@ def ordinal(method: str) -> int:
     return int(struct.unpack("<Q", digest[:8])[0]) & ~(1 << 63)
 
 
-O = {name: ordinal(name) for name in METHODS}
+ORD = {name: ordinal(name) for name in METHODS}
 
 R, W, X = 0x1, 0x2, 0x8
 CREATE, CREATE_IF_ABSENT, TRUNCATE, DIRECTORY = 0x10000, 0x20000, 0x40000, 0x80000
@@ -77,7 +81,7 @@ def test_ordinals_are_sha256_of_the_fidl_names() -> None:
     defined = {m.group(1): int(m.group(2), 16) for m in re.finditer(r"#define HK_FIO_(\w+) 0x([0-9a-f]+)ull", text)}
     assert set(defined) == set(METHODS.values())
     for method, macro in METHODS.items():
-        assert defined[macro] == O[method], method
+        assert defined[macro] == ORD[method], method
         plain = hashlib.sha256(f"fuchsia.io/{method}".encode()).digest()
         assert defined[macro] != int(struct.unpack("<Q", plain[:8])[0]) & ~(1 << 63)
 
@@ -92,7 +96,7 @@ def test_ordinals_are_the_ones_the_2021_libfdio_sends() -> None:
         protocol, name = method.split(".")
         assert re.search(rf"protocol {protocol} {{", fidl), protocol
         assert re.search(rf"\b{name}\(", fidl), method
-        assert struct.pack("<Q", O[method]) in data, f"{method} ({O[method]:#x}) is not in libfdio.so"
+        assert struct.pack("<Q", ORD[method]) in data, f"{method} ({ORD[method]:#x}) is not in libfdio.so"
 
 
 # ---------------------------------------------------------------------------------------------- a FIDL client
@@ -153,16 +157,19 @@ class Node:
 
     def call(self, method: str, body: bytes = b"", handles: tuple[int, ...] = ()) -> tuple[bytes, list[int]]:
         self.txid += 1
-        assert write(self.h, header(self.txid, O[method]) + body, handles) == ZX_OK
+        assert write(self.h, header(self.txid, ORD[method]) + body, handles) == ZX_OK
         got = read(self.h)
         assert got is not None, f"{method}: the server closed the connection"
         msg, hs = got
         txid, _, _, _, magic, ordinal_ = struct.unpack_from("<I3BBQ", msg)
-        assert (txid, magic, ordinal_) == (self.txid, 1, O[method])
+        assert (txid, magic, ordinal_) == (self.txid, 1, ORD[method])
         return msg[16:], hs
 
     def status(self, method: str, body: bytes = b"") -> int:
         return int(struct.unpack_from("<i", self.call(method, body)[0])[0])
+
+    def status_with(self, method: str, body: bytes, handles: tuple[int, ...]) -> int:
+        return int(struct.unpack_from("<i", self.call(method, body, handles)[0])[0])
 
     def open(self, path: bytes, flags: int, mode: int = 0) -> tuple[int, int | None, Node | None]:
         """Directory.Open: (status, NodeInfo tag, node), the status from OnOpen (DESCRIBE is added)."""
@@ -170,13 +177,13 @@ class Node:
         inline, ool = string(path)
         body = struct.pack("<II", flags | DESCRIBE, mode) + inline + struct.pack("<II", 0xFFFFFFFF, 0) + ool
         self.txid += 1
-        assert write(self.h, header(self.txid, O["Directory.Open"]) + body, (server,)) == ZX_OK
+        assert write(self.h, header(self.txid, ORD["Directory.Open"]) + body, (server,)) == ZX_OK
         got = read(client)
         assert got is not None, "no OnOpen event"
         msg, hs = got
         assert hs == []
         txid, _, _, _, _, ordinal_ = struct.unpack_from("<I3BBQ", msg)
-        assert (txid, ordinal_) == (0, O["Node.OnOpen"])
+        assert (txid, ordinal_) == (0, ORD["Node.OnOpen"])
         status = struct.unpack_from("<i", msg, 16)[0]
         tag, num_bytes, num_handles, presence = struct.unpack_from("<QIIQ", msg, 24)
         if status != ZX_OK:
@@ -339,14 +346,14 @@ def test_write_read_seek_truncate_and_attributes(root: Node, tree: Path) -> None
     # A clone has the same rights (SAME_RIGHTS) and its own offset; fewer rights on asking.
     client, server = channel()
     f.txid += 1
-    assert write(f.h, header(f.txid, O["Node.Clone"]) + struct.pack("<II", SAME_RIGHTS | DESCRIBE, 0xFFFFFFFF),
+    assert write(f.h, header(f.txid, ORD["Node.Clone"]) + struct.pack("<II", SAME_RIGHTS | DESCRIBE, 0xFFFFFFFF),
                  (server,)) == ZX_OK
     got = read(client)
     assert got is not None and struct.unpack_from("<iI", got[0], 16)[0] == ZX_OK
     clone = Node(client)
     assert clone.read(2) == (ZX_OK, b"AB")
     client, server = channel()
-    assert write(f.h, header(99, O["Node.Clone"]) + struct.pack("<II", R, 0xFFFFFFFF), (server,)) == ZX_OK
+    assert write(f.h, header(99, ORD["Node.Clone"]) + struct.pack("<II", R, 0xFFFFFFFF), (server,)) == ZX_OK
     ro = Node(client)
     assert ro.write(b"x") == (BAD_HANDLE, 0)
     for n in (f, clone, ro):
@@ -396,9 +403,63 @@ def test_directories_list_create_and_unlink(root: Node, tree: Path) -> None:
     assert status == ZX_OK and ro is not None
     assert ro.unlink(b"x") == ACCESS_DENIED
     ro.close()
-    # Not supported, with a status.
-    body, _ = root.call("Directory.GetToken")
+    # Link and Watch: not supported, with a status.
+    inline, ool = string(b"hello.txt")
+    ev = ffi.new("zx_handle_t*")
+    assert lib.zx_event_create(0, ev) == ZX_OK
+    body, _ = root.call("Directory.Link", inline + struct.pack("<II", 0xFFFFFFFF, 0) + inline + ool + ool, (ev[0],))
     assert struct.unpack_from("<i", body)[0] == NOT_SUPPORTED
+
+
+def rename(node: Node, src: bytes, token: int, dst: bytes) -> int:
+    """Directory.Rename with a duplicate of token (the request's handle is transferred)."""
+    si, so = string(src)
+    di, do = string(dst)
+    dup = ffi.new("zx_handle_t*")
+    assert lib.zx_handle_duplicate(token, 1 << 31, dup) == ZX_OK  # ZX_RIGHT_SAME_RIGHTS
+    return node.status_with("Directory.Rename", si + struct.pack("<II", 0xFFFFFFFF, 0) + di + so + do, (dup[0],))
+
+
+def get_token(node: Node) -> tuple[int, list[int]]:
+    body, hs = node.call("Directory.GetToken")
+    status, present = struct.unpack_from("<iI", body)
+    assert present == (0xFFFFFFFF if status == ZX_OK else 0) and len(hs) == (status == ZX_OK)
+    return status, hs
+
+
+def test_rename_through_a_token(root: Node, tree: Path) -> None:
+    status, _, sub = root.open(b"sub", R | W)
+    assert status == ZX_OK and sub is not None
+    status, hs = get_token(sub)
+    assert status == ZX_OK
+    token = hs[0]
+    assert rename(root, b"hello.txt", token, b"moved.txt") == ZX_OK
+    assert (tree / "sub" / "moved.txt").read_bytes() == b"hello, fuchsia.io\n" and not (tree / "hello.txt").exists()
+    status, hs = get_token(root)
+    assert status == ZX_OK
+    assert rename(sub, b"moved.txt", hs[0], b"back.txt") == ZX_OK and (tree / "back.txt").is_file()
+    assert rename(root, b"back.txt/", hs[0], b"x") == NOT_DIR
+    assert rename(root, b"missing", hs[0], b"x") == NOT_FOUND
+    assert rename(root, b"a/b", hs[0], b"x") == INVALID_ARGS
+    assert rename(root, b"back.txt", hs[0], b"..") == INVALID_ARGS
+    lib.zx_handle_close(hs[0])
+    ev = ffi.new("zx_handle_t*")
+    assert lib.zx_event_create(0, ev) == ZX_OK
+    assert rename(root, b"back.txt", ev[0], b"y") == INVALID_ARGS  # no token of ours
+    lib.zx_handle_close(ev[0])
+    status, _, ro = root.open(b"sub", R)
+    assert status == ZX_OK and ro is not None
+    assert get_token(ro)[0] == BAD_HANDLE  # GetToken needs WRITABLE
+    ro.close()
+    # A token of another served directory is unknown here.
+    other = connect(tree / "sub")
+    status, hs = get_token(other)
+    assert status == ZX_OK
+    assert rename(root, b"back.txt", hs[0], b"z") == INVALID_ARGS
+    lib.zx_handle_close(hs[0])
+    other.close()
+    lib.zx_handle_close(token)
+    sub.close()
 
 
 def test_read_only_root_refuses_writes(tree: Path) -> None:
@@ -449,8 +510,8 @@ def test_get_buffer_gives_a_vmo_of_the_file(root: Node) -> None:
 
 
 def test_malformed_and_unknown_requests_close_the_connection(tree: Path) -> None:
-    for msg in (header(1, 0x1234), header(1, O["Node.GetAttr"]) + b"\0" * 8, header(1, O["File.Read"]),
-                b"\0" * 8, header(1, O["Directory.Open"]) + b"\0" * 32):
+    for msg in (header(1, 0x1234), header(1, ORD["Node.GetAttr"]) + b"\0" * 8, header(1, ORD["File.Read"]),
+                b"\0" * 8, header(1, ORD["Directory.Open"]) + b"\0" * 32):
         node = connect(tree)
         assert write(node.h, msg) == ZX_OK
         assert closed(node.h)
@@ -460,7 +521,7 @@ def test_malformed_and_unknown_requests_close_the_connection(tree: Path) -> None
     ev = ffi.new("zx_handle_t*")
     assert lib.zx_event_create(0, ev) == ZX_OK
     inline, ool = string(b"hello.txt")
-    msg = header(1, O["Directory.Open"]) + struct.pack("<II", R, 0) + inline + struct.pack("<II", 0xFFFFFFFF, 0) + ool
+    msg = header(1, ORD["Directory.Open"]) + struct.pack("<II", R, 0) + inline + struct.pack("<II", 0xFFFFFFFF, 0) + ool
     assert write(node.h, msg, (ev[0],)) == ZX_OK
     assert closed(node.h)
     node.close()
@@ -471,20 +532,32 @@ def test_malformed_and_unknown_requests_close_the_connection(tree: Path) -> None
     node.close()
 
 
+def _settled_tasks() -> int:
+    """This process's thread count once it stops changing (a connection's thread may still be leaving)."""
+    counts = [len(os.listdir("/proc/self/task"))]
+    for _ in range(200):
+        time.sleep(0.01)
+        counts.append(len(os.listdir("/proc/self/task")))
+        if len(counts) >= 5 and len(set(counts[-5:])) == 1:
+            break
+    return counts[-1]
+
+
 def test_connections_end_with_their_clients_and_leak_nothing(tree: Path) -> None:
     live, handles, threads = lib.zxpy_fuchsia_fs_live(), handle_count(), threading.active_count()
-    fds, tasks = len(os.listdir("/proc/self/fd")), len(os.listdir("/proc/self/task"))
+    fds, tasks = len(os.listdir("/proc/self/fd")), _settled_tasks()
     nodes = [connect(tree) for _ in range(3)]
     opened = [n.open(b"hello.txt", R)[2] for n in nodes]
     assert lib.zxpy_fuchsia_fs_live() == live + 6
-    assert len(os.listdir("/proc/self/task")) == tasks + 6  # a host thread per connection
+    # A host thread per connection (made just after the OnOpen the client saw).
+    wait_until(lambda: len(os.listdir("/proc/self/task")) == tasks + 6, what="a thread per connection")
     for n in nodes + opened:
         assert n is not None
         n.close()
     wait_until(lambda: lib.zxpy_fuchsia_fs_live() == live, what="every connection to end")
     wait_until(lambda: len(os.listdir("/proc/self/fd")) == fds, what="the served fds to close")
     assert handle_count() == handles and threading.active_count() == threads
-    wait_until(lambda: len(os.listdir("/proc/self/task")) == tasks, what="the serving threads to end")
+    wait_until(lambda: len(os.listdir("/proc/self/task")) <= tasks, what="the serving threads to end")
 
 
 def test_connect_errors(tmp_path: Path) -> None:
@@ -493,9 +566,6 @@ def test_connect_errors(tmp_path: Path) -> None:
     (tmp_path / "file").write_bytes(b"")
     assert lib.zxpy_fuchsia_fs_connect(os.fsencode(tmp_path / "file"), 0, client) == NOT_DIR
     assert lib.zxpy_fuchsia_fs_connect(ffi.NULL, 0, client) == INVALID_ARGS
-
-
-_ = zxpy  # the module is imported for its build
 
 
 # ---------------------------------------------------------------------------------------------- a program of ours
@@ -508,12 +578,6 @@ FLAGS = ("-fuse-ld=lld", "-nostdlib", "-ffreestanding", "-fno-builtin", "-fPIE",
 @pytest.fixture(scope="module")
 def ns_program(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """tests/helpers/fuchsia_ns.c as a static image, and the stand-in vDSO (no SDK needed)."""
-    import subprocess
-
-    from vintage import fuchsia_clang
-
-    from fuchsia_tools import standin_vdso
-
     clang = fuchsia_clang()
     out = tmp_path_factory.mktemp("fuchsia_ns")
     subprocess.run([clang, "--target=x86_64-unknown-fuchsia", *FLAGS, "-o", str(out / "ns"), str(NS_PROGRAM)],
@@ -654,6 +718,12 @@ int main(void) {
     fd = open("/tmp/newdir/inner", O_CREAT | O_RDWR, 0600);
     CHECK(fd >= 0);
     close(fd);
+    /* rename(2): GetToken of the new parent, Rename in the old one. */
+    fd = open("/tmp/moveme", O_CREAT | O_WRONLY, 0644);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK(rename("/tmp/moveme", "/tmp/newdir/moved") == 0);
+    CHECK(stat("/tmp/newdir/moved", &st) == 0 && stat("/tmp/moveme", &st) != 0);
     /* The listing of /tmp. */
     DIR *d = opendir("/tmp");
     CHECK(d != NULL);
@@ -669,7 +739,8 @@ int main(void) {
     CHECK(zx_vmo_get_size(vmo, &vmo_size) == ZX_OK);
     zx_info_handle_basic_t info;
     CHECK(zx_object_get_info(vmo, ZX_INFO_HANDLE_BASIC, &info, sizeof info, NULL, NULL) == ZX_OK);
-    printf("exec vmo size %llu executable %d\n", (unsigned long long)vmo_size, (info.rights & ZX_RIGHT_EXECUTE) ? 1 : 0);
+    printf("exec vmo size %llu executable %d\n", (unsigned long long)vmo_size,
+           (info.rights & ZX_RIGHT_EXECUTE) ? 1 : 0);
     zx_handle_close(vmo);
     close(fd);
     fd = -1;
@@ -681,10 +752,6 @@ int main(void) {
 
 
 def _sdk_build(tmp_path: Path, name: str, source: str) -> tuple[Path, Path]:
-    from vintage import fuchsia_clang, real_sdk_2021
-
-    import subprocess
-
     sysroot = real_sdk_2021() / "arch/x64/sysroot"
     fdio = real_sdk_2021() / "pkg/fdio"
     clang = fuchsia_clang()
@@ -733,7 +800,27 @@ def test_sdk_program_uses_tmp_and_pkg_through_libfdio(tmp_path: Path) -> None:
     assert lines[-1] == "done"
     assert (tmp / "made.txt").read_bytes() == b"written by fuchsia\n"
     assert (tmp / "newdir" / "inner").is_file() and not (tmp / "remove.me").exists()
+    assert (tmp / "newdir" / "moved").is_file()
     assert sorted(p.name for p in tmp.iterdir()) == ["kept.txt", "made.txt", "newdir"]
     assert sorted(p.name for p in pkg.iterdir()) == ["data.txt", "tool"]
     wait_until(lambda: lib.zxpy_fuchsia_fs_live() == live, what="the program's connections to end")
     wait_until(lambda: handle_count() == before, what="the host's handles to be closed")
+
+
+def test_service_directory_hands_names_to_their_connectors(tmp_path: Path) -> None:
+    """hk_fx_svc_dir_connect (tests/helpers/fileserver_svc.c, linked with the host kernel): Open of a name calls its
+    connector with the request channel (after OnOpen(ZX_OK, service) with DESCRIBE), an unknown name is closed
+    (OnOpen NOT_FOUND), "." / Clone / ReadDirents / GetAttr / Close serve the directory, bad entries are
+    INVALID_ARGS, and every connection ends with its client."""
+    root = Path(__file__).parents[1]
+    host = root / "host"
+    # The host kernel and the runner as the module has them (vdso_dump.c is a tool with a main of its own).
+    sources = [Path(__file__).parent / "helpers" / "fileserver_svc.c", *sorted(host.glob("*.c")),
+               *sorted((host / "ipc").glob("*.c")),
+               *(p for p in sorted((host / "fuchsia").glob("*.c")) if p.name != "vdso_dump.c")]
+    exe = tmp_path / "fileserver_svc"
+    subprocess.run([*host_cc(), "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pthread",
+                    f"-I{host / 'include'}", f"-I{host}", *map(str, sources), "-o", str(exe)],
+                   check=True, capture_output=True, text=True)
+    done = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stdout + done.stderr

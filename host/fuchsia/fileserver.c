@@ -27,7 +27,11 @@
  *     at all: NOT_SUPPORTED), executable with VMO_FLAG_EXEC (which needs OPEN_RIGHT_EXECUTABLE: ACCESS_DENIED).
  *   - Unlink needs OPEN_RIGHT_WRITABLE (ACCESS_DENIED); "." UNAVAILABLE; a directory that is not empty NOT_EMPTY.
  *   - ReadDirents: packed {u64 ino, u8 size, u8 type, name} records, at most MAX_BUF bytes, "." first, ".." never.
- *   - Rename, Link, GetToken, Watch: NOT_SUPPORTED; SetAttr sets the modification time only.
+ *   - GetToken (WRITABLE, BAD_HANDLE otherwise): a duplicate of the directory connection's token event; Rename(src,
+ *     token, dst) moves src of this directory to dst in the token's directory of the same root (names without '/'
+ *     but a trailing one, which asks for a directory; not "." or "..": INVALID_ARGS; an unknown token
+ *     INVALID_ARGS); both need WRITABLE (BAD_HANDLE).  Link and Watch: NOT_SUPPORTED; SetAttr sets the modification
+ *     time only.
  *   - A request that does not decode, or an unknown ordinal: the channel is closed, as a FIDL server does.
  */
 #include <dirent.h>
@@ -126,7 +130,20 @@ typedef struct conn {
     bool dot_sent;       /* ReadDirents gave "." */
     uint64_t offset;     /* the seek offset */
     size_t svc_next;     /* the service directory's listing */
+    zx_handle_t token;   /* directories: the event GetToken hands out duplicates of (Rename's destination) */
 } conn_t;
+
+/* The tokens handed out (GetToken): the event's koid names a directory of a root for Rename.  An entry lives as long
+ * as the connection that made it. */
+typedef struct token {
+    struct token *next;
+    zx_koid_t koid;
+    const conn_t *owner;
+    root_t *root; /* a reference */
+    char *rel;
+} token_t;
+static pthread_mutex_t g_tokens_mu = PTHREAD_MUTEX_INITIALIZER;
+static token_t *g_tokens; /* g_tokens_mu */
 
 static atomic_size_t g_live;
 
@@ -147,7 +164,13 @@ static void svc_unref(svc_t *s) {
     }
 }
 
+static void token_forget(const conn_t *c);
+
 static void conn_free(conn_t *c) {
+    if (c->token != ZX_HANDLE_INVALID) {
+        token_forget(c);
+        zx_handle_close(c->token);
+    }
     if (c->dir != NULL) closedir(c->dir);
     if (c->fd >= 0) close(c->fd);
     zx_handle_close(c->ch);
@@ -159,8 +182,9 @@ static void conn_free(conn_t *c) {
 
 static void *serve(void *arg);
 
-/* Serve c on a thread of its own; c (and its channel) is taken whatever the result. */
-static zx_status_t conn_start(conn_t *c) {
+/* Serve c on a thread of its own; c (and its channel) is taken whatever the result.  counted: g_live already
+ * counts it (conn_go counts a connection before its OnOpen, so a client that saw the event sees it counted). */
+static zx_status_t conn_start(conn_t *c, bool counted) {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -169,7 +193,7 @@ static zx_status_t conn_start(conn_t *c) {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    atomic_fetch_add(&g_live, 1);
+    if (!counted) atomic_fetch_add(&g_live, 1);
     pthread_t t;
     int err = pthread_create(&t, &attr, serve, c);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -386,8 +410,9 @@ static void refuse(zx_handle_t ch, uint32_t flags, zx_status_t s) {
 
 /* Start serving a new connection c (describing it first when asked); c is taken. */
 static void conn_go(conn_t *c, uint32_t flags) {
+    atomic_fetch_add(&g_live, 1);
     if (flags & FLAG_DESCRIBE) send_on_open(c->ch, ZX_OK, node_info_of(c));
-    (void)conn_start(c);
+    (void)conn_start(c, true);
 }
 
 /* The node at rel below root r for a connection with `rights` and `flags` (open flags), on channel ch (taken). */
@@ -843,6 +868,102 @@ static zx_status_t dir_rewind(conn_t *c) {
     return ZX_OK;
 }
 
+/* GetToken: a duplicate (ZX_RIGHTS_BASIC) of this directory connection's token event, made at the first call
+ * (the VFS's Connection::DirectoryGetToken: WRITABLE needed, BAD_HANDLE otherwise). */
+static zx_status_t dir_get_token(conn_t *c, zx_handle_t *out) {
+    if (c->svc != NULL || !c->is_dir) return ZX_ERR_NOT_SUPPORTED;
+    if (!(c->rights & RIGHT_WRITABLE)) return ZX_ERR_BAD_HANDLE;
+    if (c->token == ZX_HANDLE_INVALID) {
+        zx_handle_t ev = ZX_HANDLE_INVALID;
+        zx_info_handle_basic_t b;
+        token_t *t = calloc(1, sizeof *t);
+        zx_status_t st = t != NULL ? zx_event_create(0, &ev) : ZX_ERR_NO_MEMORY;
+        if (st == ZX_OK) st = zx_object_get_info(ev, ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL);
+        if (st == ZX_OK && (t->rel = strdup(c->rel)) == NULL) st = ZX_ERR_NO_MEMORY;
+        if (st != ZX_OK) {
+            zx_handle_close(ev); /* ZX_HANDLE_INVALID: nothing */
+            if (t != NULL) free(t->rel);
+            free(t);
+            return st;
+        }
+        t->koid = b.koid;
+        t->owner = c;
+        t->root = c->root;
+        atomic_fetch_add(&c->root->refs, 1);
+        c->token = ev;
+        pthread_mutex_lock(&g_tokens_mu);
+        t->next = g_tokens;
+        g_tokens = t;
+        pthread_mutex_unlock(&g_tokens_mu);
+    }
+    return zx_handle_duplicate(c->token, ZX_RIGHTS_BASIC, out);
+}
+
+static void token_forget(const conn_t *c) {
+    pthread_mutex_lock(&g_tokens_mu);
+    for (token_t **p = &g_tokens; *p != NULL; p = &(*p)->next) {
+        token_t *t = *p;
+        if (t->owner == c) {
+            *p = t->next;
+            root_unref(t->root);
+            free(t->rel);
+            free(t);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_tokens_mu);
+}
+
+/* A name of Rename: no '/' but a trailing one (which asks for a directory), not "." or ".." (INVALID_ARGS). */
+static char *rename_name(const char *s, size_t n, bool *want_dir, zx_status_t *st) {
+    *want_dir = n > 0 && s[n - 1] == '/';
+    if (*want_dir) n--;
+    if (n == 0 || n > MAX_FILENAME || memchr(s, '/', n) != NULL || memchr(s, '\0', n) != NULL ||
+        (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.')) {
+        *st = ZX_ERR_INVALID_ARGS;
+        return NULL;
+    }
+    char *out = strndup(s, n);
+    *st = out != NULL ? ZX_OK : ZX_ERR_NO_MEMORY;
+    return out;
+}
+
+/* Rename(src, token, dst): src in this directory becomes dst in the token's (the same root only: a token of another
+ * served directory is unknown here, INVALID_ARGS, as a token of another filesystem is to the VFS). */
+static zx_status_t dir_rename(conn_t *c, const char *src, size_t sn, zx_handle_t token, const char *dst, size_t dn) {
+    if (c->svc != NULL || !c->is_dir) return ZX_ERR_NOT_SUPPORTED;
+    if (!(c->rights & RIGHT_WRITABLE)) return ZX_ERR_BAD_HANDLE;
+    bool src_dir, dst_dir;
+    zx_status_t st;
+    char *from = rename_name(src, sn, &src_dir, &st);
+    char *to = from != NULL ? rename_name(dst, dn, &dst_dir, &st) : NULL;
+    zx_info_handle_basic_t b;
+    if (st == ZX_OK && zx_object_get_info(token, ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL) != ZX_OK)
+        st = ZX_ERR_INVALID_ARGS;
+    char *dst_rel = NULL;
+    if (st == ZX_OK) {
+        pthread_mutex_lock(&g_tokens_mu);
+        for (token_t *t = g_tokens; t != NULL && dst_rel == NULL; t = t->next)
+            if (t->koid == b.koid && t->root == c->root && (dst_rel = strdup(t->rel)) == NULL) st = ZX_ERR_NO_MEMORY;
+        pthread_mutex_unlock(&g_tokens_mu);
+        if (st == ZX_OK && dst_rel == NULL) st = ZX_ERR_INVALID_ARGS;
+    }
+    int sfd = -1, dfd = -1;
+    if (st == ZX_OK && ((sfd = open_beneath(c->root, c->rel, O_PATH | O_DIRECTORY, 0)) < 0 ||
+                        (dfd = open_beneath(c->root, dst_rel, O_PATH | O_DIRECTORY, 0)) < 0))
+        st = status_of(errno);
+    struct stat sst;
+    if (st == ZX_OK && fstatat(sfd, from, &sst, AT_SYMLINK_NOFOLLOW) != 0) st = status_of(errno);
+    if (st == ZX_OK && (src_dir || dst_dir) && !S_ISDIR(sst.st_mode)) st = ZX_ERR_NOT_DIR;
+    if (st == ZX_OK && renameat(sfd, from, dfd, to) != 0) st = status_of(errno);
+    if (sfd >= 0) close(sfd);
+    if (dfd >= 0) close(dfd);
+    free(from);
+    free(to);
+    free(dst_rel);
+    return st;
+}
+
 /* ------------------------------------------------------------------------------------------------ dispatch */
 
 /* A FIDL string at msg+at (its header) with its bytes out of line at msg+*ool; false if it does not decode. */
@@ -885,7 +1006,10 @@ static bool handle(conn_t *c, uint8_t *msg, uint32_t len, zx_handle_t *handles, 
             case HK_FIO_FILE_WRITE: case HK_FIO_FILE_WRITE_AT: case HK_FIO_FILE_SEEK:
                 return reply_status_u64(c, txid, h.ordinal, ZX_ERR_BAD_HANDLE, 0);
             case HK_FIO_FILE_TRUNCATE: case HK_FIO_DIR_UNLINK: case HK_FIO_DIR_REWIND: case HK_FIO_NODE_SET_ATTR:
+            case HK_FIO_DIR_RENAME: case HK_FIO_DIR_LINK: case HK_FIO_DIR_WATCH:
                 return reply_status(c, txid, h.ordinal, ZX_ERR_BAD_HANDLE);
+            case HK_FIO_DIR_GET_TOKEN:
+                return reply_status_u32(c, txid, h.ordinal, ZX_ERR_BAD_HANDLE, 0);
             case HK_FIO_FILE_GET_BUFFER:
                 return file_get_buffer(c, txid, 0);
             case HK_FIO_DIR_OPEN:
@@ -989,9 +1113,24 @@ static bool handle(conn_t *c, uint8_t *msg, uint32_t len, zx_handle_t *handles, 
         return reply_status(c, txid, h.ordinal, dir_rewind(c));
     case HK_FIO_DIR_GET_TOKEN: { /* -> (zx.status s, handle? token) */
         if (len != FIDL_HEADER || nh != 0) return false;
-        return reply_status_u32(c, txid, h.ordinal, ZX_ERR_NOT_SUPPORTED, 0);
+        zx_handle_t tok = ZX_HANDLE_INVALID;
+        zx_status_t st = dir_get_token(c, &tok);
+        uint8_t out[24];
+        memset(out, 0, sizeof out);
+        header(out, txid, h.ordinal);
+        put32(out + 16, (uint32_t)st);
+        put32(out + 20, st == ZX_OK ? FIDL_HANDLE_PRESENT : 0);
+        return send(c->ch, out, sizeof out, st == ZX_OK ? &tok : NULL, st == ZX_OK ? 1u : 0u);
     }
-    case HK_FIO_DIR_RENAME:
+    case HK_FIO_DIR_RENAME: { /* Rename(string src, handle dst_parent_token, string dst) */
+        uint32_t ool = 56;
+        const char *src, *dst;
+        size_t sn, dn;
+        if (len < ool || nh != 1 || get32(msg + 32) != FIDL_HANDLE_PRESENT || !get_string(msg, len, 16, &ool, &src, &sn) ||
+            !get_string(msg, len, 40, &ool, &dst, &dn) || ool != len)
+            return false;
+        return reply_status(c, txid, h.ordinal, dir_rename(c, src, sn, handles[0], dst, dn));
+    }
     case HK_FIO_DIR_LINK:
     case HK_FIO_DIR_WATCH:
         /* Rename/Link(string src, handle token, string dst), Watch(uint32 mask, uint32 options, channel watcher):
@@ -1063,7 +1202,7 @@ zx_status_t hk_fx_fs_connect(const char *root, bool read_only, zx_handle_t *clie
         c->root = r;
         c->is_dir = true;
         c->rights = RIGHT_READABLE | RIGHT_EXECUTABLE | (read_only ? 0 : RIGHT_WRITABLE);
-        st = conn_start(c);
+        st = conn_start(c, false);
     }
     if (st != ZX_OK && *client != ZX_HANDLE_INVALID) {
         zx_handle_close(*client);
@@ -1110,7 +1249,7 @@ zx_status_t hk_fx_svc_dir_connect(const hk_fx_svc_entry_t *entries, size_t n, zx
         c->svc = s;
         c->is_dir = true;
         c->rights = RIGHT_READABLE | RIGHT_WRITABLE;
-        st = conn_start(c);
+        st = conn_start(c, false);
         if (st != ZX_OK) zx_handle_close(*client);
     }
     svc_unref(s);
