@@ -12,11 +12,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import _raw, buildinfo
-from .errors import NotSupportedError
+from .errors import NotSupportedError, from_status
 
-__all__ = ["AVAILABLE", "ElfProbe", "elf_probe", "find_ldso", "find_vdso", "unserved"]
+__all__ = ["AVAILABLE", "ElfProbe", "elf_probe", "find_ldso", "find_vdso", "launcher_channel", "unserved"]
+
+if TYPE_CHECKING:
+    from .exception import Channel
 
 _lib = _raw.lib
 _new = _raw.new
@@ -122,6 +126,26 @@ def find_ldso(
     if sysroot is not None:
         return Path(os.fspath(sysroot)) / "dist" / "lib" / FUCHSIA_INTERP
     return _configured_sysroot("dynamic linker", "ldso= (an ld.so.1)") / "dist" / "lib" / FUCHSIA_INTERP
+
+
+def launcher_channel(
+    vdso: str | os.PathLike[str], ldso: str | os.PathLike[str] | None = None
+) -> Channel:
+    """A client end of ``fuchsia.process.Launcher`` served by the host (host/fuchsia/launcher.c), for a Fuchsia
+    program to be handed as a ``PA_*`` handle through :meth:`zxpy.Job.spawn_fuchsia`: a way to the launcher without
+    a namespace.  Its ``Launch`` starts the executable VMO in the given job with the vDSO ``vdso`` and, for a
+    ``PT_INTERP ld.so.1`` executable, the dynamic linker ``ldso`` (None: such an executable is NOT_SUPPORTED).  The
+    connection is served until its client end is closed or a malformed message arrives."""
+    from .exception import Channel
+
+    _require()
+    out = _new("zx_handle_t *")
+    vdso_b = os.fsencode(vdso)
+    ldso_b = os.fsencode(ldso) if ldso is not None else None
+    status = _lib.zxpy_fuchsia_launcher_connect(vdso_b, ldso_b if ldso_b is not None else _raw.NULL, out)
+    if status:
+        raise from_status(status, "zxpy_fuchsia_launcher_connect")
+    return Channel._adopt(out[0])
 
 
 def unserved() -> dict[str, int]:
