@@ -12,8 +12,10 @@
  *     "created, not started" process to hand out.
  * Launch's statuses: a name, argument, environment string or namespace path with a NUL byte INVALID_ARGS (the
  * launcher's CString conversions); the executable handle not a VMO (WRONG_TYPE) or without READ/EXECUTE/MAP
- * (ACCESS_DENIED); else the runner's (runner.h: the job's BAD_HANDLE, WRONG_TYPE, ACCESS_DENIED, BAD_STATE; not an
- * image it starts NOT_SUPPORTED or IO; more than 15 handles INVALID_ARGS).
+ * (ACCESS_DENIED); no x86-64 ELF64 file NOT_FOUND (process_builder's ElfParseError); a PT_INTERP executable
+ * without a dynamic linker in the context NOT_SUPPORTED; else the runner's (runner.h: the job's BAD_HANDLE,
+ * WRONG_TYPE, ACCESS_DENIED, BAD_STATE; an image it does not start NOT_SUPPORTED or IO; more than 15 handles
+ * INVALID_ARGS).
  * Decoding is FIDL wire format v1's (docs/reference/fidl/language/wire-format): a 16-byte header (txid, flags[3],
  * magic 1, ordinal); the request struct inline, then each out-of-line object in depth-first order, 8-aligned, its
  * padding zero; vectors and strings {u64 count, u64 presence}, present (UINT64_MAX) as none is nullable here;
@@ -22,7 +24,7 @@
  * (an unknown ordinal, a two-way call with txid 0, a bad magic, a wrong size, a stray handle) is malformed: the
  * connection is closed, and every handle of the message and of the state with it.
  */
-#include <errno.h>
+#include <elf.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -293,8 +295,14 @@ static zx_status_t launch(conn_t *c, zx_handle_t executable, zx_handle_t job, co
     hk_fuchsia_elf_t elf;
     memset(&elf, 0, sizeof elf);
     char why[160];
-    if (status == ZX_OK && hk_fuchsia_elf_probe(path, &elf, why, sizeof why) == HK_VDSO_OK && elf.has_interp &&
-        c->l->ldso_path == NULL)
+    int probe = status == ZX_OK ? hk_fuchsia_elf_probe(path, &elf, why, sizeof why) : HK_VDSO_OK;
+    /* process_builder's Elf64Headers::from_vmo: no ELF64 file header of this machine (ET_DYN or ET_EXEC) is
+     * NOT_FOUND (ElfParseError::as_zx_status, src/lib/process_builder/src/elf_parse.rs). */
+    if (status == ZX_OK && probe != HK_VDSO_OK && probe != HK_VDSO_ERR_IO && probe != HK_VDSO_ERR_NO_MEMORY)
+        status = ZX_ERR_NOT_FOUND;
+    else if (status == ZX_OK && probe == HK_VDSO_OK && elf.machine != EM_X86_64)
+        status = ZX_ERR_NOT_FOUND;
+    if (status == ZX_OK && elf.has_interp && c->l->ldso_path == NULL)
         status = ZX_ERR_NOT_SUPPORTED; /* a dynamically linked executable, and no dynamic linker to start it */
     /* No stdio of the host's: the program's fds are the PA_FD handles it was given, as the launcher passes only
      * what it was given. */
