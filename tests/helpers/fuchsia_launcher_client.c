@@ -12,7 +12,8 @@
  *                3. AddArgs {"lc-child", argv[2..]}, AddEnvirons {"LC_GREETING=hello from the launcher"}, AddHandles
  *                   {its own stdout socket duplicated as PA_HND(PA_FD, 1), its job duplicated as PA_JOB_DEFAULT},
  *                   Launch "lc-child": the status and the process handle go to the control channel;
- *                4. Launch "lc-child2" with nothing added (the state was reset): likewise.
+ *                4. Launch "lc-child2" with nothing added (the state was reset): likewise;
+ *                then it waits for lc-child to end (its stdout is this program's).
  *              Each step is reported through debug_write; a failed check exits with 100 + its line number.
  *   LC_CHILD   the launched program: it writes "child argc=N argv=a,b env=E\n" to its PA_HND(PA_FD, 1) socket (if it
  *              has one; argv and environ from its processargs message), then exits with argv[1] as a number, or
@@ -35,6 +36,7 @@ typedef int64_t zx_time_t;
 #define ZX_RIGHT_SAME_RIGHTS ((zx_rights_t)1u << 31)
 #define ZX_CHANNEL_READABLE ((zx_signals_t)1u << 0)
 #define ZX_CHANNEL_PEER_CLOSED ((zx_signals_t)1u << 2)
+#define ZX_TASK_TERMINATED ((zx_signals_t)1u << 3)
 #define ZX_TIME_INFINITE INT64_MAX
 
 /* <zircon/processargs.h> */
@@ -367,12 +369,16 @@ static _Noreturn void client_main(zx_handle_t bootstrap, const uint8_t *base) {
     send_handles(launcher, hs, ids, 2);
     st = call_launch(launcher, ORD_LAUNCH, dup(exe), dup(job), "lc-child", &process, &size);
     say_num("launch status=", st);
+    zx_handle_t child = process ? dup(process) : 0;
     EXPECT(channel_write(ctrl, 0, &st, sizeof st, process ? &process : NULL, process ? 1 : 0), ZX_OK);
 
     /* 4. Nothing added since: the child gets no arguments and no stdio. */
     st = call_launch(launcher, ORD_LAUNCH, dup(exe), dup(job), "lc-child2", &process, &size);
     say_num("second launch status=", st);
     EXPECT(channel_write(ctrl, 0, &st, sizeof st, process ? &process : NULL, process ? 1 : 0), ZX_OK);
+    /* The child writes to this program's stdout socket, which is pumped to the host only while this program runs
+     * (a spawner outlives what it spawned, as fdio_spawn's callers wait for it): wait for it to end. */
+    if (child != 0) EXPECT(object_wait_one(child, ZX_TASK_TERMINATED, ZX_TIME_INFINITE, &seen), ZX_OK);
     say("client done\n");
     zx_process_exit(0);
 }
