@@ -219,7 +219,7 @@ def test_a_fuchsia_program_launches_a_program_through_the_launcher(job: Job, bui
     the child runs with them, its process handle comes back, exits with argv[1]; a failed Launch and
     CreateWithoutStarting answer statuses and reset the state."""
     _check_launches(job, built, built["standin"], built["CHILD"],
-                    expect_line=b"child argc=2 argv=lc-child,7 env=LC_GREETING=hello from the launcher\n")
+                    expect_line=b"child argc=2 argv=lc-child,7 env=LC_GREETING=hello from the launcher jobs=1\n")
 
 
 @on_x86_64_linux
@@ -246,7 +246,7 @@ def test_a_launched_program_is_killed_and_gone(job: Job, built: dict[str, Path])
 def test_launch_with_the_real_2021_vdso(job: Job, built: dict[str, Path]) -> None:
     vdso = real_sdk_2021() / "arch/x64/sysroot/lib/libzircon.so"
     _check_launches(job, built, vdso, built["CHILD"],
-                    expect_line=b"child argc=2 argv=lc-child,7 env=LC_GREETING=hello from the launcher\n")
+                    expect_line=b"child argc=2 argv=lc-child,7 env=LC_GREETING=hello from the launcher jobs=1\n")
 
 
 @on_x86_64_linux

@@ -15,8 +15,9 @@
  *                4. Launch "lc-child2" with nothing added (the state was reset): likewise;
  *                then it waits for lc-child to end (its stdout is this program's).
  *              Each step is reported through debug_write; a failed check exits with 100 + its line number.
- *   LC_CHILD   the launched program: it writes "child argc=N argv=a,b env=E\n" to its PA_HND(PA_FD, 1) socket (if it
- *              has one; argv and environ from its processargs message), then exits with argv[1] as a number, or
+ *   LC_CHILD   the launched program: it writes "child argc=N argv=a,b env=E jobs=J\n" to its PA_HND(PA_FD, 1) socket
+ *              (if it has one; argv, environ and the number of PA_JOB_DEFAULT handles from its processargs message),
+ *              then exits with argv[1] as a number, or
  *              3 without arguments; argv[1] "forever" writes "alive\n" and sleeps until killed.
  *
  * Built as tests/test_fuchsia_first_light.py builds its programs (clang --target=x86_64-unknown-fuchsia, a static
@@ -414,6 +415,12 @@ static _Noreturn void child_main(zx_handle_t bootstrap, const uint8_t *base) {
         while (*s && n < sizeof line - 64) line[n++] = *s++;
         s++;
     }
+    /* One default job: the one the spawner gave (AddHandles), no other added. */
+    const uint32_t *infos = (const uint32_t *)(pa_msg + pa->handle_info_off);
+    uint32_t jobs = 0;
+    for (uint32_t i = 0; i < pa_nh; i++) jobs += infos[i] == PA_JOB_DEFAULT;
+    k = fmt_num(num, " jobs=", jobs) - 1;
+    for (size_t i = 0; i < k; i++) line[n++] = num[i];
     line[n++] = '\n';
     size_t actual = 0;
     if (out != 0 && socket_write(out, 0, line, n, &actual) != ZX_OK) zx_process_exit(5);
