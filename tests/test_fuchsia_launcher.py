@@ -270,6 +270,77 @@ def test_a_pt_interp_executable_without_a_dynamic_linker_is_not_supported(job: J
     client.close()
 
 
+SDK_SPAWNER = r"""
+#include <lib/fdio/spawn.h>
+#include <stdio.h>
+#include <zircon/syscalls.h>
+#include <zircon/syscalls/object.h>
+int main(int argc, char **argv) {
+    zx_handle_t proc = ZX_HANDLE_INVALID;
+    char err[FDIO_SPAWN_ERR_MSG_MAX_LENGTH] = "";
+    const char *args[] = {"lc-child", argc > 1 ? argv[1] : "9", NULL};
+    zx_status_t st = fdio_spawn_etc(ZX_HANDLE_INVALID, FDIO_SPAWN_CLONE_ALL, argc > 2 ? argv[2] : "/pkg/bin/child",
+                                    args, NULL, 0, NULL, &proc, err);
+    printf("spawn status=%d%s%s\n", st, st ? " " : "", st ? err : "");
+    fflush(stdout);
+    if (st != ZX_OK) return 1;
+    zx_object_wait_one(proc, ZX_PROCESS_TERMINATED, ZX_TIME_INFINITE, NULL);
+    zx_info_process_t info;
+    zx_object_get_info(proc, ZX_INFO_PROCESS, &info, sizeof info, NULL, NULL);
+    printf("child return_code=%ld\n", (long)info.return_code);
+    return 0;
+}
+"""
+
+
+@on_x86_64_linux
+def test_fdio_spawn_from_an_sdk_program_through_svc(job: Job, sdk_child: tuple[Path, Path], tmp_path: Path) -> None:
+    """The 2021 libfdio's own fdio_spawn_etc(FDIO_SPAWN_CLONE_ALL) in a program whose namespace has
+    ``/svc`` = :data:`zxpy.fuchsia.SERVICES`: it opens /pkg/bin/child (fuchsia.io), clones its loader service and
+    namespace and stdio, and the host's launcher starts the child with them; the child prints through the stdio it
+    inherited and its return code reaches the spawner.  A path that does not exist: fdio's error, no process."""
+    child, sysroot = sdk_child
+    fdio = real_sdk_2021() / "pkg/fdio"
+    src = tmp_path / "spawner.c"
+    src.write_text(SDK_SPAWNER)
+    common = [fuchsia_clang(), "--target=x86_64-unknown-fuchsia", f"--sysroot={sysroot}"]
+    subprocess.run([*common, f"-I{fdio / 'include'}", "-c", str(src), "-o", str(tmp_path / "spawner.o")], check=True,
+                   capture_output=True)
+    subprocess.run([*common, "-fuse-ld=lld", "-nostdlib", "-Wl,-pie", "-Wl,--dynamic-linker=ld.so.1",
+                    str(sysroot / "lib/Scrt1.o"), str(tmp_path / "spawner.o"), "-L", str(sysroot / "lib"), "-L",
+                    str(fdio / "arch/x64/lib"), "-lfdio", "-lc", "-lzircon", "-o", str(tmp_path / "spawner")],
+                   check=True, capture_output=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "child").write_bytes(child.read_bytes())
+    (bin_dir / "child").chmod(0o755)  # the file server opens only an executable file for execution
+    before, live = handle_count(), _lib_fs_live()
+    namespace = {"/svc": fuchsia.SERVICES, "/pkg/bin": (bin_dir, "r")}
+    for args, lines in ((["5"], [b"spawn status=0", b"sdk child argc=2 [lc-child] [5] env=via fdio_spawn",
+                                 b"child return_code=5"]),
+                        (["6", "/pkg/bin/missing"], None)):
+        proc = job.spawn_fuchsia(tmp_path / "spawner", args, sysroot=sysroot, name="lc-spawner",
+                                 env={"LC_GREETING": "via fdio_spawn"}, namespace=namespace, stdout=zxpy.PIPE)
+        assert proc.stdout is not None
+        with proc, proc.stdout:
+            out = _read_until(proc.stdout, b"child return_code=" if lines else b"\n")
+            if lines is not None:
+                out += _read_until(proc.stdout, b"\n") if not out.endswith(b"\n") else b""
+                assert out.splitlines() == lines, out
+                assert proc.wait(timeout=60) == 0
+            else:
+                assert proc.wait(timeout=60) == 1
+                assert out.startswith(b"spawn status=-25 "), out  # NOT_FOUND, with fdio's message
+    wait_until(lambda: handle_count() == before and _lib_fs_live() <= live,
+               what="the launcher's, loader's and namespace's connections to end")
+    wait_until(lambda: not child_pids("lc-child") and not child_pids("lc-spawner"), what="the programs to go")
+
+
+def _lib_fs_live() -> int:
+    from zxpy import _raw
+    return int(_raw.lib.zxpy_fuchsia_fs_live())
+
+
 # ------------------------------------------------------------------------------------------ the protocol from Python
 
 def header(ordinal: int, txid: int = 0, magic: int = 1) -> bytes:
@@ -387,7 +458,7 @@ def test_launch_answers_statuses_and_the_connection_goes_on() -> None:
     reply, hs = launcher.read()
     assert len(reply) == 32 and not hs
     assert struct.unpack_from("<iIQ", reply, 16) == (ZX_ERR_NOT_SUPPORTED, 0, 0)
-    # Names are taken (and, without a namespace to hand them to yet, closed at the Launch).
+    # Names are held by the state: a Launch that fails closes their directories with the rest.
     mine, theirs = Channel.create()
     launcher.write(add_names([b"/svc"]), [theirs])
     assert _call(launcher, launch(b"x", txid=11), [Event.create(), Event.create()])[2] == ZX_ERR_WRONG_TYPE

@@ -443,6 +443,7 @@ FUCHSIA_RUNNER_FUNCTIONS: tuple[Function, ...] = tuple(
         "size_t zxpy_fuchsia_fs_live(void);",
         "zx_status_t zxpy_fuchsia_launcher_connect(const char* vdso_path, const char* ldso_path,"
         " zx_handle_t* client);",
+        "zx_status_t zxpy_fuchsia_svc_connect(const char* vdso_path, const char* ldso_path, zx_handle_t* client);",
     )
 )
 

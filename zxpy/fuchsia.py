@@ -9,6 +9,7 @@ with a Zircon vDSO (``libzircon.so``) whose syscalls the runner serves.  Elsewhe
 
 from __future__ import annotations
 
+import enum
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from . import _raw, buildinfo
 from .errors import NotSupportedError, from_status
 
-__all__ = ["AVAILABLE", "ElfProbe", "elf_probe", "find_ldso", "find_vdso", "launcher_channel", "unserved"]
+__all__ = ["AVAILABLE", "SERVICES", "ElfProbe", "elf_probe", "find_ldso", "find_vdso", "launcher_channel", "unserved"]
 
 if TYPE_CHECKING:
     from .exception import Channel
@@ -32,6 +33,16 @@ AVAILABLE: bool = hasattr(_lib, "zxpy_fuchsia_spawn")
 FUCHSIA_INTERP = "ld.so.1"
 
 _EM_NAMES = {62: "x86-64", 183: "arm64"}
+
+
+class _Services(enum.Enum):
+    SERVICES = "services"
+
+
+#: A ``namespace`` value for :meth:`zxpy.Job.spawn_fuchsia` (``{"/svc": SERVICES}``): a service directory holding
+#: ``fuchsia.process.Launcher`` served by the host (host/fuchsia/launcher.c), which starts programs with the
+#: spawned program's own vDSO and dynamic linker, as ``fdio_spawn`` asks it to.
+SERVICES = _Services.SERVICES
 
 
 def _require() -> None:

@@ -64,3 +64,7 @@ zx_status_t zxpy_fuchsia_launcher_connect(const char *vdso_path, const char *lds
     hk_fx_launcher_release(l); /* the connection holds its own reference */
     return status;
 }
+
+zx_status_t zxpy_fuchsia_svc_connect(const char *vdso_path, const char *ldso_path, zx_handle_t *client) {
+    return hk_fx_launcher_svc_connect(vdso_path, ldso_path, client);
+}

@@ -49,6 +49,11 @@ size_t zxpy_fuchsia_fs_live(void);
  * channel's status. */
 zx_status_t zxpy_fuchsia_launcher_connect(const char *vdso_path, const char *ldso_path, zx_handle_t *client);
 
+/* hk_fx_launcher_svc_connect: a service directory for a program's "/svc" holding fuchsia.process.Launcher, which
+ * starts programs with vdso_path and (PT_INTERP ld.so.1 executables) ldso_path (NULL: none); its client end in
+ * *client (this program's table), for PA_HND(PA_NS_DIR, i). */
+zx_status_t zxpy_fuchsia_svc_connect(const char *vdso_path, const char *ldso_path, zx_handle_t *client);
+
 /* hk_fuchsia_unserved_list: "name=count,..." of every syscall the runner answered NOT_SUPPORTED. */
 size_t zxpy_fuchsia_unserved_list(char *buf, size_t size);
 

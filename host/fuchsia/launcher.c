@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "../kernel.h"
+#include "fileserver.h"
 #include "launcher.h"
 #include "runner.h"
 #include "vdso.h"
@@ -285,8 +286,6 @@ static zx_status_t launch(conn_t *c, zx_handle_t executable, zx_handle_t job, co
         status = ZX_ERR_INVALID_ARGS;
     for (size_t i = 0; status == ZX_OK && i < c->nnames; i++)
         if (strlen(c->names[i].data) != c->names[i].len) status = ZX_ERR_INVALID_ARGS;
-    /* TODO(fio join): the names go to the runner's names parameter (PA_NS_DIR, the namespace the fio branch adds to
-     * the spawn functions); until then they are dropped here (closed by state_reset). */
     const char **argv = status == ZX_OK ? vec_of(c->args, c->nargs) : NULL;
     const char **envp = status == ZX_OK ? vec_of(c->environ, c->nenv) : NULL;
     if (status == ZX_OK && (argv == NULL || envp == NULL)) status = ZX_ERR_NO_MEMORY;
@@ -307,19 +306,38 @@ static zx_status_t launch(conn_t *c, zx_handle_t executable, zx_handle_t job, co
     /* No stdio of the host's: the program's fds are the PA_FD handles it was given, as the launcher passes only
      * what it was given. */
     const int no_stdio[3] = {-1, -1, -1};
-    size_t n = c->nhandles;
-    c->nhandles = 0; /* the runner takes them whatever the result */
+    /* The handles, then each name's directory tagged PA_HND(PA_NS_DIR, i) for the names table (the processargs
+     * message's namespace, as process_builder's add_namespace_entries builds it). */
+    size_t n = c->nhandles + c->nnames, nn = c->nnames;
+    zx_handle_t *hs = calloc(n ? n : 1, sizeof *hs);
+    uint32_t *ids = calloc(n ? n : 1, sizeof *ids);
+    const char **names = calloc(nn ? nn : 1, sizeof *names);
+    if (status == ZX_OK && (hs == NULL || ids == NULL || names == NULL)) status = ZX_ERR_NO_MEMORY;
+    if (status == ZX_OK) {
+        memcpy(hs, c->handles, c->nhandles * sizeof *hs);
+        memcpy(ids, c->ids, c->nhandles * sizeof *ids);
+        for (size_t i = 0; i < nn; i++) {
+            hs[c->nhandles + i] = c->name_dirs[i];
+            ids[c->nhandles + i] = HK_PA_NS_DIR | ((uint32_t)i << 16);
+            names[i] = c->names[i].data;
+        }
+        c->nhandles = 0; /* the runner takes them whatever the result */
+        for (size_t i = 0; i < nn; i++) c->name_dirs[i] = ZX_HANDLE_INVALID;
+    }
     if (status != ZX_OK) {
-        zx_handle_close_many(c->handles, n);
+        /* state_reset closes what the connection still holds. */
     } else if (elf.has_interp) {
         status = hk_fuchsia_spawn_interp(job, path, c->l->ldso_path, c->l->vdso_path, name->data, argv, envp,
-                                         n ? c->ids : NULL, n ? c->handles : NULL, n, NULL, 0, no_stdio, -1, process,
-                                         NULL);
+                                         n ? ids : NULL, n ? hs : NULL, n, nn ? names : NULL, nn, no_stdio, -1,
+                                         process, NULL);
     } else {
-        status = hk_fuchsia_spawn_stdio(job, path, c->l->vdso_path, name->data, argv, envp, n ? c->ids : NULL,
-                                        n ? c->handles : NULL, n, NULL, 0, no_stdio, -1, process, NULL);
+        status = hk_fuchsia_spawn_stdio(job, path, c->l->vdso_path, name->data, argv, envp, n ? ids : NULL,
+                                        n ? hs : NULL, n, nn ? names : NULL, nn, no_stdio, -1, process, NULL);
     }
     if (fd >= 0) close(fd);
+    free(hs);
+    free(ids);
+    free(names);
     free(argv);
     free(envp);
     zx_handle_close(executable);
@@ -479,4 +497,40 @@ void hk_fx_launcher_connect(void *ctx, const char *name, zx_handle_t server_end)
         hk_fx_launcher_release(l);
         free(c);
     }
+}
+
+/* Shared contexts, by (vdso, ldso); never freed (launcher.h). */
+static pthread_mutex_t g_shared_mu = PTHREAD_MUTEX_INITIALIZER;
+typedef struct shared {
+    struct shared *next;
+    hk_fx_launcher_t *l;
+} shared_t;
+static shared_t *g_shared; /* g_shared_mu */
+
+static bool same_path(const char *a, const char *b) { return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0; }
+
+hk_fx_launcher_t *hk_fx_launcher_shared(const char *vdso_path, const char *ldso_path) {
+    if (vdso_path == NULL) return NULL;
+    pthread_mutex_lock(&g_shared_mu);
+    shared_t *e = g_shared;
+    while (e != NULL && !(same_path(e->l->vdso_path, vdso_path) && same_path(e->l->ldso_path, ldso_path))) e = e->next;
+    if (e == NULL && (e = calloc(1, sizeof *e)) != NULL) {
+        e->l = hk_fx_launcher_new(vdso_path, ldso_path);
+        if (e->l != NULL) {
+            e->next = g_shared;
+            g_shared = e;
+        } else {
+            free(e);
+            e = NULL;
+        }
+    }
+    pthread_mutex_unlock(&g_shared_mu);
+    return e != NULL ? e->l : NULL;
+}
+
+zx_status_t hk_fx_launcher_svc_connect(const char *vdso_path, const char *ldso_path, zx_handle_t *client) {
+    hk_fx_launcher_t *l = hk_fx_launcher_shared(vdso_path, ldso_path);
+    if (l == NULL) return ZX_ERR_NO_MEMORY;
+    const hk_fx_svc_entry_t entry = {.name = HK_FX_LAUNCHER_NAME, .connect = hk_fx_launcher_connect, .ctx = l};
+    return hk_fx_svc_dir_connect(&entry, 1, client);
 }

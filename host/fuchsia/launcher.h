@@ -53,6 +53,17 @@ void hk_fx_launcher_connect(void *ctx, const char *name, zx_handle_t server_end)
  * callable from the monitor thread (a connection may be in a Launch, which waits for the monitor). */
 void hk_fx_launcher_release(hk_fx_launcher_t *l);
 
+/* The context for (vdso_path, ldso_path) that lives as long as the host program: one per distinct pair, made on
+ * first use (a service directory's connector context must outlive every connection to the directory, and the
+ * directory has no hook to release it: fileserver.h hk_fx_svc_dir_connect).  NULL: out of memory. */
+hk_fx_launcher_t *hk_fx_launcher_shared(const char *vdso_path, const char *ldso_path);
+
+/* Without the lock.  A service directory (fileserver.h) holding fuchsia.process.Launcher, served by
+ * hk_fx_launcher_shared(vdso_path, ldso_path): its client end in *client (the calling thread's table), for a program's
+ * namespace as "/svc" (PA_HND(PA_NS_DIR, i)); fdio_spawn finds the launcher there.  As hk_fx_svc_dir_connect, and
+ * NO_MEMORY. */
+zx_status_t hk_fx_launcher_svc_connect(const char *vdso_path, const char *ldso_path, zx_handle_t *client);
+
 #pragma GCC visibility pop
 
 #endif /* ZXPY_HOST_FUCHSIA_LAUNCHER_H_ */
