@@ -228,8 +228,8 @@ def fuchsia_runner_host() -> bool:
 
 
 #: host/fuchsia/ sources of the host module (vdso_dump.c is a stand-alone tool with its own main).
-FUCHSIA_RUNNER_SOURCES = ("entry.c", "fileserver.c", "inject.c", "loader.c", "runner.c", "serve_object.c", "stdio.c",
-                          "vdso.c", "vm.c")
+FUCHSIA_RUNNER_SOURCES = ("entry.c", "fileserver.c", "inject.c", "launcher.c", "loader.c", "runner.c",
+                          "serve_object.c", "stdio.c", "vdso.c", "vm.c")
 
 
 def _preamble(fuchsia_runner: bool = False) -> str:

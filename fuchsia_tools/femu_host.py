@@ -118,7 +118,7 @@ def run_fuchsia(cfg: sdkconfig.SdkConfig, bins: Mapping[str, Path], test_args: S
         proc = job.spawn_fuchsia(
             bins["zx_conformance"], list(test_args), sysroot=cfg.sysroot,
             env={"ZX_CONFORMANCE_HELPER_DIR": "/pkg/bin"},
-            namespace={"/pkg/bin": (bin_dir, "r"), "/tmp": tmp},
+            namespace={"/pkg/bin": (bin_dir, "r"), "/tmp": tmp, "/svc": zxpy.fuchsia.SERVICES},
             stdout=zxpy.PIPE)
         with proc:
             chunks: list[str] = []

@@ -441,6 +441,9 @@ FUCHSIA_RUNNER_FUNCTIONS: tuple[Function, ...] = tuple(
         "size_t zxpy_fuchsia_unserved_list(char* buf, size_t size);",
         "zx_status_t zxpy_fuchsia_fs_connect(const char* root, int read_only, zx_handle_t* client);",
         "size_t zxpy_fuchsia_fs_live(void);",
+        "zx_status_t zxpy_fuchsia_launcher_connect(const char* vdso_path, const char* ldso_path,"
+        " zx_handle_t* client);",
+        "zx_status_t zxpy_fuchsia_svc_connect(const char* vdso_path, const char* ldso_path, zx_handle_t* client);",
     )
 )
 

@@ -9,14 +9,19 @@ with a Zircon vDSO (``libzircon.so``) whose syscalls the runner serves.  Elsewhe
 
 from __future__ import annotations
 
+import enum
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import _raw, buildinfo
-from .errors import NotSupportedError
+from .errors import NotSupportedError, from_status
 
-__all__ = ["AVAILABLE", "ElfProbe", "elf_probe", "find_ldso", "find_vdso", "unserved"]
+__all__ = ["AVAILABLE", "SERVICES", "ElfProbe", "elf_probe", "find_ldso", "find_vdso", "launcher_channel", "unserved"]
+
+if TYPE_CHECKING:
+    from .exception import Channel
 
 _lib = _raw.lib
 _new = _raw.new
@@ -28,6 +33,16 @@ AVAILABLE: bool = hasattr(_lib, "zxpy_fuchsia_spawn")
 FUCHSIA_INTERP = "ld.so.1"
 
 _EM_NAMES = {62: "x86-64", 183: "arm64"}
+
+
+class _Services(enum.Enum):
+    SERVICES = "services"
+
+
+#: A ``namespace`` value for :meth:`zxpy.Job.spawn_fuchsia` (``{"/svc": SERVICES}``): a service directory holding
+#: ``fuchsia.process.Launcher`` served by the host (host/fuchsia/launcher.c), which starts programs with the
+#: spawned program's own vDSO and dynamic linker, as ``fdio_spawn`` asks it to.
+SERVICES = _Services.SERVICES
 
 
 def _require() -> None:
@@ -122,6 +137,26 @@ def find_ldso(
     if sysroot is not None:
         return Path(os.fspath(sysroot)) / "dist" / "lib" / FUCHSIA_INTERP
     return _configured_sysroot("dynamic linker", "ldso= (an ld.so.1)") / "dist" / "lib" / FUCHSIA_INTERP
+
+
+def launcher_channel(
+    vdso: str | os.PathLike[str], ldso: str | os.PathLike[str] | None = None
+) -> Channel:
+    """A client end of ``fuchsia.process.Launcher`` served by the host (host/fuchsia/launcher.c), for a Fuchsia
+    program to be handed as a ``PA_*`` handle through :meth:`zxpy.Job.spawn_fuchsia`: a way to the launcher without
+    a namespace.  Its ``Launch`` starts the executable VMO in the given job with the vDSO ``vdso`` and, for a
+    ``PT_INTERP ld.so.1`` executable, the dynamic linker ``ldso`` (None: such an executable is NOT_SUPPORTED).  The
+    connection is served until its client end is closed or a malformed message arrives."""
+    from .exception import Channel
+
+    _require()
+    out = _new("zx_handle_t *")
+    vdso_b = os.fsencode(vdso)
+    ldso_b = os.fsencode(ldso) if ldso is not None else None
+    status = _lib.zxpy_fuchsia_launcher_connect(vdso_b, ldso_b if ldso_b is not None else _raw.NULL, out)
+    if status:
+        raise from_status(status, "zxpy_fuchsia_launcher_connect")
+    return Channel._adopt(out[0])
 
 
 def unserved() -> dict[str, int]:

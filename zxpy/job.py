@@ -122,20 +122,24 @@ def _environ_entries(environ: object, name: str) -> list[bytes]:
 PA_NS_DIR = 0x20
 
 
-def _namespace_entries(namespace: object) -> list[tuple[bytes, bytes, bool]]:
+def _namespace_entries(namespace: object) -> list[tuple[bytes, bytes | None, bool]]:
     """``spawn_fuchsia``'s ``namespace``, checked: (path, host directory, read_only) per entry, in order.
 
     A key is the path the program sees: absolute, normalized, not ``/`` itself, none inside another (fdio binds
     each at its path).  A value is a host directory (str, bytes or os.PathLike; served read-write) or a pair
-    ``(directory, "r")`` / ``(directory, "rw")``.  TypeError for wrong types, ValueError for wrong values."""
+    ``(directory, "r")`` / ``(directory, "rw")``, or :data:`zxpy.fuchsia.SERVICES` (host directory None: the
+    service directory with fuchsia.process.Launcher).  TypeError for wrong types, ValueError for wrong values."""
     if not isinstance(namespace, Mapping):
         raise TypeError(f"namespace must be a mapping of path to host directory, not {type(namespace).__name__}")
-    out: list[tuple[bytes, bytes, bool]] = []
+    out: list[tuple[bytes, bytes | None, bool]] = []
     for key, value in namespace.items():
         if not isinstance(key, str):
             raise TypeError(f"namespace paths must be str, not {type(key).__name__}")
         if "\0" in key or not key.startswith("/") or key == "/" or os.path.normpath(key) != key or key.startswith("//"):
             raise ValueError(f"namespace path {key!r} must be absolute and normalized, and not /")
+        if value is fuchsia.SERVICES:
+            out.append((os.fsencode(key), None, True))
+            continue
         mode = "rw"
         if isinstance(value, tuple):
             if len(value) != 2 or not isinstance(value[1], str):
@@ -407,7 +411,10 @@ class Job(Task):
         ``zx_debug_write`` output also goes to ``stderr``.  ``namespace`` maps paths the program sees (``"/tmp"``,
         ``"/pkg"``: absolute, normalized, none inside another) to host directories served to it as fuchsia.io
         directories (host/fuchsia/fileserver.c), read-write, or read-only as ``(directory, "r")``; they reach it
-        as the processargs names table with PA_NS_DIR handles, where libfdio's open/stat/unlink/opendir find them.
+        as the processargs names table with PA_NS_DIR handles, where libfdio's open/stat/unlink/opendir find them;
+        :data:`zxpy.fuchsia.SERVICES` as a value (``{"/svc": SERVICES}``) is a service directory holding
+        ``fuchsia.process.Launcher``, through which the program's ``fdio_spawn`` starts programs (with its vDSO and
+        dynamic linker; docs/fuchsia-elf.md, "fuchsia.process.Launcher").
         Without it the program's namespace is empty, as before (docs/fuchsia-elf.md, "The namespace and
         fuchsia.io").  The Process waits, suspends, is killed and reports info
         as for a Linux program.  Errors: a missing file NotFoundError; a file the runner
@@ -471,12 +478,23 @@ class Job(Task):
                 all_handles[i] = c_handles[i]
             c_handles = all_handles
             client = _new(_HANDLE_PTR)
-            for i, (_, host, read_only) in enumerate(ns):
-                status = _lib.zxpy_fuchsia_fs_connect(cstr(host), 1 if read_only else 0, client)
+            for i, (path, host, read_only) in enumerate(ns):
+                if host is None:
+                    # The service directory: its launcher starts programs as this one is started.
+                    try:
+                        svc_ldso = ldso_b or _fs(fuchsia.find_ldso(ldso, sysroot), "ldso")
+                    except ValueError:
+                        svc_ldso = None  # no dynamic linker configured: PT_INTERP programs are NOT_SUPPORTED
+                    status = _lib.zxpy_fuchsia_svc_connect(cstr(vdso_b), cstr(svc_ldso) if svc_ldso else _raw.NULL,
+                                                           client)
+                    call, what = "zxpy_fuchsia_svc_connect", f"service directory {os.fsdecode(path)!r}"
+                else:
+                    status = _lib.zxpy_fuchsia_fs_connect(cstr(host), 1 if read_only else 0, client)
+                    call, what = "zxpy_fuchsia_fs_connect", f"namespace directory {os.fsdecode(host)!r}"
                 if status:
                     for j in range(len(given) + i):
                         _handle_close(c_handles[j])
-                    raise self._error(status, "zxpy_fuchsia_fs_connect", f"namespace directory {os.fsdecode(host)!r}")
+                    raise self._error(status, call, what)
                 c_handles[len(given) + i] = client[0]
         num_handles = len(given) + len(ns)
         files = [(image_b, "image"), (vdso_b, "vdso")] + ([(ldso_b, "ldso")] if ldso_b is not None else [])

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../kernel.h"
 #include "fileserver.h"
+#include "launcher.h"
 #include "runner.h"
 #include "vdso.h"
 
@@ -52,3 +54,17 @@ zx_status_t zxpy_fuchsia_fs_connect(const char *root, int read_only, zx_handle_t
 }
 
 size_t zxpy_fuchsia_fs_live(void) { return hk_fx_fs_live_connections(); }
+
+zx_status_t zxpy_fuchsia_launcher_connect(const char *vdso_path, const char *ldso_path, zx_handle_t *client) {
+    hk_fx_launcher_t *l = hk_fx_launcher_new(vdso_path, ldso_path);
+    if (l == NULL) return ZX_ERR_NO_MEMORY;
+    zx_handle_t server;
+    zx_status_t status = zx_channel_create(0, client, &server);
+    if (status == ZX_OK) hk_fx_launcher_connect(l, HK_FX_LAUNCHER_NAME, server);
+    hk_fx_launcher_release(l); /* the connection holds its own reference */
+    return status;
+}
+
+zx_status_t zxpy_fuchsia_svc_connect(const char *vdso_path, const char *ldso_path, zx_handle_t *client) {
+    return hk_fx_launcher_svc_connect(vdso_path, ldso_path, client);
+}

@@ -43,6 +43,17 @@ zx_status_t zxpy_fuchsia_fs_connect(const char *root, int read_only, zx_handle_t
 /* hk_fx_fs_live_connections: fuchsia.io connections served now (each ends when its client end closes). */
 size_t zxpy_fuchsia_fs_live(void);
 
+/* A fuchsia.process.Launcher connection (launcher.h) whose context starts programs with vdso_path and, for a
+ * PT_INTERP ld.so.1 executable, ldso_path (NULL: none); its client end in *client (this program's table), for a
+ * program to be handed as a PA_* handle: a way to the launcher without a namespace.  ZX_ERR_NO_MEMORY, or the
+ * channel's status. */
+zx_status_t zxpy_fuchsia_launcher_connect(const char *vdso_path, const char *ldso_path, zx_handle_t *client);
+
+/* hk_fx_launcher_svc_connect: a service directory for a program's "/svc" holding fuchsia.process.Launcher, which
+ * starts programs with vdso_path and (PT_INTERP ld.so.1 executables) ldso_path (NULL: none); its client end in
+ * *client (this program's table), for PA_HND(PA_NS_DIR, i). */
+zx_status_t zxpy_fuchsia_svc_connect(const char *vdso_path, const char *ldso_path, zx_handle_t *client);
+
 /* hk_fuchsia_unserved_list: "name=count,..." of every syscall the runner answered NOT_SUPPORTED. */
 size_t zxpy_fuchsia_unserved_list(char *buf, size_t size);
 

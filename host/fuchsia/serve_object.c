@@ -1452,12 +1452,15 @@ hk_fx_serve_t *hk_fx_serve_new(zx_handle_t job, const char *const *argv, const c
         s->boot_handles[s->boot_num] = handles[i];
         s->boot_infos[s->boot_num++] = infos[i];
     }
-    /* PA_JOB_DEFAULT: fdio_spawn's FDIO_SPAWN_CLONE_JOB duplicates the job with ZX_RIGHT_SAME_RIGHTS. */
-    zx_handle_t job_dup;
-    st = zx_handle_duplicate(job, ZX_RIGHT_SAME_RIGHTS, &job_dup);
+    /* PA_JOB_DEFAULT: fdio_spawn's FDIO_SPAWN_CLONE_JOB duplicates the job with ZX_RIGHT_SAME_RIGHTS; a spawner that
+     * gives one itself (fuchsia.process.Launcher's clients: fdio_spawn sends its own in AddHandles) gets no other. */
+    bool job_given = false;
+    for (size_t i = 0; i < num_handles; i++) job_given = job_given || infos[i] == PA_JOB_DEFAULT;
+    zx_handle_t job_dup = ZX_HANDLE_INVALID;
+    st = job_given ? ZX_OK : zx_handle_duplicate(job, ZX_RIGHT_SAME_RIGHTS, &job_dup);
     if (st != ZX_OK) {
         fail(err_msg, st, "failed to duplicate job");
-    } else {
+    } else if (!job_given) {
         memmove(s->boot_handles + 1, s->boot_handles, s->boot_num * sizeof *s->boot_handles);
         memmove(s->boot_infos + 1, s->boot_infos, s->boot_num * sizeof *s->boot_infos);
         s->boot_handles[0] = job_dup;

@@ -393,6 +393,17 @@ zx_status_t hk_fuchsia_vm_vmo_from_bytes(const void *data, size_t len, const cha
     return status;
 }
 
+zx_status_t hk_fuchsia_vm_vmo_fd(zx_handle_t h, zx_rights_t rights, int *fd) {
+    hk_object_t *obj;
+    hk_lock();
+    zx_status_t status = hk_handle_get(h, ZX_OBJ_TYPE_VMO, rights, &obj, NULL);
+    if (status == ZX_OK && obj->ops != &vmo_ops) status = ZX_ERR_WRONG_TYPE;
+    if (status == ZX_OK && (*fd = fcntl(HK_CONTAINER_OF(obj, hk_vmo_t, base)->fd, F_DUPFD_CLOEXEC, 3)) < 0)
+        status = ZX_ERR_NO_RESOURCES;
+    hk_unlock();
+    return status;
+}
+
 bool hk_fuchsia_vm_is_vmo(const hk_object_t *obj) { return obj->ops == &vmo_ops; }
 
 void hk_fuchsia_vm_vmo_name_locked(hk_object_t *obj, char name[ZX_MAX_NAME_LEN], bool set) {

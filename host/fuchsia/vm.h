@@ -49,6 +49,13 @@ zx_status_t hk_fuchsia_vm_loaded_vmar_locked(hk_fuchsia_vm_t *vm, uint64_t addr,
 zx_status_t hk_fuchsia_vm_vmo_from_bytes(const void *data, size_t len, const char *name, zx_rights_t rights,
                                          zx_handle_t *out);
 
+/* Without the lock.  The VMO of handle h (current table), which needs `rights`: a duplicate (close-on-exec) of the
+ * memfd it lives in, in *fd (the caller closes it; /proc/self/fd/N names the VMO's bytes, its size rounded to a
+ * page), for the launcher, which gets an executable as a VMO (fuchsia.process.Launcher, launcher.h).  As
+ * zx_object_get_info for the handle (BAD_HANDLE, WRONG_TYPE also for a VMO of no program, ACCESS_DENIED);
+ * NO_RESOURCES when no fd is left. */
+zx_status_t hk_fuchsia_vm_vmo_fd(zx_handle_t h, zx_rights_t rights, int *fd);
+
 /* Is obj a VMO of this file?  Lock held: get (set false) or set (true) its ZX_PROP_NAME (VmObject::get_name /
  * set_name: ZX_MAX_NAME_LEN bytes, NUL-terminated). */
 struct hk_object;
