@@ -379,7 +379,7 @@ static int run_handles(const char *mode, const char *image, const char *vdso, co
         zx_status_t s_info;
         int64_t rc = return_code(proc, &s_info);
         int threads_after = threads_blocked;
-        for (int i = 0; i < 200 && threads_after >= threads_blocked; i++, sleep_ms(5)) threads_after = os_threads();
+        for (int i = 0; i < 1000 && threads_after >= threads_blocked; i++, sleep_ms(5)) threads_after = os_threads();
         printf(", \"event_handles_running\": %u, \"blocking\": %s, \"blocked_state\": %u, \"threads_before\": %d, "
                "\"threads_blocked\": %d, "
                "\"threads_after\": %d, \"kill\": %d, \"wait\": %d, \"info\": %d, \"return_code\": %" PRId64
