@@ -110,42 +110,45 @@ def run_linux(source_dir: Path, out: Path, test_args: Sequence[str]) -> str:
 
 def run_fuchsia(cfg: sdkconfig.SdkConfig, bins: Mapping[str, Path], test_args: Sequence[str],
                 echo: bool = True) -> tuple[str, int]:
-    """Run the Fuchsia build of the suite on the host kernel; its output and return code."""
+    """Run the Fuchsia build of the suite on the host kernel, started by plain ``Job.spawn`` as any program is
+    (a Fuchsia executable goes to the runner); its output and return code."""
     import zxpy  # only this command needs the module
 
     bin_dir = bins["zx_conformance"].parent
-    with tempfile.TemporaryDirectory(prefix="zxconf-tmp-") as tmp, zxpy.Job.default().create_job() as job:
-        proc = job.spawn_fuchsia(
-            bins["zx_conformance"], list(test_args), sysroot=cfg.sysroot,
-            env={"ZX_CONFORMANCE_HELPER_DIR": "/pkg/bin"},
-            namespace={"/pkg/bin": (bin_dir, "r"), "/tmp": tmp, "/svc": zxpy.fuchsia.SERVICES},
-            stdout=zxpy.PIPE)
+    chunks: list[str] = []
+    read_fd, write_fd = os.pipe()
+    with os.fdopen(read_fd, "rb") as stdout, tempfile.TemporaryDirectory(prefix="zxconf-tmp-") as tmp, \
+            zxpy.Job.default().create_job() as job:
+        try:
+            proc = job.spawn(
+                [bins["zx_conformance"], *test_args], sysroot=cfg.sysroot,
+                environ={"ZX_CONFORMANCE_HELPER_DIR": "/pkg/bin"},
+                namespace={"/pkg/bin": (bin_dir, "r"), "/tmp": tmp, "/svc": zxpy.fuchsia.SERVICES},
+                fds={0: 0, 1: write_fd, 2: 2})
+        finally:
+            os.close(write_fd)  # the program has its own end now
+
+        def pump() -> None:
+            for line in iter(stdout.readline, b""):
+                text = line.decode(errors="replace")
+                chunks.append(text)
+                if echo:
+                    print(f"  fuchsia: {text}", end="", flush=True)
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
         with proc:
-            chunks: list[str] = []
-            assert proc.stdout is not None
-            stdout = proc.stdout
-
-            def pump() -> None:
-                for line in iter(stdout.readline, b""):
-                    text = line.decode(errors="replace")
-                    chunks.append(text)
-                    if echo:
-                        print(f"  fuchsia: {text}", end="", flush=True)
-
-            reader = threading.Thread(target=pump, daemon=True)
-            reader.start()
             try:
                 rc = proc.wait(timeout=RUN_TIMEOUT)
             except zxpy.TimedOutError:
                 job.kill()
                 rc = proc.wait(timeout=30)
-            reader.join(timeout=30)
-            stdout.close()
-        unserved = zxpy.fuchsia.unserved()
-        if unserved:
-            print("femu host: syscalls answered NOT_SUPPORTED (not served yet): "
-                  + ", ".join(f"{name} x{n}" for name, n in sorted(unserved.items())))
-        return "".join(chunks), rc
+        reader.join(timeout=30)
+    unserved = zxpy.fuchsia.unserved()
+    if unserved:
+        print("femu host: syscalls answered NOT_SUPPORTED (not served yet): "
+              + ", ".join(f"{name} x{n}" for name, n in sorted(unserved.items())))
+    return "".join(chunks), rc
 
 
 def report(cmp: Comparison, linux: Mapping[str, Result], fuchsia: Mapping[str, Result],

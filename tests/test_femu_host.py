@@ -77,8 +77,8 @@ def test_every_known_gap_names_a_scenario_and_a_reason() -> None:
 @pytest.mark.skipif(sys.platform != "linux" or os.uname().machine != "x86_64",
                     reason="the Fuchsia runner is x86-64 Linux only")
 def test_conformance_suite_as_a_fuchsia_program(tmp_path: Path) -> None:
-    """The suite built against the real 2021 SDK runs on the host kernel under Job.spawn_fuchsia, and every
-    scenario that passes as a Linux program passes as a Fuchsia program, or is a documented gap."""
+    """The suite built against the real 2021 SDK runs on the host kernel under Job.spawn, and every scenario that
+    passes as a Linux program passes as a Fuchsia program, or is a documented gap."""
     sdk = real_sdk_2021()
     clang = fuchsia_clang()
     cfg = tmp_path / "sdk.cfg"
