@@ -61,6 +61,7 @@
 #define ZXPY_HOST_KERNEL_H_
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -97,6 +98,10 @@
  * thread only on its way back to user mode. */
 void hk_lock(void);
 void hk_unlock(void);
+
+/* pthread_create of a thread of the host kernel's own (a worker, a server, a pump) with every signal blocked in it:
+ * the host program's signals (Python's SIGINT, the park signal) are not its business.  attr may be NULL. */
+int hk_thread_spawn_quiet(pthread_t *out, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
 
 /* Per-thread kernel state.  Initial-exec TLS so that the park signal handler can read it safely. */
 typedef struct hk_thread hk_thread_t;

@@ -1,5 +1,6 @@
 /* The kernel lock, per-thread kernel state, koids, object references and the list helpers. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,15 @@ void hk_unlock(void) {
         /* Like Zircon, a suspended thread stops on its way back to "user mode". */
         hk_park_self();
     }
+}
+
+int hk_thread_spawn_quiet(pthread_t *out, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int err = pthread_create(out, attr, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
 }
 
 void hk_park_self(void) {

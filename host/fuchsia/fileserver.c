@@ -189,14 +189,9 @@ static zx_status_t conn_start(conn_t *c, bool counted) {
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, THREAD_STACK);
-    /* The thread takes no signal: the host program's are not its business. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     if (!counted) atomic_fetch_add(&g_live, 1);
     pthread_t t;
-    int err = pthread_create(&t, &attr, serve, c);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int err = hk_thread_spawn_quiet(&t, &attr, serve, c);
     pthread_attr_destroy(&attr);
     if (err != 0) {
         atomic_fetch_sub(&g_live, 1);

@@ -481,16 +481,11 @@ void hk_fx_launcher_connect(void *ctx, const char *name, zx_handle_t server_end)
     c->l = l;
     c->server = server_end;
     atomic_fetch_add(&l->refs, 1);
-    /* The thread takes no signal: the host program's are not its business. */
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t thread;
-    int err = pthread_create(&thread, &attr, serve, c);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int err = hk_thread_spawn_quiet(&thread, &attr, serve, c);
     pthread_attr_destroy(&attr);
     if (err != 0) {
         zx_handle_close(server_end);

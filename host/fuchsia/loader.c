@@ -145,12 +145,7 @@ static zx_status_t conn_start(hk_fx_loader_t *l, zx_handle_t h) {
         free(c);
         return ZX_ERR_BAD_STATE;
     }
-    /* The thread takes no signal: the host program's are not its business. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int err = pthread_create(&c->thread, NULL, serve, c);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int err = hk_thread_spawn_quiet(&c->thread, NULL, serve, c);
     if (err != 0) {
         pthread_mutex_unlock(&l->mu);
         zx_handle_close(h);

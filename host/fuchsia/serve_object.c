@@ -836,11 +836,7 @@ static zx_status_t channel_call(call_t *c, bool etc) {
     w->zthread = c->k->thread;
     hk_object_ref(&w->zthread->base);
     hk_unlock();
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int err = pthread_create(&w->thread, NULL, call_worker_main, w);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int err = hk_thread_spawn_quiet(&w->thread, NULL, call_worker_main, w);
     if (err != 0) {
         hk_lock();
         hk_object_unref(&w->zthread->base);
@@ -975,12 +971,7 @@ static zx_status_t block_start(call_t *c, block_kind_t kind, zx_signals_t signal
     w->zthread = c->k->thread;
     hk_object_ref(&w->zthread->base);
     hk_unlock();
-    /* The worker takes no signal: the host program's are not its business. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int err = pthread_create(&w->thread, NULL, block_worker_main, w);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int err = hk_thread_spawn_quiet(&w->thread, NULL, block_worker_main, w);
     if (err != 0) {
         hk_lock();
         hk_object_unref(&w->zthread->base);

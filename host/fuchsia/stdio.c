@@ -161,17 +161,12 @@ hk_fx_stdio_t *hk_fx_stdio_new(const int fds[3], zx_handle_t ends[3], uint32_t i
         if (s == ZX_OK && i == 0 && (p->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0) s = ZX_ERR_NO_RESOURCES;
         if (s == ZX_OK) s = zx_socket_create(ZX_SOCKET_STREAM, &program_end[i], &p->socket);
     }
-    /* The pumps take no signal: the host program's are not their business. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     for (int i = 0; i < 3 && s == ZX_OK; i++) {
         pump_t *p = &st->pumps[i];
         if (p->fd < 0) continue;
-        if (pthread_create(&p->thread, NULL, i == 0 ? pump_in : pump_out, p) != 0) s = ZX_ERR_NO_RESOURCES;
+        if (hk_thread_spawn_quiet(&p->thread, NULL, i == 0 ? pump_in : pump_out, p) != 0) s = ZX_ERR_NO_RESOURCES;
         else p->running = true;
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (s != ZX_OK) {
         for (int i = 0; i < 3; i++) zx_handle_close(program_end[i]); /* the running pumps see PEER_CLOSED */
         hk_fx_stdio_end(st);
