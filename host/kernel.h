@@ -29,6 +29,7 @@
  *   ipc/socket.c     sockets: zx_socket_create / write / read / shutdown, ZX_INFO_SOCKET
  *   ipc/port.c       ports: zx_port_create / queue / wait / cancel, zx_object_wait_async (signal packets, through
  *                    the core's asynchronous observers: hk_wait_async_*)
+ *   ipc/timer.c      timers: zx_timer_create / set / cancel (ZX_TIMER_SIGNALED from a timer thread of its own)
  *                    (port.c, channel.c and exception.c are in the Python module and the conformance suite; the
  *                    helper programs that carry a host kernel of their own link the top-level host files only;
  *                    like every object kind they reach the core only through hk_object_ops_t and the calls
@@ -560,6 +561,12 @@ zx_status_t hk_channel_create_kernel(hk_object_t **kernel_end, hk_object_t **use
 bool hk_channel_peer_closed(const hk_object_t *obj);
 zx_status_t hk_channel_write_kernel(hk_object_t *obj, const void *bytes, uint32_t num_bytes, hk_object_t *handle_obj,
                                     zx_rights_t rights);
+
+/* ipc/timer.c.  Timers (zircon/kernel/object/timer_dispatcher.cc, syscalls/timer.cc), exported like every host-kernel
+ * call; zxpy's own headers do not declare them. */
+zx_status_t zx_timer_create(uint32_t options, uint32_t clock_id, zx_handle_t *out);
+zx_status_t zx_timer_set(zx_handle_t handle, zx_time_t deadline, zx_duration_t slack);
+zx_status_t zx_timer_cancel(zx_handle_t handle);
 
 /* ipc/socket.c.  Sockets (zircon/kernel/object/socket_dispatcher.cc, syscalls/socket.cc): zx_socket_create / write
  * / read / shutdown are exported like every host-kernel call; zxpy's own headers (today's) no longer declare

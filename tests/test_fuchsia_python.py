@@ -99,7 +99,7 @@ def test_exit_42_with_output_and_return_code(job: Job, programs: dict[str, Path]
 
 def test_jobs_processes_ports_and_concurrent_blocking_waits(job: Job, programs: dict[str, Path]) -> None:
     """FL_PORTS: the program makes a job, an unstarted process and a thread in it, ports and a wait_async signal
-    packet (each call's errors in Zircon's order), suspends its own thread blocked in zx_port_wait while a packet
+    packet, timers (each call's errors in Zircon's order), suspends its own thread blocked in zx_port_wait while a packet
     waits for it (untaken until the resume), ends two threads' zx_object_wait_one in the other order they began;
     then exits 0 with a thread still blocked in zx_port_wait, which must not hold its end back."""
     before = handle_count()
@@ -108,7 +108,7 @@ def test_jobs_processes_ports_and_concurrent_blocking_waits(job: Job, programs: 
     assert proc.stderr is not None
     with proc.stderr:
         assert _read(proc.stderr, 10).decode().splitlines() == [
-            "jobs and processes ok", "ports ok", "suspended port_wait ok", "concurrent waits ok",
+            "jobs and processes ok", "ports ok", "timers ok", "suspended port_wait ok", "concurrent waits ok",
             "exiting with a waiter blocked"]
     assert zxpy.fuchsia.unserved().keys() <= {"debuglog_create"}
     assert job.children() == [] and job.processes() == []  # the child job died with its last handle

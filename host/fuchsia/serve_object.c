@@ -1069,6 +1069,22 @@ static zx_status_t sv_object_wait_async(call_t *c) {
     return zx_object_wait_async(H(0), H(1), c->a[2], U32(3), U32(4));
 }
 
+/* ------------------------------------------------------------------------------------------------ timers */
+
+/* sys_timer_create / set / cancel (zircon/kernel/lib/syscalls/timer.cc), the host kernel's (host/ipc/timer.c); a
+ * deadline moves from the program's clock to the host kernel's as a wait's does. */
+static zx_status_t sv_timer_create(call_t *c) {
+    zx_handle_t out = ZX_HANDLE_INVALID;
+    zx_status_t st = zx_timer_create(U32(0), U32(1), c->a[2] ? &out : NULL);
+    return handle_out(c, c->a[2], st, out);
+}
+
+static zx_status_t sv_timer_set(call_t *c) {
+    return zx_timer_set(H(0), host_deadline(c->s, (zx_time_t)c->a[1]), (zx_duration_t)c->a[2]);
+}
+
+static zx_status_t sv_timer_cancel(call_t *c) { return zx_timer_cancel(H(0)); }
+
 void hk_fx_serve_poll(hk_fx_serve_t *s) {
     for (size_t i = 0; i < MAX_CALL_WORKERS; i++) {
         call_worker_t *w = s->calls[i];
@@ -1145,6 +1161,9 @@ static const entry_t g_calls[] = {
     {"task_suspend_token", sv_task_suspend}, /* sys_task_suspend_token is sys_task_suspend */
     {"thread_read_state", sv_thread_read_state},
     {"thread_write_state", sv_thread_write_state},
+    {"timer_cancel", sv_timer_cancel},
+    {"timer_create", sv_timer_create},
+    {"timer_set", sv_timer_set},
     {"vmar_allocate", sv_vm},
     {"vmar_destroy", sv_vm},
     {"vmar_map", sv_vm},

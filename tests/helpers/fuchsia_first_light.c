@@ -56,7 +56,8 @@
  *   FL_PORTS     zx_job_create, zx_process_create (an unstarted process, its root VMAR's rights), zx_thread_create in
  *                it, ports (FIFO user packets, TIMED_OUT, zx_object_wait_async's signal packet), each with errors in
  *                Zircon's order; a thread in zx_port_wait suspended while a packet waits (not taken until the resume),
- *                two threads in zx_object_wait_one at once; then exit 0 with a thread still blocked in zx_port_wait
+ *                two threads in zx_object_wait_one at once; timers (errors, SIGNALED at the deadline, set and cancel
+ *                clearing it, a timer's port packet); then exit 0 with a thread still blocked in zx_port_wait
  *
  * Built with clang --target=x86_64-unknown-fuchsia -fuse-ld=lld -nostdlib -ffreestanding -fPIE -Wl,-pie
  * -Wl,--no-dynamic-linker (tests/test_fuchsia_first_light.py).  x86-64 only.
@@ -800,6 +801,11 @@ static _Noreturn void stdio_main(zx_handle_t bootstrap, const uint8_t *base) {
 #define ZX_THREAD_STATE_BLOCKED_WAIT_ONE 0x0603u
 #define ZX_THREAD_STATE_SUSPENDED 0x0002u
 #define ZX_RIGHT_OP_CHILDREN ((zx_rights_t)1u << 21)
+#define ZX_OBJ_TYPE_TIMER 22u
+#define ZX_ERR_OUT_OF_RANGE (-14)
+#define ZX_TIMER_SIGNALED ((zx_signals_t)1u << 3)
+/* <zircon/rights.h>: ZX_RIGHTS_BASIC (DUPLICATE, TRANSFER, WAIT, INSPECT), WRITE, SIGNAL */
+#define ZX_DEFAULT_TIMER_RIGHTS 0xd00bu
 
 typedef struct {
     uint64_t key;
@@ -821,6 +827,9 @@ FN(zx_status_t, port_queue, (zx_handle_t, const packet_t *));
 FN(zx_status_t, port_wait, (zx_handle_t, zx_time_t, packet_t *));
 FN(zx_status_t, object_wait_async, (zx_handle_t, zx_handle_t, uint64_t, zx_signals_t, uint32_t));
 FN(void, thread_exit, (void));
+FN(zx_status_t, timer_create, (uint32_t, uint32_t, zx_handle_t *));
+FN(zx_status_t, timer_set, (zx_handle_t, zx_time_t, zx_duration_t));
+FN(zx_status_t, timer_cancel, (zx_handle_t));
 
 static uint8_t g_pstacks[4][64 * 1024] __attribute__((aligned(16)));
 static volatile uint64_t g_got[4];           /* what each thread's wait gave: key, or 1000 + status */
@@ -882,6 +891,9 @@ static _Noreturn void ports_main(zx_handle_t bootstrap, const uint8_t *base) {
     port_wait = need(base, "_zx_port_wait");
     object_wait_async = need(base, "_zx_object_wait_async");
     thread_exit = need(base, "_zx_thread_exit");
+    timer_create = need(base, "_zx_timer_create");
+    timer_set = need(base, "_zx_timer_set");
+    timer_cancel = need(base, "_zx_timer_cancel");
 
     static uint8_t msg[4096];
     zx_handle_t hs[16];
@@ -962,6 +974,40 @@ static _Noreturn void ports_main(zx_handle_t bootstrap, const uint8_t *base) {
     EXPECT((uint32_t)(got.payload[0] >> 32) & ZX_EVENT_SIGNALED, ZX_EVENT_SIGNALED); /* observed */
     EXPECT(handle_close(ev), ZX_OK);
     say("ports ok\n");
+
+    /* Timers: the clock, then the options; a negative slack before the handle; SIGNALED at the deadline, not
+     * before; a set clears it, a cancel clears it; a timer's packet through the port. */
+    zx_handle_t tm = 0;
+    EXPECT(timer_create(0, 1, &tm), ZX_ERR_INVALID_ARGS);
+    EXPECT(timer_create(3, 0, &tm), ZX_ERR_INVALID_ARGS);
+    EXPECT(timer_create(2, 0, &tm), ZX_OK);
+    EXPECT(object_get_info(tm, ZX_INFO_HANDLE_BASIC, &b, sizeof b, NULL, NULL), ZX_OK);
+    EXPECT(b.type, ZX_OBJ_TYPE_TIMER);
+    EXPECT(b.rights, ZX_DEFAULT_TIMER_RIGHTS);
+    EXPECT(timer_set(0, 0, -1), ZX_ERR_OUT_OF_RANGE);
+    EXPECT(timer_set(0, 0, 0), ZX_ERR_BAD_HANDLE);
+    EXPECT(timer_set(port, 0, 0), ZX_ERR_WRONG_TYPE);
+    zx_time_t deadline = deadline_after(50 * 1000 * 1000);
+    EXPECT(timer_set(tm, deadline, 0), ZX_OK);
+    EXPECT(object_wait_one(tm, ZX_TIMER_SIGNALED, 0, NULL), ZX_ERR_TIMED_OUT);
+    await_signal(tm, ZX_TIMER_SIGNALED);
+    EXPECT(deadline_after(0) >= deadline, 1);
+    EXPECT(timer_set(tm, deadline_after(10ll * 1000 * 1000 * 1000), 0), ZX_OK); /* clears SIGNALED */
+    EXPECT(object_wait_one(tm, ZX_TIMER_SIGNALED, 0, NULL), ZX_ERR_TIMED_OUT);
+    EXPECT(timer_set(tm, 0, 0), ZX_OK); /* a past deadline fires at once */
+    await_signal(tm, ZX_TIMER_SIGNALED);
+    EXPECT(timer_cancel(tm), ZX_OK); /* clears SIGNALED */
+    EXPECT(object_wait_one(tm, ZX_TIMER_SIGNALED, 0, NULL), ZX_ERR_TIMED_OUT);
+    EXPECT(timer_set(tm, deadline_after(100 * 1000 * 1000), 0), ZX_OK);
+    EXPECT(timer_cancel(tm), ZX_OK); /* canceled before its deadline: never fires */
+    EXPECT(object_wait_one(tm, ZX_TIMER_SIGNALED, deadline_after(250 * 1000 * 1000), NULL), ZX_ERR_TIMED_OUT);
+    EXPECT(object_wait_async(tm, port, 55, ZX_TIMER_SIGNALED, 0), ZX_OK);
+    EXPECT(timer_set(tm, deadline_after(30 * 1000 * 1000), 0), ZX_OK);
+    EXPECT(port_wait(port, deadline_after(10ll * 1000 * 1000 * 1000), &got), ZX_OK);
+    EXPECT(got.key, 55);
+    EXPECT(got.type, ZX_PKT_TYPE_SIGNAL_ONE);
+    EXPECT(handle_close(tm), ZX_OK);
+    say("timers ok\n");
 
     /* A thread blocked in port_wait, suspended: a packet queued meanwhile stays queued until the resume. */
     zx_handle_t t0 = start_waiter(proc, 0, port);
