@@ -99,9 +99,9 @@ def test_exit_42_with_output_and_return_code(job: Job, programs: dict[str, Path]
 
 def test_jobs_processes_ports_and_concurrent_blocking_waits(job: Job, programs: dict[str, Path]) -> None:
     """FL_PORTS: the program makes a job, an unstarted process and a thread in it, ports and a wait_async signal
-    packet, timers (each call's errors in Zircon's order), suspends its own thread blocked in zx_port_wait while a packet
-    waits for it (untaken until the resume), ends two threads' zx_object_wait_one in the other order they began;
-    then exits 0 with a thread still blocked in zx_port_wait, which must not hold its end back."""
+    packet, timers (each call's errors in Zircon's order), suspends its own thread blocked in zx_port_wait while a
+    packet waits for it (untaken until the resume), ends two threads' zx_object_wait_one in the other order they
+    began; then exits 0 with a thread still blocked in zx_port_wait, which must not hold its end back."""
     before = handle_count()
     proc = job.spawn_fuchsia(programs["PORTS"], vdso=programs["VDSO"], stderr=zxpy.PIPE, name="fx-ports")
     assert proc.wait(timeout=60) == 0, "a check of fuchsia_first_light.c FL_PORTS failed (100 + its line)"
