@@ -18,6 +18,7 @@
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/user.h>
+#include <zircon/syscalls/port.h> /* zx_port_packet_t: not in <zircon/syscalls.h> of every vintage */
 
 #include "loader.h"
 #include "serve.h"
