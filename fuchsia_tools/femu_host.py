@@ -17,7 +17,9 @@ helper programs, which it starts with ``fdio_spawn`` through ``/svc/fuchsia.proc
 
 Unlike the rest of :mod:`fuchsia_tools.femu`, this command imports ``zxpy`` (it runs the programs through it), so
 it needs the module built (``python build_ffi.py`` in the checkout, or an installed zxpy) on an x86-64 Linux
-host.  Exit status: 0 as expected, 1 a difference or a failure, 2 a broken setup.
+host.  Exit status: 0 as expected; 1 a difference, a failure, or a run that did not reach the suite's closing
+tally (or a Fuchsia return code that does not match its results); 2 a broken setup, or a Linux run that reported no
+scenario (its output, e.g. for ``-- --list``, is passed on).
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ import sys
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from . import sdkconfig
 
 RESULT_LINE = re.compile(r"^(PASS|FAIL|SKIP) (\S+)(?: (.*))?$")
+SUMMARY_LINE = re.compile(r"^\d+ passed, \d+ failed, \d+ skipped$")  # the suite's last line: it ran to its end
 RUN_TIMEOUT = 1200.0  # seconds for one whole run of the suite (its own watchdog ends a hung scenario sooner)
 
 # Scenarios that pass as a Linux program and are known not to as a Fuchsia program on the host kernel: id -> why.
@@ -58,6 +61,11 @@ def parse_results(output: str) -> dict[str, Result]:
     return results
 
 
+def completed(output: str) -> bool:
+    """Whether a run printed the suite's closing tally (a run that died or was killed midway did not)."""
+    return any(SUMMARY_LINE.match(line.strip()) for line in output.splitlines())
+
+
 @dataclass(frozen=True)
 class Comparison:
     linux_failures: list[str]   # the host kernel fails its own suite
@@ -66,10 +74,11 @@ class Comparison:
     gaps: list[str]             # known gaps seen not passing
     closed_gaps: list[str]      # known gaps that pass now
     passed_both: list[str]
+    fuchsia_only: list[str] = field(default_factory=list)  # a line as Fuchsia only, not a pass (or not a known gap)
 
     @property
     def ok(self) -> bool:
-        return not (self.linux_failures or self.regressions or self.missing or self.closed_gaps)
+        return not (self.linux_failures or self.regressions or self.missing or self.closed_gaps or self.fuchsia_only)
 
 
 def compare(linux: Mapping[str, Result], fuchsia: Mapping[str, Result],
@@ -93,19 +102,21 @@ def compare(linux: Mapping[str, Result], fuchsia: Mapping[str, Result],
             regressions.append(sid)
         else:
             both.append(sid)
+    fuchsia_only = sorted(i for i, r in fuchsia.items() if i not in linux and r.verdict == "FAIL")
     return Comparison(linux_failures, sorted(regressions), sorted(missing), sorted(seen_gaps), sorted(closed),
-                      sorted(both))
+                      sorted(both), fuchsia_only)
 
 
-def run_linux(source_dir: Path, out: Path, test_args: Sequence[str]) -> str:
-    """Build the suite as a Linux program linked with the host kernel and run it; its output."""
+def run_linux(source_dir: Path, out: Path, test_args: Sequence[str]) -> tuple[str, str, int]:
+    """Build the suite as a Linux program linked with the host kernel and run it; its stdout, stderr and exit
+    status."""
     build = out / "linux"
     subprocess.run(["make", "-s", "-C", str(source_dir / "conformance"), f"BUILD={build.resolve()}", "all"],
                    check=True, timeout=900)
     env = dict(os.environ, ZX_CONFORMANCE_HELPER_DIR=str(build.resolve()))
     proc = subprocess.run([str(build / "zx_conformance"), *test_args], env=env, capture_output=True, text=True,
                           timeout=RUN_TIMEOUT)
-    return proc.stdout
+    return proc.stdout, proc.stderr, proc.returncode
 
 
 def run_fuchsia(cfg: sdkconfig.SdkConfig, bins: Mapping[str, Path], test_args: Sequence[str],
@@ -168,7 +179,8 @@ def report(cmp: Comparison, linux: Mapping[str, Result], fuchsia: Mapping[str, R
     for title, ids in (("FAILED as a Linux program", cmp.linux_failures),
                        ("passed as Linux, NOT as Fuchsia", cmp.regressions),
                        ("no result as Fuchsia (the run ended early)", cmp.missing),
-                       ("known gap that PASSES now: remove it from KNOWN_GAPS", cmp.closed_gaps)):
+                       ("known gap that PASSES now: remove it from KNOWN_GAPS", cmp.closed_gaps),
+                       ("FAILED as a Fuchsia program, no result as Linux", cmp.fuchsia_only)):
         for sid in ids:
             detail = (fuchsia.get(sid) or linux.get(sid) or Result("", "")).detail
             p(f"  {title}: {sid} {detail}")
@@ -178,13 +190,30 @@ def report(cmp: Comparison, linux: Mapping[str, Result], fuchsia: Mapping[str, R
 
 def main(cfg: sdkconfig.SdkConfig, source_dir: Path, bins: Mapping[str, Path], out: Path,
          test_args: Sequence[str]) -> int:
-    linux = parse_results(run_linux(source_dir, out, test_args))
+    """Both runs and the comparison; 0 when every rule holds, 1 otherwise, 2 when the Linux run reported no
+    scenario at all (its own output, e.g. --list or a -k that matches nothing, is passed on)."""
+    linux_out, linux_err, linux_rc = run_linux(source_dir, out, test_args)
+    linux = parse_results(linux_out)
     if not linux:
-        print("femu host: the Linux build of the suite reported no scenario", file=sys.stderr)
+        sys.stdout.write(linux_out)
+        sys.stderr.write(linux_err)
+        print(f"femu host: the Linux build of the suite reported no scenario (exit status {linux_rc})",
+              file=sys.stderr)
         return 2
     output, rc = run_fuchsia(cfg, bins, test_args)
     fuchsia = parse_results(output)
     cmp = compare(linux, fuchsia)
     report(cmp, linux, fuchsia)
+    problems = []
+    if not completed(linux_out) or (linux_rc != 0 and not cmp.linux_failures):
+        problems.append(f"the Linux run did not end cleanly (exit status {linux_rc}): {linux_err.strip()[-500:]}")
+    if not completed(output):
+        problems.append("the Fuchsia program did not run to its end (no closing tally)")
+    # The Fuchsia run fails (1) exactly when a scenario failed; any other status is a problem of its own.
+    fuchsia_failed = any(r.verdict == "FAIL" for r in fuchsia.values())
+    if rc != (1 if fuchsia_failed else 0):
+        problems.append(f"the Fuchsia program's return code is {rc}")
+    for problem in problems:
+        print(f"femu host: {problem}")
     print(f"femu host: the Fuchsia program's return code: {rc}")
-    return 0 if cmp.ok else 1
+    return 0 if cmp.ok and not problems else 1

@@ -18,7 +18,7 @@ import pytest
 from vintage import fuchsia_clang, real_sdk_2021
 
 from fuchsia_tools import femu_host
-from fuchsia_tools.femu_host import Result, compare, parse_results
+from fuchsia_tools.femu_host import Result, compare, completed, parse_results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,6 +65,13 @@ def test_compare_known_gaps_must_not_pass_and_linux_failures_fail() -> None:
     out = io.StringIO()
     femu_host.report(closed, table(s01="PASS", s02="PASS"), table(s01="PASS", s02="PASS"), gaps=gaps, out=out)
     assert "remove it from KNOWN_GAPS: s02" in out.getvalue()
+
+
+def test_a_fuchsia_failure_the_linux_run_has_no_line_for_fails_and_a_run_must_reach_its_tally() -> None:
+    cmp = compare(table(s01="PASS"), table(s01="PASS", s02="FAIL"), gaps={})
+    assert cmp.fuchsia_only == ["s02"] and not cmp.ok
+    assert completed(OUTPUT)
+    assert not completed(OUTPUT.replace("2 passed, 1 failed, 1 skipped\n", ""))
 
 
 def test_every_known_gap_names_a_scenario_and_a_reason() -> None:

@@ -644,6 +644,25 @@ def test_sdk_printf_and_pthreads_through_libfdio(job: Job, tmp_path: Path) -> No
             if w >= 0:
                 os.close(w)
     assert piped[0] == "main: argc=2 argv0=sdk-printf" and len(piped) == 4, piped
+    # Without CLONE_STDIO only the fds named are the caller's: fd 2 (its "sum=6") goes to /dev/null, not ours.
+    err_path = tmp_path / "stderr"
+    r, w = os.pipe()
+    saved = os.dup(2)
+    try:
+        with err_path.open("wb") as err_file, os.fdopen(r, "rb") as reader:
+            os.dup2(err_file.fileno(), 2)
+            flags = zxpy.SpawnFlags.CLONE_ALL & ~zxpy.SpawnFlags.CLONE_STDIO
+            with job.spawn([str(exe)], sysroot=sysroot, fds={1: w}, flags=flags, name="sdk-printf") as proc3:
+                os.close(w)
+                w = -1
+                assert proc3.wait(timeout=60) == 3
+            assert len(reader.read().decode().splitlines()) == 4
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        if w >= 0:
+            os.close(w)
+    assert err_path.read_bytes() == b"", "the program wrote to the caller's fd 2 without CLONE_STDIO"
     with pytest.raises(zxpy.NotSupportedError, match="only fds 0-2"):
         job.spawn([str(exe)], sysroot=sysroot, fds={5: 1})
     # The loader's connection thread closes its server end (a handle of this process's table) once it sees the

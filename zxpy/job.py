@@ -9,6 +9,7 @@ starts.  ``Job.spawn`` launches a real program into the job with
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -174,13 +175,15 @@ def _fuchsia_elf(path: bytes, sysroot: str | os.PathLike[str] | None) -> tuple[b
     if probe.machine != 62:  # EM_X86_64
         return False, f"{why}: the host runner runs x86-64 Fuchsia programs only"
     try:
-        for found in (fuchsia.find_ldso(None, sysroot), fuchsia.find_vdso(None, sysroot)):
-            if not found.is_file():
-                raise ValueError(f"{found} is missing")
-    except ValueError as exc:
-        return False, (f"{why}: it needs Fuchsia's dynamic linker (ld.so.1) and vDSO from an SDK, and none is "
-                       f"known ({exc}); name the SDK in fuchsia_sdk.cfg, or pass sysroot= (or use "
-                       "Job.spawn_fuchsia)")
+        found = [fuchsia.find_ldso(None, sysroot), fuchsia.find_vdso(None, sysroot)]
+    except ValueError:
+        return False, (f"{why}: it needs Fuchsia's dynamic linker (ld.so.1) and vDSO, and no SDK is known: pass "
+                       "sysroot=, or name the SDK in fuchsia_sdk.cfg (or the file ZXPY_SDK_CFG names), [sdk] path "
+                       "(or use Job.spawn_fuchsia with ldso= and vdso=)")
+    missing = [str(f) for f in found if not f.is_file()]
+    if missing:
+        where = f"sysroot {os.fspath(sysroot)!r}" if sysroot is not None else "the configured SDK"
+        return False, f"{why}: {where} has no {' and no '.join(missing)}"
     return True, None
 
 
@@ -280,7 +283,9 @@ class Job(Task):
         through :meth:`spawn_fuchsia` with the dynamic linker and vDSO of
         ``sysroot``, else of the SDK fuchsia_sdk.cfg names (``name``, else
         ``argv[0]``, as its argv[0] and name); without either it raises
-        NotSupportedError saying so.  ``sysroot`` is used for nothing else, and
+        NotSupportedError saying so.  Its fds 0-2 are the caller's, or those
+        ``fds`` names; without ``CLONE_STDIO`` in ``flags`` the others are
+        /dev/null.  ``sysroot`` is used for nothing else, and
         ``namespace`` (as :meth:`spawn_fuchsia`'s) is for such a program only
         (NotSupportedError for a Linux program, whose namespace is the host's).
         """
@@ -349,10 +354,19 @@ class Job(Task):
             if environ is None and flags & SpawnFlags.CLONE_ENVIRON:
                 cloned: dict[str | bytes, str | bytes] = {k: v for k, v in os.environb.items()}
                 environ = cloned
-            return self.spawn_fuchsia(path_b, args[1:], env=environ, sysroot=sysroot,
-                                      name=name if name is not None else (args[0] if args else None),
-                                      stdin=cloned_fds.get(0), stdout=cloned_fds.get(1), stderr=cloned_fds.get(2),
-                                      namespace=namespace)
+            # Without CLONE_STDIO fdio_spawn hands over no fd 0-2 but those CLONE_FD names; here such an fd is
+            # connected to /dev/null (the program's stdio sockets always exist), so nothing of the caller's is shared.
+            stdio: dict[int, int] = {fd: cloned_fds.get(fd, fd) for fd in (0, 1, 2)}
+            with contextlib.ExitStack() as stack:
+                if not flags & SpawnFlags.CLONE_STDIO:
+                    for fd in (0, 1, 2):
+                        if fd not in cloned_fds:
+                            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+                            stack.callback(os.close, null)
+                            stdio[fd] = null
+                return self.spawn_fuchsia(path_b, args[1:], env=environ, sysroot=sysroot,
+                                          name=name if name is not None else (args[0] if args else None),
+                                          stdin=stdio[0], stdout=stdio[1], stderr=stdio[2], namespace=namespace)
         if namespace is not None:
             raise NotSupportedError(syscall="fdio_spawn_etc", koid=self._koid_or_none(),
                                     detail="namespace= is for Fuchsia programs; a Linux program sees the host's files")
@@ -468,7 +482,11 @@ class Job(Task):
         # From here the handles are the runner's, whatever the result (as FDIO_SPAWN_ACTION_ADD_HANDLE's).
         for i, (_, handle) in enumerate(given):
             c_handles[i] = handle._consume("spawn_fuchsia")
-        # The namespace: a fuchsia.io connection per directory, tagged PA_HND(PA_NS_DIR, i) for names[i].
+        # The namespace: a fuchsia.io connection per directory, tagged PA_HND(PA_NS_DIR, i) for names[i].  None is
+        # made when the runner is bound to refuse the files (its NotFoundError follows): a connection's server thread
+        # would outlive the failed call by a moment.
+        if not all(os.path.isfile(f) for f in (image_b, vdso_b, ldso_b) if f is not None):
+            ns = []
         c_names = cvec([n for n, _, _ in ns]) if ns else _raw.NULL
         if ns:
             infos = [tag for tag, _ in given] + [PA_NS_DIR | (i << 16) for i in range(len(ns))]
