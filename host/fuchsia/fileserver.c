@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "../kernel.h"
+#include "fidl.h"
 #include "fileserver.h"
 #include "vm.h"
 
@@ -96,10 +97,6 @@
 /* SetAttr's flags */
 #define NODE_ATTRIBUTE_FLAG_MODIFICATION_TIME 0x2u
 
-#define FIDL_HEADER 16u
-#define FIDL_ALLOC_PRESENT UINT64_MAX
-#define FIDL_HANDLE_PRESENT UINT32_MAX
-#define FIDL_MAGIC 1u
 #define MAX_FILE_BUFFER (256u << 20) /* the largest file GetBuffer copies into a VMO */
 #define THREAD_STACK (256u << 10)
 
@@ -291,19 +288,12 @@ static char *path_join(const char *base, const char *path, size_t len, bool *wan
 
 /* ------------------------------------------------------------------------------------------------ messages */
 
-typedef struct {
-    uint32_t txid;
-    uint8_t flags[3];
-    uint8_t magic;
-    uint64_t ordinal;
-} fidl_header_t;
-_Static_assert(sizeof(fidl_header_t) == FIDL_HEADER, "FIDL v1 header");
 
 static void header(uint8_t *msg, uint32_t txid, uint64_t ordinal) {
     fidl_header_t h;
     memset(&h, 0, sizeof h);
     h.txid = txid;
-    h.magic = FIDL_MAGIC;
+    h.magic = FIDL_MAGIC_INITIAL;
     h.ordinal = ordinal;
     memcpy(msg, &h, sizeof h);
 }
@@ -1144,18 +1134,9 @@ static void *serve(void *arg) {
     conn_t *c = arg;
     uint8_t *msg = malloc(ZX_CHANNEL_MAX_MSG_BYTES);
     bool go_on = msg != NULL;
-    while (go_on) {
-        zx_handle_t handles[ZX_CHANNEL_MAX_MSG_HANDLES];
-        uint32_t len = 0, nh = 0;
-        zx_status_t st = zx_channel_read(c->ch, 0, msg, handles, ZX_CHANNEL_MAX_MSG_BYTES, ZX_CHANNEL_MAX_MSG_HANDLES,
-                                         &len, &nh);
-        if (st == ZX_ERR_SHOULD_WAIT) {
-            zx_signals_t observed = 0;
-            st = zx_object_wait_one(c->ch, ZX_CHANNEL_READABLE | ZX_CHANNEL_PEER_CLOSED, ZX_TIME_INFINITE, &observed);
-            go_on = st == ZX_OK && (observed & ZX_CHANNEL_READABLE) != 0;
-            continue;
-        }
-        if (st != ZX_OK) break; /* PEER_CLOSED */
+    zx_handle_t handles[ZX_CHANNEL_MAX_MSG_HANDLES];
+    uint32_t len = 0, nh = 0;
+    while (go_on && hk_fx_fidl_read(c->ch, msg, ZX_CHANNEL_MAX_MSG_BYTES, handles, &len, &nh, 0) == ZX_OK) {
         go_on = handle(c, msg, len, handles, nh);
         for (uint32_t i = 0; i < nh; i++) zx_handle_close(handles[i]);
     }

@@ -35,17 +35,13 @@
 #include <unistd.h>
 
 #include "../kernel.h"
+#include "fidl.h"
 #include "fileserver.h"
 #include "launcher.h"
 #include "runner.h"
 #include "vdso.h"
 #include "vm.h"
 
-#define FIDL_HEADER 16u
-#define FIDL_ALLOC_PRESENT UINT64_MAX
-#define FIDL_HANDLE_PRESENT UINT32_MAX
-#define FIDL_HANDLE_ABSENT 0u
-#define FIDL_MAGIC_INITIAL 1u
 #define FIDL_VECTOR_MAX 0xFFFFFFFFull /* fuchsia.process.MAX */
 #define IO_MAX_PATH 4096u             /* fuchsia.io.MAX_PATH */
 #define ZX_NAME_MAX 32u               /* zx.MAX_NAME_LEN */
@@ -82,13 +78,6 @@ typedef struct conn {
     size_t nnames;
 } conn_t;
 
-typedef struct {
-    uint32_t txid;
-    uint8_t flags[3];
-    uint8_t magic;
-    uint64_t ordinal;
-} fidl_header_t;
-_Static_assert(sizeof(fidl_header_t) == FIDL_HEADER, "FIDL v1 transactional header");
 
 /* ------------------------------------------------------------------------------------------------ state */
 
@@ -426,19 +415,9 @@ static void *serve(void *arg) {
     conn_t *c = arg;
     uint8_t *msg = malloc(ZX_CHANNEL_MAX_MSG_BYTES);
     bool go_on = msg != NULL;
-    while (go_on) {
-        zx_handle_t handles[ZX_CHANNEL_MAX_MSG_HANDLES];
-        uint32_t len = 0, nh = 0;
-        zx_status_t st = zx_channel_read(c->server, 0, msg, handles, ZX_CHANNEL_MAX_MSG_BYTES,
-                                         ZX_CHANNEL_MAX_MSG_HANDLES, &len, &nh);
-        if (st == ZX_ERR_SHOULD_WAIT) {
-            zx_signals_t observed = 0;
-            st = zx_object_wait_one(c->server, ZX_CHANNEL_READABLE | ZX_CHANNEL_PEER_CLOSED, ZX_TIME_INFINITE,
-                                    &observed);
-            go_on = st == ZX_OK && (observed & ZX_CHANNEL_READABLE) != 0;
-            continue;
-        }
-        if (st != ZX_OK) break; /* PEER_CLOSED */
+    zx_handle_t handles[ZX_CHANNEL_MAX_MSG_HANDLES];
+    uint32_t len = 0, nh = 0;
+    while (go_on && hk_fx_fidl_read(c->server, msg, ZX_CHANNEL_MAX_MSG_BYTES, handles, &len, &nh, 0) == ZX_OK) {
         go_on = handle_message(c, msg, len, handles, nh);
         zx_handle_close_many(handles, nh); /* what the message left (ZX_HANDLE_INVALID is skipped) */
     }

@@ -34,17 +34,13 @@
 #include <unistd.h>
 
 #include "../kernel.h"
+#include "fidl.h"
 #include "loader.h"
 #include "vm.h"
 
 #define LDMSG_REQ_SIZE 1024u
-#define FIDL_HEADER 16u
 #define FIDL_STRING 16u
 #define LDMSG_MAX_PAYLOAD (LDMSG_REQ_SIZE - FIDL_HEADER)
-#define FIDL_ALLOC_PRESENT UINT64_MAX
-#define FIDL_HANDLE_PRESENT UINT32_MAX
-#define FIDL_HANDLE_ABSENT 0u
-#define FIDL_MAGIC_INITIAL 1u
 #define PREFIX_MAX 64u
 #define MAX_LIBRARY_SIZE (256u << 20)
 
@@ -66,17 +62,11 @@ struct hk_fx_loader {
 };
 
 typedef struct {
-    uint32_t txid;
-    uint8_t flags[3];
-    uint8_t magic;
-    uint64_t ordinal;
-} fidl_header_t;
-typedef struct {
     fidl_header_t header;
     int32_t rv;
     uint32_t object;
 } ldmsg_rsp_t;
-_Static_assert(sizeof(fidl_header_t) == FIDL_HEADER && sizeof(ldmsg_rsp_t) == 24, "ldmsg layouts");
+_Static_assert(sizeof(ldmsg_rsp_t) == 24, "ldmsg_rsp_t");
 
 /* ------------------------------------------------------------------------------------------------ look-up */
 
@@ -227,20 +217,10 @@ static void *serve(void *arg) {
     conn_t *c = arg;
     uint8_t *msg = malloc(LDMSG_REQ_SIZE + 1);
     bool go_on = msg != NULL;
-    while (go_on) {
-        zx_handle_t handles[ZX_CHANNEL_MAX_MSG_HANDLES];
-        uint32_t len = 0, nh = 0;
-        zx_status_t st = zx_channel_read(c->server, 0, msg, handles, LDMSG_REQ_SIZE, ZX_CHANNEL_MAX_MSG_HANDLES, &len,
-                                         &nh);
-        if (st == ZX_ERR_SHOULD_WAIT) {
-            zx_signals_t observed = 0;
-            st = zx_object_wait_one(c->server, ZX_CHANNEL_READABLE | ZX_CHANNEL_PEER_CLOSED | ZX_USER_SIGNAL_0,
-                                    ZX_TIME_INFINITE, &observed);
-            go_on = st == ZX_OK && (observed & (ZX_CHANNEL_READABLE | ZX_USER_SIGNAL_0)) != 0 &&
-                    (observed & ZX_USER_SIGNAL_0) == 0;
-            continue;
-        }
-        if (st != ZX_OK) break; /* PEER_CLOSED, or larger than any request (BUFFER_TOO_SMALL): malformed */
+    zx_handle_t handles[ZX_CHANNEL_MAX_MSG_HANDLES];
+    uint32_t len = 0, nh = 0;
+    /* Ends at PEER_CLOSED, at USER_SIGNAL_0 (hk_fx_loader_free), or at a message larger than any request. */
+    while (go_on && hk_fx_fidl_read(c->server, msg, LDMSG_REQ_SIZE, handles, &len, &nh, ZX_USER_SIGNAL_0) == ZX_OK) {
         go_on = handle_request(c, msg, len, handles, nh);
         for (uint32_t i = 0; i < nh; i++) zx_handle_close(handles[i]); /* zx_handle_close(ZX_HANDLE_INVALID) is OK */
     }
