@@ -19,37 +19,7 @@ typedef int32_t zx_status_t;
 typedef uint32_t zx_handle_t;
 typedef int64_t zx_time_t;
 
-#define PT_DYNAMIC 2
-typedef struct { int64_t tag; uint64_t val; } dyn_t;
-typedef struct { uint32_t name; uint8_t info, other; uint16_t shndx; uint64_t value, size; } sym_t;
-typedef struct { uint32_t type, flags; uint64_t offset, vaddr, paddr, filesz, memsz, align; } phdr_t;
-
-static int streq(const char *a, const char *b) {
-    while (*a && *a == *b) a++, b++;
-    return *a == *b;
-}
-
-/* A function of the vDSO by name (its dynamic symbol table; DT_HASH's count, else the span up to DT_STRTAB). */
-static void *vdso_sym(const uint8_t *base, const char *name) {
-    const phdr_t *ph = (const phdr_t *)(base + *(const uint64_t *)(base + 0x20));
-    uint16_t phnum = *(const uint16_t *)(base + 0x38);
-    const dyn_t *dyn = 0;
-    for (uint16_t i = 0; i < phnum; i++)
-        if (ph[i].type == PT_DYNAMIC) dyn = (const dyn_t *)(base + ph[i].vaddr);
-    if (dyn == 0) return 0;
-    uint64_t symtab = 0, strtab = 0, hash = 0;
-    for (; dyn->tag != 0; dyn++) {
-        if (dyn->tag == 6) symtab = dyn->val;
-        else if (dyn->tag == 5) strtab = dyn->val;
-        else if (dyn->tag == 4) hash = dyn->val;
-    }
-    uint64_t count = hash ? ((const uint32_t *)(base + hash))[1] : (strtab - symtab) / sizeof(sym_t);
-    const sym_t *syms = (const sym_t *)(base + symtab);
-    for (uint64_t i = 1; i < count; i++)
-        if (syms[i].shndx != 0 && streq((const char *)(base + strtab + syms[i].name), name))
-            return (void *)(base + syms[i].value);
-    return 0;
-}
+#include "fuchsia_vdso_sym.h"
 
 typedef struct { zx_handle_t handle; uint32_t type, rights, unused; } handle_info_t;      /* zx_handle_info_t */
 typedef struct { uint32_t operation; zx_handle_t handle; uint32_t type, rights; zx_status_t result; } disp_t;
