@@ -936,7 +936,7 @@ static int64_t serve_cprng_draw_once(lt_task_t *k, uint64_t ptr, uint64_t len) {
 /* zx_clock_get(clock_id, out), the syscall of vintages before its removal (2021's libc reads CLOCK_REALTIME through
  * it): MONOTONIC is the program's clock, UTC the host's wall clock (Zircon's kernel UTC is its monotonic clock plus
  * an offset userspace sets; the host's is the one that is set), THREAD the calling thread's run time (its
- * schedstat sum_exec_runtime); any other id INVALID_ARGS before the copy out (sys_clock_get,
+ * ZX_INFO_TASK_RUNTIME cpu_time); any other id INVALID_ARGS before the copy out (sys_clock_get,
  * zircon/kernel/lib/syscalls/timer.cc of that vintage). */
 static int64_t serve_clock_get(lt_task_t *k, uint64_t clock_id, uint64_t out) {
     int64_t now;
@@ -945,11 +945,12 @@ static int64_t serve_clock_get(lt_task_t *k, uint64_t clock_id, uint64_t out) {
     } else if (clock_id == 1) {
         now = ts_ns(CLOCK_REALTIME);
     } else if (clock_id == 2) {
-        char path[64], buf[128];
-        unsigned long long run_ns = 0;
-        snprintf(path, sizeof path, "/proc/%d/schedstat", (int)k->tid);
-        if (!hk_read_proc(path, buf, sizeof buf) || sscanf(buf, "%llu", &run_ns) != 1) return ZX_ERR_INTERNAL;
-        now = (int64_t)run_ns;
+        if (k->thread == NULL) return ZX_ERR_BAD_STATE;
+        hk_info_task_runtime_v1_t runtime;
+        hk_lock();
+        hk_thread_runtime(k->thread, &runtime); /* as ZX_INFO_TASK_RUNTIME reads it (task_stats.c) */
+        hk_unlock();
+        now = runtime.cpu_time;
     } else {
         return ZX_ERR_INVALID_ARGS;
     }
