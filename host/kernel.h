@@ -133,21 +133,20 @@ void hk_self_thread_park(void);
 
 /* self_thread.c: threads of a language runtime with a global lock (the Python GIL) park only at safe points.  The
  * binding registers these hooks once (csrc/host_gil.c); without them every thread parks wherever it is.
- *   is_runtime_thread, holds_runtime_lock, thread_state: called in the park signal handler, so async-signal-safe
- *     (plain reads): the calling thread has a runtime thread state; it holds the runtime lock; that state.
+ *   is_runtime_thread: called in the park signal handler, so async-signal-safe (a plain read): the calling thread
+ *     has a runtime thread state.
  *   acquire_runtime_lock / release_runtime_lock: take and give back the lock from the park helper thread (never
- *     under the kernel lock); acquire returns a token >= 0, or -1 if the runtime is shutting down.
- *   arm_bytecode_park (lock held via acquire): make each of the threads whose states are given call
- *     hk_self_thread_park, without the lock, at its next bytecode (a one-shot trace function).  May be NULL.
+ *     under the kernel lock); acquire returns a token >= 0, or -1 if the runtime is shutting down.  While the helper
+ *     holds it, no runtime thread does: that is how the handler knows one is safe to park in a system call.
+ *   arm_bytecode_park (runtime lock held via acquire): on (1) or off (0), make every runtime thread call
+ *     hk_self_thread_park, without the lock, at its next bytecode while a stop is wanted for it.  May be NULL.
  *   schedule_main_park: ask the main thread to call hk_self_thread_park at its next safe point, without holding
  *     the lock (Py_AddPendingCall), then hk_self_thread_main_park_ran; 0 if queued.  May be NULL. */
 typedef struct hk_self_runtime_hooks {
     int (*is_runtime_thread)(void);
-    int (*holds_runtime_lock)(void);
-    void *(*thread_state)(void);
     int (*acquire_runtime_lock)(void);
     void (*release_runtime_lock)(int token);
-    void (*arm_bytecode_park)(void *const *states, int n);
+    void (*arm_bytecode_park)(int on);
     int (*schedule_main_park)(void);
 } hk_self_runtime_hooks_t;
 void hk_self_thread_set_runtime_hooks(const hk_self_runtime_hooks_t *hooks);

@@ -18,7 +18,8 @@
  *   - inside the host kernel: deferred to hk_unlock, as for every thread (the binding calls the kernel without the
  *     GIL), and the kernel's own blocking waits (futex bitset HK_WAIT_FUTEX_BITSET) park inside;
  *   - blocked in (or about to enter) a system call other than a futex -- read, poll, nanosleep... -- while the
- *     thread's runtime state says it does not hold the GIL.
+ *     park helper holds the GIL (so this thread cannot: the runtime's API has no async-signal-safe way to ask a
+ *     thread whether it holds the lock, and the helper's signals are the ones that find runtime threads there).
  *
  * No other futex wait is safe.  Taking a mutex (FUTEX_WAIT) is what a thread dropping the GIL does while it still
  * holds it; and a thread parked inside a condition-variable wait -- which is where a thread waiting for the GIL
@@ -26,9 +27,9 @@
  * (the next GIL hand-over) waits for it to leave (__condvar_quiesce_and_switch_g1): a deadlock.
  *
  * Anywhere else the handler defers: THREAD_SUSPENDED is not asserted, and the thread parks at its next safe point:
- * its next kernel entry (hk_unlock), its next bytecode (a one-shot trace function the park helper arms while it
- * holds the GIL, and for the main thread also a pending call), or a blocking call the helper's repeated signals
- * find it in.  The helper repeats that, backing off, until every deferred stop has completed or been withdrawn.  A
+ * its next kernel entry (hk_unlock), its next bytecode (the runtime's event hooks, which the park helper turns on
+ * while it holds the GIL, and for the main thread also a pending call), or a blocking call the helper's repeated
+ * signals find it in while it holds the GIL.  The helper repeats that, backing off, until every deferred stop has completed or been withdrawn.  A
  * thread of no runtime (a C worker) parks wherever it is, as before.
  */
 #include <errno.h>
@@ -52,8 +53,6 @@ struct self_backend {
     _Atomic uint32_t park_word; /* 1 while a stop is wanted */
     _Atomic uint32_t parked;    /* 1 while the thread sleeps in hk_self_thread_park */
     _Atomic uint32_t deferred;  /* 1: a park signal found it at an unsafe point; it parks at its next safe point */
-    _Atomic uint32_t armed;     /* 1: the helper armed its bytecode park for the current deferral */
-    void *_Atomic runtime_state; /* its runtime thread state, noted by the handler when it defers */
     hk_thread_t *thread;
     /* The list of threads signalled to stop and not yet resumed (lock held); the park helper scans it. */
     self_backend_t *next_wanted;
@@ -81,6 +80,7 @@ static self_backend_t *g_wanted;              /* lock held */
 static _Atomic uint32_t g_helper_word;        /* bumped to wake the park helper */
 static _Atomic uint32_t g_handled;            /* park signals handled, for the helper to wait on */
 static _Atomic uint32_t g_main_call_pending;  /* a main-thread park call is queued and has not run yet */
+static _Atomic uint32_t g_helper_holds_lock;  /* 1 while the park helper holds the runtime lock (the GIL) */
 static pthread_once_t g_helper_once = PTHREAD_ONCE_INIT;
 
 static void futex_wake_all(_Atomic uint32_t *word) {
@@ -148,7 +148,9 @@ static int in_parkable_call(const void *ctx) {
 static int may_park_here(const void *ctx) {
     const hk_self_runtime_hooks_t *h = atomic_load(&g_hooks);
     if (h == NULL || !h->is_runtime_thread()) return 1; /* no runtime lock to hold: anywhere is safe */
-    return in_parkable_call(ctx) && !h->holds_runtime_lock();
+    /* The helper sets the flag after taking the lock and clears it before giving it back, so while the flag reads
+     * 1 this thread -- running this handler -- holds no runtime lock, and a system call is outside its machinery. */
+    return atomic_load(&g_helper_holds_lock) && in_parkable_call(ctx);
 }
 
 static void wake_helper(void) {
@@ -199,10 +201,7 @@ static void park_handler(int sig, siginfo_t *info, void *ctx) {
             return;
         } else if (atomic_load(&b->park_word) != 0) {
             hk_cpu.park_pending = 1; /* the next kernel entry parks it */
-            const hk_self_runtime_hooks_t *h = atomic_load(&g_hooks);
-            atomic_store(&b->runtime_state, h != NULL ? h->thread_state() : NULL);
-            atomic_store(&b->deferred, 1);
-            wake_helper();
+            if (atomic_exchange(&b->deferred, 1) == 0) wake_helper(); /* a new deferral: the helper starts now */
         }
     }
     note_handled();
@@ -218,7 +217,6 @@ void hk_self_thread_park(void) {
     hk_lock();
     atomic_store(&b->parked, 1); /* park signals that land from now on are ignored: the loop below decides */
     atomic_store(&b->deferred, 0);
-    atomic_store(&b->armed, 0);
     hk_thread_report_stopped(t); /* THREAD_SUSPENDED only now that the thread really stopped */
     for (;;) {
         hk_unlock();
@@ -260,24 +258,18 @@ static void unlist_locked(self_backend_t *b) {
 
 typedef struct {
     pid_t tids[HELPER_MAX_BATCH];
-    void *states[HELPER_MAX_BATCH]; /* of the targets not armed yet */
-    int n, unarmed;
+    int n;
     bool main_too;
 } targets_t;
 
 /* Lock held.  The threads whose stop was deferred and is still wanted. */
 static void deferred_targets_locked(targets_t *t) {
-    t->n = t->unarmed = 0;
+    t->n = 0;
     t->main_too = false;
     for (self_backend_t *b = g_wanted; b != NULL && t->n < HELPER_MAX_BATCH; b = b->next_wanted) {
         if (!atomic_load(&b->deferred) || !atomic_load(&b->park_word) || atomic_load(&b->parked)) continue;
         t->tids[t->n++] = b->thread->tid;
         if (b->thread->tid == getpid()) t->main_too = true;
-        void *state = atomic_load(&b->runtime_state);
-        if (!atomic_load(&b->armed) && state != NULL) {
-            t->states[t->unarmed++] = state;
-            atomic_store(&b->armed, 1);
-        }
     }
 }
 
@@ -296,6 +288,7 @@ static void resignal(const targets_t *t) {
 static void *park_helper(void *arg) {
     (void)arg;
     long backoff_ns = 0;
+    bool bytecode_park_on = false;
     targets_t t;
     for (;;) {
         uint32_t word = atomic_load(&g_helper_word);
@@ -304,6 +297,14 @@ static void *park_helper(void *arg) {
         hk_unlock();
         const hk_self_runtime_hooks_t *h = atomic_load(&g_hooks);
         if (t.n == 0 || h == NULL) {
+            if (bytecode_park_on && h != NULL) { /* nothing left to stop: no more events */
+                int token = h->acquire_runtime_lock();
+                if (token >= 0) {
+                    h->arm_bytecode_park(0);
+                    h->release_runtime_lock(token);
+                }
+                bytecode_park_on = false;
+            }
             backoff_ns = 0;
             syscall(SYS_futex, &g_helper_word, FUTEX_WAIT_PRIVATE, word, NULL, NULL, 0);
             continue;
@@ -312,17 +313,20 @@ static void *park_helper(void *arg) {
             /* The main thread runs it at a bytecode boundary, holding the GIL, and parks without it. */
             if (h->schedule_main_park() != 0) atomic_store(&g_main_call_pending, 0);
         }
-        if (t.unarmed > 0 && h->arm_bytecode_park != NULL) {
-            /* A thread running Python parks at its next bytecode.  Taking the GIL from a thread busy in Python
-             * takes one switch interval (sys.getswitchinterval()). */
-            int token = h->acquire_runtime_lock();
-            if (token >= 0) {
-                h->arm_bytecode_park(t.states, t.unarmed);
-                h->release_runtime_lock(token);
+        /* Take the GIL -- from a thread busy in Python that takes one switch interval (sys.getswitchinterval()) --
+         * and signal the targets again while holding it: a target in a blocking call now parks there.  A target
+         * running Python parks at its next bytecode once the GIL is given back. */
+        int token = h->acquire_runtime_lock();
+        if (token >= 0) {
+            if (!bytecode_park_on && h->arm_bytecode_park != NULL) {
+                h->arm_bytecode_park(1);
+                bytecode_park_on = true;
             }
+            atomic_store(&g_helper_holds_lock, 1);
+            resignal(&t);
+            atomic_store(&g_helper_holds_lock, 0);
+            h->release_runtime_lock(token);
         }
-        /* A thread that has meanwhile entered a blocking call parks on this signal. */
-        resignal(&t);
         /* Back off, but start over at once for a new deferral (the handler bumps g_helper_word). */
         backoff_ns = backoff_ns == 0 ? 20000 : (backoff_ns < 20000000 ? backoff_ns * 2 : backoff_ns);
         struct timespec pause = {0, backoff_ns};
@@ -425,7 +429,6 @@ static void self_request_resume(hk_thread_t *t) {
     if (b == NULL) return;
     unlist_locked(b);
     atomic_store(&b->deferred, 0);
-    atomic_store(&b->armed, 0);
     atomic_store(&b->park_word, 0);
     futex_wake_all(&b->park_word);
 }

@@ -10,6 +10,7 @@ Nothing here validates arguments; the Pythonic modules do that.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import os
@@ -59,6 +60,12 @@ if BUILD_INFO.get("version") != __version__:
     )
 #: The gated features of zxpy/_abi.py that the build's headers have.
 FEATURES: frozenset[str] = frozenset(BUILD_INFO["features"])
+
+if hasattr(lib, "zxpy_runtime_closing"):
+    # Host kernel: before the interpreter starts finalizing, its park helper stops taking the GIL (a thread that
+    # takes it after that is ended by CPython).  atexit runs this before finalization and without the GIL (CFFI
+    # releases it around the call).  csrc/host_gil.c.
+    atexit.register(lib.zxpy_runtime_closing)
 
 # Syscalls (plain functions returning zx_status_t unless noted).
 task_kill: Callable[[int], int] = lib.zx_task_kill
