@@ -49,7 +49,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import (
     TASK_RETCODE_CRITICAL_PROCESS_KILL,
@@ -73,6 +73,9 @@ from . import (
 )
 from ._demo_fuchsia import demo_fuchsia
 from .testing import ProgressWorker
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 #: Bounds for asynchronous effects (not speed goals).
 _LONG = 30.0
@@ -583,12 +586,24 @@ def _run(path: str, argv: Sequence[str], timeout: float, name: str | None, as_js
 # ------------------------------------------------------------------------------------------------ main
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, printing help and version as Python 3.11 and later do on every version: a write that
+    fails (a closed pipe) is ignored, so ``zxpy --help`` into a closed pipe exits 0, quietly, on 3.10 too."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message:
+            try:
+                (file or sys.stderr).write(message)
+            except (AttributeError, OSError):
+                pass
+
+
 def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="zxpy", description="Zircon task control on this machine: run a program in a job, demo, info.",
         epilog="Without a command zxpy prints this help on stderr and exits 2. See README.md, 'Command line'.")
     parser.add_argument("--version", action="version", version=f"zxpy {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     run_p = sub.add_parser(
         "run", help="run a program in a fresh job; kill the whole job tree on timeout, SIGINT or SIGTERM",
         description="Run PROG in a fresh child job of the default job, with this terminal's stdin, stdout and "
