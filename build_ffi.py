@@ -15,8 +15,8 @@ host (default; what ``pip install .`` / ``setup.py`` build via ``cffi_modules``)
     ``-Werror`` when ``ZXPY_WERROR=1``, as CI, tox and the contributor
     instructions set: a user's ``pip install`` never fails on a warning that a
     newer compiler invents) and ``-lpthread``.  Without a C compiler the build
-    stops with one line saying what to install.  The module is built for one
-    Python version, not the limited API (see :func:`make_ffibuilder`).
+    stops with one line saying what to install.  The module is built against
+    CPython 3.10's limited API (``_zx.abi3.so``, one module for 3.10 and later).
     The zircon/fdio headers come from ``host/include`` --
     unless ``fuchsia_sdk.cfg`` names an SDK: then ``zircon/`` comes from the
     SDK sysroot and ``lib/fdio/`` from ``pkg/fdio/include`` (see
@@ -327,6 +327,14 @@ def sdk_summary(cfg: object | None) -> dict[str, object]:
     return identity
 
 
+#: The oldest CPython whose limited API the host module is built against (``Py_LIMITED_API``): the wheel's tag,
+#: cp310-abi3, says the same (setup.py).
+LIMITED_API = "0x030A0000"
+
+#: Host-only entry points of the binding itself (csrc/host_gil.h).
+HOST_ONLY_CDEF = "void zxpy_runtime_closing(void);\n"
+
+
 def make_ffibuilder(
     target: str = "host", *, absolute_sources: bool = False, found: Detected | None = None,
     sdk: dict[str, object] | None = None,
@@ -364,7 +372,7 @@ def make_ffibuilder(
     found = detect(compiler, ["-std=gnu11", *(f"-I{d}" for d in include_dirs)], scratch)
     sdk = sdk_summary(cfg)
     runner = fuchsia_runner_host()
-    ffi.cdef(make_cdef(found, fuchsia_runner=runner))
+    ffi.cdef(make_cdef(found, fuchsia_runner=runner) + HOST_ONLY_CDEF)
     # host/ipc/ too: ports (zxpy.port, zxpy.aio), channels (zxpy.Channel) and exceptions (zxpy.exception).
     sources = sorted(HOST_DIR.glob("*.c")) + sorted((HOST_DIR / "ipc").glob("*.c")) + sorted(CSRC_DIR.glob("*.c"))
     if runner:
@@ -377,10 +385,10 @@ def make_ffibuilder(
         include_dirs=include_dirs,
         extra_compile_args=["-std=gnu11", *warning_flags()],
         libraries=["pthread"],
-        # Not the limited API (CFFI's default, which names the file _zx.abi3.so): csrc/host_gil.c reads
-        # PyThreadState's fields and calls _PyThreadState_UncheckedGet, _Py_IsFinalizing and _PyEval_SetTrace,
-        # so the module is only good for the Python it was compiled by (3.13 has none of those symbols).
-        py_limited_api=False,
+        # CPython's limited API of 3.10 for every file (csrc/host_gil.c included): one module, named
+        # _zx.abi3.so, serves every CPython from 3.10 on (docs/building.md, "One abi3 wheel").
+        define_macros=[("Py_LIMITED_API", LIMITED_API)],
+        py_limited_api=True,
     )
     return ffi
 

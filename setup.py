@@ -15,4 +15,7 @@ setup(
     cffi_modules=["build_ffi.py:ffibuilder"],
     # The package contains a compiled extension: install it as files.
     zip_safe=False,
+    # The module is built against CPython 3.10's limited API (build_ffi.py, LIMITED_API): one cp310-abi3 wheel
+    # serves every CPython from 3.10 on.
+    options={"bdist_wheel": {"py_limited_api": "cp310"}},
 )

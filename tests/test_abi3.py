@@ -1,51 +1,105 @@
-"""Why zxpy ships one wheel per Python version and no ``cp310-abi3`` wheel (docs/building.md, "No abi3 wheel").
+"""One ``cp310-abi3`` wheel: the host module is built against CPython 3.10's limited API (docs/building.md, "One
+abi3 wheel").
 
-``csrc/host_gil.c`` - the hooks that let the host kernel park this interpreter's threads only where they hold no
-GIL - needs CPython calls and structures outside the limited API.  This test compiles it against the limited
-API of Python 3.10 and checks that it fails for exactly the reasons the page gives; the day it compiles there,
-this test fails and says to build the abi3 wheel instead.
+What is checked here, on the Python running the suite:
+
+- the module zxpy imports is the abi3 one, and its own build says so;
+- every file of the host module compiles with ``Py_LIMITED_API=0x030A0000`` (``csrc/host_gil.c``, the one file that
+  talks to the interpreter, is compiled alone here, so a regression names it);
+- abi3audit finds no symbol outside 3.10's stable ABI among what the compiled module imports, and it does flag
+  one that is outside (so the audit cannot pass by finding nothing).
+
+That one compiled module runs the suite under the other CPythons is checked by ``.ci/run`` ("the abi3 wheel on
+other Pythons"), where they are installed.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import sys
 import sysconfig
+from pathlib import Path
 
 import pytest
 from vintage import REPO, host_cc, require
 
-HOST_GIL = REPO / "csrc" / "host_gil.c"
+import zxpy._raw as raw
 
-#: Each reason of docs/building.md, as the names a compiler reports when the limited API hides them (any one of
-#: the alternatives: the file uses the 3.13 spelling when compiled by 3.13).
-BLOCKERS = {
-    "whether this thread holds the GIL (current thread state)": ("_PyThreadState_UncheckedGet",
-                                                                 "PyThreadState_GetUnchecked"),
-    "whether the interpreter is finalizing": ("_Py_IsFinalizing", "Py_IsFinalizing"),
-    "a C trace function (Py_tracefunc, PyEval_SetTrace)": ("Py_tracefunc",),
-    "another thread's trace function (PyThreadState fields, _PyEval_SetTrace)": ("PyThreadState", "struct _ts"),
-}
+LIMITED_API = "0x030A0000"
 
 
-def _syntax_check(*defines: str) -> subprocess.CompletedProcess[str]:
+def _compile(source: Path, *args: str) -> subprocess.CompletedProcess[str]:
     include = sysconfig.get_paths()["include"]
-    require((REPO / "csrc").is_dir() and include, "the checkout's csrc/ and Python's headers are needed")
-    cmd = [*host_cc(), "-fsyntax-only", "-std=gnu11", "-Werror=implicit-function-declaration", *defines,
+    cmd = [*host_cc(), "-std=gnu11", "-Wall", "-Wextra", "-Werror", f"-DPy_LIMITED_API={LIMITED_API}",
            f"-I{REPO / 'host'}", f"-I{REPO / 'host' / 'include'}", f"-I{REPO / 'csrc'}", f"-I{include}",
-           str(HOST_GIL)]
+           *args, str(source)]
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     except FileNotFoundError:
         pytest.skip(f"no C compiler ({cmd[0]})")
 
 
-def test_host_gil_needs_more_than_the_limited_api() -> None:
-    full = _syntax_check()
-    assert full.returncode == 0, f"host_gil.c does not even compile with the full API:\n{full.stderr}"
-    limited = _syntax_check("-DPy_LIMITED_API=0x030A0000")
-    assert limited.returncode != 0, (
-        "csrc/host_gil.c now compiles against Python 3.10's limited API: build one cp310-abi3 wheel "
-        "(build_ffi.py: py_limited_api) and replace this test and docs/building.md's 'No abi3 wheel'"
+def test_the_imported_module_is_the_abi3_build() -> None:
+    if raw.BUILD_INFO["sdk"].get("target", "host") != "host":
+        pytest.skip("a Fuchsia build: the host module is what is built against the limited API")
+    assert Path(raw._zx.__file__).name == "_zx.abi3.so", raw._zx.__file__
+
+
+def test_host_gil_compiles_against_the_3_10_limited_api() -> None:
+    require((REPO / "csrc" / "host_gil.c").is_file(), "the checkout's csrc/ is needed")
+    proc = _compile(REPO / "csrc" / "host_gil.c", "-fsyntax-only")
+    assert proc.returncode == 0, f"csrc/host_gil.c needs more than the 3.10 limited API:\n{proc.stderr}"
+
+
+def _abi3audit() -> str:
+    tool = shutil.which("abi3audit") or str(Path(sys.executable).with_name("abi3audit"))
+    if not Path(tool).exists():
+        pytest.skip("abi3audit is not installed (pip install -e '.[test]')")
+    return tool
+
+
+def _audit(so: Path) -> tuple[int, str]:
+    """abi3audit's exit status and report (on stderr, wrapped to the terminal: joined into one line here)."""
+    proc = subprocess.run([_abi3audit(), "--strict", "--verbose", "--assume-minimum-abi3", "3.10", str(so)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "400"})
+    return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
+
+
+def test_the_module_imports_only_the_stable_abi() -> None:
+    so = Path(raw._zx.__file__)
+    if not so.name.endswith(".abi3.so"):
+        pytest.skip(f"not the abi3 build: {so.name}")
+    rc, report = _audit(so)
+    assert rc == 0 and "0 ABI violations found" in report, f"abi3audit: {report}"
+
+
+def test_the_audit_flags_a_symbol_outside_the_stable_abi(tmp_path: Path) -> None:
+    # The control: the same audit of an extension that calls a private CPython function (as host_gil.c once did).
+    src = tmp_path / "bad.c"
+    src.write_text(
+        "#include <Python.h>\n"
+        "PyThreadState *_PyThreadState_UncheckedGet(void);\n"
+        "void *zxpy_bad(void) { return _PyThreadState_UncheckedGet(); }\n"
+        "static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, \"bad\", NULL, -1, NULL, NULL, NULL, NULL, NULL};\n"
+        "PyMODINIT_FUNC PyInit_bad(void) { return PyModule_Create(&def); }\n",
+        encoding="utf-8",
     )
-    missing = [why for why, names in BLOCKERS.items() if not any(name in limited.stderr for name in names)]
-    assert not missing, f"no longer blocking (update docs/building.md): {missing}\n{limited.stderr}"
+    so = tmp_path / "bad.abi3.so"
+    proc = _compile(src, "-shared", "-fPIC", "-o", str(so))
+    assert proc.returncode == 0, proc.stderr
+    _, report = _audit(so)
+    assert "1 ABI violations found" in report and "_PyThreadState_UncheckedGet" in report, report
+
+
+def test_the_wheel_tag_the_api_level_and_requires_python_agree() -> None:
+    """setup.py tags the wheel with the same CPython that build_ffi.py's Py_LIMITED_API names, and that is the
+    oldest Python pyproject.toml admits (the wheel itself is built and checked by .ci/run)."""
+    require((REPO / "setup.py").is_file(), "the checkout's setup.py is needed")
+    setup_py = (REPO / "setup.py").read_text(encoding="utf-8")
+    build_ffi = (REPO / "build_ffi.py").read_text(encoding="utf-8")
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    assert '{"bdist_wheel": {"py_limited_api": "cp310"}}' in setup_py
+    assert f'LIMITED_API = "{LIMITED_API}"' in build_ffi
+    assert 'requires-python = ">=3.10"' in pyproject
