@@ -122,7 +122,8 @@ static int claim_tool(PyObject *monitoring) {
     }
     int ok = claimed >= 0;
     for (int k = 0; ok && k < 2; k++) {
-        PyObject *r = PyObject_CallMethod(monitoring, "register_callback", "ilO", claimed, k == 0 ? line : jump, callback);
+        long event = k == 0 ? line : jump;
+        PyObject *r = PyObject_CallMethod(monitoring, "register_callback", "ilO", claimed, event, callback);
         ok = r != NULL;
         Py_XDECREF(r);
     }

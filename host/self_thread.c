@@ -29,8 +29,8 @@
  * Anywhere else the handler defers: THREAD_SUSPENDED is not asserted, and the thread parks at its next safe point:
  * its next kernel entry (hk_unlock), its next bytecode (the runtime's event hooks, which the park helper turns on
  * while it holds the GIL, and for the main thread also a pending call), or a blocking call the helper's repeated
- * signals find it in while it holds the GIL.  The helper repeats that, backing off, until every deferred stop has completed or been withdrawn.  A
- * thread of no runtime (a C worker) parks wherever it is, as before.
+ * signals find it in while it holds the GIL.  The helper repeats that, backing off, until every deferred stop has
+ * completed or been withdrawn.  A thread of no runtime (a C worker) parks wherever it is, as before.
  */
 #include <errno.h>
 #include <limits.h>
