@@ -312,6 +312,15 @@ def _require_compiler(compiler: list[str]) -> None:
                          " was not found: install gcc (apt install gcc libc6-dev) or clang")
 
 
+def _require_gil_build() -> None:
+    """Stop with one line on a free-threaded CPython: it has no limited API to build against, and the host kernel's
+    parking of this interpreter's threads is built on the GIL (docs/building.md)."""
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        raise SystemExit("error: zxpy does not support free-threaded CPython (this is "
+                         f"{sys.implementation.name} {platform.python_version()} without a GIL): use a regular "
+                         "CPython >= 3.10 build")
+
+
 def warning_flags() -> list[str]:
     """``-Wall -Wextra``, plus ``-Werror`` in CI and development builds (``ZXPY_WERROR=1``), never in a user's."""
     return ["-Wall", "-Wextra", *(["-Werror"] if os.environ.get("ZXPY_WERROR") == "1" else [])]
@@ -369,6 +378,7 @@ def make_ffibuilder(
     include_dirs = [str(headers), str(HOST_DIR), str(CSRC_DIR)]
     compiler = _host_compiler()
     _require_compiler(compiler)
+    _require_gil_build()
     found = detect(compiler, ["-std=gnu11", *(f"-I{d}" for d in include_dirs)], scratch)
     sdk = sdk_summary(cfg)
     runner = fuchsia_runner_host()

@@ -107,6 +107,21 @@ def test_no_compiler_is_one_line_naming_what_to_install() -> None:
                            " was not found: install gcc (apt install gcc libc6-dev) or clang\n")
 
 
+def test_a_free_threaded_python_is_one_line() -> None:
+    """A free-threaded CPython (no GIL, no limited API) is refused before compiling anything, with one line.  This
+    CPython is told it is one (sysconfig's Py_GIL_DISABLED) and runs build_ffi.py as its main program."""
+    code = ("import runpy, sys, sysconfig\n"
+            "real = sysconfig.get_config_var\n"
+            "sysconfig.get_config_var = lambda name: 1 if name == 'Py_GIL_DISABLED' else real(name)\n"
+            f"sys.argv = [{str(REPO / 'build_ffi.py')!r}]\n"
+            "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_build_ffi_env(), capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode != 0
+    assert proc.stderr.startswith("error: zxpy does not support free-threaded CPython"), proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+
+
 def test_werror_only_when_asked() -> None:
     """-Werror is for CI and development (ZXPY_WERROR=1): a user's pip install never fails on a new warning."""
     code = "import build_ffi; print(' '.join(build_ffi.warning_flags()))"
