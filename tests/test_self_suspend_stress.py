@@ -182,3 +182,38 @@ def test_suspend_resume_never_deadlocks(mode: str, where: str) -> None:
     assert n == CYCLES
     subject = "main thread" if where == "main" else "other thread"
     RESULTS[f"{subject} in {'pure Python' if mode == 'busy' else mode}"] = (n, max(secs, 1e-9))
+
+
+EXIT_CHILD = r"""
+import sys, threading, time
+import zxpy
+from zxpy import Thread
+
+koids = []
+lock = threading.Lock()
+lock.acquire()
+
+def blocked():
+    koids.append(Thread.self().koid)
+    lock.acquire()  # a futex wait: never a safe point, so the stop stays deferred and the park helper keeps at it
+
+threading.Thread(target=blocked, daemon=True).start()
+while not koids:
+    time.sleep(0.001)
+thread = zxpy.Process.self().child(koids[0])
+token = thread.suspend(wait=False)
+time.sleep(float(sys.argv[1]))  # let the helper take the GIL a few times
+print("exiting", flush=True)
+"""
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.005, 0.05])
+def test_the_interpreter_exits_while_a_stop_is_deferred(pause: float) -> None:
+    """The interpreter ends cleanly while the park helper is still trying to complete a stop (it takes the GIL
+    again and again): zxpy's atexit callback closes the helper's gate before finalization and waits out a helper
+    inside PyGILState_Ensure (csrc/host_gil.c).  Repeated, so that the exit lands at different points of the
+    helper's loop."""
+    for _ in range(scaled(10, 200)):
+        proc = subprocess.run([sys.executable, "-c", EXIT_CHILD, str(pause)], capture_output=True, text=True,
+                              timeout=60)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (0, "exiting\n", "")
