@@ -14,6 +14,7 @@
  *     (debuggers, coverage) untouched. */
 #if !defined(__Fuchsia__)
 #include <Python.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -53,6 +54,10 @@ static void release_gil(int token) {
     PyGILState_Release((PyGILState_STATE)token);
     atomic_store(&g_taking, 0);
 }
+
+/* A fork's child has no park helper (only the forking thread is copied), whatever the parent's was doing: one
+ * that was waiting for the GIL -- which the forking thread holds -- must not leave the child's exit waiting. */
+static void child_after_fork(void) { atomic_store(&g_taking, 0); }
 
 /* Park the calling thread, which holds the GIL at a bytecode boundary, without the GIL. */
 static void park_without_gil(void) {
@@ -164,5 +169,8 @@ static const hk_self_runtime_hooks_t g_python_hooks = {
 };
 
 /* The module is loaded by a running interpreter: register at load time. */
-__attribute__((constructor)) static void register_python_hooks(void) { hk_self_thread_set_runtime_hooks(&g_python_hooks); }
+__attribute__((constructor)) static void register_python_hooks(void) {
+    hk_self_thread_set_runtime_hooks(&g_python_hooks);
+    (void)pthread_atfork(NULL, NULL, child_after_fork);
+}
 #endif

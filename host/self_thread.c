@@ -81,7 +81,7 @@ static _Atomic uint32_t g_helper_word;        /* bumped to wake the park helper 
 static _Atomic uint32_t g_handled;            /* park signals handled, for the helper to wait on */
 static _Atomic uint32_t g_main_call_pending;  /* a main-thread park call is queued and has not run yet */
 static _Atomic uint32_t g_helper_holds_lock;  /* 1 while the park helper holds the runtime lock (the GIL) */
-static pthread_once_t g_helper_once = PTHREAD_ONCE_INIT;
+static bool g_helper_started;                 /* lock held */
 
 static void futex_wake_all(_Atomic uint32_t *word) {
     syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
@@ -419,7 +419,10 @@ static void self_request_stop(hk_thread_t *t) {
         b->listed = true;
         b->next_wanted = g_wanted;
         g_wanted = b;
-        pthread_once(&g_helper_once, start_helper);
+        if (!g_helper_started) {
+            g_helper_started = true;
+            start_helper();
+        }
     }
     syscall(SYS_tgkill, getpid(), t->tid, g_park_signal);
 }
@@ -599,4 +602,10 @@ void hk_self_thread_after_fork(void) {
     hk_cpu.self_handle = ZX_HANDLE_INVALID;
     hk_cpu.park_pending = 0;
     hk_cpu.in_kernel = 0;
+    /* The park helper is not copied into the child: the child starts its own at its first deferred stop, with none
+     * of the parent's stops wanted and the parent helper's hold of the runtime lock gone with it. */
+    g_wanted = NULL;
+    g_helper_started = false;
+    atomic_store(&g_helper_holds_lock, 0);
+    atomic_store(&g_main_call_pending, 0);
 }

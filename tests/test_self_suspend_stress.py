@@ -217,3 +217,58 @@ def test_the_interpreter_exits_while_a_stop_is_deferred(pause: float) -> None:
         proc = subprocess.run([sys.executable, "-c", EXIT_CHILD, str(pause)], capture_output=True, text=True,
                               timeout=60)
         assert (proc.returncode, proc.stdout, proc.stderr) == (0, "exiting\n", "")
+
+
+FORK_CHILD = r"""
+import os, sys, threading, time
+import zxpy
+from zxpy import Thread
+
+def adopted_thread(target):
+    koids = []
+    def run():
+        koids.append(Thread.self().koid)
+        target()
+    threading.Thread(target=run, daemon=True).start()
+    while not koids:
+        time.sleep(0.001)
+    return zxpy.Process.self().child(koids[0])
+
+lock = threading.Lock()
+lock.acquire()
+token = adopted_thread(lock.acquire).suspend(wait=False)  # never parks: the park helper keeps taking the GIL
+failures = []
+for i in range(int(sys.argv[1])):
+    end = time.monotonic() + 0.02
+    while time.monotonic() < end:  # hold the GIL, so the helper is waiting for it when the fork comes
+        pass
+    pid = os.fork()
+    if pid == 0:
+        # The child: its own helper completes the stop of a sleeping thread; then a normal exit runs atexit.
+        sleeper = adopted_thread(lambda: time.sleep(3600))
+        with sleeper.suspend(timeout=10):
+            pass
+        sys.exit(0)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            if status != 0:
+                failures.append(f"fork {i}: status {status}")
+            break
+        time.sleep(0.01)
+    else:
+        failures.append(f"fork {i}: the child did not exit")
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+print("failures:", failures, flush=True)
+"""
+
+
+def test_a_forked_child_has_its_own_park_helper() -> None:
+    """A child forked while the park helper was busy (waiting for the GIL, which the forking thread holds) gets
+    its own helper at its first deferred stop, and its exit does not wait for the parent's helper, which it does
+    not have (host/self_thread.c hk_self_thread_after_fork, csrc/host_gil.c child_after_fork)."""
+    proc = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", "-c", FORK_CHILD,
+                           str(scaled(10, 200))], capture_output=True, text=True, timeout=600)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "failures: []\n", "")
