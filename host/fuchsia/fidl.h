@@ -1,13 +1,15 @@
 /* What the host's FIDL servers for Fuchsia programs share (loader.c: fuchsia.ldsvc, fileserver.c: fuchsia.io,
  * launcher.c: fuchsia.process.Launcher): the January 2021 SDK's wire format v1 (the transactional header, the
- * presence markers) and the read of a connection's next message.
+ * presence markers), the read of a connection's next message, and a connection's message loop.
  *
  * Private to host/fuchsia/ (x86-64 Linux only).
  */
 #ifndef ZXPY_HOST_FUCHSIA_FIDL_H_
 #define ZXPY_HOST_FUCHSIA_FIDL_H_
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <zircon/syscalls.h>
 #include <zircon/types.h>
 
@@ -39,6 +41,26 @@ static inline zx_status_t hk_fx_fidl_read(zx_handle_t ch, void *bytes, uint32_t 
         if (st != ZX_OK) return st;
         if ((observed & stop) != 0 || (observed & ZX_CHANNEL_READABLE) == 0) return ZX_ERR_PEER_CLOSED;
     }
+}
+
+/* A server's handler of one message of a connection: false when the message is malformed (the connection ends).  It
+ * takes the handles it keeps out of handles[] (leaving ZX_HANDLE_INVALID); hk_fx_fidl_serve closes the rest. */
+typedef bool (*hk_fx_fidl_handler_t)(void *conn, uint8_t *msg, uint32_t len, zx_handle_t *handles, uint32_t nh);
+
+/* Without the lock.  A connection's message loop: each message of ch, read with hk_fx_fidl_read (num_bytes, stop)
+ * into a buffer of num_bytes plus one byte (room for a terminator the handler may write), goes to handle(conn, ...),
+ * until the connection is over or handle returns false. */
+static inline void hk_fx_fidl_serve(zx_handle_t ch, uint32_t num_bytes, zx_signals_t stop, hk_fx_fidl_handler_t handle,
+                                    void *conn) {
+    uint8_t *msg = malloc(num_bytes + 1);
+    bool go_on = msg != NULL;
+    zx_handle_t handles[ZX_CHANNEL_MAX_MSG_HANDLES];
+    uint32_t len = 0, nh = 0;
+    while (go_on && hk_fx_fidl_read(ch, msg, num_bytes, handles, &len, &nh, stop) == ZX_OK) {
+        go_on = handle(conn, msg, len, handles, nh);
+        zx_handle_close_many(handles, nh); /* what the message left (ZX_HANDLE_INVALID is skipped) */
+    }
+    free(msg);
 }
 
 #endif /* ZXPY_HOST_FUCHSIA_FIDL_H_ */

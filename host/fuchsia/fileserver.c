@@ -971,7 +971,8 @@ static bool is_channel(zx_handle_t h) {
 
 /* One request: true to go on serving, false to close the connection (Close, malformed, an unknown ordinal, the
  * client gone).  Handles the request carries are taken from handles[] (set to INVALID) when used. */
-static bool handle(conn_t *c, uint8_t *msg, uint32_t len, zx_handle_t *handles, uint32_t nh) {
+static bool handle(void *conn, uint8_t *msg, uint32_t len, zx_handle_t *handles, uint32_t nh) {
+    conn_t *c = conn;
     if (len < FIDL_HEADER) return false;
     fidl_header_t h;
     memcpy(&h, msg, sizeof h);
@@ -1132,15 +1133,7 @@ static bool handle(conn_t *c, uint8_t *msg, uint32_t len, zx_handle_t *handles, 
 
 static void *serve(void *arg) {
     conn_t *c = arg;
-    uint8_t *msg = malloc(ZX_CHANNEL_MAX_MSG_BYTES);
-    bool go_on = msg != NULL;
-    zx_handle_t handles[ZX_CHANNEL_MAX_MSG_HANDLES];
-    uint32_t len = 0, nh = 0;
-    while (go_on && hk_fx_fidl_read(c->ch, msg, ZX_CHANNEL_MAX_MSG_BYTES, handles, &len, &nh, 0) == ZX_OK) {
-        go_on = handle(c, msg, len, handles, nh);
-        for (uint32_t i = 0; i < nh; i++) zx_handle_close(handles[i]);
-    }
-    free(msg);
+    hk_fx_fidl_serve(c->ch, ZX_CHANNEL_MAX_MSG_BYTES, 0, handle, c);
     conn_free(c); /* the client sees PEER_CLOSED */
     atomic_fetch_sub(&g_live, 1);
     return NULL;

@@ -385,7 +385,8 @@ static bool handle_launch(conn_t *c, dec_t *d, const fidl_header_t *hdr, zx_hand
 }
 
 /* One message: true to go on serving, false to close the connection (malformed, the client gone). */
-static bool handle_message(conn_t *c, const uint8_t *msg, uint32_t len, zx_handle_t *handles, uint32_t nh) {
+static bool handle_message(void *conn, uint8_t *msg, uint32_t len, zx_handle_t *handles, uint32_t nh) {
+    conn_t *c = conn;
     if (len < FIDL_HEADER) return false;
     fidl_header_t hdr;
     memcpy(&hdr, msg, sizeof hdr);
@@ -413,15 +414,7 @@ static bool handle_message(conn_t *c, const uint8_t *msg, uint32_t len, zx_handl
 
 static void *serve(void *arg) {
     conn_t *c = arg;
-    uint8_t *msg = malloc(ZX_CHANNEL_MAX_MSG_BYTES);
-    bool go_on = msg != NULL;
-    zx_handle_t handles[ZX_CHANNEL_MAX_MSG_HANDLES];
-    uint32_t len = 0, nh = 0;
-    while (go_on && hk_fx_fidl_read(c->server, msg, ZX_CHANNEL_MAX_MSG_BYTES, handles, &len, &nh, 0) == ZX_OK) {
-        go_on = handle_message(c, msg, len, handles, nh);
-        zx_handle_close_many(handles, nh); /* what the message left (ZX_HANDLE_INVALID is skipped) */
-    }
-    free(msg);
+    hk_fx_fidl_serve(c->server, ZX_CHANNEL_MAX_MSG_BYTES, 0, handle_message, c);
     state_reset(c);
     zx_handle_close(c->server); /* the client sees PEER_CLOSED */
     hk_fx_launcher_release(c->l);

@@ -161,7 +161,8 @@ static bool reply(zx_handle_t server, const fidl_header_t *req, zx_status_t rv, 
 }
 
 /* One request: true to go on serving, false to close the connection (Done, malformed, the client gone). */
-static bool handle_request(conn_t *c, uint8_t *msg, uint32_t len, zx_handle_t *handles, uint32_t nh) {
+static bool handle_request(void *conn, uint8_t *msg, uint32_t len, zx_handle_t *handles, uint32_t nh) {
+    conn_t *c = conn;
     if (len < FIDL_HEADER) return false;
     fidl_header_t hdr;
     memcpy(&hdr, msg, sizeof hdr);
@@ -215,16 +216,8 @@ static bool handle_request(conn_t *c, uint8_t *msg, uint32_t len, zx_handle_t *h
 
 static void *serve(void *arg) {
     conn_t *c = arg;
-    uint8_t *msg = malloc(LDMSG_REQ_SIZE + 1);
-    bool go_on = msg != NULL;
-    zx_handle_t handles[ZX_CHANNEL_MAX_MSG_HANDLES];
-    uint32_t len = 0, nh = 0;
     /* Ends at PEER_CLOSED, at USER_SIGNAL_0 (hk_fx_loader_free), or at a message larger than any request. */
-    while (go_on && hk_fx_fidl_read(c->server, msg, LDMSG_REQ_SIZE, handles, &len, &nh, ZX_USER_SIGNAL_0) == ZX_OK) {
-        go_on = handle_request(c, msg, len, handles, nh);
-        for (uint32_t i = 0; i < nh; i++) zx_handle_close(handles[i]); /* zx_handle_close(ZX_HANDLE_INVALID) is OK */
-    }
-    free(msg);
+    hk_fx_fidl_serve(c->server, LDMSG_REQ_SIZE, ZX_USER_SIGNAL_0, handle_request, c);
     pthread_mutex_lock(&c->l->mu);
     zx_handle_close(c->server); /* the client sees PEER_CLOSED */
     c->server = ZX_HANDLE_INVALID;
