@@ -136,8 +136,15 @@ def make_cdef(found: Detected, fuchsia_runner: bool = False) -> str:
     if fuchsia_runner:
         parts += [f.decl for f in ABI.FUCHSIA_RUNNER_FUNCTIONS]
     parts.append("const char *zxpy_build_info(void);")
+    parts.append("int zxpy_fastcalls_install(void);")  # csrc/fastcalls.h: every target
     parts += [f"#define {name} ..." for name in exported_constants(found)]
     return "\n".join(parts) + "\n"
+
+
+def feature_macros(found: Detected) -> list[tuple[str, str]]:
+    """``ZXPY_HAVE_<FEATURE>`` for each gated feature the headers have: csrc/ reads the same detection as the cdef
+    (e.g. csrc/fastcalls.c picks its ``zx_info_process_t`` layout with ``ZXPY_HAVE_INFO_PROCESS_V2``)."""
+    return [(f"ZXPY_HAVE_{name.upper()}", "1") for name in sorted(found.features)]
 
 
 def _c_string(text: str) -> str:
@@ -397,7 +404,7 @@ def make_ffibuilder(
         libraries=["pthread"],
         # CPython's limited API of 3.10 for every file (csrc/host_gil.c included): one module, named
         # _zx.abi3.so, serves every CPython from 3.10 on (docs/building.md, "One abi3 wheel").
-        define_macros=[("Py_LIMITED_API", LIMITED_API)],
+        define_macros=[("Py_LIMITED_API", LIMITED_API), *feature_macros(found)],
         py_limited_api=True,
     )
     return ffi

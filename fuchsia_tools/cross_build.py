@@ -95,7 +95,8 @@ def cross_build(
     csrc = build_ffi.CSRC_DIR
     found = build_ffi.detect([clang], [*sdk_flags, "-std=gnu11", f"-I{csrc}"], out / "probe")
     cflags = [*sdk_flags, "-fPIC", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror", f"-I{csrc}",
-              f"-I{cfg.python_include}", *cfg.extra_cflags]
+              f"-I{cfg.python_include}", *(f"-D{name}={value}" for name, value in build_ffi.feature_macros(found)),
+              *cfg.extra_cflags]
     c_file = out / "_zx.c"
     build_ffi.make_ffibuilder("fuchsia", found=found, sdk={**sdk, "target": cfg.cpu}).emit_c_code(str(c_file))
     # The Fuchsia driver links compiler-rt's builtins; distro clangs ship none for Fuchsia.

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -42,6 +43,20 @@ HELPERS = Path(__file__).parent / "helpers"
 LONG = 30.0
 #: How long a stopped counter must stay still to count as stopped.
 STILL = 0.3
+
+
+_H = TypeVar("_H", bound=zxpy.Handle)
+
+
+def as_kind(cls: type[_H], handle: zxpy.Handle) -> _H:
+    """A borrowed wrapper of ``handle``'s value as ``cls``: how a test makes ``cls``'s calls on any kind of handle.
+
+    ``kill``, ``suspend``, ``terminated`` and ``Process.info`` are methods of the C bases ``TaskCore`` and
+    ``ProcessCore``, which apply only to their own instances (``Task.kill(event)`` is a TypeError); the tests
+    exercise the kernel's own type and rights checks, which this reaches with the same value (a closed wrapper
+    stays closed: its value is negative).
+    """
+    return cls._adopt(handle._raw, False, handle._koid)
 
 
 def handle_count() -> int:

@@ -1,26 +1,33 @@
-"""The mechanisms behind the Pythonic layer's fast paths (issue 11) keep the behaviour of the slow ones.
+"""The mechanisms behind the fast paths (issue 11) keep the behaviour of the slow ones.
 
 * errors keep their fields in ``args`` (``ZxError.__getattr__``) instead of a per-instance ``__dict__``;
-  ``Handle._error`` builds the kernel's errors inline: both equal what ``ZxError(...)`` gives;
-* hot calls reuse out-parameters from free lists (``zxpy._raw.HANDLE_OUTS``...): a signal handler that makes
-  the same calls in the middle of them, or another thread, never sees or overwrites another call's value;
-* records are made by ``record_maker``: the same ``__dict__``, in the same order, as the dataclass's ``__init__``;
-* ``duplicate`` fills the slots inline only for classes that keep ``Handle._adopt``.
+  ``Handle._error`` and the C base (csrc/fastcalls.c) build the kernel's errors without ``__init__``: both equal
+  what ``ZxError(...)`` gives;
+* the hot calls are methods of the C bases ``HandleCore``/``TaskCore``/``ProcessCore``: they check their arguments
+  as the Python layer does, and a signal handler or another thread making the same calls in the middle of them
+  never sees another call's value;
+* records are made by ``record_maker`` or by the C base: the same ``__dict__``, in the same order, as the
+  dataclass's ``__init__``;
+* ``duplicate`` fills the slots itself only for classes that keep ``HandleCore._adopt``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import pickle
 import signal
 import threading
 import time
+import warnings
 from typing import Any
 
 import pytest
+from conftest import LONG, as_kind
 
 import zxpy
-from zxpy import Event, Handle, Job, Rights, Signals, errors
+from zxpy import BadHandleError, Event, Handle, Job, Rights, Signals, errors
+from zxpy._fastcalls import HandleCore, ProcessCore, TaskCore
 from zxpy._record import record_maker
 from zxpy.errors import ZxError
 from zxpy.handle import HandleBasicInfo
@@ -102,42 +109,120 @@ def test_failing_call_error_is_complete() -> None:
         job.kill()
 
 
-# ---------------------------------------------------------------- out-parameters
+# ---------------------------------------------------------------- the C bases
 
 
-def test_out_parameters_are_reused() -> None:
-    with Job.default().create_job() as job:
-        job.duplicate().close()
-        assert zxpy._raw.HANDLE_OUTS, "duplicate gave its out-parameter back"
-        held = list(zxpy._raw.HANDLE_OUTS)
-        job.duplicate().close()
-        assert any(a is b for a in zxpy._raw.HANDLE_OUTS for b in held), "the same buffer served again"
-        with pytest.raises(zxpy.WrongTypeError):
-            job.suspend()
-        assert zxpy._raw.HANDLE_OUTS, "a failing call gives its buffer back too"
-        job.kill()
+def test_handle_core_is_only_a_base() -> None:
+    assert HandleCore in Handle.__mro__ and TaskCore in zxpy.Job.__mro__ and ProcessCore in zxpy.Process.__mro__
+    with pytest.raises(TypeError, match="base"):
+        HandleCore()
+    h = Handle.__new__(Handle)  # what a failing __init__ leaves: closed, nothing to close
+    assert h.closed and not h.owned and h._koid is None
+    h.close()
 
 
-def test_a_held_out_parameter_is_never_written() -> None:
-    """What a call interrupted between its syscall and its read sees: the nested call takes another buffer."""
-    outs = zxpy._raw.HANDLE_OUTS
-    sig_outs = zxpy._raw.SIGNALS_OUTS
-    with Job.default().create_job() as job, Event.create() as event:
-        job.duplicate().close()
-        job.wait_one(Signals.JOB_NO_PROCESSES, timeout=0)
-        mine, my_sig = outs.pop(), sig_outs.pop()  # as a call does: taken out of the lists
-        mine[0] = 0xDEAD
-        my_sig[0] = 0xBEEF
-        outs.clear()
-        sig_outs.clear()
-        dup = job.duplicate()  # the nested call: finds the list empty, makes its own
+def test_c_calls_bind_their_arguments_as_python_does() -> None:
+    with Event.create() as event:
         event.signal(0, Signals.USER_SIGNAL_0)
         assert event.wait_one(Signals.USER_SIGNAL_0, timeout=0) & Signals.USER_SIGNAL_0
-        assert mine[0] == 0xDEAD and my_sig[0] == 0xBEEF
-        assert all(b is not mine for b in outs) and all(b is not my_sig for b in sig_outs)
-        assert dup.koid == job.koid
-        dup.close()
+        assert event.wait_one(signals=int(Signals.USER_SIGNAL_0), timeout=0.0) & Signals.USER_SIGNAL_0
+        assert type(event.wait_one(Signals.USER_SIGNAL_0, 0)) is Signals
+        with pytest.raises(TypeError, match="missing required argument 'signals'"):
+            event.wait_one()  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="at most 3 arguments"):
+            event.wait_one(1, 0, None, 4)  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
+            event.wait_one(1, bogus=1)  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="multiple values for argument 'signals'"):
+            event.wait_one(1, signals=1)  # type: ignore[misc]
+        # What the poll does not take goes to the Python wait and its checks.
+        with pytest.raises(TypeError, match="signals"):
+            event.wait_one(True, timeout=0)
+        for bad in (-1, 2**32, 2**80):
+            with pytest.raises(ValueError, match="signals"):
+                event.wait_one(bad, timeout=0)
+        with pytest.raises(zxpy.TimedOutError) as info:
+            event.wait_one(Signals.USER_SIGNAL_1, timeout=0)
+        assert info.value.observed == Signals.USER_SIGNAL_0 and info.value.syscall == "zx_object_wait_one"
+        with pytest.raises(TypeError, match="rights"):
+            event.duplicate(True)
+        with pytest.raises(ValueError, match="rights"):
+            event.duplicate(-1)
+        with pytest.raises(TypeError, match="at most 1 arguments"):
+            event.duplicate(1, 2)  # type: ignore[call-arg]
+        with event.duplicate(rights=Rights.BASIC) as dup:
+            assert dup.basic_info().rights == Rights.BASIC and type(dup) is Event and dup.koid == event.koid
+        with event.duplicate(Rights.SAME_RIGHTS) as dup:
+            assert dup.basic_info().rights == event.basic_info().rights
+
+
+def test_c_errors_are_what_from_status_gives() -> None:
+    with Job.default().create_job() as job:
+        proc = job.create_process("p")
+        token = proc.suspend()
+        koid = token.koid
+        with pytest.raises(zxpy.AccessDeniedError) as info:
+            token.duplicate()  # suspend tokens never have DUPLICATE
+        err, want = info.value, errors.from_status(zxpy.lib.ZX_ERR_ACCESS_DENIED, "zx_handle_duplicate", koid)
+        assert type(err) is type(want) and err.args == want.args and str(err) == str(want)
+        assert (err.errno, err.strerror) == (want.errno, want.strerror)  # type: ignore[attr-defined]
+        token.close()
+        stale = Handle(proc.duplicate().detach())
+        zxpy.lib.zx_handle_close(stale._raw)  # the kernel forgets the value; the wrapper does not know
+        with pytest.raises(BadHandleError) as bad:
+            as_kind(zxpy.Task, stale).kill()
+        assert bad.value.koid is None and bad.value.syscall == "zx_task_kill"  # BAD_HANDLE names no object
+        stale.detach()
+        proc.close()
         job.kill()
+
+
+def test_c_records_are_the_dataclass_instances() -> None:
+    with Job.default().create_job() as job:
+        proc = job.spawn(["/bin/true"])
+        proc.wait_terminated(timeout=LONG)
+        for record, cls in ((proc.info(), ProcessInfo), (proc.basic_info(), HandleBasicInfo)):
+            built = cls(*dataclasses.astuple(record))
+            assert type(record) is cls and record == built and hash(record) == hash(built)
+            assert list(vars(record).items()) == list(vars(built).items())
+            assert pickle.loads(pickle.dumps(record)) == built
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                record.koid = 1  # type: ignore[misc, union-attr]
+        info = proc.info()
+        assert info.exited and info.return_code == 0 and isinstance(info.started, bool)
+        if info.flags is not None:
+            assert type(info.flags) is zxpy.ProcessInfoFlags
+        proc.close()
+
+
+def test_with_calls_an_overridden_close() -> None:
+    closed: list[str] = []
+
+    class Logged(Event):
+        __slots__ = ()
+
+        def close(self) -> None:
+            closed.append("mine")
+            super().close()
+
+    with Event.create() as event, Logged(event.duplicate().detach()) as logged:
+        pass
+    assert closed == ["mine"] and logged.closed and event.closed
+
+
+def test_an_unclosed_wrapper_is_closed_with_a_resource_warning() -> None:
+    event = Event.create()
+    raw = event.raw
+    with pytest.warns(ResourceWarning, match=f"unclosed Event handle {raw:#x}"):
+        del event
+        gc.collect()
+    assert zxpy.lib.zx_handle_close(raw) == zxpy.lib.ZX_ERR_BAD_HANDLE
+    borrowed = Handle(Job.default().raw, owned=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        del borrowed  # a borrowed value is only forgotten: no warning
+        gc.collect()
+    assert Job.default().is_valid()
 
 
 def test_signal_handler_making_the_same_calls_mid_call() -> None:

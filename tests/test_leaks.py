@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import LONG, pid_alive, wait_until
+from conftest import LONG, as_kind, pid_alive, wait_until
 from conftest_robustness import reporter, scaled
 from test_faults import faulty  # noqa: F401 - the session fixture compiling the fault programs
 
@@ -66,7 +66,7 @@ def workload(round_no: int) -> None:
             lambda: narrowed.duplicate(),
             lambda: narrowed.replace(Rights.DESTROY),  # consumes `narrowed` even though it fails
             lambda: top.child(12345),
-            lambda: Thread.kill(thread),
+            lambda: as_kind(Thread, thread).kill(),
             lambda: sub.suspend(),
             lambda: event.wait_one(Signals.USER_SIGNAL_0, timeout=0),
             lambda: top.spawn(["/nonexistent/zxpy-leak"]),
@@ -147,7 +147,7 @@ def test_failed_calls_leak_nothing() -> None:
         lambda: Thread.self().suspend(),
         lambda: Process.self().suspend(),
         lambda: job.suspend(),
-        lambda: zxpy.Task.kill(event),
+        lambda: as_kind(zxpy.Task, event).kill(),
         lambda: job.spawn(["/nonexistent/zxpy"]),
         lambda: job.spawn(["/bin/true"], fds={3: 999999}),
         lambda: zxpy.wrap_handle(0xBADC0FFE),

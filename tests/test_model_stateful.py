@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import hypothesis.strategies as st
+from conftest import as_kind
 from conftest_robustness import reporter, scaled
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -267,7 +268,7 @@ class ZirconMachine(RuleBasedStateMachine):
                 info = Job.info(real)  # type: ignore[arg-type]
                 assert (info.return_code, info.exited) == (model.return_code, model.exited), f"{obj!r}: {info}"
             elif obj.type == OBJ.PROCESS:
-                pinfo = Process.info(real)  # type: ignore[arg-type]
+                pinfo = as_kind(Process, real).info()
                 got = (pinfo.return_code, pinfo.started, pinfo.exited)
                 assert got == (model.return_code, model.started, model.exited), f"{obj!r}: {pinfo}"
                 # start_time exists from RFC-0074's record on; the 2021 record has none.
@@ -571,8 +572,8 @@ class ZirconMachine(RuleBasedStateMachine):
         op = data.draw(st.sampled_from(["kill", "suspend", "duplicate", "replace", "wait", "info", "koid",
                                         "signal", "raw"]), label="op")
         calls: dict[str, Callable[[], object]] = {
-            "kill": lambda: Task.kill(handle),  # type: ignore[arg-type]
-            "suspend": lambda: Task.suspend(handle),  # type: ignore[arg-type]
+            "kill": lambda: as_kind(Task, handle).kill(),
+            "suspend": lambda: as_kind(Task, handle).suspend(),
             "duplicate": handle.duplicate,
             "replace": handle.replace,
             "wait": lambda: handle.wait_one(zxpy.Signals.TASK_TERMINATED, timeout=0),
@@ -605,7 +606,7 @@ class ZirconMachine(RuleBasedStateMachine):
         target = self.k.obj(e.mh)
         nested = isinstance(target, M.Job) and target.state == M.READY and bool(target.jobs)
         model = self.k.task_kill(e.mh)
-        real = outcome(lambda: Task.kill(e.real), "zx_task_kill")  # type: ignore[arg-type]
+        real = outcome(lambda: as_kind(Task, e.real).kill(), "zx_task_kill")
         same(model, real, f"kill({e.label})")
         if model[0] == "ZX_OK":
             self._check_exited_at_once()
@@ -657,7 +658,7 @@ class ZirconMachine(RuleBasedStateMachine):
             if not self.k.handles[entry.mh].rights & RIGHTS.INSPECT:
                 continue
             if isinstance(obj, M.Process) and obj.state == M.DEAD:
-                info = Process.info(entry.real)  # type: ignore[arg-type]
+                info = as_kind(Process, entry.real).info()
                 assert info.exited and info.return_code == obj.return_code, f"{obj!r} right after kill: {info}"
             elif isinstance(obj, M.Job) and obj.state != M.READY:
                 jinfo = Job.info(entry.real)  # type: ignore[arg-type]
@@ -684,7 +685,7 @@ class ZirconMachine(RuleBasedStateMachine):
             # Thread.suspend() returns once the thread really is suspended (it waits on THREAD_SUSPENDED).
             real = outcome(lambda: e.real.suspend(timeout=SETTLE), "zx_task_suspend")  # type: ignore[attr-defined]
         else:
-            real = outcome(lambda: Task.suspend(e.real), "zx_task_suspend")  # type: ignore[arg-type]
+            real = outcome(lambda: as_kind(Task, e.real).suspend(), "zx_task_suspend")
         same(model, real, f"suspend({e.label})")
         if model[0] != "ZX_OK":
             return model[0]
@@ -779,7 +780,7 @@ class ZirconMachine(RuleBasedStateMachine):
         if e is None:
             return
         topic, call = data.draw(st.sampled_from([
-            (INFO.PROCESS, lambda h: Process.info(h)),
+            (INFO.PROCESS, lambda h: as_kind(Process, h).info()),
             (INFO.THREAD, lambda h: Thread.info(h)),
             (INFO.JOB, lambda h: Job.info(h)),
             (INFO.PROCESS_THREADS, lambda h: Process.threads(h)),

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import LONG, advances
+from conftest import LONG, advances, as_kind
 from conftest_robustness import reporter, scaled
 
 import zxpy
@@ -116,7 +116,7 @@ def test_many_threads_suspend_and_resume_the_same_worker(workers: list[ProgressW
                     assert subject.count == before, "worker counted while a token was held"
                     token.close()
                 else:
-                    with Task.suspend(handle):  # not waiting for the stop: just churn the count
+                    with as_kind(Task, handle).suspend():  # not waiting for the stop: just churn the count
                         pass
         finally:
             handle.close()
@@ -171,7 +171,7 @@ def _suspend_kill_round(proc: Process) -> Counter[str]:
     def suspender(h: Handle) -> None:
         while not stop.is_set():
             try:
-                with Task.suspend(h):  # type: ignore[arg-type]
+                with as_kind(Task, h).suspend():
                     pass
                 outcomes["ok"] += 1
             except BadStateError:
@@ -220,7 +220,7 @@ def _use_after_close_round(shared: list[Handle]) -> Counter[str]:
             op = rng.choice(["kill", "info", "dup", "wait", "suspend", "signal"])
             try:
                 if op == "kill":
-                    Task.kill(h)  # type: ignore[arg-type]
+                    as_kind(Task, h).kill()
                 elif op == "info":
                     h.basic_info()
                 elif op == "dup":
@@ -228,7 +228,7 @@ def _use_after_close_round(shared: list[Handle]) -> Counter[str]:
                 elif op == "wait":
                     h.wait_one(Signals.TASK_TERMINATED, timeout=0)
                 elif op == "suspend":
-                    Task.suspend(h).close()  # type: ignore[arg-type]
+                    as_kind(Task, h).suspend().close()
                 else:
                     h.signal(0, Signals.USER_SIGNAL_0)
                 results["ok"] += 1
@@ -379,7 +379,7 @@ def test_random_storm_on_shared_handles(workers: list[ProgressWorker]) -> None:
                 elif op == 1:
                     add(Job.create_process(peek(rng), "s"))  # type: ignore[arg-type]
                 elif op in (2, 3):
-                    add(Task.suspend(peek(rng)))  # type: ignore[arg-type]
+                    add(as_kind(Task, peek(rng)).suspend())
                 elif op == 4:
                     h = take(rng)
                     if h is not None:
@@ -394,7 +394,7 @@ def test_random_storm_on_shared_handles(workers: list[ProgressWorker]) -> None:
                     h = peek(rng)
                     # The shared top job is killed rarely, so that the tree keeps changing for a while.
                     if not (isinstance(h, Job) and h.koid == job.koid and rng.random() < 0.95):
-                        Task.kill(h)  # type: ignore[arg-type]
+                        as_kind(Task, h).kill()
                 elif op == 8:
                     peek(rng).wait_one(Signals.TASK_TERMINATED | Signals.THREAD_SUSPENDED, timeout=0)
                 else:

@@ -90,6 +90,34 @@ from .regs import Arm64GeneralRegs, GeneralRegs, X64GeneralRegs
 from .task import SuspendToken, Task, TaskRuntimeInfo
 from .thread import Thread, ThreadInfo, ThreadStatsInfo
 
+
+def _configure_fastcalls() -> None:
+    """Hand the C half of the handle wrappers (csrc/fastcalls.c) what its calls return and raise."""
+    from . import _fastcalls as fastcalls
+    from . import enums, handle
+    from ._record import record_fields
+
+    for record, names in ((HandleBasicInfo, fastcalls.BASIC_INFO_FIELDS), (ProcessInfo, fastcalls.PROCESS_INFO_FIELDS)):
+        if record_fields(record) != names:  # pragma: no cover - the C records follow the dataclasses
+            raise ImportError(f"zxpy._fastcalls builds {record.__name__} with fields {names}")
+    fastcalls.configure(
+        suspend_token=SuspendToken,
+        fast_errors=errors._FAST,
+        from_status=errors.from_status,
+        signals=enums.SIGNALS,
+        rights=enums.RIGHTS,
+        obj_types=enums.OBJ_TYPES,
+        process_info_flags=enums.PROCESS_INFO_FLAGS,
+        basic_info=HandleBasicInfo,
+        process_info=ProcessInfo,
+        wait_one=handle._wait_one,
+        check_u32=handle.check_u32,
+        same_rights=Rights.SAME_RIGHTS,
+    )
+
+
+_configure_fastcalls()
+
 __all__ = [
     "ffi",
     "fuchsia_unserved",

@@ -24,7 +24,7 @@ _TOPICS = {topic.constant: topic for topic in _abi.INFO_TOPICS}
 class InfoQuery:
     """A record topic resolved against the compiled module: number, pointer type, size, fields."""
 
-    __slots__ = ("constant", "topic", "ctype", "ptr_type", "size", "fields", "free")
+    __slots__ = ("constant", "topic", "ctype", "ptr_type", "size", "fields")
 
     def __init__(self, constant: str) -> None:
         entry = _TOPICS[constant]
@@ -37,8 +37,6 @@ class InfoQuery:
         self.size: int = _raw.ffi.sizeof(entry.ctype)
         struct = _raw.ffi.typeof(entry.ctype)
         self.fields: frozenset[str] = frozenset(name for name, _ in struct.fields or ())
-        #: Free records of this topic for the hot readers (as ``_raw.HANDLE_OUTS``: pop, read, append).
-        self.free: list[Any] = []
 
     def has(self, field: str) -> bool:
         """Whether this build's record has ``field``."""

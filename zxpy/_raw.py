@@ -61,6 +61,11 @@ if BUILD_INFO.get("version") != __version__:
 #: The gated features of zxpy/_abi.py that the build's headers have.
 FEATURES: frozenset[str] = frozenset(BUILD_INFO["features"])
 
+if lib.zxpy_fastcalls_install():  # pragma: no cover - only if the interpreter runs out of memory
+    raise ImportError("zxpy could not create its module zxpy._fastcalls (the error is printed above)")
+# The call above made zxpy._fastcalls, the C half of the handle wrappers (csrc/fastcalls.c): ``HandleCore``, the
+# base of ``zxpy.Handle``.  zxpy/__init__.py configures it once every class it returns exists.
+
 if hasattr(lib, "zxpy_runtime_closing"):
     # Host kernel: before the interpreter starts finalizing, its park helper stops taking the GIL (a thread that
     # takes it after that is ended by CPython).  atexit runs this before finalization and without the GIL (CFFI
@@ -113,16 +118,6 @@ HANDLE_PTR: Any = ffi.typeof("zx_handle_t *")
 SIGNALS_PTR: Any = ffi.typeof("zx_signals_t *")
 PACKET_PTR: Any = ffi.typeof("zx_port_packet_t *")
 
-#: Free out-parameters of the hot calls (issue 11): an ``ffi.new`` costs 100-130 ns, a ``list.pop`` plus
-#: ``list.append`` about 25 ns.  A call takes one (``pop``; a fresh ``ffi.new`` when the list is empty), reads
-#: it, and gives it back (``append``), so a buffer is either in its list or held by exactly one call.  Both list
-#: operations are atomic (one C call under the GIL; the list's own lock on the free-threaded build): another
-#: thread, or a signal handler that runs between two bytecodes of the call and makes the same call, takes a
-#: different buffer and cannot overwrite this one between the syscall and the read.  A call left by an
-#: exception before it gives its buffer back just drops it; a list holds at most as many buffers as calls ever
-#: ran at once.  A taken buffer holds whatever its last user read: callers read it only where the kernel wrote.
-HANDLE_OUTS: list[Any] = []
-SIGNALS_OUTS: list[Any] = []
 
 
 __all__ = ["ffi", "lib", "NULL"]

@@ -17,7 +17,7 @@ observers, one port and one thread.
   when the wait ends.
 * A timeout raises :class:`zxpy.errors.TimedOutError`, which is a
   ``TimeoutError`` -- and so, from Python 3.11 on, ``asyncio.TimeoutError``
-  too -- carrying ``observed`` as :meth:`Handle.wait_one` does.  ``timeout=0``
+  too -- carrying ``observed`` as :meth:`~zxpy.handle.Handle.wait_one` does.  ``timeout=0``
   polls without touching the port.
 * Cancelling the awaiting task cancels the kernel wait (``zx_port_cancel``),
   so nothing is left observing the object.

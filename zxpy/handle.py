@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import enum
 import threading
-import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, TypeVar
 
 from . import _raw
+from ._fastcalls import HandleCore
 from ._info import InfoQuery, info_query
 from ._ints import as_int
-from ._record import record_maker
 from ._time import to_deadline
-from .enums import MAX_NAME_LEN, OBJ_TYPES, RIGHTS, SIGNALS, ObjType, Rights, Signals
+from .enums import MAX_NAME_LEN, SIGNALS, ObjType, Rights, Signals
 from .errors import _FAST as _FAST_ERRORS
 from .errors import ZxError, from_status
 
@@ -43,11 +42,6 @@ _U64_MAX = 0xFFFFFFFFFFFFFFFF
 _new = _raw.new
 _HANDLE_PTR = _raw.HANDLE_PTR
 _SIGNALS_PTR = _raw.SIGNALS_PTR
-_take_handle_out = _raw.HANDLE_OUTS.pop
-_give_handle_out = _raw.HANDLE_OUTS.append
-_take_signals_out = _raw.SIGNALS_OUTS.pop
-_give_signals_out = _raw.SIGNALS_OUTS.append
-_object_new = object.__new__
 _NULL = _raw.NULL
 _handle_close = _raw.handle_close
 _handle_duplicate = _raw.handle_duplicate
@@ -61,15 +55,13 @@ _ffi = _raw.ffi
 _object_get_property = _lib.zx_object_get_property
 _object_set_property = _lib.zx_object_set_property
 _NAME_BUF = _ffi.typeof("char[]")
-#: ZX_INFO_HANDLE_BASIC is read inline (``_new(_BASIC_PTR)`` + ``_object_get_info``) in ``basic_info``,
-#: ``wrap_handle``, ``_runtime_handle`` and ``_koid_or_none``: a shared reader function was measured (issue 13)
-#: at +48 ns on ``basic_info()`` (2.42 -> 2.47 us), +43 ns on ``wrap_handle`` and +60 ns on ``Handle(raw)``.
+#: ZX_INFO_HANDLE_BASIC is read inline (``_new(_BASIC_PTR)`` + ``_object_get_info``) in ``wrap_handle``,
+#: ``_runtime_handle`` and ``_koid_or_none`` (``basic_info`` is HandleCore's): a shared reader function was
+#: measured (issue 13) at +43 ns on ``wrap_handle`` and +60 ns on ``Handle(raw)``.
 _BASIC = info_query("ZX_INFO_HANDLE_BASIC")
 _INFO_HANDLE_BASIC: int = _BASIC.topic
 _BASIC_PTR: Any = _BASIC.ptr_type
 _BASIC_SIZE: int = _BASIC.size
-_take_basic = _BASIC.free.pop
-_give_basic = _BASIC.free.append
 _INFO_HANDLE_VALID: int = _lib.ZX_INFO_HANDLE_VALID
 _OBJ_TYPE_THREAD: int = _lib.ZX_OBJ_TYPE_THREAD
 _PROP_NAME: int = _lib.ZX_PROP_NAME
@@ -82,14 +74,6 @@ _ERR_CANCELED: int = _lib.ZX_ERR_CANCELED
 _HANDLE_CLOSED: int = _lib.ZX_SIGNAL_HANDLE_CLOSED
 _now = _raw.clock_get_monotonic
 _get_ident = threading.get_ident
-#: Guards the read-and-clear of ``_raw`` when a handle is consumed (close, replace, detach), so exactly one
-#: caller gets the value however many threads race (Zircon: a handle value is consumed once; a second
-#: close would be BAD_HANDLE, or close a value the kernel has since given to someone else).  Reentrant:
-#: a signal handler that closes a handle may run while this thread holds it.  Held for two attribute
-#: accesses, never across a kernel call.
-_consume_lock = threading.RLock()
-_lock = _consume_lock.acquire
-_unlock = _consume_lock.release
 _MAIN_THREAD_IDENT = threading.main_thread().ident
 #: Longest single kernel wait on the main thread: Python runs signal handlers
 #: (KeyboardInterrupt) only between calls, so long waits go in slices.
@@ -109,8 +93,6 @@ class HandleBasicInfo:
     type: ObjType | int
     related_koid: int
 
-
-_make_basic_info = record_maker(HandleBasicInfo)
 
 def check_u32(value: object, what: str) -> int:
     """Validate a ``uint32_t`` argument: any ``__index__`` integer but bool, in 0..2**32-1."""
@@ -170,7 +152,7 @@ class _Auto(enum.Enum):
 
 
 #: ``owned``'s default: own the value unless it is one of the runtime's handles.
-AUTO: Final = _Auto.AUTO
+AUTO: Final[_Auto] = _Auto.AUTO
 
 
 def _runtime_handle(raw: int, obj_type: int | None) -> str | None:
@@ -211,7 +193,7 @@ def _ownership(raw: int, owned: object, obj_type: int | None) -> bool:
     return False
 
 
-class Handle:
+class Handle(HandleCore):
     """Owns one Zircon handle.
 
     ``Handle(raw)`` takes ownership of the handle value ``raw`` - unless it
@@ -222,9 +204,19 @@ class Handle:
     Subclasses (:class:`~zxpy.Job`, :class:`~zxpy.Process`,
     :class:`~zxpy.Thread`, :class:`~zxpy.SuspendToken`, :class:`~zxpy.Event`)
     add the calls their object type supports.
+
+    The value, its ownership and the cached koid live in the C base
+    ``HandleCore`` (csrc/fastcalls.c), with the calls on every hot path:
+    ``close``, ``duplicate``, ``wait_one``, ``basic_info``, the ``with``
+    block and the finaliser here, ``kill``, ``suspend`` and ``terminated`` on
+    :class:`~zxpy.Task`, ``info`` on :class:`~zxpy.Process`.  A handle value is
+    consumed exactly once however many threads race to close, replace or
+    detach it (Zircon: a second close would be BAD_HANDLE, or close a value the
+    kernel has since given to someone else): the C base reads and clears it
+    under the GIL with no Python code in between.
     """
 
-    __slots__ = ("__weakref__", "_koid", "_owned", "_raw")
+    __slots__ = ("__weakref__",)
 
     #: The object type a subclass wraps, or None for any.
     OBJ_TYPE: ClassVar[int | None] = None
@@ -239,7 +231,7 @@ class Handle:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._PLAIN_ADOPT = cls._adopt.__func__ is Handle._adopt.__func__  # type: ignore[attr-defined]
+        cls._PLAIN_ADOPT = all("_adopt" not in vars(k) for k in cls.__mro__[: cls.__mro__.index(HandleCore)])
         if cls.OBJ_TYPE is not None:
             Handle._BY_TYPE.setdefault(cls.OBJ_TYPE, cls)
 
@@ -250,18 +242,6 @@ class Handle:
         self._koid = None
         self._owned = _ownership(raw, owned, None)
         self._raw = raw
-
-    @classmethod
-    def _adopt(cls: type[_H], raw: int, owned: bool = True, koid: int | None = None) -> _H:
-        """Wrap a value the kernel just returned (no argument checks).
-
-        Subclasses with extra slots override this and ``__init__``.
-        """
-        obj = _object_new(cls)
-        obj._raw = raw
-        obj._owned = owned
-        obj._koid = koid
-        return obj
 
     # ---------------------------------------------------------------- basics
 
@@ -283,46 +263,11 @@ class Handle:
         """False for borrowed handles (``Job.default()``, ``Process.self()``...)."""
         return self._owned
 
-    def close(self) -> None:
-        """Close the handle (``zx_handle_close``); a second close does nothing.
-
-        Safe from several threads at once: exactly one of them closes the
-        value, the others return.  A borrowed handle is only forgotten.
-        Closing the last handle of a suspend token resumes its task; closing
-        a handle another thread waits on cancels that wait (ZX_ERR_CANCELED).
-        """
-        if self._raw < 0:  # closed stays closed: no lock needed to see it
-            return
-        # _take inline (a method call is ~50 ns of a ~180 ns close); the lock stays (issue 11: the
-        # bytecode-level atomicity of a lock-free swap is a CPython detail, and the free-threaded build drops it).
-        _lock()
-        try:
-            raw = self._raw
-            self._raw = _CLOSED
-        finally:
-            _unlock()
-        if raw < 0:
-            return
-        if self._owned:
-            status = _handle_close(raw)
-            if status:
-                raise from_status(status, "zx_handle_close", self._koid)
-
     def _raw_or_raise(self, what: str) -> int:
         """The raw value, or ``_closed_error(what)``: for calls off the hot paths, which test ``_raw`` inline."""
         raw = self._raw
         if raw < 0:
             raise _closed_error(what)
-        return raw
-
-    def _take(self) -> int:
-        """Take the raw value and mark this wrapper closed, atomically: exactly one caller gets it (else -1)."""
-        _lock()
-        try:
-            raw = self._raw
-            self._raw = _CLOSED
-        finally:
-            _unlock()
         return raw
 
     def _consume(self, what: str) -> int:
@@ -338,32 +283,6 @@ class Handle:
         Of several threads closing, replacing or detaching one wrapper, exactly one gets the value.
         """
         return self._consume("detach")
-
-    def __enter__(self: _H) -> _H:
-        if self._raw < 0:
-            raise _closed_error("with")
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __del__(self, _close: Any = _handle_close, _warn: Any = warnings.warn) -> None:
-        # Default arguments keep the close function alive at interpreter
-        # shutdown, when module globals may already be gone.  No lock: no
-        # other thread holds a reference to an object being finalised.
-        try:
-            raw = self._raw
-            owned = self._owned
-        except AttributeError:  # __init__ failed
-            return
-        if raw < 0 or not owned:
-            return
-        self._raw = _CLOSED
-        try:
-            _warn(f"unclosed {type(self).__name__} handle {raw:#x}", ResourceWarning, 2, self)
-        except Exception:  # noqa: BLE001 - never raise from a finaliser
-            pass
-        _close(raw)
 
     def __repr__(self) -> str:
         raw = self._raw
@@ -414,36 +333,6 @@ class Handle:
 
     # ---------------------------------------------------------------- handle ops
 
-    def duplicate(self: _H, rights: int = _SAME_RIGHTS) -> _H:
-        """``zx_handle_duplicate``: a new handle to the same object.
-
-        ``rights`` must be a subset of this handle's rights, or exactly
-        ``Rights.SAME_RIGHTS`` (INVALID_ARGS otherwise); the handle needs
-        ``DUPLICATE`` (ACCESS_DENIED otherwise; suspend tokens never have it).
-        """
-        rights = _SAME_RIGHTS_INT if rights is _SAME_RIGHTS else check_u32(rights, "rights")
-        raw = self._raw
-        if raw < 0:
-            raise _closed_error("zx_handle_duplicate")
-        try:
-            out = _take_handle_out()  # free out-parameter: safe from threads and signal handlers (_raw.HANDLE_OUTS)
-        except IndexError:
-            out = _new(_HANDLE_PTR)
-        status = _handle_duplicate(raw, rights, out)
-        if status:
-            _give_handle_out(out)  # given back on failure too: an empty list costs an IndexError (~300 ns)
-            raise self._error(status, "zx_handle_duplicate")
-        value = out[0]
-        _give_handle_out(out)
-        cls = type(self)
-        if not cls._PLAIN_ADOPT:
-            return cls._adopt(value, True, self._koid)
-        dup = _object_new(cls)  # Handle._adopt inline
-        dup._raw = value
-        dup._owned = True
-        dup._koid = self._koid
-        return dup
-
     def replace(self: _H, rights: int = _SAME_RIGHTS) -> _H:
         """``zx_handle_replace``: swap this handle for one with ``rights``.
 
@@ -466,24 +355,6 @@ class Handle:
         new = _wrap_same(self, out[0])
         new._koid = koid
         return new
-
-    def basic_info(self) -> HandleBasicInfo:
-        """``ZX_INFO_HANDLE_BASIC``: koid, rights, type and related koid."""
-        raw = self._raw
-        if raw < 0:
-            raise _closed_error("zx_object_get_info")
-        try:
-            info = _take_basic()  # a free record (_raw.HANDLE_OUTS explains why this is safe)
-        except IndexError:
-            info = _new(_BASIC_PTR)
-        status = _object_get_info(raw, _INFO_HANDLE_BASIC, info, _BASIC_SIZE, _NULL, _NULL)
-        if status:
-            _give_basic(info)
-            raise from_status(status, "zx_object_get_info")
-        self._koid = koid = info.koid  # cffi gives plain ints for integer fields
-        record = _make_basic_info(koid, RIGHTS[info.rights], OBJ_TYPES[info.type], info.related_koid)
-        _give_basic(info)
-        return record
 
     @property
     def koid(self) -> int:
@@ -536,47 +407,6 @@ class Handle:
             return False
         return _object_get_info(raw, _INFO_HANDLE_VALID, _NULL, 0, _NULL, _NULL) == 0
 
-    def wait_one(
-        self,
-        signals: int,
-        timeout: float | None = None,
-        deadline: int | None = None,
-    ) -> Signals:
-        """``zx_object_wait_one``: wait until any of ``signals`` is active.
-
-        Returns every signal observed active (not only the requested ones).
-        ``timeout`` is in seconds (None: forever, 0: poll); ``deadline`` is an
-        absolute time in ns of :func:`zxpy.monotonic`.  Raises
-        :class:`~zxpy.errors.TimedOutError` when the deadline passes and
-        :class:`~zxpy.errors.CanceledError` when the handle is closed during
-        the wait; both carry ``observed``.  Needs ``Rights.WAIT``.
-        """
-        if type(signals) is not int or not 0 <= signals <= _U32_MAX:  # exact ints in range skip the call
-            signals = check_u32(signals, "signals")
-        if deadline is None and (timeout == 0 if type(timeout) is int or type(timeout) is float else False):
-            zx_deadline = _INFINITE_PAST  # the poll, without to_deadline (what it gives for 0)
-        else:
-            zx_deadline = to_deadline(timeout, deadline)
-        raw = self._raw
-        if raw < 0:
-            raise _closed_error("zx_object_wait_one")
-        try:
-            observed = _take_signals_out()  # a free out-parameter (_raw.HANDLE_OUTS explains why this is safe)
-            # Zeroed as a fresh one is: a wait refused before it ran (BAD_HANDLE, ACCESS_DENIED) writes nothing
-            # (sys_object_wait_one, zircon/kernel/lib/syscalls/object_wait.cc), and its error reports observed 0.
-            observed[0] = 0
-        except IndexError:
-            observed = _new(_SIGNALS_PTR)
-        if zx_deadline == _INFINITE_PAST or _get_ident() != _MAIN_THREAD_IDENT:
-            status = _object_wait_one(raw, signals, zx_deadline, observed)  # a poll, or not the main thread
-        else:
-            status = self._wait(raw, signals, zx_deadline, observed)
-        value = observed[0]
-        _give_signals_out(observed)
-        if status:
-            raise self._wait_error(status, value)
-        return SIGNALS[value]
-
     async def wait_one_async(
         self,
         signals: int,
@@ -616,34 +446,6 @@ class Handle:
             observed |= _HANDLE_CLOSED
         err.observed = SIGNALS[observed]
         return err
-
-    def _wait(self, raw: int, signals: int, deadline: int, observed: Any) -> int:
-        """``zx_object_wait_one`` that Ctrl-C can interrupt; returns the status.
-
-        On the main thread a wait longer than ``_WAIT_SLICE_NS`` runs in
-        slices, so Python's signal handlers (KeyboardInterrupt) run between
-        them.  A close of this handle between two slices ends the wait
-        CANCELED, as a close during the kernel call does.
-        """
-        if _get_ident() != _MAIN_THREAD_IDENT:
-            return _object_wait_one(raw, signals, deadline, observed)
-        waited = False
-        while True:
-            slice_end = _now() + _WAIT_SLICE_NS
-            if slice_end >= deadline:
-                status = _object_wait_one(raw, signals, deadline, observed)
-            else:
-                status = _object_wait_one(raw, signals, slice_end, observed)
-                if status == _ERR_TIMED_OUT:
-                    if self._raw != raw:
-                        return _ERR_CANCELED
-                    waited = True
-                    continue
-            # A close that lands after the check above and before the next slice's lookup is, to the caller,
-            # a close during its wait: CANCELED, not the BAD_HANDLE of a wait begun on a closed handle.
-            if status == _ERR_BAD_HANDLE and waited and self._raw != raw:
-                return _ERR_CANCELED
-            return status
 
     def signal(self, clear_mask: int = 0, set_mask: int = 0) -> None:
         """``zx_object_signal``: clear then set user-settable signals.
@@ -702,6 +504,62 @@ class Handle:
         if status:
             raise self._error(status, "zx_object_get_child")
         return int(out[0])
+
+
+def _wait_one(handle: Handle, signals: int, timeout: float | None, deadline: int | None) -> Signals:
+    """``Handle.wait_one`` for every wait but a poll with a plain int mask, which the C base makes itself.
+
+    ``zx_object_wait_one``: wait until any of ``signals`` is active; return every signal observed active.
+    """
+    if type(signals) is not int or not 0 <= signals <= _U32_MAX:  # exact ints in range skip the call
+        signals = check_u32(signals, "signals")
+    if deadline is None and (timeout == 0 if type(timeout) is int or type(timeout) is float else False):
+        zx_deadline = _INFINITE_PAST  # the poll, without to_deadline (what it gives for 0)
+    else:
+        zx_deadline = to_deadline(timeout, deadline)
+    raw = handle._raw
+    if raw < 0:
+        raise _closed_error("zx_object_wait_one")
+    # Zeroed: a wait refused before it ran (BAD_HANDLE, ACCESS_DENIED) writes nothing (sys_object_wait_one,
+    # zircon/kernel/lib/syscalls/object_wait.cc), and its error reports observed 0.
+    observed = _new(_SIGNALS_PTR)
+    if zx_deadline == _INFINITE_PAST or _get_ident() != _MAIN_THREAD_IDENT:
+        status = _object_wait_one(raw, signals, zx_deadline, observed)  # a poll, or not the main thread
+    else:
+        status = _wait(handle, raw, signals, zx_deadline, observed)
+    value = observed[0]
+    if status:
+        raise handle._wait_error(status, value)
+    return SIGNALS[value]
+
+
+def _wait(handle: Handle, raw: int, signals: int, deadline: int, observed: Any) -> int:
+    """``zx_object_wait_one`` that Ctrl-C can interrupt; returns the status.
+
+    On the main thread a wait longer than ``_WAIT_SLICE_NS`` runs in
+    slices, so Python's signal handlers (KeyboardInterrupt) run between
+    them.  A close of this handle between two slices ends the wait
+    CANCELED, as a close during the kernel call does.
+    """
+    if _get_ident() != _MAIN_THREAD_IDENT:
+        return _object_wait_one(raw, signals, deadline, observed)
+    waited = False
+    while True:
+        slice_end = _now() + _WAIT_SLICE_NS
+        if slice_end >= deadline:
+            status = _object_wait_one(raw, signals, deadline, observed)
+        else:
+            status = _object_wait_one(raw, signals, slice_end, observed)
+            if status == _ERR_TIMED_OUT:
+                if handle._raw != raw:
+                    return _ERR_CANCELED
+                waited = True
+                continue
+        # A close that lands after the check above and before the next slice's lookup is, to the caller,
+        # a close during its wait: CANCELED, not the BAD_HANDLE of a wait begun on a closed handle.
+        if status == _ERR_BAD_HANDLE and waited and handle._raw != raw:
+            return _ERR_CANCELED
+        return status
 
 
 def _wrap_same(like: _H, raw: int) -> _H:

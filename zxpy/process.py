@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from . import _raw
+from ._fastcalls import PROCESS_INFO_V2, ProcessCore
 from ._info import info_query
 from ._ints import as_int
 from ._record import record_maker
-from .enums import OBJ_TYPE_UPPER_BOUND, OBJ_TYPES, PROCESS_INFO_FLAGS, ObjType, ProcessInfoFlags, Rights
+from .enums import OBJ_TYPE_UPPER_BOUND, OBJ_TYPES, ObjType, ProcessInfoFlags, Rights
 from .exception import ExceptionChannel, create_exception_channel
-from .handle import Handle, _closed_error, check_u32, check_u64, encode_name, wrap_handle
+from .handle import Handle, check_u32, check_u64, encode_name, wrap_handle
 from .task import Task
 from .thread import Thread
 
@@ -35,21 +36,14 @@ _thread_create = _raw.thread_create
 _lib = _raw.lib
 _INFO_PROCESS = info_query("ZX_INFO_PROCESS")
 _PROCESS_V2 = _INFO_PROCESS.has("flags")
-_PROCESS_TOPIC: int = _INFO_PROCESS.topic
-_PROCESS_INFO_PTR = _INFO_PROCESS.ptr_type
-_PROCESS_INFO_SIZE: int = _INFO_PROCESS.size
-_take_process_info = _INFO_PROCESS.free.pop
-_give_process_info = _INFO_PROCESS.free.append
+if bool(PROCESS_INFO_V2) != _PROCESS_V2:  # pragma: no cover - both follow build_ffi.py's detection
+    raise ImportError("zxpy._fastcalls and the cdef disagree on zx_info_process_t: rebuild zxpy")
 _object_get_info = _raw.object_get_info
 _NULL = _raw.NULL
 _INFO_PROCESS_THREADS: int = _lib.ZX_INFO_PROCESS_THREADS
 _INFO_PROCESS_HANDLE_STATS = info_query("ZX_INFO_PROCESS_HANDLE_STATS")
 _INFO_TASK_STATS = info_query("ZX_INFO_TASK_STATS")
 _STATS_FRACTION = _INFO_TASK_STATS.has("mem_fractional_scaled_shared_bytes")
-# ZX_INFO_PROCESS_FLAG_* exist only with info_process_v2 (read only then).
-_FLAG_STARTED: int = getattr(_lib, "ZX_INFO_PROCESS_FLAG_STARTED", 0)
-_FLAG_EXITED: int = getattr(_lib, "ZX_INFO_PROCESS_FLAG_EXITED", 0)
-_FLAG_DEBUGGER: int = getattr(_lib, "ZX_INFO_PROCESS_FLAG_DEBUGGER_ATTACHED", 0)
 _process_read_memory = _lib.zx_process_read_memory
 _process_write_memory = _lib.zx_process_write_memory
 _SIZE_PTR = _raw.ffi.typeof("size_t *")
@@ -79,8 +73,6 @@ class ProcessInfo:
     debugger_attached: bool
 
 
-_make_process_info = record_maker(ProcessInfo)
-
 @dataclass(frozen=True)
 class TaskStatsInfo:
     """``ZX_INFO_TASK_STATS`` (``zx_info_task_stats_t``): a process's memory, in bytes, read fresh.
@@ -106,8 +98,8 @@ class TaskStatsInfo:
 
 _make_task_stats = record_maker(TaskStatsInfo)
 
-class Process(Task):
-    """A process handle."""
+class Process(Task, ProcessCore):
+    """A process handle (``info`` is ProcessCore's: csrc/fastcalls.c)."""
 
     __slots__ = ()
     OBJ_TYPE: ClassVar[int | None] = ObjType.PROCESS
@@ -133,36 +125,6 @@ class Process(Task):
             raise self._error(status, "zx_thread_create")
         return Thread._adopt(out[0])
 
-    def info(self) -> ProcessInfo:
-        """``ZX_INFO_PROCESS`` (needs ``INSPECT``)."""
-        raw = self._raw  # Handle._read_info inline, with a free record (_raw.HANDLE_OUTS explains the reuse)
-        if raw < 0:
-            raise _closed_error("zx_object_get_info")
-        try:
-            buf = _take_process_info()
-        except IndexError:
-            buf = _new(_PROCESS_INFO_PTR)
-        status = _object_get_info(raw, _PROCESS_TOPIC, buf, _PROCESS_INFO_SIZE, _NULL, _NULL)
-        if status:
-            _give_process_info(buf)
-            raise self._error(status, "zx_object_get_info")
-        # cffi gives plain ints (and bools for C bools) for the record's fields; flags are masked as ints.
-        if not _PROCESS_V2:
-            record = _make_process_info(
-                buf.return_code, None, None, bool(buf.started), bool(buf.exited), bool(buf.debugger_attached)
-            )
-        else:
-            bits = buf.flags
-            record = _make_process_info(
-                buf.return_code,
-                buf.start_time,
-                PROCESS_INFO_FLAGS[bits],
-                (bits & _FLAG_STARTED) != 0,
-                (bits & _FLAG_EXITED) != 0,
-                (bits & _FLAG_DEBUGGER) != 0,
-            )
-        _give_process_info(buf)
-        return record
 
     def threads(self) -> list[int]:
         """``ZX_INFO_PROCESS_THREADS``: koids of started, not yet dead threads."""

@@ -23,29 +23,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from . import _raw
+from ._fastcalls import TaskCore
 from ._info import info_query
 from ._record import record_maker
 from .enums import ObjType, Signals
-from .handle import Handle, _closed_error
+from .handle import Handle
 
 __all__ = ["Task", "SuspendToken", "TaskRuntimeInfo"]
 
-_new = _raw.new
-_object_new = object.__new__
-_HANDLE_PTR = _raw.HANDLE_PTR
-_SIGNALS_PTR = _raw.SIGNALS_PTR
-_take_handle_out = _raw.HANDLE_OUTS.pop
-_give_handle_out = _raw.HANDLE_OUTS.append
-_take_signals_out = _raw.SIGNALS_OUTS.pop
-_give_signals_out = _raw.SIGNALS_OUTS.append
-_task_kill = _raw.task_kill
-_task_suspend = _raw.task_suspend
-_object_wait_one = _raw.object_wait_one
-_INFINITE_PAST = _raw.TIME_INFINITE_PAST
-_ERR_TIMED_OUT: int = _raw.lib.ZX_ERR_TIMED_OUT
 _TERMINATED = Signals.TASK_TERMINATED
-_TERMINATED_INT = int(_TERMINATED)  # int & int: masking with the IntFlag member costs ~600 ns
 _INFO_TASK_RUNTIME = info_query("ZX_INFO_TASK_RUNTIME")
 _RUNTIME_V2 = _INFO_TASK_RUNTIME.has("page_fault_time")
 
@@ -84,51 +70,17 @@ class SuspendToken(Handle):
     OBJ_TYPE: ClassVar[int | None] = ObjType.SUSPEND_TOKEN
 
     def resume(self) -> None:
-        """Close the token (same as :meth:`close`)."""
+        """Close the token (same as :meth:`~zxpy.handle.Handle.close`)."""
         self.close()
 
 
-class Task(Handle):
-    """A job, process or thread handle."""
+class Task(Handle, TaskCore):
+    """A job, process or thread handle.
+
+    ``kill``, ``suspend`` and ``terminated`` are TaskCore's (csrc/fastcalls.c).
+    """
 
     __slots__ = ()
-
-    def kill(self) -> None:
-        """``zx_task_kill``: kill the task and everything under it.
-
-        Asynchronous: wait for ``Signals.TASK_TERMINATED``
-        (:meth:`wait_terminated`).  Needs ``Rights.DESTROY``.  A killed job
-        accepts no new children (BAD_STATE).  Killing a dead task succeeds.
-        """
-        raw = self._raw
-        if raw < 0:
-            raise _closed_error("zx_task_kill")
-        status = _task_kill(raw)
-        if status:
-            raise self._error(status, "zx_task_kill")
-
-    def suspend(self) -> SuspendToken:
-        """``zx_task_suspend``: suspend the task; returns the token.
-
-        Does not wait for the task to stop; see ``Thread.suspend``.
-        """
-        raw = self._raw
-        if raw < 0:
-            raise _closed_error("zx_task_suspend")
-        try:
-            out = _take_handle_out()  # free out-parameter: safe from threads and signal handlers (_raw.HANDLE_OUTS)
-        except IndexError:
-            out = _new(_HANDLE_PTR)
-        status = _task_suspend(raw, out)
-        if status:
-            _give_handle_out(out)  # given back on failure too: an empty list costs an IndexError (~300 ns)
-            raise self._error(status, "zx_task_suspend")
-        token = _object_new(SuspendToken)  # SuspendToken._adopt inline (no extra slots): ~70 ns less
-        token._raw = out[0]
-        _give_handle_out(out)
-        token._owned = True
-        token._koid = None
-        return token
 
     async def wait_terminated_async(self, timeout: float | None = None, deadline: int | None = None) -> Signals:
         """``await``-able :meth:`wait_terminated` (:mod:`zxpy.aio`)."""
@@ -154,21 +106,3 @@ class Task(Handle):
             return _make_runtime_info(buf.cpu_time, buf.queue_time, None, None)
         # cffi gives plain ints for integer fields
         return _make_runtime_info(buf.cpu_time, buf.queue_time, buf.page_fault_time, buf.lock_contention_time)
-
-    @property
-    def terminated(self) -> bool:
-        """Whether ``TASK_TERMINATED`` is asserted now (one poll)."""
-        raw = self._raw
-        if raw < 0:
-            raise _closed_error("zx_object_wait_one")
-        try:
-            observed = _take_signals_out()  # a free out-parameter (_raw.HANDLE_OUTS explains why this is safe)
-        except IndexError:
-            observed = _new(_SIGNALS_PTR)
-        status = _object_wait_one(raw, 0, _INFINITE_PAST, observed)
-        if status and status != _ERR_TIMED_OUT:  # a poll that ran (TIMED_OUT included) wrote ``observed``
-            _give_signals_out(observed)
-            raise self._error(status, "zx_object_wait_one")
-        value: int = observed[0]
-        _give_signals_out(observed)
-        return (value & _TERMINATED_INT) != 0

@@ -46,7 +46,7 @@ from .enums import (
 )
 from .errors import AccessDeniedError, BadStateError, ZxError
 from .exception import ExceptionChannel, ExceptionReport, create_exception_channel, read_exception_report
-from .handle import AUTO, Handle, _Auto, check_bool, check_u32, check_u64
+from .handle import AUTO, Handle, _Auto, _wait, check_bool, check_u32, check_u64
 from .regs import Arm64GeneralRegs, GeneralRegs, X64GeneralRegs
 from .task import SuspendToken, Task
 
@@ -63,6 +63,8 @@ _INFO_THREAD_STATS = info_query("ZX_INFO_THREAD_STATS")
 _INVALID_CPU: int = _lib.ZX_INFO_INVALID_CPU
 _SUSPENDED = int(Signals.THREAD_SUSPENDED)  # plain ints: masks on IntFlag members cost ~600 ns each
 _TERMINATED = int(Signals.THREAD_TERMINATED)
+_RIGHTS_CHECKED = 1  # Thread._checked: this handle has WAIT and INSPECT
+_LEFT_NEW = 2  # Thread._checked: the thread was seen past THREAD_NEW
 _STATE_NEW: int = ThreadState.NEW
 _DEFAULT_STACK_SIZE = 64 * 1024
 _SAME_RIGHTS = Rights.SAME_RIGHTS
@@ -129,7 +131,10 @@ _make_thread_stats = record_maker(ThreadStatsInfo)
 class Thread(Task):
     """A thread handle."""
 
-    __slots__ = ("_stack",)
+    #: ``_stack``: the stack a ``start(stack_size=...)`` mapped, kept alive with every handle to the thread;
+    #: ``_checked``: facts ``suspend(wait=True)`` read once and that cannot change for this value: the handle
+    #: has WAIT and INSPECT (a handle's rights are fixed), and the thread has left NEW (it never returns to it).
+    __slots__ = ("_stack", "_checked")
     OBJ_TYPE: ClassVar[int | None] = ObjType.THREAD
 
     _stack: Any
@@ -137,15 +142,17 @@ class Thread(Task):
     def __init__(self, raw: int, *, owned: bool | _Auto = AUTO) -> None:
         super().__init__(raw, owned=owned)
         self._stack = None
+        self._checked = 0
 
     @classmethod
     def _adopt(cls, raw: int, owned: bool = True, koid: int | None = None) -> Thread:
         obj = super()._adopt(raw, owned, koid)
         obj._stack = None
+        obj._checked = 0
         return obj
 
     def duplicate(self, rights: int = _SAME_RIGHTS) -> Thread:
-        """As :meth:`Handle.duplicate`; the copy also keeps the stack alive."""
+        """As :meth:`~zxpy.handle.Handle.duplicate`; the copy also keeps the stack alive."""
         dup = Task.duplicate(self, rights)
         dup._stack = self._stack
         return dup
@@ -220,8 +227,9 @@ class Thread(Task):
         """
         check_bool(wait, "wait")
         zx_deadline = to_deadline(timeout, deadline)
-        if wait:
+        if wait and not self._checked & _RIGHTS_CHECKED:
             _check_wait_rights(self)
+            self._checked |= _RIGHTS_CHECKED
         token = Task.suspend(self)
         if not wait:
             return token
@@ -229,8 +237,9 @@ class Thread(Task):
             raw = self.raw
             observed = _new(_SIGNALS_PTR)
             status = _object_wait_one(raw, _SUSPENDED | _TERMINATED, _raw.TIME_INFINITE_PAST, observed)
-            if status and not self._state_is_new():
-                status = self._wait(raw, _SUSPENDED | _TERMINATED, zx_deadline, observed)
+            if status and (self._checked & _LEFT_NEW or not self._state_is_new()):
+                self._checked |= _LEFT_NEW
+                status = _wait(self, raw, _SUSPENDED | _TERMINATED, zx_deadline, observed)
                 if status:
                     err = self._wait_error(status, observed[0])
                     err.detail = "thread did not reach THREAD_SUSPENDED; the suspend token was closed"
