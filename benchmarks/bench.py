@@ -80,12 +80,14 @@ def ctypes_lib() -> Any:
 
 
 def summary() -> None:
-    """zxpy/lib and zxpy/ctypes per call, from the rows of ``call_costs``."""
+    """zxpy/lib and zxpy/ctypes per call, from the rows of ``call_costs`` (a ``with`` block and ``terminated`` next
+    to the bare calls they make: suspend + close, a wait_one poll)."""
     by = {r["name"]: r["ns"] for r in RESULTS if "ns" in r}
     section("summary (ns per call; ratios of zxpy to the bare calls)")
     print(f"  {'call':<34} {'lib':>8} {'ctypes':>8} {'zxpy':>8} {'zxpy/lib':>9} {'zxpy/ct':>8}")
-    for label, key in SUMMARY:
-        lib_ns, ct_ns, zx_ns = by.get(f"lib: {key}"), by.get(f"ctypes: {key}"), by.get(f"zxpy: {key}")
+    for label, key, reference in SUMMARY:
+        ref = reference or key
+        lib_ns, ct_ns, zx_ns = by.get(f"lib: {ref}"), by.get(f"ctypes: {ref}"), by.get(f"zxpy: {key}")
         if zx_ns is None:
             continue
         cells = [f"{v:8.1f}" if v else f"{'':>8}" for v in (lib_ns, ct_ns, zx_ns)]
@@ -94,17 +96,19 @@ def summary() -> None:
         RESULTS.append({"name": f"summary: {label}", "lib": lib_ns, "ctypes": ct_ns, "zxpy": zx_ns})
 
 
-#: (label, key): the rows ``lib: key``, ``ctypes: key`` and ``zxpy: key`` of one call.
-SUMMARY = [
-    ("kill a dead process", "kill"),
-    ("suspend + close the token", "suspend + close"),
-    ("with task.suspend(): pass", "with suspend"),
-    ("wait_one poll", "wait_one poll"),
-    ("one poll of TASK_TERMINATED", "terminated"),
-    ("duplicate + close", "duplicate + close"),
-    ("ZX_INFO_HANDLE_BASIC", "basic_info"),
-    ("ZX_INFO_PROCESS", "process info"),
-    ("a failing call (WRONG_TYPE)", "failing call"),
+#: (label, key, reference): the row ``zxpy: key`` next to ``lib: <reference>`` and ``ctypes: <reference>``
+#: (the same bare calls; reference None: key).
+SUMMARY: list[tuple[str, str, str | None]] = [
+    ("kill a dead process", "kill", None),
+    ("suspend + close the token", "suspend + close", None),
+    ("with task.suspend(): pass", "with suspend", "suspend + close"),
+    ("with thread.suspend(): pass", "thread suspend", None),
+    ("wait_one poll", "wait_one poll", None),
+    ("one poll of TASK_TERMINATED", "terminated", "wait_one poll"),
+    ("duplicate + close", "duplicate + close", None),
+    ("ZX_INFO_HANDLE_BASIC", "basic_info", None),
+    ("ZX_INFO_PROCESS", "process info", None),
+    ("a failing call (WRONG_TYPE)", "failing call", None),
 ]
 
 
@@ -154,6 +158,32 @@ def call_costs(n: int, repeat: int) -> None:
     bench("ctypes: suspend + close", ct_suspend, n, repeat)
     bench("zxpy: suspend + close", zx_suspend, n, repeat)
     bench("zxpy: with suspend", zx_with, n, repeat)
+
+    section("thread suspend until THREAD_SUSPENDED, then resume (a C thread of this process, asleep)")
+    suspended = int(Signals.THREAD_SUSPENDED | Signals.TASK_TERMINATED)
+    infinite = lib.ZX_TIME_INFINITE
+    with ProgressWorker(pause_ns=1_000_000) as worker:
+        thread = worker.thread
+        traw = thread.raw
+
+        def lib_thread() -> None:
+            suspend(traw, out)
+            wait(traw, suspended, infinite, observed)
+            close(out[0])
+
+        def ct_thread() -> None:
+            c_suspend(traw, c_out_p)
+            c_wait(traw, suspended, infinite, c_obs_p)
+            c_close(c_out.value)
+
+        def zx_thread() -> None:
+            with thread.suspend():  # waits for THREAD_SUSPENDED
+                pass
+
+        trips = max(n // 100, 100)
+        bench("lib: thread suspend", lib_thread, trips, repeat)
+        bench("ctypes: thread suspend", ct_thread, trips, repeat)
+        bench("zxpy: thread suspend", zx_thread, trips, repeat)
 
     section("wait_one poll (signal already active)")
     bench("lib: wait_one poll", lambda: wait(jraw, no_proc, past, observed), n, repeat)
