@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import gc
 import pickle
@@ -193,6 +194,15 @@ def test_c_records_are_the_dataclass_instances() -> None:
         if info.flags is not None:
             assert type(info.flags) is zxpy.ProcessInfoFlags
         proc.close()
+
+
+def test_a_wrapper_cannot_be_copied_or_pickled() -> None:
+    """A copy would own the same value twice (two closes: the second BAD_HANDLE, or someone else's handle)."""
+    with Event.create() as event:
+        for copier in (copy.copy, copy.deepcopy, pickle.dumps):
+            with pytest.raises(TypeError):
+                copier(event)
+        assert event.is_valid()
 
 
 def test_with_calls_an_overridden_close() -> None:
