@@ -2,19 +2,20 @@
  *
  * A zxpy.Handle is a HandleCore: the handle value, whether it is owned, and the cached koid live in C, and the
  * calls below make their syscall, build their wrapper or record and raise their error without running Python
- * code.  What stays in Python (zxpy/handle.py and friends) is everything off those paths; the two halves share the
- * same fields, and every rule implemented here is the one the Python layer documents:
+ * code.  TaskCore (kill, suspend, terminated) and ProcessCore (info) are the C bases of zxpy.Task and
+ * zxpy.Process.  What stays in Python (zxpy/handle.py and friends) is everything off those paths; the two halves
+ * share the same fields, and every rule implemented here is the one the Python layer documents:
  *   - a handle value is consumed exactly once: close, _take (replace, detach) and the finaliser read and clear it
  *     while holding the GIL, with no Python code in between, so of several threads one gets it;
  *   - every syscall runs without the GIL, as CFFI's calls do (a zx call may block, and the host kernel's park
  *     helper takes the GIL: zxpy/_raw.py, csrc/host_gil.c);
- *   - an error is the zxpy.errors subclass for its status, made as zxpy.errors.from_status makes it (the class's
- *     base __new__, then args = (status, syscall, koid, None), plus errno and strerror for the OSError ones); a
- *     status it does not know goes to from_status itself.
+ *   - an error is the zxpy.errors subclass for its status, made as zxpy.errors.from_status makes it (no __init__;
+ *     args = (status, syscall, koid, None), plus errno and strerror for the OSError ones); a status it does not
+ *     know goes to from_status itself.
  *
  * The module is built into the CFFI module _zx (csrc/ is compiled into it for every target) and created by
- * zxpy_fastcalls_install, which zxpy/_raw.py calls once; zxpy/_fastcalls_setup.py hands it the Python objects it
- * returns (SuspendToken, the error table, the IntFlag caches, the record classes).  CPython's limited API of 3.10,
+ * zxpy_fastcalls_install, which zxpy/_raw.py calls once; zxpy/__init__.py then hands it the Python objects it
+ * returns (SuspendToken, the error table, the IntFlag caches, the record classes) through configure().  CPython's limited API of 3.10,
  * like the rest of the module. */
 #include <Python.h>
 #include <stdbool.h>
@@ -56,7 +57,7 @@ static newfunc g_exception_new;  /* BaseException.__new__, for the errors that a
 
 /* Interned names. */
 static PyObject *s_close, *s_args, *s_errno, *s_strerror, *s_plain_adopt, *s_adopt, *s_wait_error, *s_rights, *s_signals,
-    *s_timeout, *s_deadline, *s_raw, *s_owned, *s_koid, *s_name;
+    *s_timeout, *s_deadline, *s_raw, *s_owned, *s_koid;
 /* The syscalls named in errors. */
 static PyObject *s_handle_close, *s_handle_duplicate, *s_task_kill, *s_task_suspend, *s_object_wait_one,
     *s_object_get_info;
@@ -416,7 +417,10 @@ static PyObject *poll_result(PyObject *op, zx_status_t st, zx_signals_t observed
         Py_DECREF(key);
         return result;
     }
-    PyObject *err = PyObject_CallMethod(op, "_wait_error", "ik", (int)st, (unsigned long)observed);
+    PyObject *status = PyLong_FromLong(st), *value = PyLong_FromUnsignedLong(observed);
+    PyObject *err = status && value ? PyObject_CallMethodObjArgs(op, s_wait_error, status, value, NULL) : NULL;
+    Py_XDECREF(status);
+    Py_XDECREF(value);
     if (err != NULL) {
         PyErr_SetObject((PyObject *)Py_TYPE(err), err);
         Py_DECREF(err);
@@ -706,7 +710,7 @@ static PyMethodDef fc_functions[] = {
     {"configure", (PyCFunction)(void (*)(void))fc_configure, METH_VARARGS | METH_KEYWORDS,
      "configure(*, suspend_token, fast_errors, from_status, signals, rights, obj_types, process_info_flags, "
      "basic_info, process_info, wait_one, check_u32, same_rights)\n--\n\n"
-     "Hand the module the Python objects its calls return or raise (zxpy/_fastcalls_setup.py, once)."},
+     "Hand the module the Python objects its calls return or raise (zxpy/__init__.py, once)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -734,7 +738,6 @@ static int intern_all(void) {
         {&s_raw, "raw"},
         {&s_owned, "owned"},
         {&s_koid, "koid"},
-        {&s_name, "name"},
         {&s_handle_close, "zx_handle_close"},
         {&s_handle_duplicate, "zx_handle_duplicate"},
         {&s_task_kill, "zx_task_kill"},
