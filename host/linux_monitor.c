@@ -24,6 +24,7 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,8 +91,15 @@ static int64_t exit_code_of(int status) {
 
 /* ------------------------------------------------------------------------------------------------ events */
 
-/* The system call a stopped task was in when it stopped (-1: none, or unknown). */
+/* The system call a stopped task was in when it stopped (-1: none, or unknown).  /proc/<tid>/syscall reads it from
+ * the task's saved registers (syscall_get_nr: orig_ax on x86-64, -1 outside a call); on x86-64 the monitor, as the
+ * tracer, reads the same register with one PTRACE_GETREGS, a few times cheaper than making and reading the /proc
+ * file at every stop of every thread of a suspend (issue 11, goal 3). */
 static long stopped_syscall(pid_t tid) {
+#if defined(__x86_64__)
+    struct user_regs_struct regs;
+    if (ptrace(PTRACE_GETREGS, tid, 0, &regs) == 0) return (long)regs.orig_rax >= 0 ? (long)regs.orig_rax : -1;
+#endif
     long nr;
     return hk_proc_syscall(tid, tid, &nr, NULL) && nr >= 0 ? nr : -1;
 }
