@@ -119,5 +119,4 @@ SIGNALS_PTR: Any = ffi.typeof("zx_signals_t *")
 PACKET_PTR: Any = ffi.typeof("zx_port_packet_t *")
 
 
-
 __all__ = ["ffi", "lib", "NULL"]

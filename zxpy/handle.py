@@ -28,7 +28,6 @@ from ._info import InfoQuery, info_query
 from ._ints import as_int
 from ._time import to_deadline
 from .enums import MAX_NAME_LEN, SIGNALS, ObjType, Rights, Signals
-from .errors import _FAST as _FAST_ERRORS
 from .errors import ZxError, from_status
 
 __all__ = ["AUTO", "Handle", "HandleBasicInfo", "wrap_handle"]
@@ -44,7 +43,6 @@ _HANDLE_PTR = _raw.HANDLE_PTR
 _SIGNALS_PTR = _raw.SIGNALS_PTR
 _NULL = _raw.NULL
 _handle_close = _raw.handle_close
-_handle_duplicate = _raw.handle_duplicate
 _handle_replace = _raw.handle_replace
 _object_wait_one = _raw.object_wait_one
 _object_signal = _raw.object_signal
@@ -312,24 +310,8 @@ class Handle(HandleCore):
 
         No koid for BAD_HANDLE: the value names no object (any cached koid may be stale).
         """
-        if status == _ERR_BAD_HANDLE:
-            koid = None
-        else:
-            koid = self._koid  # the cached koid without a call (~50 ns of a failing call)
-            if koid is None:
-                koid = self._koid_or_none()
-        fast = _FAST_ERRORS.get(status)
-        if fast is None or detail is not None:
-            return from_status(status, syscall, koid, detail)
-        # from_status's fast path inline, for what zxpy's own call sites pass (a kernel status, a str syscall,
-        # a koid the kernel gave, no detail): the same instance, ~100 ns less (issue 11).
-        new, cls, code, strerror = fast
-        err: ZxError = new(cls)
-        err.args = (status, syscall, koid, None)
-        if code is not None:
-            err.errno = code  # type: ignore[attr-defined]  # the OSError subclasses (_FAST has code only for them)
-            err.strerror = strerror  # type: ignore[attr-defined]
-        return err
+        koid = None if status == _ERR_BAD_HANDLE else self._koid_or_none()
+        return from_status(status, syscall, koid, detail)
 
     # ---------------------------------------------------------------- handle ops
 

@@ -38,8 +38,6 @@ _INFO_PROCESS = info_query("ZX_INFO_PROCESS")
 _PROCESS_V2 = _INFO_PROCESS.has("flags")
 if bool(PROCESS_INFO_V2) != _PROCESS_V2:  # pragma: no cover - both follow build_ffi.py's detection
     raise ImportError("zxpy._fastcalls and the cdef disagree on zx_info_process_t: rebuild zxpy")
-_object_get_info = _raw.object_get_info
-_NULL = _raw.NULL
 _INFO_PROCESS_THREADS: int = _lib.ZX_INFO_PROCESS_THREADS
 _INFO_PROCESS_HANDLE_STATS = info_query("ZX_INFO_PROCESS_HANDLE_STATS")
 _INFO_TASK_STATS = info_query("ZX_INFO_TASK_STATS")
@@ -124,7 +122,6 @@ class Process(Task, ProcessCore):
         if status:
             raise self._error(status, "zx_thread_create")
         return Thread._adopt(out[0])
-
 
     def threads(self) -> list[int]:
         """``ZX_INFO_PROCESS_THREADS``: koids of started, not yet dead threads."""
