@@ -73,6 +73,14 @@ static PyObject *closed_error(const char *what) {
     return NULL;
 }
 
+/* _koid: the cached koid, or None. */
+static PyObject *hc_get_koid(PyObject *op, void *closure) {
+    (void)closure;
+    HandleCore *self = (HandleCore *)op;
+    if (!self->have_koid) Py_RETURN_NONE;
+    return PyLong_FromUnsignedLongLong(self->koid);
+}
+
 /* ---------------------------------------------------------------- errors */
 
 /* The koid an error names (a new reference): none for BAD_HANDLE (the value names no object, a cached koid may be
@@ -91,8 +99,7 @@ static PyObject *error_koid(HandleCore *self, zx_status_t status) {
             self->have_koid = 1;
         }
     }
-    if (self->have_koid) return PyLong_FromUnsignedLongLong(self->koid);
-    Py_RETURN_NONE;
+    return hc_get_koid((PyObject *)self, NULL);
 }
 
 /* Set the ZxError for `status` of `syscall` (koid: int or None, borrowed) and return NULL. */
@@ -254,6 +261,20 @@ static void hc_finalize(PyObject *op) {
     PyErr_Restore(type, value, traceback);
 }
 
+static int hc_set_koid(PyObject *op, PyObject *value, void *closure) {
+    (void)closure;
+    HandleCore *self = (HandleCore *)op;
+    if (value == NULL || value == Py_None) {
+        self->have_koid = 0;
+        return 0;
+    }
+    unsigned long long koid = PyLong_AsUnsignedLongLong(value);
+    if (koid == (unsigned long long)-1 && PyErr_Occurred()) return -1;
+    self->koid = koid;
+    self->have_koid = 1;
+    return 0;
+}
+
 static PyObject *hc_close(PyObject *op, PyObject *unused) {
     (void)unused;
     HandleCore *self = (HandleCore *)op;
@@ -266,7 +287,7 @@ static PyObject *hc_close(PyObject *op, PyObject *unused) {
         st = zx_handle_close((zx_handle_t)raw);
         Py_END_ALLOW_THREADS
         if (st != ZX_OK) {
-            PyObject *koid = self->have_koid ? PyLong_FromUnsignedLongLong(self->koid) : Py_NewRef(Py_None);
+            PyObject *koid = hc_get_koid(op, NULL);
             if (koid != NULL) {
                 raise_status(st, s_handle_close, koid);
                 Py_DECREF(koid);
@@ -326,27 +347,6 @@ static PyObject *hc_adopt(PyObject *cls, PyObject *const *args, Py_ssize_t nargs
     return (PyObject *)obj;
 }
 
-static PyObject *hc_get_koid(PyObject *op, void *closure) {
-    (void)closure;
-    HandleCore *self = (HandleCore *)op;
-    if (!self->have_koid) Py_RETURN_NONE;
-    return PyLong_FromUnsignedLongLong(self->koid);
-}
-
-static int hc_set_koid(PyObject *op, PyObject *value, void *closure) {
-    (void)closure;
-    HandleCore *self = (HandleCore *)op;
-    if (value == NULL || value == Py_None) {
-        self->have_koid = 0;
-        return 0;
-    }
-    unsigned long long koid = PyLong_AsUnsignedLongLong(value);
-    if (koid == (unsigned long long)-1 && PyErr_Occurred()) return -1;
-    self->koid = koid;
-    self->have_koid = 1;
-    return 0;
-}
-
 /* ---------------------------------------------------------------- syscalls */
 
 static PyObject *hc_kill(PyObject *op, PyObject *unused) {
@@ -398,7 +398,7 @@ static PyObject *hc_duplicate(PyObject *op, PyObject *const *args, Py_ssize_t na
         return NULL;
     }
     /* A class with slots of its own makes its wrappers itself (Thread, ExceptionHandle). */
-    PyObject *koid = self->have_koid ? PyLong_FromUnsignedLongLong(self->koid) : Py_NewRef(Py_None);
+    PyObject *koid = hc_get_koid(op, NULL);
     PyObject *value = PyLong_FromUnsignedLong(dup);
     PyObject *wrapper = koid && value ? PyObject_CallMethodObjArgs((PyObject *)cls, s_adopt, value, Py_True, koid, NULL)
                                       : NULL;
@@ -408,15 +408,18 @@ static PyObject *hc_duplicate(PyObject *op, PyObject *const *args, Py_ssize_t na
     return wrapper;
 }
 
+/* mapping[value]: an enum member from one of zxpy.enums' caches (SIGNALS, RIGHTS...). */
+static PyObject *lookup(PyObject *mapping, unsigned long long value) {
+    PyObject *key = PyLong_FromUnsignedLongLong(value);
+    if (key == NULL) return NULL;
+    PyObject *item = PyObject_GetItem(mapping, key);
+    Py_DECREF(key);
+    return item;
+}
+
 /* A poll's result: SIGNALS[observed], or the wait's error (Handle._wait_error). */
 static PyObject *poll_result(PyObject *op, zx_status_t st, zx_signals_t observed) {
-    if (st == ZX_OK) {
-        PyObject *key = PyLong_FromUnsignedLong(observed);
-        if (key == NULL) return NULL;
-        PyObject *result = PyObject_GetItem(g_signals, key);
-        Py_DECREF(key);
-        return result;
-    }
+    if (st == ZX_OK) return lookup(g_signals, observed);
     PyObject *status = PyLong_FromLong(st), *value = PyLong_FromUnsignedLong(observed);
     PyObject *err = status && value ? PyObject_CallMethodObjArgs(op, s_wait_error, status, value, NULL) : NULL;
     Py_XDECREF(status);
@@ -500,14 +503,6 @@ done:
 }
 
 static PyObject *g_basic_fields, *g_process_fields;
-
-static PyObject *lookup(PyObject *mapping, unsigned long long value) {
-    PyObject *key = PyLong_FromUnsignedLongLong(value);
-    if (key == NULL) return NULL;
-    PyObject *item = PyObject_GetItem(mapping, key);
-    Py_DECREF(key);
-    return item;
-}
 
 static PyObject *hc_basic_info(PyObject *op, PyObject *unused) {
     (void)unused;
