@@ -279,11 +279,30 @@ lt_task_t *lt_task_exec(lt_task_t *k, pid_t former) {
 
 /* ------------------------------------------------------------------------------------------------ programs */
 
+/* The name Linux gave the task at the exec that started the program: fs/exec.c (begin_new_exec) sets the comm to
+ * kbasename() of the path passed to execve, cut to TASK_COMM_LEN - 1 bytes.  Computed, not read from
+ * /proc/<pid>/comm: any /proc file of a task costs an inode that the reap must invalidate again (proc_flush_pid),
+ * and every program pays that at its exit.  A Fuchsia image is exec'd from an fd (execveat AT_EMPTY_PATH), whose
+ * name Linux has taken from different places over the years: that one is read. */
+static void exec_name(const lt_spawn_t *s, pid_t tid, char name[ZX_MAX_NAME_LEN]) {
+    enum { LINUX_TASK_COMM_LEN = 16 };
+    if (s->exec_fd >= 0) {
+        hk_proc_comm(tid, name);
+        return;
+    }
+    const char *base = strrchr(s->path, '/');
+    base = base != NULL ? base + 1 : s->path;
+    size_t len = strnlen(base, LINUX_TASK_COMM_LEN - 1);
+    memcpy(name, base, len);
+    name[len] = '\0';
+    name[strcspn(name, "\n")] = '\0'; /* as hk_proc_comm reads it: up to the line's end */
+}
+
 bool lt_program_started(struct hk_linux_process *lp, lt_task_t *k) {
     /* The spawn succeeded.  A kill of the job while we were starting left the process dead: then the program must
      * not run (the launcher's zx_process_start would have failed with BAD_STATE). */
     char name[ZX_MAX_NAME_LEN];
-    hk_proc_comm(k->tid, name);
+    exec_name(lp->spawn, k->tid, name);
     lt_thread_link_t *link = calloc(1, sizeof(*link));
     if (link != NULL) link->interrupted_nr = -1;
     hk_lock();

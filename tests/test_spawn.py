@@ -807,3 +807,36 @@ def test_suspension_of_a_blocked_call(job: Job, helper_bin: Callable[[str], str]
         proc.close()
         os.close(out_r)
         os.close(data_w)
+
+
+@pytest.mark.parametrize("kind", ["path", "argv0 differs", "symlink", "long name", "script"])
+def test_the_initial_thread_is_named_as_linux_named_the_task(job: Job, tmp_path: Path, kind: str) -> None:
+    """The initial thread of a Linux program bears the name Linux gave the task at exec (its comm: the path's last
+    component, cut to 15 bytes, a symlink's own name, a script's name).  The host kernel works it out from the path
+    instead of reading /proc, so this checks it against what this Linux kernel shows in /proc."""
+    path, argv = "/bin/sleep", ["/bin/sleep", "1000"]
+    if kind == "argv0 differs":
+        argv = ["not-its-name", "1000"]
+    elif kind in ("symlink", "long name"):
+        link = tmp_path / ("sleep-link" if kind == "symlink" else "a-rather-long-program-name")
+        link.symlink_to(path)
+        path = str(link)
+        argv = [path, "1000"]
+    elif kind == "script":
+        script = tmp_path / "a-script.sh"
+        script.write_text("#!/bin/sh\nsleep 1000\n")
+        script.chmod(0o755)
+        path = str(script)
+        argv = [path]
+    before = child_pids()
+    with job.spawn(argv, path=path) as proc:
+        (pid,) = child_pids() - before  # our child from the moment spawn returns
+        with open(f"/proc/{pid}/comm", encoding="utf-8") as f:
+            comm = f.read().rstrip("\n")
+        (koid,) = proc.threads()
+        with proc.child(koid) as thread:
+            assert thread.name == comm
+        expected = {"path": "sleep", "argv0 differs": "sleep", "symlink": "sleep-link",
+                    "long name": "a-rather-long-p", "script": "a-script.sh"}[kind]
+        assert comm == expected
+        proc.kill()
