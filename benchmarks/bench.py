@@ -42,6 +42,9 @@ from zxpy.testing import ProgressWorker
 
 RESULTS: list[dict[str, Any]] = []
 SLEEP = "/bin/sleep"
+# Every side of the kill benchmark waits this long after spawning, so that no program is still starting (loading
+# its libraries and locale) when it is killed: a program killed mid-start-up has less to tear down.
+SETTLE_S = 0.25
 
 
 def bench(name: str, fn: Callable[[], object], number: int, repeat: int, per: int = 1) -> float:
@@ -60,7 +63,7 @@ def section(title: str) -> None:
 
 def ctypes_lib() -> Any:
     """The compiled module zxpy uses (``zxpy._zx``), loaded again through ctypes with prototypes set."""
-    from zxpy import _zx  # type: ignore[attr-defined]
+    from zxpy import _zx  # type: ignore[attr-defined,unused-ignore]
 
     so = ctypes.CDLL(_zx.__file__)
     u32, i32, i64, size_t, vp = ctypes.c_uint32, ctypes.c_int32, ctypes.c_int64, ctypes.c_size_t, ctypes.c_void_p
@@ -279,7 +282,8 @@ class _Pinned:
 
     def __enter__(self) -> _Pinned:
         if self.cpu is not None:
-            for pid in ["self", *self.pids]:
+            targets: list[int | str] = ["self", *self.pids]
+            for pid in targets:
                 for tid in _tids(pid):
                     self.saved[tid] = os.sched_getaffinity(tid)
                     os.sched_setaffinity(tid, {self.cpu})
@@ -307,7 +311,7 @@ def _spawn_ready(job: Job, argv: list[str], nthreads: int) -> tuple[Process, int
 
 
 def _posix_spawn_ready(argv: list[str], nthreads: int) -> int:
-    pid = os.posix_spawn(argv[0], argv, {})
+    pid = os.posix_spawn(argv[0], argv, os.environ)  # the environment job.spawn passes by default
     deadline = time.monotonic() + 30
     while len(_tids(pid)) < nthreads:
         if time.monotonic() > deadline:
@@ -420,6 +424,7 @@ def _kill_zxpy(n: int) -> tuple[float, list[int]]:
     """Seconds from ``job.kill()`` until the job is TERMINATED (every process TERMINATED first), and the codes."""
     job = Job.default().create_job()
     procs = [job.spawn([SLEEP, "1000"]) for _ in range(n)]
+    time.sleep(SETTLE_S)
     t0 = time.perf_counter()
     job.kill()
     job.wait_one(Signals.JOB_TERMINATED)
@@ -432,9 +437,13 @@ def _kill_zxpy(n: int) -> tuple[float, list[int]]:
 
 
 def _spawn_sleepers(n: int) -> list[int]:
-    """``n`` children of this process in one new process group (that of the first)."""
-    pids = [os.posix_spawn(SLEEP, [SLEEP, "1000"], {}, setpgroup=0)]
-    pids += [os.posix_spawn(SLEEP, [SLEEP, "1000"], {}, setpgroup=pids[0]) for _ in range(n - 1)]
+    """``n`` children of this process in one new process group (that of the first), once settled.
+
+    They get this process's environment, as ``job.spawn`` passes it by default (``CLONE_ENVIRON``): with a locale
+    set, ``sleep`` maps the locale's files at start-up, and a larger address space costs more to tear down."""
+    pids = [os.posix_spawn(SLEEP, [SLEEP, "1000"], os.environ, setpgroup=0)]
+    pids += [os.posix_spawn(SLEEP, [SLEEP, "1000"], os.environ, setpgroup=pids[0]) for _ in range(n - 1)]
+    time.sleep(SETTLE_S)
     return pids
 
 
@@ -545,6 +554,7 @@ def main() -> int:
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     parser.add_argument("--kill-sizes", type=int, nargs="+", default=[10, 100, 500], metavar="N")
+    parser.add_argument("--kill-rounds", type=int, default=7, metavar="R", help="rounds of each kill size (default 7)")
     args = parser.parse_args()
     only = set(args.only or SECTIONS)
     n = 20_000 if args.quick else 200_000
@@ -556,7 +566,7 @@ def main() -> int:
     if "round-trips" in only:
         round_trips(n, args.repeat)
     if "kill" in only:
-        kill_many(args.kill_sizes, 3 if args.quick else 7)
+        kill_many(args.kill_sizes, 3 if args.quick else args.kill_rounds)
     if "memory" in only:
         memory(cycles)
     if "calls" in only:
