@@ -43,7 +43,7 @@ from zxpy.testing import ProgressWorker
 RESULTS: list[dict[str, Any]] = []
 SLEEP = "/bin/sleep"
 # Every side of the kill benchmark waits this long after spawning, so that no program is still starting (loading
-# its libraries and locale) when it is killed: a program killed mid-start-up has less to tear down.
+# its libraries and locale, taking CPU) while the kill is timed, and each has its whole address space to tear down.
 SETTLE_S = 0.25
 
 

@@ -280,10 +280,10 @@ lt_task_t *lt_task_exec(lt_task_t *k, pid_t former) {
 /* ------------------------------------------------------------------------------------------------ programs */
 
 /* The name Linux gave the task at the exec that started the program: fs/exec.c (begin_new_exec) sets the comm to
- * kbasename() of the path passed to execve, cut to TASK_COMM_LEN - 1 bytes.  Computed, not read from
- * /proc/<pid>/comm: any /proc file of a task costs an inode that the reap must invalidate again (proc_flush_pid),
- * and every program pays that at its exit.  A Fuchsia image is exec'd from an fd (execveat AT_EMPTY_PATH), whose
- * name Linux has taken from different places over the years: that one is read. */
+ * kbasename() of the path passed to execve, cut to TASK_COMM_LEN - 1 bytes.  Computed, which spares every spawn a
+ * read of /proc/<pid>/comm (an open, and /proc inodes that the reap must invalidate again: proc_flush_pid).  A
+ * Fuchsia image is exec'd from an fd (execveat AT_EMPTY_PATH), whose name Linux has taken from different places
+ * over the years: that one is read. */
 static void exec_name(const lt_spawn_t *s, pid_t tid, char name[ZX_MAX_NAME_LEN]) {
     enum { LINUX_TASK_COMM_LEN = 16 };
     if (s->exec_fd >= 0) {
