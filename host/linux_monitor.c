@@ -38,6 +38,8 @@ static pthread_mutex_t g_mon_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_spawn_done = PTHREAD_COND_INITIALIZER;
 static bool g_monitor_started;
 static pthread_t g_monitor;
+static pid_t g_monitor_tgid;
+static _Atomic pid_t g_monitor_tid; /* 0 until the monitor has started (and again after fork, in the child) */
 static hk_link_t g_spawn_queue = {&g_spawn_queue, &g_spawn_queue};
 static hk_link_t g_call_queue = {&g_call_queue, &g_call_queue}; /* lt_monitor_call requests */
 static atomic_int g_wake_pending;
@@ -57,7 +59,12 @@ void lt_wake_monitor(void) {
         return;
     }
     if (!g_monitor_started) return; /* a child of os.fork(): its parent's programs are out of reach */
-    if (atomic_exchange(&g_wake_pending, 1) == 0) pthread_kill(g_monitor, HK_WAKE_SIGNAL);
+    if (atomic_exchange(&g_wake_pending, 1) != 0) return;
+    /* tgkill straight to the monitor's task once it has said which it is: pthread_kill would add three system
+     * calls (it blocks every signal around the send, and asks for the pid), and the monitor never exits. */
+    pid_t tid = atomic_load(&g_monitor_tid);
+    if (tid != 0) syscall(SYS_tgkill, g_monitor_tgid, tid, HK_WAKE_SIGNAL);
+    else pthread_kill(g_monitor, HK_WAKE_SIGNAL);
 }
 
 static void wake_handler(int sig) {
@@ -448,12 +455,16 @@ static int monitor_wait(siginfo_t *si) {
 static void *monitor_main(void *arg) {
     (void)arg;
     t_is_monitor = true;
+    g_monitor_tgid = getpid();
+    atomic_store(&g_monitor_tid, gettid());
     sigset_t wake;
     sigemptyset(&wake);
     sigaddset(&wake, HK_WAKE_SIGNAL);
     for (;;) {
         /* Every signal stays blocked in this thread except HK_WAKE_SIGNAL inside the window below. */
-        if (sigsetjmp(g_wake_jmp, 1) != 0) continue; /* woken: the mask saved here (all blocked) is back */
+        /* No mask saved (that would cost a system call each pass): the handler runs with HK_WAKE_SIGNAL blocked
+         * on top of the window's mask, so a jump lands here with every signal blocked again. */
+        if (sigsetjmp(g_wake_jmp, 0) != 0) continue;
         atomic_store(&g_wake_pending, 0);
         do {
             g_resync = false;
@@ -479,6 +490,7 @@ static void atfork_prepare(void) { pthread_mutex_lock(&g_mon_mutex); }
 static void atfork_parent(void) { pthread_mutex_unlock(&g_mon_mutex); }
 static void atfork_child(void) {
     g_monitor_started = false;
+    atomic_store(&g_monitor_tid, 0);
     for (size_t i = 0; i < g_orphan_count; i++)
         if (g_orphans[i].fd >= 0) close(g_orphans[i].fd);
     g_orphan_count = 0;
