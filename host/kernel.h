@@ -120,8 +120,19 @@ typedef struct hk_cpu {
      * ZX_ERR_INTERNAL_INTR_RETRY returned to it (the runner re-issues the call after the resume) rather than parking
      * this OS thread. */
     bool serving;
+    /* Wake-ups decided under the lock, sent by hk_unlock once it is dropped (hk_wake_after_unlock): a thread woken
+     * while the lock is still held runs only to block on it -- at once, when it shares this CPU -- and needs a
+     * second wake-up. */
+    void (*after_unlock)(void); /* the spawn backend's wake of its monitor thread (linux_monitor.c) */
+    _Atomic uint32_t *wake_words[8]; /* futex words of waiters whose wait is over (wait.c) */
+    int wake_count;
 } hk_cpu_t;
 extern __thread hk_cpu_t hk_cpu __attribute__((tls_model("initial-exec")));
+
+/* object.c: FUTEX_WAKE every sleeper on *word once the kernel lock is dropped (at once if it is not held, or when
+ * too many are pending).  The word's owner may be gone by then, so every futex sleeper must re-check its word after
+ * waking: all of them here do, as futex(2) requires. */
+void hk_wake_after_unlock(_Atomic uint32_t *word);
 
 /* object.c: park the calling thread now, through its backend, if a stop is wanted for it (hk_thread_ops_t.park_self;
  * nothing for a thread no backend parks).  Called without the lock: by hk_unlock when a park was deferred, and by

@@ -53,18 +53,25 @@ static __thread bool t_is_monitor __attribute__((tls_model("initial-exec")));
 
 /* ------------------------------------------------------------------------------------------------ small helpers */
 
-void lt_wake_monitor(void) {
-    if (t_is_monitor) {
-        g_resync = true;
-        return;
-    }
-    if (!g_monitor_started) return; /* a child of os.fork(): its parent's programs are out of reach */
+static void wake_monitor_now(void) {
     if (atomic_exchange(&g_wake_pending, 1) != 0) return;
     /* tgkill straight to the monitor's task once it has said which it is: pthread_kill would add three system
      * calls (it blocks every signal around the send, and asks for the pid), and the monitor never exits. */
     pid_t tid = atomic_load(&g_monitor_tid);
     if (tid != 0) syscall(SYS_tgkill, g_monitor_tgid, tid, HK_WAKE_SIGNAL);
     else pthread_kill(g_monitor, HK_WAKE_SIGNAL);
+}
+
+void lt_wake_monitor(void) {
+    if (t_is_monitor) {
+        g_resync = true;
+        return;
+    }
+    if (!g_monitor_started) return; /* a child of os.fork(): its parent's programs are out of reach */
+    /* Under the kernel lock, wake it once the lock is dropped: woken now, the monitor would run (on this CPU, if
+     * it is free) only to block on the lock, and need a second wake-up when it is released. */
+    if (hk_cpu.in_kernel > 0) hk_cpu.after_unlock = wake_monitor_now;
+    else wake_monitor_now();
 }
 
 static void wake_handler(int sig) {
@@ -393,7 +400,7 @@ bool lt_monitor_call(void (*fn)(void *arg), void *arg) {
         return false; /* nothing is traced by this program (a child of os.fork) */
     }
     hk_list_add_tail(&g_call_queue, &c.link);
-    lt_wake_monitor();
+    wake_monitor_now(); /* now, not after an unlock: we wait for it below */
     while (!c.done) pthread_cond_wait(&g_spawn_done, &g_mon_mutex);
     pthread_mutex_unlock(&g_mon_mutex);
     return true;
@@ -544,7 +551,7 @@ int lt_monitor_run_spawn(lt_spawn_t *s) {
         return err;
     }
     hk_list_add_tail(&g_spawn_queue, &s->link);
-    lt_wake_monitor();
+    wake_monitor_now(); /* now, not after an unlock: we wait for it below */
     while (!s->done) pthread_cond_wait(&g_spawn_done, &g_mon_mutex);
     pthread_mutex_unlock(&g_mon_mutex);
     return 0;

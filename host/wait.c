@@ -75,7 +75,7 @@ static void finish_waiter(hk_object_t *obj, hk_waiter_t *w, uint32_t how, zx_sig
         return;
     }
     atomic_store(&w->word, how);
-    futex_wake(&w->word);
+    hk_wake_after_unlock(&w->word);
 }
 
 void hk_signal_update(hk_object_t *obj, zx_signals_t clear, zx_signals_t set) {
@@ -147,7 +147,7 @@ void hk_wait_interrupt_thread(hk_thread_t *t) {
     for (hk_sleeper_t *s = g_served_sleepers; s != NULL; s = s->gnext) {
         if (s->thread != t) continue;
         atomic_store(&s->word, WAIT_INTERRUPTED);
-        futex_wake(&s->word);
+        hk_wake_after_unlock(&s->word);
     }
 }
 
