@@ -27,9 +27,12 @@ import gc
 import json
 import os
 import platform
+import shutil
 import signal
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import timeit
 import tracemalloc
@@ -405,6 +408,11 @@ def round_trips(n: int, repeat: int) -> None:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
 
+    floor = _tracer_floor(count, cpu)
+    if floor is not None:
+        (floor_un, floor_un_ref), (floor_pin, floor_pin_ref) = floor
+        table.append(("C floor: a tracer thread serving another", floor_un, floor_un_ref, floor_pin, floor_pin_ref))
+
     section(f"round trips side by side (us; min of {repeat} x {count}; pinned: this process and the subject on "
             f"CPU {cpu})")
     print(f"  {'subject':<52} {'unpinned':>9} {'SIGSTOP':>8} {'ratio':>6} {'pinned':>8} {'SIGSTOP':>8} {'ratio':>6}")
@@ -415,6 +423,30 @@ def round_trips(n: int, repeat: int) -> None:
         print(f"  {label:<52} {' '.join(cells)}")
         RESULTS.append({"name": f"round trips: {label}", "unpinned_us": un, "unpinned_sigstop_us": un_ref,
                         "pinned_us": pin, "pinned_sigstop_us": pin_ref})
+
+
+def _tracer_floor(count: int, cpu: int) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """benchmarks/tracer_floor.c, unpinned and pinned to ``cpu``: ((mediated, SIGSTOP), (mediated, SIGSTOP)) in us.
+
+    The floor of any design in which one tracer thread makes the ptrace calls for other threads, as zxpy's monitor
+    does (Linux lets no other thread make them).  None, saying why, without a C compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tracer_floor.c")
+    if cc is None or not os.path.exists(source):
+        print("  (no C compiler or no tracer_floor.c: the C floor row is left out)")
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, "tracer_floor")
+        subprocess.run([cc, "-O2", "-pthread", source, "-o", exe], check=True)
+        rows = []
+        for where in (-1, cpu):
+            out = subprocess.run([exe, str(count), str(where)], check=True, capture_output=True, text=True).stdout
+            figures = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in out.splitlines()}
+            tag = "pinned" if where >= 0 else "unpinned"
+            for name, us in figures.items():
+                print(f"  {f'round trip {tag}: C, {name}':<62} {us * 1e3:10.1f} ns")
+            rows.append((figures["tracer thread serving another"], figures["SIGSTOP + waitid"]))
+    return rows[0], rows[1]
 
 
 # ------------------------------------------------------------------------------------------------ kill of N programs
