@@ -3,7 +3,8 @@
  *
  * A waiter lives on the waiting thread's stack, linked into the object's list under the kernel lock.  It sleeps
  * on its own futex word with the lock released, so a waker never blocks and a waiting thread holds nothing while
- * it sleeps.
+ * it sleeps.  The waker marks the word under the lock and wakes the futex once the lock is dropped
+ * (hk_wake_after_unlock): the woken thread's first act is to take the lock.
  *
  * Suspension, as in Zircon (zircon/kernel/lib/syscalls/object_wait.cc, kernel/thread.cc): suspending a thread
  * blocked in zx_object_wait_one ends its wait with ZX_ERR_INTERNAL_INTR_RETRY -- the observer is removed
@@ -14,7 +15,6 @@
  * deadline already past gives TIMED_OUT, a signal active then gives OK.
  */
 #include <errno.h>
-#include <limits.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
@@ -38,10 +38,6 @@ zx_time_t hk_now(void) {
 static struct timespec to_timespec(zx_time_t t) {
     struct timespec ts = {.tv_sec = t / 1000000000, .tv_nsec = t % 1000000000};
     return ts;
-}
-
-static void futex_wake(_Atomic uint32_t *word) {
-    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
 /* Sleep while *word == 0 or until the absolute monotonic deadline; returns false on timeout. */
@@ -265,7 +261,7 @@ zx_status_t zx_object_signal(zx_handle_t handle, uint32_t clear_mask, uint32_t s
 
 void hk_sleeper_wake(hk_sleeper_t *s) {
     atomic_store(&s->word, WAIT_SATISFIED);
-    futex_wake(&s->word);
+    hk_wake_after_unlock(&s->word);
 }
 
 void hk_park_if_stopped_locked(void) {
