@@ -508,9 +508,29 @@ static void atfork_child(void) {
     pthread_mutex_unlock(&g_mon_mutex);
 }
 
+/* Every ptrace-stop of a tracee sends SIGCHLD to the tracer's thread group unless SIGCHLD is ignored or has
+ * SA_NOCLDSTOP (do_notify_parent_cldstop, kernel/signal.c), and the waitid of the monitor is woken either way.  The
+ * monitor blocks every signal, so each one lands on another thread of the program -- the one waiting for
+ * THREAD_SUSPENDED, say, or one on an idle CPU -- and wakes it for nothing: at its default disposition SIGCHLD is
+ * discarded on delivery.  So while SIGCHLD is at that default, ask for no stop notifications.  Only a thread that
+ * takes SIGCHLD with it blocked (sigwaitinfo, signalfd) could tell, and a program doing that blocks it before
+ * making threads: if the calling thread blocks it (blocked_here), the disposition is left alone.  A handler
+ * installed later (Python's signal.signal) replaces the flags, and stops notify again. */
+static void quiet_stop_notifications(bool blocked_here) {
+    struct sigaction cur;
+    if (blocked_here || sigaction(SIGCHLD, NULL, &cur) != 0) return;
+    if (cur.sa_handler != SIG_DFL || (cur.sa_flags & SA_NOCLDSTOP)) return;
+    cur.sa_flags |= SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &cur, NULL);
+}
+
 /* g_mon_mutex held. */
 static int monitor_start(void) {
     if (g_monitor_started) return 0;
+    /* The monitor blocks every signal, so the program's own signals (Python's SIGINT) never land on it. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     static bool once;
     if (!once) {
         once = true;
@@ -523,11 +543,8 @@ static int monitor_start(void) {
         sa.sa_flags = SA_RESTART;
         sigemptyset(&sa.sa_mask);
         sigaction(HK_WAKE_SIGNAL, &sa, NULL);
+        quiet_stop_notifications(sigismember(&old, SIGCHLD) == 1);
     }
-    /* The monitor blocks every signal, so the program's own signals (Python's SIGINT) never land on it. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
