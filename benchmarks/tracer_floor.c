@@ -182,6 +182,11 @@ int main(int argc, char **argv) {
     sa.sa_handler = wake_handler;
     sigemptyset(&sa.sa_mask);
     if (sigaction(WAKE_SIGNAL, &sa, NULL) != 0) die("sigaction");
+    /* No SIGCHLD for the child's stops, as the host kernel arranges (linux_monitor.c, quiet_stop_notifications):
+     * the tracer blocks every signal, so each would wake the requesting thread for nothing. */
+    sa.sa_handler = SIG_DFL;
+    sa.sa_flags = SA_NOCLDSTOP;
+    if (sigaction(SIGCHLD, &sa, NULL) != 0) die("sigaction");
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* the tracer starts with every signal blocked */
