@@ -129,7 +129,10 @@ typedef struct hk_cpu {
 } hk_cpu_t;
 extern __thread hk_cpu_t hk_cpu __attribute__((tls_model("initial-exec")));
 
-/* object.c: FUTEX_WAKE every sleeper on *word once the kernel lock is dropped (at once if it is not held, or when
+/* object.c: FUTEX_WAKE every sleeper on *word now (a raw system call: safe in a signal handler). */
+void hk_futex_wake_all(_Atomic uint32_t *word);
+
+/* object.c: hk_futex_wake_all(word) once the kernel lock is dropped (at once if it is not held, or when
  * too many are pending).  The word's owner may be gone by then, so every futex sleeper must re-check its word after
  * waking: all of them here do, as futex(2) requires. */
 void hk_wake_after_unlock(_Atomic uint32_t *word);

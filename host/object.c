@@ -23,7 +23,7 @@ void hk_lock(void) {
     pthread_mutex_lock(&g_kernel_lock);
 }
 
-static void futex_wake_all(_Atomic uint32_t *word) {
+void hk_futex_wake_all(_Atomic uint32_t *word) {
     syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
@@ -31,14 +31,14 @@ void hk_wake_after_unlock(_Atomic uint32_t *word) {
     if (hk_cpu.in_kernel > 0 && hk_cpu.wake_count < (int)(sizeof(hk_cpu.wake_words) / sizeof(hk_cpu.wake_words[0])))
         hk_cpu.wake_words[hk_cpu.wake_count++] = word;
     else
-        futex_wake_all(word);
+        hk_futex_wake_all(word);
 }
 
 void hk_unlock(void) {
     pthread_mutex_unlock(&g_kernel_lock);
     atomic_signal_fence(memory_order_seq_cst);
     /* The deferred wake-ups, still counted as in the kernel: a park request arriving now waits until they are out. */
-    for (int i = 0; i < hk_cpu.wake_count; i++) futex_wake_all(hk_cpu.wake_words[i]);
+    for (int i = 0; i < hk_cpu.wake_count; i++) hk_futex_wake_all(hk_cpu.wake_words[i]);
     hk_cpu.wake_count = 0;
     if (hk_cpu.after_unlock != NULL) {
         void (*fn)(void) = hk_cpu.after_unlock;

@@ -33,7 +33,6 @@
  * completed or been withdrawn.  A thread of no runtime (a C worker) parks wherever it is, as before.
  */
 #include <errno.h>
-#include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
@@ -82,10 +81,6 @@ static _Atomic uint32_t g_handled;            /* park signals handled, for the h
 static _Atomic uint32_t g_main_call_pending;  /* a main-thread park call is queued and has not run yet */
 static _Atomic uint32_t g_helper_holds_lock;  /* 1 while the park helper holds the runtime lock (the GIL) */
 static bool g_helper_started;                 /* lock held */
-
-static void futex_wake_all(_Atomic uint32_t *word) {
-    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-}
 
 static self_backend_t *backend_of(hk_thread_t *t) {
     if (t->backend == NULL) {
@@ -155,13 +150,13 @@ static int may_park_here(const void *ctx) {
 
 static void wake_helper(void) {
     atomic_fetch_add(&g_helper_word, 1);
-    futex_wake_all(&g_helper_word);
+    hk_futex_wake_all(&g_helper_word);
 }
 
 /* Tell the park helper this thread has decided (parks, or deferred): it may give the GIL back. */
 static void note_handled(void) {
     atomic_fetch_add(&g_handled, 1);
-    futex_wake_all(&g_handled);
+    hk_futex_wake_all(&g_handled);
 }
 
 /* The thread-pointer registers of the calling thread, which a signal context does not carry. */
@@ -433,7 +428,7 @@ static void self_request_resume(hk_thread_t *t) {
     unlist_locked(b);
     atomic_store(&b->deferred, 0);
     atomic_store(&b->park_word, 0);
-    futex_wake_all(&b->park_word);
+    hk_futex_wake_all(&b->park_word);
 }
 
 static void *start_trampoline(void *arg) {
