@@ -371,11 +371,12 @@ static void *program_new(const void *start) {
 }
 
 /* Every task is reaped: what the program wrote to its stdio sockets reaches the host fds before it is reported dead
- * (a waiter that then reads the fd finds all of it). */
+ * (a waiter that then reads the fd finds all of it), and the handles held for it in the host table are closed. */
 static void exited(void *program) {
     fuchsia_program_t *fp = program;
     hk_fx_stdio_end(fp->stdio);
     fp->stdio = NULL;
+    if (fp->serve != NULL) hk_fx_serve_program_ended(fp->serve);
 }
 
 static void program_free(void *program) {

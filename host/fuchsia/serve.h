@@ -119,6 +119,14 @@ hk_fuchsia_vm_t *hk_fx_serve_vm(hk_fx_serve_t *s);
  * joined; every handle still held for the bootstrap is closed. */
 void hk_fx_serve_free(hk_fx_serve_t *s);
 
+/* Monitor thread, without the lock, once every task of the program is reaped and before it is reported dead: the
+ * handles held for it in the host program's table go.  Those of a bootstrap it never read (they sit there until
+ * the first served call writes the message; on Zircon they are in the bootstrap channel, whose end the dead
+ * process's table closes before TASK_TERMINATED: ProcessDispatcher::FinishDeadTransition), and the server ends of
+ * its loader service's connections (each thread would close its own at PEER_CLOSED, a moment after the signal).
+ * hk_fx_serve_free does it for a program that never started. */
+void hk_fx_serve_program_ended(hk_fx_serve_t *s);
+
 #pragma GCC visibility pop
 
 #endif /* ZXPY_HOST_FUCHSIA_SERVE_H_ */

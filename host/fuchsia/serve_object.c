@@ -1612,7 +1612,13 @@ void hk_fx_serve_free(hk_fx_serve_t *s) {
     else hk_handle_table_free(s->table);
     hk_unlock();
     hk_fuchsia_vm_release(&s->vm);
-    hk_fx_loader_free(s->loader); /* its connections ended with the program's table; the threads are joined */
+    hk_fx_serve_program_ended(s); /* a program that never started; nothing left to do for one that ended */
+    free(s);
+}
+
+void hk_fx_serve_program_ended(hk_fx_serve_t *s) {
+    hk_fx_loader_free(s->loader); /* ends every connection, its thread joined: the server ends are closed */
+    s->loader = NULL;
     zx_handle_t left[MAX_BOOT_HANDLES + 4];
     size_t n = 0;
     for (size_t i = 0; i < s->boot_num; i++) left[n++] = s->boot_handles[i];
@@ -1621,6 +1627,9 @@ void hk_fx_serve_free(hk_fx_serve_t *s) {
     if (s->dyn_exec_vmo != ZX_HANDLE_INVALID) left[n++] = s->dyn_exec_vmo;
     if (s->dyn_loader != ZX_HANDLE_INVALID) left[n++] = s->dyn_loader;
     zx_handle_close_many(left, n);
+    s->boot_num = 0;
+    s->boot_channel = s->boot_program_end = s->dyn_exec_vmo = s->dyn_loader = ZX_HANDLE_INVALID;
+    s->boot_pending = false;
     free(s->boot_msg);
-    free(s);
+    s->boot_msg = NULL;
 }
